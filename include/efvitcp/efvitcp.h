@@ -1,0 +1,399 @@
+/*
+ * efvitcp: a kernel-bypass TCP/IPv4 stack for latency-critical Linux programs.
+ *
+ * The whole public API. An instance (a client or a server) owns every byte it uses: all memory is
+ * sized and allocated by init and released by close. No call blocks, no thread is created, and the
+ * library prints nothing except through the log hook of the config.
+ *
+ * The reactor model: the user's own thread calls efvitcp_client_poll()/efvitcp_server_poll()
+ * repeatedly. Each call receives frames from the link, runs TCP and the timers, and reports what
+ * happened through the callbacks of an efvitcp_handler. Connection operations (send, close, timers)
+ * may be called from inside callbacks and between polls, from the polling thread only.
+ *
+ * Errors are returned as `const char *`: NULL means success, anything else is a static string that
+ * says what went wrong. Instances are not thread-safe; two instances never share state.
+ */
+#ifndef EFVITCP_H
+#define EFVITCP_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define EFVITCP_API __attribute__((visibility("default")))
+#else
+#define EFVITCP_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Configuration                                                                                  */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** Congestion control algorithms. Fast retransmit is active with every one of them. */
+typedef enum efvitcp_cc {
+    EFVITCP_CC_NONE = 0,    /**< no congestion window: send what the peer's window allows */
+    EFVITCP_CC_NEWRENO = 1, /**< RFC 5681 + RFC 6582 */
+    EFVITCP_CC_CUBIC = 2,   /**< RFC 9438 (with RFC 5681 slow start and RFC 6582 recovery) */
+} efvitcp_cc;
+
+/** Log levels passed to the log hook. */
+enum { EFVITCP_LOG_ERROR = 0, EFVITCP_LOG_WARN = 1, EFVITCP_LOG_INFO = 2, EFVITCP_LOG_DEBUG = 3 };
+
+typedef struct efvitcp_wire efvitcp_wire;
+
+/**
+ * Every knob of an instance. Fill it with efvitcp_config_default() and change what you need; init
+ * validates it and returns a clear error string for any value out of range.
+ */
+typedef struct efvitcp_config {
+    /* --- sizing: everything is allocated once, at init --- */
+    uint32_t max_conns;      /**< connections of any state but TIME_WAIT. Default 64. 1..1<<20 */
+    uint32_t send_slots;     /**< send ring slots per connection, one segment each; a power of
+                                  two, 4..65536. Default 256. Bytes in flight plus bytes queued
+                                  are at most (send_slots - 1) * MSS. */
+    bool send_buf_1k;        /**< 1 KiB send slots instead of 2 KiB: halves send memory but caps
+                                  the MSS at 1024 - 54 - options. Default false. */
+    uint32_t recv_buf_size;  /**< per-connection receive buffer in bytes (unconsumed and
+                                  out-of-order data); also the largest window advertised.
+                                  1024..1<<30. Default 65536. */
+    uint32_t max_time_wait;  /**< TIME_WAIT records; when full the oldest one is dropped (counted).
+                                  0..1<<20. Default 1024. */
+    uint32_t rx_bufs;        /**< receive buffers of the link. 16..65536. Default 512. */
+    uint32_t ctrl_bufs;      /**< transmit buffers for pure ACKs and RSTs. 4..65536. Default 64. */
+    uint32_t ooo_ranges;     /**< out-of-order islands kept per connection. 1..64. Default 8. */
+
+    /* --- TCP behaviour --- */
+    uint32_t syn_retries;     /**< SYN / SYN-ACK retransmissions before the timeout callback.
+                                   Default 5. 0..30 */
+    uint32_t data_retries;    /**< retransmissions of the same data (and unanswered zero-window
+                                   probes that are not ACKed) before the timeout callback.
+                                   Default 10. 1..30 */
+    uint32_t delayed_ack_us;  /**< delayed ACK time in microseconds; 0 = ACK every segment at once.
+                                   Default 1000. At most 500000 (RFC 9293 §3.8.6.3). */
+    uint32_t min_rto_us;      /**< RTO floor (RFC 6298 §2.4 allows a lower one on a LAN).
+                                   Default 5000. >= 100. */
+    uint32_t max_rto_us;      /**< RTO ceiling, also during back-off. Default 60000000 (RFC 6298
+                                   §2.5). >= min_rto_us. */
+    uint32_t initial_rto_us;  /**< RTO before the first RTT sample, SYN included. Default 1000000
+                                   (RFC 6298 §2.1). Within [min_rto_us, max_rto_us]. */
+    bool window_scale;        /**< offer/accept RFC 7323 window scaling. Default true. */
+    bool timestamps;          /**< offer/accept RFC 7323 timestamps and PAWS. Default true. */
+    efvitcp_cc cc;            /**< congestion control. Default EFVITCP_CC_CUBIC. */
+    uint32_t time_wait_ms;    /**< TIME_WAIT duration (2*MSL). Default 60000. 0 = no TIME_WAIT. */
+    uint32_t keepalive_ms;    /**< idle time before keepalive probes; 0 = off. Default 0. */
+    uint32_t keepalive_intvl_ms;  /**< interval between probes. Default 1000. */
+    uint32_t keepalive_probes;    /**< unanswered probes before the timeout callback. Default 5. */
+    uint16_t mss;             /**< MSS to advertise and upper bound on the MSS used; 0 = derive
+                                   from the link MTU and the send slot size. Default 0. */
+
+    /* --- per-connection user state --- */
+    uint32_t user_timers;     /**< user timers per connection. 0..64. Default 4. */
+    uint32_t user_data_size;  /**< bytes of user data per connection, zeroed on each new
+                                   connection. 0..1<<20. Default 0. */
+
+    /* --- addressing and link --- */
+    const char *local_addr;   /**< "A.B.C.D/prefix" when the stack owns its address (required for
+                                   the mem link). NULL = take it from the kernel (real links). */
+    const char *gateway;      /**< "A.B.C.D" next hop for destinations off the local subnet, or
+                                   NULL. */
+    efvitcp_wire *wire;       /**< the simulated wire that a "mem:NAME" interface attaches to. */
+    uint16_t ephemeral_min;   /**< lowest ephemeral port. Default 32768. */
+    uint16_t ephemeral_max;   /**< highest ephemeral port. Default 60999. */
+
+    /* --- randomness, logging --- */
+    uint64_t seed;  /**< 0 = seed ISN secrets and ports from getrandom(); any other value makes an
+                         instance's choices reproducible (tests, simulation). */
+    void (*log)(void *log_ctx, int level, const char *msg); /**< may be NULL */
+    void *log_ctx;
+} efvitcp_config;
+
+/** Fills *cfg with the documented defaults. */
+EFVITCP_API void efvitcp_config_default(efvitcp_config *cfg);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Objects and callbacks                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct efvitcp_client efvitcp_client;
+typedef struct efvitcp_server efvitcp_server;
+/**
+ * A connection. The pointer stays valid memory for the life of the instance; after the closed,
+ * reset or timeout callback (or efvitcp_conn_close()) returns, the slot is free and may be handed
+ * out again for a new connection, like a file descriptor.
+ */
+typedef struct efvitcp_conn efvitcp_conn;
+
+/**
+ * The events of an instance. Every pointer may be NULL, which means "ignore". ctx is the pointer
+ * given to poll. Connection operations may be called from every callback.
+ */
+typedef struct efvitcp_handler {
+    /** Client: the peer answered our SYN with RST (RFC 9293 §3.10.7.3). The slot is then freed. */
+    void (*on_connection_refused)(void *ctx, efvitcp_conn *c);
+    /** Server: a SYN arrived for a listening port from an unknown peer. Return true to accept.
+        NULL accepts everything. Refused SYNs get a RST. */
+    bool (*allow_new_connection)(void *ctx, const struct sockaddr_in *peer, uint16_t local_port);
+    /** The three-way handshake completed. */
+    void (*on_established)(void *ctx, efvitcp_conn *c);
+    /**
+     * New in-order bytes. data/len hold the bytes left unconsumed last time followed by the new
+     * ones. Return how many bytes at the END were not consumed (0 = all consumed); they are
+     * presented again in front of the next data and shrink the advertised window. data is valid
+     * only during the call (it may point straight into the NIC's receive buffer).
+     */
+    uint32_t (*on_data)(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len);
+    /** The peer's FIN arrived in order. data/len are the bytes still unconsumed (len may be 0).
+        We may still send; call efvitcp_send_fin() to close our side. */
+    void (*on_fin)(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len);
+    /** Both sides closed and all our data was acknowledged. The slot is freed after return. */
+    void (*on_closed)(void *ctx, efvitcp_conn *c);
+    /** An acceptable RST arrived from an established connection. The slot is freed after return. */
+    void (*on_reset)(void *ctx, efvitcp_conn *c);
+    /** SYN, data, probe or keepalive retries ran out (a RST has been sent where the peer could
+        still be there). The slot is freed after return. */
+    void (*on_timeout)(void *ctx, efvitcp_conn *c);
+    /** Send space was freed by an ACK after a send accepted less than asked or sendable hit 0. */
+    void (*on_more_sendable)(void *ctx, efvitcp_conn *c);
+    /** User timer timer_id expired. */
+    void (*on_user_timeout)(void *ctx, efvitcp_conn *c, uint32_t timer_id);
+} efvitcp_handler;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Counters                                                                                       */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** Why an incoming frame or segment was dropped. */
+typedef enum efvitcp_drop_reason {
+    EFVITCP_DROP_RUNT = 0,       /**< too short for its headers */
+    EFVITCP_DROP_ETHERTYPE,      /**< neither IPv4 nor ARP */
+    EFVITCP_DROP_NOT_OURS,       /**< destination MAC or IP is not ours */
+    EFVITCP_DROP_IP_HEADER,      /**< bad version, IHL or total length; fragment */
+    EFVITCP_DROP_IP_CSUM,        /**< bad IPv4 header checksum */
+    EFVITCP_DROP_PROTO,          /**< IP protocol other than TCP */
+    EFVITCP_DROP_TCP_HEADER,     /**< bad data offset or options */
+    EFVITCP_DROP_TCP_CSUM,       /**< bad TCP checksum */
+    EFVITCP_DROP_ARP,            /**< malformed or irrelevant ARP */
+    EFVITCP_DROP_NO_CONN,        /**< no connection or listener (a RST was sent if allowed) */
+    EFVITCP_DROP_BAD_FLAGS,      /**< illegal flag combination (SYN+FIN, SYN+RST, none) */
+    EFVITCP_DROP_PAWS,           /**< RFC 7323 §5 PAWS rejected */
+    EFVITCP_DROP_OUT_OF_WINDOW,  /**< RFC 9293 §3.10.7.4 unacceptable segment */
+    EFVITCP_DROP_BAD_ACK,        /**< RFC 5961 §5 unacceptable ACK */
+    EFVITCP_DROP_OOO_FULL,       /**< out-of-order island limit reached */
+    EFVITCP_DROP_RCVBUF_FULL,    /**< data beyond the receive buffer */
+    EFVITCP_DROP_LISTEN_FULL,    /**< SYN while max_conns connections exist */
+    EFVITCP_DROP_REFUSED,        /**< allow_new_connection said no */
+    EFVITCP_DROP_TX_BUF,         /**< no control buffer free to send an ACK or RST */
+    EFVITCP_DROP_REASONS         /**< number of reasons */
+} efvitcp_drop_reason;
+
+/** Counters and state of one instance. */
+typedef struct efvitcp_stats {
+    uint64_t frames_in, frames_out;
+    uint64_t segs_in, segs_out;     /**< TCP segments received / sent (retransmits included) */
+    uint64_t bytes_in, bytes_out;   /**< payload bytes delivered in order / sent for the first time */
+    uint64_t retransmits;           /**< segments retransmitted (RTO, fast, probes) */
+    uint64_t rto_events, fast_retransmits;
+    uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timeout;
+    uint64_t conns_refused;
+    uint64_t rst_sent, challenge_acks;
+    uint64_t time_wait_evicted;     /**< TIME_WAIT records dropped because the table was full */
+    uint64_t time_wait_reused;      /**< RFC 6191 reuse of a TIME_WAIT tuple */
+    uint64_t arp_requests_sent, arp_replies_sent;
+    uint64_t drops[EFVITCP_DROP_REASONS];
+    uint32_t conns_active;          /**< connections in any state but TIME_WAIT */
+    uint32_t time_wait_active;
+} efvitcp_stats;
+
+/** TCP states (RFC 9293 §3.3.2). */
+typedef enum efvitcp_state {
+    EFVITCP_CLOSED = 0,
+    EFVITCP_SYN_SENT,
+    EFVITCP_SYN_RECEIVED,
+    EFVITCP_ESTABLISHED,
+    EFVITCP_FIN_WAIT_1,
+    EFVITCP_FIN_WAIT_2,
+    EFVITCP_CLOSE_WAIT,
+    EFVITCP_CLOSING,
+    EFVITCP_LAST_ACK,
+    EFVITCP_TIME_WAIT,
+    EFVITCP_WAIT_ARP, /**< connect() waits for the neighbour to resolve before the SYN */
+} efvitcp_state;
+
+/** Counters and state of one connection. */
+typedef struct efvitcp_conn_stats {
+    efvitcp_state state;
+    uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
+    uint32_t srtt_us, rttvar_us, rto_us; /**< 0 until the first sample (rto: the initial RTO) */
+    uint32_t cwnd, ssthresh;             /**< bytes */
+    uint32_t snd_wnd, rcv_wnd;           /**< bytes, scaled */
+    uint32_t mss;                        /**< send MSS in use */
+    uint32_t unacked, queued;            /**< bytes sent but unacknowledged / not yet sent */
+    uint32_t recv_held;                  /**< bytes held for the user (unconsumed + out of order) */
+} efvitcp_conn_stats;
+
+/** Returns a constant name such as "ESTABLISHED". */
+EFVITCP_API const char *efvitcp_state_name(efvitcp_state s);
+/** Returns a constant name such as "tcp_csum". */
+EFVITCP_API const char *efvitcp_drop_reason_name(efvitcp_drop_reason r);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Client                                                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Creates a client on an interface. "mem:NAME" attaches to cfg->wire as endpoint NAME. cfg may be
+ * NULL for the defaults. On success *out is set; on failure *out is NULL and the error is returned.
+ * All memory of the instance is allocated here.
+ */
+EFVITCP_API const char *efvitcp_client_init(efvitcp_client **out, const char *interface,
+                                            const efvitcp_config *cfg);
+/**
+ * Opens a connection to ip:port ("A.B.C.D", host-order port) without blocking: the SYN leaves on
+ * this call when the neighbour is known, else after ARP resolves it (inside poll). local_port 0
+ * picks a random free ephemeral port. *conn (may be NULL) receives the connection; its result is
+ * reported through on_established, on_connection_refused or on_timeout.
+ */
+EFVITCP_API const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t port,
+                                               uint16_t local_port, efvitcp_conn **conn);
+/** Runs the instance once, reading the time from the link's clock. Never blocks. */
+EFVITCP_API void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx);
+/** Like efvitcp_client_poll() with a caller-supplied monotonic time in nanoseconds. */
+EFVITCP_API void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
+                                        uint64_t now_ns);
+/** Earliest time (ns, link clock) at which a timer of the instance is due; UINT64_MAX if none. */
+EFVITCP_API uint64_t efvitcp_client_next_timer(const efvitcp_client *cli);
+/** Fills *st with the instance's counters. */
+EFVITCP_API void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats *st);
+/** Calls fn for every connection not yet freed (TIME_WAIT excluded). */
+EFVITCP_API void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c),
+                                        void *arg);
+/** Resets every connection (RST, no callbacks), releases the link and frees all memory. */
+EFVITCP_API void efvitcp_client_close(efvitcp_client *cli);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Server                                                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** Creates a server; as efvitcp_client_init(). */
+EFVITCP_API const char *efvitcp_server_init(efvitcp_server **out, const char *interface,
+                                            const efvitcp_config *cfg);
+/** Starts listening on port (host order). May be called for several ports. */
+EFVITCP_API const char *efvitcp_server_listen(efvitcp_server *srv, uint16_t port);
+/** Stops listening on port; established connections are not touched. */
+EFVITCP_API const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port);
+/** As efvitcp_client_poll(). */
+EFVITCP_API void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx);
+/** As efvitcp_client_poll_at(). */
+EFVITCP_API void efvitcp_server_poll_at(efvitcp_server *srv, const efvitcp_handler *h, void *ctx,
+                                        uint64_t now_ns);
+/** As efvitcp_client_next_timer(). */
+EFVITCP_API uint64_t efvitcp_server_next_timer(const efvitcp_server *srv);
+/** As efvitcp_client_stats(). */
+EFVITCP_API void efvitcp_server_stats(const efvitcp_server *srv, efvitcp_stats *st);
+/** As efvitcp_client_foreach(). */
+EFVITCP_API void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *arg, efvitcp_conn *c),
+                                        void *arg);
+/** Number of connections (SYN_RECEIVED included, TIME_WAIT excluded). */
+EFVITCP_API uint32_t efvitcp_server_conn_count(const efvitcp_server *srv);
+/** Resets every connection, releases the link and frees all memory. */
+EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Connection operations                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Queues up to len bytes and returns how many were accepted (0..len; less when the send ring is
+ * full). With more=false what is queued leaves as soon as the windows allow; with more=true a
+ * partly filled segment waits for more data (like MSG_MORE) until a send with more=false, or until
+ * the next ACK arrives. Returns 0 unless the connection may send (established or CLOSE_WAIT,
+ * before send_fin).
+ */
+EFVITCP_API uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more);
+/** As efvitcp_send() for a gather list; returns the bytes accepted. */
+EFVITCP_API uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more);
+/** Bytes that send() would accept now. */
+EFVITCP_API uint32_t efvitcp_sendable(const efvitcp_conn *c);
+/** Bytes that would leave at once, within the peer's window and cwnd, if sent now. */
+EFVITCP_API uint32_t efvitcp_immediately_sendable(const efvitcp_conn *c);
+/**
+ * Closes our direction after the queued data (like shutdown(SHUT_WR)). Never turns into a RST: if
+ * the ring is full the FIN waits for room. Returns an error if the connection cannot send a FIN.
+ */
+EFVITCP_API const char *efvitcp_send_fin(efvitcp_conn *c);
+/** Aborts the connection: sends a RST when the peer may be there, frees the slot, no callback. */
+EFVITCP_API void efvitcp_conn_close(efvitcp_conn *c);
+/**
+ * Arms user timer timer_id (0..user_timers-1) to fire after ms milliseconds, replacing an armed
+ * one. ms = 0 cancels it. No clamping: any duration up to 2^63 ns is honoured.
+ */
+EFVITCP_API const char *efvitcp_set_user_timer(efvitcp_conn *c, uint32_t timer_id, uint64_t ms);
+/** As efvitcp_set_user_timer() in nanoseconds (sub-millisecond timers). */
+EFVITCP_API const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64_t ns);
+/** Cancels user timer timer_id; no effect if not armed. */
+EFVITCP_API void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id);
+/**
+ * The bytes held for the user (unconsumed by on_data); *data points at them. Lets a slow reader
+ * catch up without new data arriving; pair with efvitcp_consume().
+ */
+EFVITCP_API uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data);
+/** Marks n bytes at the front of the held bytes consumed and reopens the window. */
+EFVITCP_API void efvitcp_consume(efvitcp_conn *c, uint32_t n);
+/** user_data_size bytes of user memory, zeroed when the connection is created. */
+EFVITCP_API void *efvitcp_user_data(efvitcp_conn *c);
+/** The peer's address and port (sin_family is set). */
+EFVITCP_API void efvitcp_peername(const efvitcp_conn *c, struct sockaddr_in *addr);
+/** Our local port (host order). */
+EFVITCP_API uint16_t efvitcp_local_port(const efvitcp_conn *c);
+/** A small integer, unique among live connections of the instance, reused like an fd. */
+EFVITCP_API uint32_t efvitcp_conn_id(const efvitcp_conn *c);
+/** True in ESTABLISHED, FIN_WAIT_1/2, CLOSE_WAIT, CLOSING, LAST_ACK. */
+EFVITCP_API bool efvitcp_is_established(const efvitcp_conn *c);
+/** True when the slot holds no connection. */
+EFVITCP_API bool efvitcp_is_closed(const efvitcp_conn *c);
+/** Fills *st with the connection's counters and state. */
+EFVITCP_API void efvitcp_conn_stats(const efvitcp_conn *c, efvitcp_conn_stats *st);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The simulated wire of the mem link                                                             */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** How a wire carries frames. */
+typedef struct efvitcp_wire_config {
+    bool virtual_clock;      /**< true: time moves only by efvitcp_wire_set_now(); false: the
+                                  wire's clock is CLOCK_MONOTONIC. Default true. */
+    uint64_t latency_ns;     /**< one-way propagation delay. Default 0. */
+    uint64_t bandwidth_bps;  /**< serialisation rate per sender; 0 = infinite. Default 0. */
+    uint32_t queue_bytes;    /**< drop-tail queue per sender when bandwidth-limited. Default
+                                  1000000. */
+    uint32_t mtu;            /**< IP MTU; longer frames are dropped. 576..9000. Default 1500. */
+    uint32_t max_frames;     /**< frames in flight on the whole wire. Default 65536. */
+    uint32_t max_ports;      /**< endpoints that may attach. 2..250. Default 8. */
+} efvitcp_wire_config;
+
+/** Fills *cfg with the defaults. */
+EFVITCP_API void efvitcp_wire_config_default(efvitcp_wire_config *cfg);
+/** Creates a wire (cfg NULL = defaults). */
+EFVITCP_API const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg);
+/** Frees a wire; every instance attached to it must be closed first. */
+EFVITCP_API void efvitcp_wire_free(efvitcp_wire *w);
+/** The wire's current time in ns. */
+EFVITCP_API uint64_t efvitcp_wire_now(const efvitcp_wire *w);
+/** Moves a virtual clock forward to now_ns (never backwards). */
+EFVITCP_API void efvitcp_wire_set_now(efvitcp_wire *w, uint64_t now_ns);
+/** Delivery time of the earliest frame in flight, UINT64_MAX if none. */
+EFVITCP_API uint64_t efvitcp_wire_next_delivery(const efvitcp_wire *w);
+/** Frames carried and dropped (by queue overflow, MTU, or a full receiver). */
+EFVITCP_API void efvitcp_wire_counts(const efvitcp_wire *w, uint64_t *delivered, uint64_t *dropped);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

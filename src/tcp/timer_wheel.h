@@ -1,0 +1,56 @@
+/*
+ * Hierarchical timing wheel: 8 levels of 64 slots over ticks of 2^10 ns (about 1 us), so a timer
+ * may be up to 2^58 ns (9 years) away, and every timer fires at its exact tick: timers are
+ * cascaded to finer levels as their time approaches, never rounded to the coarse level. Insert
+ * and cancel are O(1); advancing skips empty stretches with per-level occupancy bitmaps, so an
+ * idle instance costs the same whatever the number of armed timers.
+ */
+#ifndef EFVITCP_TIMER_WHEEL_H
+#define EFVITCP_TIMER_WHEEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ET_TW_TICK_SHIFT 10
+#define ET_TW_LEVELS 8
+#define ET_TW_SLOTS 64
+
+/** An intrusive timer; embed it where it belongs. Zero-initialised = not armed. */
+typedef struct et_timer {
+    struct et_timer *next, *prev;
+    uint64_t expire_tick;
+    uint8_t level, slot;
+    bool armed;
+    uint8_t kind;  /**< owner's tag, untouched by the wheel */
+    uint32_t arg;  /**< owner's tag, untouched by the wheel */
+} et_timer;
+
+typedef struct et_timer_wheel {
+    uint64_t cur_tick; /**< every timer due at or before cur_tick has fired */
+    uint64_t occupied[ET_TW_LEVELS];
+    et_timer *slots[ET_TW_LEVELS][ET_TW_SLOTS];
+    uint32_t count;
+} et_timer_wheel;
+
+static inline uint64_t et_tw_ns_to_tick(uint64_t ns) { return ns >> ET_TW_TICK_SHIFT; }
+
+/** Starts the wheel at time now_ns. */
+void et_tw_init(et_timer_wheel *w, uint64_t now_ns);
+/**
+ * Arms t to fire at the first advance whose time reaches expire_ns (rounded up to a tick); re-arms
+ * if armed. A time at or before the current tick fires on the next advance.
+ */
+void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
+/** Disarms t; no effect if not armed. */
+void et_tw_cancel(et_timer_wheel *w, et_timer *t);
+/**
+ * Advances to now_ns and calls fire(ctx, t) for every timer due, in order of expiry tick. t is
+ * disarmed before the call; fire may arm or cancel any timer, t included.
+ */
+void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
+                   void *ctx);
+/** A lower bound on the time (ns) of the next expiry, exact for timers in the finest level;
+    UINT64_MAX when no timer is armed. */
+uint64_t et_tw_next_expiry(const et_timer_wheel *w);
+
+#endif
