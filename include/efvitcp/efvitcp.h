@@ -159,7 +159,7 @@ typedef struct efvitcp_handler {
     /** SYN, data, probe or keepalive retries ran out (a RST has been sent where the peer could
         still be there). The slot is freed after return. */
     void (*on_timeout)(void *ctx, efvitcp_conn *c);
-    /** Send space was freed by an ACK after a send accepted less than asked or sendable hit 0. */
+    /** An ACK freed send space (send slots) of an established connection that may still send. */
     void (*on_more_sendable)(void *ctx, efvitcp_conn *c);
     /** User timer timer_id expired. */
     void (*on_user_timeout)(void *ctx, efvitcp_conn *c, uint32_t timer_id);
@@ -359,7 +359,7 @@ EFVITCP_API bool efvitcp_is_established(const efvitcp_conn *c);
 /** True when the slot holds no connection. */
 EFVITCP_API bool efvitcp_is_closed(const efvitcp_conn *c);
 /** Fills *st with the connection's counters and state. */
-EFVITCP_API void efvitcp_conn_stats(const efvitcp_conn *c, efvitcp_conn_stats *st);
+EFVITCP_API void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The simulated wire of the mem link                                                             */

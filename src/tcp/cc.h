@@ -10,17 +10,17 @@
 #include <stdint.h>
 
 typedef struct et_cc {
-    int algo;            /**< efvitcp_cc */
+    int algo; /**< efvitcp_cc */
     uint32_t smss;
-    uint32_t cwnd;       /**< bytes */
-    uint32_t ssthresh;   /**< bytes */
-    uint32_t bytes_acked;/**< NewReno congestion-avoidance byte counter */
+    uint32_t cwnd;        /**< bytes */
+    uint32_t ssthresh;    /**< bytes */
+    uint32_t bytes_acked; /**< NewReno congestion-avoidance byte counter */
     /* CUBIC (RFC 9438 §4) */
-    uint64_t epoch_ns;   /**< start of the current congestion-avoidance epoch, 0 = none */
-    double w_max;        /**< segments */
-    double k;            /**< seconds */
-    double w_est;        /**< segments, RFC 9438 §4.3 */
-    double cwnd_inc;     /**< fractional segments carried between ACKs */
+    uint64_t epoch_ns; /**< start of the current congestion-avoidance epoch, 0 = none */
+    double w_max;      /**< segments */
+    double k;          /**< seconds */
+    double w_est;      /**< segments, RFC 9438 §4.3 */
+    double cwnd_inc;   /**< fractional segments carried between ACKs */
 } et_cc;
 
 /** Initial window per RFC 5681 §3.1 (RFC 3390 sizes). */
@@ -32,12 +32,12 @@ void et_cc_set_smss(et_cc *cc, uint32_t smss);
  * Grows cwnd by slow start or congestion avoidance.
  */
 void et_cc_on_ack(et_cc *cc, uint32_t acked, uint64_t srtt_ns, uint64_t now_ns);
-/** Entering fast recovery (RFC 6582 §3.2 step 2): flight = bytes in flight. cwnd is set to
-    ssthresh + 3*SMSS by the caller's inflation rules; this sets ssthresh and cwnd. */
+/** Entering fast recovery (RFC 6582 §3.2 step 2): flight = bytes in flight. Sets ssthresh and
+    cwnd = ssthresh + 3*SMSS; the caller then adds SMSS to cwnd per further duplicate ACK. */
 void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
 /** Leaving fast recovery on a full ACK (RFC 6582 §3.2 step 3): flight after the ACK. */
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
-/** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS). */
+/** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns);
 /** The connection was idle for longer than an RTO (RFC 5681 §4.1 restart window). */
 void et_cc_on_idle_restart(et_cc *cc);

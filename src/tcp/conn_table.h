@@ -24,12 +24,13 @@ static inline uint64_t et_ct_key(uint32_t remote_ip, uint16_t remote_port, uint1
     return ((uint64_t)remote_ip << 32) | ((uint32_t)remote_port << 16) | local_port;
 }
 
-/** Room for max entries. 0 on success. */
+/** Room for max entries (at most 1 << 30). 0 on success, -1 if out of range or out of memory. */
 int et_ct_init(et_conn_table *t, uint32_t max, uint64_t hash_key);
 void et_ct_free(et_conn_table *t);
 /** Value for key, or UINT32_MAX. */
 uint32_t et_ct_find(const et_conn_table *t, uint64_t key);
-/** Inserts key (which must be absent). Returns false when max entries are present. */
+/** Inserts key (which must be absent). Returns false when max entries are present, and (changing
+    nothing) when key is already present or is 0. */
 bool et_ct_insert(et_conn_table *t, uint64_t key, uint32_t val);
 /** Removes key; returns false if absent. */
 bool et_ct_remove(et_conn_table *t, uint64_t key);

@@ -30,6 +30,7 @@ typedef struct et_timer_wheel {
     uint64_t occupied[ET_TW_LEVELS];
     et_timer *slots[ET_TW_LEVELS][ET_TW_SLOTS];
     uint32_t count;
+    uint64_t steps; /**< iterations of the advance loop so far (statistics, tests) */
 } et_timer_wheel;
 
 static inline uint64_t et_tw_ns_to_tick(uint64_t ns) { return ns >> ET_TW_TICK_SHIFT; }
@@ -38,14 +39,16 @@ static inline uint64_t et_tw_ns_to_tick(uint64_t ns) { return ns >> ET_TW_TICK_S
 void et_tw_init(et_timer_wheel *w, uint64_t now_ns);
 /**
  * Arms t to fire at the first advance whose time reaches expire_ns (rounded up to a tick); re-arms
- * if armed. A time at or before the current tick fires on the next advance.
+ * if armed. A time at or before the current tick fires on the next advance, whatever its time, and
+ * counts as due at the current tick; from inside fire that is the next call, not the running one.
  */
 void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
 /** Disarms t; no effect if not armed. */
 void et_tw_cancel(et_timer_wheel *w, et_timer *t);
 /**
  * Advances to now_ns and calls fire(ctx, t) for every timer due, in order of expiry tick. t is
- * disarmed before the call; fire may arm or cancel any timer, t included.
+ * disarmed before the call; fire may arm or cancel any timer, t included, but must not call
+ * et_tw_advance. A time before the current one fires what is due and leaves the wheel where it is.
  */
 void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
                    void *ctx);

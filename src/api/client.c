@@ -1,0 +1,52 @@
+/* The client front end (efvitcp_client_*). */
+#include <arpa/inet.h>
+
+#include "api/instance.h"
+
+const char *efvitcp_client_init(efvitcp_client **out, const char *interface,
+                                const efvitcp_config *cfg)
+{
+    if (!out) return "out is NULL";
+    return et_instance_new((et_stack **)out, sizeof(efvitcp_client), interface, cfg);
+}
+
+const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t port,
+                                   uint16_t local_port, efvitcp_conn **conn)
+{
+    if (conn) *conn = NULL;
+    struct in_addr a;
+    if (!ip || inet_pton(AF_INET, ip, &a) != 1) return "invalid IPv4 address";
+    return et_conn_connect(&cli->st, ntohl(a.s_addr), port, local_port, conn);
+}
+
+void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)
+{
+    et_link *l = cli->st.link;
+    et_stack_poll(&cli->st, h, ctx, l->ops->now(l));
+}
+
+void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
+                            uint64_t now_ns)
+{
+    et_stack_poll(&cli->st, h, ctx, now_ns);
+}
+
+uint64_t efvitcp_client_next_timer(const efvitcp_client *cli)
+{
+    return et_stack_next_timer(&cli->st);
+}
+
+void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats *st)
+{
+    et_instance_stats(&cli->st, st);
+}
+
+void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c), void *arg)
+{
+    et_instance_foreach(&cli->st, fn, arg);
+}
+
+void efvitcp_client_close(efvitcp_client *cli)
+{
+    if (cli) et_instance_free(&cli->st);
+}

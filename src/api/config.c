@@ -1,0 +1,74 @@
+/* Configuration defaults and validation: every knob has a documented default and a range, and a
+   value outside it is reported by name, never silently corrected. */
+#include "api/config.h"
+
+#include <string.h>
+
+void efvitcp_config_default(efvitcp_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_conns = 64;
+    cfg->send_slots = 256;
+    cfg->send_buf_1k = false;
+    cfg->recv_buf_size = 65536;
+    cfg->max_time_wait = 1024;
+    cfg->rx_bufs = 512;
+    cfg->ctrl_bufs = 64;
+    cfg->ooo_ranges = 8;
+    cfg->syn_retries = 5;
+    cfg->data_retries = 10;
+    cfg->delayed_ack_us = 1000;
+    cfg->min_rto_us = 5000;
+    cfg->max_rto_us = 60000000;
+    cfg->initial_rto_us = 1000000;
+    cfg->window_scale = true;
+    cfg->timestamps = true;
+    cfg->cc = EFVITCP_CC_CUBIC;
+    cfg->time_wait_ms = 60000;
+    cfg->keepalive_ms = 0;
+    cfg->keepalive_intvl_ms = 1000;
+    cfg->keepalive_probes = 5;
+    cfg->user_timers = 4;
+    cfg->ephemeral_min = 32768;
+    cfg->ephemeral_max = 60999;
+}
+
+/* Compared as 64-bit so that a lower bound of 0 is not a tautology the compiler warns about. */
+#define RANGE(field, lo, hi)                                                                      \
+    do {                                                                                          \
+        if ((int64_t)cfg->field < (int64_t)(lo) || (int64_t)cfg->field > (int64_t)(hi))           \
+            return "config: " #field " out of range [" #lo ", " #hi "]";                          \
+    } while (0)
+
+const char *et_config_validate(const efvitcp_config *cfg)
+{
+    RANGE(max_conns, 1, 1u << 20);
+    RANGE(send_slots, 4, 65536);
+    if (cfg->send_slots & (cfg->send_slots - 1)) return "config: send_slots must be a power of two";
+    RANGE(recv_buf_size, 1024, 1u << 30);
+    RANGE(max_time_wait, 0, 1u << 20);
+    RANGE(rx_bufs, 16, 65536);
+    RANGE(ctrl_bufs, 4, 65536);
+    RANGE(ooo_ranges, 1, 64);
+    RANGE(syn_retries, 0, 30);
+    RANGE(data_retries, 1, 30);
+    RANGE(delayed_ack_us, 0, 500000);
+    RANGE(min_rto_us, 100, 0xffffffffu);
+    if (cfg->max_rto_us < cfg->min_rto_us) return "config: max_rto_us must be >= min_rto_us";
+    if (cfg->initial_rto_us < cfg->min_rto_us || cfg->initial_rto_us > cfg->max_rto_us)
+        return "config: initial_rto_us must lie within [min_rto_us, max_rto_us]";
+    if (cfg->cc != EFVITCP_CC_NONE && cfg->cc != EFVITCP_CC_NEWRENO && cfg->cc != EFVITCP_CC_CUBIC)
+        return "config: cc must be EFVITCP_CC_NONE, _NEWRENO or _CUBIC";
+    RANGE(keepalive_intvl_ms, 1, 0xffffffffu);
+    RANGE(keepalive_probes, 1, 255);
+    if (cfg->mss != 0 && cfg->mss < 88) return "config: mss must be 0 (auto) or >= 88";
+    RANGE(user_timers, 0, 64);
+    RANGE(user_data_size, 0, 1u << 20);
+    if (cfg->ephemeral_min == 0 || cfg->ephemeral_max < cfg->ephemeral_min)
+        return "config: ephemeral port range is empty";
+    if ((uint64_t)cfg->max_conns * cfg->send_slots > (1u << 26))
+        return "config: max_conns * send_slots exceeds 2^26 send buffers";
+    if ((uint64_t)cfg->max_conns * cfg->recv_buf_size > (1ull << 36))
+        return "config: max_conns * recv_buf_size exceeds 64 GiB";
+    return NULL;
+}

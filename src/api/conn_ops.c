@@ -1,0 +1,115 @@
+/* Operations on one connection (efvitcp_send, timers, state queries). */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "tcp/stack.h"
+
+uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more)
+{
+    struct iovec iov = {(void *)data, len};
+    return et_conn_send(c, &iov, 1, more);
+}
+
+uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)
+{
+    if (iovcnt < 0 || (iovcnt && !iov)) return 0;
+    return et_conn_send(c, iov, iovcnt, more);
+}
+
+uint32_t efvitcp_sendable(const efvitcp_conn *c) { return et_conn_sendable(c); }
+
+uint32_t efvitcp_immediately_sendable(const efvitcp_conn *c)
+{
+    return et_conn_immediately_sendable(c);
+}
+
+const char *efvitcp_send_fin(efvitcp_conn *c) { return et_conn_send_fin(c); }
+
+void efvitcp_conn_close(efvitcp_conn *c)
+{
+    if (c->state == EFVITCP_CLOSED) return;
+    if (et_conn_synced(c) || c->state == EFVITCP_SYN_RECEIVED) et_send_rst_conn(c);
+    et_conn_free(c);
+}
+
+const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64_t ns)
+{
+    et_stack *st = c->st;
+    if (timer_id >= st->cfg.user_timers) return "timer_id out of range";
+    if (c->state == EFVITCP_CLOSED) return "connection is closed";
+    if (ns == 0) {
+        et_tw_cancel(&st->wheel, &c->t_user[timer_id]);
+        return NULL;
+    }
+    uint64_t at = st->now_ns + ns;
+    if (at < st->now_ns) at = UINT64_MAX; /* saturate: never wrap into the past */
+    et_tw_arm(&st->wheel, &c->t_user[timer_id], at);
+    return NULL;
+}
+
+const char *efvitcp_set_user_timer(efvitcp_conn *c, uint32_t timer_id, uint64_t ms)
+{
+    uint64_t ns = ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
+    return efvitcp_set_user_timer_ns(c, timer_id, ns);
+}
+
+void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id)
+{
+    if (timer_id < c->st->cfg.user_timers) et_tw_cancel(&c->st->wheel, &c->t_user[timer_id]);
+}
+
+uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data)
+{
+    if (data) *data = c->rbuf + c->rb_head;
+    return c->state == EFVITCP_CLOSED ? 0 : et_rcv_held(c);
+}
+
+void efvitcp_consume(efvitcp_conn *c, uint32_t n)
+{
+    if (c->state == EFVITCP_CLOSED) return;
+    et_rcv_consume(c, n);
+    et_window_update(c);
+}
+
+void *efvitcp_user_data(efvitcp_conn *c) { return c->user_data; }
+
+void efvitcp_peername(const efvitcp_conn *c, struct sockaddr_in *addr)
+{
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(c->remote_ip);
+    addr->sin_port = htons(c->remote_port);
+}
+
+uint16_t efvitcp_local_port(const efvitcp_conn *c) { return c->local_port; }
+
+uint32_t efvitcp_conn_id(const efvitcp_conn *c) { return c->id; }
+
+bool efvitcp_is_established(const efvitcp_conn *c)
+{
+    return c->state >= EFVITCP_ESTABLISHED && c->state <= EFVITCP_LAST_ACK;
+}
+
+bool efvitcp_is_closed(const efvitcp_conn *c) { return c->state == EFVITCP_CLOSED; }
+
+void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->state = (efvitcp_state)c->state;
+    st->segs_in = c->segs_in;
+    st->segs_out = c->segs_out;
+    st->bytes_in = c->bytes_in;
+    st->bytes_out = c->bytes_out;
+    st->retransmits = c->retransmits;
+    st->srtt_us = (uint32_t)(c->srtt_ns / 1000);
+    st->rttvar_us = (uint32_t)(c->rttvar_ns / 1000);
+    st->rto_us = (uint32_t)(c->rto_ns / 1000);
+    st->cwnd = c->cc.cwnd;
+    st->ssthresh = c->cc.ssthresh;
+    st->snd_wnd = c->snd_wnd;
+    st->rcv_wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    st->mss = c->send_mss;
+    st->unacked = c->snd_nxt - c->snd_una;
+    st->queued = c->queued_end - c->snd_nxt;
+    st->recv_held = et_rcv_held(c);
+}

@@ -1,0 +1,42 @@
+/* Creation, polling helpers and teardown shared by clients and servers. */
+#include "api/instance.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *et_instance_new(et_stack **out, size_t size, const char *interface,
+                            const efvitcp_config *cfg)
+{
+    *out = NULL;
+    et_stack *st = calloc(1, size);
+    if (!st) return "out of memory";
+    const char *err = et_stack_init(st, interface, cfg);
+    if (err) {
+        et_stack_close(st);
+        free(st);
+        return err;
+    }
+    *out = st;
+    return NULL;
+}
+
+void et_instance_free(et_stack *st)
+{
+    if (!st) return;
+    et_stack_close(st);
+    free(st);
+}
+
+void et_instance_stats(const et_stack *st, efvitcp_stats *out)
+{
+    *out = st->stats;
+    out->conns_active = st->n_conns;
+}
+
+void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg)
+{
+    for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+        et_conn *c = &st->conns[i];
+        if (c->state != EFVITCP_CLOSED) fn(arg, c);
+    }
+}

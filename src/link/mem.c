@@ -1,0 +1,649 @@
+/*
+ * The mem link and its simulated wire: stacks (and raw test endpoints) in one process exchange
+ * Ethernet frames through a wire with latency, per-sender bandwidth and a drop-tail queue, under a
+ * virtual or real clock.
+ *
+ * Every frame in flight sits in a wire slot allocated when the wire is made; a receiving stack
+ * gets a pointer into the slot (zero copy) and gives it back with rx_release. Each endpoint has a
+ * min-heap of slot indices keyed by (delivery time, sequence number): the sequence number keeps
+ * frames due at the same instant in the order they were sent.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "efvitcp/efvitcp.h"
+#include "link/link.h"
+#include "link/mem_wire.h"
+
+#define WIRE_SLOT_MIN   2048u
+#define WIRE_NAME_MAX   31u
+#define WIRE_MAX_FRAMES (1u << 20)
+#define WIRE_MAX_COPIES 2 /* room for a duplication fault; today a frame arrives at most once */
+#define ETH_HDR_LEN     14u
+#define NS_PER_SEC      1000000000ull
+
+enum { SLOT_FREE = 0, SLOT_QUEUED, SLOT_HELD };
+
+typedef struct wire_slot {
+    uint64_t at;  /* delivery time */
+    uint64_t seq; /* send order, breaks ties of at */
+    uint32_t len;
+    uint16_t port; /* receiver while queued or held */
+    uint8_t state;
+} wire_slot;
+
+struct mem_link;
+
+typedef struct wire_port {
+    bool used, raw;
+    char name[WIRE_NAME_MAX + 1];
+    uint64_t line_free; /* when the sender's line finishes its last admitted frame */
+    uint32_t *heap;     /* slot indices; max_frames entries, so it can never overflow */
+    uint32_t heap_len;
+    uint32_t held;         /* slots lent to the stack and not yet released */
+    struct mem_link *link; /* NULL for raw endpoints */
+} wire_port;
+
+struct efvitcp_wire {
+    efvitcp_wire_config cfg;
+    uint32_t slot_size;
+    uint64_t queue_ns; /* queue_bytes worth of serialisation time */
+    uint8_t *mem;
+    wire_slot *slots;
+    uint32_t *free_list;
+    uint32_t n_free;
+    wire_port *ports;
+    uint64_t now; /* virtual clock */
+    uint64_t seq;
+    et_wire_stats st;
+    void (*tap)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len, uint64_t now_ns);
+    void *tap_ctx;
+};
+
+typedef struct mem_link {
+    et_link base;    /* first: the engine's et_link * is a mem_link * */
+    efvitcp_wire *w; /* NULL once the wire was freed under us */
+    uint32_t port;
+    uint32_t n_rx;
+    uint32_t *done; /* ring of tx ids awaiting tx_done, in send order */
+    uint32_t done_head, done_count;
+} mem_link;
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Wire                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+void efvitcp_wire_config_default(efvitcp_wire_config *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->virtual_clock = true;
+    cfg->latency_ns = 0;
+    cfg->bandwidth_bps = 0;
+    cfg->queue_bytes = 1000000;
+    cfg->mtu = 1500;
+    cfg->max_frames = 65536;
+    cfg->max_ports = 8;
+}
+
+const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg)
+{
+    if (!out) return "efvitcp_wire_new: out is NULL";
+    *out = NULL;
+    efvitcp_wire_config c;
+    if (cfg)
+        c = *cfg;
+    else
+        efvitcp_wire_config_default(&c);
+    if (c.mtu < 576 || c.mtu > 9000) return "wire mtu must be 576..9000";
+    if (c.max_ports < 2 || c.max_ports > 250) return "wire max_ports must be 2..250";
+    if (c.max_frames < 1 || c.max_frames > WIRE_MAX_FRAMES)
+        return "wire max_frames must be 1..1048576";
+    /* A queue that cannot hold one full frame would drop every frame even on an idle line. */
+    if (c.bandwidth_bps && c.queue_bytes < c.mtu + ETH_HDR_LEN)
+        return "wire queue_bytes must hold at least one frame (mtu + 14) when bandwidth is set";
+
+    efvitcp_wire *w = calloc(1, sizeof(*w));
+    if (!w) return "out of memory";
+    w->cfg = c;
+    /* Slots are 2 KiB, larger only when a jumbo MTU needs it. */
+    uint32_t need = (c.mtu + ETH_HDR_LEN + 63u) & ~63u;
+    w->slot_size = need > WIRE_SLOT_MIN ? need : WIRE_SLOT_MIN;
+    if (c.bandwidth_bps) {
+        unsigned __int128 q = (unsigned __int128)c.queue_bytes * 8u * NS_PER_SEC / c.bandwidth_bps;
+        w->queue_ns = q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+    }
+    size_t mem_size = ((size_t)c.max_frames * w->slot_size + 4095u) & ~(size_t)4095u;
+    w->mem = aligned_alloc(4096, mem_size);
+    w->slots = calloc(c.max_frames, sizeof(*w->slots));
+    w->free_list = malloc((size_t)c.max_frames * sizeof(*w->free_list));
+    w->ports = calloc(c.max_ports, sizeof(*w->ports));
+    if (!w->mem || !w->slots || !w->free_list || !w->ports) {
+        efvitcp_wire_free(w);
+        return "out of memory";
+    }
+    /* Hand out low slots first: frames reuse warm cache lines. */
+    for (uint32_t i = 0; i < c.max_frames; i++) w->free_list[i] = c.max_frames - 1 - i;
+    w->n_free = c.max_frames;
+    *out = w;
+    return NULL;
+}
+
+static void slot_free(efvitcp_wire *w, uint32_t s)
+{
+    w->slots[s].state = SLOT_FREE;
+    w->free_list[w->n_free++] = s;
+}
+
+static bool slot_before(const efvitcp_wire *w, uint32_t a, uint32_t b)
+{
+    const wire_slot *x = &w->slots[a], *y = &w->slots[b];
+    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+}
+
+static void heap_push(efvitcp_wire *w, wire_port *p, uint32_t s)
+{
+    uint32_t i = p->heap_len++;
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!slot_before(w, s, p->heap[parent])) break;
+        p->heap[i] = p->heap[parent];
+        i = parent;
+    }
+    p->heap[i] = s;
+}
+
+static uint32_t heap_pop(efvitcp_wire *w, wire_port *p)
+{
+    uint32_t top = p->heap[0];
+    uint32_t last = p->heap[--p->heap_len];
+    uint32_t n = p->heap_len, i = 0;
+    if (n == 0) return top;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && slot_before(w, p->heap[c + 1], p->heap[c])) c++;
+        if (!slot_before(w, p->heap[c], last)) break;
+        p->heap[i] = p->heap[c];
+        i = c;
+    }
+    p->heap[i] = last;
+    return top;
+}
+
+static void port_detach(efvitcp_wire *w, uint32_t idx)
+{
+    wire_port *p = &w->ports[idx];
+    for (uint32_t i = 0; i < p->heap_len; i++) slot_free(w, p->heap[i]);
+    if (p->held) {
+        /* Only at teardown: a linear scan keeps the hot path free of per-port held lists. */
+        for (uint32_t s = 0; s < w->cfg.max_frames; s++)
+            if (w->slots[s].state == SLOT_HELD && w->slots[s].port == idx) slot_free(w, s);
+    }
+    free(p->heap);
+    memset(p, 0, sizeof(*p));
+}
+
+void efvitcp_wire_free(efvitcp_wire *w)
+{
+    if (!w) return;
+    if (w->ports) {
+        for (uint32_t i = 0; i < w->cfg.max_ports; i++) {
+            wire_port *p = &w->ports[i];
+            if (!p->used) continue;
+            /* Misuse (a stack still attached) must not turn into a use-after-free later. */
+            if (p->link) p->link->w = NULL;
+            free(p->heap);
+        }
+    }
+    free(w->ports);
+    free(w->free_list);
+    free(w->slots);
+    free(w->mem);
+    free(w);
+}
+
+uint64_t efvitcp_wire_now(const efvitcp_wire *w)
+{
+    if (!w) return 0;
+    if (w->cfg.virtual_clock) return w->now;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+void efvitcp_wire_set_now(efvitcp_wire *w, uint64_t now_ns)
+{
+    if (!w || !w->cfg.virtual_clock) return;
+    if (now_ns > w->now) w->now = now_ns;
+}
+
+uint64_t efvitcp_wire_next_delivery(const efvitcp_wire *w)
+{
+    uint64_t best = UINT64_MAX;
+    if (!w) return best;
+    for (uint32_t i = 0; i < w->cfg.max_ports; i++) {
+        const wire_port *p = &w->ports[i];
+        if (p->used && p->heap_len && w->slots[p->heap[0]].at < best)
+            best = w->slots[p->heap[0]].at;
+    }
+    return best;
+}
+
+void et_wire_get_stats(const efvitcp_wire *w, et_wire_stats *st)
+{
+    if (!st) return;
+    if (!w) {
+        memset(st, 0, sizeof(*st));
+        return;
+    }
+    *st = w->st;
+}
+
+void efvitcp_wire_counts(const efvitcp_wire *w, uint64_t *delivered, uint64_t *dropped)
+{
+    et_wire_stats st;
+    et_wire_get_stats(w, &st);
+    if (delivered) *delivered = st.delivered;
+    if (dropped)
+        *dropped =
+            st.drop_mtu + st.drop_queue + st.drop_no_slot + st.drop_unknown + st.drop_rx_full;
+}
+
+void et_wire_set_tap(efvitcp_wire *w,
+                     void (*tap)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len,
+                                 uint64_t now_ns),
+                     void *ctx)
+{
+    if (!w) return;
+    w->tap = tap;
+    w->tap_ctx = tap ? ctx : NULL;
+}
+
+/*
+ * The single decision point for a frame put on the wire: returns how many copies arrive (0 = the
+ * frame is lost, counted here) and when. Fault injection plugs in here: loss returns 0,
+ * duplication returns up to WIRE_MAX_COPIES times, jitter and reordering move the times, and
+ * corruption would report which bytes to flip so the caller alters each copy in its slot.
+ */
+static int wire_admit(efvitcp_wire *w, wire_port *from, uint32_t len, uint64_t now,
+                      uint64_t at[WIRE_MAX_COPIES])
+{
+    if (len < ETH_HDR_LEN || len > w->cfg.mtu + ETH_HDR_LEN) {
+        w->st.drop_mtu++;
+        return 0;
+    }
+    uint64_t depart = from->line_free > now ? from->line_free : now;
+    uint64_t ser = 0;
+    if (w->cfg.bandwidth_bps) {
+        ser = (uint64_t)((unsigned __int128)len * 8u * NS_PER_SEC / w->cfg.bandwidth_bps);
+        /* Drop-tail: the bytes not yet serialised, this frame included, must fit queue_bytes. */
+        if (depart - now + ser > w->queue_ns) {
+            w->st.drop_queue++;
+            return 0;
+        }
+        from->line_free = sat_add(depart, ser);
+    }
+    at[0] = sat_add(sat_add(depart, ser), w->cfg.latency_ns);
+    return 1;
+}
+
+static void wire_enqueue(efvitcp_wire *w, uint32_t to, const uint8_t *frame, uint32_t len,
+                         uint64_t at)
+{
+    if (!w->n_free) {
+        w->st.drop_no_slot++;
+        return;
+    }
+    uint32_t s = w->free_list[--w->n_free];
+    memcpy(w->mem + (size_t)s * w->slot_size, frame, len);
+    wire_slot *sl = &w->slots[s];
+    sl->at = at;
+    sl->seq = w->seq++;
+    sl->len = len;
+    sl->port = (uint16_t)to;
+    sl->state = SLOT_QUEUED;
+    heap_push(w, &w->ports[to], s);
+}
+
+/* Port index of a wire MAC (02:00:00:00:00:NN, NN = index + 1), or -1. */
+static int mac_to_port(const efvitcp_wire *w, const uint8_t *mac)
+{
+    static const uint8_t prefix[5] = {0x02, 0, 0, 0, 0};
+    if (memcmp(mac, prefix, 5) != 0 || mac[5] == 0 || mac[5] > w->cfg.max_ports) return -1;
+    uint32_t idx = mac[5] - 1u;
+    return w->ports[idx].used ? (int)idx : -1;
+}
+
+static void wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint32_t len)
+{
+    uint64_t now = efvitcp_wire_now(w);
+    w->st.sent++;
+    if (w->tap) w->tap(w->tap_ctx, from, frame, len, now);
+    uint64_t at[WIRE_MAX_COPIES];
+    int copies = wire_admit(w, &w->ports[from], len, now, at);
+    if (copies == 0) return;
+
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    if (memcmp(frame, bcast, 6) == 0) {
+        for (uint32_t i = 0; i < w->cfg.max_ports; i++) {
+            if (i == from || !w->ports[i].used) continue;
+            for (int c = 0; c < copies; c++) wire_enqueue(w, i, frame, len, at[c]);
+        }
+        return;
+    }
+    /* A switch does not send a frame back out of the port it came in on. */
+    int to = mac_to_port(w, frame);
+    if (to < 0 || (uint32_t)to == from) {
+        w->st.drop_unknown++;
+        return;
+    }
+    for (int c = 0; c < copies; c++) wire_enqueue(w, (uint32_t)to, frame, len, at[c]);
+}
+
+static const char *port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_out)
+{
+    if (!name) return "mem endpoint needs a name";
+    size_t n = strnlen(name, WIRE_NAME_MAX + 1);
+    if (n == 0 || n > WIRE_NAME_MAX) return "mem endpoint name must be 1..31 characters";
+    int free_idx = -1;
+    for (uint32_t i = 0; i < w->cfg.max_ports; i++) {
+        if (!w->ports[i].used) {
+            if (free_idx < 0) free_idx = (int)i;
+        } else if (strcmp(w->ports[i].name, name) == 0) {
+            return "mem endpoint name already attached to this wire";
+        }
+    }
+    if (free_idx < 0) return "wire has no free port (max_ports endpoints attached)";
+    wire_port *p = &w->ports[free_idx];
+    p->heap = malloc((size_t)w->cfg.max_frames * sizeof(*p->heap));
+    if (!p->heap) return "out of memory";
+    p->used = true;
+    memcpy(p->name, name, n + 1);
+    p->line_free = 0;
+    p->heap_len = 0;
+    p->held = 0;
+    p->link = NULL;
+    p->raw = false;
+    *idx_out = (uint32_t)free_idx;
+    return NULL;
+}
+
+static void port_mac(uint32_t idx, uint8_t mac[6])
+{
+    mac[0] = 0x02;
+    mac[1] = mac[2] = mac[3] = mac[4] = 0;
+    mac[5] = (uint8_t)(idx + 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Raw endpoints (mem_wire.h)                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static wire_port *raw_port(efvitcp_wire *w, int port)
+{
+    if (!w || port < 0 || (uint32_t)port >= w->cfg.max_ports) return NULL;
+    wire_port *p = &w->ports[port];
+    return p->used && p->raw ? p : NULL;
+}
+
+const char *et_wire_raw_attach(efvitcp_wire *w, const char *name, uint8_t mac_out[6], int *port_out)
+{
+    if (!w) return "raw endpoint needs a wire";
+    uint32_t idx;
+    const char *err = port_attach(w, name, &idx);
+    if (err) return err;
+    w->ports[idx].raw = true;
+    if (mac_out) port_mac(idx, mac_out);
+    if (port_out) *port_out = (int)idx;
+    return NULL;
+}
+
+void et_wire_raw_detach(efvitcp_wire *w, int port)
+{
+    if (raw_port(w, port)) port_detach(w, (uint32_t)port);
+}
+
+int et_wire_raw_send(efvitcp_wire *w, int port, const uint8_t *frame, uint32_t len)
+{
+    if (!raw_port(w, port) || !frame || len > w->slot_size) return -1;
+    wire_send(w, (uint32_t)port, frame, len);
+    return 0;
+}
+
+int et_wire_raw_recv(efvitcp_wire *w, int port, uint8_t *buf, uint32_t cap)
+{
+    wire_port *p = raw_port(w, port);
+    if (!p) return -1;
+    if (!p->heap_len) return 0;
+    uint32_t s = p->heap[0];
+    if (w->slots[s].at > efvitcp_wire_now(w)) return 0;
+    uint32_t len = w->slots[s].len;
+    if (len > cap || (len && !buf)) return -1;
+    heap_pop(w, p);
+    memcpy(buf, w->mem + (size_t)s * w->slot_size, len);
+    slot_free(w, s);
+    w->st.delivered++;
+    return (int)len;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The mem link                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static int mem_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    mem_link *m = (mem_link *)l;
+    efvitcp_wire *w = m->w;
+    if (!w || !out || max <= 0) return 0;
+    wire_port *p = &w->ports[m->port];
+    if (!p->heap_len) return 0;
+    uint64_t now = efvitcp_wire_now(w);
+    int n = 0;
+    while (p->heap_len) {
+        uint32_t s = p->heap[0];
+        if (w->slots[s].at > now) break;
+        if (p->held >= m->n_rx) {
+            /* The NIC's ring is empty: a frame arriving now has nowhere to land. */
+            heap_pop(w, p);
+            slot_free(w, s);
+            w->st.drop_rx_full++;
+            continue;
+        }
+        if (n >= max) break;
+        heap_pop(w, p);
+        w->slots[s].state = SLOT_HELD;
+        p->held++;
+        w->st.delivered++;
+        out[n].data = w->mem + (size_t)s * w->slot_size;
+        out[n].len = w->slots[s].len;
+        out[n].id = s;
+        out[n].hw_ts = 0;
+        n++;
+    }
+    return n;
+}
+
+static void mem_rx_release(et_link *l, uint32_t id)
+{
+    mem_link *m = (mem_link *)l;
+    efvitcp_wire *w = m->w;
+    if (!w || id >= w->cfg.max_frames) return;
+    wire_slot *sl = &w->slots[id];
+    /* A stale or foreign id must not corrupt the free list. */
+    if (sl->state != SLOT_HELD || sl->port != m->port) return;
+    slot_free(w, id);
+    w->ports[m->port].held--;
+}
+
+static int mem_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    mem_link *m = (mem_link *)l;
+    if (id >= l->n_tx || len > l->tx_buf_size || m->done_count == l->n_tx) return -1;
+    if (m->w) wire_send(m->w, m->port, et_link_tx_buf(l, id), len);
+    /* The copy into the wire slot is the DMA: the buffer is free again at once. */
+    m->done[(m->done_head + m->done_count) % l->n_tx] = id;
+    m->done_count++;
+    return 0;
+}
+
+static void mem_tx_flush(et_link *l)
+{
+    (void)l;
+}
+
+static int mem_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    mem_link *m = (mem_link *)l;
+    int n = 0;
+    if (!ids) return 0;
+    while (n < max && m->done_count) {
+        ids[n++] = m->done[m->done_head];
+        m->done_head = (m->done_head + 1) % l->n_tx;
+        m->done_count--;
+    }
+    return n;
+}
+
+static uint64_t mem_now(et_link *l)
+{
+    mem_link *m = (mem_link *)l;
+    return efvitcp_wire_now(m->w);
+}
+
+static void mem_destroy(et_link *l)
+{
+    mem_link *m = (mem_link *)l;
+    if (!m) return;
+    if (m->w) port_detach(m->w, m->port);
+    free(m->done);
+    free(l->tx_base);
+    free(m);
+}
+
+static const et_link_ops mem_ops = {
+    .rx_burst = mem_rx_burst,
+    .rx_release = mem_rx_release,
+    .tx = mem_tx,
+    .tx_flush = mem_tx_flush,
+    .tx_done = mem_tx_done,
+    .now = mem_now,
+    .flow_add = NULL,
+    .flow_del = NULL,
+    .destroy = mem_destroy,
+};
+
+/* Parses "A.B.C.D" (decimal, 1..3 digits per octet) and advances *sp past it. Host order. */
+static bool parse_ipv4(const char **sp, uint32_t *out)
+{
+    const char *s = *sp;
+    uint32_t ip = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i) {
+            if (*s != '.') return false;
+            s++;
+        }
+        uint32_t v = 0;
+        int digits = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (++digits > 3) return false;
+            v = v * 10 + (uint32_t)(*s - '0');
+            s++;
+        }
+        if (digits == 0 || v > 255) return false;
+        ip = ip << 8 | v;
+    }
+    *sp = s;
+    *out = ip;
+    return true;
+}
+
+static const char *parse_addrs(const efvitcp_config *cfg, et_link *l)
+{
+    if (!cfg->local_addr) return "mem link needs local_addr \"A.B.C.D/prefix\"";
+    const char *s = cfg->local_addr;
+    uint32_t ip, prefix = 0;
+    if (!parse_ipv4(&s, &ip) || *s != '/')
+        return "mem link: malformed local_addr, want \"A.B.C.D/prefix\"";
+    s++;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9' && digits < 2) {
+        prefix = prefix * 10 + (uint32_t)(*s - '0');
+        s++;
+        digits++;
+    }
+    if (digits == 0 || *s != '\0' || prefix > 32)
+        return "mem link: malformed local_addr, want \"A.B.C.D/prefix\" with prefix 0..32";
+    /* 0.0.0.0 means "no address" in link.h; class D/E cannot be a host's own address. */
+    if (ip == 0 || ip >= 0xe0000000u) return "mem link: local_addr must be a unicast address";
+    uint32_t gw = 0;
+    if (cfg->gateway) {
+        s = cfg->gateway;
+        if (!parse_ipv4(&s, &gw) || *s != '\0')
+            return "mem link: malformed gateway, want \"A.B.C.D\"";
+        if (gw == 0 || gw >= 0xe0000000u) return "mem link: gateway must be a unicast address";
+    }
+    l->local_ip = ip;
+    l->prefix_len = prefix;
+    l->gateway = gw;
+    return NULL;
+}
+
+const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const et_link_params *p,
+                             et_link **out)
+{
+    if (!out) return "mem link: out is NULL";
+    *out = NULL;
+    if (!cfg || !cfg->wire) return "mem link needs cfg->wire";
+    if (!p || p->n_tx == 0 || p->n_rx == 0) return "mem link needs n_tx and n_rx > 0";
+    if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
+        return "mem link: tx_buf_size must be 1024 or 2048";
+
+    et_link tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    const char *err = parse_addrs(cfg, &tmp);
+    if (err) return err;
+
+    efvitcp_wire *w = cfg->wire;
+    mem_link *m = calloc(1, sizeof(*m));
+    if (!m) return "out of memory";
+    m->base = tmp;
+    uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
+    size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
+    m->base.tx_base = aligned_alloc(4096, rounded);
+    m->done = malloc((size_t)p->n_tx * sizeof(*m->done));
+    if (!m->base.tx_base || !m->done) {
+        free(m->base.tx_base);
+        free(m->done);
+        free(m);
+        return "out of memory";
+    }
+    memset(m->base.tx_base, 0, rounded);
+    uint32_t idx;
+    err = port_attach(w, name, &idx);
+    if (err) {
+        free(m->base.tx_base);
+        free(m->done);
+        free(m);
+        return err;
+    }
+    w->ports[idx].link = m;
+    m->w = w;
+    m->port = idx;
+    m->n_rx = p->n_rx;
+    m->base.ops = &mem_ops;
+    port_mac(idx, m->base.mac);
+    m->base.mtu = w->cfg.mtu;
+    m->base.caps = ET_LINK_CAP_OWN_ADDR;
+    m->base.tx_buf_size = p->tx_buf_size;
+    m->base.n_tx = p->n_tx;
+    *out = &m->base;
+    return NULL;
+}

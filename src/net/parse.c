@@ -1,0 +1,171 @@
+/* Validation and parsing of received frames: Ethernet, IPv4, ARP, TCP and its options. */
+#include "parse.h"
+
+#include <string.h>
+
+#include "checksum.h"
+#include "headers.h"
+
+#define ARP_LEN 28
+
+/* Network-order loads from an arbitrary offset: frames need not be aligned. */
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* Limited broadcast, multicast (224/4) and the reserved class E (240/4). */
+static inline bool ip_is_group(uint32_t a)
+{
+    return a >= 0xe0000000u;
+}
+
+bool et_parse_tcp_options(const uint8_t *p, uint32_t len, et_tcp_opts *out)
+{
+    memset(out, 0, sizeof(*out));
+    uint32_t i = 0;
+    /* Every iteration advances i by at least 1 (NOP) or 2 (length >= 2), so the loop ends after
+       at most len steps whatever the bytes say. */
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == ET_TCPOPT_EOL) break; /* RFC 9293 §3.2: the rest is padding */
+        if (kind == ET_TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        /* RFC 9293 §3.2 / RFC 1122 §4.2.2.5: every other kind has a length octet covering the
+           kind and length octets, so less than 2 cannot be skipped safely. */
+        if (len - i < 2) return false;
+        uint8_t olen = p[i + 1];
+        if (olen < 2 || olen > len - i) return false;
+        const uint8_t *v = p + i + 2;
+        switch (kind) {
+        case ET_TCPOPT_MSS:
+            if (olen != 4) return false;
+            out->has_mss = true;
+            out->mss = rd16(v);
+            break;
+        case ET_TCPOPT_WS: /* RFC 7323 §2.2 */
+            if (olen != 3) return false;
+            out->has_ws = true;
+            out->ws = v[0];
+            break;
+        case ET_TCPOPT_SACK_PERM: /* RFC 2018 §2 */
+            if (olen != 2) return false;
+            out->sack_perm = true;
+            break;
+        case ET_TCPOPT_TS: /* RFC 7323 §3.2 */
+            if (olen != 10) return false;
+            out->has_ts = true;
+            out->tsval = rd32(v);
+            out->tsecr = rd32(v + 4);
+            break;
+        default:
+            /* Unknown kinds (and SACK blocks, which are not used) are skipped by length
+               (RFC 1122 §4.2.2.5). */
+            break;
+        }
+        i += olen;
+    }
+    return true;
+}
+
+static et_frame_kind drop(efvitcp_drop_reason *why, efvitcp_drop_reason r)
+{
+    *why = r;
+    return ET_FRAME_DROP;
+}
+
+static et_frame_kind parse_arp(const uint8_t *frame, uint32_t len, et_arp_msg *arp,
+                               efvitcp_drop_reason *why)
+{
+    if (len < ET_ETH_HLEN + ARP_LEN) return drop(why, EFVITCP_DROP_RUNT);
+    const uint8_t *a = frame + ET_ETH_HLEN;
+    /* RFC 826: only Ethernet hardware (1) mapping IPv4 (0x0800) with 6/4-byte addresses. */
+    uint16_t oper = rd16(a + 6);
+    if (rd16(a) != 1 || rd16(a + 2) != ET_ETHERTYPE_IP || a[4] != 6 || a[5] != 4 ||
+        (oper != 1 && oper != 2))
+        return drop(why, EFVITCP_DROP_ARP);
+    arp->oper = oper;
+    memcpy(arp->sha, a + 8, 6);
+    arp->spa = rd32(a + 14);
+    memcpy(arp->tha, a + 18, 6);
+    arp->tpa = rd32(a + 24);
+    return ET_FRAME_ARP;
+}
+
+et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t my_mac[6],
+                             uint32_t my_ip, bool verify_csum, et_tcp_seg *seg, et_arp_msg *arp,
+                             efvitcp_drop_reason *why)
+{
+    if (len < ET_ETH_HLEN) return drop(why, EFVITCP_DROP_RUNT);
+    /* VLAN-tagged frames (0x8100) land here too: the link is expected to strip tags. */
+    uint16_t type = rd16(frame + 12);
+    if (type != ET_ETHERTYPE_IP && type != ET_ETHERTYPE_ARP)
+        return drop(why, EFVITCP_DROP_ETHERTYPE);
+    if (memcmp(frame, my_mac, 6) != 0 &&
+        !(type == ET_ETHERTYPE_ARP && memcmp(frame, bcast_mac, 6) == 0))
+        return drop(why, EFVITCP_DROP_NOT_OURS);
+    if (type == ET_ETHERTYPE_ARP) return parse_arp(frame, len, arp, why);
+
+    if (len < ET_ETH_HLEN + ET_IP_HLEN) return drop(why, EFVITCP_DROP_RUNT);
+    const uint8_t *ip = frame + ET_ETH_HLEN;
+    uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+    if (ip[0] >> 4 != 4 || ihl < ET_IP_HLEN) return drop(why, EFVITCP_DROP_IP_HEADER);
+    if (len < ET_ETH_HLEN + ihl) return drop(why, EFVITCP_DROP_RUNT);
+    /* The total length, not the frame length, bounds the datagram: short frames are padded to
+       the Ethernet minimum (RFC 894), and a frame shorter than its datagram was truncated. */
+    uint32_t tot_len = rd16(ip + 2);
+    if (tot_len < ihl || tot_len > len - ET_ETH_HLEN) return drop(why, EFVITCP_DROP_IP_HEADER);
+    /* No reassembly: MF or a non-zero offset marks a fragment (RFC 791 §3.1). DF and the
+       reserved bit are ignored. */
+    if (rd16(ip + 6) & 0x3fff) return drop(why, EFVITCP_DROP_IP_HEADER);
+    /* RFC 1122 §3.2.1.2: a datagram with a bad header checksum is silently discarded. IP
+       options are covered by the checksum and otherwise skipped. */
+    if (verify_csum && et_csum_fold(et_csum_add(0, ip, ihl)) != 0xffff)
+        return drop(why, EFVITCP_DROP_IP_CSUM);
+    uint32_t saddr = rd32(ip + 12), daddr = rd32(ip + 16);
+    /* RFC 1122 §3.2.1.3: discard datagrams whose source is "this host" (0), broadcast or
+       multicast; a reply could not be addressed to it. */
+    if (saddr == 0 || ip_is_group(saddr)) return drop(why, EFVITCP_DROP_IP_HEADER);
+    /* RFC 1122 §4.2.3.10: TCP is never addressed to a broadcast or multicast address. */
+    if (my_ip ? daddr != my_ip : ip_is_group(daddr)) return drop(why, EFVITCP_DROP_NOT_OURS);
+    if (ip[9] != ET_IPPROTO_TCP) return drop(why, EFVITCP_DROP_PROTO);
+
+    uint32_t tcp_len = tot_len - ihl;
+    if (tcp_len < ET_TCP_HLEN) return drop(why, EFVITCP_DROP_RUNT);
+    const uint8_t *tcp = ip + ihl;
+    uint32_t doff = (uint32_t)(tcp[12] >> 4) * 4;
+    if (doff < ET_TCP_HLEN || doff > tcp_len) return drop(why, EFVITCP_DROP_TCP_HEADER);
+    if (verify_csum) {
+        uint32_t sn, dn;
+        memcpy(&sn, ip + 12, 4);
+        memcpy(&dn, ip + 16, 4);
+        uint64_t sum = et_csum_pseudo(sn, dn, ET_IPPROTO_TCP, (uint16_t)tcp_len);
+        /* RFC 9293 §3.1: the sum over pseudo-header, header and data, checksum included, is
+           all ones for an intact segment. */
+        if (et_csum_fold(et_csum_add(sum, tcp, tcp_len)) != 0xffff)
+            return drop(why, EFVITCP_DROP_TCP_CSUM);
+    }
+    if (!et_parse_tcp_options(tcp + ET_TCP_HLEN, doff - ET_TCP_HLEN, &seg->opt))
+        return drop(why, EFVITCP_DROP_TCP_HEADER);
+
+    seg->src_mac = frame + 6;
+    seg->saddr = saddr;
+    seg->daddr = daddr;
+    seg->sport = rd16(tcp);
+    seg->dport = rd16(tcp + 2);
+    seg->seq = rd32(tcp + 4);
+    seg->ack = rd32(tcp + 8);
+    seg->flags = tcp[13];
+    seg->window = rd16(tcp + 14);
+    seg->payload = tcp + doff;
+    seg->len = tcp_len - doff;
+    return ET_FRAME_TCP;
+}

@@ -1,0 +1,274 @@
+/*
+ * An instance of the engine: sizing at init, the poll loop (TX completions, timers, received
+ * frames, deferred output) and ARP for links where the stack owns its address.
+ */
+#include "tcp/stack.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/config.h"
+
+#define RX_BURST 32
+#define TX_DONE_BURST 64
+#define NEIGH_ENTRIES 64
+
+void et_stack_log(et_stack *st, int level, const char *fmt, ...)
+{
+    if (!st->cfg.log) return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st->cfg.log(st->cfg.log_ctx, level, msg);
+}
+
+static uint8_t window_shift_for(uint32_t bytes)
+{
+    uint8_t s = 0;
+    while (s < 14 && (bytes >> s) > 65535) s++;
+    return s;
+}
+
+static const char *alloc_arrays(et_stack *st)
+{
+    const efvitcp_config *cfg = &st->cfg;
+    size_t n = cfg->max_conns;
+    st->conns = calloc(n, sizeof(et_conn));
+    et_seg *segs = calloc(n * cfg->send_slots, sizeof(et_seg));
+    uint8_t *rbufs = malloc(n * cfg->recv_buf_size);
+    et_ooo *ooo = calloc(n * cfg->ooo_ranges, sizeof(et_ooo));
+    et_timer *ut = cfg->user_timers ? calloc(n * cfg->user_timers, sizeof(et_timer)) : NULL;
+    uint8_t *ud = cfg->user_data_size ? calloc(n, cfg->user_data_size) : NULL;
+    st->tw = cfg->max_time_wait ? calloc(cfg->max_time_wait, sizeof(et_tw)) : NULL;
+    st->ctrl_free = calloc(cfg->ctrl_bufs, sizeof(uint32_t));
+    st->tx_busy = calloc(st->n_conn_bufs + cfg->ctrl_bufs, 1);
+    if (!st->conns || !segs || !rbufs || !ooo || (cfg->user_timers && !ut) ||
+        (cfg->user_data_size && !ud) || (cfg->max_time_wait && !st->tw) || !st->ctrl_free ||
+        !st->tx_busy) {
+        free(segs), free(rbufs), free(ooo), free(ut), free(ud);
+        return "out of memory";
+    }
+    for (size_t i = 0; i < n; i++) {
+        et_conn *c = &st->conns[i];
+        c->st = st;
+        c->id = (uint32_t)i;
+        c->state = EFVITCP_CLOSED;
+        c->segs = segs + i * cfg->send_slots;
+        c->rbuf = rbufs + i * cfg->recv_buf_size;
+        c->ooo = ooo + i * cfg->ooo_ranges;
+        c->t_user = ut ? ut + i * cfg->user_timers : NULL;
+        c->user_data = ud ? ud + i * cfg->user_data_size : NULL;
+        c->next_free = i + 1 < n ? &st->conns[i + 1] : NULL;
+    }
+    st->free_conns = &st->conns[0];
+    for (uint32_t i = 0; i < cfg->ctrl_bufs; i++) st->ctrl_free[i] = st->n_conn_bufs + i;
+    st->n_ctrl_free = cfg->ctrl_bufs;
+    return NULL;
+}
+
+const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg_in)
+{
+    efvitcp_config defaults;
+    if (!cfg_in) {
+        efvitcp_config_default(&defaults);
+        cfg_in = &defaults;
+    }
+    const char *err = et_config_validate(cfg_in);
+    if (err) return err;
+    if (!interface) return "interface is NULL";
+    st->cfg = *cfg_in;
+    /* Strings belong to the caller and are only read during init. */
+    st->cfg.local_addr = NULL;
+    st->cfg.gateway = NULL;
+    st->cfg.wire = NULL;
+    const efvitcp_config *cfg = &st->cfg;
+
+    et_rng_seed(&st->rng, cfg->seed);
+    st->isn_key[0] = et_rng_next(&st->rng);
+    st->isn_key[1] = et_rng_next(&st->rng);
+    st->send_mask = cfg->send_slots - 1;
+    st->n_conn_bufs = cfg->max_conns * cfg->send_slots;
+
+    et_link_params lp = {
+        .n_tx = st->n_conn_bufs + cfg->ctrl_bufs,
+        .tx_buf_size = cfg->send_buf_1k ? 1024 : 2048,
+        .n_rx = cfg->rx_bufs,
+    };
+    if ((err = alloc_arrays(st))) return err;
+    if (et_ct_init(&st->table, cfg->max_conns + cfg->max_time_wait, et_rng_next(&st->rng)))
+        return "out of memory";
+    if (et_neigh_init(&st->neigh, NEIGH_ENTRIES)) return "out of memory";
+    if ((err = et_link_open(interface, cfg_in, &lp, &st->link))) return err;
+
+    et_link *l = st->link;
+    st->local_ip = l->local_ip;
+    st->prefix_len = l->prefix_len;
+    st->gateway = l->gateway;
+    st->own_addr = (l->caps & ET_LINK_CAP_OWN_ADDR) != 0;
+    st->verify_csum = (l->caps & ET_LINK_CAP_RX_CSUM) == 0;
+    if (!st->local_ip) return "link has no IPv4 address";
+    st->slot_payload = l->tx_buf_size - ET_HDRS_LEN;
+    uint32_t mss = l->mtu - ET_IP_HLEN - ET_TCP_HLEN;
+    if (cfg->mss && cfg->mss < mss) mss = cfg->mss;
+    st->adv_mss = mss;
+    st->rcv_wscale = cfg->window_scale ? window_shift_for(cfg->recv_buf_size) : 0;
+    st->now_ns = l->ops->now(l);
+    et_tw_init(&st->wheel, st->now_ns);
+    return NULL;
+}
+
+void et_stack_close(et_stack *st)
+{
+    if (st->conns) {
+        for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+            et_conn *c = &st->conns[i];
+            if (c->state == EFVITCP_CLOSED) continue;
+            if (st->link && et_conn_synced(c)) et_send_rst_conn(c);
+            et_conn_free(c);
+        }
+        if (st->link && st->link->ops->tx_flush) st->link->ops->tx_flush(st->link);
+        free(st->conns[0].segs);
+        free(st->conns[0].rbuf);
+        free(st->conns[0].ooo);
+        free(st->conns[0].t_user);
+        free(st->conns[0].user_data);
+    }
+    if (st->link) st->link->ops->destroy(st->link);
+    free(st->conns);
+    free(st->tw);
+    free(st->ctrl_free);
+    free(st->tx_busy);
+    et_ct_free(&st->table);
+    et_neigh_free(&st->neigh);
+}
+
+void et_stack_deferred_add(et_stack *st, et_conn *c)
+{
+    if (c->in_deferred) return;
+    c->in_deferred = true;
+    c->next_deferred = st->deferred;
+    st->deferred = c;
+}
+
+static void reap_tx_completions(et_stack *st)
+{
+    uint32_t ids[TX_DONE_BURST];
+    int n;
+    while ((n = st->link->ops->tx_done(st->link, ids, TX_DONE_BURST)) > 0) {
+        for (int i = 0; i < n; i++) {
+            uint32_t id = ids[i];
+            st->tx_busy[id] = 0;
+            if (id >= st->n_conn_bufs) st->ctrl_free[st->n_ctrl_free++] = id;
+        }
+        if (n < TX_DONE_BURST) break;
+    }
+}
+
+static void run_deferred(et_stack *st)
+{
+    et_conn *c = st->deferred;
+    st->deferred = NULL;
+    while (c) {
+        et_conn *next = c->next_deferred;
+        c->in_deferred = false;
+        if (c->state != EFVITCP_CLOSED) {
+            if (c->state == EFVITCP_SYN_SENT || c->state == EFVITCP_SYN_RECEIVED) {
+                if (et_seg_at(c, 0)->sent_ns == 0) et_output_syn(c);
+            } else {
+                et_output(c);
+                if (c->ack_now) et_send_ack(c);
+            }
+        }
+        c = next;
+    }
+}
+
+/* A neighbour became known: start the handshakes that waited for it. */
+static void neigh_resolved(et_stack *st, uint32_t ip, const uint8_t mac[6])
+{
+    for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+        et_conn *c = &st->conns[i];
+        if (c->state != EFVITCP_WAIT_ARP || c->next_hop != ip) continue;
+        memcpy(c->remote_mac, mac, 6);
+        et_tw_cancel(&st->wheel, &c->t_retx);
+        c->retx_mode = ET_RETX_NONE;
+        c->retries = 0;
+        c->state = EFVITCP_SYN_SENT;
+        et_output_syn(c);
+    }
+}
+
+/* RFC 826 packet reception, with the RFC 5227 caution of updating only entries we asked for
+   unless the request is addressed to us. */
+static void arp_input(et_stack *st, const et_arp_msg *a)
+{
+    if (!st->own_addr || a->spa == 0 || a->spa == st->local_ip) {
+        st->stats.drops[EFVITCP_DROP_ARP]++;
+        return;
+    }
+    bool for_us = a->tpa == st->local_ip;
+    et_neigh_entry *e = et_neigh_find(&st->neigh, a->spa);
+    bool was_resolved = e && e->resolved;
+    e = et_neigh_learn(&st->neigh, a->spa, a->sha, for_us, st->now_ns);
+    if (for_us && a->oper == 1) et_send_arp(st, 2, a->sha, a->spa);
+    if (e && !was_resolved) neigh_resolved(st, a->spa, a->sha);
+}
+
+void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
+{
+    static const efvitcp_handler none;
+    st->h = h ? h : &none;
+    st->hctx = ctx;
+    /* The clock must not go back: timers would fire late, never early, if it did. */
+    if (now_ns > st->now_ns) st->now_ns = now_ns;
+    et_link *l = st->link;
+
+    reap_tx_completions(st);
+    et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
+    et_tw_expire(st);
+
+    et_rx_frame frames[RX_BURST];
+    int n = l->ops->rx_burst(l, frames, RX_BURST);
+    for (int i = 0; i < n; i++) {
+        st->stats.frames_in++;
+        et_tcp_seg seg;
+        et_arp_msg arp;
+        efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
+        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip,
+                               st->verify_csum, &seg, &arp, &why)) {
+        case ET_FRAME_TCP:
+            st->rx_src_mac = seg.src_mac;
+            et_tcp_input(st, &seg);
+            break;
+        case ET_FRAME_ARP:
+            arp_input(st, &arp);
+            break;
+        default:
+            st->stats.drops[why]++;
+            break;
+        }
+        l->ops->rx_release(l, frames[i].id);
+    }
+    if (st->deferred) {
+        reap_tx_completions(st);
+        run_deferred(st);
+    }
+    if (l->ops->tx_flush) l->ops->tx_flush(l);
+    st->h = &none;
+}
+
+uint64_t et_stack_next_timer(const et_stack *st)
+{
+    uint64_t t = et_tw_next_expiry(&st->wheel);
+    if (st->tw_count) {
+        const et_tw *tw = &st->tw[st->tw_head];
+        if (tw->expire_ns < t) t = tw->expire_ns;
+    }
+    if (st->deferred && st->now_ns < t) t = st->now_ns;
+    return t;
+}

@@ -1,0 +1,287 @@
+/*
+ * The engine's state: one et_stack per client or server instance, its connections, their send
+ * rings and receive buffers, the TIME_WAIT records and the timers. Nothing here knows which link
+ * moves the frames.
+ */
+#ifndef EFVITCP_STACK_H
+#define EFVITCP_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "efvitcp/efvitcp.h"
+#include "link/link.h"
+#include "net/headers.h"
+#include "net/neigh.h"
+#include "net/parse.h"
+#include "tcp/cc.h"
+#include "tcp/conn_table.h"
+#include "tcp/timer_wheel.h"
+#include "util/random.h"
+
+/* Modular sequence-number comparison (RFC 9293 §3.4). */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+/* Header bytes in front of the payload of every segment we build. */
+#define ET_HDRS_LEN (ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN)
+#define ET_TS_OPTLEN 12  /* NOP, NOP, TS (RFC 7323 Appendix A layout) */
+#define ET_SYN_OPTLEN 20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
+#define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
+
+/* Timer kinds (et_timer.kind). */
+enum { ET_T_RETX = 1, ET_T_DELACK, ET_T_KEEPALIVE, ET_T_USER, ET_T_TIME_WAIT };
+
+/* What the retransmission timer of a connection is doing. */
+enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP };
+
+/* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
+typedef struct et_seg {
+    uint32_t seq;    /* sequence number of the first octet (the SYN's ISS) */
+    uint16_t len;    /* payload bytes */
+    uint8_t ctl;     /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
+    uint8_t retx;    /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
+    uint32_t psum;   /* ones'-complement sum of the payload (folded) */
+    uint64_t sent_ns;/* last transmission, 0 = never sent */
+} et_seg;
+
+/* The receive buffer. Bytes [head, tail) are in order and not consumed by the user;
+   out-of-order islands live at tail + (seq - rcv_nxt). */
+typedef struct et_ooo {
+    uint32_t start, end; /* sequence numbers, start < end */
+} et_ooo;
+
+struct et_stack;
+
+struct efvitcp_conn {
+    struct et_stack *st;
+    uint32_t id;     /* index in the connection array */
+    uint32_t gen;    /* incremented when the slot is freed: detects frees inside callbacks */
+    uint8_t state;   /* efvitcp_state */
+    bool active_open;
+    bool user_knows; /* established was reported, or the user called connect */
+    bool in_deferred;
+    bool ts_ok, ws_ok;
+    bool fin_queued;   /* our FIN is in the send ring (or waits for a slot: fin_pending) */
+    bool fin_pending;  /* send_fin() found the ring full */
+    bool fin_rcvd;
+    bool in_recovery;  /* NewReno fast recovery (RFC 6582) */
+    bool ack_now;      /* an ACK must leave at the end of this input */
+    bool flush_partial;/* an open tail segment may leave (more=false or an ACK arrived) */
+    bool tail_open;    /* the last queued segment accepts more bytes (sent: no) */
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t retx_mode;   /* ET_RETX_* */
+    uint8_t retries;     /* consecutive RTO expirations / unanswered probes */
+    uint8_t dupacks;
+    uint8_t ka_probes;
+
+    /* addressing; host order */
+    uint32_t remote_ip, next_hop;
+    uint16_t remote_port, local_port;
+    uint8_t remote_mac[6];
+
+    /* send sequence space (RFC 9293 §3.3.1) */
+    uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest sequence ever sent + 1 */
+    uint32_t snd_wnd, max_snd_wnd;           /* scaled */
+    uint32_t snd_wl1, snd_wl2;
+    uint32_t recover;                        /* RFC 6582 */
+    uint32_t send_mss;                       /* effective send MSS, options excluded */
+    uint32_t seg_cap;                        /* payload bytes a new segment may hold */
+    /* the send ring: segment indices are free-running, slot = index & mask */
+    uint32_t sr_una, sr_nxt, sr_end;         /* oldest unacked, next to send, one past last */
+    uint32_t queued_end;                     /* sequence number after the last queued octet */
+
+    /* receive sequence space */
+    uint32_t irs, rcv_nxt, rcv_adv;          /* rcv_adv: right edge last advertised */
+    uint32_t last_ack_sent;
+    uint32_t rcv_mss;                        /* what we advertised */
+    uint32_t rb_head, rb_tail;               /* receive buffer offsets, see et_ooo */
+    uint8_t n_ooo;
+    uint8_t pad_[3];
+
+    /* timestamps (RFC 7323) */
+    uint32_t ts_recent, ts_offset;
+    uint64_t ts_recent_ns;
+
+    /* RTT (RFC 6298), ns */
+    uint64_t srtt_ns, rttvar_ns, rto_ns;
+    uint64_t last_rx_ns, last_tx_ns;
+    uint64_t chal_ns;    /* challenge ACK rate limit window start (RFC 5961 §7) */
+    uint32_t chal_count;
+
+    et_cc cc;
+
+    et_timer t_retx, t_delack, t_keepalive;
+    et_timer *t_user;  /* cfg.user_timers of them */
+    et_seg *segs;      /* cfg.send_slots of them */
+    uint8_t *rbuf;     /* cfg.recv_buf_size bytes */
+    et_ooo *ooo;       /* cfg.ooo_ranges of them */
+    void *user_data;
+
+    struct efvitcp_conn *next_free, *next_deferred;
+
+    /* counters */
+    uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
+};
+typedef struct efvitcp_conn et_conn;
+
+/* A connection in TIME_WAIT, kept compact (RFC 9293 §3.6). */
+typedef struct et_tw {
+    uint64_t key;       /* conn table key, 0 = dead */
+    uint64_t expire_ns;
+    uint32_t snd_nxt, rcv_nxt;
+    uint32_t ts_recent, ts_offset;
+    bool ts_ok;
+    uint8_t rcv_wscale;
+    uint8_t remote_mac[6];
+} et_tw;
+
+#define ET_TW_FLAG 0x80000000u /* conn table values with this bit name TIME_WAIT records */
+
+typedef struct et_stack {
+    efvitcp_config cfg;
+    et_link *link;
+    uint64_t now_ns;
+    uint32_t local_ip, prefix_len, gateway;
+    uint32_t adv_mss;       /* MSS we advertise */
+    uint32_t slot_payload;  /* payload room of a send slot without options */
+    uint32_t send_mask;     /* send_slots - 1 */
+    uint8_t rcv_wscale;     /* window scale we offer */
+    bool verify_csum;
+    bool own_addr;
+
+    et_conn *conns;
+    et_conn *free_conns;
+    uint32_t n_conns;
+    et_conn *deferred;      /* connections whose output waits for a TX buffer */
+
+    et_conn_table table;
+    et_timer_wheel wheel;
+    et_rng rng;
+    uint64_t isn_key[2];
+    et_neigh neigh;
+
+    /* TIME_WAIT records: a FIFO ring, oldest first (they all last time_wait_ms) */
+    et_tw *tw;
+    uint32_t tw_head, tw_count;
+
+    /* listening ports: one bit per port */
+    uint64_t listen_bits[65536 / 64];
+    uint32_t n_listen;
+
+    /* TX buffers: [0, n_conn_bufs) are send slots, then ctrl_bufs control buffers */
+    uint32_t n_conn_bufs;
+    uint8_t *tx_busy;       /* per TX buffer: the link has not completed it yet */
+    uint32_t *ctrl_free;    /* stack of free control buffer ids */
+    uint32_t n_ctrl_free;
+
+    /* the handler of the poll in progress */
+    const efvitcp_handler *h;
+    void *hctx;
+
+    /* the frame being processed, for building replies without a connection */
+    const uint8_t *rx_src_mac;
+
+    efvitcp_stats stats;
+} et_stack;
+
+/* stack.c */
+const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg);
+void et_stack_close(et_stack *st);
+void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+uint64_t et_stack_next_timer(const et_stack *st);
+void et_stack_log(et_stack *st, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void et_stack_deferred_add(et_stack *st, et_conn *c);
+
+/* tcp_conn.c: connection life */
+const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
+                            et_conn **out);
+et_conn *et_conn_alloc(et_stack *st);
+/* Frees the slot: timers, table entry, send ring; no callback. */
+void et_conn_free(et_conn *c);
+/* Reports a terminal event (cb = on_closed/on_reset/on_timeout/on_connection_refused) and frees. */
+void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *));
+/* Moves a connection into TIME_WAIT (or frees it when time_wait_ms is 0). */
+void et_conn_enter_time_wait(et_conn *c);
+uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
+void et_conn_init_seq(et_conn *c, uint32_t iss);
+uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
+
+/* tcp_out.c */
+/* Sends what the windows allow. */
+void et_output(et_conn *c);
+/* Queues the SYN (or, in SYN_RECEIVED, the SYN-ACK) as segment 0 and sends it. */
+void et_output_syn(et_conn *c);
+/* Sends a pure ACK now (or a challenge ACK). false when no control buffer was free. */
+bool et_send_ack(et_conn *c);
+/* Keepalive probe (seq SND.NXT - 1). */
+bool et_send_keepalive(et_conn *c);
+/* Sends a RST for the connection (seq = snd_nxt). */
+void et_send_rst_conn(et_conn *c);
+/* RST in reply to a segment of no connection (RFC 9293 §3.10.7.1). */
+void et_send_rst_reply(et_stack *st, const et_tcp_seg *s);
+/* ACK for a TIME_WAIT record. */
+void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t rport,
+                    uint16_t lport);
+/* Retransmits segment index idx (RTO, fast retransmit, persist probe). false if busy. */
+bool et_retransmit(et_conn *c, uint32_t idx);
+/* The window we would advertise now, unscaled bytes, with receiver SWS avoidance applied. */
+uint32_t et_rcv_window(et_conn *c);
+/* ACK or send data after the user consumed received bytes, if the window opened enough. */
+void et_window_update(et_conn *c);
+uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more);
+const char *et_conn_send_fin(et_conn *c);
+uint32_t et_conn_sendable(const et_conn *c);
+uint32_t et_conn_immediately_sendable(const et_conn *c);
+void et_queue_fin(et_conn *c);
+void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip);
+
+/* tcp_in.c */
+void et_tcp_input(et_stack *st, const et_tcp_seg *s);
+
+/* tcp_timers.c */
+void et_timer_fire(void *ctx, et_timer *t);
+void et_rtt_sample(et_conn *c, uint64_t rtt_ns);
+void et_arm_rto(et_conn *c);
+void et_arm_retx_timer(et_conn *c);
+void et_arm_delack(et_conn *c);
+void et_arm_keepalive(et_conn *c);
+
+/* tcp_rcvbuf.c */
+/* Handles in-window payload (already trimmed to the window). Returns false if the conn was freed
+   by a callback. */
+bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len);
+uint32_t et_rcv_held(const et_conn *c);
+void et_rcv_consume(et_conn *c, uint32_t n);
+
+/* time_wait.c */
+void et_tw_add(et_stack *st, const et_conn *c);
+void et_tw_expire(et_stack *st);
+et_tw *et_tw_get(et_stack *st, uint32_t idx);
+void et_tw_remove(et_stack *st, uint32_t idx);
+void et_tw_input(et_stack *st, uint32_t idx, const et_tcp_seg *s);
+
+static inline bool et_conn_synced(const et_conn *c)
+{
+    return c->state >= EFVITCP_ESTABLISHED && c->state <= EFVITCP_TIME_WAIT;
+}
+static inline uint32_t et_conn_unacked_segs(const et_conn *c) { return c->sr_end - c->sr_una; }
+static inline et_seg *et_seg_at(const et_conn *c, uint32_t idx)
+{
+    return &c->segs[idx & c->st->send_mask];
+}
+static inline uint32_t et_seg_buf_id(const et_conn *c, uint32_t idx)
+{
+    return c->id * c->st->cfg.send_slots + (idx & c->st->send_mask);
+}
+static inline uint32_t et_seg_end(const et_seg *s)
+{
+    return s->seq + s->len + ((s->ctl & ET_TCP_SYN) ? 1 : 0) + ((s->ctl & ET_TCP_FIN) ? 1 : 0);
+}
+/* Bytes of TCP options in data segments of this connection. */
+static inline uint32_t et_conn_optlen(const et_conn *c) { return c->ts_ok ? ET_TS_OPTLEN : 0; }
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * Connection life: allocation, active open, initial sequence numbers (RFC 6528), ephemeral ports
+ * (RFC 6056), the terminal events and the hand-over to TIME_WAIT.
+ */
+#include <string.h>
+
+#include "tcp/stack.h"
+
+et_conn *et_conn_alloc(et_stack *st)
+{
+    et_conn *c = st->free_conns;
+    if (!c) return NULL;
+    st->free_conns = c->next_free;
+    c->next_free = NULL;
+
+    /* Reset everything but the identity and the arrays of the slot. */
+    uint32_t gen = c->gen;
+    et_seg *segs = c->segs;
+    uint8_t *rbuf = c->rbuf;
+    et_ooo *ooo = c->ooo;
+    et_timer *tu = c->t_user;
+    void *ud = c->user_data;
+    uint32_t id = c->id;
+    memset(c, 0, sizeof(*c));
+    c->st = st;
+    c->id = id;
+    c->gen = gen;
+    c->segs = segs;
+    c->rbuf = rbuf;
+    c->ooo = ooo;
+    c->t_user = tu;
+    c->user_data = ud;
+    c->t_retx.kind = ET_T_RETX;
+    c->t_retx.arg = id;
+    c->t_delack.kind = ET_T_DELACK;
+    c->t_delack.arg = id;
+    c->t_keepalive.kind = ET_T_KEEPALIVE;
+    c->t_keepalive.arg = id;
+    for (uint32_t i = 0; i < st->cfg.user_timers; i++) {
+        memset(&tu[i], 0, sizeof(tu[i]));
+        tu[i].kind = ET_T_USER;
+        tu[i].arg = id;
+    }
+    if (ud) memset(ud, 0, st->cfg.user_data_size);
+    c->rto_ns = (uint64_t)st->cfg.initial_rto_us * 1000;
+    c->rcv_wscale = st->rcv_wscale;
+    c->ws_ok = st->cfg.window_scale;
+    c->ts_ok = st->cfg.timestamps;
+    c->rcv_mss = st->adv_mss;
+    st->n_conns++;
+    st->stats.conns_active = st->n_conns;
+    return c;
+}
+
+void et_conn_free(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (c->state == EFVITCP_CLOSED) return;
+    et_tw_cancel(&st->wheel, &c->t_retx);
+    et_tw_cancel(&st->wheel, &c->t_delack);
+    et_tw_cancel(&st->wheel, &c->t_keepalive);
+    for (uint32_t i = 0; i < st->cfg.user_timers; i++) et_tw_cancel(&st->wheel, &c->t_user[i]);
+    uint64_t key = et_ct_key(c->remote_ip, c->remote_port, c->local_port);
+    if (et_ct_find(&st->table, key) == c->id) et_ct_remove(&st->table, key);
+    if (c->state != EFVITCP_WAIT_ARP && st->link->ops->flow_del) {
+        et_flow f = {st->local_ip, c->remote_ip, c->local_port, c->remote_port};
+        st->link->ops->flow_del(st->link, &f);
+    }
+    c->state = EFVITCP_CLOSED;
+    c->gen++;
+    c->next_free = st->free_conns;
+    st->free_conns = c;
+    st->n_conns--;
+    st->stats.conns_active = st->n_conns;
+}
+
+void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *))
+{
+    uint32_t gen = c->gen;
+    if (cb && c->user_knows) cb(c->st->hctx, c);
+    /* The callback may have closed the connection itself (and even reused the slot). */
+    if (c->gen == gen) et_conn_free(c);
+}
+
+void et_conn_enter_time_wait(et_conn *c)
+{
+    et_stack *st = c->st;
+    c->state = EFVITCP_TIME_WAIT;
+    st->stats.conns_closed++;
+    if (st->cfg.time_wait_ms && st->cfg.max_time_wait) et_tw_add(st, c);
+    et_conn_finish(c, st->h->on_closed);
+}
+
+/* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 us clock. */
+uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+    uint32_t tuple[3] = {st->local_ip, rip, ((uint32_t)lport << 16) | rport};
+    uint64_t f = et_siphash(st->isn_key, tuple, sizeof(tuple));
+    return (uint32_t)(st->now_ns / 4000) + (uint32_t)f;
+}
+
+void et_conn_init_seq(et_conn *c, uint32_t iss)
+{
+    c->iss = iss;
+    c->snd_una = c->snd_nxt = c->snd_max = iss;
+    c->queued_end = iss;
+    c->recover = iss;
+    c->sr_una = c->sr_nxt = c->sr_end = 0;
+    /* RFC 7323 §5.4: a per-connection random offset keeps TSval from revealing the clock. */
+    uint32_t tuple[3] = {c->remote_ip, c->local_port, c->remote_port};
+    c->ts_offset = (uint32_t)(et_siphash(c->st->isn_key, tuple, sizeof(tuple)) >> 32);
+}
+
+static bool port_free(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+    if (st->listen_bits[lport >> 6] & (1ull << (lport & 63))) return false;
+    return et_ct_find(&st->table, et_ct_key(rip, rport, lport)) == UINT32_MAX;
+}
+
+/* RFC 6056 §3.3.1 (algorithm 1): a random start, then the next free port. */
+uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport)
+{
+    uint32_t lo = st->cfg.ephemeral_min, n = (uint32_t)st->cfg.ephemeral_max - lo + 1;
+    uint32_t off = et_rng_below(&st->rng, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t p = (uint16_t)(lo + (off + i) % n);
+        if (port_free(st, rip, rport, p)) return p;
+    }
+    return 0;
+}
+
+static bool same_subnet(const et_stack *st, uint32_t ip)
+{
+    uint32_t mask = st->prefix_len ? ~0u << (32 - st->prefix_len) : 0;
+    return (ip & mask) == (st->local_ip & mask);
+}
+
+const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
+                            et_conn **out)
+{
+    if (out) *out = NULL;
+    if (ip == 0 || ip == 0xffffffffu || (ip >> 28) == 14) return "invalid destination address";
+    if (ip == st->local_ip) return "connecting to our own address is not supported";
+    if (port == 0) return "destination port is 0";
+    uint32_t next_hop = same_subnet(st, ip) ? ip : st->gateway;
+    if (!next_hop) return "no route to host (off-subnet and no gateway)";
+    if (local_port) {
+        if (!port_free(st, ip, port, local_port)) return "local port in use for this destination";
+    } else if (!(local_port = et_conn_pick_port(st, ip, port))) {
+        return "no free ephemeral port";
+    }
+    if (!st->free_conns) return "too many connections (max_conns)";
+    if (!st->own_addr) return "link does not support active open yet";
+
+    et_conn *c = et_conn_alloc(st);
+    c->remote_ip = ip;
+    c->remote_port = port;
+    c->local_port = local_port;
+    c->next_hop = next_hop;
+    c->active_open = true;
+    c->user_knows = true;
+    et_ct_insert(&st->table, et_ct_key(ip, port, local_port), c->id);
+    et_conn_init_seq(c, et_conn_isn(st, ip, port, local_port));
+    st->stats.conns_opened++;
+    if (out) *out = c;
+
+    et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop, st->now_ns);
+    if (e->resolved) {
+        memcpy(c->remote_mac, e->mac, 6);
+        c->state = EFVITCP_SYN_SENT;
+        et_output_syn(c);
+    } else {
+        /* Resolution happens inside the state machine: the ARP timer retries and gives up
+           through on_timeout, never by blocking. */
+        c->state = EFVITCP_WAIT_ARP;
+        et_send_arp(st, 1, NULL, next_hop);
+        c->retx_mode = ET_RETX_ARP;
+        et_arm_retx_timer(c);
+    }
+    return NULL;
+}

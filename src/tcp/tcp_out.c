@@ -1,0 +1,491 @@
+/*
+ * TCP output: segments are built in place in the link's TX buffers. Payload is copied (and
+ * checksummed in the same pass) by send(); headers, ACK, window and timestamps are written at each
+ * (re)transmission, so a retransmitted segment always carries the current ACK and window.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "net/checksum.h"
+#include "tcp/stack.h"
+
+static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
+static inline uint32_t ts_now(const et_stack *st, uint32_t offset)
+{
+    return (uint32_t)(st->now_ns / 1000000) + offset;
+}
+
+/* Writes Ethernet, IPv4 and TCP headers for a segment with optlen option bytes (already written
+   after the TCP header) and plen payload bytes whose sum is psum, and fills both checksums. */
+static void write_headers(et_stack *st, uint8_t *buf, const uint8_t dst_mac[6], uint32_t dst_ip,
+                          uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                          uint16_t win, uint32_t optlen, uint32_t plen, uint64_t psum)
+{
+    struct et_eth_hdr *eth = (struct et_eth_hdr *)buf;
+    memcpy(eth->dst, dst_mac, 6);
+    memcpy(eth->src, st->link->mac, 6);
+    eth->type = htons(ET_ETHERTYPE_IP);
+
+    uint8_t *ip = buf + ET_ETH_HLEN;
+    uint32_t tcp_len = ET_TCP_HLEN + optlen + plen;
+    ip[0] = 0x45;
+    ip[1] = 0;
+    put16(ip + 2, htons((uint16_t)(ET_IP_HLEN + tcp_len)));
+    put16(ip + 4, 0);
+    put16(ip + 6, htons(ET_IP_DF));
+    ip[8] = ET_IP_TTL;
+    ip[9] = ET_IPPROTO_TCP;
+    put16(ip + 10, 0);
+    uint32_t saddr = htonl(st->local_ip), daddr = htonl(dst_ip);
+    put32(ip + 12, saddr);
+    put32(ip + 16, daddr);
+    put16(ip + 10, et_csum_finish(et_csum_add(0, ip, ET_IP_HLEN)));
+
+    uint8_t *tcp = ip + ET_IP_HLEN;
+    put16(tcp, htons(sport));
+    put16(tcp + 2, htons(dport));
+    put32(tcp + 4, htonl(seq));
+    put32(tcp + 8, htonl(ack));
+    tcp[12] = (uint8_t)(((ET_TCP_HLEN + optlen) / 4) << 4);
+    tcp[13] = flags;
+    put16(tcp + 14, htons(win));
+    put16(tcp + 16, 0);
+    put16(tcp + 18, 0);
+    uint64_t sum = et_csum_pseudo(saddr, daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
+    sum = et_csum_add(sum, tcp, ET_TCP_HLEN + optlen);
+    sum += psum;
+    put16(tcp + 16, et_csum_finish(sum));
+}
+
+static uint32_t write_ts_opt(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+    p[0] = ET_TCPOPT_NOP;
+    p[1] = ET_TCPOPT_NOP;
+    p[2] = ET_TCPOPT_TS;
+    p[3] = 10;
+    put32(p + 4, htonl(tsval));
+    put32(p + 8, htonl(tsecr));
+    return ET_TS_OPTLEN;
+}
+
+/* Receiver window to advertise, with receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): the right
+   edge moves only by at least min(buffer/2, MSS), and never moves left. */
+uint32_t et_rcv_window(et_conn *c)
+{
+    uint32_t size = c->st->cfg.recv_buf_size;
+    uint32_t held = c->rb_tail - c->rb_head;
+    uint32_t free_bytes = size - held;
+    uint32_t right = c->rcv_nxt + free_bytes;
+    uint32_t step = size / 2 < c->rcv_mss ? size / 2 : c->rcv_mss;
+    uint32_t wnd;
+    if (seq_lt(right, c->rcv_adv + step) && seq_ge(c->rcv_adv, c->rcv_nxt))
+        wnd = c->rcv_adv - c->rcv_nxt; /* keep the old edge */
+    else
+        wnd = free_bytes;
+    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
+    return wnd > max ? max : wnd;
+}
+
+/* The window field and the right edge it announces; rcv_adv remembers the largest edge. */
+static uint16_t window_field(et_conn *c, bool syn)
+{
+    uint32_t wnd = et_rcv_window(c);
+    uint32_t field;
+    if (syn) /* RFC 7323 §2.2: the window of a SYN is never scaled */
+        field = wnd > 65535 ? 65535 : wnd;
+    else
+        field = wnd >> c->rcv_wscale;
+    uint32_t edge = c->rcv_nxt + (syn ? field : field << c->rcv_wscale);
+    if (seq_gt(edge, c->rcv_adv) || c->rcv_adv == 0) c->rcv_adv = edge;
+    return (uint16_t)field;
+}
+
+/* After any segment carrying our current ACK left. */
+static void ack_sent(et_conn *c)
+{
+    c->last_ack_sent = c->rcv_nxt;
+    c->ack_now = false;
+    if (c->t_delack.armed) et_tw_cancel(&c->st->wheel, &c->t_delack);
+}
+
+static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
+{
+    if (st->link->ops->tx(st->link, id, len) != 0) return false;
+    st->tx_busy[id] = 1;
+    st->stats.frames_out++;
+    return true;
+}
+
+/* Builds the headers of segment idx in its slot and hands it to the link. */
+static bool tx_seg(et_conn *c, uint32_t idx)
+{
+    et_stack *st = c->st;
+    et_seg *s = et_seg_at(c, idx);
+    uint32_t id = et_seg_buf_id(c, idx);
+    if (st->tx_busy[id]) return false; /* the NIC still reads it: never rewrite */
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint8_t *opt = buf + ET_HDRS_LEN;
+    uint32_t optlen = 0;
+    bool syn = s->ctl & ET_TCP_SYN;
+    uint8_t flags = s->ctl;
+    if (c->state != EFVITCP_SYN_SENT) flags |= ET_TCP_ACK;
+    if (s->len) flags |= ET_TCP_PSH;
+    if (syn) {
+        /* RFC 9293 §3.7.1 MSS; RFC 7323 WS and TS, in a SYN-ACK only if the SYN had them. */
+        opt[0] = ET_TCPOPT_MSS;
+        opt[1] = 4;
+        put16(opt + 2, htons((uint16_t)c->rcv_mss));
+        optlen = 4;
+        if (c->ws_ok) {
+            opt[4] = ET_TCPOPT_NOP;
+            opt[5] = ET_TCPOPT_WS;
+            opt[6] = 3;
+            opt[7] = c->rcv_wscale;
+            optlen = 8;
+        }
+        if (c->ts_ok)
+            optlen += write_ts_opt(opt + optlen, ts_now(st, c->ts_offset),
+                                   c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
+    } else if (c->ts_ok) {
+        optlen = write_ts_opt(opt, ts_now(st, c->ts_offset), c->ts_recent);
+    }
+    uint16_t win = window_field(c, syn);
+    uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
+    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, s->seq, ack,
+                  flags, win, optlen, s->len, s->psum);
+    if (!link_tx(st, id, ET_HDRS_LEN + optlen + s->len)) return false;
+    if (s->sent_ns) {
+        s->retx++;
+        c->retransmits++;
+        st->stats.retransmits++;
+    } else {
+        st->stats.bytes_out += s->len;
+        c->bytes_out += s->len;
+    }
+    s->sent_ns = st->now_ns;
+    c->last_tx_ns = st->now_ns;
+    c->segs_out++;
+    st->stats.segs_out++;
+    if (flags & ET_TCP_ACK) ack_sent(c);
+    return true;
+}
+
+bool et_retransmit(et_conn *c, uint32_t idx)
+{
+    if (!tx_seg(c, idx)) {
+        et_stack_deferred_add(c->st, c);
+        return false;
+    }
+    return true;
+}
+
+void et_output_syn(et_conn *c)
+{
+    if (c->sr_end == 0) {
+        et_seg *s = et_seg_at(c, 0);
+        memset(s, 0, sizeof(*s));
+        s->seq = c->iss;
+        s->ctl = ET_TCP_SYN;
+        c->sr_end = 1;
+        c->queued_end = c->iss + 1;
+    }
+    if (c->sr_nxt == 0) {
+        if (!tx_seg(c, 0)) {
+            et_stack_deferred_add(c->st, c);
+            return;
+        }
+        c->sr_nxt = 1;
+        c->snd_nxt = c->iss + 1;
+        if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    } else if (!et_retransmit(c, 0)) {
+        return;
+    }
+    c->retx_mode = ET_RETX_RTO;
+    et_arm_retx_timer(c);
+}
+
+/* How far beyond snd_una the congestion window lets us send. */
+static uint32_t cwnd_allowance(const et_conn *c)
+{
+    uint32_t cw = c->cc.cwnd;
+    /* RFC 3042 limited transmit: one new segment for each of the first two duplicate ACKs. */
+    if (!c->in_recovery && c->dupacks && c->dupacks < 3) cw += c->dupacks * c->send_mss;
+    return cw;
+}
+
+void et_output(et_conn *c)
+{
+    if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
+    uint32_t limit = c->snd_wnd < cwnd_allowance(c) ? c->snd_wnd : cwnd_allowance(c);
+    while (c->sr_nxt != c->sr_end) {
+        et_seg *s = et_seg_at(c, c->sr_nxt);
+        /* A segment still filling (send with more=true) waits like MSG_MORE. */
+        if (c->sr_nxt + 1 == c->sr_end && c->tail_open) break;
+        uint32_t end = et_seg_end(s);
+        if (seq_gt(end, c->snd_una + limit)) {
+            /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): segments are never split, so a window
+               that cannot take the next one waits; with nothing in flight the persist timer
+               probes it (RFC 9293 §3.8.6.1). */
+            if (c->snd_una == c->snd_max && c->retx_mode != ET_RETX_PERSIST) {
+                c->retx_mode = ET_RETX_PERSIST;
+                c->retries = 0;
+                et_arm_retx_timer(c);
+            }
+            break;
+        }
+        if (!tx_seg(c, c->sr_nxt)) {
+            et_stack_deferred_add(c->st, c);
+            break;
+        }
+        c->sr_nxt++;
+        c->snd_nxt = end;
+        if (seq_gt(end, c->snd_max)) c->snd_max = end;
+        if (c->retx_mode != ET_RETX_RTO) {
+            c->retx_mode = ET_RETX_RTO;
+            et_arm_retx_timer(c);
+        }
+    }
+}
+
+/* A control buffer for a pure ACK or a RST, or UINT32_MAX. */
+static uint32_t ctrl_get(et_stack *st)
+{
+    if (!st->n_ctrl_free) {
+        st->stats.drops[EFVITCP_DROP_TX_BUF]++;
+        return UINT32_MAX;
+    }
+    return st->ctrl_free[--st->n_ctrl_free];
+}
+
+static bool ctrl_send(et_stack *st, uint32_t id, uint32_t len)
+{
+    if (link_tx(st, id, len)) return true;
+    st->ctrl_free[st->n_ctrl_free++] = id;
+    st->stats.drops[EFVITCP_DROP_TX_BUF]++;
+    return false;
+}
+
+static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
+{
+    et_stack *st = c->st;
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return false;
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint32_t optlen = 0;
+    if (c->ts_ok && !(flags & ET_TCP_RST))
+        optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+    uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
+    uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
+    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, seq, ack,
+                  flags, win, optlen, 0, 0);
+    if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
+    c->segs_out++;
+    st->stats.segs_out++;
+    return true;
+}
+
+bool et_send_ack(et_conn *c)
+{
+    if (!send_ctl(c, c->snd_nxt, ET_TCP_ACK)) {
+        /* Try again at the end of the next poll rather than lose it. */
+        c->ack_now = true;
+        et_stack_deferred_add(c->st, c);
+        return false;
+    }
+    ack_sent(c);
+    return true;
+}
+
+/* Keepalive probe (RFC 9293 §3.8.4): one octet below SND.NXT, so the peer must answer. */
+bool et_send_keepalive(et_conn *c)
+{
+    return send_ctl(c, c->snd_nxt - 1, ET_TCP_ACK);
+}
+
+void et_send_rst_conn(et_conn *c)
+{
+    if (send_ctl(c, c->snd_nxt, ET_TCP_RST | ET_TCP_ACK)) c->st->stats.rst_sent++;
+}
+
+/* RFC 9293 §3.10.7.1: the reply to a segment for no connection. */
+void et_send_rst_reply(et_stack *st, const et_tcp_seg *s)
+{
+    if (s->flags & ET_TCP_RST) return;
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return;
+    uint32_t seq, ack;
+    uint8_t flags;
+    if (s->flags & ET_TCP_ACK) {
+        seq = s->ack;
+        ack = 0;
+        flags = ET_TCP_RST;
+    } else {
+        seq = 0;
+        ack = s->seq + s->len + ((s->flags & ET_TCP_SYN) ? 1 : 0) + ((s->flags & ET_TCP_FIN) ? 1 : 0);
+        flags = ET_TCP_RST | ET_TCP_ACK;
+    }
+    write_headers(st, et_link_tx_buf(st->link, id), s->src_mac, s->saddr, s->dport, s->sport, seq,
+                  ack, flags, 0, 0, 0, 0);
+    if (ctrl_send(st, id, ET_HDRS_LEN)) {
+        st->stats.rst_sent++;
+        st->stats.segs_out++;
+    }
+}
+
+void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t rport,
+                    uint16_t lport)
+{
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return;
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint32_t optlen = 0;
+    if (tw->ts_ok) optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
+    uint32_t wnd = st->cfg.recv_buf_size >> tw->rcv_wscale;
+    write_headers(st, buf, tw->remote_mac, remote_ip, lport, rport, tw->snd_nxt, tw->rcv_nxt,
+                  ET_TCP_ACK, (uint16_t)(wnd > 65535 ? 65535 : wnd), optlen, 0, 0);
+    if (ctrl_send(st, id, ET_HDRS_LEN + optlen)) st->stats.segs_out++;
+}
+
+void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip)
+{
+    static const uint8_t zero[6];
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return;
+    uint32_t len = et_arp_build(et_link_tx_buf(st->link, id), oper, st->link->mac, st->local_ip,
+                                dst_mac ? dst_mac : zero, dst_ip);
+    if (ctrl_send(st, id, len)) {
+        if (oper == 1)
+            st->stats.arp_requests_sent++;
+        else
+            st->stats.arp_replies_sent++;
+    }
+}
+
+/* ---- the user's side of sending ---- */
+
+static bool can_send(const et_conn *c)
+{
+    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued;
+}
+
+/* Is slot idx free to be written (not still read by the NIC)? */
+static inline bool slot_writable(const et_conn *c, uint32_t idx)
+{
+    return !c->st->tx_busy[et_seg_buf_id(c, idx)];
+}
+
+uint32_t et_conn_sendable(const et_conn *c)
+{
+    if (!can_send(c)) return 0;
+    uint32_t used = c->sr_end - c->sr_una;
+    uint32_t n = (c->st->cfg.send_slots - used) * c->seg_cap;
+    if (c->tail_open) n += c->seg_cap - et_seg_at(c, c->sr_end - 1)->len;
+    return n;
+}
+
+uint32_t et_conn_immediately_sendable(const et_conn *c)
+{
+    if (!can_send(c)) return 0;
+    uint32_t limit = c->snd_wnd < cwnd_allowance(c) ? c->snd_wnd : cwnd_allowance(c);
+    uint32_t used = c->queued_end - c->snd_una;
+    if (used >= limit) return 0;
+    uint32_t n = limit - used, s = et_conn_sendable(c);
+    return n < s ? n : s;
+}
+
+uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more)
+{
+    if (!can_send(c)) return 0;
+    et_stack *st = c->st;
+    uint32_t total = 0;
+    uint32_t hdr = ET_HDRS_LEN + et_conn_optlen(c);
+    for (int i = 0; i < iovcnt; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        while (left) {
+            et_seg *s;
+            uint32_t idx;
+            if (c->tail_open) {
+                idx = c->sr_end - 1;
+                s = et_seg_at(c, idx);
+            } else {
+                idx = c->sr_end;
+                if (idx - c->sr_una >= st->cfg.send_slots || !slot_writable(c, idx)) goto out;
+                s = et_seg_at(c, idx);
+                memset(s, 0, sizeof(*s));
+                s->seq = c->queued_end;
+                c->sr_end++;
+                c->tail_open = true;
+            }
+            uint32_t room = c->seg_cap - s->len;
+            uint32_t n = left < room ? (uint32_t)left : room;
+            uint8_t *dst = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + hdr + s->len;
+            uint64_t part = et_csum_copy(dst, p, n, 0);
+            /* A chunk that starts at an odd offset contributes its sum byte-swapped
+               (RFC 1071 §2(B)). */
+            uint16_t f = et_csum_fold(part);
+            if (s->len & 1) f = (uint16_t)((f << 8) | (f >> 8));
+            s->psum = et_csum_fold((uint64_t)s->psum + f);
+            s->len = (uint16_t)(s->len + n);
+            c->queued_end += n;
+            p += n;
+            left -= n;
+            total += n;
+            if (s->len == c->seg_cap) c->tail_open = false;
+        }
+    }
+out:
+    if (!more) c->tail_open = false;
+    if (total || !more) et_output(c);
+    return total;
+}
+
+/* Puts our FIN in the ring: on the open tail segment if there is one, else in a new slot. */
+void et_queue_fin(et_conn *c)
+{
+    et_seg *s;
+    if (c->tail_open) {
+        s = et_seg_at(c, c->sr_end - 1);
+    } else {
+        uint32_t idx = c->sr_end;
+        if (idx - c->sr_una >= c->st->cfg.send_slots || !slot_writable(c, idx)) {
+            c->fin_pending = true;
+            return;
+        }
+        s = et_seg_at(c, idx);
+        memset(s, 0, sizeof(*s));
+        s->seq = c->queued_end;
+        c->sr_end++;
+    }
+    s->ctl |= ET_TCP_FIN;
+    c->tail_open = false;
+    c->fin_pending = false;
+    c->queued_end++;
+    et_output(c);
+}
+
+const char *et_conn_send_fin(et_conn *c)
+{
+    if (c->fin_queued) return "FIN already sent";
+    if (c->state == EFVITCP_ESTABLISHED)
+        c->state = EFVITCP_FIN_WAIT_1;
+    else if (c->state == EFVITCP_CLOSE_WAIT)
+        c->state = EFVITCP_LAST_ACK;
+    else
+        return "connection is not established";
+    c->fin_queued = true;
+    et_queue_fin(c);
+    return NULL;
+}
+
+void et_window_update(et_conn *c)
+{
+    if (!et_conn_synced(c) || c->fin_rcvd) return;
+    uint32_t size = c->st->cfg.recv_buf_size;
+    uint32_t right = c->rcv_nxt + size - (c->rb_tail - c->rb_head);
+    uint32_t step = size / 2 < 2 * c->rcv_mss ? size / 2 : 2 * c->rcv_mss;
+    if (seq_ge(right, c->rcv_adv + step)) et_send_ack(c);
+}

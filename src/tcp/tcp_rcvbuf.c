@@ -1,0 +1,144 @@
+/*
+ * The receive side of a connection: in-order delivery to the user (straight from the link's
+ * buffer when nothing is held back: zero copy), the bytes the user leaves unconsumed, and
+ * out-of-order islands, all inside the connection's receive buffer, with bounded work.
+ *
+ * Layout: rbuf[rb_head, rb_tail) holds in-order bytes the user has not consumed; the island
+ * [start, end) lives at rb_tail + (start - rcv_nxt). The advertised window never exceeds the free
+ * space, so an acceptable segment always fits once the buffer is compacted.
+ */
+#include <string.h>
+
+#include "tcp/stack.h"
+
+uint32_t et_rcv_held(const et_conn *c) { return c->rb_tail - c->rb_head; }
+
+/* End of the last island, as a buffer offset (rb_tail when there is none). */
+static uint32_t used_end(const et_conn *c)
+{
+    if (!c->n_ooo) return c->rb_tail;
+    return c->rb_tail + (c->ooo[c->n_ooo - 1].end - c->rcv_nxt);
+}
+
+/* Compacts the buffer (moves everything to the front) if bytes up to rel_end past RCV.NXT do not
+   fit; returns whether they fit afterwards. */
+static bool make_room(et_conn *c, uint32_t rel_end)
+{
+    uint32_t size = c->st->cfg.recv_buf_size;
+    if (c->rb_tail + rel_end <= size) return true;
+    if (c->rb_head == 0) return false;
+    uint32_t end = used_end(c);
+    memmove(c->rbuf, c->rbuf + c->rb_head, end - c->rb_head);
+    c->rb_tail -= c->rb_head;
+    c->rb_head = 0;
+    return c->rb_tail + rel_end <= size;
+}
+
+/* Hands bytes to the user; returns how many the user left unconsumed (at the end). */
+static uint32_t deliver(et_conn *c, const uint8_t *p, uint32_t n)
+{
+    et_stack *st = c->st;
+    if (!st->h->on_data) return 0;
+    uint32_t rem = st->h->on_data(st->hctx, c, p, n);
+    return rem > n ? n : rem;
+}
+
+/* Inserts [start, end) into the sorted island list, merging neighbours. false when full. */
+static bool ooo_insert(et_conn *c, uint32_t start, uint32_t end)
+{
+    et_ooo *o = c->ooo;
+    uint32_t n = c->n_ooo, i = 0;
+    while (i < n && seq_lt(o[i].end, start)) i++;
+    if (i < n && seq_le(o[i].start, end)) {
+        /* Overlaps or touches island i: grow it and swallow the following ones it reaches. */
+        if (seq_lt(start, o[i].start)) o[i].start = start;
+        if (seq_gt(end, o[i].end)) o[i].end = end;
+        uint32_t j = i + 1;
+        while (j < n && seq_le(o[j].start, o[i].end)) {
+            if (seq_gt(o[j].end, o[i].end)) o[i].end = o[j].end;
+            j++;
+        }
+        memmove(&o[i + 1], &o[j], (n - j) * sizeof(*o));
+        c->n_ooo = (uint8_t)(n - (j - i - 1));
+        return true;
+    }
+    if (n == c->st->cfg.ooo_ranges) {
+        /* Full: keep the islands nearest to RCV.NXT; drop the new one if it is the farthest,
+           else the farthest island (its data will be sent again). */
+        if (i == n) return false;
+        n--;
+    }
+    memmove(&o[i + 1], &o[i], (n - i) * sizeof(*o));
+    o[i].start = start;
+    o[i].end = end;
+    c->n_ooo = (uint8_t)(n + 1);
+    return true;
+}
+
+bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
+{
+    et_stack *st = c->st;
+    uint32_t gen = c->gen;
+    if (seq == c->rcv_nxt && c->rb_head == c->rb_tail && c->n_ooo == 0) {
+        /* Zero copy: the user reads the link's buffer. */
+        c->rcv_nxt += len;
+        c->bytes_in += len;
+        st->stats.bytes_in += len;
+        uint32_t rem = deliver(c, p, len);
+        if (c->gen != gen) return false;
+        if (rem) {
+            memcpy(c->rbuf, p + len - rem, rem);
+            c->rb_head = 0;
+            c->rb_tail = rem;
+        } else {
+            c->rb_head = c->rb_tail = 0;
+        }
+        return true;
+    }
+    if (!make_room(c, (seq - c->rcv_nxt) + len)) {
+        /* Cannot happen while the window is honoured; trim rather than overrun. */
+        uint32_t size = st->cfg.recv_buf_size, at = c->rb_tail + (seq - c->rcv_nxt);
+        st->stats.drops[EFVITCP_DROP_RCVBUF_FULL]++;
+        if (at >= size) return true;
+        len = size - at;
+    }
+    uint32_t off = c->rb_tail + (seq - c->rcv_nxt);
+    if (seq != c->rcv_nxt) {
+        /* RFC 5681 §4.2 / RFC 9293 §3.10.7.4: keep it, and ACK at once so that the sender
+           learns of the hole. */
+        c->ack_now = true;
+        if (!ooo_insert(c, seq, seq + len)) {
+            st->stats.drops[EFVITCP_DROP_OOO_FULL]++;
+            return true;
+        }
+        memcpy(c->rbuf + off, p, len);
+        return true;
+    }
+    memcpy(c->rbuf + off, p, len);
+    uint32_t end = seq + len;
+    /* Islands now reached join the in-order bytes (an ACK at once: a hole was filled). */
+    while (c->n_ooo && seq_le(c->ooo[0].start, end)) {
+        if (seq_gt(c->ooo[0].end, end)) end = c->ooo[0].end;
+        memmove(&c->ooo[0], &c->ooo[1], (c->n_ooo - 1) * sizeof(et_ooo));
+        c->n_ooo--;
+        c->ack_now = true;
+    }
+    uint32_t added = end - c->rcv_nxt;
+    c->rb_tail += added;
+    c->rcv_nxt = end;
+    c->bytes_in += added;
+    st->stats.bytes_in += added;
+    uint32_t rem = deliver(c, c->rbuf + c->rb_head, c->rb_tail - c->rb_head);
+    if (c->gen != gen) return false;
+    c->rb_head = c->rb_tail - rem;
+    if (c->rb_head == c->rb_tail && c->n_ooo == 0) c->rb_head = c->rb_tail = 0;
+    return true;
+}
+
+void et_rcv_consume(et_conn *c, uint32_t n)
+{
+    uint32_t held = c->rb_tail - c->rb_head;
+    if (n > held) n = held;
+    c->rb_head += n;
+    if (c->rb_head == c->rb_tail && c->n_ooo == 0) c->rb_head = c->rb_tail = 0;
+}

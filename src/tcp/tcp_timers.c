@@ -1,0 +1,184 @@
+/*
+ * Connection timers: retransmission (RFC 6298), persist (RFC 9293 §3.8.6.1), ARP resolution,
+ * delayed ACK (RFC 9293 §3.8.6.3), keepalive (RFC 9293 §3.8.4) and the user's timers.
+ */
+#include "tcp/stack.h"
+
+static inline uint64_t min_rto(const et_conn *c) { return (uint64_t)c->st->cfg.min_rto_us * 1000; }
+static inline uint64_t max_rto(const et_conn *c) { return (uint64_t)c->st->cfg.max_rto_us * 1000; }
+
+/* RFC 6298 §2.2-2.3, in nanoseconds. */
+void et_rtt_sample(et_conn *c, uint64_t r)
+{
+    if (r == 0) r = 1;
+    if (c->srtt_ns == 0) {
+        c->srtt_ns = r;
+        c->rttvar_ns = r / 2;
+    } else {
+        uint64_t d = c->srtt_ns > r ? c->srtt_ns - r : r - c->srtt_ns;
+        c->rttvar_ns = (3 * c->rttvar_ns + d) / 4;
+        c->srtt_ns = (7 * c->srtt_ns + r) / 8;
+    }
+    uint64_t k = 4 * c->rttvar_ns;
+    uint64_t g = 1000; /* clock granularity G: the timer tick */
+    uint64_t rto = c->srtt_ns + (k > g ? k : g);
+    if (rto < min_rto(c)) rto = min_rto(c);
+    if (rto > max_rto(c)) rto = max_rto(c);
+    c->rto_ns = rto;
+}
+
+/* The timer for the current retx_mode, backed off by the number of retries (RFC 6298 §5.5). */
+void et_arm_retx_timer(et_conn *c)
+{
+    et_stack *st = c->st;
+    uint64_t t = c->rto_ns;
+    if (c->retx_mode == ET_RETX_ARP) t = (uint64_t)st->cfg.initial_rto_us * 1000;
+    for (uint32_t i = 0; i < c->retries && t < max_rto(c); i++) t *= 2;
+    if (t > max_rto(c) && c->retx_mode != ET_RETX_ARP) t = max_rto(c);
+    et_tw_arm(&st->wheel, &c->t_retx, st->now_ns + t);
+}
+
+void et_arm_rto(et_conn *c)
+{
+    c->retx_mode = ET_RETX_RTO;
+    et_arm_retx_timer(c);
+}
+
+void et_arm_delack(et_conn *c)
+{
+    if (!c->t_delack.armed)
+        et_tw_arm(&c->st->wheel, &c->t_delack,
+                  c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
+}
+
+void et_arm_keepalive(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (!st->cfg.keepalive_ms) return;
+    uint64_t last = c->last_rx_ns > c->last_tx_ns ? c->last_rx_ns : c->last_tx_ns;
+    if (last == 0) last = st->now_ns;
+    uint64_t when = c->ka_probes ? st->now_ns + (uint64_t)st->cfg.keepalive_intvl_ms * 1000000
+                                 : last + (uint64_t)st->cfg.keepalive_ms * 1000000;
+    et_tw_arm(&st->wheel, &c->t_keepalive, when);
+}
+
+static void give_up(et_conn *c)
+{
+    et_stack *st = c->st;
+    st->stats.conns_timeout++;
+    if (et_conn_synced(c)) et_send_rst_conn(c);
+    et_conn_finish(c, st->h->on_timeout);
+}
+
+static void retx_fire(et_conn *c)
+{
+    et_stack *st = c->st;
+    switch (c->retx_mode) {
+    case ET_RETX_ARP: {
+        et_neigh_entry *e = et_neigh_get(&st->neigh, c->next_hop, st->now_ns);
+        if (++c->retries > st->cfg.syn_retries) {
+            give_up(c);
+            return;
+        }
+        if (!e->resolved) et_send_arp(st, 1, NULL, c->next_hop);
+        et_arm_retx_timer(c);
+        return;
+    }
+    case ET_RETX_PERSIST: {
+        /* A probe: the next segment itself, into the closed window (the peer takes what
+           fits). sr_nxt does not move; only an ACK moves it. */
+        if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_max) {
+            c->retx_mode = ET_RETX_NONE;
+            et_output(c);
+            return;
+        }
+        if (++c->retries > st->cfg.data_retries) {
+            give_up(c);
+            return;
+        }
+        et_seg *s = et_seg_at(c, c->sr_nxt);
+        if (et_retransmit(c, c->sr_nxt) && seq_gt(et_seg_end(s), c->snd_max))
+            c->snd_max = et_seg_end(s);
+        et_arm_retx_timer(c);
+        return;
+    }
+    case ET_RETX_RTO:
+        break;
+    default:
+        return;
+    }
+    if (c->snd_una == c->snd_max) {
+        c->retx_mode = ET_RETX_NONE;
+        return;
+    }
+    bool syn = c->state == EFVITCP_SYN_SENT || c->state == EFVITCP_SYN_RECEIVED;
+    if (++c->retries > (syn ? st->cfg.syn_retries : st->cfg.data_retries)) {
+        give_up(c);
+        return;
+    }
+    st->stats.rto_events++;
+    if (syn) {
+        et_retransmit(c, 0);
+        et_arm_retx_timer(c);
+        return;
+    }
+    /* RFC 5681 §3.1 eqn 4 on the first timeout of an episode; RFC 6582 §4 sets recover. */
+    if (c->retries == 1) et_cc_on_rto(&c->cc, c->snd_max - c->snd_una, st->now_ns);
+    c->recover = c->snd_max;
+    c->in_recovery = false;
+    c->dupacks = 0;
+    /* RFC 6298 §5.5 back-off (through retries) and go-back-N from SND.UNA. */
+    c->sr_nxt = c->sr_una;
+    c->snd_nxt = c->snd_una;
+    if (c->sr_nxt != c->sr_end && !et_retransmit(c, c->sr_nxt)) {
+        et_arm_retx_timer(c);
+        return;
+    }
+    c->sr_nxt++;
+    c->snd_nxt = et_seg_end(et_seg_at(c, c->sr_una));
+    if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    et_arm_retx_timer(c);
+}
+
+static void keepalive_fire(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (!et_conn_synced(c)) return;
+    uint64_t idle = (uint64_t)st->cfg.keepalive_ms * 1000000;
+    uint64_t last = c->last_rx_ns;
+    if (!c->ka_probes && st->now_ns - last < idle) {
+        et_arm_keepalive(c);
+        return;
+    }
+    if (c->ka_probes >= st->cfg.keepalive_probes) {
+        give_up(c);
+        return;
+    }
+    c->ka_probes++;
+    et_send_keepalive(c);
+    et_arm_keepalive(c);
+}
+
+void et_timer_fire(void *ctx, et_timer *t)
+{
+    et_stack *st = ctx;
+    et_conn *c = &st->conns[t->arg];
+    if (c->state == EFVITCP_CLOSED) return;
+    switch (t->kind) {
+    case ET_T_RETX:
+        retx_fire(c);
+        break;
+    case ET_T_DELACK:
+        if (c->rcv_nxt != c->last_ack_sent) et_send_ack(c);
+        break;
+    case ET_T_KEEPALIVE:
+        keepalive_fire(c);
+        break;
+    case ET_T_USER:
+        if (st->h->on_user_timeout)
+            st->h->on_user_timeout(st->hctx, c, (uint32_t)(t - c->t_user));
+        break;
+    default:
+        break;
+    }
+}
