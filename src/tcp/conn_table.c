@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 /* Above this the capacity (2 * max rounded up to a power of two) would not fit the 32-bit mask. */
-#define MAX_ENTRIES (1u << 30)
+#define MAX_ENTRIES  (1u << 30)
 #define MIN_CAPACITY 16u
 
 /*

@@ -450,7 +450,6 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     case EFVITCP_LAST_ACK:
         if (our_fin_acked(c)) {
             st->stats.conns_closed++;
-            c->state = EFVITCP_CLOSED;
             et_conn_finish(c, st->h->on_closed);
             return;
         }

@@ -21,9 +21,9 @@
 
 #include <string.h>
 
-#define LEVEL_BITS 6
-#define TOP_LEVEL (ET_TW_LEVELS - 1)
-#define LAST_SLOT (ET_TW_SLOTS - 1)
+#define LEVEL_BITS      6
+#define TOP_LEVEL       (ET_TW_LEVELS - 1)
+#define LAST_SLOT       (ET_TW_SLOTS - 1)
 #define TOP_BLOCK_SHIFT (LEVEL_BITS * ET_TW_LEVELS) /* 48: ticks spanned by the top level */
 /* The largest tick an advance can reach; one more cannot be converted back to nanoseconds. */
 #define MAX_TICK (UINT64_MAX >> ET_TW_TICK_SHIFT)
@@ -100,7 +100,10 @@ static bool level_next(const et_timer_wheel *w, unsigned level, uint64_t *begin,
     return false; /* unreachable while the invariant holds */
 }
 
-static void list_init(et_timer *sentinel) { memset(sentinel, 0, sizeof(*sentinel)); }
+static void list_init(et_timer *sentinel)
+{
+    memset(sentinel, 0, sizeof(*sentinel));
+}
 
 /* Moves a slot list (head has prev == NULL) to the front of a sentinel list, marking nothing. */
 static void splice_front(et_timer *sentinel, et_timer *head)
@@ -160,7 +163,8 @@ void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
         w->count++;
     }
     /* Rounded up so that no timer fires before its time. */
-    t->expire_tick = et_tw_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+    t->expire_tick =
+        et_tw_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
     if (t->expire_tick <= w->cur_tick)
         push_due(w, t);
     else
@@ -194,9 +198,9 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
 
     for (;;) {
         w->steps++;
-        uint64_t begin[ET_TW_LEVELS];
-        unsigned slot[ET_TW_LEVELS];
-        bool has[ET_TW_LEVELS];
+        uint64_t begin[ET_TW_LEVELS] = {0};
+        unsigned slot[ET_TW_LEVELS] = {0};
+        bool has[ET_TW_LEVELS] = {0};
         uint64_t next = UINT64_MAX;
         for (unsigned k = 0; k < ET_TW_LEVELS; k++) {
             has[k] = level_next(w, k, &begin[k], &slot[k]);

@@ -17,7 +17,10 @@ static uint64_t prng(void)
     return z ^ (z >> 31);
 }
 
-static uint64_t below(uint64_t n) { return prng() % n; }
+static uint64_t below(uint64_t n)
+{
+    return prng() % n;
+}
 
 static uint64_t rand_key(void)
 {
@@ -53,26 +56,28 @@ static void check_structure(const et_conn_table *t, const uint64_t *keys, const 
     CHECK_EQ(used, t->count);
 }
 
+#define POOL_MAX (3 * 4096 + 4)
+static uint64_t pool_keys[POOL_MAX];
+static uint32_t pool_homes[POOL_MAX], pool_vals[POOL_MAX], pool_order[POOL_MAX];
+static bool pool_present[POOL_MAX];
+
 static void model_run(uint32_t max, uint64_t hash_key, uint64_t seed, int ops)
 {
+    /* a pool a few times larger than the table, so that inserts meet a full table */
+    uint32_t n = 3 * max + 4;
+    REQUIRE(n <= POOL_MAX);
     et_conn_table t;
     REQUIRE(et_ct_init(&t, max, hash_key) == 0);
     prng_state = seed;
-    /* a pool a few times larger than the table, so that inserts meet a full table */
-    uint32_t n = 3 * max + 4;
-    uint64_t *keys = calloc(n, sizeof(*keys));
-    uint32_t *homes = calloc(n, sizeof(*homes));
-    uint32_t *vals = calloc(n, sizeof(*vals));
-    bool *present = calloc(n, sizeof(*present));
-    REQUIRE(keys && homes && vals && present);
+    memset(pool_present, 0, sizeof(pool_present));
     for (uint32_t k = 0; k < n; k++) {
         bool dup;
         do {
-            keys[k] = rand_key();
+            pool_keys[k] = rand_key();
             dup = false;
-            for (uint32_t j = 0; j < k; j++) dup |= keys[j] == keys[k];
+            for (uint32_t j = 0; j < k; j++) dup |= pool_keys[j] == pool_keys[k];
         } while (dup);
-        homes[k] = home_of(&t, keys[k]);
+        pool_homes[k] = home_of(&t, pool_keys[k]);
     }
     uint32_t count = 0;
     for (int op = 0; op < ops; op++) {
@@ -81,56 +86,51 @@ static void model_run(uint32_t max, uint64_t hash_key, uint64_t seed, int ops)
         case 0:
         case 1: {
             uint32_t v = k + n * (uint32_t)below(UINT32_MAX / n);
-            bool ok = et_ct_insert(&t, keys[k], v);
-            if (present[k] || count == max) {
+            bool ok = et_ct_insert(&t, pool_keys[k], v);
+            if (pool_present[k] || count == max) {
                 CHECK(!ok);
             } else {
                 CHECK(ok);
-                present[k] = true;
-                vals[k] = v;
+                pool_present[k] = true;
+                pool_vals[k] = v;
                 count++;
             }
             break;
         }
         case 2: {
-            bool ok = et_ct_remove(&t, keys[k]);
-            CHECK_EQ(ok, present[k]);
-            if (present[k]) count--;
-            present[k] = false;
+            bool ok = et_ct_remove(&t, pool_keys[k]);
+            CHECK_EQ(ok, pool_present[k]);
+            if (pool_present[k]) count--;
+            pool_present[k] = false;
             break;
         }
-        default: CHECK_EQ(et_ct_find(&t, keys[k]), present[k] ? vals[k] : UINT32_MAX); break;
+        default:
+            CHECK_EQ(et_ct_find(&t, pool_keys[k]), pool_present[k] ? pool_vals[k] : UINT32_MAX);
+            break;
         }
         CHECK_EQ(t.count, count);
         if (op % 97 == 0 || t.mask < 64) {
             for (uint32_t j = 0; j < n; j++)
-                CHECK_EQ(et_ct_find(&t, keys[j]), present[j] ? vals[j] : UINT32_MAX);
-            check_structure(&t, keys, homes, n);
+                CHECK_EQ(et_ct_find(&t, pool_keys[j]), pool_present[j] ? pool_vals[j] : UINT32_MAX);
+            check_structure(&t, pool_keys, pool_homes, n);
         }
     }
     /* empty it again in random order */
-    uint32_t *order = calloc(n, sizeof(*order));
-    REQUIRE(order);
-    for (uint32_t j = 0; j < n; j++) order[j] = j;
+    for (uint32_t j = 0; j < n; j++) pool_order[j] = j;
     for (uint32_t j = n - 1; j > 0; j--) {
-        uint32_t r = (uint32_t)below(j + 1), tmp = order[j];
-        order[j] = order[r];
-        order[r] = tmp;
+        uint32_t r = (uint32_t)below(j + 1), tmp = pool_order[j];
+        pool_order[j] = pool_order[r];
+        pool_order[r] = tmp;
     }
     for (uint32_t j = 0; j < n; j++) {
-        uint32_t k = order[j];
-        CHECK_EQ(et_ct_remove(&t, keys[k]), present[k]);
-        if (present[k]) count--;
-        present[k] = false;
+        uint32_t k = pool_order[j];
+        CHECK_EQ(et_ct_remove(&t, pool_keys[k]), pool_present[k]);
+        if (pool_present[k]) count--;
+        pool_present[k] = false;
         CHECK_EQ(t.count, count);
     }
     CHECK_EQ(t.count, 0);
     for (uint32_t i = 0; i <= t.mask; i++) CHECK_EQ(t.keys[i], 0);
-    free(keys);
-    free(homes);
-    free(vals);
-    free(present);
-    free(order);
     et_ct_free(&t);
 }
 
@@ -349,7 +349,8 @@ static void test_hash_spreads_structured_keys(void)
     for (uint32_t ip = 1; ip <= 4096; ip++)
         CHECK(et_ct_insert(&t, et_ct_key(ip << 20, 443, 50000), ip));
     CHECK(longest_run(&t) < 100);
-    for (uint32_t ip = 1; ip <= 4096; ip++) CHECK_EQ(et_ct_find(&t, et_ct_key(ip << 20, 443, 50000)), ip);
+    for (uint32_t ip = 1; ip <= 4096; ip++)
+        CHECK_EQ(et_ct_find(&t, et_ct_key(ip << 20, 443, 50000)), ip);
     et_ct_free(&t);
 }
 

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 
 #define NS_PER_TICK (1ull << ET_TW_TICK_SHIFT)
-#define YEAR_NS (365ull * 24 * 3600 * 1000000000ull)
-#define MAX_TICK (UINT64_MAX >> ET_TW_TICK_SHIFT)
+#define YEAR_NS     (365ull * 24 * 3600 * 1000000000ull)
+#define MAX_TICK    (UINT64_MAX >> ET_TW_TICK_SHIFT)
 
 static uint64_t prng_state;
 
@@ -23,12 +23,21 @@ static uint64_t prng(void)
     return z ^ (z >> 31);
 }
 
-static uint64_t below(uint64_t n) { return n ? prng() % n : 0; }
+static uint64_t below(uint64_t n)
+{
+    return n ? prng() % n : 0;
+}
 
-static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 
 /* The model's own rounding: the first tick whose start is at or after ns. */
-static uint64_t ceil_tick(uint64_t ns) { return ns / NS_PER_TICK + (ns % NS_PER_TICK != 0); }
+static uint64_t ceil_tick(uint64_t ns)
+{
+    return ns / NS_PER_TICK + (ns % NS_PER_TICK != 0);
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Random operations against the model                                                            */
@@ -79,20 +88,28 @@ static void m_cancel(uint32_t id)
 static uint64_t rand_expiry(uint64_t now)
 {
     switch (below(10)) {
-    case 0: return now;
-    case 1: return sat_add(now, below(2 * NS_PER_TICK));
+    case 0:
+        return now;
+    case 1:
+        return sat_add(now, below(2 * NS_PER_TICK));
     case 2: { /* on a tick edge or one nanosecond either side of it */
         uint64_t edge = sat_add(now, below(70) * NS_PER_TICK) / NS_PER_TICK * NS_PER_TICK;
         return edge ? sat_add(edge, below(2)) - below(2) : 0;
     }
-    case 3: return sat_add(now, below(1000000));
-    case 4: return sat_add(now, below(10000000000ull));
-    case 5: return sat_add(now, below(24 * 3600 * 1000000000ull));
-    case 6: return sat_add(now, below(20 * YEAR_NS));
+    case 3:
+        return sat_add(now, below(1000000));
+    case 4:
+        return sat_add(now, below(10000000000ull));
+    case 5:
+        return sat_add(now, below(24 * 3600 * 1000000000ull));
+    case 6:
+        return sat_add(now, below(20 * YEAR_NS));
     case 7: /* a level's span away, give or take a nanosecond */
         return sat_add(now, (1ull << (6 * below(9) + ET_TW_TICK_SHIFT)) + below(3) - 1);
-    case 8: return now - (now < 5000 ? now : below(5000));
-    default: return now > 1000000 ? now - below(1000000) : 0;
+    case 8:
+        return now - (now < 5000 ? now : below(5000));
+    default:
+        return now > 1000000 ? now - below(1000000) : 0;
     }
 }
 
@@ -129,12 +146,23 @@ static void check_fire(void *ctx, et_timer *t)
     if (!S.actions) return;
     uint64_t now_ns = cur * NS_PER_TICK;
     switch (below(8)) {
-    case 0: m_arm(id, rand_expiry(now_ns)); break;             /* re-arm itself */
-    case 1: m_arm(id, now_ns); break;                          /* re-arm itself at "now" */
-    case 2: m_cancel((uint32_t)below(NT)); break;              /* cancel any, maybe unarmed */
-    case 3: m_arm((uint32_t)below(NT), rand_expiry(now_ns)); break; /* arm or re-arm another */
-    case 4: m_cancel(id); break;                               /* cancel the fired one itself */
-    default: break;
+    case 0:
+        m_arm(id, rand_expiry(now_ns));
+        break; /* re-arm itself */
+    case 1:
+        m_arm(id, now_ns);
+        break; /* re-arm itself at "now" */
+    case 2:
+        m_cancel((uint32_t)below(NT));
+        break; /* cancel any, maybe unarmed */
+    case 3:
+        m_arm((uint32_t)below(NT), rand_expiry(now_ns));
+        break; /* arm or re-arm another */
+    case 4:
+        m_cancel(id);
+        break; /* cancel the fired one itself */
+    default:
+        break;
     }
 }
 
@@ -192,8 +220,8 @@ static void check_next_expiry(void)
         return;
     }
     uint64_t min_ns = min > MAX_TICK ? UINT64_MAX : min * NS_PER_TICK;
-    CHECK(ne <= min_ns);                              /* a lower bound */
-    CHECK(ne >= (S.w.cur_tick + 1) * NS_PER_TICK);    /* nothing is due yet */
+    CHECK(ne <= min_ns);                               /* a lower bound */
+    CHECK(ne >= (S.w.cur_tick + 1) * NS_PER_TICK);     /* nothing is due yet */
     if (S.m[which].t.level == 0) CHECK_EQ(ne, min_ns); /* exact in the finest level */
 }
 
@@ -210,9 +238,15 @@ static void random_run(uint64_t seed, uint64_t start_ns, int ops)
         switch (below(12)) {
         case 0:
         case 1:
-        case 2: m_arm(id, rand_expiry(now)); break;
-        case 3: m_cancel(id); break;
-        case 4: check_next_expiry(); break;
+        case 2:
+            m_arm(id, rand_expiry(now));
+            break;
+        case 3:
+            m_cancel(id);
+            break;
+        case 4:
+            check_next_expiry();
+            break;
         case 5: {
             /* next_expiry is a lower bound: just before it nothing fires */
             uint64_t ne = et_tw_next_expiry(&S.w);
@@ -226,19 +260,31 @@ static void random_run(uint64_t seed, uint64_t start_ns, int ops)
             }
             break;
         }
-        case 6: m_advance(now > 100000 ? now - below(100000) : 0); break; /* clock went back */
+        case 6:
+            m_advance(now > 100000 ? now - below(100000) : 0);
+            break; /* clock went back */
         default: {
             uint64_t step;
             switch (below(20)) {
-            case 0: step = below(YEAR_NS); break;
+            case 0:
+                step = below(YEAR_NS);
+                break;
             case 1:
-            case 2: step = below(3600 * 1000000000ull); break;
+            case 2:
+                step = below(3600 * 1000000000ull);
+                break;
             case 3:
-            case 4: step = below(1000000000ull); break;
+            case 4:
+                step = below(1000000000ull);
+                break;
             case 5:
             case 6:
-            case 7: step = below(1000000); break;
-            default: step = below(4 * NS_PER_TICK); break;
+            case 7:
+                step = below(1000000);
+                break;
+            default:
+                step = below(4 * NS_PER_TICK);
+                break;
             }
             now = sat_add(now, step);
             m_advance(now);
@@ -256,18 +302,30 @@ static void random_run(uint64_t seed, uint64_t start_ns, int ops)
     CHECK(S.fires > (uint64_t)ops / 10);
 }
 
-static void test_random_small_start(void) { random_run(1, 0, 20000); }
-static void test_random_mid_start(void) { random_run(2, 1ull << 40, 20000); }
+static void test_random_small_start(void)
+{
+    random_run(1, 0, 20000);
+}
+static void test_random_mid_start(void)
+{
+    random_run(2, 1ull << 40, 20000);
+}
 /* The top level's block ends at a multiple of 2^58 ns: start just before one. */
-static void test_random_top_block_edge(void) { random_run(3, (1ull << 58) - 3000, 20000); }
-static void test_random_late_start(void) { random_run(4, (1ull << 62) + 12345, 20000); }
+static void test_random_top_block_edge(void)
+{
+    random_run(3, (1ull << 58) - 3000, 20000);
+}
+static void test_random_late_start(void)
+{
+    random_run(4, (1ull << 62) + 12345, 20000);
+}
 static void test_random_more_seeds(void)
 {
     for (uint64_t s = 10; s < 30; s++) random_run(s, s << 50, 3000);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Targeted cases                                                                                  */
+/* Targeted cases */
 /* ---------------------------------------------------------------------------------------------- */
 
 static struct {
