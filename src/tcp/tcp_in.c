@@ -208,8 +208,7 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* a probe was accepted */
-    if (seq_lt(c->sr_nxt - c->sr_una, 0) || (int32_t)(c->sr_nxt - c->sr_una) < 0)
-        c->sr_nxt = c->sr_una;
+    if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
     c->retries = 0;
     c->dupacks = 0;
     if (c->in_recovery) {
@@ -228,7 +227,9 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
         /* RFC 7661 spirit: grow only when the window was actually used. */
         et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
     }
-    if (c->snd_una == c->snd_max) {
+    if (c->sr_una == c->sr_nxt) {
+        /* Nothing sent is outstanding (a probe's partly accepted segment counts as unsent):
+           output decides between idle and persist. */
         c->retx_mode = ET_RETX_NONE;
         et_tw_cancel(&st->wheel, &c->t_retx);
     } else {
@@ -337,6 +338,7 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         /* Zero window: still take ACKs and window updates, drop the text (§3.10.7.4). */
         s->len = 0;
         s->flags &= (uint8_t)~ET_TCP_FIN;
+        c->ack_now = true; /* answer the probe, or the peer's persist timer gives up */
         ok = true;
     }
     if (!ok) {
@@ -411,7 +413,9 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     if (seq_gt(s->ack, c->snd_una)) {
         freed = ack_new_data(c, s->ack);
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & ET_TCP_FIN) &&
-               new_wnd == c->snd_wnd && c->snd_una != c->snd_max) {
+               new_wnd == c->snd_wnd && c->sr_una != c->sr_nxt &&
+               c->retx_mode != ET_RETX_PERSIST) {
+        /* RFC 5681 §2 duplicate ACK; answers to window probes are not. */
         dup_ack(c);
     }
     /* Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule). */
@@ -480,8 +484,6 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
             if (!et_rcv_data(c, seq, p, len)) return;
             if (c->gen != gen) return;
         }
-        if (seq != c->rcv_nxt - len || seq_lt(c->rcv_nxt, seq + len)) fin = false;
-        if (fin && c->rcv_nxt != s->seq + s->len) fin = false; /* FIN beyond a hole */
     } else if (s->len) {
         /* Data after the peer's FIN, or in a state that takes none: just ACK it. */
         c->ack_now = true;

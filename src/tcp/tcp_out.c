@@ -229,7 +229,7 @@ void et_output(et_conn *c)
             /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): segments are never split, so a window
                that cannot take the next one waits; with nothing in flight the persist timer
                probes it (RFC 9293 §3.8.6.1). */
-            if (c->snd_una == c->snd_max && c->retx_mode != ET_RETX_PERSIST) {
+            if (c->sr_una == c->sr_nxt && c->retx_mode != ET_RETX_PERSIST) {
                 c->retx_mode = ET_RETX_PERSIST;
                 c->retries = 0;
                 et_arm_retx_timer(c);

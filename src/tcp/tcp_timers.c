@@ -87,7 +87,7 @@ static void retx_fire(et_conn *c)
     case ET_RETX_PERSIST: {
         /* A probe: the next segment itself, into the closed window (the peer takes what
            fits). sr_nxt does not move; only an ACK moves it. */
-        if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_max) {
+        if (c->sr_nxt == c->sr_end || c->sr_una != c->sr_nxt) {
             c->retx_mode = ET_RETX_NONE;
             et_output(c);
             return;
@@ -107,8 +107,9 @@ static void retx_fire(et_conn *c)
     default:
         return;
     }
-    if (c->snd_una == c->snd_max) {
+    if (c->sr_una == c->sr_nxt) {
         c->retx_mode = ET_RETX_NONE;
+        et_output(c);
         return;
     }
     bool syn = c->state == EFVITCP_SYN_SENT || c->state == EFVITCP_SYN_RECEIVED;
