@@ -16,18 +16,21 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
     if (conn) *conn = NULL;
     struct in_addr a;
     if (!ip || inet_pton(AF_INET, ip, &a) != 1) return "invalid IPv4 address";
+    et_stack_refresh_clock(&cli->st);
     return et_conn_connect(&cli->st, ntohl(a.s_addr), port, local_port, conn);
 }
 
 void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)
 {
     et_link *l = cli->st.link;
+    cli->st.link_clock = true;
     et_stack_poll(&cli->st, h, ctx, l->ops->now(l));
 }
 
 void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
+    cli->st.link_clock = false;
     et_stack_poll(&cli->st, h, ctx, now_ns);
 }
 

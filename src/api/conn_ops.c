@@ -6,6 +6,7 @@
 
 uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more)
 {
+    et_stack_refresh_clock(c->st);
     struct iovec iov = {(void *)data, len};
     return et_conn_send(c, &iov, 1, more);
 }
@@ -13,6 +14,7 @@ uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more
 uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)
 {
     if (iovcnt < 0 || (iovcnt && !iov)) return 0;
+    et_stack_refresh_clock(c->st);
     return et_conn_send(c, iov, iovcnt, more);
 }
 
@@ -23,7 +25,11 @@ uint32_t efvitcp_immediately_sendable(const efvitcp_conn *c)
     return et_conn_immediately_sendable(c);
 }
 
-const char *efvitcp_send_fin(efvitcp_conn *c) { return et_conn_send_fin(c); }
+const char *efvitcp_send_fin(efvitcp_conn *c)
+{
+    et_stack_refresh_clock(c->st);
+    return et_conn_send_fin(c);
+}
 
 void efvitcp_conn_close(efvitcp_conn *c)
 {
@@ -37,6 +43,7 @@ const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64
     et_stack *st = c->st;
     if (timer_id >= st->cfg.user_timers) return "timer_id out of range";
     if (c->state == EFVITCP_CLOSED) return "connection is closed";
+    et_stack_refresh_clock(st);
     if (ns == 0) {
         et_tw_cancel(&st->wheel, &c->t_user[timer_id]);
         return NULL;

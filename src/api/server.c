@@ -40,12 +40,14 @@ const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port)
 void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx)
 {
     et_link *l = srv->st.link;
+    srv->st.link_clock = true;
     et_stack_poll(&srv->st, h, ctx, l->ops->now(l));
 }
 
 void efvitcp_server_poll_at(efvitcp_server *srv, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
+    srv->st.link_clock = false;
     et_stack_poll(&srv->st, h, ctx, now_ns);
 }
 

@@ -118,6 +118,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->adv_mss = mss;
     st->rcv_wscale = cfg->window_scale ? window_shift_for(cfg->recv_buf_size) : 0;
     st->now_ns = l->ops->now(l);
+    st->link_clock = true; /* until the user drives the clock with poll_at */
     et_tw_init(&st->wheel, st->now_ns);
     return NULL;
 }
@@ -228,10 +229,11 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
     if (now_ns > st->now_ns) st->now_ns = now_ns;
     et_link *l = st->link;
 
+    st->in_poll = true;
     reap_tx_completions(st);
-    et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
-    et_tw_expire(st);
 
+    /* Frames first, timers second: after the thread was descheduled, the ACKs waiting in the
+       ring must cancel retransmission timers before those fire spuriously. */
     et_rx_frame frames[RX_BURST];
     int n = l->ops->rx_burst(l, frames, RX_BURST);
     for (int i = 0; i < n; i++) {
@@ -254,12 +256,24 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
         }
         l->ops->rx_release(l, frames[i].id);
     }
+    et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
+    et_tw_expire(st);
     if (st->deferred) {
         reap_tx_completions(st);
         run_deferred(st);
     }
     if (l->ops->tx_flush) l->ops->tx_flush(l);
     st->h = &none;
+    st->in_poll = false;
+}
+
+void et_stack_refresh_clock(et_stack *st)
+{
+    /* Between polls of an instance driven by the link clock, a send or timer must not be
+       stamped with the time of the last poll: RTT samples and timers would be off by the gap. */
+    if (st->in_poll || !st->link_clock) return;
+    uint64_t now = st->link->ops->now(st->link);
+    if (now > st->now_ns) st->now_ns = now;
 }
 
 uint64_t et_stack_next_timer(const et_stack *st)

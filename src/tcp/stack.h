@@ -151,6 +151,8 @@ typedef struct et_stack {
     uint8_t rcv_wscale;     /* window scale we offer */
     bool verify_csum;
     bool own_addr;
+    bool in_poll;    /* inside et_stack_poll: now_ns is current */
+    bool link_clock; /* the last poll read the link's clock (poll, not poll_at) */
 
     et_conn *conns;
     et_conn *free_conns;
@@ -195,6 +197,8 @@ uint64_t et_stack_next_timer(const et_stack *st);
 void et_stack_log(et_stack *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void et_stack_deferred_add(et_stack *st, et_conn *c);
+/* Brings now_ns up to date when called between polls of a link-clock instance. */
+void et_stack_refresh_clock(et_stack *st);
 
 /* tcp_conn.c: connection life */
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,

@@ -62,7 +62,7 @@ void et_conn_free(et_conn *c)
     for (uint32_t i = 0; i < st->cfg.user_timers; i++) et_tw_cancel(&st->wheel, &c->t_user[i]);
     uint64_t key = et_ct_key(c->remote_ip, c->remote_port, c->local_port);
     if (et_ct_find(&st->table, key) == c->id) et_ct_remove(&st->table, key);
-    if (c->state != EFVITCP_WAIT_ARP && st->link->ops->flow_del) {
+    if (c->active_open && st->link->ops->flow_del) {
         et_flow f = {st->local_ip, c->remote_ip, c->local_port, c->remote_port};
         st->link->ops->flow_del(st->link, &f);
     }
@@ -152,6 +152,11 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
     if (!st->free_conns) return "too many connections (max_conns)";
     if (!st->own_addr) return "link does not support active open yet";
 
+    if (st->link->ops->flow_add) {
+        /* Steer the flow before the SYN leaves so that the SYN-ACK reaches us. */
+        et_flow f = {st->local_ip, ip, local_port, port};
+        if (st->link->ops->flow_add(st->link, &f)) return "link could not steer the flow";
+    }
     et_conn *c = et_conn_alloc(st);
     c->remote_ip = ip;
     c->remote_port = port;

@@ -377,11 +377,27 @@ static inline bool slot_writable(const et_conn *c, uint32_t idx)
     return !c->st->tx_busy[et_seg_buf_id(c, idx)];
 }
 
+/* Free slots from sr_end on that send() can fill: it stops at the first one whose buffer the
+   link has not completed yet (a segment retransmitted and then acknowledged within one poll). The
+   slots of a connection have consecutive buffer ids, so this is two memchr over tx_busy. */
+static uint32_t writable_slots(const et_conn *c, uint32_t free_slots)
+{
+    const et_stack *st = c->st;
+    const uint8_t *busy = st->tx_busy + et_seg_buf_id(c, 0);
+    uint32_t start = c->sr_end & st->send_mask;
+    uint32_t first = st->cfg.send_slots - start; /* slots before the ring wraps */
+    if (first > free_slots) first = free_slots;
+    const uint8_t *p = memchr(busy + start, 1, first);
+    if (p) return (uint32_t)(p - (busy + start));
+    p = memchr(busy, 1, free_slots - first);
+    return p ? first + (uint32_t)(p - busy) : free_slots;
+}
+
 uint32_t et_conn_sendable(const et_conn *c)
 {
     if (!can_send(c)) return 0;
     uint32_t used = c->sr_end - c->sr_una;
-    uint32_t n = (c->st->cfg.send_slots - used) * c->seg_cap;
+    uint32_t n = writable_slots(c, c->st->cfg.send_slots - used) * c->seg_cap;
     if (c->tail_open) n += c->seg_cap - et_seg_at(c, c->sr_end - 1)->len;
     return n;
 }
