@@ -307,6 +307,15 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         et_retransmit(c, 0);
         return;
     }
+    /* Simultaneous open (RFC 9293 §3.5 figure 8, line 6): the peer's SYN-ACK repeats the SYN we
+       already took and acknowledges ours. Its SYN octet lies below RCV.NXT, so the checks below
+       would drop it and leave us in SYN-RECEIVED until an RTO; the SYN is old news, the rest is
+       the ACK that completes the handshake (Linux does the same). */
+    if (c->state == EFVITCP_SYN_RECEIVED && c->active_open && (s->flags & ET_TCP_SYN) &&
+        (s->flags & ET_TCP_ACK) && s->seq == c->irs && s->ack == c->iss + 1) {
+        s->seq++;
+        s->flags &= (uint8_t)~ET_TCP_SYN;
+    }
 
     /* RFC 7323 §3.2 and §5.3: once timestamps are on, a non-RST segment without one is dropped,
        and PAWS rejects an old TSval (unless ts_recent is more than 24 days idle, §5.5). */

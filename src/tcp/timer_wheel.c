@@ -59,21 +59,32 @@ static void unlink_timer(et_timer_wheel *w, et_timer *t)
     t->next = t->prev = NULL;
 }
 
-/* Places t by rule (a) or (b); requires t->expire_tick > cur. */
+/* Places t by rule (a) or (b); requires t->expire_tick > cur. Keeps next_hint a lower bound on
+   the tick at which any slot begins. */
 static void place(et_timer_wheel *w, et_timer *t)
 {
     uint64_t diff = t->expire_tick ^ w->cur_tick;
     /* The highest differing bit decides the first level whose block holds both ticks. */
     unsigned level = (unsigned)(63 - __builtin_clzll(diff)) / LEVEL_BITS;
-    if (level > TOP_LEVEL)
+    uint64_t begin;
+    if (level > TOP_LEVEL) {
         push(w, t, TOP_LEVEL, LAST_SLOT, true);
-    else
+        /* The overflow slot begins no earlier than the last top slot of cur's block. */
+        uint64_t shift = LEVEL_BITS * TOP_LEVEL;
+        begin = (w->cur_tick & ~((1ull << TOP_BLOCK_SHIFT) - 1)) | ((uint64_t)LAST_SLOT << shift);
+        if (begin <= w->cur_tick) begin = w->cur_tick + 1;
+    } else {
+        unsigned shift = LEVEL_BITS * level;
         push(w, t, level, index_at(t->expire_tick, level), true);
+        begin = t->expire_tick & ~((1ull << shift) - 1);
+    }
+    if (begin < w->next_hint) w->next_hint = begin;
 }
 
 static void push_due(et_timer_wheel *w, et_timer *t)
 {
     push(w, t, 0, index_at(w->cur_tick, 0), false);
+    w->next_hint = w->cur_tick;
 }
 
 /* The tick at which the first occupied slot of a level begins, and that slot. */
@@ -151,6 +162,7 @@ void et_tw_init(et_timer_wheel *w, uint64_t now_ns)
 {
     memset(w, 0, sizeof(*w));
     w->cur_tick = et_tw_ns_to_tick(now_ns);
+    w->next_hint = UINT64_MAX;
 }
 
 void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
@@ -184,6 +196,12 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
 {
     uint64_t now = et_tw_ns_to_tick(now_ns);
     if (now < w->cur_tick) now = w->cur_tick;
+    /* The common poll: nothing can be due before next_hint, so just move the clock (slots keep
+       their places, as the jump argument below shows). */
+    if (now < w->next_hint) {
+        w->cur_tick = now;
+        return;
+    }
 
     /* Timers armed during this call for a tick already reached wait here for the next call;
        firing them in this one could loop for ever on a callback that re-arms itself at "now". */
@@ -207,6 +225,7 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
             if (has[k] && begin[k] < next) next = begin[k];
         }
         if (next > now) {
+            w->next_hint = next;
             /*
              * Jumping straight to now keeps the invariant: every occupied slot begins after now,
              * and for a slot of level k that begins at b with cur < now < b, cur and b share their
@@ -229,6 +248,7 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
     /* The due slot of the final tick is empty (no slot of rule (a) uses it); move them in. */
     et_timer *t = deferred.next;
     if (t) {
+        w->next_hint = w->cur_tick;
         unsigned due = index_at(w->cur_tick, 0);
         t->prev = NULL;
         w->slots[0][due] = t;

