@@ -54,62 +54,62 @@ typedef struct efvitcp_wire efvitcp_wire;
  */
 typedef struct efvitcp_config {
     /* --- sizing: everything is allocated once, at init --- */
-    uint32_t max_conns;      /**< connections of any state but TIME_WAIT. Default 64. 1..1<<20 */
-    uint32_t send_slots;     /**< send ring slots per connection, one segment each; a power of
-                                  two, 4..65536. Default 256. Bytes in flight plus bytes queued
-                                  are at most (send_slots - 1) * MSS. */
-    bool send_buf_1k;        /**< 1 KiB send slots instead of 2 KiB: halves send memory but caps
-                                  the MSS at 1024 - 54 - options. Default false. */
-    uint32_t recv_buf_size;  /**< per-connection receive buffer in bytes (unconsumed and
-                                  out-of-order data); also the largest window advertised.
-                                  1024..1<<30. Default 65536. */
-    uint32_t max_time_wait;  /**< TIME_WAIT records; when full the oldest one is dropped (counted).
-                                  0..1<<20. Default 1024. */
-    uint32_t rx_bufs;        /**< receive buffers of the link. 16..65536. Default 512. */
-    uint32_t ctrl_bufs;      /**< transmit buffers for pure ACKs and RSTs. 4..65536. Default 64. */
-    uint32_t ooo_ranges;     /**< out-of-order islands kept per connection. 1..64. Default 8. */
+    uint32_t max_conns;     /**< connections of any state but TIME_WAIT. Default 64. 1..1<<20 */
+    uint32_t send_slots;    /**< send ring slots per connection, one segment each; a power of
+                                 two, 4..65536. Default 256. Bytes in flight plus bytes queued
+                                 are at most (send_slots - 1) * MSS. */
+    bool send_buf_1k;       /**< 1 KiB send slots instead of 2 KiB: halves send memory but caps
+                                 the MSS at 1024 - 54 - options. Default false. */
+    uint32_t recv_buf_size; /**< per-connection receive buffer in bytes (unconsumed and
+                                 out-of-order data); also the largest window advertised.
+                                 1024..1<<30. Default 65536. */
+    uint32_t max_time_wait; /**< TIME_WAIT records; when full the oldest one is dropped (counted).
+                                 0..1<<20. Default 1024. */
+    uint32_t rx_bufs;       /**< receive buffers of the link. 16..65536. Default 512. */
+    uint32_t ctrl_bufs;     /**< transmit buffers for pure ACKs and RSTs. 4..65536. Default 64. */
+    uint32_t ooo_ranges;    /**< out-of-order islands kept per connection. 1..64. Default 8. */
 
     /* --- TCP behaviour --- */
-    uint32_t syn_retries;     /**< SYN / SYN-ACK retransmissions before the timeout callback.
-                                   Default 5. 0..30 */
-    uint32_t data_retries;    /**< retransmissions of the same data (and unanswered zero-window
-                                   probes that are not ACKed) before the timeout callback.
-                                   Default 10. 1..30 */
-    uint32_t delayed_ack_us;  /**< delayed ACK time in microseconds; 0 = ACK every segment at once.
-                                   Default 1000. At most 500000 (RFC 9293 §3.8.6.3). */
-    uint32_t min_rto_us;      /**< RTO floor (RFC 6298 §2.4 allows a lower one on a LAN).
-                                   Default 5000. >= 100. */
-    uint32_t max_rto_us;      /**< RTO ceiling, also during back-off. Default 60000000 (RFC 6298
-                                   §2.5). >= min_rto_us. */
-    uint32_t initial_rto_us;  /**< RTO before the first RTT sample, SYN included. Default 1000000
-                                   (RFC 6298 §2.1). Within [min_rto_us, max_rto_us]. */
-    bool window_scale;        /**< offer/accept RFC 7323 window scaling. Default true. */
-    bool timestamps;          /**< offer/accept RFC 7323 timestamps and PAWS. Default true. */
-    efvitcp_cc cc;            /**< congestion control. Default EFVITCP_CC_CUBIC. */
-    uint32_t time_wait_ms;    /**< TIME_WAIT duration (2*MSL). Default 60000. 0 = no TIME_WAIT. */
-    uint32_t keepalive_ms;    /**< idle time before keepalive probes; 0 = off. Default 0. */
-    uint32_t keepalive_intvl_ms;  /**< interval between probes. Default 1000. */
-    uint32_t keepalive_probes;    /**< unanswered probes before the timeout callback. Default 5. */
-    uint16_t mss;             /**< MSS to advertise and upper bound on the MSS used; 0 = derive
-                                   from the link MTU and the send slot size. Default 0. */
+    uint32_t syn_retries;    /**< SYN / SYN-ACK retransmissions before the timeout callback.
+                                  Default 5. 0..30 */
+    uint32_t data_retries;   /**< retransmissions of the same data (and unanswered zero-window
+                                  probes that are not ACKed) before the timeout callback.
+                                  Default 10. 1..30 */
+    uint32_t delayed_ack_us; /**< delayed ACK time in microseconds; 0 = ACK every segment at once.
+                                  Default 1000. At most 500000 (RFC 9293 §3.8.6.3). */
+    uint32_t min_rto_us;     /**< RTO floor (RFC 6298 §2.4 allows a lower one on a LAN).
+                                  Default 5000. >= 100. */
+    uint32_t max_rto_us;     /**< RTO ceiling, also during back-off. Default 60000000 (RFC 6298
+                                  §2.5). >= min_rto_us. */
+    uint32_t initial_rto_us; /**< RTO before the first RTT sample, SYN included. Default 1000000
+                                  (RFC 6298 §2.1). Within [min_rto_us, max_rto_us]. */
+    bool window_scale;       /**< offer/accept RFC 7323 window scaling. Default true. */
+    bool timestamps;         /**< offer/accept RFC 7323 timestamps and PAWS. Default true. */
+    efvitcp_cc cc;           /**< congestion control. Default EFVITCP_CC_CUBIC. */
+    uint32_t time_wait_ms;   /**< TIME_WAIT duration (2*MSL). Default 60000. 0 = no TIME_WAIT. */
+    uint32_t keepalive_ms;   /**< idle time before keepalive probes; 0 = off. Default 0. */
+    uint32_t keepalive_intvl_ms; /**< interval between probes. Default 1000. */
+    uint32_t keepalive_probes;   /**< unanswered probes before the timeout callback. Default 5. */
+    uint16_t mss;                /**< MSS to advertise and upper bound on the MSS used; 0 = derive
+                                      from the link MTU and the send slot size. Default 0. */
 
     /* --- per-connection user state --- */
-    uint32_t user_timers;     /**< user timers per connection. 0..64. Default 4. */
-    uint32_t user_data_size;  /**< bytes of user data per connection, zeroed on each new
-                                   connection. 0..1<<20. Default 0. */
+    uint32_t user_timers;    /**< user timers per connection. 0..64. Default 4. */
+    uint32_t user_data_size; /**< bytes of user data per connection, zeroed on each new
+                                  connection. 0..1<<20. Default 0. */
 
     /* --- addressing and link --- */
-    const char *local_addr;   /**< "A.B.C.D/prefix" when the stack owns its address (required for
-                                   the mem link). NULL = take it from the kernel (real links). */
-    const char *gateway;      /**< "A.B.C.D" next hop for destinations off the local subnet, or
-                                   NULL. */
-    efvitcp_wire *wire;       /**< the simulated wire that a "mem:NAME" interface attaches to. */
-    uint16_t ephemeral_min;   /**< lowest ephemeral port. Default 32768. */
-    uint16_t ephemeral_max;   /**< highest ephemeral port. Default 60999. */
+    const char *local_addr; /**< "A.B.C.D/prefix" when the stack owns its address (required for
+                                 the mem link). NULL = take it from the kernel (real links). */
+    const char *gateway;    /**< "A.B.C.D" next hop for destinations off the local subnet, or
+                                 NULL. */
+    efvitcp_wire *wire;     /**< the simulated wire that a "mem:NAME" interface attaches to. */
+    uint16_t ephemeral_min; /**< lowest ephemeral port. Default 32768. */
+    uint16_t ephemeral_max; /**< highest ephemeral port. Default 60999. */
 
     /* --- randomness, logging --- */
-    uint64_t seed;  /**< 0 = seed ISN secrets and ports from getrandom(); any other value makes an
-                         instance's choices reproducible (tests, simulation). */
+    uint64_t seed; /**< 0 = seed ISN secrets and ports from getrandom(); any other value makes an
+                        instance's choices reproducible (tests, simulation). */
     void (*log)(void *log_ctx, int level, const char *msg); /**< may be NULL */
     void *log_ctx;
 } efvitcp_config;
@@ -171,43 +171,43 @@ typedef struct efvitcp_handler {
 
 /** Why an incoming frame or segment was dropped. */
 typedef enum efvitcp_drop_reason {
-    EFVITCP_DROP_RUNT = 0,       /**< too short for its headers */
-    EFVITCP_DROP_ETHERTYPE,      /**< neither IPv4 nor ARP */
-    EFVITCP_DROP_NOT_OURS,       /**< destination MAC or IP is not ours */
-    EFVITCP_DROP_IP_HEADER,      /**< bad version, IHL or total length; fragment */
-    EFVITCP_DROP_IP_CSUM,        /**< bad IPv4 header checksum */
-    EFVITCP_DROP_PROTO,          /**< IP protocol other than TCP */
-    EFVITCP_DROP_TCP_HEADER,     /**< bad data offset or options */
-    EFVITCP_DROP_TCP_CSUM,       /**< bad TCP checksum */
-    EFVITCP_DROP_ARP,            /**< malformed or irrelevant ARP */
-    EFVITCP_DROP_NO_CONN,        /**< no connection or listener (a RST was sent if allowed) */
-    EFVITCP_DROP_BAD_FLAGS,      /**< illegal flag combination (SYN+FIN, SYN+RST, none) */
-    EFVITCP_DROP_PAWS,           /**< RFC 7323 §5 PAWS rejected */
-    EFVITCP_DROP_OUT_OF_WINDOW,  /**< RFC 9293 §3.10.7.4 unacceptable segment */
-    EFVITCP_DROP_BAD_ACK,        /**< RFC 5961 §5 unacceptable ACK */
-    EFVITCP_DROP_OOO_FULL,       /**< out-of-order island limit reached */
-    EFVITCP_DROP_RCVBUF_FULL,    /**< data beyond the receive buffer */
-    EFVITCP_DROP_LISTEN_FULL,    /**< SYN while max_conns connections exist */
-    EFVITCP_DROP_REFUSED,        /**< allow_new_connection said no */
-    EFVITCP_DROP_TX_BUF,         /**< no control buffer free to send an ACK or RST */
-    EFVITCP_DROP_REASONS         /**< number of reasons */
+    EFVITCP_DROP_RUNT = 0,      /**< too short for its headers */
+    EFVITCP_DROP_ETHERTYPE,     /**< neither IPv4 nor ARP */
+    EFVITCP_DROP_NOT_OURS,      /**< destination MAC or IP is not ours */
+    EFVITCP_DROP_IP_HEADER,     /**< bad version, IHL or total length; fragment */
+    EFVITCP_DROP_IP_CSUM,       /**< bad IPv4 header checksum */
+    EFVITCP_DROP_PROTO,         /**< IP protocol other than TCP */
+    EFVITCP_DROP_TCP_HEADER,    /**< bad data offset or options */
+    EFVITCP_DROP_TCP_CSUM,      /**< bad TCP checksum */
+    EFVITCP_DROP_ARP,           /**< malformed or irrelevant ARP */
+    EFVITCP_DROP_NO_CONN,       /**< no connection or listener (a RST was sent if allowed) */
+    EFVITCP_DROP_BAD_FLAGS,     /**< illegal flag combination (SYN+FIN, SYN+RST, none) */
+    EFVITCP_DROP_PAWS,          /**< RFC 7323 §5 PAWS rejected */
+    EFVITCP_DROP_OUT_OF_WINDOW, /**< RFC 9293 §3.10.7.4 unacceptable segment */
+    EFVITCP_DROP_BAD_ACK,       /**< RFC 5961 §5 unacceptable ACK */
+    EFVITCP_DROP_OOO_FULL,      /**< out-of-order island limit reached */
+    EFVITCP_DROP_RCVBUF_FULL,   /**< data beyond the receive buffer */
+    EFVITCP_DROP_LISTEN_FULL,   /**< SYN while max_conns connections exist */
+    EFVITCP_DROP_REFUSED,       /**< allow_new_connection said no */
+    EFVITCP_DROP_TX_BUF,        /**< no control buffer free to send an ACK or RST */
+    EFVITCP_DROP_REASONS        /**< number of reasons */
 } efvitcp_drop_reason;
 
 /** Counters and state of one instance. */
 typedef struct efvitcp_stats {
     uint64_t frames_in, frames_out;
-    uint64_t segs_in, segs_out;     /**< TCP segments received / sent (retransmits included) */
-    uint64_t bytes_in, bytes_out;   /**< payload bytes delivered in order / sent for the first time */
-    uint64_t retransmits;           /**< segments retransmitted (RTO, fast, probes) */
+    uint64_t segs_in, segs_out;   /**< TCP segments received / sent (retransmits included) */
+    uint64_t bytes_in, bytes_out; /**< payload bytes delivered in order / sent for the first time */
+    uint64_t retransmits;         /**< segments retransmitted (RTO, fast, probes) */
     uint64_t rto_events, fast_retransmits;
     uint64_t conns_opened, conns_accepted, conns_closed, conns_reset, conns_timeout;
     uint64_t conns_refused;
     uint64_t rst_sent, challenge_acks;
-    uint64_t time_wait_evicted;     /**< TIME_WAIT records dropped because the table was full */
-    uint64_t time_wait_reused;      /**< RFC 6191 reuse of a TIME_WAIT tuple */
+    uint64_t time_wait_evicted; /**< TIME_WAIT records dropped because the table was full */
+    uint64_t time_wait_reused;  /**< RFC 6191 reuse of a TIME_WAIT tuple */
     uint64_t arp_requests_sent, arp_replies_sent;
     uint64_t drops[EFVITCP_DROP_REASONS];
-    uint32_t conns_active;          /**< connections in any state but TIME_WAIT */
+    uint32_t conns_active; /**< connections in any state but TIME_WAIT */
     uint32_t time_wait_active;
 } efvitcp_stats;
 
@@ -367,15 +367,15 @@ EFVITCP_API void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stat
 
 /** How a wire carries frames. */
 typedef struct efvitcp_wire_config {
-    bool virtual_clock;      /**< true: time moves only by efvitcp_wire_set_now(); false: the
-                                  wire's clock is CLOCK_MONOTONIC. Default true. */
-    uint64_t latency_ns;     /**< one-way propagation delay. Default 0. */
-    uint64_t bandwidth_bps;  /**< serialisation rate per sender; 0 = infinite. Default 0. */
-    uint32_t queue_bytes;    /**< drop-tail queue per sender when bandwidth-limited. Default
-                                  1000000. */
-    uint32_t mtu;            /**< IP MTU; longer frames are dropped. 576..9000. Default 1500. */
-    uint32_t max_frames;     /**< frames in flight on the whole wire. Default 65536. */
-    uint32_t max_ports;      /**< endpoints that may attach. 2..250. Default 8. */
+    bool virtual_clock;     /**< true: time moves only by efvitcp_wire_set_now(); false: the
+                                 wire's clock is CLOCK_MONOTONIC. Default true. */
+    uint64_t latency_ns;    /**< one-way propagation delay. Default 0. */
+    uint64_t bandwidth_bps; /**< serialisation rate per sender; 0 = infinite. Default 0. */
+    uint32_t queue_bytes;   /**< drop-tail queue per sender when bandwidth-limited. Default
+                                 1000000. */
+    uint32_t mtu;           /**< IP MTU; longer frames are dropped. 576..9000. Default 1500. */
+    uint32_t max_frames;    /**< frames in flight on the whole wire. Default 65536. */
+    uint32_t max_ports;     /**< endpoints that may attach. 2..250. Default 8. */
 } efvitcp_wire_config;
 
 /** Fills *cfg with the defaults. */

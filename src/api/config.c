@@ -34,10 +34,10 @@ void efvitcp_config_default(efvitcp_config *cfg)
 }
 
 /* Compared as 64-bit so that a lower bound of 0 is not a tautology the compiler warns about. */
-#define RANGE(field, lo, hi)                                                                      \
-    do {                                                                                          \
-        if ((int64_t)cfg->field < (int64_t)(lo) || (int64_t)cfg->field > (int64_t)(hi))           \
-            return "config: " #field " out of range [" #lo ", " #hi "]";                          \
+#define RANGE(field, lo, hi)                                                                       \
+    do {                                                                                           \
+        if ((int64_t)cfg->field < (int64_t)(lo) || (int64_t)cfg->field > (int64_t)(hi))            \
+            return "config: " #field " out of range [" #lo ", " #hi "]";                           \
     } while (0)
 
 const char *et_config_validate(const efvitcp_config *cfg)

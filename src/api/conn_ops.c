@@ -18,7 +18,10 @@ uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, boo
     return et_conn_send(c, iov, iovcnt, more);
 }
 
-uint32_t efvitcp_sendable(const efvitcp_conn *c) { return et_conn_sendable(c); }
+uint32_t efvitcp_sendable(const efvitcp_conn *c)
+{
+    return et_conn_sendable(c);
+}
 
 uint32_t efvitcp_immediately_sendable(const efvitcp_conn *c)
 {
@@ -78,7 +81,10 @@ void efvitcp_consume(efvitcp_conn *c, uint32_t n)
     et_window_update(c);
 }
 
-void *efvitcp_user_data(efvitcp_conn *c) { return c->user_data; }
+void *efvitcp_user_data(efvitcp_conn *c)
+{
+    return c->user_data;
+}
 
 void efvitcp_peername(const efvitcp_conn *c, struct sockaddr_in *addr)
 {
@@ -88,16 +94,25 @@ void efvitcp_peername(const efvitcp_conn *c, struct sockaddr_in *addr)
     addr->sin_port = htons(c->remote_port);
 }
 
-uint16_t efvitcp_local_port(const efvitcp_conn *c) { return c->local_port; }
+uint16_t efvitcp_local_port(const efvitcp_conn *c)
+{
+    return c->local_port;
+}
 
-uint32_t efvitcp_conn_id(const efvitcp_conn *c) { return c->id; }
+uint32_t efvitcp_conn_id(const efvitcp_conn *c)
+{
+    return c->id;
+}
 
 bool efvitcp_is_established(const efvitcp_conn *c)
 {
     return c->state >= EFVITCP_ESTABLISHED && c->state <= EFVITCP_LAST_ACK;
 }
 
-bool efvitcp_is_closed(const efvitcp_conn *c) { return c->state == EFVITCP_CLOSED; }
+bool efvitcp_is_closed(const efvitcp_conn *c)
+{
+    return c->state == EFVITCP_CLOSED;
+}
 
 void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
 {

@@ -66,7 +66,10 @@ void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *arg, efvitcp_c
     et_instance_foreach(&srv->st, fn, arg);
 }
 
-uint32_t efvitcp_server_conn_count(const efvitcp_server *srv) { return srv->st.n_conns; }
+uint32_t efvitcp_server_conn_count(const efvitcp_server *srv)
+{
+    return srv->st.n_conns;
+}
 
 void efvitcp_server_close(efvitcp_server *srv)
 {

@@ -20,10 +20,10 @@ struct efvitcp_config;
 
 /** A received frame, by pointer into a link buffer. */
 typedef struct et_rx_frame {
-    uint8_t *data;   /**< Ethernet header */
-    uint32_t len;    /**< frame length without FCS */
-    uint32_t id;     /**< link buffer id, for rx_release */
-    uint64_t hw_ts;  /**< hardware RX timestamp in ns, 0 if none */
+    uint8_t *data;  /**< Ethernet header */
+    uint32_t len;   /**< frame length without FCS */
+    uint32_t id;    /**< link buffer id, for rx_release */
+    uint64_t hw_ts; /**< hardware RX timestamp in ns, 0 if none */
 } et_rx_frame;
 
 /** Capabilities. */

@@ -5,15 +5,15 @@
 
 #include <stdint.h>
 
-#define ET_ETH_HLEN 14
-#define ET_ETHERTYPE_IP 0x0800
-#define ET_ETHERTYPE_ARP 0x0806
+#define ET_ETH_HLEN       14
+#define ET_ETHERTYPE_IP   0x0800
+#define ET_ETHERTYPE_ARP  0x0806
 #define ET_ETHERTYPE_VLAN 0x8100
-#define ET_IP_HLEN 20
-#define ET_TCP_HLEN 20
-#define ET_IPPROTO_TCP 6
-#define ET_IP_TTL 64
-#define ET_IP_DF 0x4000
+#define ET_IP_HLEN        20
+#define ET_TCP_HLEN       20
+#define ET_IPPROTO_TCP    6
+#define ET_IP_TTL         64
+#define ET_IP_DF          0x4000
 #define ET_TCP_MAX_OPTLEN 40
 
 /* TCP flags (RFC 9293 §3.1) */
@@ -25,13 +25,13 @@
 #define ET_TCP_URG 0x20
 
 /* TCP option kinds */
-#define ET_TCPOPT_EOL 0
-#define ET_TCPOPT_NOP 1
-#define ET_TCPOPT_MSS 2
-#define ET_TCPOPT_WS 3
+#define ET_TCPOPT_EOL       0
+#define ET_TCPOPT_NOP       1
+#define ET_TCPOPT_MSS       2
+#define ET_TCPOPT_WS        3
 #define ET_TCPOPT_SACK_PERM 4
-#define ET_TCPOPT_SACK 5
-#define ET_TCPOPT_TS 8
+#define ET_TCPOPT_SACK      5
+#define ET_TCPOPT_TS        8
 
 struct __attribute__((packed)) et_eth_hdr {
     uint8_t dst[6];

@@ -11,7 +11,7 @@
 #include "parse.h"
 
 typedef struct et_neigh_entry {
-    uint32_t ip;         /**< host order; 0 = free */
+    uint32_t ip; /**< host order; 0 = free */
     uint8_t mac[6];
     bool resolved;
     uint8_t tries;       /**< ARP requests sent while unresolved */

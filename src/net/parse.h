@@ -10,8 +10,8 @@
 /** TCP options seen in a segment (RFC 9293 §3.2, RFC 7323). */
 typedef struct et_tcp_opts {
     bool has_mss, has_ws, has_ts, sack_perm;
-    uint16_t mss;     /**< as received (0 is possible: the caller applies floors) */
-    uint8_t ws;       /**< as received; the caller clamps to 14 (RFC 7323 §2.3) */
+    uint16_t mss; /**< as received (0 is possible: the caller applies floors) */
+    uint8_t ws;   /**< as received; the caller clamps to 14 (RFC 7323 §2.3) */
     uint32_t tsval, tsecr;
 } et_tcp_opts;
 
@@ -22,9 +22,9 @@ typedef struct et_tcp_seg {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t flags;
-    uint16_t window;  /**< unscaled, as received */
+    uint16_t window; /**< unscaled, as received */
     const uint8_t *payload;
-    uint32_t len;     /**< payload bytes (IP total length decides, not the frame length) */
+    uint32_t len; /**< payload bytes (IP total length decides, not the frame length) */
     et_tcp_opts opt;
 } et_tcp_seg;
 

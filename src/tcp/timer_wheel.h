@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define ET_TW_TICK_SHIFT 10
-#define ET_TW_LEVELS 8
-#define ET_TW_SLOTS 64
+#define ET_TW_LEVELS     8
+#define ET_TW_SLOTS      64
 
 /** An intrusive timer; embed it where it belongs. Zero-initialised = not armed. */
 typedef struct et_timer {
@@ -21,8 +21,8 @@ typedef struct et_timer {
     uint64_t expire_tick;
     uint8_t level, slot;
     bool armed;
-    uint8_t kind;  /**< owner's tag, untouched by the wheel */
-    uint32_t arg;  /**< owner's tag, untouched by the wheel */
+    uint8_t kind; /**< owner's tag, untouched by the wheel */
+    uint32_t arg; /**< owner's tag, untouched by the wheel */
 } et_timer;
 
 typedef struct et_timer_wheel {
@@ -30,11 +30,14 @@ typedef struct et_timer_wheel {
     uint64_t occupied[ET_TW_LEVELS];
     et_timer *slots[ET_TW_LEVELS][ET_TW_SLOTS];
     uint32_t count;
-    uint64_t steps; /**< iterations of the advance loop so far (statistics, tests) */
+    uint64_t steps;     /**< iterations of the advance loop so far (statistics, tests) */
     uint64_t next_hint; /**< no slot begins before this tick: advances short of it are O(1) */
 } et_timer_wheel;
 
-static inline uint64_t et_tw_ns_to_tick(uint64_t ns) { return ns >> ET_TW_TICK_SHIFT; }
+static inline uint64_t et_tw_ns_to_tick(uint64_t ns)
+{
+    return ns >> ET_TW_TICK_SHIFT;
+}
 
 /** Starts the wheel at time now_ns. */
 void et_tw_init(et_timer_wheel *w, uint64_t now_ns);

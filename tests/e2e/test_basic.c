@@ -30,10 +30,22 @@ static void on_fin(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
     s->fins++;
     if (s->echo) efvitcp_send_fin(c);
 }
-static void on_closed(void *ctx, efvitcp_conn *c) { ((side *)ctx)->closed++; }
-static void on_reset(void *ctx, efvitcp_conn *c) { ((side *)ctx)->resets++; }
-static void on_timeout(void *ctx, efvitcp_conn *c) { ((side *)ctx)->timeouts++; }
-static void on_refused(void *ctx, efvitcp_conn *c) { ((side *)ctx)->refused++; }
+static void on_closed(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->closed++;
+}
+static void on_reset(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->resets++;
+}
+static void on_timeout(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->timeouts++;
+}
+static void on_refused(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->refused++;
+}
 
 static void set_handlers(efvitcp_handler *h)
 {
@@ -48,9 +60,18 @@ static void set_handlers(efvitcp_handler *h)
 }
 
 static side S, C;
-static bool both_established(void *a) { return S.established && C.established; }
-static bool client_got(void *a) { return C.rx_len >= *(uint32_t *)a; }
-static bool both_closed(void *a) { return S.closed && C.closed; }
+static bool both_established(void *a)
+{
+    return S.established && C.established;
+}
+static bool client_got(void *a)
+{
+    return C.rx_len >= *(uint32_t *)a;
+}
+static bool both_closed(void *a)
+{
+    return S.closed && C.closed;
+}
 
 static void test_echo_and_close(void)
 {

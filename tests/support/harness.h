@@ -11,44 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern int th_failures;      /* failures of the running test */
+extern int th_failures; /* failures of the running test */
 extern int th_passed, th_failed;
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
-            th_failures++;                                                                        \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            th_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                            \
-    do {                                                                                          \
-        long long th_a_ = (long long)(a), th_b_ = (long long)(b);                                 \
-        if (th_a_ != th_b_) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__,        \
-                    __LINE__, #a, #b, th_a_, th_b_);                                              \
-            th_failures++;                                                                        \
-        }                                                                                         \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long th_a_ = (long long)(a), th_b_ = (long long)(b);                                  \
+        if (th_a_ != th_b_) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__,         \
+                    __LINE__, #a, #b, th_a_, th_b_);                                               \
+            th_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
-#define REQUIRE(cond)                                                                             \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);            \
-            th_failures++;                                                                        \
-            return;                                                                               \
-        }                                                                                         \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);             \
+            th_failures++;                                                                         \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_NULL_ERR(expr)                                                                      \
-    do {                                                                                          \
-        const char *th_e_ = (expr);                                                               \
-        if (th_e_) {                                                                              \
-            fprintf(stderr, "%s:%d: %s returned error \"%s\"\n", __FILE__, __LINE__, #expr,       \
-                    th_e_);                                                                       \
-            th_failures++;                                                                        \
-        }                                                                                         \
+#define CHECK_NULL_ERR(expr)                                                                       \
+    do {                                                                                           \
+        const char *th_e_ = (expr);                                                                \
+        if (th_e_) {                                                                               \
+            fprintf(stderr, "%s:%d: %s returned error \"%s\"\n", __FILE__, __LINE__, #expr,        \
+                    th_e_);                                                                        \
+            th_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
 #define RUN(fn) th_run(#fn, fn)

@@ -682,20 +682,27 @@ uint64_t sg_run_until_output(sg *t, uint64_t ns)
 /* Fixtures                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
+typedef struct find_arg {
+    uint16_t pport;
+    efvitcp_conn *found;
+} find_arg;
+
 static void conn_seen(void *arg, efvitcp_conn *c)
 {
-    efvitcp_conn **out = arg;
-    *out = c;
+    find_arg *a = arg;
+    struct sockaddr_in peer;
+    efvitcp_peername(c, &peer);
+    if (ntohs(peer.sin_port) == a->pport) a->found = c;
 }
 
 efvitcp_conn *sg_find_conn(sg *t)
 {
-    efvitcp_conn *c = NULL;
+    find_arg a = {t->pport, NULL};
     if (t->srv)
-        efvitcp_server_foreach(t->srv, conn_seen, &c);
+        efvitcp_server_foreach(t->srv, conn_seen, &a);
     else
-        efvitcp_client_foreach(t->cli, conn_seen, &c);
-    return c;
+        efvitcp_client_foreach(t->cli, conn_seen, &a);
+    return a.found;
 }
 
 /* Takes what the stack's SYN or SYN-ACK says about the connection. */
@@ -727,8 +734,9 @@ bool sg_syn_received(sg *t, const sg_opts *o)
 bool sg_established(sg *t)
 {
     if (!sg_syn_received(t, NULL)) return false;
+    int before = t->ev.established;
     sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    if (t->ev.established != 1 || sg_state(t) != EFVITCP_ESTABLISHED) {
+    if (t->ev.established != before + 1 || sg_state(t) != EFVITCP_ESTABLISHED) {
         fprintf(stderr, "segtest: handshake did not establish (state %s)\n",
                 efvitcp_state_name(sg_state(t)));
         th_failures++;

@@ -270,7 +270,7 @@ bool sg_time_wait(sg *t);
 efvitcp_state sg_state(sg *t);
 void sg_stats(sg *t, efvitcp_stats *st);
 void sg_conn_stats(sg *t, efvitcp_conn_stats *cs);
-/** The only live connection of the instance, or NULL. */
+/** The live connection with the peer port t->pport, or NULL. */
 efvitcp_conn *sg_find_conn(sg *t);
 /** Does the consumed stream equal the pattern from offset 0 for len bytes? */
 bool sg_stream_is_pat(const sg *t, uint32_t len);
