@@ -36,7 +36,9 @@ const char *efvitcp_send_fin(efvitcp_conn *c)
 
 void efvitcp_conn_close(efvitcp_conn *c)
 {
-    if (c->state == EFVITCP_CLOSED) return;
+    /* From inside on_closed/on_reset/on_timeout the slot is freed on return anyway; a RST
+       there would hit a peer that closed cleanly (or answer its RST). */
+    if (c->state == EFVITCP_CLOSED || c->finishing) return;
     if (et_conn_synced(c) || c->state == EFVITCP_SYN_RECEIVED) et_send_rst_conn(c);
     et_conn_free(c);
 }

@@ -63,6 +63,7 @@ struct efvitcp_conn {
     bool active_open;
     bool user_knows; /* established was reported, or the user called connect */
     bool in_deferred;
+    bool finishing;  /* in its terminal callback: nothing more may reach the wire */
     bool ts_ok, ws_ok;
     bool fin_queued;   /* our FIN is in the send ring (or waits for a slot: fin_pending) */
     bool fin_pending;  /* send_fin() found the ring full */
@@ -74,6 +75,7 @@ struct efvitcp_conn {
     uint8_t snd_wscale, rcv_wscale;
     uint8_t retx_mode;   /* ET_RETX_* */
     uint8_t retries;     /* consecutive RTO expirations / unanswered probes */
+    uint8_t probe_backoff; /* persist interval doublings: answered probes keep backing off */
     uint8_t dupacks;
     uint8_t ka_probes;
 
@@ -110,6 +112,7 @@ struct efvitcp_conn {
     uint64_t last_rx_ns, last_tx_ns;
     uint64_t chal_ns;    /* challenge ACK rate limit window start (RFC 5961 §7) */
     uint32_t chal_count;
+    uint64_t oow_ack_ns; /* last ACK answering an unacceptable bare ACK (rate limit) */
 
     et_cc cc;
 

@@ -77,6 +77,7 @@ void et_conn_free(et_conn *c)
 void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *))
 {
     uint32_t gen = c->gen;
+    c->finishing = true;
     if (cb && c->user_knows) cb(c->st->hctx, c);
     /* The callback may have closed the connection itself (and even reused the slot). */
     if (c->gen == gen) et_conn_free(c);

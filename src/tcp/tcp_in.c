@@ -7,6 +7,7 @@
 #include "tcp/stack.h"
 
 #define CHALLENGE_ACKS_PER_SEC 10
+#define OOW_ACK_INTERVAL_NS 500000000ull /* as Linux's tcp_invalid_ratelimit */
 
 static inline uint32_t seg_space(const et_tcp_seg *s)
 {
@@ -18,17 +19,24 @@ static inline bool listening(const et_stack *st, uint16_t port)
     return st->listen_bits[port >> 6] & (1ull << (port & 63));
 }
 
-/* RFC 5961 §7: challenge ACKs are rate limited per connection (never globally: CVE-2016-5696). */
-static void challenge_ack(et_conn *c)
+/* RFC 5961 §7: challenge ACKs are rate limited per connection (never globally: CVE-2016-5696).
+   Takes one ACK from the budget of the current second; false when it is spent. */
+static bool ack_budget(et_conn *c)
 {
     et_stack *st = c->st;
     if (st->now_ns - c->chal_ns >= 1000000000ull) {
         c->chal_ns = st->now_ns;
         c->chal_count = 0;
     }
-    if (c->chal_count >= CHALLENGE_ACKS_PER_SEC) return;
+    if (c->chal_count >= CHALLENGE_ACKS_PER_SEC) return false;
     c->chal_count++;
-    st->stats.challenge_acks++;
+    return true;
+}
+
+static void challenge_ack(et_conn *c)
+{
+    if (!ack_budget(c)) return;
+    c->st->stats.challenge_acks++;
     et_send_ack(c);
 }
 
@@ -343,6 +351,13 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         ok = wnd != 0 && ((seq_ge(s->seq, c->rcv_nxt) && seq_lt(s->seq, c->rcv_nxt + wnd)) ||
                           (seq_ge(s->seq + space - 1, c->rcv_nxt) &&
                            seq_lt(s->seq + space - 1, c->rcv_nxt + wnd)));
+    if (!ok && space == 0 && seq_ge(s->seq, c->last_ack_sent) && seq_lt(s->seq, c->rcv_nxt)) {
+        /* A bare ACK the peer sent before it could learn of bytes we took and have not
+           acknowledged yet (part of a window probe beyond its idea of our window): its
+           acknowledgment is current, and dropping it costs a spurious timeout. Linux's
+           tcp_sequence() accepts from RCV.WUP, our last_ack_sent, for the same reason. */
+        ok = true;
+    }
     if (!ok && wnd == 0 && s->seq == c->rcv_nxt && !(s->flags & ET_TCP_RST)) {
         /* Zero window: still take ACKs and window updates, drop the text (§3.10.7.4). */
         s->len = 0;
@@ -353,7 +368,14 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     if (!ok) {
         if (!(s->flags & ET_TCP_RST)) {
             st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
-            et_send_ack(c);
+            /* Old data gets our ACK at once (ours was lost). An old bare ACK answered by an ACK
+               that the peer finds old in turn is an endless ACK loop, and a burst of answers
+               reads as duplicate ACKs there, so those get one answer per interval (as Linux's
+               tcp_oow_rate_limited). */
+            if (space || c->oow_ack_ns == 0 || st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
+                if (!space) c->oow_ack_ns = st->now_ns ? st->now_ns : 1;
+                et_send_ack(c);
+            }
         }
         return;
     }
@@ -420,7 +442,13 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
     if (seq_gt(s->ack, c->snd_una)) {
+        uint32_t advance = s->ack - c->snd_una;
         freed = ack_new_data(c, s->ack);
+        /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a
+           window update below moves it (as BSD's snd_wnd -= acked). Otherwise an ACK that
+           fails the SND.WL1/WL2 test (an older window probe carrying a newer ACK) would move
+           the edge past the peer's buffer. */
+        c->snd_wnd = c->snd_wnd > advance ? c->snd_wnd - advance : 0;
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & ET_TCP_FIN) &&
                new_wnd == c->snd_wnd && c->sr_una != c->sr_nxt &&
                c->retx_mode != ET_RETX_PERSIST) {
@@ -504,6 +532,8 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         if (!fin_input(c)) return;
     } else if (fin && c->fin_rcvd && s->seq + s->len + 1 == c->rcv_nxt) {
         c->ack_now = true; /* a retransmitted FIN: our ACK was lost */
+    } else if (fin && can_rcv && !c->fin_rcvd) {
+        c->ack_now = true; /* a FIN beyond a hole: duplicate ACK at once (RFC 5681 §4.2) */
     }
 
     if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
@@ -514,8 +544,11 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     if (c->ack_now) {
         et_send_ack(c);
     } else if (c->rcv_nxt != c->last_ack_sent) {
-        if (st->cfg.delayed_ack_us == 0 || c->rcv_nxt - c->last_ack_sent >= 2 * c->rcv_mss)
-            et_send_ack(c); /* RFC 5681 §4.2: at least every second full segment */
+        /* RFC 5681 §4.2: at least every second full-sized segment, whose payload is the MSS
+           less the timestamp option (else two full segments never trigger it). */
+        uint32_t full = c->rcv_mss - et_conn_optlen(c);
+        if (st->cfg.delayed_ack_us == 0 || c->rcv_nxt - c->last_ack_sent >= 2 * full)
+            et_send_ack(c);
         else
             et_arm_delack(c);
     }

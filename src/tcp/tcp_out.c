@@ -232,6 +232,7 @@ void et_output(et_conn *c)
             if (c->sr_una == c->sr_nxt && c->retx_mode != ET_RETX_PERSIST) {
                 c->retx_mode = ET_RETX_PERSIST;
                 c->retries = 0;
+                c->probe_backoff = 0;
                 et_arm_retx_timer(c);
             }
             break;
@@ -287,9 +288,21 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
     return true;
 }
 
+/* The sequence number of a pure ACK: the highest one sent. SND.NXT goes back to SND.UNA for a
+   retransmission after a timeout, and an ACK below the peer's RCV.NXT is unacceptable there
+   (RFC 9293 §3.10.7.4): it would be dropped with the acknowledgment it carries, and when both
+   sides went back, each would answer the other's ACKs forever. Never beyond the peer's window,
+   which a window probe may have passed (as Linux's tcp_acceptable_seq). */
+static uint32_t ack_seq(const et_conn *c)
+{
+    uint32_t wnd_end = c->snd_una + c->snd_wnd;
+    if (!seq_gt(c->snd_max, wnd_end)) return c->snd_max;
+    return seq_gt(c->snd_nxt, wnd_end) ? c->snd_nxt : wnd_end;
+}
+
 bool et_send_ack(et_conn *c)
 {
-    if (!send_ctl(c, c->snd_nxt, ET_TCP_ACK)) {
+    if (!send_ctl(c, ack_seq(c), ET_TCP_ACK)) {
         /* Try again at the end of the next poll rather than lose it. */
         c->ack_now = true;
         et_stack_deferred_add(c->st, c);
@@ -368,7 +381,8 @@ void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t d
 
 static bool can_send(const et_conn *c)
 {
-    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued;
+    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued &&
+           !c->finishing;
 }
 
 /* Is slot idx free to be written (not still read by the NIC)? */
@@ -486,6 +500,7 @@ void et_queue_fin(et_conn *c)
 const char *et_conn_send_fin(et_conn *c)
 {
     if (c->fin_queued) return "FIN already sent";
+    if (c->finishing) return "connection is closed";
     if (c->state == EFVITCP_ESTABLISHED)
         c->state = EFVITCP_FIN_WAIT_1;
     else if (c->state == EFVITCP_CLOSE_WAIT)

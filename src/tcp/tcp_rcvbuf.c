@@ -116,7 +116,9 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
     }
     memcpy(c->rbuf + off, p, len);
     uint32_t end = seq + len;
-    /* Islands now reached join the in-order bytes (an ACK at once: a hole was filled). */
+    /* RFC 5681 §4.2: data that fills all or part of a gap is ACKed at once. */
+    if (c->n_ooo) c->ack_now = true;
+    /* Islands now reached join the in-order bytes. */
     while (c->n_ooo && seq_le(c->ooo[0].start, end)) {
         if (seq_gt(c->ooo[0].end, end)) end = c->ooo[0].end;
         memmove(&c->ooo[0], &c->ooo[1], (c->n_ooo - 1) * sizeof(et_ooo));

@@ -33,7 +33,10 @@ void et_arm_retx_timer(et_conn *c)
     et_stack *st = c->st;
     uint64_t t = c->rto_ns;
     if (c->retx_mode == ET_RETX_ARP) t = (uint64_t)st->cfg.initial_rto_us * 1000;
-    for (uint32_t i = 0; i < c->retries && t < max_rto(c); i++) t *= 2;
+    /* RFC 9293 §3.8.6.1: probes back off even while the peer answers them (retries only
+       counts the unanswered ones, toward giving up). */
+    uint32_t n = c->retx_mode == ET_RETX_PERSIST ? c->probe_backoff : c->retries;
+    for (uint32_t i = 0; i < n && t < max_rto(c); i++) t *= 2;
     if (t > max_rto(c) && c->retx_mode != ET_RETX_ARP) t = max_rto(c);
     et_tw_arm(&st->wheel, &c->t_retx, st->now_ns + t);
 }
@@ -99,6 +102,7 @@ static void retx_fire(et_conn *c)
         et_seg *s = et_seg_at(c, c->sr_nxt);
         if (et_retransmit(c, c->sr_nxt) && seq_gt(et_seg_end(s), c->snd_max))
             c->snd_max = et_seg_end(s);
+        if (c->probe_backoff < UINT8_MAX) c->probe_backoff++;
         et_arm_retx_timer(c);
         return;
     }

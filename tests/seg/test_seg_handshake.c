@@ -1,6 +1,8 @@
 /* Segment tests: connection establishment (RFC 9293 §3.5, §3.10.7.1-3) on one stack. */
 #include "segtest.h"
 
+#include "net/checksum.h"
+
 /* RFC 9293 §3.10.7.2: a SYN to LISTEN is answered by SYN-ACK carrying our MSS (§3.7.1) and the
    RFC 7323 options the SYN offered; SACK is not implemented, so SACK-permitted is not echoed. */
 static void test_listen_syn_gets_synack_with_options(void)
@@ -152,8 +154,8 @@ static void test_syn_received_rst_back_to_listen(void)
    are dropped silently in LISTEN and in ESTABLISHED. */
 static void test_bad_flag_combinations_dropped(void)
 {
-    static const uint8_t bad[] = {TH_SYN | TH_FIN, TH_SYN | TH_RST, 0, TH_PSH, TH_FIN,
-                                  TH_SYN | TH_FIN | TH_ACK};
+    static const uint8_t bad[] = {TH_SYN | TH_FIN, TH_SYN | TH_RST, 0,
+                                  TH_PSH,          TH_FIN,          TH_SYN | TH_FIN | TH_ACK};
     sg *t = sg_server(NULL);
     for (unsigned i = 0; i < sizeof(bad); i++) {
         sg_opts o = sg_syn_opts(t);
@@ -398,8 +400,7 @@ static void test_wait_arp_then_syn(void)
 {
     sg *t = sg_client_no_arp(NULL);
     t->arp_auto = false;
-    REQUIRE(!efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT,
-                                    &t->conn));
+    REQUIRE(!efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT, &t->conn));
     EXPECT_NOTHING(t);
     CHECK_EQ(t->arp_requests, 1);
     CHECK_EQ(sg_state(t), EFVITCP_WAIT_ARP);
@@ -420,8 +421,7 @@ static void test_wait_arp_timeout(void)
     cfg.syn_retries = 2;
     sg *t = sg_client_no_arp(&cfg);
     t->arp_auto = false;
-    REQUIRE(!efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT,
-                                    &t->conn));
+    REQUIRE(!efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT, &t->conn));
     sg_advance(t, 10 * SG_SEC);
     EXPECT_NOTHING(t);
     CHECK_EQ(t->arp_requests, 3);
@@ -444,6 +444,99 @@ static void test_connect_errors(void)
     /* The same 4-tuple cannot be opened twice. */
     CHECK(efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT, &c) != NULL);
     EXPECT_NOTHING(t);
+}
+
+/* RFC 9293 §3.10.7.3: text on a SYN-ACK is not taken in SYN-SENT (nothing reaches the user before
+   ESTABLISHED); the ACK covers only the SYN and the peer sends the text again. */
+static void test_synack_with_data(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_syn_sent(t));
+    sg_opts o = sg_syn_opts(t);
+    o.tsecr = t->syn.opt.tsval;
+    t->ts_on = true;
+    sg_send_o(t, TH_SYN | TH_ACK, P(0), S(1), t->win, NULL, 30, &o);
+    EXPECT(t, TH_ACK, S(1), P(1));
+    CHECK_EQ(t->ev.established, 1);
+    CHECK_EQ(t->ev.data, 0);
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 30);
+    EXPECT(t, TH_ACK, S(1), P(31));
+    CHECK(sg_stream_is_pat(t, 30));
+}
+
+/* RFC 7323 §1.3: a SYN-ACK without WS/TS turns both off even though we offered them. */
+static void test_active_open_peer_without_options(void)
+{
+    sg *t = sg_client(NULL);
+    sg_opts o = {.has_mss = true, .mss = 1000};
+    REQUIRE(sg_established_active(t, &o));
+    CHECK(!t->last->opt.has_ts);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.mss, 1000);
+    /* Our windows are no longer scaled either: the buffer (16 KiB) as is. */
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 10);
+    EXPECT_WL(t, TH_ACK, S(1), P(11), 16384 - 10, 0);
+    CHECK(!t->last->opt.has_ts);
+}
+
+/* RFC 9293 §3.10.7.4 second check: a RST in SYN-RECEIVED that came from an active open (the
+   simultaneous-open path) means the connection was refused. */
+static void test_simultaneous_open_then_rst_refused(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_syn_sent(t));
+    sg_opts o = sg_syn_opts(t);
+    t->ts_on = true;
+    sg_send_o(t, TH_SYN, P(0), 0, t->win, NULL, 0, &o);
+    EXPECT(t, TH_SYN | TH_ACK, S(0), P(1));
+    sg_send(t, TH_RST, P(1), 0, NULL, 0);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.refused, 1);
+    CHECK_EQ(sg_state(t), EFVITCP_CLOSED);
+}
+
+/* RFC 9293 §3.10.7.4 fifth check: a segment without ACK in a synchronised state is dropped,
+   text included; URG is accepted and ignored (RFC 6093), never a crash. */
+static void test_no_ack_dropped_urg_ignored(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_FIN | TH_PSH, P(1), 0, NULL, 5);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.fin, 0);
+    uint8_t f[2048];
+    sg_opts o = sg_def_opts(t);
+    uint32_t n = sg_build(t, f, TH_ACK | TH_URG | TH_PSH, P(1), S(1), t->win, NULL, 10, &o);
+    /* Urgent pointer far past the data: still harmless. Fix the checksum by rebuilding it. */
+    uint8_t *tcp = f + ET_ETH_HLEN + ET_IP_HLEN;
+    tcp[18] = 0xff;
+    tcp[19] = 0xff;
+    tcp[16] = tcp[17] = 0;
+    uint32_t sn, dn;
+    memcpy(&sn, f + ET_ETH_HLEN + 12, 4);
+    memcpy(&dn, f + ET_ETH_HLEN + 16, 4);
+    uint16_t tl = (uint16_t)(n - ET_ETH_HLEN - ET_IP_HLEN);
+    uint16_t c = et_csum_finish(et_csum_add(et_csum_pseudo(sn, dn, ET_IPPROTO_TCP, tl), tcp, tl));
+    memcpy(tcp + 16, &c, 2);
+    sg_send_frame(t, f, n);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    CHECK(sg_stream_is_pat(t, 10));
+}
+
+/* Our ACK of the SYN-ACK was lost: the peer's retransmitted SYN-ACK lies below RCV.NXT and is
+   answered by the same ACK (RFC 9293 §3.10.7.4 first check), not by a reset. */
+static void test_retransmitted_synack_reacked(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_established_active(t, NULL));
+    sg_opts o = sg_syn_opts(t);
+    o.tsecr = t->ts_ecr;
+    sg_send_o(t, TH_SYN | TH_ACK, P(0), S(1), t->win, NULL, 0, &o);
+    EXPECT(t, TH_ACK, S(1), P(1));
+    CHECK_EQ(t->ev.established, 1);
+    CHECK_EQ(t->ev.reset, 0);
+    CHECK_EQ(sg_state(t), EFVITCP_ESTABLISHED);
 }
 
 int main(void)
@@ -470,6 +563,11 @@ int main(void)
     RUN(test_wait_arp_then_syn);
     RUN(test_wait_arp_timeout);
     RUN(test_connect_errors);
+    RUN(test_synack_with_data);
+    RUN(test_active_open_peer_without_options);
+    RUN(test_simultaneous_open_then_rst_refused);
+    RUN(test_no_ack_dropped_urg_ignored);
+    RUN(test_retransmitted_synack_reacked);
     sg_cleanup();
     return th_summary();
 }

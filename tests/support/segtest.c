@@ -235,9 +235,15 @@ static sg *rig_new(const efvitcp_config *cfg_in, bool server)
     return t;
 }
 
-sg *sg_server(const efvitcp_config *cfg) { return rig_new(cfg, true); }
+sg *sg_server(const efvitcp_config *cfg)
+{
+    return rig_new(cfg, true);
+}
 
-sg *sg_client_no_arp(const efvitcp_config *cfg) { return rig_new(cfg, false); }
+sg *sg_client_no_arp(const efvitcp_config *cfg)
+{
+    return rig_new(cfg, false);
+}
 
 static void send_arp(sg *t, uint16_t oper)
 {
@@ -447,8 +453,7 @@ static int drain(sg *t)
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
-        switch (et_parse_frame(f, (uint32_t)n, t->peer_mac, SG_PEER_IP_H, true, &seg, &arp,
-                               &why)) {
+        switch (et_parse_frame(f, (uint32_t)n, t->peer_mac, SG_PEER_IP_H, true, &seg, &arp, &why)) {
         case ET_FRAME_TCP: {
             if (t->q_len == SG_QUEUE) {
                 fprintf(stderr, "segtest: more than %d segments not looked at\n", SG_QUEUE);
@@ -539,9 +544,9 @@ static void describe(const sg *t, const sg_rx *r, char *buf, size_t cap)
 {
     char fl[10];
     flags_str(r->flags, fl);
-    int n = snprintf(buf, cap, "[%s] seq=%u (S+%d) ack=%u (P+%d) win=%u len=%u", fl, r->seq,
-                     (int32_t)(r->seq - t->sis), r->ack, (int32_t)(r->ack - t->pis), r->win,
-                     r->len);
+    int n =
+        snprintf(buf, cap, "[%s] seq=%u (S+%d) ack=%u (P+%d) win=%u len=%u", fl, r->seq,
+                 (int32_t)(r->seq - t->sis), r->ack, (int32_t)(r->ack - t->pis), r->win, r->len);
     if (n < 0 || (size_t)n >= cap) return;
     if (r->opt.has_mss) n += snprintf(buf + n, cap - (size_t)n, " mss=%u", r->opt.mss);
     if ((size_t)n >= cap) return;
@@ -549,8 +554,7 @@ static void describe(const sg *t, const sg_rx *r, char *buf, size_t cap)
     if ((size_t)n >= cap) return;
     if (r->opt.sack_perm) n += snprintf(buf + n, cap - (size_t)n, " sackOK");
     if ((size_t)n >= cap) return;
-    if (r->opt.has_ts)
-        snprintf(buf + n, cap - (size_t)n, " ts=%u/%u", r->opt.tsval, r->opt.tsecr);
+    if (r->opt.has_ts) snprintf(buf + n, cap - (size_t)n, " ts=%u/%u", r->opt.tsval, r->opt.tsecr);
 }
 
 static void describe_want(const sg *t, uint8_t flags, uint64_t seq, uint64_t ack, int64_t win,
@@ -580,8 +584,8 @@ static sg_rx *expect_common(sg *t, const char *file, int line, uint8_t flags, ui
     memset(t->dummy, 0, sizeof(*t->dummy));
     describe_want(t, flags, seq, ack, win, len, want, sizeof(want));
     if (!r) {
-        fprintf(stderr, "%s:%d: expected %s\n%*sgot nothing (t=%" PRIu64 " ns)\n", file, line,
-                want, (int)strlen(file) + 8, "", sg_now(t));
+        fprintf(stderr, "%s:%d: expected %s\n%*sgot nothing (t=%" PRIu64 " ns)\n", file, line, want,
+                (int)strlen(file) + 8, "", sg_now(t));
         th_failures++;
         return NULL;
     }
@@ -590,8 +594,8 @@ static sg_rx *expect_common(sg *t, const char *file, int line, uint8_t flags, ui
               (len < 0 || r->len == len);
     if (!ok) {
         describe(t, r, got, sizeof(got));
-        fprintf(stderr, "%s:%d: expected %s\n%*sgot      %s (t=%" PRIu64 " ns)\n", file, line,
-                want, (int)strlen(file) + 8, "", got, r->at_ns);
+        fprintf(stderr, "%s:%d: expected %s\n%*sgot      %s (t=%" PRIu64 " ns)\n", file, line, want,
+                (int)strlen(file) + 8, "", got, r->at_ns);
         th_failures++;
         return NULL;
     }
@@ -639,7 +643,10 @@ bool sg_payload_is_pat_(sg *t, const char *file, int line, uint32_t off)
 /* Time                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-uint64_t sg_now(const sg *t) { return efvitcp_wire_now(t->wire); }
+uint64_t sg_now(const sg *t)
+{
+    return efvitcp_wire_now(t->wire);
+}
 
 static uint64_t next_timer(sg *t)
 {
@@ -668,9 +675,15 @@ static void step_to(sg *t, uint64_t when, bool stop_on_output)
     sg_pump(t);
 }
 
-void sg_advance_to(sg *t, uint64_t when) { step_to(t, when, false); }
+void sg_advance_to(sg *t, uint64_t when)
+{
+    step_to(t, when, false);
+}
 
-void sg_advance(sg *t, uint64_t ns) { step_to(t, sg_now(t) + ns, false); }
+void sg_advance(sg *t, uint64_t ns)
+{
+    step_to(t, sg_now(t) + ns, false);
+}
 
 uint64_t sg_run_until_output(sg *t, uint64_t ns)
 {
@@ -867,8 +880,8 @@ bool sg_stream_is_pat(const sg *t, uint32_t len)
     }
     for (uint32_t i = 0; i < len; i++) {
         if (t->ev.stream[i] != sg_pat(i)) {
-            fprintf(stderr, "segtest: stream byte %u is 0x%02x, want 0x%02x\n", i,
-                    t->ev.stream[i], sg_pat(i));
+            fprintf(stderr, "segtest: stream byte %u is 0x%02x, want 0x%02x\n", i, t->ev.stream[i],
+                    sg_pat(i));
             return false;
         }
     }

@@ -26,19 +26,19 @@
 #include "net/headers.h"
 #include "net/parse.h"
 
-#define SG_STACK_IP     "198.18.0.1"
-#define SG_PEER_IP      "198.18.0.2"
-#define SG_STACK_IP_H   0xc6120001u /* host order */
-#define SG_PEER_IP_H    0xc6120002u
-#define SG_LISTEN_PORT  5000  /* server rigs: the stack listens here */
-#define SG_PEER_PORT    40000 /* server rigs: the peer's port */
-#define SG_CLIENT_PORT  33000 /* client rigs: the stack's local port */
-#define SG_REMOTE_PORT  80    /* client rigs: the peer's (server) port */
-#define SG_PEER_ISS     1000000u
-#define SG_PEER_TS      100000u
-#define SG_PEER_MSS     1460
-#define SG_QUEUE        128   /* segments the rig holds before a test looks at them */
-#define SG_STREAM_MAX   (1u << 20)
+#define SG_STACK_IP    "198.18.0.1"
+#define SG_PEER_IP     "198.18.0.2"
+#define SG_STACK_IP_H  0xc6120001u /* host order */
+#define SG_PEER_IP_H   0xc6120002u
+#define SG_LISTEN_PORT 5000  /* server rigs: the stack listens here */
+#define SG_PEER_PORT   40000 /* server rigs: the peer's port */
+#define SG_CLIENT_PORT 33000 /* client rigs: the stack's local port */
+#define SG_REMOTE_PORT 80    /* client rigs: the peer's (server) port */
+#define SG_PEER_ISS    1000000u
+#define SG_PEER_TS     100000u
+#define SG_PEER_MSS    1460
+#define SG_QUEUE       128 /* segments the rig holds before a test looks at them */
+#define SG_STREAM_MAX  (1u << 20)
 
 #define SG_US  1000ull
 #define SG_MS  1000000ull
@@ -86,8 +86,7 @@ typedef struct sg_rx {
 
 /** Everything the handler saw. */
 typedef struct sg_events {
-    int allow, established, data, fin, closed, reset, timeout, refused, more_sendable,
-        user_timeout;
+    int allow, established, data, fin, closed, reset, timeout, refused, more_sendable, user_timeout;
     char log[256]; /**< one letter per callback, in order: A E D F C R T X M U */
     uint32_t log_len;
     efvitcp_conn *conn; /**< the connection of the last callback */
@@ -129,9 +128,9 @@ struct sg {
     sg_rx syn;             /**< the stack's SYN or SYN-ACK of the handshake */
 
     /* behaviour of the peer and of the handler */
-    bool arp_auto;         /**< answer the stack's ARP requests for the peer. Default true */
-    bool allow;            /**< answer of allow_new_connection. Default true */
-    uint32_t keep;         /**< on_data leaves this many bytes unconsumed. Default 0 */
+    bool arp_auto; /**< answer the stack's ARP requests for the peer. Default true */
+    bool allow;    /**< answer of allow_new_connection. Default true */
+    uint32_t keep; /**< on_data leaves this many bytes unconsumed. Default 0 */
     void (*hook)(sg *t, char ev, efvitcp_conn *c); /**< called after each callback is recorded */
     void *user;
 
@@ -141,7 +140,7 @@ struct sg {
     /* segments emitted by the stack and not yet looked at */
     sg_rx *q;
     uint32_t q_head, q_len;
-    sg_rx *last;  /**< the segment the last sg_expect matched (a zeroed one after a failure) */
+    sg_rx *last; /**< the segment the last sg_expect matched (a zeroed one after a failure) */
     sg_rx *dummy;
 };
 
@@ -176,7 +175,10 @@ uint32_t sg_build(sg *t, uint8_t *buf, uint8_t flags, uint32_t seq, uint32_t ack
 /** Puts a raw frame on the wire and polls the stack. */
 void sg_send_frame(sg *t, const uint8_t *frame, uint32_t len);
 /** The pattern byte at offset off of a stream. */
-static inline uint8_t sg_pat(uint32_t off) { return (uint8_t)(off * 131u + (off >> 8) + 7u); }
+static inline uint8_t sg_pat(uint32_t off)
+{
+    return (uint8_t)(off * 131u + (off >> 8) + 7u);
+}
 /** Fills buf with pattern bytes from offset off. */
 void sg_fill(uint8_t *buf, uint32_t off, uint32_t len);
 
@@ -203,33 +205,35 @@ bool sg_expect_nothing_(sg *t, const char *file, int line);
 /** Checks that the payload of the last expected segment is the pattern at stream offset off. */
 bool sg_payload_is_pat_(sg *t, const char *file, int line, uint32_t off);
 
-#define sg_expect(t, f, s, a)           sg_expect_((t), __FILE__, __LINE__, (f), (s), (a))
-#define sg_expect_wl(t, f, s, a, w, l)  sg_expect_wl_((t), __FILE__, __LINE__, (f), (s), (a), (w), (l))
-#define sg_expect_nothing(t)            sg_expect_nothing_((t), __FILE__, __LINE__)
-#define sg_payload_is_pat(t, off)       sg_payload_is_pat_((t), __FILE__, __LINE__, (off))
+#define sg_expect(t, f, s, a) sg_expect_((t), __FILE__, __LINE__, (f), (s), (a))
+#define sg_expect_wl(t, f, s, a, w, l)                                                             \
+    sg_expect_wl_((t), __FILE__, __LINE__, (f), (s), (a), (w), (l))
+#define sg_expect_nothing(t)      sg_expect_nothing_((t), __FILE__, __LINE__)
+#define sg_payload_is_pat(t, off) sg_payload_is_pat_((t), __FILE__, __LINE__, (off))
 /* Stop the test at the first mismatch: later steps would only add noise. */
-#define EXPECT(t, f, s, a)                                                                        \
-    do {                                                                                          \
-        if (!sg_expect(t, f, s, a)) return;                                                       \
+#define EXPECT(t, f, s, a)                                                                         \
+    do {                                                                                           \
+        if (!sg_expect(t, f, s, a)) return;                                                        \
     } while (0)
-#define EXPECT_WL(t, f, s, a, w, l)                                                               \
-    do {                                                                                          \
-        if (!sg_expect_wl(t, f, s, a, w, l)) return;                                              \
+#define EXPECT_WL(t, f, s, a, w, l)                                                                \
+    do {                                                                                           \
+        if (!sg_expect_wl(t, f, s, a, w, l)) return;                                               \
     } while (0)
-#define EXPECT_NOTHING(t)                                                                         \
-    do {                                                                                          \
-        if (!sg_expect_nothing(t)) return;                                                        \
+#define EXPECT_NOTHING(t)                                                                          \
+    do {                                                                                           \
+        if (!sg_expect_nothing(t)) return;                                                         \
     } while (0)
 /* A timer due at `want` fires at the first tick (1024 ns) at or after it. */
-#define CHECK_TIME(at, want)                                                                      \
-    do {                                                                                          \
-        uint64_t sg_at_ = (at), sg_w_ = (want);                                                   \
-        if (sg_at_ < sg_w_ || sg_at_ >= sg_w_ + 1024) {                                           \
-            fprintf(stderr, "%s:%d: CHECK_TIME failed: %s at %" PRIu64 " ns, want %" PRIu64      \
-                            " ns (+1 tick)\n",                                                    \
-                    __FILE__, __LINE__, #at, sg_at_, sg_w_);                                      \
-            th_failures++;                                                                        \
-        }                                                                                         \
+#define CHECK_TIME(at, want)                                                                       \
+    do {                                                                                           \
+        uint64_t sg_at_ = (at), sg_w_ = (want);                                                    \
+        if (sg_at_ < sg_w_ || sg_at_ >= sg_w_ + 1024) {                                            \
+            fprintf(stderr,                                                                        \
+                    "%s:%d: CHECK_TIME failed: %s at %" PRIu64 " ns, want %" PRIu64                \
+                    " ns (+1 tick)\n",                                                             \
+                    __FILE__, __LINE__, #at, sg_at_, sg_w_);                                       \
+            th_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
 /* ---- time ---- */

@@ -1,0 +1,161 @@
+/* Segment tests: connection operations called from inside callbacks (the reactor model lets every
+   callback call them); the stack must emit exactly what the call asks for and nothing stale. */
+#include "segtest.h"
+
+static char g_close_on; /* the event letter whose callback closes the connection */
+
+static void close_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    if (ev != g_close_on) return;
+    if (strchr("CRT", ev)) {
+        /* Nothing may reach the wire from a terminal callback. */
+        CHECK_EQ(efvitcp_send(c, "x", 1, false), 0);
+        CHECK(efvitcp_send_fin(c) != NULL);
+    }
+    efvitcp_conn_close(c);
+}
+
+static void fin_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    if (ev == 'F') efvitcp_send_fin(c);
+}
+
+/* Abort from on_established: RST, and nothing for the handshake afterwards. */
+static void test_close_in_on_established(void)
+{
+    sg *t = sg_server(NULL);
+    g_close_on = 'E';
+    t->hook = close_hook;
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(efvitcp_server_conn_count(t->srv), 0);
+}
+
+/* Abort from on_data: the RST acknowledges the data; no ACK follows it. */
+static void test_close_in_on_data(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'D';
+    t->hook = close_hook;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 10);
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(11));
+    EXPECT_NOTHING(t);
+    CHECK(efvitcp_is_closed(t->conn));
+    sg_advance(t, SG_SEC);
+    EXPECT_NOTHING(t);
+}
+
+/* The echo-server close: send_fin from on_fin leaves one FIN that also ACKs the peer's FIN. */
+static void test_send_fin_in_on_fin(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->hook = fin_hook;
+    sg_send(t, TH_FIN | TH_ACK, P(1), S(1), NULL, 0);
+    EXPECT(t, TH_FIN | TH_ACK, S(1), P(2));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(sg_state(t), EFVITCP_LAST_ACK);
+    sg_send(t, TH_ACK, P(2), S(2), NULL, 0);
+    CHECK_EQ(t->ev.closed, 1);
+}
+
+/* Abort from on_fin. */
+static void test_close_in_on_fin(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'F';
+    t->hook = close_hook;
+    sg_send(t, TH_FIN | TH_ACK, P(1), S(1), NULL, 0);
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(2));
+    EXPECT_NOTHING(t);
+}
+
+/* Abort from on_more_sendable and from a user timer. */
+static void test_close_in_more_sendable_and_timer(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'M';
+    t->hook = close_hook;
+    CHECK_EQ(efvitcp_send(t->conn, "abc", 3, false), 3);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    sg_send(t, TH_ACK, P(1), S(4), NULL, 0);
+    CHECK_EQ(t->ev.more_sendable, 1);
+    EXPECT(t, TH_RST | TH_ACK, S(4), P(1));
+    EXPECT_NOTHING(t);
+
+    t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'U';
+    t->hook = close_hook;
+    CHECK_NULL_ERR(efvitcp_set_user_timer(t->conn, 0, 1));
+    CHECK_NULL_ERR(efvitcp_set_user_timer(t->conn, 1, 1));
+    sg_advance(t, 10 * SG_MS);
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.user_timeout, 1); /* the second timer died with the connection */
+}
+
+/* Closing from a terminal callback (on_closed, on_reset, on_timeout) is a no-op: the slot is
+   freed after return anyway, and the peer must not get a RST for a clean close. */
+static void test_close_in_terminal_callbacks(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'C';
+    t->hook = close_hook;
+    REQUIRE(sg_last_ack(t));
+    sg_send(t, TH_ACK, P(2), S(2), NULL, 0);
+    CHECK_EQ(t->ev.closed, 1);
+    sg_expect_nothing(t);
+
+    t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->hook = close_hook;
+    REQUIRE(sg_fin_wait_2(t));
+    sg_send(t, TH_FIN | TH_ACK, P(1), S(2), NULL, 0); /* -> TIME_WAIT, on_closed */
+    EXPECT(t, TH_ACK, S(2), P(2));
+    sg_expect_nothing(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.time_wait_active, 1);
+
+    t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_close_on = 'R';
+    t->hook = close_hook;
+    sg_send(t, TH_RST, P(1), 0, NULL, 0);
+    CHECK_EQ(t->ev.reset, 1);
+    sg_expect_nothing(t);
+
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.data_retries = 1;
+    t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    g_close_on = 'T';
+    t->hook = close_hook;
+    CHECK_EQ(efvitcp_send(t->conn, "abc", 3, false), 3);
+    sg_advance(t, SG_SEC);
+    CHECK_EQ(t->ev.timeout, 1);
+    int rsts = 0;
+    sg_rx *r;
+    while ((r = sg_take(t)) != NULL) rsts += (r->flags & TH_RST) != 0;
+    CHECK_EQ(rsts, 1); /* the one of giving up, not a second */
+}
+
+int main(void)
+{
+    RUN(test_close_in_on_established);
+    RUN(test_close_in_on_data);
+    RUN(test_send_fin_in_on_fin);
+    RUN(test_close_in_on_fin);
+    RUN(test_close_in_more_sendable_and_timer);
+    RUN(test_close_in_terminal_callbacks);
+    sg_cleanup();
+    return th_summary();
+}

@@ -1,0 +1,245 @@
+/* Segment tests: the send side's flow control: the peer's window, zero-window probing
+   (RFC 9293 §3.8.6.1), sender SWS avoidance (§3.8.6.2.1), corking and send-space callbacks. */
+#include "segtest.h"
+
+static uint8_t buf[65536];
+
+/* RFC 9293 §3.8.6: never more than the peer's window in flight; an ACK opening it lets more go. */
+static void test_sender_respects_peer_window(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 300;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_immediately_sendable(t->conn), 300);
+    for (int i = 0; i < 5; i++) CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    /* Segments are capped at the largest window seen (300), and three fit. */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(201), P(1), 16384, 100);
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.unacked, 300);
+    CHECK_EQ(cs.queued, 200);
+    /* ACK of 100 with the same window: one more segment fits. */
+    sg_send_w(t, TH_ACK, P(1), S(101), 300, NULL, 0);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    /* A pure window update (same ACK, wider window) sends the rest. */
+    sg_send_w(t, TH_ACK, P(1), S(101), 1000, NULL, 0);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    EXPECT_NOTHING(t);
+}
+
+/* RFC 9293 §3.10.7.4: a window update is taken only from a segment newer than the last one
+   used (SND.WL1/SND.WL2); an old reordered ACK cannot shrink the window. */
+static void test_old_segment_does_not_update_window(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 1000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK | TH_PSH, P(1), S(1), 2000, NULL, 10); /* newer: window 2000 */
+    EXPECT(t, TH_ACK, S(1), P(11));
+    sg_send_w(t, TH_ACK, P(1), S(1), 10, NULL, 0); /* reordered older segment */
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.snd_wnd, 2000);
+}
+
+/* RFC 9293 §3.8.6.1: with a zero window the sender probes after the RTO and backs off
+   exponentially while probes go unanswered, then gives up (RST + on_timeout). */
+static void test_zero_window_probes_unanswered_time_out(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.data_retries = 4;
+    sg *t = sg_server(&cfg);
+    t->win = 0;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.rto_us, 5000); /* min_rto: the handshake RTT was 0 */
+    uint64_t due = sg_now(t), gap = 5 * SG_MS;
+    for (int i = 0; i < 4; i++) {
+        uint64_t at = sg_run_until_output(t, SG_SEC);
+        CHECK_TIME(at, due + gap);
+        due = at; /* each timer is armed from the poll that ran the last one */
+        EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+        gap *= 2;
+    }
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), due + gap);
+    EXPECT(t, TH_RST | TH_ACK, SG_ANY, P(1));
+    CHECK_EQ(t->ev.timeout, 1);
+    CHECK(efvitcp_is_closed(t->conn));
+}
+
+/* RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: the window may stay closed for ever while the peer
+   answers the probes; they still back off (up to max_rto) and the connection never times out. */
+static void test_zero_window_probes_answered_never_time_out(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.data_retries = 3;
+    cfg.max_rto_us = 80000;
+    cfg.initial_rto_us = 50000;
+    sg *t = sg_server(&cfg);
+    t->win = 0;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    uint64_t due = sg_now(t), gap = 5 * SG_MS;
+    for (int i = 0; i < 12; i++) {
+        due += gap;
+        uint64_t at = sg_run_until_output(t, 10 * SG_SEC);
+        CHECK_TIME(at, due);
+        due = at;
+        EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+        sg_send_w(t, TH_ACK, P(1), S(1), 0, NULL, 0); /* "still closed" */
+        EXPECT_NOTHING(t);
+        if (gap < 80 * SG_MS) gap *= 2;
+    }
+    CHECK_EQ(t->ev.timeout, 0);
+    CHECK_EQ(sg_state(t), EFVITCP_ESTABLISHED);
+    /* The window opens: the data goes (it was probed, so it may go as a retransmission). */
+    sg_send_w(t, TH_ACK, P(1), S(1), 1000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    sg_send_w(t, TH_ACK, P(1), S(101), 1000, NULL, 0);
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_SEC);
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.unacked, 0);
+}
+
+/* A probe the peer accepts (the window had opened and the update was lost) is acknowledged like
+   data; the rest follows. */
+static void test_zero_window_probe_accepted(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 0;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    sg_send_w(t, TH_ACK, P(1), S(101), 1000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
+    sg_send_w(t, TH_ACK, P(1), S(201), 1000, NULL, 0);
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_SEC);
+    EXPECT_NOTHING(t);
+}
+
+/* RFC 9293 §3.8.6.2.1: segments are never split to fit a small window (sender SWS avoidance);
+   the persist timer probes the window instead. */
+static void test_sender_sws_no_split(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 1000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 50, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 200, false), 200);
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 200); /* the whole segment as a probe */
+}
+
+/* send(more=true) keeps a partial segment open (like MSG_MORE) until more=false. */
+static void test_cork_with_more(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, "ab", 2, true), 2);
+    CHECK_EQ(efvitcp_send(t->conn, "cd", 2, true), 2);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(efvitcp_send(t->conn, "ef", 2, false), 2);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 6);
+    CHECK(memcmp(t->last->data, "abcdef", 6) == 0);
+    /* A full segment leaves even when corked. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1448 + 10, true), 1458);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(7), P(1), 16384, 1448);
+    EXPECT_NOTHING(t);
+    /* An ACK of everything in flight uncorks the tail. */
+    sg_send(t, TH_ACK, P(1), S(1455), NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1455), P(1), 16384, 10);
+}
+
+/* on_more_sendable fires when an ACK frees send slots, and send() takes only what fits. */
+static void refill_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    if (ev == 'M') efvitcp_send(c, buf, 100, false);
+}
+
+static void test_more_sendable_callback(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.send_slots = 4;
+    cfg.cc = EFVITCP_CC_NONE;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_sendable(t->conn), 4 * 1448);
+    for (int i = 0; i < 4; i++) CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 0); /* ring full */
+    CHECK_EQ(efvitcp_sendable(t->conn), 0);
+    for (int i = 0; i < 4; i++) EXPECT(t, TH_ACK | TH_PSH, S(1 + 100 * i), P(1));
+    t->hook = refill_hook;
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    CHECK_EQ(t->ev.more_sendable, 1);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(401), P(1), 16384, 100);
+    /* A duplicate ACK frees nothing: no callback. */
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    CHECK_EQ(t->ev.more_sendable, 1);
+    EXPECT_NOTHING(t);
+}
+
+/* Sending: payload bytes, segment boundaries (MSS less the TS option) and sequence numbers. */
+static void test_send_segmentation(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    for (uint32_t i = 0; i < 4000; i++) buf[i] = sg_pat(i);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 4000, false), 4000);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 1448);
+    CHECK(sg_payload_is_pat(t, 0));
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1449), P(1), 16384, 1448);
+    CHECK(sg_payload_is_pat(t, 1448));
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(2897), P(1), 16384, 1104);
+    CHECK(sg_payload_is_pat(t, 2896));
+    sg_send(t, TH_ACK, P(1), S(4001), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.bytes_out, 4000);
+    CHECK_EQ(cs.unacked, 0);
+}
+
+/* A sendv gather list lands in order. */
+static void test_sendv(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    struct iovec iov[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
+    CHECK_EQ(efvitcp_sendv(t->conn, iov, 3, false), 5);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 5);
+    CHECK(memcmp(t->last->data, "abcde", 5) == 0);
+    CHECK_EQ(efvitcp_sendv(t->conn, NULL, -1, false), 0);
+}
+
+int main(void)
+{
+    RUN(test_sender_respects_peer_window);
+    RUN(test_old_segment_does_not_update_window);
+    RUN(test_zero_window_probes_unanswered_time_out);
+    RUN(test_zero_window_probes_answered_never_time_out);
+    RUN(test_zero_window_probe_accepted);
+    RUN(test_sender_sws_no_split);
+    RUN(test_cork_with_more);
+    RUN(test_more_sendable_callback);
+    RUN(test_send_segmentation);
+    RUN(test_sendv);
+    sg_cleanup();
+    return th_summary();
+}
