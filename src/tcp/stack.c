@@ -181,6 +181,7 @@ static void run_deferred(et_stack *st)
             if (c->state == EFVITCP_SYN_SENT || c->state == EFVITCP_SYN_RECEIVED) {
                 if (et_seg_at(c, 0)->sent_ns == 0) et_output_syn(c);
             } else {
+                if (c->fin_pending) et_queue_fin(c);
                 et_output(c);
                 if (c->ack_now) et_send_ack(c);
             }

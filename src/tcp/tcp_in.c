@@ -7,7 +7,7 @@
 #include "tcp/stack.h"
 
 #define CHALLENGE_ACKS_PER_SEC 10
-#define OOW_ACK_INTERVAL_NS 500000000ull /* as Linux's tcp_invalid_ratelimit */
+#define OOW_ACK_INTERVAL_NS    500000000ull /* as Linux's tcp_invalid_ratelimit */
 
 static inline uint32_t seg_space(const et_tcp_seg *s)
 {

@@ -483,6 +483,9 @@ void et_queue_fin(et_conn *c)
         uint32_t idx = c->sr_end;
         if (idx - c->sr_una >= c->st->cfg.send_slots || !slot_writable(c, idx)) {
             c->fin_pending = true;
+            /* A full ring frees a slot with the next ACK, but a slot whose buffer the link
+               still holds may have nothing in flight behind it: retry after the next reap. */
+            if (idx - c->sr_una < c->st->cfg.send_slots) et_stack_deferred_add(c->st, c);
             return;
         }
         s = et_seg_at(c, idx);

@@ -11,8 +11,8 @@
 #include "link/mem_wire.h"
 #include "sim.h"
 
-#define US 1000ull
-#define MS 1000000ull
+#define US  1000ull
+#define MS  1000000ull
 #define SEC 1000000000ull
 
 /* ---- a side of a connection: callback log, stream to send, stream to check ---- */
@@ -37,9 +37,9 @@ typedef struct side {
     char log[64]; /* one letter per callback: A E D F C R T X M U */
     uint32_t nlog;
     int allow, est, data, fin, closed, reset, timeout, refused, more, utimer;
-    char close_in;      /* the callback (letter) inside which this side aborts the connection */
-    int closes;         /* efvitcp_conn_close() calls made from inside a callback */
-    bool deny;          /* allow_new_connection answers no */
+    char close_in; /* the callback (letter) inside which this side aborts the connection */
+    int closes;    /* efvitcp_conn_close() calls made from inside a callback */
+    bool deny;     /* allow_new_connection answers no */
     struct sockaddr_in peer;
     uint16_t peer_lport;
     bool fin_on_fin;    /* answer the peer's FIN with ours */
@@ -473,6 +473,9 @@ static void test_data_timeout_on_cut_wire(void)
     CHECK_EQ(c.rst_sent, 1); /* lost on the cut wire */
     CHECK_EQ(c.conns_active, 0);
     CHECK_EQ(p.s.dropped, 6); /* the data, 4 retransmissions, the RST */
+    et_wire_stats ws;
+    et_wire_get_stats(p.s.wire, &ws);
+    CHECK_EQ(ws.drop_unknown, 6); /* the wire itself discarded them */
     /* heal: the server still believes in the connection */
     sim_set_drop(&p.s, NULL, NULL);
     CHECK_EQ(s.conns_active, 1);
@@ -594,8 +597,8 @@ static void test_user_timers(void)
     CHECK_NULL_ERR(efvitcp_set_user_timer_ns(c, 2, 500 * US));
     CHECK_NULL_ERR(efvitcp_set_user_timer(c, 3, 5));
     efvitcp_cancel_user_timer(c, 3);
-    efvitcp_cancel_user_timer(c, 3);  /* not armed: no effect */
-    efvitcp_cancel_user_timer(c, 77); /* out of range: no effect */
+    efvitcp_cancel_user_timer(c, 3);                        /* not armed: no effect */
+    efvitcp_cancel_user_timer(c, 77);                       /* out of range: no effect */
     CHECK_NULL_ERR(efvitcp_set_user_timer(p.S.conn, 3, 7)); /* the server's timer 3 */
     CHECK_NULL_ERR(efvitcp_set_user_timer(p.S.conn, 0, 20));
     CHECK_NULL_ERR(efvitcp_set_user_timer(p.S.conn, 0, 0)); /* 0 cancels */
@@ -853,8 +856,8 @@ static void test_time_wait_table_full(void)
 #define NCONN 50
 
 typedef struct echo_conn {
-    uint32_t idx;     /* client: which connection; server: unused */
-    uint64_t got;     /* bytes received */
+    uint32_t idx; /* client: which connection; server: unused */
+    uint64_t got; /* bytes received */
     bool bad, fin_sent;
     int est, fin, closed, other;
 } echo_conn;
@@ -867,7 +870,10 @@ typedef struct many {
     int cli_closed, srv_closed, others;
 } many;
 
-static uint32_t msg_len(uint32_t i) { return 500 + i * 397; }
+static uint32_t msg_len(uint32_t i)
+{
+    return 500 + i * 397;
+}
 
 static void m_cli_est(void *ctx, efvitcp_conn *c)
 {
@@ -938,7 +944,10 @@ static void m_srv_closed(void *ctx, efvitcp_conn *c)
     m->srv_closed++;
 }
 
-static void m_other(void *ctx, efvitcp_conn *c) { ((many *)ctx)->others++; }
+static void m_other(void *ctx, efvitcp_conn *c)
+{
+    ((many *)ctx)->others++;
+}
 
 static bool m_done(void *a)
 {
@@ -976,8 +985,8 @@ static void test_many_connections(void)
     h->on_reset = h->on_timeout = m_other;
     m.s.sctx = m.s.cctx = &m;
     for (uint32_t i = 0; i < NCONN; i++)
-        CHECK_NULL_ERR(efvitcp_client_connect(m.s.cli, SIM_SERVER_IP, (uint16_t)(5000 + i % 2),
-                                              0, &m.cc[i]));
+        CHECK_NULL_ERR(
+            efvitcp_client_connect(m.s.cli, SIM_SERVER_IP, (uint16_t)(5000 + i % 2), 0, &m.cc[i]));
     CHECK_EQ(efvitcp_server_conn_count(m.s.srv), 0);
     REQUIRE(sim_run(&m.s, 10 * SEC, m_done, &m));
     CHECK_EQ(m.others, 0);

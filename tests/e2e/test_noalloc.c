@@ -104,7 +104,10 @@ static void install_counters(void) {}
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
                                               void (*free_hook)(const volatile void *));
 
-static void asan_malloc_hook(const volatile void *p, size_t n) { count_alloc(); }
+static void asan_malloc_hook(const volatile void *p, size_t n)
+{
+    count_alloc();
+}
 static void asan_free_hook(const volatile void *p)
 {
     if (counting && p) n_free++;
@@ -121,9 +124,9 @@ static void install_counters(void)
 
 /* ---- the busy phase ---- */
 
-#define US 1000ull
-#define MS 1000000ull
-#define SEC 1000000000ull
+#define US    1000ull
+#define MS    1000000ull
+#define SEC   1000000000ull
 #define BYTES (3u * 1024 * 1024)
 
 static uint8_t pat(uint32_t dir, uint64_t off)
@@ -201,10 +204,22 @@ static void on_closed(void *ctx, efvitcp_conn *c)
     e->closed++;
     e->conn = NULL;
 }
-static void on_reset(void *ctx, efvitcp_conn *c) { ((ep *)ctx)->reset++; }
-static void on_timeout(void *ctx, efvitcp_conn *c) { ((ep *)ctx)->timeout++; }
-static void on_refused(void *ctx, efvitcp_conn *c) { ((ep *)ctx)->refused++; }
-static void on_more(void *ctx, efvitcp_conn *c) { pump(ctx); }
+static void on_reset(void *ctx, efvitcp_conn *c)
+{
+    ((ep *)ctx)->reset++;
+}
+static void on_timeout(void *ctx, efvitcp_conn *c)
+{
+    ((ep *)ctx)->timeout++;
+}
+static void on_refused(void *ctx, efvitcp_conn *c)
+{
+    ((ep *)ctx)->refused++;
+}
+static void on_more(void *ctx, efvitcp_conn *c)
+{
+    pump(ctx);
+}
 
 static void on_timer(void *ctx, efvitcp_conn *c, uint32_t id)
 {

@@ -69,7 +69,10 @@ void sim_free(sim *s)
     memset(s, 0, sizeof(*s));
 }
 
-uint64_t sim_now(const sim *s) { return efvitcp_wire_now(s->wire); }
+uint64_t sim_now(const sim *s)
+{
+    return efvitcp_wire_now(s->wire);
+}
 
 void sim_set_drop(sim *s, sim_drop_fn fn, void *ctx)
 {
@@ -83,7 +86,10 @@ bool sim_drop_all(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t 
     return true;
 }
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t get32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -186,4 +192,7 @@ bool sim_run(sim *s, uint64_t max_ns, bool (*done)(void *arg), void *arg)
     }
 }
 
-void sim_run_for(sim *s, uint64_t ns) { sim_run(s, ns, NULL, NULL); }
+void sim_run_for(sim *s, uint64_t ns)
+{
+    sim_run(s, ns, NULL, NULL);
+}

@@ -20,7 +20,7 @@
 /* Wire ports (and so MACs 02:00:00:00:00:port+1): sim_init attaches the server first. */
 #define SIM_SERVER_PORT 0u
 #define SIM_CLIENT_PORT 1u
-#define SIM_MAX_HOSTS 4
+#define SIM_MAX_HOSTS   4
 
 /* Decides whether the wire loses a frame that port from_port is sending. */
 typedef bool (*sim_drop_fn)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len,
