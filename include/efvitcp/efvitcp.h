@@ -112,6 +112,13 @@ typedef struct efvitcp_config {
                         instance's choices reproducible (tests, simulation). */
     void (*log)(void *log_ctx, int level, const char *msg); /**< may be NULL */
     void *log_ctx;
+
+    /* --- capture --- */
+    const char *pcap_path; /**< NULL = off. Otherwise init creates (truncates) this file and the
+                                instance writes every frame it receives and sends to it: pcap
+                                format with nanosecond timestamps from the instance clock,
+                                LINKTYPE_ETHERNET (tshark, Wireshark, tcpdump read it). For
+                                debugging: it costs a copy per frame and a write per poll. */
 } efvitcp_config;
 
 /** Fills *cfg with the documented defaults. */
@@ -376,6 +383,10 @@ typedef struct efvitcp_wire_config {
     uint32_t mtu;           /**< IP MTU; longer frames are dropped. 576..9000. Default 1500. */
     uint32_t max_frames;    /**< frames in flight on the whole wire. Default 65536. */
     uint32_t max_ports;     /**< endpoints that may attach. 2..250. Default 8. */
+    uint64_t seed;          /**< seeds the fault generators: one stream per sending endpoint,
+                                 derived from seed and the endpoint's port number (attach
+                                 order). Every value, 0 included, replays identically.
+                                 Default 0. */
 } efvitcp_wire_config;
 
 /** Fills *cfg with the defaults. */
@@ -390,8 +401,54 @@ EFVITCP_API uint64_t efvitcp_wire_now(const efvitcp_wire *w);
 EFVITCP_API void efvitcp_wire_set_now(efvitcp_wire *w, uint64_t now_ns);
 /** Delivery time of the earliest frame in flight, UINT64_MAX if none. */
 EFVITCP_API uint64_t efvitcp_wire_next_delivery(const efvitcp_wire *w);
-/** Frames carried and dropped (by queue overflow, MTU, or a full receiver). */
+/** Frames carried and dropped (by queue overflow, MTU, a full receiver, or injected loss and
+    partitions). */
 EFVITCP_API void efvitcp_wire_counts(const efvitcp_wire *w, uint64_t *delivered, uint64_t *dropped);
+
+/**
+ * Impairments of the frames one endpoint sends (one direction of a point-to-point path), for
+ * testing: every draw comes from the sending endpoint's seeded generator, so a run replays bit
+ * for bit. Zero everywhere (memset) means a perfect wire. Per frame, in this order: the MTU, the
+ * sender's bandwidth queue, the partition, Bernoulli loss, Gilbert-Elliott loss, duplication;
+ * then per arriving copy the jitter and the corruptions. Every injected fault is counted.
+ */
+typedef struct efvitcp_wire_faults {
+    double loss; /**< probability that a frame is lost, 0..1 */
+    /* Gilbert-Elliott burst loss: a two-state Markov chain stepped once per frame sent. */
+    double ge_enter_bad; /**< P(good -> bad) per frame; 0 keeps the chain in good */
+    double ge_leave_bad; /**< P(bad -> good) per frame; the mean burst is 1/ge_leave_bad frames */
+    double ge_loss_good; /**< loss probability in the good state */
+    double ge_loss_bad;  /**< loss probability in the bad state */
+    double duplicate;    /**< probability that a frame arrives twice (each copy jittered alone) */
+    uint64_t jitter_mean_ns; /**< mean of an exponential extra delay of each copy, on top of the
+                                  latency: later frames overtake earlier ones. 0 = none */
+    uint64_t jitter_max_ns;  /**< cap on that delay; 0 = no cap */
+    /** Probability that one random bit of an IPv4 frame (IP header onwards) is flipped and the
+        checksums are left alone: the receiver's checksum check must catch every one. */
+    double corrupt;
+    /**
+     * Probability that one bit of the TCP header of a TCP/IPv4 frame is flipped and the checksum
+     * is recomputed, so that the corruption reaches TCP. The bit is drawn among the fields a
+     * receiver must survive without losing stream integrity: the ports, the top 4 bits of the
+     * sequence and acknowledgment numbers (far outside any window below 256 MiB), the reserved
+     * bits, the CWR/ECE/URG/ACK/PSH/SYN flags, the window and the urgent pointer. The other bits
+     * (low sequence bits, FIN, RST, data offset, options, payload) yield a segment no TCP can
+     * tell from a genuine one. A flipped sequence number on a SYN or SYN-ACK is such a segment
+     * too: that connection is lost by design (the receiver took a wrong initial number).
+     */
+    double corrupt_fixed;
+    bool partition; /**< drop everything the endpoint sends (a cut cable, a dead switch port) */
+    uint32_t mtu;   /**< IP MTU of the endpoint's frames, 68..the wire's mtu (longer ones are
+                         dropped, as with the wire's mtu); 0 = the wire's */
+} efvitcp_wire_faults;
+
+/**
+ * Sets the impairments of the frames that endpoint endpoint_name (the NAME of "mem:NAME") sends,
+ * from the next frame on; f NULL clears them. Frames already in flight are not touched. Never
+ * allocates. Returns NULL or an error (unknown endpoint, a probability outside 0..1, bad mtu).
+ */
+EFVITCP_API const char *efvitcp_wire_set_faults(efvitcp_wire *w, const char *endpoint_name,
+                                                const efvitcp_wire_faults *f);
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,114 @@
-/* Picks the link that an interface string names. */
+/* Picks the link that an interface string names, and parses own-address settings for links. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
 
+#define LINKS_SUPPORTED "mem:NAME, packet:IF, xdp:IF, efvi:IF or a plain interface name"
+
+/* "A.B.C.D" (decimal, 1..3 digits per octet); advances *sp past it. Host order. */
+static bool parse_ipv4(const char **sp, uint32_t *out)
+{
+    const char *s = *sp;
+    uint32_t ip = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i) {
+            if (*s != '.') return false;
+            s++;
+        }
+        uint32_t v = 0;
+        int digits = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (++digits > 3) return false;
+            v = v * 10 + (uint32_t)(*s - '0');
+            s++;
+        }
+        if (digits == 0 || v > 255) return false;
+        ip = ip << 8 | v;
+    }
+    *sp = s;
+    *out = ip;
+    return true;
+}
+
+static bool unicast(uint32_t ip)
+{
+    /* 0.0.0.0 means "no address" in link.h; class D/E cannot be a host's own address. */
+    return ip != 0 && ip < 0xe0000000u;
+}
+
+const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l)
+{
+    if (!cfg || !cfg->local_addr) return "local_addr \"A.B.C.D/prefix\" is required";
+    const char *s = cfg->local_addr;
+    uint32_t ip, prefix = 0;
+    if (!parse_ipv4(&s, &ip) || *s != '/') return "malformed local_addr, want \"A.B.C.D/prefix\"";
+    s++;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9' && digits < 3) {
+        prefix = prefix * 10 + (uint32_t)(*s - '0');
+        s++;
+        digits++;
+    }
+    if (digits == 0 || *s != '\0' || prefix > 32)
+        return "malformed local_addr, want \"A.B.C.D/prefix\" with prefix 0..32";
+    if (!unicast(ip)) return "local_addr must be a unicast address";
+    uint32_t gw = 0;
+    if (cfg->gateway) {
+        s = cfg->gateway;
+        if (!parse_ipv4(&s, &gw) || *s != '\0') return "malformed gateway, want \"A.B.C.D\"";
+        if (!unicast(gw)) return "gateway must be a unicast address";
+        uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+        /* A next hop is reached by ARP on the local subnet; any other is unreachable. */
+        if ((gw & mask) != (ip & mask)) return "gateway is not on the local_addr subnet";
+        if (gw == ip) return "gateway equals local_addr";
+    }
+    l->local_ip = ip;
+    l->prefix_len = prefix;
+    l->gateway = gw;
+    l->caps |= ET_LINK_CAP_OWN_ADDR;
+    return NULL;
+}
+
+static const char *open_xdp(const char *ifname, const struct efvitcp_config *cfg,
+                            const et_link_params *p, et_link **out)
+{
+#ifdef EFVITCP_HAVE_XDP
+    return et_xdp_link_open(ifname, cfg, p, out);
+#else
+    (void)ifname, (void)cfg, (void)p, (void)out;
+    return "xdp link not built (needs libxdp, libbpf and clang at build time)";
+#endif
+}
+
 const char *et_link_open(const char *interface, const struct efvitcp_config *cfg,
                          const et_link_params *p, et_link **out)
 {
     if (out) *out = NULL;
-    if (!interface) return "no interface given: supported: mem:NAME";
+    if (!interface || !*interface) return "no interface given: supported: " LINKS_SUPPORTED;
     if (strncmp(interface, "mem:", 4) == 0) return et_mem_link_open(interface + 4, cfg, p, out);
+    if (strncmp(interface, "packet:", 7) == 0)
+        return et_packet_link_open(interface + 7, cfg, p, out);
+    if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, cfg, p, out);
+    if (strncmp(interface, "efvi:", 5) == 0) {
+#ifdef EFVITCP_HAVE_EFVI
+        return et_efvi_link_open(interface + 5, cfg, p, out);
+#else
+        return "efvi link not built (Onload's ef_vi headers and libciul were not found)";
+#endif
+    }
     /* Error strings are static (efvitcp.h), so the offending name cannot be quoted back. */
-    return "unknown link interface: supported: mem:NAME";
+    if (strchr(interface, ':')) return "unknown link type: supported: " LINKS_SUPPORTED;
+    /* A plain interface name: the best link that opens. xdp first; AF_PACKET can always be
+       opened by a privileged process but only for an address of our own. */
+    const char *xdp_err = open_xdp(interface, cfg, p, out);
+    if (!xdp_err) return NULL;
+    const char *pkt_err = et_packet_link_open(interface, cfg, p, out);
+    if (!pkt_err) return NULL;
+#ifdef EFVITCP_HAVE_XDP
+    return xdp_err;
+#else
+    return pkt_err;
+#endif
 }

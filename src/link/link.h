@@ -69,6 +69,7 @@ typedef struct et_link {
     uint32_t local_ip;   /**< host order; 0 if the engine must take it from the config */
     uint32_t prefix_len; /**< of local_ip */
     uint32_t gateway;    /**< host order, 0 = none */
+    uint32_t ifindex;    /**< kernel interface index (xdp, packet, efvi); 0 for mem */
     uint8_t *tx_base;    /**< tx buffer i is tx_base + i * tx_buf_size */
     uint32_t tx_buf_size;
     uint32_t n_tx;
@@ -82,15 +83,61 @@ typedef struct et_link_params {
 } et_link_params;
 
 /**
- * Opens the link named by interface ("mem:NAME", ...). Returns NULL and sets *out, or an error.
- * Links that own an address take it from cfg->local_addr / cfg->gateway.
+ * Opens the link named by interface: "mem:NAME", "packet:IF", "xdp:IF", "efvi:IF", or a plain
+ * interface name, which picks the best link built in (xdp, then packet). Returns NULL and sets
+ * *out, or an error.
+ *
+ * Addressing modes (docs/links.md):
+ * - own address: cfg->local_addr is set. The link reports ET_LINK_CAP_OWN_ADDR, local_ip,
+ *   prefix_len and gateway from the config (et_link_config_addr), and the stack answers and sends
+ *   ARP itself. The address must be one the kernel does not own.
+ * - kernel-shared: cfg->local_addr is NULL. The link reports its ifindex and no
+ *   ET_LINK_CAP_OWN_ADDR, and either the interface's address in local_ip/prefix_len or local_ip
+ *   0, in which case the stack reads it from the kernel (netlink); the stack takes next hops
+ *   and MACs from the kernel over netlink and reserves its ports with kernel sockets. Only links
+ *   that steer our flows away from the kernel (xdp, efvi) may offer it: the kernel would answer
+ *   our segments with RST otherwise.
  */
 const char *et_link_open(const char *interface, const struct efvitcp_config *cfg,
                          const et_link_params *p, et_link **out);
 
+/**
+ * Own-address mode: parses cfg->local_addr ("A.B.C.D/prefix") and cfg->gateway ("A.B.C.D" or
+ * NULL) into l->local_ip, prefix_len and gateway (host order) and sets ET_LINK_CAP_OWN_ADDR.
+ */
+const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l);
+
 /** The mem link (src/link/mem.c). */
 const char *et_mem_link_open(const char *name, const struct efvitcp_config *cfg,
                              const et_link_params *p, et_link **out);
+
+/** The AF_PACKET link (src/link/packet.c) on interface ifname. Own-address mode only. */
+const char *et_packet_link_open(const char *ifname, const struct efvitcp_config *cfg,
+                                const et_link_params *p, et_link **out);
+
+#ifdef EFVITCP_HAVE_XDP
+/**
+ * The xdp link (src/link/xdp.c) on interface ifname: AF_XDP socket on queue 0 and our XDP
+ * program. With cfg->local_addr the stack owns that address (ET_LINK_CAP_OWN_ADDR: ARP and all
+ * TCP for it are steered to the stack); without it local_ip is 0 and the engine takes the
+ * address from the kernel, steering only the flows it adds.
+ */
+const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cfg,
+                             const et_link_params *p, et_link **out);
+#endif
+
+#ifdef EFVITCP_HAVE_EFVI
+/**
+ * The efvi link (src/link/efvi.c): ef_vi on a Solarflare/AMD interface. spec is
+ * "IF[,rxts][,noctpio][,ct=N]" (hardware RX timestamps, no CTPIO, CTPIO cut-through threshold).
+ * With cfg->local_addr the stack owns that address and takes the interface's unicast frames and
+ * ARP broadcasts; without it, it shares the kernel's address and takes only its flows. In builds
+ * against the ef_vi emulator, cfg->wire set makes IF an emulated NIC port on that simulated wire
+ * (tests only).
+ */
+const char *et_efvi_link_open(const char *spec, const struct efvitcp_config *cfg,
+                              const et_link_params *p, et_link **out);
+#endif
 
 static inline uint8_t *et_link_tx_buf(const et_link *l, uint32_t id)
 {

@@ -7,6 +7,10 @@
  * gets a pointer into the slot (zero copy) and gives it back with rx_release. Each endpoint has a
  * min-heap of slot indices keyed by (delivery time, sequence number): the sequence number keeps
  * frames due at the same instant in the order they were sent.
+ *
+ * Faults (efvitcp_wire_set_faults) belong to the sending endpoint: loss, bursts, duplication,
+ * jitter, corruption, partitions and an MTU, every draw from that endpoint's seeded generator, so
+ * a run replays bit for bit. The fault state lives in the port: setting faults never allocates.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -16,11 +20,13 @@
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
 #include "link/mem_wire.h"
+#include "net/checksum.h"
+#include "util/random.h"
 
 #define WIRE_SLOT_MIN   2048u
 #define WIRE_NAME_MAX   31u
 #define WIRE_MAX_FRAMES (1u << 20)
-#define WIRE_MAX_COPIES 2 /* room for a duplication fault; today a frame arrives at most once */
+#define WIRE_MAX_COPIES 2 /* a duplication fault makes a second copy */
 #define ETH_HDR_LEN     14u
 #define NS_PER_SEC      1000000000ull
 
@@ -44,6 +50,11 @@ typedef struct wire_port {
     uint32_t heap_len;
     uint32_t held;         /* slots lent to the stack and not yet released */
     struct mem_link *link; /* NULL for raw endpoints */
+    /* faults of the frames this endpoint sends */
+    bool has_faults;
+    bool ge_bad; /* Gilbert-Elliott chain in its bad state */
+    efvitcp_wire_faults faults;
+    et_rng rng;
 } wire_port;
 
 struct efvitcp_wire {
@@ -60,6 +71,9 @@ struct efvitcp_wire {
     et_wire_stats st;
     void (*tap)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len, uint64_t now_ns);
     void *tap_ctx;
+    void (*fault_hook)(void *ctx, uint32_t from_port, int kind, const uint8_t *frame, uint32_t len,
+                       uint32_t bit);
+    void *fault_ctx;
 };
 
 typedef struct mem_link {
@@ -91,6 +105,7 @@ void efvitcp_wire_config_default(efvitcp_wire_config *cfg)
     cfg->mtu = 1500;
     cfg->max_frames = 65536;
     cfg->max_ports = 8;
+    cfg->seed = 0;
 }
 
 const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg)
@@ -253,8 +268,8 @@ void efvitcp_wire_counts(const efvitcp_wire *w, uint64_t *delivered, uint64_t *d
     et_wire_get_stats(w, &st);
     if (delivered) *delivered = st.delivered;
     if (dropped)
-        *dropped =
-            st.drop_mtu + st.drop_queue + st.drop_no_slot + st.drop_unknown + st.drop_rx_full;
+        *dropped = st.drop_mtu + st.drop_queue + st.drop_no_slot + st.drop_unknown +
+                   st.drop_rx_full + st.fault_partition + st.fault_loss + st.fault_burst_loss;
 }
 
 void et_wire_set_tap(efvitcp_wire *w,
@@ -267,17 +282,119 @@ void et_wire_set_tap(efvitcp_wire *w,
     w->tap_ctx = tap ? ctx : NULL;
 }
 
+void et_wire_set_fault_hook(efvitcp_wire *w,
+                            void (*hook)(void *ctx, uint32_t from_port, int kind,
+                                         const uint8_t *frame, uint32_t len, uint32_t bit),
+                            void *ctx)
+{
+    if (!w) return;
+    w->fault_hook = hook;
+    w->fault_ctx = hook ? ctx : NULL;
+}
+
+static bool prob_ok(double p)
+{
+    return p >= 0.0 && p <= 1.0; /* false for NaN too */
+}
+
+const char *efvitcp_wire_set_faults(efvitcp_wire *w, const char *endpoint_name,
+                                    const efvitcp_wire_faults *f)
+{
+    if (!w || !endpoint_name) return "efvitcp_wire_set_faults: wire or endpoint name is NULL";
+    wire_port *p = NULL;
+    for (uint32_t i = 0; i < w->cfg.max_ports; i++)
+        if (w->ports[i].used && strcmp(w->ports[i].name, endpoint_name) == 0) p = &w->ports[i];
+    if (!p) return "efvitcp_wire_set_faults: no such endpoint on this wire";
+    if (f) {
+        if (!prob_ok(f->loss) || !prob_ok(f->ge_enter_bad) || !prob_ok(f->ge_leave_bad) ||
+            !prob_ok(f->ge_loss_good) || !prob_ok(f->ge_loss_bad) || !prob_ok(f->duplicate) ||
+            !prob_ok(f->corrupt) || !prob_ok(f->corrupt_fixed))
+            return "efvitcp_wire_set_faults: probabilities must lie in 0..1";
+        if (f->mtu && (f->mtu < 68 || f->mtu > w->cfg.mtu))
+            return "efvitcp_wire_set_faults: mtu must be 0 or 68..the wire's mtu";
+        p->faults = *f;
+        p->has_faults = true;
+    } else {
+        memset(&p->faults, 0, sizeof(p->faults));
+        p->has_faults = false;
+    }
+    /* A new fault mix starts its burst chain afresh; the generator runs on. */
+    p->ge_bad = false;
+    return NULL;
+}
+
+static void fault_note(efvitcp_wire *w, uint32_t from, int kind, const uint8_t *frame, uint32_t len,
+                       uint32_t bit)
+{
+    if (w->fault_hook) w->fault_hook(w->fault_ctx, from, kind, frame, len, bit);
+}
+
+/* Uniform in [0, 1) with 53 random bits. */
+static double rng_unit(et_rng *r)
+{
+    return (double)(et_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* A draw against probability p; no draw at all when p is 0, so a clean wire consumes nothing. */
+static bool chance(wire_port *p, double prob)
+{
+    return prob > 0.0 && rng_unit(&p->rng) < prob;
+}
+
+/*
+ * Natural logarithm of x in (0, 1] from IEEE arithmetic alone (no libm): x = m * 2^e with m in
+ * [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| < 0.172, summed to s^17
+ * (error below 1e-15). The same bits on every machine keep jittered runs replayable anywhere.
+ */
+static double det_ln(double x)
+{
+    uint64_t b;
+    memcpy(&b, &x, sizeof(b));
+    int e = (int)((b >> 52) & 0x7ff) - 1023;
+    b = (b & 0x000fffffffffffffull) | (1023ull << 52);
+    double m;
+    memcpy(&m, &b, sizeof(m));
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s, term = s, sum = 0.0;
+    for (int k = 1; k <= 17; k += 2) {
+        sum += term / k;
+        term *= s2;
+    }
+    return 2.0 * sum + e * 0.6931471805599453;
+}
+
+/* Exponential extra delay of one copy (0 when jitter is off). */
+static uint64_t jitter_ns(efvitcp_wire *w, wire_port *p)
+{
+    const efvitcp_wire_faults *f = &p->faults;
+    if (!f->jitter_mean_ns) return 0;
+    /* (0, 1]: ln is finite */
+    double u = (double)((et_rng_next(&p->rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    double d = -det_ln(u) * (double)f->jitter_mean_ns;
+    if (d > 9.0e18) d = 9.0e18;
+    uint64_t ns = (uint64_t)d;
+    if (f->jitter_max_ns && ns > f->jitter_max_ns) ns = f->jitter_max_ns;
+    if (ns) w->st.fault_jitter++;
+    return ns;
+}
+
 /*
  * The single decision point for a frame put on the wire: returns how many copies arrive (0 = the
- * frame is lost, counted here) and when. Fault injection plugs in here: loss returns 0,
- * duplication returns up to WIRE_MAX_COPIES times, jitter and reordering move the times, and
- * corruption would report which bytes to flip so the caller alters each copy in its slot.
+ * frame is lost, counted here) and when: the MTU, the sender's drop-tail queue, then the
+ * injected partition, loss and duplication; each copy gets its own jitter.
  */
-static int wire_admit(efvitcp_wire *w, wire_port *from, uint32_t len, uint64_t now,
-                      uint64_t at[WIRE_MAX_COPIES])
+static int wire_admit(efvitcp_wire *w, uint32_t from_idx, const uint8_t *frame, uint32_t len,
+                      uint64_t now, uint64_t at[WIRE_MAX_COPIES])
 {
-    if (len < ETH_HDR_LEN || len > w->cfg.mtu + ETH_HDR_LEN) {
+    wire_port *from = &w->ports[from_idx];
+    uint32_t mtu = from->faults.mtu ? from->faults.mtu : w->cfg.mtu;
+    if (len < ETH_HDR_LEN || len > mtu + ETH_HDR_LEN) {
         w->st.drop_mtu++;
+        if (len >= ETH_HDR_LEN && len <= w->cfg.mtu + ETH_HDR_LEN)
+            fault_note(w, from_idx, ET_WIRE_FAULT_MTU, frame, len, UINT32_MAX);
         return 0;
     }
     uint64_t depart = from->line_free > now ? from->line_free : now;
@@ -291,12 +408,119 @@ static int wire_admit(efvitcp_wire *w, wire_port *from, uint32_t len, uint64_t n
         }
         from->line_free = sat_add(depart, ser);
     }
-    at[0] = sat_add(sat_add(depart, ser), w->cfg.latency_ns);
-    return 1;
+    uint64_t arrive = sat_add(sat_add(depart, ser), w->cfg.latency_ns);
+    at[0] = arrive;
+    if (!from->has_faults) return 1;
+
+    /* Lost after the sender's line carried it: the queue and line time are spent. */
+    const efvitcp_wire_faults *f = &from->faults;
+    if (f->partition) {
+        w->st.fault_partition++;
+        fault_note(w, from_idx, ET_WIRE_FAULT_PARTITION, frame, len, UINT32_MAX);
+        return 0;
+    }
+    if (chance(from, f->loss)) {
+        w->st.fault_loss++;
+        fault_note(w, from_idx, ET_WIRE_FAULT_LOSS, frame, len, UINT32_MAX);
+        return 0;
+    }
+    if (f->ge_enter_bad > 0.0 || from->ge_bad) {
+        if (from->ge_bad) {
+            if (chance(from, f->ge_leave_bad)) from->ge_bad = false;
+        } else if (chance(from, f->ge_enter_bad)) {
+            from->ge_bad = true;
+        }
+        if (chance(from, from->ge_bad ? f->ge_loss_bad : f->ge_loss_good)) {
+            w->st.fault_burst_loss++;
+            fault_note(w, from_idx, ET_WIRE_FAULT_BURST_LOSS, frame, len, UINT32_MAX);
+            return 0;
+        }
+    }
+    int copies = 1;
+    if (chance(from, f->duplicate)) {
+        copies = 2;
+        w->st.fault_dup++;
+        fault_note(w, from_idx, ET_WIRE_FAULT_DUP, frame, len, UINT32_MAX);
+    }
+    for (int c = 0; c < copies; c++) at[c] = sat_add(arrive, jitter_ns(w, from));
+    return copies;
 }
 
-static void wire_enqueue(efvitcp_wire *w, uint32_t to, const uint8_t *frame, uint32_t len,
-                         uint64_t at)
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Offset of the TCP header in an IPv4/TCP frame whose lengths hold together, or 0. */
+static uint32_t tcp_offset(const uint8_t *f, uint32_t len)
+{
+    if (len < ETH_HDR_LEN + 40 || rd16(f + 12) != 0x0800 || f[ETH_HDR_LEN + 9] != 6) return 0;
+    uint32_t ihl = (f[ETH_HDR_LEN] & 15u) * 4u, tot = rd16(f + ETH_HDR_LEN + 2);
+    if (ihl < 20 || tot < ihl + 20 || tot > len - ETH_HDR_LEN) return 0;
+    return ETH_HDR_LEN + ihl;
+}
+
+/*
+ * Bit k (0..81) of the TCP header bits a receiver must survive (efvitcp.h, corrupt_fixed), as a
+ * byte offset in the header and a bit number: ports (32), the top nibbles of the sequence and
+ * acknowledgment numbers (4 + 4), the reserved nibble (4), CWR/ECE/URG/ACK/PSH/SYN (6), window
+ * (16) and urgent pointer (16).
+ */
+#define SAFE_TCP_BITS 82u
+static void safe_tcp_bit(uint32_t k, uint32_t *byte, uint32_t *bit)
+{
+    static const uint8_t flag_bits[6] = {7, 6, 5, 4, 3, 1};
+    if (k < 32) {
+        *byte = k / 8, *bit = k % 8;
+    } else if (k < 36) {
+        *byte = 4, *bit = 4 + (k - 32);
+    } else if (k < 40) {
+        *byte = 8, *bit = 4 + (k - 36);
+    } else if (k < 44) {
+        *byte = 12, *bit = k - 40;
+    } else if (k < 50) {
+        *byte = 13, *bit = flag_bits[k - 44];
+    } else if (k < 66) {
+        *byte = 14 + (k - 50) / 8, *bit = (k - 50) % 8;
+    } else {
+        *byte = 18 + (k - 66) / 8, *bit = (k - 66) % 8;
+    }
+}
+
+/* Corruptions of one arriving copy, in its wire slot. */
+static void corrupt_copy(efvitcp_wire *w, uint32_t from_idx, uint8_t *f, uint32_t len)
+{
+    wire_port *from = &w->ports[from_idx];
+    if (!from->has_faults) return;
+    /* ARP has no checksum of its own (the Ethernet FCS, not modelled, guards it): only IPv4
+       frames are corrupted. */
+    if (len < ETH_HDR_LEN + 20 || rd16(f + 12) != 0x0800) return;
+    if (chance(from, from->faults.corrupt)) {
+        uint32_t bit = ETH_HDR_LEN * 8 + et_rng_below(&from->rng, (len - ETH_HDR_LEN) * 8);
+        f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        w->st.fault_corrupt++;
+        fault_note(w, from_idx, ET_WIRE_FAULT_CORRUPT, f, len, bit);
+    }
+    uint32_t t = tcp_offset(f, len);
+    if (t && chance(from, from->faults.corrupt_fixed)) {
+        uint32_t byte, b;
+        safe_tcp_bit(et_rng_below(&from->rng, SAFE_TCP_BITS), &byte, &b);
+        /* RFC 1624: patch the checksum for the one 16-bit word that changed. */
+        uint8_t *word = f + t + (byte & ~1u);
+        uint16_t old_w, new_w, csum;
+        memcpy(&old_w, word, 2);
+        f[t + byte] ^= (uint8_t)(1u << b);
+        memcpy(&new_w, word, 2);
+        memcpy(&csum, f + t + 16, 2);
+        csum = et_csum_update16(csum, old_w, new_w);
+        memcpy(f + t + 16, &csum, 2);
+        w->st.fault_corrupt_fixed++;
+        fault_note(w, from_idx, ET_WIRE_FAULT_CORRUPT_FIXED, f, len, (t + byte) * 8 + b);
+    }
+}
+
+static void wire_enqueue(efvitcp_wire *w, uint32_t from, uint32_t to, const uint8_t *frame,
+                         uint32_t len, uint64_t at)
 {
     if (!w->n_free) {
         w->st.drop_no_slot++;
@@ -310,6 +534,7 @@ static void wire_enqueue(efvitcp_wire *w, uint32_t to, const uint8_t *frame, uin
     sl->len = len;
     sl->port = (uint16_t)to;
     sl->state = SLOT_QUEUED;
+    corrupt_copy(w, from, w->mem + (size_t)s * w->slot_size, len);
     heap_push(w, &w->ports[to], s);
 }
 
@@ -328,14 +553,14 @@ static void wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint
     w->st.sent++;
     if (w->tap) w->tap(w->tap_ctx, from, frame, len, now);
     uint64_t at[WIRE_MAX_COPIES];
-    int copies = wire_admit(w, &w->ports[from], len, now, at);
+    int copies = wire_admit(w, from, frame, len, now, at);
     if (copies == 0) return;
 
     static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     if (memcmp(frame, bcast, 6) == 0) {
         for (uint32_t i = 0; i < w->cfg.max_ports; i++) {
             if (i == from || !w->ports[i].used) continue;
-            for (int c = 0; c < copies; c++) wire_enqueue(w, i, frame, len, at[c]);
+            for (int c = 0; c < copies; c++) wire_enqueue(w, from, i, frame, len, at[c]);
         }
         return;
     }
@@ -345,7 +570,7 @@ static void wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint
         w->st.drop_unknown++;
         return;
     }
-    for (int c = 0; c < copies; c++) wire_enqueue(w, (uint32_t)to, frame, len, at[c]);
+    for (int c = 0; c < copies; c++) wire_enqueue(w, from, (uint32_t)to, frame, len, at[c]);
 }
 
 static const char *port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_out)
@@ -372,6 +597,13 @@ static const char *port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_
     p->held = 0;
     p->link = NULL;
     p->raw = false;
+    p->has_faults = false;
+    p->ge_bad = false;
+    memset(&p->faults, 0, sizeof(p->faults));
+    /* One stream per sending endpoint; the port number keeps streams of one wire apart. A zero
+       seed would ask et_rng_seed for getrandom(). */
+    uint64_t x = w->cfg.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(free_idx + 1));
+    et_rng_seed(&p->rng, x ? x : 1);
     *idx_out = (uint32_t)free_idx;
     return NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * Internal hooks into the simulated wire of the mem link (src/link/mem.c), for tests and tools
  * that must put frames on the wire without a stack: segment-level scripts drive one stack through
- * a raw endpoint, and a future pcap writer hangs off the tap.
+ * a raw endpoint, and the simulator hashes every frame through the tap and follows the injected
+ * faults through the fault hook.
  *
  * A raw endpoint is an ordinary wire port (it has a MAC, counts against max_ports, receives
  * unicast to its MAC and broadcasts) whose frames are copied out by et_wire_raw_recv() instead of
@@ -23,7 +24,26 @@ typedef struct et_wire_stats {
     uint64_t drop_no_slot; /**< every frame slot of the wire was in use */
     uint64_t drop_unknown; /**< no endpoint has the destination MAC */
     uint64_t drop_rx_full; /**< due while the receiver held all of its n_rx buffers */
+    /* injected faults (efvitcp_wire_set_faults); drop_mtu above counts an mtu override too */
+    uint64_t fault_partition;     /**< frames dropped by a partition */
+    uint64_t fault_loss;          /**< frames dropped by Bernoulli loss */
+    uint64_t fault_burst_loss;    /**< frames dropped by Gilbert-Elliott loss */
+    uint64_t fault_dup;           /**< extra copies made */
+    uint64_t fault_jitter;        /**< copies delayed by a non-zero jitter */
+    uint64_t fault_corrupt;       /**< copies with a bit flipped, checksums left */
+    uint64_t fault_corrupt_fixed; /**< copies with a TCP header bit flipped, checksum fixed */
 } et_wire_stats;
+
+/** Kinds of injected faults reported to the fault hook. */
+enum {
+    ET_WIRE_FAULT_PARTITION = 1,
+    ET_WIRE_FAULT_LOSS,
+    ET_WIRE_FAULT_BURST_LOSS,
+    ET_WIRE_FAULT_MTU,
+    ET_WIRE_FAULT_DUP,
+    ET_WIRE_FAULT_CORRUPT,
+    ET_WIRE_FAULT_CORRUPT_FIXED,
+};
 
 /**
  * Attaches an endpoint that is not a stack. name: 1..31 characters, unique on the wire. On
@@ -53,6 +73,16 @@ void et_wire_set_tap(efvitcp_wire *w,
                      void (*tap)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len,
                                  uint64_t now_ns),
                      void *ctx);
+/**
+ * Installs a hook called for each injected fault (ET_WIRE_FAULT_*) as it happens, after the tap.
+ * For a drop, frame is the frame lost; for a duplicate, the frame; for a corruption, the altered
+ * copy as it will arrive, and bit names the flipped bit (byte bit / 8, mask 1 << (bit % 8)); bit
+ * is UINT32_MAX otherwise. NULL removes it. The frame is valid only during the call.
+ */
+void et_wire_set_fault_hook(efvitcp_wire *w,
+                            void (*hook)(void *ctx, uint32_t from_port, int kind,
+                                         const uint8_t *frame, uint32_t len, uint32_t bit),
+                            void *ctx);
 /** Fills *st with the wire's counters. */
 void et_wire_get_stats(const efvitcp_wire *w, et_wire_stats *st);
 

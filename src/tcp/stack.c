@@ -86,7 +86,17 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->cfg.local_addr = NULL;
     st->cfg.gateway = NULL;
     st->cfg.wire = NULL;
+    st->cfg.pcap_path = NULL;
     const efvitcp_config *cfg = &st->cfg;
+    if (cfg_in->pcap_path) {
+        st->pcap = malloc(sizeof(*st->pcap));
+        if (!st->pcap) return "out of memory";
+        if ((err = et_pcap_open(st->pcap, cfg_in->pcap_path))) {
+            free(st->pcap);
+            st->pcap = NULL;
+            return err;
+        }
+    }
 
     et_rng_seed(&st->rng, cfg->seed);
     st->isn_key[0] = et_rng_next(&st->rng);
@@ -140,6 +150,11 @@ void et_stack_close(et_stack *st)
         free(st->conns[0].user_data);
     }
     if (st->link) st->link->ops->destroy(st->link);
+    if (st->pcap) {
+        et_pcap_close(st->pcap);
+        free(st->pcap);
+        st->pcap = NULL;
+    }
     free(st->conns);
     free(st->tw);
     free(st->ctrl_free);
@@ -156,7 +171,7 @@ void et_stack_deferred_add(et_stack *st, et_conn *c)
     st->deferred = c;
 }
 
-static void reap_tx_completions(et_stack *st)
+void et_stack_reap_tx(et_stack *st)
 {
     uint32_t ids[TX_DONE_BURST];
     int n;
@@ -231,7 +246,7 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
     et_link *l = st->link;
 
     st->in_poll = true;
-    reap_tx_completions(st);
+    et_stack_reap_tx(st);
 
     /* Frames first, timers second: after the thread was descheduled, the ACKs waiting in the
        ring must cancel retransmission timers before those fire spuriously. */
@@ -239,6 +254,7 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
     int n = l->ops->rx_burst(l, frames, RX_BURST);
     for (int i = 0; i < n; i++) {
         st->stats.frames_in++;
+        if (st->pcap) et_pcap_write(st->pcap, st->now_ns, frames[i].data, frames[i].len);
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
@@ -257,13 +273,20 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
         }
         l->ops->rx_release(l, frames[i].id);
     }
-    et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
-    et_tw_expire(st);
+    /* A full burst means more frames may wait in the ring (a busy receiver lags by hundreds):
+       the timers wait for them too, since an RTO fired while its ACK sits further down the
+       ring is spurious. At most rx_bufs worth of polls, so that a flood cannot stop time. */
+    if (n < RX_BURST || ++st->timers_deferred > st->cfg.rx_bufs / RX_BURST) {
+        st->timers_deferred = 0;
+        et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
+        et_tw_expire(st);
+    }
     if (st->deferred) {
-        reap_tx_completions(st);
+        et_stack_reap_tx(st);
         run_deferred(st);
     }
     if (l->ops->tx_flush) l->ops->tx_flush(l);
+    if (st->pcap) et_pcap_flush(st->pcap);
     st->h = &none;
     st->in_poll = false;
 }

@@ -17,6 +17,7 @@
 #include "tcp/cc.h"
 #include "tcp/conn_table.h"
 #include "tcp/timer_wheel.h"
+#include "util/pcap.h"
 #include "util/random.h"
 
 /* Modular sequence-number comparison (RFC 9293 §3.4). */
@@ -156,6 +157,7 @@ typedef struct et_stack {
     bool own_addr;
     bool in_poll;    /* inside et_stack_poll: now_ns is current */
     bool link_clock; /* the last poll read the link's clock (poll, not poll_at) */
+    uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
 
     et_conn *conns;
     et_conn *free_conns;
@@ -189,6 +191,8 @@ typedef struct et_stack {
     /* the frame being processed, for building replies without a connection */
     const uint8_t *rx_src_mac;
 
+    et_pcap *pcap; /* capture of every frame in and out (cfg.pcap_path), NULL = off */
+
     efvitcp_stats stats;
 } et_stack;
 
@@ -202,6 +206,8 @@ void et_stack_log(et_stack *st, int level, const char *fmt, ...)
 void et_stack_deferred_add(et_stack *st, et_conn *c);
 /* Brings now_ns up to date when called between polls of a link-clock instance. */
 void et_stack_refresh_clock(et_stack *st);
+/* Takes the link's TX completions: the buffers may be written again. */
+void et_stack_reap_tx(et_stack *st);
 
 /* tcp_conn.c: connection life */
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
@@ -220,6 +226,13 @@ uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
 /* tcp_out.c */
 /* Sends what the windows allow. */
 void et_output(et_conn *c);
+/* As et_output, and sends part of a segment into a small peer window (persist timer). */
+void et_output_force(et_conn *c);
+/* After a timeout rewound SND.NXT to SND.UNA: sends the rest of the oldest segment, whatever
+   the windows (RFC 6298 §5.4), and moves SND.NXT past it. */
+bool et_resend_head(et_conn *c);
+/* Retransmits the oldest unacknowledged bytes (up to SND.NXT, at most one segment). */
+bool et_retransmit_head(et_conn *c);
 /* Queues the SYN (or, in SYN_RECEIVED, the SYN-ACK) as segment 0 and sends it. */
 void et_output_syn(et_conn *c);
 /* Sends a pure ACK now (or a challenge ACK). false when no control buffer was free. */

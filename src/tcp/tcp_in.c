@@ -144,7 +144,9 @@ static void listen_input(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
 static void syn_acked(et_conn *c, uint32_t ack)
 {
     et_seg *s = et_seg_at(c, 0);
-    if (!s->retx && s->sent_ns) et_rtt_sample(c, c->st->now_ns - s->sent_ns);
+    /* sent_ns is 1 for a segment sent at time 0 (0 means unsent): never a negative RTT */
+    if (!s->retx && s->sent_ns)
+        et_rtt_sample(c, c->st->now_ns > s->sent_ns ? c->st->now_ns - s->sent_ns : 0);
     c->snd_una = ack;
     c->sr_una = 1;
     c->retries = 0;
@@ -206,7 +208,7 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
         if (seq_gt(et_seg_end(s), ack)) break;
         /* Karn's algorithm (RFC 6298 §3): only segments sent once give samples. */
         if (!s->retx && s->sent_ns) {
-            rtt = st->now_ns - s->sent_ns;
+            rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
         }
         c->sr_una++;
@@ -215,7 +217,7 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
     if (rtt_ok) et_rtt_sample(c, rtt);
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
-    if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* a probe was accepted */
+    if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
     if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
     c->retries = 0;
     c->dupacks = 0;
@@ -226,7 +228,7 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
             et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
         } else {
             /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
-            if (c->sr_una != c->sr_end) et_retransmit(c, c->sr_una);
+            et_retransmit_head(c);
             uint32_t cw = c->cc.cwnd > acked ? c->cc.cwnd - acked : 0;
             if (acked >= c->send_mss) cw += c->send_mss;
             c->cc.cwnd = cw < c->send_mss ? c->send_mss : cw;
@@ -235,9 +237,8 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
         /* RFC 7661 spirit: grow only when the window was actually used. */
         et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
     }
-    if (c->sr_una == c->sr_nxt) {
-        /* Nothing sent is outstanding (a probe's partly accepted segment counts as unsent):
-           output decides between idle and persist. */
+    if (c->snd_una == c->snd_nxt) {
+        /* Nothing sent is outstanding: output decides between sending, idle and persist. */
         c->retx_mode = ET_RETX_NONE;
         et_tw_cancel(&st->wheel, &c->t_retx);
     } else {
@@ -256,7 +257,7 @@ static void dup_ack(et_conn *c)
         c->recover = c->snd_max;
         et_cc_on_fast_loss(&c->cc, c->snd_nxt - c->snd_una, st->now_ns);
         st->stats.fast_retransmits++;
-        if (c->sr_una != c->sr_end) et_retransmit(c, c->sr_una);
+        et_retransmit_head(c);
         c->retx_mode = ET_RETX_RTO;
         et_arm_retx_timer(c);
     } else if (c->dupacks > 3 && c->in_recovery) {
@@ -347,10 +348,10 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     if (space == 0)
         ok = wnd == 0 ? s->seq == c->rcv_nxt
                       : seq_ge(s->seq, c->rcv_nxt) && seq_lt(s->seq, c->rcv_nxt + wnd);
-    else
-        ok = wnd != 0 && ((seq_ge(s->seq, c->rcv_nxt) && seq_lt(s->seq, c->rcv_nxt + wnd)) ||
-                          (seq_ge(s->seq + space - 1, c->rcv_nxt) &&
-                           seq_lt(s->seq + space - 1, c->rcv_nxt + wnd)));
+    else /* RFC 9293's two tests (first or last octet in the window), widened to any overlap:
+            a retransmission that starts below RCV.NXT and ends past the window passes neither,
+            and a sender that never splits segments would stall (as Linux's tcp_sequence). */
+        ok = wnd != 0 && seq_lt(s->seq, c->rcv_nxt + wnd) && seq_gt(s->seq + space, c->rcv_nxt);
     if (!ok && space == 0 && seq_ge(s->seq, c->last_ack_sent) && seq_lt(s->seq, c->rcv_nxt)) {
         /* A bare ACK the peer sent before it could learn of bytes we took and have not
            acknowledged yet (part of a window probe beyond its idea of our window): its
@@ -372,7 +373,10 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
                that the peer finds old in turn is an endless ACK loop, and a burst of answers
                reads as duplicate ACKs there, so those get one answer per interval (as Linux's
                tcp_oow_rate_limited). */
-            if (space || c->oow_ack_ns == 0 || st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
+            /* Keepalives and zero-window probes (seq RCV.NXT - 1, no data) are always answered:
+               our answer carries a current sequence number, so it cannot start a loop. */
+            if (space || s->seq == c->rcv_nxt - 1 || c->oow_ack_ns == 0 ||
+                st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
                 if (!space) c->oow_ack_ns = st->now_ns ? st->now_ns : 1;
                 et_send_ack(c);
             }
@@ -450,7 +454,7 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
            the edge past the peer's buffer. */
         c->snd_wnd = c->snd_wnd > advance ? c->snd_wnd - advance : 0;
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & ET_TCP_FIN) &&
-               new_wnd == c->snd_wnd && c->sr_una != c->sr_nxt &&
+               new_wnd == c->snd_wnd && c->snd_una != c->snd_max &&
                c->retx_mode != ET_RETX_PERSIST) {
         /* RFC 5681 §2 duplicate ACK; answers to window probes are not. */
         dup_ack(c);

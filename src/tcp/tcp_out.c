@@ -114,6 +114,7 @@ static void ack_sent(et_conn *c)
 static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
 {
     if (st->link->ops->tx(st->link, id, len) != 0) return false;
+    if (st->pcap) et_pcap_write(st->pcap, st->now_ns, et_link_tx_buf(st->link, id), len);
     st->tx_busy[id] = 1;
     st->stats.frames_out++;
     return true;
@@ -165,7 +166,9 @@ static bool tx_seg(et_conn *c, uint32_t idx)
         st->stats.bytes_out += s->len;
         c->bytes_out += s->len;
     }
-    s->sent_ns = st->now_ns;
+    /* 0 means "never sent": a clock that starts at 0 (poll_at, a virtual wire) must not make a
+       segment sent at time 0 look unsent (its retransmission would then give an RTT sample). */
+    s->sent_ns = st->now_ns ? st->now_ns : 1;
     c->last_tx_ns = st->now_ns;
     c->segs_out++;
     st->stats.segs_out++;
@@ -216,44 +219,120 @@ static uint32_t cwnd_allowance(const et_conn *c)
     return cw;
 }
 
-void et_output(et_conn *c)
+static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin);
+
+/* Marks [.., end) sent and makes sure the retransmission timer runs. */
+static void advanced(et_conn *c, uint32_t end)
+{
+    c->snd_nxt = end;
+    if (seq_gt(end, c->snd_max)) c->snd_max = end;
+    if (c->retx_mode != ET_RETX_RTO) {
+        c->retx_mode = ET_RETX_RTO;
+        et_arm_retx_timer(c);
+    }
+}
+
+/*
+ * Sends what the windows allow, from SND.NXT on. A segment is sent whole from its slot when it can
+ * be; what starts or ends inside a segment (after a partial ACK, or when the peer's window takes
+ * only part of one) is copied into a control buffer. The congestion window never splits a
+ * segment; the peer's window does, under sender SWS avoidance (RFC 9293 §3.8.6.2.1): only when at
+ * least half the largest window it ever offered fits, or when the persist timer says so (force).
+ */
+static void output(et_conn *c, bool force)
 {
     if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
-    uint32_t limit = c->snd_wnd < cwnd_allowance(c) ? c->snd_wnd : cwnd_allowance(c);
+    uint32_t cwnd_end = c->snd_una + cwnd_allowance(c);
+    uint32_t rwnd_end = c->snd_una + c->snd_wnd;
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
         /* A segment still filling (send with more=true) waits like MSG_MORE. */
         if (c->sr_nxt + 1 == c->sr_end && c->tail_open) break;
         uint32_t end = et_seg_end(s);
-        if (seq_gt(end, c->snd_una + limit)) {
-            /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): segments are never split, so a window
-               that cannot take the next one waits; with nothing in flight the persist timer
-               probes it (RFC 9293 §3.8.6.1). */
-            if (c->sr_una == c->sr_nxt && c->retx_mode != ET_RETX_PERSIST) {
-                c->retx_mode = ET_RETX_PERSIST;
-                c->retries = 0;
-                c->probe_backoff = 0;
-                et_arm_retx_timer(c);
+        uint32_t start = seq_gt(c->snd_nxt, s->seq) ? c->snd_nxt : s->seq;
+        uint32_t data_end = s->seq + s->len;
+        if (seq_gt(end, cwnd_end) && c->snd_una != c->snd_nxt) break; /* ACKs will open it */
+        if (seq_le(end, rwnd_end)) {
+            bool ok = start == s->seq ? tx_seg(c, c->sr_nxt)
+                                      : tx_range(c, c->sr_nxt, start, data_end - start,
+                                                 s->ctl & ET_TCP_FIN);
+            if (!ok) {
+                et_stack_deferred_add(c->st, c);
+                break;
             }
+            c->sr_nxt++;
+            advanced(c, end);
+            continue;
+        }
+        /* The peer's window ends inside this segment. */
+        uint32_t room = seq_gt(rwnd_end, start) ? rwnd_end - start : 0;
+        if (room > data_end - start) room = data_end - start; /* the FIN does not fit */
+        uint32_t half = c->max_snd_wnd / 2;
+        if (room && (force || room >= half)) {
+            if (!tx_range(c, c->sr_nxt, start, room, false)) {
+                et_stack_deferred_add(c->st, c);
+                break;
+            }
+            advanced(c, start + room);
             break;
         }
-        if (!tx_seg(c, c->sr_nxt)) {
-            et_stack_deferred_add(c->st, c);
-            break;
-        }
-        c->sr_nxt++;
-        c->snd_nxt = end;
-        if (seq_gt(end, c->snd_max)) c->snd_max = end;
-        if (c->retx_mode != ET_RETX_RTO) {
-            c->retx_mode = ET_RETX_RTO;
+        /* Nothing in flight will bring an ACK that opens the window: the persist timer probes
+           it (RFC 9293 §3.8.6.1). */
+        if (c->snd_una == c->snd_nxt && c->retx_mode != ET_RETX_PERSIST) {
+            c->retx_mode = ET_RETX_PERSIST;
+            c->retries = 0;
+            c->probe_backoff = 0;
             et_arm_retx_timer(c);
         }
+        break;
     }
+}
+
+void et_output(et_conn *c) { output(c, false); }
+
+void et_output_force(et_conn *c) { output(c, true); }
+
+bool et_resend_head(et_conn *c)
+{
+    if (c->sr_una == c->sr_end) return true;
+    et_seg *s = et_seg_at(c, c->sr_una);
+    bool ok = c->snd_una == s->seq ? tx_seg(c, c->sr_una)
+                                   : tx_range(c, c->sr_una, c->snd_una,
+                                              s->seq + s->len - c->snd_una, s->ctl & ET_TCP_FIN);
+    if (!ok) {
+        et_stack_deferred_add(c->st, c);
+        return false;
+    }
+    c->sr_nxt = c->sr_una + 1;
+    advanced(c, et_seg_end(s));
+    return true;
+}
+
+bool et_retransmit_head(et_conn *c)
+{
+    if (c->sr_una == c->sr_end || c->snd_una == c->snd_nxt) return true;
+    et_seg *s = et_seg_at(c, c->sr_una);
+    uint32_t data_end = s->seq + s->len;
+    /* Only what was sent before: bytes beyond SND.NXT are new data for output to send. */
+    bool whole = seq_ge(c->snd_nxt, et_seg_end(s));
+    bool ok;
+    if (c->snd_una == s->seq && whole)
+        ok = tx_seg(c, c->sr_una);
+    else
+        ok = tx_range(c, c->sr_una, c->snd_una,
+                      (whole ? data_end : (seq_lt(c->snd_nxt, data_end) ? c->snd_nxt : data_end)) -
+                          c->snd_una,
+                      whole && (s->ctl & ET_TCP_FIN));
+    if (!ok) et_stack_deferred_add(c->st, c);
+    return ok;
 }
 
 /* A control buffer for a pure ACK or a RST, or UINT32_MAX. */
 static uint32_t ctrl_get(et_stack *st)
 {
+    /* A poll that works through a long backlog sends more ACKs than there are control buffers;
+       a link that completes at once (packet, mem) has them back already. */
+    if (!st->n_ctrl_free) et_stack_reap_tx(st);
     if (!st->n_ctrl_free) {
         st->stats.drops[EFVITCP_DROP_TX_BUF]++;
         return UINT32_MAX;
@@ -285,6 +364,43 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
     c->segs_out++;
     st->stats.segs_out++;
+    return true;
+}
+
+/*
+ * Sends bytes [from, from + n) of segment idx (and its FIN if fin) from a control buffer: a copy,
+ * used only when a transmission starts or ends inside a segment, so that the slot's own headers
+ * never have to move over payload that may still be needed.
+ */
+static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin)
+{
+    et_stack *st = c->st;
+    et_seg *s = et_seg_at(c, idx);
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return false;
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint32_t optlen = 0;
+    if (c->ts_ok) optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+    const uint8_t *src = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN +
+                         et_conn_optlen(c) + (from - s->seq);
+    uint64_t psum = et_csum_copy(buf + ET_HDRS_LEN + optlen, src, n, 0);
+    uint8_t flags = ET_TCP_ACK | (n ? ET_TCP_PSH : 0) | (fin ? ET_TCP_FIN : 0);
+    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, from,
+                  c->rcv_nxt, flags, window_field(c, false), optlen, n, et_csum_fold(psum));
+    if (!ctrl_send(st, id, ET_HDRS_LEN + optlen + n)) return false;
+    if (seq_lt(from, c->snd_max)) {
+        s->retx++; /* Karn: this segment gives no RTT sample any more */
+        c->retransmits++;
+        st->stats.retransmits++;
+    } else {
+        st->stats.bytes_out += n;
+        c->bytes_out += n;
+    }
+    s->sent_ns = st->now_ns ? st->now_ns : 1;
+    c->last_tx_ns = st->now_ns;
+    c->segs_out++;
+    st->stats.segs_out++;
+    ack_sent(c);
     return true;
 }
 

@@ -88,9 +88,7 @@ static void retx_fire(et_conn *c)
         return;
     }
     case ET_RETX_PERSIST: {
-        /* A probe: the next segment itself, into the closed window (the peer takes what
-           fits). sr_nxt does not move; only an ACK moves it. */
-        if (c->sr_nxt == c->sr_end || c->sr_una != c->sr_nxt) {
+        if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_nxt) {
             c->retx_mode = ET_RETX_NONE;
             et_output(c);
             return;
@@ -99,9 +97,14 @@ static void retx_fire(et_conn *c)
             give_up(c);
             return;
         }
-        et_seg *s = et_seg_at(c, c->sr_nxt);
-        if (et_retransmit(c, c->sr_nxt) && seq_gt(et_seg_end(s), c->snd_max))
-            c->snd_max = et_seg_end(s);
+        /* RFC 9293 §3.8.6.1: a window too small for the next segment takes part of it now
+           (SWS override); a zero window gets a probe that the peer must answer with its
+           window: a bare ACK one below SND.UNA, as a keepalive (no data beyond the window, so
+           nothing to retransmit or to mistake for loss). */
+        uint32_t before = c->snd_nxt;
+        if (c->snd_wnd) et_output_force(c);
+        if (c->snd_nxt != before) return; /* data left: the RTO timer runs now */
+        et_send_keepalive(c);
         if (c->probe_backoff < UINT8_MAX) c->probe_backoff++;
         et_arm_retx_timer(c);
         return;
@@ -111,15 +114,23 @@ static void retx_fire(et_conn *c)
     default:
         return;
     }
-    if (c->sr_una == c->sr_nxt) {
+    if (c->snd_una == c->snd_nxt && c->snd_una == c->snd_max) {
         c->retx_mode = ET_RETX_NONE;
         et_output(c);
         return;
     }
     bool syn = c->state == EFVITCP_SYN_SENT || c->state == EFVITCP_SYN_RECEIVED;
-    if (++c->retries > (syn ? st->cfg.syn_retries : st->cfg.data_retries)) {
-        give_up(c);
-        return;
+    uint32_t limit = syn ? st->cfg.syn_retries : st->cfg.data_retries;
+    /* A peer that shrank its window to zero under our data keeps answering: these
+       retransmissions are window probes, and a slow reader is not a dead peer. Give up only
+       when it has been silent for max_rto (as Linux does). */
+    bool zero_wnd = !syn && c->snd_wnd == 0 && st->now_ns - c->last_rx_ns < max_rto(c);
+    if (++c->retries > limit) {
+        if (!zero_wnd) {
+            give_up(c);
+            return;
+        }
+        c->retries = (uint8_t)limit;
     }
     st->stats.rto_events++;
     if (syn) {
@@ -132,16 +143,12 @@ static void retx_fire(et_conn *c)
     c->recover = c->snd_max;
     c->in_recovery = false;
     c->dupacks = 0;
-    /* RFC 6298 §5.5 back-off (through retries) and go-back-N from SND.UNA. */
+    /* RFC 6298 §5.4-5.5: the earliest unacknowledged segment goes again, with back-off
+       (through retries); the rest follows go-back-N as ACKs open the congestion window. */
     c->sr_nxt = c->sr_una;
     c->snd_nxt = c->snd_una;
-    if (c->sr_nxt != c->sr_end && !et_retransmit(c, c->sr_nxt)) {
-        et_arm_retx_timer(c);
-        return;
-    }
-    c->sr_nxt++;
-    c->snd_nxt = et_seg_end(et_seg_at(c, c->sr_una));
-    if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    c->retx_mode = ET_RETX_RTO;
+    et_resend_head(c);
     et_arm_retx_timer(c);
 }
 

@@ -47,7 +47,8 @@ static void test_old_segment_does_not_update_window(void)
 }
 
 /* RFC 9293 §3.8.6.1: with a zero window the sender probes after the RTO and backs off
-   exponentially while probes go unanswered, then gives up (RST + on_timeout). */
+   exponentially while probes go unanswered, then gives up (RST + on_timeout). A probe is a bare
+   ACK one below SND.UNA, which the peer must answer with its window; no data goes beyond it. */
 static void test_zero_window_probes_unanswered_time_out(void)
 {
     efvitcp_config cfg;
@@ -66,7 +67,7 @@ static void test_zero_window_probes_unanswered_time_out(void)
         uint64_t at = sg_run_until_output(t, SG_SEC);
         CHECK_TIME(at, due + gap);
         due = at; /* each timer is armed from the poll that ran the last one */
-        EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+        EXPECT_WL(t, TH_ACK, S(0), P(1), 16384, 0);
         gap *= 2;
     }
     CHECK_TIME(sg_run_until_output(t, SG_SEC), due + gap);
@@ -94,14 +95,14 @@ static void test_zero_window_probes_answered_never_time_out(void)
         uint64_t at = sg_run_until_output(t, 10 * SG_SEC);
         CHECK_TIME(at, due);
         due = at;
-        EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+        EXPECT_WL(t, TH_ACK, S(0), P(1), 16384, 0);
         sg_send_w(t, TH_ACK, P(1), S(1), 0, NULL, 0); /* "still closed" */
         EXPECT_NOTHING(t);
         if (gap < 80 * SG_MS) gap *= 2;
     }
     CHECK_EQ(t->ev.timeout, 0);
     CHECK_EQ(sg_state(t), EFVITCP_ESTABLISHED);
-    /* The window opens: the data goes (it was probed, so it may go as a retransmission). */
+    /* The window opens: the data goes. */
     sg_send_w(t, TH_ACK, P(1), S(1), 1000, NULL, 0);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
     sg_send_w(t, TH_ACK, P(1), S(101), 1000, NULL, 0);
@@ -113,8 +114,8 @@ static void test_zero_window_probes_answered_never_time_out(void)
     CHECK_EQ(cs.unacked, 0);
 }
 
-/* A probe the peer accepts (the window had opened and the update was lost) is acknowledged like
-   data; the rest follows. */
+/* The window had opened and its update was lost: the answer to the probe carries it, and the
+   data follows at once. */
 static void test_zero_window_probe_accepted(void)
 {
     sg *t = sg_server(NULL);
@@ -123,8 +124,9 @@ static void test_zero_window_probe_accepted(void)
     CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
     CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
     CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK, S(0), P(1), 16384, 0);
+    sg_send_w(t, TH_ACK, P(1), S(1), 1000, NULL, 0);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
-    sg_send_w(t, TH_ACK, P(1), S(101), 1000, NULL, 0);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
     sg_send_w(t, TH_ACK, P(1), S(201), 1000, NULL, 0);
     EXPECT_NOTHING(t);
@@ -132,9 +134,9 @@ static void test_zero_window_probe_accepted(void)
     EXPECT_NOTHING(t);
 }
 
-/* RFC 9293 §3.8.6.2.1: segments are never split to fit a small window (sender SWS avoidance);
-   the persist timer probes the window instead. */
-static void test_sender_sws_no_split(void)
+/* RFC 9293 §3.8.6.2.1 sender SWS avoidance: a window smaller than half the largest one offered
+   takes nothing until the persist timer overrides (then exactly what fits, never beyond it). */
+static void test_sender_sws_small_window_waits(void)
 {
     sg *t = sg_server(NULL);
     t->win = 1000;
@@ -143,7 +145,25 @@ static void test_sender_sws_no_split(void)
     CHECK_EQ(efvitcp_send(t->conn, buf, 200, false), 200);
     EXPECT_NOTHING(t);
     CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
-    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 200); /* the whole segment as a probe */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 50);
+    sg_send_w(t, TH_ACK, P(1), S(51), 1000, NULL, 0); /* the rest of the segment follows */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(51), P(1), 16384, 150);
+    sg_send_w(t, TH_ACK, P(1), S(201), 1000, NULL, 0);
+    EXPECT_NOTHING(t);
+}
+
+/* A window of at least half the largest one offered takes its share of a segment at once. */
+static void test_sender_sws_half_window_splits(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 1000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 600, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1000, false), 1000);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 600);
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK, P(1), S(601), 1000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(601), P(1), 16384, 400);
 }
 
 /* send(more=true) keeps a partial segment open (like MSG_MORE) until more=false. */
@@ -235,7 +255,8 @@ int main(void)
     RUN(test_zero_window_probes_unanswered_time_out);
     RUN(test_zero_window_probes_answered_never_time_out);
     RUN(test_zero_window_probe_accepted);
-    RUN(test_sender_sws_no_split);
+    RUN(test_sender_sws_small_window_waits);
+    RUN(test_sender_sws_half_window_splits);
     RUN(test_cork_with_more);
     RUN(test_more_sendable_callback);
     RUN(test_send_segmentation);

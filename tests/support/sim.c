@@ -7,6 +7,22 @@
 
 #include "link/mem_wire.h"
 #include "net/neigh.h"
+#ifdef SIM_EFVI_EFCT
+#include <etherfabric/ef_vi.h>
+
+#include "efvi_emu.h"
+#endif
+
+#ifndef SIM_DEFAULT_LINK
+#define SIM_DEFAULT_LINK "mem"
+#endif
+static const char *sim_server_link = SIM_DEFAULT_LINK, *sim_client_link = SIM_DEFAULT_LINK;
+
+void sim_set_links(const char *server_link, const char *client_link)
+{
+    if (server_link) sim_server_link = server_link;
+    if (client_link) sim_client_link = client_link;
+}
 
 void sim_default_config(efvitcp_config *cfg, uint64_t seed)
 {
@@ -54,8 +70,18 @@ const char *sim_init(sim *s, const efvitcp_wire_config *wc, const efvitcp_config
     sc.local_addr = SIM_SERVER_IP "/15";
     cc.wire = s->wire;
     cc.local_addr = SIM_CLIENT_IP "/15";
-    if ((err = efvitcp_server_init(&s->srv, "mem:server", &sc))) return err;
-    if ((err = efvitcp_client_init(&s->cli, "mem:client", &cc))) return err;
+#ifdef SIM_EFVI_EFCT
+    /* Builds of the e2e suite for X3: every emulated port the instances open is EFCT. */
+    efvi_emu_nic_config ec;
+    efvi_emu_nic_config_default(&ec);
+    ec.arch = EF_VI_ARCH_EFCT;
+    efvi_emu_set_default_config(&ec);
+#endif
+    char sname[40], cname[40];
+    snprintf(sname, sizeof(sname), "%s:server", sim_server_link);
+    snprintf(cname, sizeof(cname), "%s:client", sim_client_link);
+    if ((err = efvitcp_server_init(&s->srv, sname, &sc))) return err;
+    if ((err = efvitcp_client_init(&s->cli, cname, &cc))) return err;
     if (port && (err = efvitcp_server_listen(s->srv, port))) return err;
     return NULL;
 }

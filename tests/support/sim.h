@@ -62,6 +62,14 @@ typedef struct sim {
     uint32_t n_hosts;
 } sim;
 
+/*
+ * Which link each instance of the next sim_init uses: "mem" (the default) or "efvi" (the efvi
+ * link on an emulated NIC port of the wire, named after the instance: needs the support library
+ * built against the ef_vi emulator, tests/efvi). NULL keeps the current choice. Builds with
+ * SIM_DEFAULT_LINK defined start with that link for both.
+ */
+void sim_set_links(const char *server_link, const char *client_link);
+
 /* Default configs used by sim_init when the arguments are NULL: small and deterministic. */
 void sim_default_config(efvitcp_config *cfg, uint64_t seed);
 /* Creates wire, server (listening on port if nonzero) and client. Returns an error or NULL. */

@@ -1,0 +1,1125 @@
+/*
+ * The efvi link: Solarflare/AMD NICs through ef_vi, EF10 (X2) and EFCT (X3).
+ *
+ * Uses only the documented ef_vi API (Onload's etherfabric headers), and compiles unchanged against
+ * those headers or against the emulator's (tests/efvi_emu). Interface string: "IF[,option...]"
+ * after "efvi:", options "rxts" (hardware RX timestamps), "noctpio" (plain DMA sends) and "ct=N"
+ * (CTPIO cut-through threshold in bytes, default 64; 65535 = store and forward).
+ *
+ * Memory: one mapping (huge pages when the system has them), registered once: the engine's
+ * transmit buffers (id i at i * tx_buf_size) then, on EF10, the receive buffers (2 KiB each, the
+ * DMA area 64 bytes in). Every buffer lies inside one 4 KiB page, the only span over which DMA
+ * addresses are contiguous.
+ *
+ * Receive (EF10): buffers are posted in batches (the NIC takes them in eights); a frame sits after
+ * the RX prefix, and RX_BYTES counts the prefix. Frames spread over several buffers cannot be
+ * handed over in one piece and are dropped: the MTU reported to the engine keeps a frame in one
+ * buffer, so only a peer ignoring our MSS sends them. Receive (EFCT): packets are lent by the
+ * driver from buffers shared with every VI on the queue, so the 4-tuple of each is checked here
+ * and foreign ones are given back at once.
+ *
+ * Transmit: when the DMA queue is empty a frame goes by CTPIO, always followed by its mandatory
+ * DMA fallback (sent by the NIC only if the CTPIO send failed); otherwise by a DMA descriptor.
+ * The engine computes every checksum (CTPIO bypasses offload), so offload is switched off and both
+ * paths send identical bytes. When the ring (or, on EFCT, the CTPIO FIFO) is full, frames wait in
+ * order in the link's own queue, sized for every buffer, so tx() never refuses a valid frame.
+ *
+ * Events are polled in batches from both rx_burst and tx_done; frames wait in a ready ring and
+ * completions in a done ring until the engine takes them. OFLOW, RESET and TX_ERROR leave the VI
+ * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
+ * may not have left, which TCP repairs by retransmission.
+ *
+ * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
+ * and port filter for a listening port; flow_del removes it. With an address of its own
+ * (cfg->local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
+ * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
+ * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
+ * address and takes only its flows.
+ *
+ * Tests only: with cfg->wire set (a simulated wire), "efvi:NAME" attaches an emulated NIC port
+ * NAME to that wire; this exists only when built against the emulator.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <etherfabric/capabilities.h>
+#include <etherfabric/memreg.h>
+#include <etherfabric/pd.h>
+#include <etherfabric/vi.h>
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+#include <etherfabric/efct_vi.h>
+#endif
+#ifdef EFVITCP_EFVI_EMU
+#include "efvi_emu.h"
+#endif
+
+#include "efvitcp/efvitcp.h"
+#include "link/efvi.h"
+#include "link/link.h"
+#include "net/netlink.h"
+
+#define RX_BUF_SIZE   2048u
+#define RX_DMA_OFF    64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
+#define EVS_MAX       64
+#define NAME_MAX_LEN  31u
+#define LISTEN_FLOWS  256u
+#define RETRY_NS      10000000ull
+#define HUGE_PAGE     (2u << 20)
+#define CT_THRESH_DEF 64u
+#define TX_POLL_FRAMES 16u
+
+enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
+enum { RX_FREE = 0, RX_POSTED, RX_HELD };
+
+typedef struct efvi_flow {
+    uint32_t local_ip, remote_ip; /* host order; remote 0 = a listening port */
+    uint16_t local_port, remote_port;
+    bool used, filtered;
+    uint32_t refs;
+    ef_filter_cookie cookie;
+} efvi_flow;
+
+typedef struct efvi_link {
+    et_link base; /* first: the engine's et_link * is an efvi_link * */
+    et_efvi_stats st;
+
+    ef_driver_handle dh;
+    ef_pd pd;
+    ef_vi vi;
+    ef_memreg mr;
+    bool have_dh, have_pd, have_vi, have_mr;
+    char ifname[NAME_MAX_LEN + 1];
+    int ifindex; /* for capability queries (the emulator's own index on a simulated wire) */
+    bool want_ctpio, want_rxts, efct, ctpio, own_addr;
+    unsigned ct_thresh;
+    uint32_t prefix;
+    uint32_t rxq_req, txq_req;
+
+    uint8_t *mem;
+    size_t mem_len;
+    uint32_t rx_off;
+
+    /* transmit: per buffer state and length; the software queue, the ring in post order and the
+       completions not yet reported, each a ring of n_tx ids (an id is in at most one of them) */
+    uint8_t *tx_state;
+    uint16_t *tx_len;
+    uint32_t *pend, pend_head, pend_n;
+    uint32_t *ring, ring_head, ring_n;
+    uint32_t *done, done_head, done_n;
+
+    /* receive */
+    uint32_t n_rx;
+    uint8_t *rx_state;
+    uint32_t *rx_free, rx_nfree;
+    uint32_t rx_unpushed;
+    et_rx_frame *ready;
+    uint32_t ready_head, ready_n, ready_cap;
+    bool in_scatter;
+    uint32_t efct_lent; /* EFCT packets handed to the engine and not yet released */
+
+    /* steering */
+    efvi_flow *flows;
+    uint32_t flow_mask, n_flows, max_flows;
+    ef_filter_cookie mac_cookie[2];
+    bool mac_filtered[2];
+
+    bool restart_needed, down;
+    uint64_t retry_at;
+    efvitcp_wire *wire; /* simulated wire: its clock is the link's */
+    bool emu_attached;
+} efvi_link;
+
+static const et_link_ops efvi_ops;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+static uint32_t clamp_ring(uint32_t want, uint32_t lo, uint32_t hi)
+{
+    uint32_t n = pow2_at_least(want);
+    return n < lo ? lo : n > hi ? hi : n;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t efvi_now(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (e->wire) return efvitcp_wire_now(e->wire);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint8_t *rx_host(const efvi_link *e, uint32_t j)
+{
+    return e->mem + e->rx_off + (size_t)j * RX_BUF_SIZE + RX_DMA_OFF;
+}
+
+static ef_addr rx_dma(efvi_link *e, uint32_t j)
+{
+    return ef_memreg_dma_addr(&e->mr, e->rx_off + (size_t)j * RX_BUF_SIZE + RX_DMA_OFF);
+}
+
+static ef_addr tx_dma(efvi_link *e, uint32_t id)
+{
+    return ef_memreg_dma_addr(&e->mr, (size_t)id * e->base.tx_buf_size);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Flow table: the flows the engine asked for, their filter cookies, and the EFCT software check */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint32_t flow_hash(uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport)
+{
+    uint64_t h = ((uint64_t)lip << 32 | rip) * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t)lport << 16 | rport;
+    h *= 0xc2b2ae3d27d4eb4full;
+    return (uint32_t)(h >> 32);
+}
+
+static int flow_find(const efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lport,
+                     uint16_t rport)
+{
+    uint32_t i = flow_hash(lip, rip, lport, rport) & e->flow_mask;
+    for (;;) {
+        const efvi_flow *f = &e->flows[i];
+        if (!f->used) return -1;
+        if (f->local_ip == lip && f->remote_ip == rip && f->local_port == lport &&
+            f->remote_port == rport)
+            return (int)i;
+        i = (i + 1) & e->flow_mask;
+    }
+}
+
+static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lport,
+                              uint16_t rport)
+{
+    uint32_t i = flow_hash(lip, rip, lport, rport) & e->flow_mask;
+    while (e->flows[i].used) i = (i + 1) & e->flow_mask;
+    efvi_flow *f = &e->flows[i];
+    memset(f, 0, sizeof(*f));
+    f->used = true;
+    f->local_ip = lip;
+    f->remote_ip = rip;
+    f->local_port = lport;
+    f->remote_port = rport;
+    f->refs = 1;
+    e->n_flows++;
+    return f;
+}
+
+/* Linear probing with backward-shift deletion: no tombstones, so lookups stay short forever. */
+static void flow_remove(efvi_link *e, uint32_t i)
+{
+    uint32_t m = e->flow_mask;
+    e->flows[i].used = false;
+    e->n_flows--;
+    for (uint32_t j = (i + 1) & m; e->flows[j].used; j = (j + 1) & m) {
+        const efvi_flow *g = &e->flows[j];
+        uint32_t home = flow_hash(g->local_ip, g->remote_ip, g->local_port, g->remote_port) & m;
+        bool stays = i < j ? home > i && home <= j : home > i || home <= j;
+        if (!stays) {
+            e->flows[i] = e->flows[j];
+            e->flows[j].used = false;
+            i = j;
+        }
+    }
+}
+
+/* EFCT queues are shared: a packet is ours if it is ARP for a stack that owns its address, or
+   TCP for a flow of ours (for any port of our address when we own it). */
+static bool efct_ours(const efvi_link *e, const uint8_t *f, uint32_t len)
+{
+    if (len < 14) return false;
+    uint16_t type = rd16(f + 12);
+    if (type == 0x0806) return e->own_addr;
+    if (type != 0x0800 || len < 14 + 20 || f[14 + 9] != 6) return false;
+    uint32_t ihl = (f[14] & 15u) * 4u;
+    if (ihl < 20 || len < 14 + ihl + 4) return false;
+    uint32_t src = rd32(f + 14 + 12), dst = rd32(f + 14 + 16);
+    uint16_t sport = rd16(f + 14 + ihl), dport = rd16(f + 14 + ihl + 2);
+    if (e->own_addr) return dst == e->base.local_ip;
+    return flow_find(e, dst, src, dport, sport) >= 0 || flow_find(e, dst, 0, dport, 0) >= 0;
+}
+
+static int flow_filter_install(efvi_link *e, efvi_flow *f)
+{
+    ef_filter_spec fs;
+    ef_filter_spec_init(&fs, EF_FILTER_FLAG_NONE);
+    int rc;
+    if (f->remote_ip)
+        rc = ef_filter_spec_set_ip4_full(&fs, IPPROTO_TCP, htonl(f->local_ip),
+                                         htons(f->local_port), htonl(f->remote_ip),
+                                         htons(f->remote_port));
+    else
+        rc = ef_filter_spec_set_ip4_local(&fs, IPPROTO_TCP, htonl(f->local_ip),
+                                          htons(f->local_port));
+    if (rc == 0) rc = ef_vi_filter_add(&e->vi, e->dh, &fs, &f->cookie);
+    if (rc) {
+        e->st.filter_failures++;
+        return rc;
+    }
+    f->filtered = true;
+    e->st.filters_added++;
+    e->st.filters++;
+    return 0;
+}
+
+static void flow_filter_remove(efvi_link *e, efvi_flow *f)
+{
+    if (!f->filtered) return;
+    f->filtered = false;
+    if (e->have_vi) ef_vi_filter_del(&e->vi, e->dh, &f->cookie);
+    e->st.filters_removed++;
+    e->st.filters--;
+}
+
+static int mac_filters_install(efvi_link *e)
+{
+    static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    ef_filter_spec fs;
+    int rc = 0;
+    if (!e->mac_filtered[0]) {
+        /* Every unicast frame for the MAC: ARP replies, and segments for ports we do not
+           listen on, which RFC 9293 §3.10.7.1 answers with RST. */
+        ef_filter_spec_init(&fs, EF_FILTER_FLAG_NONE);
+        rc = ef_filter_spec_set_eth_local(&fs, EF_FILTER_VLAN_ID_ANY, e->base.mac);
+        if (rc == 0) rc = ef_vi_filter_add(&e->vi, e->dh, &fs, &e->mac_cookie[0]);
+        if (rc) {
+            e->st.filter_failures++;
+            return rc;
+        }
+        e->mac_filtered[0] = true;
+        e->st.filters_added++;
+        e->st.filters++;
+    }
+    if (!e->mac_filtered[1]) {
+        /* ARP requests are broadcast; only ARP is taken where the NIC can tell it apart. */
+        ef_filter_spec_init(&fs, EF_FILTER_FLAG_NONE);
+        rc = ef_filter_spec_set_eth_local(&fs, EF_FILTER_VLAN_ID_ANY, bcast);
+        if (rc == 0 && ef_filter_spec_set_eth_type(&fs, htons(0x0806)) == 0)
+            rc = ef_vi_filter_add(&e->vi, e->dh, &fs, &e->mac_cookie[1]);
+        else
+            rc = -EPROTONOSUPPORT;
+        if (rc) {
+            ef_filter_spec_init(&fs, EF_FILTER_FLAG_NONE);
+            rc = ef_filter_spec_set_eth_local(&fs, EF_FILTER_VLAN_ID_ANY, bcast);
+            if (rc == 0) rc = ef_vi_filter_add(&e->vi, e->dh, &fs, &e->mac_cookie[1]);
+        }
+        if (rc) {
+            e->st.filter_failures++;
+            return rc;
+        }
+        e->mac_filtered[1] = true;
+        e->st.filters_added++;
+        e->st.filters++;
+    }
+    return 0;
+}
+
+static void mac_filters_remove(efvi_link *e)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!e->mac_filtered[i]) continue;
+        e->mac_filtered[i] = false;
+        if (e->have_vi) ef_vi_filter_del(&e->vi, e->dh, &e->mac_cookie[i]);
+        e->st.filters_removed++;
+        e->st.filters--;
+    }
+}
+
+static int efvi_flow_add(et_link *l, const et_flow *fl)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!fl || !fl->local_port || (fl->remote_ip && !fl->remote_port)) return -1;
+    uint32_t lip = fl->local_ip ? fl->local_ip : e->base.local_ip;
+    int i = flow_find(e, lip, fl->remote_ip, fl->local_port, fl->remote_port);
+    if (i >= 0) {
+        e->flows[i].refs++;
+        return 0;
+    }
+    if (e->n_flows >= e->max_flows) return -1;
+    efvi_flow *f = flow_insert(e, lip, fl->remote_ip, fl->local_port, fl->remote_port);
+    /* While the VI is being recreated the flow is only recorded: the restart installs it. */
+    if (!e->down && flow_filter_install(e, f) && !e->own_addr) {
+        /* Sharing the kernel's address, an unsteered flow would reach the kernel, which
+           answers with RST. Owning the address, the MAC filter still brings its frames. */
+        flow_remove(e, (uint32_t)flow_find(e, lip, fl->remote_ip, fl->local_port,
+                                           fl->remote_port));
+        return -1;
+    }
+    e->st.flows = e->n_flows;
+    return 0;
+}
+
+static int efvi_flow_del(et_link *l, const et_flow *fl)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!fl) return -1;
+    uint32_t lip = fl->local_ip ? fl->local_ip : e->base.local_ip;
+    int i = flow_find(e, lip, fl->remote_ip, fl->local_port, fl->remote_port);
+    if (i < 0) return -1;
+    efvi_flow *f = &e->flows[i];
+    if (--f->refs) return 0;
+    flow_filter_remove(e, f);
+    flow_remove(e, (uint32_t)i);
+    e->st.flows = e->n_flows;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Receive                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static void rx_push(efvi_link *e)
+{
+    if (!e->rx_unpushed) return;
+    ef_vi_receive_push(&e->vi);
+    e->rx_unpushed = 0;
+}
+
+/* A buffer back on the ring (or on the free list when the ring is full or the VI is gone). */
+static void rx_recycle(efvi_link *e, uint32_t j)
+{
+    if (!e->down && ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) == 0) {
+        e->rx_state[j] = RX_POSTED;
+        e->rx_unpushed++;
+        return;
+    }
+    e->rx_state[j] = RX_FREE;
+    e->rx_free[e->rx_nfree++] = j;
+}
+
+static void rx_refill(efvi_link *e)
+{
+    if (e->efct || e->down) return;
+    while (e->rx_nfree && ef_vi_receive_space(&e->vi) > 0) {
+        uint32_t j = e->rx_free[e->rx_nfree - 1];
+        if (ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) != 0) break;
+        e->rx_nfree--;
+        e->rx_state[j] = RX_POSTED;
+        e->rx_unpushed++;
+    }
+    rx_push(e);
+}
+
+static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t id, uint64_t ts)
+{
+    et_rx_frame *f = &e->ready[(e->ready_head + e->ready_n) % e->ready_cap];
+    f->data = data;
+    f->len = len;
+    f->id = id;
+    f->hw_ts = ts;
+    e->ready_n++;
+}
+
+static void rx_event(efvi_link *e, const ef_event *ev)
+{
+    bool discard = EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_DISCARD;
+    uint32_t j = discard ? EF_EVENT_RX_DISCARD_RQ_ID(*ev) : EF_EVENT_RX_RQ_ID(*ev);
+    uint32_t bytes = discard ? EF_EVENT_RX_DISCARD_BYTES(*ev) : EF_EVENT_RX_BYTES(*ev);
+    bool sop = discard ? EF_EVENT_RX_DISCARD_SOP(*ev) : EF_EVENT_RX_SOP(*ev);
+    bool cont = discard ? EF_EVENT_RX_DISCARD_CONT(*ev) : EF_EVENT_RX_CONT(*ev);
+    if (j >= e->n_rx || e->rx_state[j] != RX_POSTED) {
+        e->st.rx_bad_event++;
+        return;
+    }
+    /* A buffer that is not a whole frame by itself: a jumbo's pieces until the next start. */
+    bool piece = cont || e->in_scatter || !sop;
+    e->in_scatter = cont;
+    if (discard) {
+        switch (EF_EVENT_RX_DISCARD_TYPE(*ev)) {
+        case EF_EVENT_RX_DISCARD_CSUM_BAD:
+            e->st.rx_discard_csum++;
+            break;
+        case EF_EVENT_RX_DISCARD_CRC_BAD:
+            /* With cut-through CTPIO at the peer, usually a poisoned frame; a good copy
+               follows. */
+            e->st.rx_discard_crc++;
+            break;
+        default:
+            e->st.rx_discard_other++;
+            break;
+        }
+        rx_recycle(e, j);
+        return;
+    }
+    if (piece) {
+        e->st.rx_jumbo++;
+        rx_recycle(e, j);
+        return;
+    }
+    uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
+    if (bytes < e->prefix + 14 || bytes > buf_len) {
+        e->st.rx_bad_len++;
+        rx_recycle(e, j);
+        return;
+    }
+    uint64_t ts = 0;
+    if (e->st.rx_timestamps) {
+        /* Valid only until the next poll: read now, from the start of the buffer (the
+           prefix). */
+        struct timespec t;
+        if (ef_vi_receive_get_timestamp(&e->vi, rx_host(e, j), &t) == 0)
+            ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+    }
+    e->rx_state[j] = RX_HELD;
+    ready_put(e, rx_host(e, j) + e->prefix, bytes - e->prefix, j, ts);
+}
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static void rx_ref_event(efvi_link *e, const ef_event *ev)
+{
+    uint32_t id = ev->rx_ref.pkt_id, len = ev->rx_ref.len;
+    if (EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD) {
+        unsigned fl = ev->rx_ref_discard.flags;
+        if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
+            e->st.rx_discard_crc++;
+        else if (fl & (EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR))
+            e->st.rx_discard_csum++;
+        else
+            e->st.rx_discard_other++;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+    const uint8_t *p = efct_vi_rxpkt_get(&e->vi, id);
+    if (!p || len < 14) {
+        e->st.rx_bad_len++;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+    if (!efct_ours(e, p, len)) {
+        /* Another process's packet on the shared queue: give it back before it pins the
+           superbuf. */
+        e->st.rx_foreign++;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+    uint64_t ts = 0;
+#ifdef EFVITCP_EFVI_HAVE_EFCT_TS
+    if (e->st.rx_timestamps) {
+        struct timespec t;
+        unsigned flags;
+        if (efct_vi_rxpkt_get_timestamp(&e->vi, id, &t, &flags) == 0)
+            ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+    }
+#endif
+    e->efct_lent++;
+    ready_put(e, (uint8_t *)p, len, id, ts);
+}
+#endif
+
+static void efvi_rx_release(et_link *l, uint32_t id)
+{
+    efvi_link *e = (efvi_link *)l;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (e->efct) {
+        if (!e->efct_lent) return;
+        e->efct_lent--;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+#endif
+    if (id >= e->n_rx || e->rx_state[id] != RX_HELD) return;
+    rx_recycle(e, id);
+    /* Keep the ring full under load without a doorbell per buffer. */
+    if (e->rx_unpushed >= 32) rx_push(e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transmit                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static void ring_put(efvi_link *e, uint32_t id)
+{
+    e->ring[(e->ring_head + e->ring_n) % e->base.n_tx] = id;
+    e->ring_n++;
+    e->tx_state[id] = TX_RING;
+}
+
+static void done_put(efvi_link *e, uint32_t id)
+{
+    e->done[(e->done_head + e->done_n) % e->base.n_tx] = id;
+    e->done_n++;
+    e->tx_state[id] = TX_DONE;
+}
+
+/* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
+static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+{
+    uint8_t *buf = et_link_tx_buf(&e->base, id);
+    ef_addr dma = tx_dma(e, id);
+    if (ef_vi_transmit_space(&e->vi) <= 0) return false;
+    if (e->efct) {
+        if (ef_vi_transmit_space_bytes(&e->vi) < (int)len) return false;
+        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
+        /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
+        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
+        e->st.tx_ctpio++;
+    } else if (e->ctpio && ef_vi_transmit_fill_level(&e->vi) == 0) {
+        /* CTPIO only succeeds with nothing queued for DMA; its fallback must follow before any
+           other send, and is what the NIC sends if the CTPIO copy fails. */
+        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
+        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
+        e->st.tx_ctpio++;
+    } else {
+        if (ef_vi_transmit(&e->vi, dma, (int)len, (ef_request_id)id) != 0) return false;
+        e->st.tx_dma++;
+    }
+    ring_put(e, id);
+    return true;
+}
+
+/* The queued frames, in order, as far as the ring takes them: one doorbell for the batch. */
+static void tx_drain(efvi_link *e)
+{
+    if (e->down || !e->pend_n) return;
+    bool inited = false;
+    while (e->pend_n) {
+        uint32_t id = e->pend[e->pend_head];
+        uint32_t len = e->tx_len[id];
+        if (e->efct) {
+            if (!tx_now(e, id, len)) break;
+        } else {
+            if (ef_vi_transmit_space(&e->vi) <= 0 ||
+                ef_vi_transmit_init(&e->vi, tx_dma(e, id), (int)len, (ef_request_id)id) != 0)
+                break;
+            ring_put(e, id);
+            e->st.tx_dma++;
+            inited = true;
+        }
+        e->pend_head = (e->pend_head + 1) % e->base.n_tx;
+        e->pend_n--;
+    }
+    if (inited) ef_vi_transmit_push(&e->vi);
+}
+
+static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (id >= l->n_tx || len < 14 || len > l->tx_buf_size || e->tx_state[id] != TX_FREE) return -1;
+    e->tx_len[id] = (uint16_t)len;
+    e->st.tx_frames++;
+    if (!e->down && !e->pend_n && tx_now(e, id, len)) return 0;
+    e->pend[(e->pend_head + e->pend_n) % l->n_tx] = id;
+    e->pend_n++;
+    e->tx_state[id] = TX_PENDING;
+    e->st.tx_queued++;
+    tx_drain(e);
+    return 0;
+}
+
+static void tx_completion(efvi_link *e, const ef_event *ev)
+{
+    ef_request_id ids[EF_VI_TRANSMIT_BATCH];
+    int n = ef_vi_transmit_unbundle(&e->vi, ev, ids);
+    for (int i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)ids[i];
+        if (id >= e->base.n_tx || e->tx_state[id] != TX_RING || !e->ring_n) {
+            e->st.tx_bad_completion++;
+            continue;
+        }
+        /* Completions come in post order (ef_vi), so the ring's head is this one. */
+        if (e->ring[e->ring_head] != id) {
+            e->st.tx_bad_completion++;
+            uint32_t k = 0;
+            while (k < e->ring_n && e->ring[(e->ring_head + k) % e->base.n_tx] != id) k++;
+            for (; k > 0; k--)
+                e->ring[(e->ring_head + k) % e->base.n_tx] =
+                    e->ring[(e->ring_head + k - 1) % e->base.n_tx];
+        }
+        e->ring_head = (e->ring_head + 1) % e->base.n_tx;
+        e->ring_n--;
+        done_put(e, id);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The VI: allocation, recreation                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static int vi_alloc(efvi_link *e, bool ctpio)
+{
+    unsigned flags = EF_VI_TX_IP_CSUM_DIS | EF_VI_TX_TCPUDP_CSUM_DIS;
+    if (ctpio) flags |= EF_VI_TX_CTPIO;
+    if (e->want_rxts) flags |= EF_VI_RX_TIMESTAMPS;
+    int rc = ef_vi_alloc_from_pd(&e->vi, e->dh, &e->pd, e->dh, -1, (int)e->rxq_req,
+                                 (int)e->txq_req, NULL, -1, (enum ef_vi_flags)flags);
+    if (rc < 0) return rc;
+    e->have_vi = true;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    e->efct = e->vi.nic_type.arch == EF_VI_ARCH_EFCT;
+#endif
+    e->ctpio = (ef_vi_flags(&e->vi) & EF_VI_TX_CTPIO) != 0;
+    e->prefix = (uint32_t)ef_vi_receive_prefix_len(&e->vi);
+    e->st.efct = e->efct;
+    e->st.ctpio = e->ctpio;
+    e->st.rx_timestamps = (ef_vi_flags(&e->vi) & EF_VI_RX_TIMESTAMPS) != 0;
+    e->st.prefix_len = e->prefix;
+    e->st.rxq_capacity = e->efct ? 0 : (uint32_t)ef_vi_receive_capacity(&e->vi);
+    e->st.txq_capacity = (uint32_t)ef_vi_transmit_capacity(&e->vi);
+    return 0;
+}
+
+/* Filters after a (re)allocation: the MAC ones when we own the address, then every flow. */
+static int filters_install(efvi_link *e)
+{
+    int rc = e->own_addr ? mac_filters_install(e) : 0;
+    for (uint32_t i = 0; i <= e->flow_mask; i++)
+        if (e->flows[i].used && !e->flows[i].filtered) flow_filter_install(e, &e->flows[i]);
+    return rc;
+}
+
+static void restart(efvi_link *e)
+{
+    e->restart_needed = false;
+    e->st.restarts++;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (e->efct && e->have_vi) {
+        /* Packets of the old VI cannot outlive it. */
+        while (e->ready_n) {
+            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
+            e->ready_head = (e->ready_head + 1) % e->ready_cap;
+            e->ready_n--;
+        }
+    }
+#endif
+    /* Whether the frames on the ring left is unknown; once the VI is gone their buffers are
+       free again, and TCP resends what was lost. */
+    while (e->ring_n) {
+        done_put(e, e->ring[e->ring_head]);
+        e->ring_head = (e->ring_head + 1) % e->base.n_tx;
+        e->ring_n--;
+    }
+    for (uint32_t j = 0; j < e->n_rx && !e->efct; j++) {
+        if (e->rx_state[j] != RX_POSTED) continue;
+        e->rx_state[j] = RX_FREE;
+        e->rx_free[e->rx_nfree++] = j;
+    }
+    e->rx_unpushed = 0;
+    e->in_scatter = false;
+    for (uint32_t i = 0; i <= e->flow_mask; i++)
+        if (e->flows[i].used) flow_filter_remove(e, &e->flows[i]);
+    mac_filters_remove(e);
+    if (e->have_vi) {
+        ef_vi_free(&e->vi, e->dh);
+        e->have_vi = false;
+    }
+    if (vi_alloc(e, e->ctpio) != 0 || filters_install(e) != 0) {
+        /* Try again later; frames to send wait in the queue meanwhile. */
+        e->st.restart_failures++;
+        e->down = true;
+        e->st.down = true;
+        e->retry_at = efvi_now(&e->base) + RETRY_NS;
+        return;
+    }
+    e->down = false;
+    e->st.down = false;
+    rx_refill(e);
+    tx_drain(e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Events                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Polls at most budget events (one frame each at most: no event merging), in batches. Events
+ * are only taken as far as the engine will take their frames in this poll, so frames beyond it
+ * wait in the NIC rather than in the link.
+ */
+static void poll_events(efvi_link *e, uint32_t budget)
+{
+    if (e->down) {
+        if (efvi_now(&e->base) < e->retry_at) return;
+        restart(e);
+        if (e->down) return;
+    }
+    rx_refill(e);
+    ef_event evs[EVS_MAX];
+    uint32_t polled = 0;
+    while (polled < budget) {
+        uint32_t room = e->ready_cap - e->ready_n, want = budget - polled;
+        if (want > room) want = room;
+        if (want > EVS_MAX) want = EVS_MAX;
+        if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
+        int n = ef_eventq_poll(&e->vi, evs, (int)want);
+        for (int i = 0; i < n; i++) {
+            switch (EF_EVENT_TYPE(evs[i])) {
+            case EF_EVENT_TYPE_RX:
+            case EF_EVENT_TYPE_RX_DISCARD:
+                rx_event(e, &evs[i]);
+                break;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+            case EF_EVENT_TYPE_RX_REF:
+            case EF_EVENT_TYPE_RX_REF_DISCARD:
+                rx_ref_event(e, &evs[i]);
+                break;
+#endif
+            case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
+                /* No buffer was consumed; the frame's pieces already seen are dropped. */
+                e->st.rx_no_desc_trunc++;
+                e->in_scatter = false;
+                break;
+            case EF_EVENT_TYPE_TX:
+                tx_completion(e, &evs[i]);
+                break;
+            case EF_EVENT_TYPE_TX_ERROR:
+                e->st.tx_errors++;
+                tx_completion(e, &evs[i]);
+                e->restart_needed = true;
+                break;
+            case EF_EVENT_TYPE_OFLOW:
+                e->st.evq_oflow++;
+                e->restart_needed = true;
+                break;
+            case EF_EVENT_TYPE_RESET:
+                e->st.resets++;
+                e->restart_needed = true;
+                break;
+            default:
+                break;
+            }
+        }
+        if (e->restart_needed) {
+            restart(e);
+            break;
+        }
+        polled += (uint32_t)(n > 0 ? n : 0);
+        if ((uint32_t)n < want) break;
+    }
+    rx_push(e);
+    tx_drain(e);
+}
+
+static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
+{
+    while (n < max && e->ready_n) {
+        out[n++] = e->ready[e->ready_head];
+        e->ready_head = (e->ready_head + 1) % e->ready_cap;
+        e->ready_n--;
+    }
+    return n;
+}
+
+static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!out || max <= 0) return 0;
+    int n = ready_take(e, out, 0, max);
+    if (n < max) {
+        poll_events(e, (uint32_t)(max - n));
+        n = ready_take(e, out, n, max);
+    }
+    e->st.rx_frames += (uint64_t)n;
+    return n;
+}
+
+static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!ids || max <= 0) return 0;
+    /* Completions share the event queue with frames: poll no more frames than one engine poll
+       takes after this (it takes at least TX_POLL_FRAMES). */
+    if (!e->ready_n) poll_events(e, TX_POLL_FRAMES);
+    int n = 0;
+    while (n < max && e->done_n) {
+        uint32_t id = e->done[e->done_head];
+        e->done_head = (e->done_head + 1) % l->n_tx;
+        e->done_n--;
+        e->tx_state[id] = TX_FREE;
+        ids[n++] = id;
+    }
+    e->st.tx_completions += (uint64_t)n;
+    return n;
+}
+
+static void efvi_tx_flush(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (e->down) return;
+    rx_push(e);
+    tx_drain(e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Open and close                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+static void efvi_destroy(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!e) return;
+    if (e->have_vi) {
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+        while (e->efct && e->ready_n) {
+            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
+            e->ready_head = (e->ready_head + 1) % e->ready_cap;
+            e->ready_n--;
+        }
+#endif
+        /* Filters go explicitly, so that none outlives the stack in the NIC's tables. */
+        for (uint32_t i = 0; e->flows && i <= e->flow_mask; i++)
+            if (e->flows[i].used) flow_filter_remove(e, &e->flows[i]);
+        mac_filters_remove(e);
+    }
+    /* ef_vi teardown order: memory registration, VI, protection domain, driver handle. */
+    if (e->have_mr) ef_memreg_free(&e->mr, e->dh);
+    if (e->have_vi) ef_vi_free(&e->vi, e->dh);
+    if (e->have_pd) ef_pd_free(&e->pd, e->dh);
+    if (e->have_dh) ef_driver_close(e->dh);
+#ifdef EFVITCP_EFVI_EMU
+    if (e->emu_attached) efvi_emu_wire_release(e->wire, e->ifname);
+#endif
+    if (e->mem) munmap(e->mem, e->mem_len);
+    free(e->tx_state);
+    free(e->tx_len);
+    free(e->pend);
+    free(e->ring);
+    free(e->done);
+    free(e->rx_state);
+    free(e->rx_free);
+    free(e->ready);
+    free(e->flows);
+    free(e);
+}
+
+static const et_link_ops efvi_ops = {
+    .rx_burst = efvi_rx_burst,
+    .rx_release = efvi_rx_release,
+    .tx = efvi_tx,
+    .tx_flush = efvi_tx_flush,
+    .tx_done = efvi_tx_done,
+    .now = efvi_now,
+    .flow_add = efvi_flow_add,
+    .flow_del = efvi_flow_del,
+    .destroy = efvi_destroy,
+};
+
+bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)
+{
+    if (!l || l->ops != &efvi_ops || !st) return false;
+    *st = ((const efvi_link *)l)->st;
+    return true;
+}
+
+/* "NAME[,rxts][,noctpio][,ct=N]" */
+static const char *parse_spec(efvi_link *e, const char *spec)
+{
+    const char *comma = strchr(spec, ',');
+    size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
+    if (n == 0 || n > NAME_MAX_LEN) return "efvi link: interface name must be 1..31 characters";
+    memcpy(e->ifname, spec, n);
+    e->ifname[n] = '\0';
+    e->want_ctpio = true;
+    e->ct_thresh = CT_THRESH_DEF;
+    while (comma) {
+        const char *opt = comma + 1;
+        comma = strchr(opt, ',');
+        size_t len = comma ? (size_t)(comma - opt) : strlen(opt);
+        if (len == 4 && memcmp(opt, "rxts", 4) == 0) {
+            e->want_rxts = true;
+        } else if (len == 7 && memcmp(opt, "noctpio", 7) == 0) {
+            e->want_ctpio = false;
+        } else if (len > 3 && memcmp(opt, "ct=", 3) == 0) {
+            uint32_t v = 0;
+            for (size_t i = 3; i < len; i++) {
+                if (opt[i] < '0' || opt[i] > '9' || v > 65535) return "efvi link: ct=N wants 0..65535";
+                v = v * 10 + (uint32_t)(opt[i] - '0');
+            }
+            if (v > 65535) return "efvi link: ct=N wants 0..65535";
+            e->ct_thresh = v;
+        } else {
+            return "efvi link: unknown option (known: rxts, noctpio, ct=N)";
+        }
+    }
+    return NULL;
+}
+
+/* Index and (kernel-shared mode) address of a real interface, from the kernel. */
+static const char *read_iface(efvi_link *e, const efvitcp_config *cfg)
+{
+    et_nl nl;
+    const char *err = et_nl_open(&nl);
+    if (err) return err;
+    et_if_info info;
+    err = et_nl_get_if(&nl, e->ifname, &info);
+    int owned = !err && cfg->local_addr ? et_nl_addr_owned(&nl, e->base.local_ip) : 0;
+    et_nl_close(&nl);
+    if (err) return err;
+    if (owned)
+        return owned > 0 ? "efvi link: the kernel owns local_addr; use an address it does not "
+                           "own or leave local_addr unset to share the kernel's address"
+                         : "efvi link: cannot read the kernel's addresses";
+    if (!info.up) return "efvi link: interface is down";
+    e->ifindex = (int)info.ifindex;
+    e->base.ifindex = info.ifindex;
+    if (!cfg->local_addr) {
+        e->base.local_ip = info.ip;
+        e->base.prefix_len = info.prefix_len;
+    }
+    return NULL;
+}
+
+static const char *attach(efvi_link *e, const efvitcp_config *cfg)
+{
+    const char *err = NULL;
+    e->own_addr = cfg->local_addr != NULL;
+    if (e->own_addr && (err = et_link_config_addr(cfg, &e->base))) return err;
+    if (cfg->wire) {
+#ifdef EFVITCP_EFVI_EMU
+        if (!e->own_addr) return "efvi link on a simulated wire needs local_addr";
+        int rc = efvi_emu_wire_attach(cfg->wire, e->ifname, &e->ifindex);
+        if (rc) return "efvi link: cannot create the emulated NIC port";
+        e->emu_attached = true;
+        e->wire = cfg->wire;
+        return NULL;
+#else
+        return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
+#endif
+    }
+    return read_iface(e, cfg);
+}
+
+static const char *alloc_memory(efvi_link *e, const et_link_params *p)
+{
+    size_t tx_bytes = ((size_t)p->n_tx * p->tx_buf_size + 4095u) & ~(size_t)4095u;
+    size_t rx_bytes = e->efct ? 0 : (size_t)p->n_rx * RX_BUF_SIZE;
+    size_t len = tx_bytes + rx_bytes;
+    size_t huge_len = (len + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    /* Huge pages need fewer NIC buffer-table and TLB entries; ordinary pages do too. */
+    void *m = mmap(NULL, huge_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+    if (m != MAP_FAILED) {
+        e->mem_len = huge_len;
+        e->st.huge_pages = true;
+    } else {
+        m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+                 0);
+        if (m == MAP_FAILED) return "efvi link: cannot map packet buffer memory";
+        e->mem_len = len;
+    }
+    e->mem = m;
+    /* Registered memory is pinned: a forked child must not get copy-on-write pages of it. */
+    madvise(m, e->mem_len, MADV_DONTFORK);
+    e->rx_off = (uint32_t)tx_bytes;
+    if (ef_memreg_alloc(&e->mr, e->dh, &e->pd, e->dh, m, len) != 0)
+        return "efvi link: cannot register packet buffer memory (ef_memreg_alloc)";
+    e->have_mr = true;
+    e->base.tx_base = m;
+    e->base.tx_buf_size = p->tx_buf_size;
+    e->base.n_tx = p->n_tx;
+    return NULL;
+}
+
+static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_params *p)
+{
+    const char *err = attach(e, cfg);
+    if (err) return err;
+    if (ef_driver_open(&e->dh) != 0) return "efvi link: cannot open the ef_vi driver (Onload)";
+    e->have_dh = true;
+    if (ef_pd_alloc(&e->pd, e->dh, e->ifindex, EF_PD_DEFAULT) != 0)
+        return "efvi link: cannot allocate a protection domain (not a Solarflare/AMD interface?)";
+    e->have_pd = true;
+
+    unsigned long cap = 0;
+    bool ctpio = e->want_ctpio &&
+                 ef_vi_capabilities_get(e->dh, e->ifindex, EF_VI_CAP_CTPIO, &cap) == 0 && cap;
+    e->rxq_req = clamp_ring(p->n_rx, 512, 4096);
+    e->txq_req = clamp_ring(p->n_tx, 512, 2048);
+    int rc = vi_alloc(e, ctpio);
+    if (rc < 0 && ctpio) rc = vi_alloc(e, false); /* CTPIO may be licensed or busy: do without */
+    if (rc == -EPERM) return "efvi link: the NIC forces RX event merging, which is not supported";
+    if (rc < 0 && e->want_rxts) return "efvi link: cannot allocate a VI with RX timestamps";
+    if (rc < 0) return "efvi link: cannot allocate a virtual interface";
+    if (!e->efct && (uint32_t)ef_vi_receive_buffer_len(&e->vi) > RX_BUF_SIZE - RX_DMA_OFF)
+        return "efvi link: the NIC's receive buffers are larger than 1984 bytes";
+
+    if ((err = alloc_memory(e, p))) return err;
+
+    e->n_rx = p->n_rx;
+    e->ready_cap = p->n_rx < 256 ? 256 : p->n_rx;
+    e->max_flows = cfg->max_conns + LISTEN_FLOWS;
+    e->flow_mask = pow2_at_least(2 * e->max_flows) - 1;
+    e->tx_state = calloc(p->n_tx, 1);
+    e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
+    e->pend = calloc(p->n_tx, sizeof(*e->pend));
+    e->ring = calloc(p->n_tx, sizeof(*e->ring));
+    e->done = calloc(p->n_tx, sizeof(*e->done));
+    e->rx_state = calloc(p->n_rx, 1);
+    e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
+    e->ready = calloc(e->ready_cap, sizeof(*e->ready));
+    e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
+    if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !e->done || !e->rx_state ||
+        !e->rx_free || !e->ready || !e->flows)
+        return "out of memory";
+
+    if (ef_vi_get_mac(&e->vi, e->dh, e->base.mac) != 0) return "efvi link: cannot read the MAC";
+    /* ef_vi_mtu counts the whole frame without FCS; the engine wants the IP MTU, small enough
+       for a frame to fit one receive buffer after the prefix. */
+    uint32_t frame = ef_vi_mtu(&e->vi, e->dh);
+    if (!e->efct) {
+        uint32_t room = (uint32_t)ef_vi_receive_buffer_len(&e->vi) - e->prefix;
+        if (frame > room) frame = room;
+    } else if (frame > RX_BUF_SIZE) {
+        frame = RX_BUF_SIZE;
+    }
+    if (frame < 14 + 576) return "efvi link: MTU below 576";
+    e->base.mtu = frame - 14 > 9000 ? 9000 : frame - 14;
+    if (e->st.rx_timestamps) e->base.caps |= ET_LINK_CAP_HW_TS;
+
+    if (!e->efct) {
+        for (uint32_t j = e->n_rx; j > 0; j--) e->rx_free[e->rx_nfree++] = j - 1;
+        rx_refill(e);
+    }
+    if (e->own_addr && mac_filters_install(e) != 0)
+        return "efvi link: own-address mode needs MAC filters on the interface (CAP_NET_ADMIN or "
+               "sfc_char mac_filters_gid); leave local_addr unset to share the kernel's address";
+    e->base.ops = &efvi_ops;
+    return NULL;
+}
+
+const char *et_efvi_link_open(const char *spec, const efvitcp_config *cfg, const et_link_params *p,
+                              et_link **out)
+{
+    if (!out) return "efvi link: out is NULL";
+    *out = NULL;
+    if (!spec || !cfg) return "efvi link: interface and config are required";
+    if (!p || p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
+        return "efvi link needs n_tx > 0 and n_rx >= 16";
+    if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
+        return "efvi link: tx_buf_size must be 1024 or 2048";
+    efvi_link *e = calloc(1, sizeof(*e));
+    if (!e) return "out of memory";
+    const char *err = parse_spec(e, spec);
+    if (!err) err = setup(e, cfg, p);
+    if (err) {
+        efvi_destroy(&e->base);
+        return err;
+    }
+    *out = &e->base;
+    return NULL;
+}

@@ -1,0 +1,401 @@
+/*
+ * The packet link: AF_PACKET with mmap'd TPACKET_V2 receive and transmit rings, a classic BPF
+ * socket filter, and PACKET_QDISC_BYPASS. Works on any Linux interface; needs CAP_NET_RAW.
+ *
+ * Addressing: own address only. An AF_PACKET socket sees a copy of each frame; the kernel still
+ * receives the original. If the kernel owned our address it would answer every segment of our
+ * flows with a RST (it has no socket for them: a reserved, bound-but-not-listening socket does
+ * not stop that), and no filter of ours can take the frame away from it. So the stack uses an
+ * address the kernel does not own (cfg->local_addr), answers ARP for it itself, and the kernel,
+ * seeing IPv4 for an address that is not its own, drops it (with forwarding off, the default).
+ *
+ * Receive: the ring is polled in shared memory, no system call. rx_burst() hands frames by
+ * pointer into the ring; rx_release() gives the slot back to the kernel. The filter passes only
+ * TCP to our address and ARP asking for or answering our address, so the ring carries nothing
+ * else. Checksums: the kernel verifies nothing for us (TP_STATUS_CSUM_VALID is per frame and
+ * rare), so the link does not claim ET_LINK_CAP_RX_CSUM and the stack verifies in software.
+ * Frames whose checksum was never filled in (TP_STATUS_CSUMNOTREADY: sent from this host, e.g.
+ * over veth with TX checksum offload on) are completed here so that they verify.
+ *
+ * Transmit: the engine keeps unacknowledged segments in their TX buffers for retransmission and
+ * addresses buffers by id in any order, while the kernel consumes TX ring slots strictly in ring
+ * order and reuses them. So the TX buffers are our own memory, tx() copies the frame into the
+ * next ring slot (one copy of at most one MTU, from cache) and reports the buffer complete at
+ * once; tx_flush() makes the one sendto() that sends every queued slot.
+ *
+ * Flow steering: flow_add/flow_del are NULL. The filter already limits the socket to our address,
+ * and the stack, as the sole owner of that address, must see every segment sent to it (it
+ * answers those of unknown flows with RST, as a host does).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "efvitcp/efvitcp.h"
+#include "link/link.h"
+#include "net/checksum.h"
+#include "net/headers.h"
+#include "net/netlink.h"
+
+#define RING_BLOCK   (1u << 16) /* ring block size: a multiple of the page size */
+#define TX_RING_MIN  512u       /* frames of the transmit ring */
+#define RX_ETH_SLACK 128u       /* room for the ring's own header in front of a frame */
+
+typedef struct pkt_link {
+    et_link base; /* first: the engine's et_link * is a pkt_link * */
+    int fd;
+    uint8_t *map;
+    size_t map_len;
+
+    uint8_t *rx_ring;
+    uint32_t rx_frames, rx_frame_size, rx_head;
+    uint8_t *rx_held; /* per ring frame: handed to the engine, not yet released */
+
+    uint8_t *tx_ring;
+    uint32_t tx_frames, tx_frame_size, tx_head;
+    uint32_t tx_data_off; /* where the frame starts in a TX ring slot */
+    uint32_t tx_queued;   /* slots marked SEND_REQUEST since the last successful sendto */
+
+    uint32_t *done; /* ring of TX buffer ids awaiting tx_done */
+    uint32_t done_head, done_count;
+} pkt_link;
+
+static inline struct tpacket2_hdr *rx_hdr(const pkt_link *k, uint32_t i)
+{
+    return (struct tpacket2_hdr *)(void *)(k->rx_ring + (size_t)i * k->rx_frame_size);
+}
+
+static inline struct tpacket2_hdr *tx_hdr(const pkt_link *k, uint32_t i)
+{
+    return (struct tpacket2_hdr *)(void *)(k->tx_ring + (size_t)i * k->tx_frame_size);
+}
+
+/* The ring status word is shared with the kernel: acquire on read (the frame's bytes were written
+   before it), release on write (our bytes are visible before the kernel sees the new status). */
+static inline uint32_t status_load(const struct tpacket2_hdr *h)
+{
+    return __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+}
+
+static inline void status_store(struct tpacket2_hdr *h, uint32_t v)
+{
+    __atomic_store_n(&h->tp_status, v, __ATOMIC_RELEASE);
+}
+
+/*
+ * A frame sent from this host with its TCP checksum left to the (absent) hardware holds only the
+ * pseudo-header sum: compute the real checksum in place. Only IPv4/TCP whose headers are sane is
+ * touched; anything else is left for the stack's parser to reject.
+ */
+static void complete_tcp_csum(uint8_t *f, uint32_t len)
+{
+    if (len < ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN) return;
+    uint16_t type;
+    memcpy(&type, f + 12, 2);
+    if (type != htons(ET_ETHERTYPE_IP)) return;
+    struct et_ip_hdr ip;
+    memcpy(&ip, f + ET_ETH_HLEN, sizeof(ip));
+    uint32_t ihl = (ip.ver_ihl & 0x0f) * 4u, tot = ntohs(ip.tot_len);
+    if ((ip.ver_ihl >> 4) != 4 || ihl < ET_IP_HLEN || ip.proto != ET_IPPROTO_TCP) return;
+    if (tot < ihl + ET_TCP_HLEN || tot > len - ET_ETH_HLEN) return;
+    if (ip.frag_off & htons(0x3fff)) return; /* a fragment has no whole segment to sum */
+    uint8_t *tcp = f + ET_ETH_HLEN + ihl;
+    uint32_t tcp_len = tot - ihl;
+    memset(tcp + 16, 0, 2);
+    uint64_t sum = et_csum_pseudo(ip.saddr, ip.daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
+    uint16_t c = et_csum_finish(et_csum_add(sum, tcp, tcp_len));
+    memcpy(tcp + 16, &c, 2);
+}
+
+static int pkt_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    pkt_link *k = (pkt_link *)l;
+    int n = 0;
+    while (n < max) {
+        uint32_t i = k->rx_head;
+        if (k->rx_held[i]) break; /* the ring wrapped onto a frame the engine still reads */
+        struct tpacket2_hdr *h = rx_hdr(k, i);
+        uint32_t status = status_load(h);
+        if (!(status & TP_STATUS_USER)) break;
+        k->rx_head = i + 1 == k->rx_frames ? 0 : i + 1;
+        uint32_t off = h->tp_mac, len = h->tp_snaplen;
+        /* A tag the NIC stripped means another VLAN's frame on the parent interface; a frame
+           described outside its slot would be a kernel bug, but must not become a wild read. */
+        if ((status & TP_STATUS_VLAN_VALID) || off > k->rx_frame_size ||
+            len > k->rx_frame_size - off) {
+            status_store(h, TP_STATUS_KERNEL);
+            continue;
+        }
+        uint8_t *f = (uint8_t *)h + off;
+        if (status & TP_STATUS_CSUMNOTREADY) complete_tcp_csum(f, len);
+        k->rx_held[i] = 1;
+        out[n].data = f;
+        out[n].len = len;
+        out[n].id = i;
+        out[n].hw_ts = 0;
+        n++;
+    }
+    return n;
+}
+
+static void pkt_rx_release(et_link *l, uint32_t id)
+{
+    pkt_link *k = (pkt_link *)l;
+    if (id >= k->rx_frames || !k->rx_held[id]) return; /* stale or foreign id */
+    k->rx_held[id] = 0;
+    status_store(rx_hdr(k, id), TP_STATUS_KERNEL);
+}
+
+/* One sendto() sends every slot marked SEND_REQUEST, in ring order. MSG_DONTWAIT: the call does
+   not wait for the slots to be released. */
+static void kick(pkt_link *k)
+{
+    if (!k->tx_queued) return;
+    if (sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 || errno != EINTR) k->tx_queued = 0;
+}
+
+static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    pkt_link *k = (pkt_link *)l;
+    if (id >= l->n_tx || len > l->tx_buf_size || len > k->tx_frame_size - k->tx_data_off ||
+        len < ET_ETH_HLEN || k->done_count == l->n_tx)
+        return -1;
+    struct tpacket2_hdr *h = tx_hdr(k, k->tx_head);
+    if (status_load(h) != TP_STATUS_AVAILABLE) {
+        /* The ring is full of queued or in-flight frames: send what is queued and look again.
+           The engine retries on its next poll if the slot is still busy. */
+        kick(k);
+        if (status_load(h) != TP_STATUS_AVAILABLE) return -1;
+    }
+    memcpy((uint8_t *)h + k->tx_data_off, et_link_tx_buf(l, id), len);
+    h->tp_len = len;
+    status_store(h, TP_STATUS_SEND_REQUEST);
+    k->tx_head = k->tx_head + 1 == k->tx_frames ? 0 : k->tx_head + 1;
+    k->tx_queued++;
+    /* The bytes are in the ring: the engine may rewrite its buffer at once. */
+    k->done[(k->done_head + k->done_count) % l->n_tx] = id;
+    k->done_count++;
+    return 0;
+}
+
+static void pkt_tx_flush(et_link *l)
+{
+    kick((pkt_link *)l);
+}
+
+static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    pkt_link *k = (pkt_link *)l;
+    int n = 0;
+    while (n < max && k->done_count) {
+        ids[n++] = k->done[k->done_head];
+        k->done_head = (k->done_head + 1) % l->n_tx;
+        k->done_count--;
+    }
+    return n;
+}
+
+static uint64_t pkt_now(et_link *l)
+{
+    (void)l;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void pkt_destroy(et_link *l)
+{
+    pkt_link *k = (pkt_link *)l;
+    if (!k) return;
+    if (k->fd >= 0) {
+        /* Frames still queued leave now (the stack's last RSTs), then the socket goes. */
+        kick(k);
+        close(k->fd);
+    }
+    if (k->map) munmap(k->map, k->map_len);
+    free(k->rx_held);
+    free(k->done);
+    free(l->tx_base);
+    free(k);
+}
+
+static const et_link_ops pkt_ops = {
+    .rx_burst = pkt_rx_burst,
+    .rx_release = pkt_rx_release,
+    .tx = pkt_tx,
+    .tx_flush = pkt_tx_flush,
+    .tx_done = pkt_tx_done,
+    .now = pkt_now,
+    .flow_add = NULL,
+    .flow_del = NULL,
+    .destroy = pkt_destroy,
+};
+
+/*
+ * Classic BPF: accept IPv4/TCP to our address and ARP whose target is our address; reject frames
+ * this host sent (in case PACKET_IGNORE_OUTGOING is missing) and frames of another VLAN. Loads
+ * past the end of a short frame make the kernel reject it.
+ */
+#define FILTER_LEN 15
+
+static void build_filter(struct sock_filter *f, uint32_t ip)
+{
+    /* Jump offsets count from the next instruction: J(i, t) is the offset from i to t. */
+#define J(i, t) ((uint8_t)((t) - (i)-1))
+    enum { ACCEPT = 13, REJECT = 14 };
+    const struct sock_filter prog[FILTER_LEN] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),         /* 0 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, J(1, REJECT), 0),               /* 1 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)), /* 2 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, J(3, REJECT)),                             /* 3 */
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                      /* 4: EtherType */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_IP, 0, J(5, 10)),                   /* 5 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 16),        /* 6: IPv4 destination */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, 0, J(7, REJECT)),                            /* 7 */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ET_ETH_HLEN + 9),         /* 8: IPv4 protocol */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_IPPROTO_TCP, J(9, ACCEPT), J(9, REJECT)),     /* 9 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_ARP, 0, J(10, REJECT)),             /* 10 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 24),        /* 11: ARP target address */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, J(12, ACCEPT), J(12, REJECT)),               /* 12 */
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),                      /* 13: whole frame */
+        BPF_STMT(BPF_RET | BPF_K, 0),                                /* 14: drop */
+    };
+#undef J
+    memcpy(f, prog, sizeof(prog));
+}
+
+static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t mtu)
+{
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno == EPERM ? "packet link: AF_PACKET needs CAP_NET_RAW (run as root)"
+                              : "packet link: cannot open an AF_PACKET socket";
+    k->fd = fd;
+    int v = TPACKET_V2;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)))
+        return "packet link: TPACKET_V2 not supported";
+
+    /* The filter goes on before bind(): protocol 0 receives nothing until then. */
+    struct sock_filter code[FILTER_LEN];
+    build_filter(code, k->base.local_ip);
+    struct sock_fprog prog = {FILTER_LEN, code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+        return "packet link: cannot attach the socket filter";
+    int one = 1;
+    (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+    /* Our frames go straight to the driver: no qdisc, no copy to other taps on the way out. */
+    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)))
+        return "packet link: PACKET_QDISC_BYPASS not supported";
+    /* A malformed TX slot is skipped instead of stopping the ring. */
+    (void)setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one));
+
+    /* Frame slots: a power of two holding the ring header, the frame and alignment slack. */
+    uint32_t need = mtu + ET_ETH_HLEN + RX_ETH_SLACK, fs = 2048;
+    while (fs < need) fs <<= 1;
+    if (fs > RING_BLOCK) return "packet link: MTU too large";
+    uint32_t per_block = RING_BLOCK / fs;
+
+    uint32_t rx = p->n_rx < per_block ? per_block : p->n_rx;
+    rx = (rx + per_block - 1) / per_block * per_block;
+    struct tpacket_req rq = {RING_BLOCK, rx / per_block, fs, rx};
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rq, sizeof(rq)))
+        return "packet link: cannot create the receive ring";
+    uint32_t tx = (TX_RING_MIN + per_block - 1) / per_block * per_block;
+    struct tpacket_req tq = {RING_BLOCK, tx / per_block, fs, tx};
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tq, sizeof(tq)))
+        return "packet link: cannot create the transmit ring";
+
+    /* One mapping: the receive ring, then the transmit ring. */
+    size_t rx_bytes = (size_t)rq.tp_block_size * rq.tp_block_nr;
+    size_t tx_bytes = (size_t)tq.tp_block_size * tq.tp_block_nr;
+    void *m = mmap(NULL, rx_bytes + tx_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                   fd, 0);
+    if (m == MAP_FAILED) return "packet link: cannot map the rings";
+    k->map = m;
+    k->map_len = rx_bytes + tx_bytes;
+    k->rx_ring = k->map;
+    k->rx_frames = rx;
+    k->rx_frame_size = fs;
+    k->tx_ring = k->map + rx_bytes;
+    k->tx_frames = tx;
+    k->tx_frame_size = fs;
+    /* Without PACKET_TX_HAS_OFF the kernel reads the frame right after the V2 header. */
+    k->tx_data_off = TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
+    k->rx_held = calloc(rx, 1);
+    if (!k->rx_held) return "out of memory";
+
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = (int)k->base.ifindex;
+    if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+        return "packet link: cannot bind to the interface";
+    return NULL;
+}
+
+const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
+                                const et_link_params *p, et_link **out)
+{
+    if (!out) return "packet link: out is NULL";
+    *out = NULL;
+    if (!p || p->n_tx == 0 || p->n_rx == 0) return "packet link needs n_tx and n_rx > 0";
+    if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
+        return "packet link: tx_buf_size must be 1024 or 2048";
+    if (!cfg || !cfg->local_addr)
+        return "packet link needs local_addr (an address the kernel does not own, e.g. "
+               "--ip A.B.C.D/prefix): the kernel sees every frame and would reset our flows";
+
+    et_link tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    const char *err = et_link_config_addr(cfg, &tmp);
+    if (err) return err;
+
+    et_nl nl;
+    if ((err = et_nl_open(&nl))) return err;
+    et_if_info info;
+    err = et_nl_get_if(&nl, ifname, &info);
+    int owned = err ? 0 : et_nl_addr_owned(&nl, tmp.local_ip);
+    et_nl_close(&nl);
+    if (err) return err;
+    if (owned != 0)
+        return owned > 0 ? "packet link: the kernel owns local_addr; use an address it does not "
+                           "own (the kernel would reset our flows)"
+                         : "packet link: cannot read the kernel's addresses";
+    if (!info.up) return "packet link: interface is down";
+
+    pkt_link *k = calloc(1, sizeof(*k));
+    if (!k) return "out of memory";
+    k->fd = -1;
+    k->base = tmp;
+    k->base.ops = &pkt_ops;
+    memcpy(k->base.mac, info.mac, 6);
+    k->base.mtu = info.mtu;
+    k->base.ifindex = info.ifindex;
+    k->base.tx_buf_size = p->tx_buf_size;
+    k->base.n_tx = p->n_tx;
+    uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
+    size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
+    k->base.tx_base = aligned_alloc(4096, rounded);
+    k->done = malloc((size_t)p->n_tx * sizeof(*k->done));
+    if (!k->base.tx_base || !k->done) {
+        pkt_destroy(&k->base);
+        return "out of memory";
+    }
+    memset(k->base.tx_base, 0, rounded);
+    if ((err = setup_socket(k, p, info.mtu))) {
+        pkt_destroy(&k->base);
+        return err;
+    }
+    *out = &k->base;
+    return NULL;
+}

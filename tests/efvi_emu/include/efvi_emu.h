@@ -1,0 +1,122 @@
+/*
+ * Control of the ef_vi emulator (not part of ef_vi): emulated NIC ports, their configuration,
+ * fault injection and counters.
+ *
+ * An emulated NIC port is one endpoint of a mem-link wire (efvitcp_wire, as a raw endpoint), so
+ * stacks on the mem link, raw test endpoints and ef_vi users all share one simulated network and
+ * one virtual clock. ef_pd_alloc_by_name(NAME) finds the port named NAME; every VI allocated
+ * from that PD sits on the port, and the port's filters decide which arriving frame reaches which
+ * VI. Frames the filters do not claim go to "the kernel" (counted and dropped). Port names are
+ * unique on a wire (like interface names on a host); each port also has an ifindex of its own,
+ * unique in the process, for ef_pd_alloc and ef_vi_capabilities_get.
+ *
+ * The NIC does its work when any VI on the port polls its event queue (frames due on the wire
+ * are received then) and when descriptors are pushed (frames go out then); completion events
+ * appear at the next poll. Nothing runs in the background, so runs are deterministic.
+ *
+ * The emulator keeps process-wide state (the NICs, like a driver) and is single-threaded.
+ */
+#ifndef EFVI_EMU_H
+#define EFVI_EMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "efvitcp/efvitcp.h"
+
+typedef struct efvi_emu_nic efvi_emu_nic;
+
+/** What kind of NIC a port emulates. Zero means the defaults of efvi_emu_nic_config_default. */
+typedef struct efvi_emu_nic_config {
+    int arch;             /**< EF_VI_ARCH_EF10 (X2, default) or EF_VI_ARCH_EFCT (X3) */
+    bool ctpio;           /**< EF10: offers CTPIO (EF_VI_CAP_CTPIO); EFCT sends only by CTPIO */
+    bool rx_timestamps;   /**< offers EF_VI_RX_TIMESTAMPS */
+    bool rx_csum_check;   /**< validates IPv4 and TCP/UDP checksums: bad ones are RX_DISCARD
+                               CSUM_BAD (RX_REF_DISCARD on EFCT). Default true */
+    bool force_prefix;    /**< EF10: 14-byte RX prefix even without timestamps */
+    uint32_t mtu;         /**< ef_vi_mtu(): frame bytes without FCS; 0 = 1514 (IP MTU 1500) */
+    uint32_t max_filters; /**< per port; 0 = 8192 on EF10, 256 on EFCT (UG1586) */
+    uint32_t rx_buffer_len;      /**< EF10 ef_vi_receive_buffer_len(); 0 = 1792 */
+    uint32_t max_txq;            /**< EF10 largest TX ring, 512..2048; 0 = 2048 */
+    uint32_t efct_superbufs;     /**< EFCT shared receive pool: superbufs; 0 = 8 */
+    uint32_t efct_superbuf_pkts; /**< packets per superbuf (2 KiB stride); 0 = 512 (1 MiB) */
+    uint32_t ct_fifo_bytes;      /**< EFCT CTPIO FIFO; 0 = 32768 */
+    uint64_t seed;               /**< fault draws; 0 = 1 */
+} efvi_emu_nic_config;
+
+/** Faults of a port, in force until changed. Zero everywhere = none. */
+typedef struct efvi_emu_faults {
+    double ctpio_fail;   /**< EF10: probability that a CTPIO send fails, so that its fallback
+                              descriptor is sent by DMA instead */
+    bool ctpio_poison;   /**< a failed cut-through send first puts a truncated, poisoned copy
+                              on the wire (a receiver sees RX_DISCARD CRC_BAD) */
+    double rx_discard;   /**< probability that an arriving frame is flagged RX_DISCARD CRC_BAD
+                              (RX_REF_DISCARD on EFCT) */
+    bool rx_starve;      /**< the NIC finds no RX descriptor (EFCT: no buffer): frames dropped */
+    bool tx_stall;       /**< the NIC takes no TX descriptor: the rings fill up */
+    uint32_t evq_oflow;  /**< the next N event-queue polls find the queue overflowed */
+} efvi_emu_faults;
+
+/** Counters of a port (all VIs on it together). */
+typedef struct efvi_emu_stats {
+    uint64_t rx_frames;        /**< frames that arrived from the wire */
+    uint64_t rx_to_kernel;     /**< no filter claimed them */
+    uint64_t rx_events;        /**< RX / RX_REF events made */
+    uint64_t rx_nodesc;        /**< dropped: no posted descriptor (EFCT: no free buffer) */
+    uint64_t rx_discard_csum;  /**< RX_DISCARD CSUM_BAD made */
+    uint64_t rx_discard_crc;   /**< RX_DISCARD CRC_BAD made (faults and poisoned frames) */
+    uint64_t rx_no_desc_trunc; /**< RX_NO_DESC_TRUNC made */
+    uint64_t rx_scatter;       /**< frames spread over more than one buffer */
+    uint64_t tx_dma;           /**< frames sent from DMA descriptors */
+    uint64_t tx_ctpio;         /**< frames sent by CTPIO (fallback then completes unsent) */
+    uint64_t tx_ctpio_fail;    /**< CTPIO sends that failed (the fallback was sent) */
+    uint64_t tx_ctpio_busy;    /**< of which: tried while DMA descriptors were outstanding */
+    uint64_t tx_poisoned;      /**< poisoned copies put on the wire */
+    uint64_t tx_eagain;        /**< transmit calls refused with -EAGAIN (ring or FIFO full) */
+    uint64_t tx_errors;        /**< TX_ERROR events made */
+    uint64_t evq_oflows;       /**< OFLOW events made */
+    uint64_t resets;           /**< RESET events made */
+    uint64_t filters;          /**< filters installed now */
+    uint64_t filters_max_seen; /**< most filters ever installed at once */
+    uint64_t violations;       /**< misuses of the API (see last_violation) */
+    char last_violation[160];
+} efvi_emu_stats;
+
+void efvi_emu_nic_config_default(efvi_emu_nic_config *cfg);
+
+/**
+ * Creates port name (1..31 characters, unique on the wire) on wire w. Returns NULL or an error.
+ * The caller holds one reference (efvi_emu_nic_put); each protection domain holds another.
+ */
+const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_emu_nic_config *cfg,
+                                efvi_emu_nic **out);
+/** Drops a reference; the port leaves the wire when the last one goes. */
+void efvi_emu_nic_put(efvi_emu_nic *nic);
+/** The port named name on wire w, or NULL. */
+efvi_emu_nic *efvi_emu_nic_find(const efvitcp_wire *w, const char *name);
+
+/**
+ * For the efvi link on a simulated wire ("efvi:NAME" with cfg->wire): takes a reference on port
+ * name, creating it with the default configuration (efvi_emu_set_default_config) when absent.
+ * 0 and the port's ifindex, or a negative errno.
+ */
+int efvi_emu_wire_attach(efvitcp_wire *w, const char *name, int *ifindex_out);
+/** Drops the reference efvi_emu_wire_attach took. */
+void efvi_emu_wire_release(const efvitcp_wire *w, const char *name);
+/** Configuration of ports that efvi_emu_wire_attach creates (NULL = defaults). */
+void efvi_emu_set_default_config(const efvi_emu_nic_config *cfg);
+
+void efvi_emu_set_faults(efvi_emu_nic *nic, const efvi_emu_faults *f);
+/** A NIC reset: every VI on the port gets a RESET event and stops working until freed. */
+void efvi_emu_reset(efvi_emu_nic *nic);
+/** The next DMA transmit on the port fails with TX_ERROR (BUS) and halts its TX queue. */
+void efvi_emu_tx_error(efvi_emu_nic *nic);
+void efvi_emu_get_stats(const efvi_emu_nic *nic, efvi_emu_stats *st);
+/** The port's MAC address and interface index. */
+void efvi_emu_nic_addr(const efvi_emu_nic *nic, uint8_t mac[6], int *ifindex);
+/** Violations over every port since the start (also those of freed ports). */
+uint64_t efvi_emu_total_violations(void);
+/** Whether a violation aborts the process with a message on stderr (default false). */
+void efvi_emu_set_strict(bool strict);
+
+#endif

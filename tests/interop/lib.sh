@@ -1,0 +1,231 @@
+# Shared by the interop cases (tests/interop/case_*.sh): two network namespaces joined by a veth
+# pair, efvitcp on one side and the Linux kernel's TCP on the other, created and removed here.
+#
+#   bash case_X.sh LINK MODE      LINK: packet | xdp (the link type); MODE: own | kernel
+#
+# MODE own: the stack owns 198.18.0.1, which the kernel of its namespace does not (that kernel
+# has 198.18.0.3 on the same interface, to show it never interferes). MODE kernel: the interface
+# has 198.18.0.1 and the stack shares it with the kernel. The kernel peer is 198.18.0.2.
+#
+# Binaries come from the environment (ctest sets them): EFTCAT, INTEROP_TOOL. KEEP=1 keeps the
+# work directory (captures, logs). Exit status: 0 pass, 1 fail, 77 skip (never under CI=true).
+set -euo pipefail
+
+LINK=${1:-packet}
+MODE=${2:-own}
+CASE=$(basename "$0" .sh)
+CASE=${CASE#case_}
+
+E_IP=198.18.0.1  # the efvitcp side
+K_IP=198.18.0.2  # the kernel peer
+E_KIP=198.18.0.3 # the efvitcp namespace's own kernel address (mode own)
+PREFIX=24
+
+log() { echo "[$CASE $LINK-$MODE] $*"; }
+
+skip() {
+    if [ "${CI:-}" = "true" ]; then
+        echo "FAIL (CI=true, so no skipping): $*" >&2
+        exit 1
+    fi
+    echo "SKIP: $*"
+    exit 77
+}
+
+fail() {
+    echo "FAIL [$CASE $LINK-$MODE]: $*" >&2
+    exit 1
+}
+
+# ---- prerequisites ----
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, AF_PACKET)"
+for tool in ip ethtool socat nft tshark tcpdump ss sha256sum timeout; do
+    command -v "$tool" >/dev/null 2>&1 || skip "needs $tool (apt-get install iproute2 ethtool socat nftables tshark tcpdump)"
+done
+[ -n "${EFTCAT:-}" ] && [ -x "$EFTCAT" ] || skip "EFTCAT is not set to the eftcat binary (run through ctest)"
+[ -n "${INTEROP_TOOL:-}" ] && [ -x "$INTEROP_TOOL" ] || skip "INTEROP_TOOL is not set (run through ctest)"
+case "$LINK" in packet | xdp) ;; *) fail "unknown link $LINK" ;; esac
+case "$MODE" in own | kernel) ;; *) fail "unknown mode $MODE" ;; esac
+
+# ---- the topology ----
+
+ID=$$
+NS_E=etE$ID # efvitcp's namespace
+NS_K=etK$ID # the kernel peer's namespace
+VE=ete$ID   # interface names must fit 15 characters
+VK=etk$ID
+WORK=$(mktemp -d /tmp/efvitcp-interop.XXXXXX)
+BG_PIDS=()
+
+cleanup() {
+    local rc=$?
+    for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    ip netns del "$NS_E" 2>/dev/null || true
+    ip netns del "$NS_K" 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "work directory kept: $WORK"
+    elif [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+        # Logs and captures stay for the post-mortem; the bulk data does not.
+        rm -f "$WORK"/*.bin
+        echo "work directory kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+in_e() { ip netns exec "$NS_E" "$@"; }
+in_k() { ip netns exec "$NS_K" "$@"; }
+
+setup() {
+    ip netns add "$NS_E" 2>/dev/null || skip "cannot create network namespaces"
+    ip netns add "$NS_K"
+    ip link add "$VE" netns "$NS_E" type veth peer name "$VK" netns "$NS_K" ||
+        skip "cannot create a veth pair"
+    in_e ip link set lo up
+    in_k ip link set lo up
+    # Without this, a capture (and our AF_PACKET ring) sees 64 KB GSO frames from the kernel and
+    # partial checksums (../shared/reference/testing-playbook.md §5).
+    in_e ethtool -K "$VE" tx off rx off tso off gso off gro off >/dev/null
+    in_k ethtool -K "$VK" tx off rx off tso off gso off gro off >/dev/null
+    in_k ip addr add "$K_IP/$PREFIX" dev "$VK"
+    if [ "$MODE" = own ]; then
+        in_e ip addr add "$E_KIP/$PREFIX" dev "$VE"
+        EF_ARGS=(--link "$LINK:$VE" --ip "$E_IP/$PREFIX")
+    else
+        in_e ip addr add "$E_IP/$PREFIX" dev "$VE"
+        EF_ARGS=(--link "$LINK:$VE")
+    fi
+    in_e ip link set "$VE" up
+    in_k ip link set "$VK" up
+    log "namespaces $NS_E ($E_IP, $LINK) and $NS_K ($K_IP, kernel), work in $WORK"
+}
+
+# ---- helpers ----
+
+# bg_e / bg_k CMD...: runs CMD in a namespace in the background, remembered for cleanup; sets
+# LAST_PID to the command's own pid (ip netns exec execs it in place, so signals reach it).
+# Standard input is the caller's: bash gives an asynchronous command /dev/null without the
+# explicit <&0.
+bg_e() {
+    ip netns exec "$NS_E" "$@" <&0 &
+    LAST_PID=$!
+    BG_PIDS+=("$LAST_PID")
+}
+bg_k() {
+    ip netns exec "$NS_K" "$@" <&0 &
+    LAST_PID=$!
+    BG_PIDS+=("$LAST_PID")
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+    local limit=$1 what=$2
+    shift 2
+    local end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+        sleep 0.05
+    done
+}
+
+k_listening() { in_k ss -Hltn "sport = :$1" | grep -q .; }
+wait_k_listen() { wait_until 10 "a kernel listener on port $1" k_listening "$1"; }
+
+# An eftcat -v -l writes "listening on port" to its log once it listens.
+wait_e_listen() { wait_until 10 "eftcat to listen ($1)" grep -q "listening on port" "$1"; }
+
+make_file() { head -c "$2" /dev/urandom >"$1"; }
+
+same_sha() { # FILE_A FILE_B WHAT
+    local a b
+    a=$(sha256sum <"$1" | cut -d' ' -f1)
+    b=$(sha256sum <"$2" | cut -d' ' -f1)
+    [ "$a" = "$b" ] || fail "$3: sha256 differs ($(stat -c %s "$1") vs $(stat -c %s "$2") bytes)"
+    log "$3: sha256 equal ($(stat -c %s "$1") bytes)"
+}
+
+# wait_rc PID EXPECTED WHAT: waits for a background job and checks its exit status.
+wait_rc() {
+    local rc=0
+    wait "$1" || rc=$?
+    [ "$rc" = "$2" ] || fail "$3: exit status $rc, expected $2"
+}
+
+# Random loss in the kernel's namespace, both directions of every flow with the efvitcp address:
+# input (frames we sent) and output (frames the kernel sends us).
+nft_loss() { # PERCENT
+    in_k nft -f - <<EOF
+table inet efvitcp_chaos {
+    counter dropped_in {}
+    counter dropped_out {}
+    chain in {
+        type filter hook input priority -10;
+        ip saddr $E_IP numgen random mod 100 < $1 counter name dropped_in drop
+    }
+    chain out {
+        type filter hook output priority -10;
+        ip daddr $E_IP numgen random mod 100 < $1 counter name dropped_out drop
+    }
+}
+EOF
+}
+
+nft_dropped() { # in | out: packets dropped so far
+    in_k nft list counter inet efvitcp_chaos "dropped_$1" | awk '/packets/ {print $2}'
+}
+
+# A capture on the kernel's interface: what went over the wire in both directions.
+capture_start() { # FILE [SNAPLEN]
+    CAP_FILE=$1
+    bg_k tcpdump -i "$VK" -n -U -s "${2:-0}" -w "$CAP_FILE" "host $E_IP" 2>"$WORK/tcpdump.log"
+    CAP_PID=$LAST_PID
+    wait_until 10 "tcpdump to start" grep -q "listening on" "$WORK/tcpdump.log"
+}
+
+capture_stop() {
+    kill -INT "$CAP_PID" 2>/dev/null || true
+    wait "$CAP_PID" 2>/dev/null || true
+}
+
+tshark_count() { # FILE FILTER: frames matching
+    tshark -r "$1" -n -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -Y "$2" 2>/dev/null |
+        wc -l
+}
+
+# Every frame we sent has valid IP and TCP checksums (tshark verifies them).
+check_checksums() { # FILE
+    local ours bad
+    ours=$(tshark_count "$1" "ip.src == $E_IP && tcp")
+    bad=$(tshark_count "$1" "ip.src == $E_IP && (ip.checksum.status != 1 || tcp.checksum.status != 1)")
+    [ "$ours" -gt 0 ] || fail "the capture holds no frame of ours"
+    [ "$bad" = 0 ] || fail "$bad of our $ours frames have a bad or unverifiable checksum"
+    log "checksums: all $ours frames we sent are valid"
+}
+
+# No retransmission, duplicate ACK, out-of-order, lost segment, zero window...: no tcp.analysis
+# flag, except the two that note flow control and no fault: a window update, and a sender
+# filling the receiver's window exactly (a receiver writing to disk is slower than the wire).
+NOT_FAULTS="!tcp.analysis.window_update && !tcp.analysis.window_full"
+check_no_analysis_flags() { # FILE
+    local n
+    n=$(tshark_count "$1" "tcp.analysis.flags && $NOT_FAULTS")
+    if [ "$n" != 0 ]; then
+        tshark -r "$1" -n -Y "tcp.analysis.flags && $NOT_FAULTS" -T fields -e frame.number \
+            -e ip.src -e _ws.expert.message 2>/dev/null | head -20 >&2
+        fail "$n frames carry tcp.analysis flags in a loss-free run"
+    fi
+    log "tshark: no tcp.analysis flags"
+}
+
+# The kernel never fought us: no RST at all in a run that ends cleanly.
+check_no_rst() { # FILE
+    local n
+    n=$(tshark_count "$1" "tcp.flags.reset == 1")
+    [ "$n" = 0 ] || fail "$n RST segments in a run that should have none"
+    log "tshark: no RST"
+}

@@ -1,0 +1,36 @@
+/*
+ * Engine bugs found by the deterministic simulator (tools/sim), pinned down at segment level
+ * with the seed that found them. Every test fails on the engine as it was before its fix.
+ */
+#include "segtest.h"
+
+/* Seed 61 (clean): a retransmitted segment that starts below RCV.NXT (the receiver had taken
+   part of it) and ends beyond the right edge of a small window fails both tests of RFC 9293
+   §3.10.7.4 (neither its first nor its last octet lies in the window), so it was dropped every
+   time; the sender never splits a built segment, so the connection stalled for ever. A segment
+   that overlaps the window is acceptable (as Linux's tcp_sequence): its in-window part is
+   taken and the rest trimmed. */
+static void test_segment_straddling_the_whole_window(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.recv_buf_size = 1024;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 300);
+    /* Receiver SWS avoidance keeps the right edge at P(1025): window 724 from P(301). */
+    EXPECT_WL(t, TH_ACK, S(1), P(301), 724, 0);
+    /* 100 old bytes, the whole window, 100 bytes beyond it. */
+    sg_send(t, TH_ACK | TH_PSH, P(201), S(1), NULL, 924);
+    EXPECT(t, TH_ACK, S(1), P(1025));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.stream_len, 1024);
+    CHECK(sg_stream_is_pat(t, 1024));
+}
+
+int main(void)
+{
+    RUN(test_segment_straddling_the_whole_window);
+    sg_cleanup();
+    return th_summary();
+}

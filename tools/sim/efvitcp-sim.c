@@ -1,0 +1,243 @@
+/*
+ * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
+ *
+ *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--pcap FILE] [--twice] [--stats] [-v]
+ *
+ * --seeds      one seed N or a range FIRST..LAST (default 1..100)
+ * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
+ *              once), mixed (the default: each seed picks one of those) or all (every profile
+ *              for each seed)
+ * --pcap FILE  capture every run: FILE's stem + .client.pcap / .server.pcap
+ * --twice      run every seed twice, the second time with capture on, and require the same
+ *              frames bit for bit
+ * --stats      goodput in virtual time per profile, relative to clean, and fault counts
+ * -v           parameters, outcome and frame hash of every run
+ *
+ * A failing seed prints why, the command that replays it, and writes its capture (the run is
+ * repeated with capture on; it must fail the same way). The last line is "N passed, N failed";
+ * the exit status is 0 only if every run passed.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define PROF_MIXED PROF_COUNT
+#define PROF_ALL (PROF_COUNT + 1)
+
+typedef struct prof_stats {
+    uint64_t runs, failed, payload, t_data, frames, polls;
+    uint64_t retransmits, rto, fast;
+    double wall;
+    et_wire_stats wire;
+} prof_stats;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--pcap FILE] [--twice] [--stats] "
+            "[-v]\nprofiles:",
+            argv0);
+    for (int i = 0; i < PROF_COUNT; i++) fprintf(stderr, " %s", sim_profile_names[i]);
+    fprintf(stderr, " mixed all\n");
+}
+
+static bool parse_seeds(const char *s, uint64_t *first, uint64_t *last)
+{
+    char *end;
+    *first = strtoull(s, &end, 10);
+    if (end == s) return false;
+    if (*end == 0) {
+        *last = *first;
+        return true;
+    }
+    if (end[0] != '.' || end[1] != '.') return false;
+    const char *t = end + 2;
+    *last = strtoull(t, &end, 10);
+    return end != t && *end == 0 && *last >= *first;
+}
+
+static int parse_profile(const char *s)
+{
+    for (int i = 0; i < PROF_COUNT; i++)
+        if (strcmp(s, sim_profile_names[i]) == 0) return i;
+    if (strcmp(s, "mixed") == 0) return PROF_MIXED;
+    if (strcmp(s, "all") == 0) return PROF_ALL;
+    return -1;
+}
+
+static void add_wire(et_wire_stats *a, const et_wire_stats *b)
+{
+    a->sent += b->sent;
+    a->delivered += b->delivered;
+    a->drop_mtu += b->drop_mtu;
+    a->drop_queue += b->drop_queue;
+    a->drop_no_slot += b->drop_no_slot;
+    a->drop_unknown += b->drop_unknown;
+    a->drop_rx_full += b->drop_rx_full;
+    a->fault_partition += b->fault_partition;
+    a->fault_loss += b->fault_loss;
+    a->fault_burst_loss += b->fault_burst_loss;
+    a->fault_dup += b->fault_dup;
+    a->fault_jitter += b->fault_jitter;
+    a->fault_corrupt += b->fault_corrupt;
+    a->fault_corrupt_fixed += b->fault_corrupt_fixed;
+}
+
+static void print_stats(const prof_stats *ps)
+{
+    double clean = ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data
+                                         : 0.0;
+    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s\n", "profile",
+           "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto", "loss",
+           "burst", "part", "dup", "corrupt", "fixed", "queue");
+    for (int p = 0; p < PROF_COUNT; p++) {
+        const prof_stats *s = &ps[p];
+        if (!s->runs) continue;
+        double g = s->t_data ? (double)s->payload / s->t_data : 0.0; /* bytes per ns = GB/s */
+        char rel[16] = "-";
+        if (clean > 0) snprintf(rel, sizeof(rel), "%.3f", g / clean);
+        printf("%-9s %6" PRIu64 " %6" PRIu64 " %10.1f %10.1f %8s %9.2f %8" PRIu64 " %8" PRIu64
+               " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+               " %7" PRIu64 "\n",
+               sim_profile_names[p], s->runs, s->failed, s->payload / 1e6, g * 1e3, rel, s->wall,
+               s->retransmits, s->rto, s->wire.fault_loss, s->wire.fault_burst_loss,
+               s->wire.fault_partition, s->wire.fault_dup, s->wire.fault_corrupt,
+               s->wire.fault_corrupt_fixed, s->wire.drop_queue);
+    }
+}
+
+/* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
+static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap, bool verbose,
+                    bool twice, prof_stats *ps)
+{
+    sim_opts o = {.seed = seed, .profile = prof, .pcap_base = pcap, .verbose = verbose};
+    sim_result r;
+    double t0 = wall_now();
+    bool ok = sim_run_seed(&o, &r);
+    ps[prof].wall += wall_now() - t0;
+    ps[prof].runs++;
+    if (verbose)
+        printf("seed %" PRIu64 " %s: %s, %" PRIu64 " frames, hash %016" PRIx64 ", %" PRIu64
+               " polls, %.3f MB in %.6f s virtual (end %.3f s), %u conns (%u aborted, %u doomed)\n",
+               seed, sim_profile_names[prof], ok ? "ok" : "FAILED", r.frames, r.frame_hash, r.polls,
+               r.payload / 1e6, r.t_data_ns / 1e9, r.t_end_ns / 1e9, r.conns, r.aborted, r.doomed);
+    if (ok && twice) {
+        char base[256];
+        snprintf(base, sizeof(base), "/tmp/efvitcp-sim-twice-%d", (int)getpid());
+        sim_opts o2 = o;
+        o2.pcap_base = base;
+        o2.verbose = false;
+        sim_result r2;
+        bool ok2 = sim_run_seed(&o2, &r2);
+        char path[300];
+        snprintf(path, sizeof(path), "%s.client.pcap", base);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s.server.pcap", base);
+        unlink(path);
+        if (!ok2 || r2.frame_hash != r.frame_hash || r2.frames != r.frames || r2.polls != r.polls) {
+            ok = false;
+            snprintf(r.reason, sizeof(r.reason),
+                     "not deterministic: %" PRIu64 " frames hash %016" PRIx64 " polls %" PRIu64
+                     ", then %" PRIu64 " frames hash %016" PRIx64 " polls %" PRIu64 " (%.600s)",
+                     r.frames, r.frame_hash, r.polls, r2.frames, r2.frame_hash, r2.polls,
+                     ok2 ? "ok" : r2.reason);
+        }
+    }
+    if (ok) {
+        ps[prof].payload += r.payload;
+        ps[prof].t_data += r.t_data_ns;
+        ps[prof].frames += r.frames;
+        ps[prof].polls += r.polls;
+        ps[prof].retransmits += r.cli.retransmits + r.srv.retransmits;
+        ps[prof].rto += r.cli.rto_events + r.srv.rto_events;
+        ps[prof].fast += r.cli.fast_retransmits + r.srv.fast_retransmits;
+        add_wire(&ps[prof].wire, &r.wire);
+        return true;
+    }
+    ps[prof].failed++;
+    printf("FAIL seed %" PRIu64 " profile %s: %s\n", seed, sim_profile_names[prof], r.reason);
+    char cap[256];
+    if (pcap)
+        snprintf(cap, sizeof(cap), "%s", pcap);
+    else
+        snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s.pcap", seed,
+                 sim_profile_names[prof]);
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s -v --pcap %s\n", argv0, seed,
+           sim_profile_names[prof], cap);
+    if (!pcap) {
+        /* The same seed gives the same frames: replaying with capture on writes this run. */
+        sim_opts o2 = o;
+        o2.pcap_base = cap;
+        o2.verbose = false;
+        sim_result r2;
+        bool ok2 = sim_run_seed(&o2, &r2);
+        size_t n = strlen(cap) - 5;
+        printf("  capture: %.*s.client.pcap %.*s.server.pcap (%s)\n", (int)n, cap, (int)n, cap,
+               !ok2 && r2.frame_hash == r.frame_hash ? "same failure"
+                                                     : "WARNING: the replay differs");
+    }
+    fflush(stdout);
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t first = 1, last = 100;
+    int prof = PROF_MIXED;
+    const char *pcap = NULL;
+    bool verbose = false, stats = false, twice = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--seeds") == 0 && i + 1 < argc) {
+            if (!parse_seeds(argv[++i], &first, &last)) {
+                fprintf(stderr, "bad --seeds %s (want N or FIRST..LAST)\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--profile") == 0 && i + 1 < argc) {
+            if ((prof = parse_profile(argv[++i])) < 0) {
+                usage(argv[0]);
+                return 2;
+            }
+        } else if (strcmp(a, "--pcap") == 0 && i + 1 < argc) {
+            pcap = argv[++i];
+        } else if (strcmp(a, "-v") == 0) {
+            verbose = true;
+        } else if (strcmp(a, "--stats") == 0) {
+            stats = true;
+        } else if (strcmp(a, "--twice") == 0) {
+            twice = true;
+        } else {
+            usage(argv[0]);
+            return 2;
+        }
+    }
+    static prof_stats ps[PROF_COUNT];
+    uint64_t passed = 0, failed = 0;
+    for (uint64_t seed = first;; seed++) {
+        int lo = prof, hi = prof;
+        if (prof == PROF_MIXED) lo = hi = (int)(seed % PROF_COUNT);
+        if (prof == PROF_ALL) lo = 0, hi = PROF_COUNT - 1;
+        for (int p = lo; p <= hi; p++) {
+            if (run_one(argv[0], seed, p, pcap, verbose, twice, ps))
+                passed++;
+            else
+                failed++;
+        }
+        if (seed == last) break;
+    }
+    if (stats) print_stats(ps);
+    printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
