@@ -64,14 +64,14 @@
 #include "link/link.h"
 #include "net/netlink.h"
 
-#define RX_BUF_SIZE   2048u
-#define RX_DMA_OFF    64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
-#define EVS_MAX       64
-#define NAME_MAX_LEN  31u
-#define LISTEN_FLOWS  256u
-#define RETRY_NS      10000000ull
-#define HUGE_PAGE     (2u << 20)
-#define CT_THRESH_DEF 64u
+#define RX_BUF_SIZE    2048u
+#define RX_DMA_OFF     64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
+#define EVS_MAX        64
+#define NAME_MAX_LEN   31u
+#define LISTEN_FLOWS   256u
+#define RETRY_NS       10000000ull
+#define HUGE_PAGE      (2u << 20)
+#define CT_THRESH_DEF  64u
 #define TX_POLL_FRAMES 16u
 
 enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
@@ -154,16 +154,6 @@ static uint32_t clamp_ring(uint32_t want, uint32_t lo, uint32_t hi)
     return n < lo ? lo : n > hi ? hi : n;
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static uint64_t efvi_now(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
@@ -200,8 +190,7 @@ static uint32_t flow_hash(uint32_t lip, uint32_t rip, uint16_t lport, uint16_t r
     return (uint32_t)(h >> 32);
 }
 
-static int flow_find(const efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lport,
-                     uint16_t rport)
+static int flow_find(const efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport)
 {
     uint32_t i = flow_hash(lip, rip, lport, rport) & e->flow_mask;
     for (;;) {
@@ -249,6 +238,17 @@ static void flow_remove(efvi_link *e, uint32_t i)
     }
 }
 
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* EFCT queues are shared: a packet is ours if it is ARP for a stack that owns its address, or
    TCP for a flow of ours (for any port of our address when we own it). */
 static bool efct_ours(const efvi_link *e, const uint8_t *f, uint32_t len)
@@ -264,6 +264,7 @@ static bool efct_ours(const efvi_link *e, const uint8_t *f, uint32_t len)
     if (e->own_addr) return dst == e->base.local_ip;
     return flow_find(e, dst, src, dport, sport) >= 0 || flow_find(e, dst, 0, dport, 0) >= 0;
 }
+#endif
 
 static int flow_filter_install(efvi_link *e, efvi_flow *f)
 {
@@ -271,9 +272,8 @@ static int flow_filter_install(efvi_link *e, efvi_flow *f)
     ef_filter_spec_init(&fs, EF_FILTER_FLAG_NONE);
     int rc;
     if (f->remote_ip)
-        rc = ef_filter_spec_set_ip4_full(&fs, IPPROTO_TCP, htonl(f->local_ip),
-                                         htons(f->local_port), htonl(f->remote_ip),
-                                         htons(f->remote_port));
+        rc = ef_filter_spec_set_ip4_full(&fs, IPPROTO_TCP, htonl(f->local_ip), htons(f->local_port),
+                                         htonl(f->remote_ip), htons(f->remote_port));
     else
         rc = ef_filter_spec_set_ip4_local(&fs, IPPROTO_TCP, htonl(f->local_ip),
                                           htons(f->local_port));
@@ -367,8 +367,7 @@ static int efvi_flow_add(et_link *l, const et_flow *fl)
     if (!e->down && flow_filter_install(e, f) && !e->own_addr) {
         /* Sharing the kernel's address, an unsteered flow would reach the kernel, which
            answers with RST. Owning the address, the MAC filter still brings its frames. */
-        flow_remove(e, (uint32_t)flow_find(e, lip, fl->remote_ip, fl->local_port,
-                                           fl->remote_port));
+        flow_remove(e, (uint32_t)flow_find(e, lip, fl->remote_ip, fl->local_port, fl->remote_port));
         return -1;
     }
     e->st.flows = e->n_flows;
@@ -666,8 +665,8 @@ static int vi_alloc(efvi_link *e, bool ctpio)
     unsigned flags = EF_VI_TX_IP_CSUM_DIS | EF_VI_TX_TCPUDP_CSUM_DIS;
     if (ctpio) flags |= EF_VI_TX_CTPIO;
     if (e->want_rxts) flags |= EF_VI_RX_TIMESTAMPS;
-    int rc = ef_vi_alloc_from_pd(&e->vi, e->dh, &e->pd, e->dh, -1, (int)e->rxq_req,
-                                 (int)e->txq_req, NULL, -1, (enum ef_vi_flags)flags);
+    int rc = ef_vi_alloc_from_pd(&e->vi, e->dh, &e->pd, e->dh, -1, (int)e->rxq_req, (int)e->txq_req,
+                                 NULL, -1, (enum ef_vi_flags)flags);
     if (rc < 0) return rc;
     e->have_vi = true;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
@@ -947,7 +946,8 @@ static const char *parse_spec(efvi_link *e, const char *spec)
         } else if (len > 3 && memcmp(opt, "ct=", 3) == 0) {
             uint32_t v = 0;
             for (size_t i = 3; i < len; i++) {
-                if (opt[i] < '0' || opt[i] > '9' || v > 65535) return "efvi link: ct=N wants 0..65535";
+                if (opt[i] < '0' || opt[i] > '9' || v > 65535)
+                    return "efvi link: ct=N wants 0..65535";
                 v = v * 10 + (uint32_t)(opt[i] - '0');
             }
             if (v > 65535) return "efvi link: ct=N wants 0..65535";

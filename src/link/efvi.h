@@ -12,15 +12,15 @@
 
 typedef struct et_efvi_stats {
     /* receive */
-    uint64_t rx_frames;         /**< frames handed to the engine */
-    uint64_t rx_discard_csum;   /**< RX_DISCARD CSUM_BAD (EFCT: L3/L4 checksum flags) */
-    uint64_t rx_discard_crc;    /**< RX_DISCARD CRC_BAD (poisoned CTPIO frames among them) */
-    uint64_t rx_discard_other;  /**< other RX_DISCARD reasons */
-    uint64_t rx_no_desc_trunc;  /**< RX_NO_DESC_TRUNC: the ring ran dry inside a frame */
-    uint64_t rx_jumbo;          /**< buffers of frames spread over several buffers (dropped) */
-    uint64_t rx_bad_len;        /**< events whose length cannot be a frame */
-    uint64_t rx_foreign;        /**< EFCT: packets of flows that are not ours (shared queue) */
-    uint64_t rx_bad_event;      /**< RX events naming a buffer that was not posted */
+    uint64_t rx_frames;        /**< frames handed to the engine */
+    uint64_t rx_discard_csum;  /**< RX_DISCARD CSUM_BAD (EFCT: L3/L4 checksum flags) */
+    uint64_t rx_discard_crc;   /**< RX_DISCARD CRC_BAD (poisoned CTPIO frames among them) */
+    uint64_t rx_discard_other; /**< other RX_DISCARD reasons */
+    uint64_t rx_no_desc_trunc; /**< RX_NO_DESC_TRUNC: the ring ran dry inside a frame */
+    uint64_t rx_jumbo;         /**< buffers of frames spread over several buffers (dropped) */
+    uint64_t rx_bad_len;       /**< events whose length cannot be a frame */
+    uint64_t rx_foreign;       /**< EFCT: packets of flows that are not ours (shared queue) */
+    uint64_t rx_bad_event;     /**< RX events naming a buffer that was not posted */
     /* transmit */
     uint64_t tx_frames;         /**< frames the engine handed over */
     uint64_t tx_ctpio;          /**< sent by CTPIO (with the DMA fallback posted) */

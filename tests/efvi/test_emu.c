@@ -83,8 +83,8 @@ static efvi_emu_stats stats(const rig *r)
 
 /* An IPv4/TCP frame from src to dst with valid checksums and payload of len bytes of value. */
 static uint32_t tcp_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
-                          uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport,
-                          uint32_t len, uint8_t value)
+                          uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport, uint32_t len,
+                          uint8_t value)
 {
     memcpy(f, dst_mac, 6);
     memcpy(f + 6, src_mac, 6);
@@ -156,8 +156,7 @@ static void test_rx_ring_prefix_timestamps(void)
     rig r;
     REQUIRE(rig_open(&r, NULL, 1500) == NULL);
     ef_vi vi;
-    CHECK_EQ(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, -1, -1, NULL, -1,
-                                 EF_VI_TX_TIMESTAMPS),
+    CHECK_EQ(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, -1, -1, NULL, -1, EF_VI_TX_TIMESTAMPS),
              -EOPNOTSUPP);
     REQUIRE(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, 600, -1, NULL, -1,
                                 EF_VI_RX_TIMESTAMPS) >= 0);

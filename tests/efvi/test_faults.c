@@ -128,7 +128,7 @@ typedef struct result {
 } result;
 
 static uint32_t g_max_txq; /* 0: the NIC's default */
-static bool g_big;          /* big windows and send rings: enough in flight to fill a TX ring */
+static bool g_big;         /* big windows and send rings: enough in flight to fill a TX ring */
 
 /* Runs a transfer of bytes each way on ports of arch, with faults from setup and plan. */
 static bool run(int arch, uint64_t bytes, const efvi_emu_faults *srv_faults,

@@ -46,10 +46,7 @@ static void cli_pump(peer *p)
 static void on_est(void *ctx, efvitcp_conn *c)
 {
     peer *p = ctx;
-    if (p->echo) {
-        /* servers share a handler context: find the pair by the client's port */
-        return;
-    }
+    if (p->echo) return; /* servers only answer */
     p->c = c;
     cli_pump(p);
 }

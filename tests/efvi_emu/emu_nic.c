@@ -95,7 +95,6 @@ static uint32_t pow2_at_least(uint32_t n)
 
 static void nic_free(struct efvi_emu_nic *nic)
 {
-    if (getenv("EMU_DEBUG")) { efvi_emu_stats *t = &nic->st; fprintf(stderr, "DBG %s rx %lu kern %lu ev %lu nodesc %lu csum %lu crc %lu trunc %lu tx_dma %lu ctpio %lu fail %lu busy %lu eagain %lu err %lu oflow %lu viol %lu %s\n", nic->name, t->rx_frames, t->rx_to_kernel, t->rx_events, t->rx_nodesc, t->rx_discard_csum, t->rx_discard_crc, t->rx_no_desc_trunc, t->tx_dma, t->tx_ctpio, t->tx_ctpio_fail, t->tx_ctpio_busy, t->tx_eagain, t->tx_errors, t->evq_oflows, t->violations, t->last_violation); }
     for (int i = 0; i < EMU_MAX_NICS; i++)
         if (g_nics[i] == nic) g_nics[i] = NULL;
     if (nic->w) et_wire_raw_detach(nic->w, nic->port);
@@ -370,8 +369,8 @@ static int ip_find(const struct efvi_emu_nic *nic, uint8_t kind, uint8_t proto, 
 static void ip_index_insert(struct efvi_emu_nic *nic, uint32_t fi)
 {
     const emu_filter *f = &nic->filt[fi];
-    uint32_t i = ip_key_hash(f->kind, f->proto, f->lip, f->lport, f->rip, f->rport) &
-                 nic->ip_index_mask;
+    uint32_t i =
+        ip_key_hash(f->kind, f->proto, f->lip, f->lport, f->rip, f->rport) & nic->ip_index_mask;
     while (nic->ip_index[i]) i = (i + 1) & nic->ip_index_mask;
     nic->ip_index[i] = fi + 1;
 }
@@ -664,9 +663,9 @@ static void rx_efct(struct efvi_emu_nic *nic, uint64_t targets, const uint8_t *f
     nic->pkt_ts[slot] = ts;
     bool truncated = false;
     bool bad_csum = nic->cfg.rx_csum_check && !emu_frame_csum_ok(f, len, &truncated);
-    bool crc = truncated || (nic->faults.rx_discard > 0 &&
-                             (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 <
-                                 nic->faults.rx_discard);
+    bool crc =
+        truncated || (nic->faults.rx_discard > 0 &&
+                      (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
     uint32_t pkt_id = (uint32_t)nic->pkt_gen[slot] << 24 | slot;
     for (int i = 0; i < EMU_MAX_VIS; i++) {
         if (!(live & (1ull << i))) continue;

@@ -12,7 +12,7 @@
 
 #include "emu_internal.h"
 
-#define EMU_MAX_DH 1024
+#define EMU_MAX_DH  1024
 #define EMU_DH_BASE 100
 
 static bool g_dh_open[EMU_MAX_DH];
@@ -183,7 +183,8 @@ static uint8_t *dma_page(const emu_pd *p, uint64_t page, uint32_t *valid)
         if (d & 1) return NULL; /* a hole between pages */
         uint64_t i = r->n_pages - 1 - d / 2;
         size_t off = (size_t)i * EF_VI_NIC_PAGE_SIZE;
-        *valid = (uint32_t)(r->len - off < EF_VI_NIC_PAGE_SIZE ? r->len - off : EF_VI_NIC_PAGE_SIZE);
+        *valid =
+            (uint32_t)(r->len - off < EF_VI_NIC_PAGE_SIZE ? r->len - off : EF_VI_NIC_PAGE_SIZE);
         return r->base + off;
     }
     return NULL;
@@ -449,9 +450,9 @@ void emu_vi_rx_ef10(emu_vi *v, const uint8_t *f, uint32_t len, uint64_t ts)
     uint32_t prefix = v->vi->rx_prefix_len, buflen = v->vi->rx_buffer_len;
     bool truncated = false;
     bool bad_csum = nic->cfg.rx_csum_check && !emu_frame_csum_ok(f, len, &truncated);
-    bool crc = truncated || (nic->faults.rx_discard > 0 &&
-                             (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 <
-                                 nic->faults.rx_discard);
+    bool crc =
+        truncated || (nic->faults.rx_discard > 0 &&
+                      (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
     uint32_t done = 0, cum = 0, bufs = 0;
     for (;;) {
         if (v->nic_rx == v->state.rxq.posted) {
@@ -578,8 +579,8 @@ static void emu_nic_tx_run(emu_vi *v)
         bool fault = false;
         for (uint32_t i = v->nic_tx; i != end && !fault; i++) {
             emu_txd *d = &v->tx_desc[i & mask];
-            if (total + d->len > EMU_FRAME_MAX || dma_io(v, d->addr, v->ctpio_buf + total, d->len,
-                                                         false))
+            if (total + d->len > EMU_FRAME_MAX ||
+                dma_io(v, d->addr, v->ctpio_buf + total, d->len, false))
                 fault = true;
             total += d->len;
         }
@@ -1074,8 +1075,7 @@ int ef_filter_spec_set_ip4_local(ef_filter_spec *fs, int protocol, unsigned host
                                  int port_be16)
 {
     if (!fs) return -EINVAL;
-    if (fs->type & (EMU_F_FULL | EMU_F_LOCAL | EMU_F_MAC | EMU_F_ETHTYPE))
-        return -EPROTONOSUPPORT;
+    if (fs->type & (EMU_F_FULL | EMU_F_LOCAL | EMU_F_MAC | EMU_F_ETHTYPE)) return -EPROTONOSUPPORT;
     if (protocol != 6 && protocol != 17) return -EPROTONOSUPPORT;
     fs->type |= EMU_F_LOCAL;
     fs->data[0] = (unsigned)protocol;
@@ -1084,8 +1084,8 @@ int ef_filter_spec_set_ip4_local(ef_filter_spec *fs, int protocol, unsigned host
     return 0;
 }
 
-int ef_filter_spec_set_ip4_full(ef_filter_spec *fs, int protocol, unsigned host_be32,
-                                int port_be16, unsigned rhost_be32, int rport_be16)
+int ef_filter_spec_set_ip4_full(ef_filter_spec *fs, int protocol, unsigned host_be32, int port_be16,
+                                unsigned rhost_be32, int rport_be16)
 {
     int rc = ef_filter_spec_set_ip4_local(fs, protocol, host_be32, port_be16);
     if (rc) return rc;
@@ -1101,8 +1101,8 @@ int ef_filter_spec_set_eth_local(ef_filter_spec *fs, int vlan_id, const void *ma
     if (fs->type & (EMU_F_FULL | EMU_F_LOCAL | EMU_F_MAC)) return -EPROTONOSUPPORT;
     const uint8_t *m = mac;
     fs->type |= EMU_F_MAC;
-    fs->data[5] = (unsigned)m[0] | (unsigned)m[1] << 8 | (unsigned)m[2] << 16 |
-                  (unsigned)m[3] << 24;
+    fs->data[5] =
+        (unsigned)m[0] | (unsigned)m[1] << 8 | (unsigned)m[2] << 16 | (unsigned)m[3] << 24;
     fs->data[6] = (unsigned)m[4] | (unsigned)m[5] << 8;
     fs->data[7] = (unsigned)vlan_id;
     return 0;

@@ -28,17 +28,17 @@ typedef struct efvi_emu_nic efvi_emu_nic;
 
 /** What kind of NIC a port emulates. Zero means the defaults of efvi_emu_nic_config_default. */
 typedef struct efvi_emu_nic_config {
-    int arch;             /**< EF_VI_ARCH_EF10 (X2, default) or EF_VI_ARCH_EFCT (X3) */
-    bool ctpio;           /**< EF10: offers CTPIO (EF_VI_CAP_CTPIO); EFCT sends only by CTPIO */
-    bool rx_timestamps;   /**< offers EF_VI_RX_TIMESTAMPS */
-    bool rx_csum_check;   /**< validates IPv4 and TCP/UDP checksums: bad ones are RX_DISCARD
-                               CSUM_BAD (RX_REF_DISCARD on EFCT). Default true */
-    bool force_prefix;    /**< EF10: 14-byte RX prefix even without timestamps */
-    uint32_t mtu;         /**< ef_vi_mtu(): frame bytes without FCS; 0 = 1514 (IP MTU 1500) */
-    uint32_t max_filters; /**< per port; 0 = 8192 on EF10, 256 on EFCT (UG1586) */
-    uint32_t rx_buffer_len;      /**< EF10 ef_vi_receive_buffer_len(); 0 = 1792 */
-    uint32_t max_txq;            /**< EF10 largest TX ring, 512..2048; 0 = 2048 */
-    uint32_t efct_superbufs;     /**< EFCT shared receive pool: superbufs; 0 = 8 */
+    int arch;                /**< EF_VI_ARCH_EF10 (X2, default) or EF_VI_ARCH_EFCT (X3) */
+    bool ctpio;              /**< EF10: offers CTPIO (EF_VI_CAP_CTPIO); EFCT sends only by CTPIO */
+    bool rx_timestamps;      /**< offers EF_VI_RX_TIMESTAMPS */
+    bool rx_csum_check;      /**< validates IPv4 and TCP/UDP checksums: bad ones are RX_DISCARD
+                                  CSUM_BAD (RX_REF_DISCARD on EFCT). Default true */
+    bool force_prefix;       /**< EF10: 14-byte RX prefix even without timestamps */
+    uint32_t mtu;            /**< ef_vi_mtu(): frame bytes without FCS; 0 = 1514 (IP MTU 1500) */
+    uint32_t max_filters;    /**< per port; 0 = 8192 on EF10, 256 on EFCT (UG1586) */
+    uint32_t rx_buffer_len;  /**< EF10 ef_vi_receive_buffer_len(); 0 = 1792 */
+    uint32_t max_txq;        /**< EF10 largest TX ring, 512..2048; 0 = 2048 */
+    uint32_t efct_superbufs; /**< EFCT shared receive pool: superbufs; 0 = 8 */
     uint32_t efct_superbuf_pkts; /**< packets per superbuf (2 KiB stride); 0 = 512 (1 MiB) */
     uint32_t ct_fifo_bytes;      /**< EFCT CTPIO FIFO; 0 = 32768 */
     uint64_t seed;               /**< fault draws; 0 = 1 */
@@ -46,15 +46,15 @@ typedef struct efvi_emu_nic_config {
 
 /** Faults of a port, in force until changed. Zero everywhere = none. */
 typedef struct efvi_emu_faults {
-    double ctpio_fail;   /**< EF10: probability that a CTPIO send fails, so that its fallback
-                              descriptor is sent by DMA instead */
-    bool ctpio_poison;   /**< a failed cut-through send first puts a truncated, poisoned copy
-                              on the wire (a receiver sees RX_DISCARD CRC_BAD) */
-    double rx_discard;   /**< probability that an arriving frame is flagged RX_DISCARD CRC_BAD
-                              (RX_REF_DISCARD on EFCT) */
-    bool rx_starve;      /**< the NIC finds no RX descriptor (EFCT: no buffer): frames dropped */
-    bool tx_stall;       /**< the NIC takes no TX descriptor: the rings fill up */
-    uint32_t evq_oflow;  /**< the next N event-queue polls find the queue overflowed */
+    double ctpio_fail;  /**< EF10: probability that a CTPIO send fails, so that its fallback
+                             descriptor is sent by DMA instead */
+    bool ctpio_poison;  /**< a failed cut-through send first puts a truncated, poisoned copy
+                             on the wire (a receiver sees RX_DISCARD CRC_BAD) */
+    double rx_discard;  /**< probability that an arriving frame is flagged RX_DISCARD CRC_BAD
+                             (RX_REF_DISCARD on EFCT) */
+    bool rx_starve;     /**< the NIC finds no RX descriptor (EFCT: no buffer): frames dropped */
+    bool tx_stall;      /**< the NIC takes no TX descriptor: the rings fill up */
+    uint32_t evq_oflow; /**< the next N event-queue polls find the queue overflowed */
 } efvi_emu_faults;
 
 /** Counters of a port (all VIs on it together). */

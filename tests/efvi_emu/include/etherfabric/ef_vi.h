@@ -309,8 +309,8 @@ typedef struct ef_vi {
         void (*eventq_prime)(struct ef_vi *);
         int (*transmit_ctpio_fallback)(struct ef_vi *vi, ef_addr dma_addr, size_t len,
                                        ef_request_id dma_id);
-        int (*transmitv_ctpio_fallback)(struct ef_vi *vi, const ef_iovec *dma_iov,
-                                        int dma_iov_len, ef_request_id dma_id);
+        int (*transmitv_ctpio_fallback)(struct ef_vi *vi, const ef_iovec *dma_iov, int dma_iov_len,
+                                        ef_request_id dma_id);
     } ops;
 
     /* emulator: the emulated VI behind this handle */
@@ -400,11 +400,10 @@ static inline int ef_vi_transmit_capacity(const ef_vi *vi)
 
 extern int ef_vi_transmit_init(ef_vi *vi, ef_addr addr, int bytes, ef_request_id dma_id);
 
-#define ef_vi_transmitv_init(vi, iov, iov_len, dma_id)                                            \
+#define ef_vi_transmitv_init(vi, iov, iov_len, dma_id)                                             \
     (vi)->ops.transmitv_init((vi), (iov), (iov_len), (dma_id))
-#define ef_vi_transmit_push(vi) (vi)->ops.transmit_push((vi))
-#define ef_vi_transmit(vi, base, len, dma_id)                                                      \
-    (vi)->ops.transmit((vi), (base), (len), (dma_id))
+#define ef_vi_transmit_push(vi)               (vi)->ops.transmit_push((vi))
+#define ef_vi_transmit(vi, base, len, dma_id) (vi)->ops.transmit((vi), (base), (len), (dma_id))
 #define ef_vi_transmitv(vi, iov, iov_len, dma_id)                                                  \
     (vi)->ops.transmitv((vi), (iov), (iov_len), (dma_id))
 #define ef_vi_transmit_pio(vi, offset, len, dma_id)                                                \
@@ -415,7 +414,7 @@ extern int ef_vi_transmit_init(ef_vi *vi, ef_addr addr, int bytes, ef_request_id
 #define EF_VI_TRANSMIT_BATCH 64
 extern int ef_vi_transmit_unbundle(ef_vi *ep, const ef_event *event, ef_request_id *ids);
 
-#define ef_vi_transmitv_ctpio(vi, frame_len, frame_iov, frame_iov_len, ct_threshold)              \
+#define ef_vi_transmitv_ctpio(vi, frame_len, frame_iov, frame_iov_len, ct_threshold)               \
     (vi)->ops.transmitv_ctpio((vi), (frame_len), (frame_iov), (frame_iov_len), (ct_threshold))
 
 static inline void ef_vi_transmit_ctpio(ef_vi *vi, const void *frame_buf, size_t frame_len,

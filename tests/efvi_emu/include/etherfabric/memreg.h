@@ -23,8 +23,7 @@ extern int ef_memreg_free(ef_memreg *mr, ef_driver_handle mr_dh);
 /* DMA addresses are contiguous only within each 4 KiB page of the region. */
 static inline ef_addr ef_memreg_dma_addr(ef_memreg *mr, size_t offset)
 {
-    return mr->mr_dma_addrs[offset >> EF_VI_NIC_PAGE_SHIFT] |
-           (offset & (EF_VI_NIC_PAGE_SIZE - 1));
+    return mr->mr_dma_addrs[offset >> EF_VI_NIC_PAGE_SHIFT] | (offset & (EF_VI_NIC_PAGE_SIZE - 1));
 }
 
 #ifdef __cplusplus

@@ -53,8 +53,7 @@ extern int ef_filter_spec_set_ip4_local(ef_filter_spec *filter_spec, int protoco
 extern int ef_filter_spec_set_ip4_full(ef_filter_spec *filter_spec, int protocol,
                                        unsigned host_be32, int port_be16, unsigned rhost_be32,
                                        int rport_be16);
-extern int ef_filter_spec_set_eth_local(ef_filter_spec *filter_spec, int vlan_id,
-                                        const void *mac);
+extern int ef_filter_spec_set_eth_local(ef_filter_spec *filter_spec, int vlan_id, const void *mac);
 /** Combines with a MAC match only. */
 extern int ef_filter_spec_set_eth_type(ef_filter_spec *filter_spec, uint16_t ether_type_be16);
 extern int ef_vi_filter_add(ef_vi *vi, ef_driver_handle vi_dh, const ef_filter_spec *filter_spec,

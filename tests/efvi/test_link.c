@@ -1,0 +1,216 @@
+/*
+ * The efvi link through its et_link interface, with a raw wire endpoint as the peer: interface
+ * options, RX hardware timestamps in et_rx_frame.hw_ts, the MTU kept within one receive buffer,
+ * jumbo frames dropped, EFCT software 4-tuple checks on a queue shared by two instances, and the
+ * open errors.
+ */
+#include <arpa/inet.h>
+
+#include <etherfabric/ef_vi.h>
+
+#include "api/instance.h"
+#include "efvi_emu.h"
+#include "harness.h"
+#include "link/efvi.h"
+#include "link/mem_wire.h"
+#include "net/checksum.h"
+
+static uint32_t tcp_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
+                          uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport, uint32_t len)
+{
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, src_mac, 6);
+    f[12] = 0x08, f[13] = 0x00;
+    uint8_t *ip = f + 14;
+    memset(ip, 0, 40 + len);
+    ip[0] = 0x45;
+    uint16_t tot = htons((uint16_t)(40 + len));
+    memcpy(ip + 2, &tot, 2);
+    ip[8] = 64;
+    ip[9] = 6;
+    uint32_t s = htonl(sip), d = htonl(dip);
+    memcpy(ip + 12, &s, 4);
+    memcpy(ip + 16, &d, 4);
+    uint16_t c = et_csum_finish(et_csum_add(0, ip, 20));
+    memcpy(ip + 10, &c, 2);
+    uint8_t *tcp = ip + 20;
+    uint16_t sp = htons(sport), dp = htons(dport);
+    memcpy(tcp, &sp, 2);
+    memcpy(tcp + 2, &dp, 2);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10;
+    c = et_csum_finish(et_csum_add(et_csum_pseudo(s, d, 6, (uint16_t)(20 + len)), tcp, 20 + len));
+    memcpy(tcp + 16, &c, 2);
+    return 54 + len;
+}
+
+static et_link *link_of(efvitcp_client *c)
+{
+    return ((et_stack *)c)->link;
+}
+
+static void base_cfg(efvitcp_config *cfg, efvitcp_wire *w, const char *addr)
+{
+    efvitcp_config_default(cfg);
+    cfg->max_conns = 4;
+    cfg->send_slots = 16;
+    cfg->rx_bufs = 64;
+    cfg->wire = w;
+    cfg->local_addr = addr;
+    cfg->seed = 5;
+}
+
+static void test_open_errors(void)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    efvitcp_client *c = NULL;
+    CHECK(efvitcp_client_init(&c, "efvi:", &cfg) != NULL);
+    CHECK(efvitcp_client_init(&c, "efvi:a,bogus", &cfg) != NULL);
+    CHECK(efvitcp_client_init(&c, "efvi:a,ct=70000", &cfg) != NULL);
+    CHECK(efvitcp_client_init(&c, "efvi:a,ct=", &cfg) != NULL);
+    CHECK(efvitcp_client_init(&c, "efvi:0123456789012345678901234567890123", &cfg) != NULL);
+    cfg.local_addr = NULL; /* a simulated wire has no kernel to share an address with */
+    CHECK(efvitcp_client_init(&c, "efvi:a", &cfg) != NULL);
+    /* a NIC without RX timestamps refuses rxts */
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.rx_timestamps = false;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "nots", &nc, &nic) == NULL);
+    cfg.local_addr = "198.18.0.2/15";
+    CHECK(efvitcp_client_init(&c, "efvi:nots,rxts", &cfg) != NULL);
+    efvi_emu_nic_put(nic);
+    CHECK(efvi_emu_nic_find(w, "nots") == NULL); /* failed opens left no reference behind */
+    CHECK(efvi_emu_nic_find(w, "a") == NULL);
+    efvitcp_wire_free(w);
+}
+
+static void test_timestamps_mtu_jumbo(void)
+{
+    efvitcp_wire_config wc;
+    efvitcp_wire_config_default(&wc);
+    wc.mtu = 9000;
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, &wc) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.mtu = 9014;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "a", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:a,rxts,noctpio,ct=128", &cfg) == NULL);
+    et_link *l = link_of(c);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK(st.rx_timestamps);
+    CHECK(!st.ctpio);
+    CHECK_EQ(st.prefix_len, 14);
+    CHECK(l->caps & ET_LINK_CAP_HW_TS);
+    CHECK(l->caps & ET_LINK_CAP_OWN_ADDR);
+    CHECK_EQ(l->mtu, 1792 - 14 - 14); /* a frame fits one buffer after the prefix */
+    CHECK_EQ(st.filters, 2);
+
+    static uint8_t f[9100];
+    efvitcp_wire_set_now(w, 777);
+    uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 100);
+    et_wire_raw_send(w, peer, f, len);
+    len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 5000); /* jumbo */
+    et_wire_raw_send(w, peer, f, len);
+    len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 10);
+    et_wire_raw_send(w, peer, f, len);
+    et_rx_frame fr[8];
+    int n = l->ops->rx_burst(l, fr, 8);
+    REQUIRE(n == 2);
+    CHECK_EQ(fr[0].len, 154);
+    CHECK_EQ(fr[0].hw_ts, 777 + 1000000000ull);
+    CHECK_EQ(fr[1].len, 64);
+    CHECK((((uintptr_t)fr[0].data - 14) & 63) == 0); /* the DMA area is cache-line aligned */
+    for (int i = 0; i < n; i++) l->ops->rx_release(l, fr[i].id);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.rx_jumbo, 3); /* 5054 bytes over three buffers */
+
+    /* a send goes out by DMA (noctpio) with the engine's bytes unchanged */
+    uint8_t *b = et_link_tx_buf(l, 3);
+    len = tcp_frame(b, peer_mac, l->mac, 0xc6120002, 2, 0xc6120009, 1, 33);
+    CHECK_EQ(l->ops->tx(l, 3, len), 0);
+    CHECK_EQ(l->ops->tx(l, 3, len), -1); /* still on the ring */
+    uint8_t got[2048];
+    CHECK_EQ(et_wire_raw_recv(w, peer, got, sizeof(got)), (int)len);
+    CHECK(memcmp(got, b, len) == 0);
+    uint32_t ids[8];
+    CHECK_EQ(l->ops->tx_done(l, ids, 8), 1);
+    CHECK_EQ(ids[0], 3);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.tx_dma, 1);
+    CHECK_EQ(st.tx_ctpio, 0);
+    efvitcp_client_close(c);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 0); /* closing removed every filter */
+    CHECK_EQ(es.violations, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+/* Two instances on one EFCT port: each sees the other's packets on the shared queue and keeps
+   only its own. */
+static void test_efct_software_check(void)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = EF_VI_ARCH_EFCT;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "x3", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config ca, cb;
+    base_cfg(&ca, w, "198.18.0.2/15");
+    base_cfg(&cb, w, "198.18.0.3/15");
+    efvitcp_client *a, *b;
+    REQUIRE(efvitcp_client_init(&a, "efvi:x3", &ca) == NULL);
+    REQUIRE(efvitcp_client_init(&b, "efvi:x3", &cb) == NULL);
+    et_link *la = link_of(a), *lb = link_of(b);
+    uint8_t f[256];
+    uint32_t len = tcp_frame(f, la->mac, peer_mac, 0xc6120009, 80, 0xc6120003, 40000, 20);
+    et_wire_raw_send(w, peer, f, len);
+    et_rx_frame fr[4];
+    CHECK_EQ(la->ops->rx_burst(la, fr, 4), 0);
+    int n = lb->ops->rx_burst(lb, fr, 4);
+    REQUIRE(n == 1);
+    CHECK_EQ(fr[0].len, len);
+    CHECK(memcmp(fr[0].data, f, len) == 0);
+    lb->ops->rx_release(lb, fr[0].id);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(la, &st));
+    CHECK(st.efct);
+    CHECK_EQ(st.rx_foreign, 1);
+    efvitcp_client_close(a);
+    efvitcp_client_close(b);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+int main(void)
+{
+    RUN(test_open_errors);
+    RUN(test_timestamps_mtu_jumbo);
+    RUN(test_efct_software_check);
+    return th_summary();
+}
