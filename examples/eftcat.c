@@ -32,12 +32,12 @@
 
 #include "efvitcp/efvitcp.h"
 
-#define IN_CHUNK        65536
-#define IDLE_SPINS      200000 /* busy polls with nothing to do before we start to nap */
-#define IDLE_NAP_NS     20000
-#define STATUS_OK       0
-#define STATUS_FAIL     1
-#define STATUS_USAGE    2
+#define IN_CHUNK     65536
+#define IDLE_SPINS   200000 /* busy polls with nothing to do before we start to nap */
+#define IDLE_NAP_NS  20000
+#define STATUS_OK    0
+#define STATUS_FAIL  1
+#define STATUS_USAGE 2
 
 typedef struct app {
     bool listen, keep, verbose;
@@ -74,19 +74,20 @@ static void restore_fds(void)
 
 static void usage(void)
 {
-    fputs("usage: eftcat [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [-p LPORT] [--retries N] [-v]\n"
-          "              HOST PORT\n"
-          "       eftcat -l [-k] [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [--retries N] [-v] PORT\n"
-          "  --link L   packet:IF, xdp:IF, efvi:IF or a plain interface name (best link);\n"
-          "             default: $EFTCAT_LINK, else the only non-loopback interface that is up\n"
-          "  --ip A/P   use address A/P, which the kernel must not own (own-address mode)\n"
-          "  --gw ADDR  next hop for destinations off the --ip subnet\n"
-          "  -l         listen on PORT and serve one connection; -k: serve them one after another\n"
-          "  -p LPORT   local port of the connection (client)\n"
-          "  --retries N  SYN and data retransmissions before giving up (default 5 and 10)\n"
-          "  --min-rto-ms N  floor of the retransmission timeout (default 200, as Linux)\n"
-          "  -v         report connection events and counters on standard error\n",
-          stderr);
+    fputs(
+        "usage: eftcat [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [-p LPORT] [--retries N] [-v]\n"
+        "              HOST PORT\n"
+        "       eftcat -l [-k] [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [--retries N] [-v] PORT\n"
+        "  --link L   packet:IF, xdp:IF, efvi:IF or a plain interface name (best link);\n"
+        "             default: $EFTCAT_LINK, else the only non-loopback interface that is up\n"
+        "  --ip A/P   use address A/P, which the kernel must not own (own-address mode)\n"
+        "  --gw ADDR  next hop for destinations off the --ip subnet\n"
+        "  -l         listen on PORT and serve one connection; -k: serve them one after another\n"
+        "  -p LPORT   local port of the connection (client)\n"
+        "  --retries N  SYN and data retransmissions before giving up (default 5 and 10)\n"
+        "  --min-rto-ms N  floor of the retransmission timeout (default 200, as Linux)\n"
+        "  -v         report connection events and counters on standard error\n",
+        stderr);
 }
 
 static uint64_t now_ns(void)
@@ -507,8 +508,9 @@ int main(int argc, char **argv)
             efvitcp_client_close(A.cli);
             return STATUS_FAIL;
         }
-        if (A.verbose) msg("connecting to %s:%u (%s), %llu ns", host_ip, port, link,
-                           (unsigned long long)(now_ns() - t0));
+        if (A.verbose)
+            msg("connecting to %s:%u (%s), %llu ns", host_ip, port, link,
+                (unsigned long long)(now_ns() - t0));
     }
     run();
     print_stats();

@@ -253,21 +253,22 @@ static void build_filter(struct sock_filter *f, uint32_t ip)
 #define J(i, t) ((uint8_t)((t) - (i)-1))
     enum { ACCEPT = 13, REJECT = 14 };
     const struct sock_filter prog[FILTER_LEN] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),         /* 0 */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, J(1, REJECT), 0),               /* 1 */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)), /* 2 */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, J(3, REJECT)),                             /* 3 */
-        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                      /* 4: EtherType */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_IP, 0, J(5, 10)),                   /* 5 */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 16),        /* 6: IPv4 destination */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, 0, J(7, REJECT)),                            /* 7 */
-        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ET_ETH_HLEN + 9),         /* 8: IPv4 protocol */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_IPPROTO_TCP, J(9, ACCEPT), J(9, REJECT)),     /* 9 */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_ARP, 0, J(10, REJECT)),             /* 10 */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 24),        /* 11: ARP target address */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, J(12, ACCEPT), J(12, REJECT)),               /* 12 */
-        BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),                      /* 13: whole frame */
-        BPF_STMT(BPF_RET | BPF_K, 0),                                /* 14: drop */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)), /* 0 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, J(1, REJECT), 0),       /* 1 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)),        /* 2 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, J(3, REJECT)),           /* 3 */
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                            /* 4: EtherType */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_IP, 0, J(5, 10)), /* 5 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 16),              /* 6: IPv4 destination */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, 0, J(7, REJECT)),          /* 7 */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ET_ETH_HLEN + 9),               /* 8: IPv4 protocol */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_IPPROTO_TCP, J(9, ACCEPT), J(9, REJECT)), /* 9 */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ET_ETHERTYPE_ARP, 0, J(10, REJECT)),         /* 10 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ET_ETH_HLEN + 24), /* 11: ARP target address */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ip, J(12, ACCEPT), J(12, REJECT)), /* 12 */
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),                                /* 13: whole frame */
+        BPF_STMT(BPF_RET | BPF_K, 0),                                          /* 14: drop */
     };
 #undef J
     memcpy(f, prog, sizeof(prog));
@@ -317,8 +318,8 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     /* One mapping: the receive ring, then the transmit ring. */
     size_t rx_bytes = (size_t)rq.tp_block_size * rq.tp_block_nr;
     size_t tx_bytes = (size_t)tq.tp_block_size * tq.tp_block_nr;
-    void *m = mmap(NULL, rx_bytes + tx_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                   fd, 0);
+    void *m =
+        mmap(NULL, rx_bytes + tx_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED) return "packet link: cannot map the rings";
     k->map = m;
     k->map_len = rx_bytes + tx_bytes;

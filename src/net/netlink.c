@@ -214,8 +214,8 @@ et_nl_neigh_state et_nl_parse_neigh(const void *msg, size_t len, uint32_t *ip, u
     if (ndm.ndm_state & NUD_FAILED) return ET_NL_NEIGH_FAILED;
     if (ndm.ndm_state & NUD_INCOMPLETE) return ET_NL_NEIGH_PENDING;
     static const uint8_t zero[6];
-    bool usable = ndm.ndm_state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE |
-                                   NUD_PERMANENT | NUD_NOARP);
+    bool usable = ndm.ndm_state &
+                  (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP);
     /* An entry without an address (NOARP on a device without one) or with a zero or group
        address cannot be a unicast next hop. */
     if (!usable || !na.have_mac || memcmp(na.mac, zero, 6) == 0 || (na.mac[0] & 1))

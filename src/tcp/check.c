@@ -29,8 +29,8 @@ static const char *fail(ck *k, const char *msg, const char *fmt, ...)
 }
 
 #define FAIL(msg, ...) return fail(k, msg, __VA_ARGS__)
-#define CONN_FMT "conn %u (%s) "
-#define CONN_ARGS(c) (c)->id, efvitcp_state_name((efvitcp_state)(c)->state)
+#define CONN_FMT       "conn %u (%s) "
+#define CONN_ARGS(c)   (c)->id, efvitcp_state_name((efvitcp_state)(c)->state)
 
 static bool in_deferred_list(const et_stack *st, const et_conn *c)
 {
@@ -71,9 +71,8 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
     uint32_t optlen = et_conn_optlen(c);
     const et_seg *first = et_seg_at(c, c->sr_una);
     if (!seq_le(first->seq, c->snd_una) || !seq_lt(c->snd_una, et_seg_end(first)))
-        FAIL("SND.UNA outside the oldest queued segment",
-             CONN_FMT "una %u segment [%u, %u) idx %u", CONN_ARGS(c), c->snd_una, first->seq,
-             et_seg_end(first), c->sr_una);
+        FAIL("SND.UNA outside the oldest queued segment", CONN_FMT "una %u segment [%u, %u) idx %u",
+             CONN_ARGS(c), c->snd_una, first->seq, et_seg_end(first), c->sr_una);
     uint32_t expect = first->seq;
     for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
         const et_seg *s = et_seg_at(c, i);
@@ -95,8 +94,8 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
             FAIL("empty segment queued", CONN_FMT "idx %u", CONN_ARGS(c), i);
         bool was_sent = (int32_t)(i - c->sr_nxt) < 0;
         if (was_sent && !s->sent_ns)
-            FAIL("segment before SND.NXT never sent", CONN_FMT "idx %u sr_nxt %u", CONN_ARGS(c),
-                 i, c->sr_nxt);
+            FAIL("segment before SND.NXT never sent", CONN_FMT "idx %u sr_nxt %u", CONN_ARGS(c), i,
+                 c->sr_nxt);
         expect = et_seg_end(s);
     }
     if (expect != c->queued_end)
@@ -137,8 +136,7 @@ static const char *check_fin(const et_conn *c, ck *k)
     if (c->fin_queued != our_fin_state)
         FAIL("fin_queued does not match the state", CONN_FMT "fin_queued %d", CONN_ARGS(c),
              c->fin_queued);
-    bool their_fin_state =
-        s == EFVITCP_CLOSE_WAIT || s == EFVITCP_CLOSING || s == EFVITCP_LAST_ACK;
+    bool their_fin_state = s == EFVITCP_CLOSE_WAIT || s == EFVITCP_CLOSING || s == EFVITCP_LAST_ACK;
     if (c->fin_rcvd != their_fin_state)
         FAIL("fin_rcvd does not match the state", CONN_FMT "fin_rcvd %d", CONN_ARGS(c),
              c->fin_rcvd);
@@ -184,8 +182,8 @@ static const char *check_recv(const et_stack *st, const et_conn *c, ck *k)
     }
     /* The peer's FIN may take the octet just past a full window (it needs no buffer). */
     if (et_conn_synced(c) && !seq_le(c->rcv_nxt, c->rcv_adv + (c->fin_rcvd ? 1 : 0)))
-        FAIL("RCV.NXT beyond the advertised window", CONN_FMT "rcv_nxt %u rcv_adv %u",
-             CONN_ARGS(c), c->rcv_nxt, c->rcv_adv);
+        FAIL("RCV.NXT beyond the advertised window", CONN_FMT "rcv_nxt %u rcv_adv %u", CONN_ARGS(c),
+             c->rcv_nxt, c->rcv_adv);
     if (!seq_le(c->last_ack_sent, c->rcv_nxt) && et_conn_synced(c))
         FAIL("acknowledged beyond RCV.NXT", CONN_FMT "last_ack_sent %u rcv_nxt %u", CONN_ARGS(c),
              c->last_ack_sent, c->rcv_nxt);
@@ -218,8 +216,9 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
     if ((c->retx_mode == ET_RETX_ARP) != (c->state == EFVITCP_WAIT_ARP))
         FAIL("ARP timer mode outside WAIT_ARP", CONN_FMT "mode %u", CONN_ARGS(c), c->retx_mode);
     if (outstanding && c->retx_mode != ET_RETX_RTO)
-        FAIL("data outstanding without a retransmission timer", CONN_FMT "mode %u sr_una %u sr_nxt %u",
-             CONN_ARGS(c), c->retx_mode, c->sr_una, c->sr_nxt);
+        FAIL("data outstanding without a retransmission timer",
+             CONN_FMT "mode %u sr_una %u sr_nxt %u", CONN_ARGS(c), c->retx_mode, c->sr_una,
+             c->sr_nxt);
     if (c->retx_mode == ET_RETX_PERSIST && outstanding)
         FAIL("persist timer while data is outstanding", CONN_FMT, CONN_ARGS(c));
     if (c->retx_mode == ET_RETX_RTO && !outstanding && !deferred)
@@ -228,13 +227,11 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
     /* Queued, unsent and not corked: it leaves when the window opens (persist), or the
        connection waits for a TX buffer (deferred). Anything else is a stall. */
     bool unsent = c->sr_nxt != c->sr_end && !(c->tail_open && c->sr_nxt + 1 == c->sr_end);
-    if (et_conn_synced(c) && unsent && !outstanding && c->retx_mode != ET_RETX_PERSIST &&
-        !deferred)
+    if (et_conn_synced(c) && unsent && !outstanding && c->retx_mode != ET_RETX_PERSIST && !deferred)
         FAIL("queued data with nothing in flight, no persist timer and not deferred",
-             CONN_FMT "sr_nxt %u sr_end %u snd_wnd %u cwnd %u", CONN_ARGS(c), c->sr_nxt,
-             c->sr_end, c->snd_wnd, c->cc.cwnd);
-    if (c->fin_pending && !deferred && c->sr_end - c->sr_una < st->cfg.send_slots &&
-        !outstanding)
+             CONN_FMT "sr_nxt %u sr_end %u snd_wnd %u cwnd %u", CONN_ARGS(c), c->sr_nxt, c->sr_end,
+             c->snd_wnd, c->cc.cwnd);
+    if (c->fin_pending && !deferred && c->sr_end - c->sr_una < st->cfg.send_slots && !outstanding)
         FAIL("FIN waits for a free slot but nothing will free one", CONN_FMT, CONN_ARGS(c));
     bool ack_owed = et_conn_synced(c) && c->rcv_nxt != c->last_ack_sent;
     if (ack_owed && !c->t_delack.armed && !(deferred && c->ack_now))
@@ -257,8 +254,8 @@ static const char *check_conn(const et_stack *st, const et_conn *c, ck *k)
     if (c->finishing) FAIL("connection left finishing after its callback", CONN_FMT, CONN_ARGS(c));
     uint64_t key = et_ct_key(c->remote_ip, c->remote_port, c->local_port);
     if (et_ct_find(&st->table, key) != c->id)
-        FAIL("live connection missing from the connection table", CONN_FMT "key %llx",
-             CONN_ARGS(c), (unsigned long long)key);
+        FAIL("live connection missing from the connection table", CONN_FMT "key %llx", CONN_ARGS(c),
+             (unsigned long long)key);
     if ((e = check_send(st, c, k))) return e;
     if ((e = check_fin(c, k))) return e;
     if ((e = check_recv(st, c, k))) return e;
@@ -356,7 +353,8 @@ static const char *check_tx_bufs(const et_stack *st, ck *k)
             FAIL("free control buffer id out of range", "id %u", id);
         if (st->tx_busy[id]) FAIL("control buffer both free and busy", "id %u", id);
     }
-    for (uint32_t id = st->n_conn_bufs; id < st->n_conn_bufs + n_ctrl; id++) busy += st->tx_busy[id];
+    for (uint32_t id = st->n_conn_bufs; id < st->n_conn_bufs + n_ctrl; id++)
+        busy += st->tx_busy[id];
     if (busy + st->n_ctrl_free != n_ctrl)
         FAIL("control buffers leaked (free + busy != ctrl_bufs)", "free %u busy %u of %u",
              st->n_ctrl_free, busy, n_ctrl);

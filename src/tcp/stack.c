@@ -12,7 +12,7 @@
 
 #include "api/config.h"
 
-#define RX_BURST 32
+#define RX_BURST      32
 #define TX_DONE_BURST 64
 #define NEIGH_ENTRIES 64
 
@@ -258,8 +258,8 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
-        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip,
-                               st->verify_csum, &seg, &arp, &why)) {
+        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip, st->verify_csum,
+                               &seg, &arp, &why)) {
         case ET_FRAME_TCP:
             st->rx_src_mac = seg.src_mac;
             et_tcp_input(st, &seg);

@@ -21,15 +21,27 @@
 #include "util/random.h"
 
 /* Modular sequence-number comparison (RFC 9293 §3.4). */
-static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static inline bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+static inline bool seq_le(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+static inline bool seq_gt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+static inline bool seq_ge(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
 
 /* Header bytes in front of the payload of every segment we build. */
-#define ET_HDRS_LEN (ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN)
-#define ET_TS_OPTLEN 12  /* NOP, NOP, TS (RFC 7323 Appendix A layout) */
-#define ET_SYN_OPTLEN 20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
+#define ET_HDRS_LEN    (ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN)
+#define ET_TS_OPTLEN   12 /* NOP, NOP, TS (RFC 7323 Appendix A layout) */
+#define ET_SYN_OPTLEN  20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
 #define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
 
 /* Timer kinds (et_timer.kind). */
@@ -40,12 +52,12 @@ enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP };
 
 /* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
 typedef struct et_seg {
-    uint32_t seq;    /* sequence number of the first octet (the SYN's ISS) */
-    uint16_t len;    /* payload bytes */
-    uint8_t ctl;     /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
-    uint8_t retx;    /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
-    uint32_t psum;   /* ones'-complement sum of the payload (folded) */
-    uint64_t sent_ns;/* last transmission, 0 = never sent */
+    uint32_t seq;     /* sequence number of the first octet (the SYN's ISS) */
+    uint16_t len;     /* payload bytes */
+    uint8_t ctl;      /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
+    uint8_t retx;     /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
+    uint32_t psum;    /* ones'-complement sum of the payload (folded) */
+    uint64_t sent_ns; /* last transmission, 0 = never sent */
 } et_seg;
 
 /* The receive buffer. Bytes [head, tail) are in order and not consumed by the user;
@@ -58,24 +70,24 @@ struct et_stack;
 
 struct efvitcp_conn {
     struct et_stack *st;
-    uint32_t id;     /* index in the connection array */
-    uint32_t gen;    /* incremented when the slot is freed: detects frees inside callbacks */
-    uint8_t state;   /* efvitcp_state */
+    uint32_t id;   /* index in the connection array */
+    uint32_t gen;  /* incremented when the slot is freed: detects frees inside callbacks */
+    uint8_t state; /* efvitcp_state */
     bool active_open;
     bool user_knows; /* established was reported, or the user called connect */
     bool in_deferred;
-    bool finishing;  /* in its terminal callback: nothing more may reach the wire */
+    bool finishing; /* in its terminal callback: nothing more may reach the wire */
     bool ts_ok, ws_ok;
-    bool fin_queued;   /* our FIN is in the send ring (or waits for a slot: fin_pending) */
-    bool fin_pending;  /* send_fin() found the ring full */
+    bool fin_queued;  /* our FIN is in the send ring (or waits for a slot: fin_pending) */
+    bool fin_pending; /* send_fin() found the ring full */
     bool fin_rcvd;
-    bool in_recovery;  /* NewReno fast recovery (RFC 6582) */
-    bool ack_now;      /* an ACK must leave at the end of this input */
-    bool flush_partial;/* an open tail segment may leave (more=false or an ACK arrived) */
-    bool tail_open;    /* the last queued segment accepts more bytes (sent: no) */
+    bool in_recovery;   /* NewReno fast recovery (RFC 6582) */
+    bool ack_now;       /* an ACK must leave at the end of this input */
+    bool flush_partial; /* an open tail segment may leave (more=false or an ACK arrived) */
+    bool tail_open;     /* the last queued segment accepts more bytes (sent: no) */
     uint8_t snd_wscale, rcv_wscale;
-    uint8_t retx_mode;   /* ET_RETX_* */
-    uint8_t retries;     /* consecutive RTO expirations / unanswered probes */
+    uint8_t retx_mode;     /* ET_RETX_* */
+    uint8_t retries;       /* consecutive RTO expirations / unanswered probes */
     uint8_t probe_backoff; /* persist interval doublings: answered probes keep backing off */
     uint8_t dupacks;
     uint8_t ka_probes;
@@ -89,18 +101,18 @@ struct efvitcp_conn {
     uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest sequence ever sent + 1 */
     uint32_t snd_wnd, max_snd_wnd;           /* scaled */
     uint32_t snd_wl1, snd_wl2;
-    uint32_t recover;                        /* RFC 6582 */
-    uint32_t send_mss;                       /* effective send MSS, options excluded */
-    uint32_t seg_cap;                        /* payload bytes a new segment may hold */
+    uint32_t recover;  /* RFC 6582 */
+    uint32_t send_mss; /* effective send MSS, options excluded */
+    uint32_t seg_cap;  /* payload bytes a new segment may hold */
     /* the send ring: segment indices are free-running, slot = index & mask */
-    uint32_t sr_una, sr_nxt, sr_end;         /* oldest unacked, next to send, one past last */
-    uint32_t queued_end;                     /* sequence number after the last queued octet */
+    uint32_t sr_una, sr_nxt, sr_end; /* oldest unacked, next to send, one past last */
+    uint32_t queued_end;             /* sequence number after the last queued octet */
 
     /* receive sequence space */
-    uint32_t irs, rcv_nxt, rcv_adv;          /* rcv_adv: right edge last advertised */
+    uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge last advertised */
     uint32_t last_ack_sent;
-    uint32_t rcv_mss;                        /* what we advertised */
-    uint32_t rb_head, rb_tail;               /* receive buffer offsets, see et_ooo */
+    uint32_t rcv_mss;          /* what we advertised */
+    uint32_t rb_head, rb_tail; /* receive buffer offsets, see et_ooo */
     uint8_t n_ooo;
     uint8_t pad_[3];
 
@@ -111,17 +123,17 @@ struct efvitcp_conn {
     /* RTT (RFC 6298), ns */
     uint64_t srtt_ns, rttvar_ns, rto_ns;
     uint64_t last_rx_ns, last_tx_ns;
-    uint64_t chal_ns;    /* challenge ACK rate limit window start (RFC 5961 §7) */
+    uint64_t chal_ns; /* challenge ACK rate limit window start (RFC 5961 §7) */
     uint32_t chal_count;
     uint64_t oow_ack_ns; /* last ACK answering an unacceptable bare ACK (rate limit) */
 
     et_cc cc;
 
     et_timer t_retx, t_delack, t_keepalive;
-    et_timer *t_user;  /* cfg.user_timers of them */
-    et_seg *segs;      /* cfg.send_slots of them */
-    uint8_t *rbuf;     /* cfg.recv_buf_size bytes */
-    et_ooo *ooo;       /* cfg.ooo_ranges of them */
+    et_timer *t_user; /* cfg.user_timers of them */
+    et_seg *segs;     /* cfg.send_slots of them */
+    uint8_t *rbuf;    /* cfg.recv_buf_size bytes */
+    et_ooo *ooo;      /* cfg.ooo_ranges of them */
     void *user_data;
 
     struct efvitcp_conn *next_free, *next_deferred;
@@ -133,7 +145,7 @@ typedef struct efvitcp_conn et_conn;
 
 /* A connection in TIME_WAIT, kept compact (RFC 9293 §3.6). */
 typedef struct et_tw {
-    uint64_t key;       /* conn table key, 0 = dead */
+    uint64_t key; /* conn table key, 0 = dead */
     uint64_t expire_ns;
     uint32_t snd_nxt, rcv_nxt;
     uint32_t ts_recent, ts_offset;
@@ -149,20 +161,20 @@ typedef struct et_stack {
     et_link *link;
     uint64_t now_ns;
     uint32_t local_ip, prefix_len, gateway;
-    uint32_t adv_mss;       /* MSS we advertise */
-    uint32_t slot_payload;  /* payload room of a send slot without options */
-    uint32_t send_mask;     /* send_slots - 1 */
-    uint8_t rcv_wscale;     /* window scale we offer */
+    uint32_t adv_mss;      /* MSS we advertise */
+    uint32_t slot_payload; /* payload room of a send slot without options */
+    uint32_t send_mask;    /* send_slots - 1 */
+    uint8_t rcv_wscale;    /* window scale we offer */
     bool verify_csum;
     bool own_addr;
-    bool in_poll;    /* inside et_stack_poll: now_ns is current */
-    bool link_clock; /* the last poll read the link's clock (poll, not poll_at) */
+    bool in_poll;             /* inside et_stack_poll: now_ns is current */
+    bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
 
     et_conn *conns;
     et_conn *free_conns;
     uint32_t n_conns;
-    et_conn *deferred;      /* connections whose output waits for a TX buffer */
+    et_conn *deferred; /* connections whose output waits for a TX buffer */
 
     et_conn_table table;
     et_timer_wheel wheel;
@@ -180,8 +192,8 @@ typedef struct et_stack {
 
     /* TX buffers: [0, n_conn_bufs) are send slots, then ctrl_bufs control buffers */
     uint32_t n_conn_bufs;
-    uint8_t *tx_busy;       /* per TX buffer: the link has not completed it yet */
-    uint32_t *ctrl_free;    /* stack of free control buffer ids */
+    uint8_t *tx_busy;    /* per TX buffer: the link has not completed it yet */
+    uint32_t *ctrl_free; /* stack of free control buffer ids */
     uint32_t n_ctrl_free;
 
     /* the handler of the poll in progress */
@@ -288,7 +300,10 @@ static inline bool et_conn_synced(const et_conn *c)
 {
     return c->state >= EFVITCP_ESTABLISHED && c->state <= EFVITCP_TIME_WAIT;
 }
-static inline uint32_t et_conn_unacked_segs(const et_conn *c) { return c->sr_end - c->sr_una; }
+static inline uint32_t et_conn_unacked_segs(const et_conn *c)
+{
+    return c->sr_end - c->sr_una;
+}
 static inline et_seg *et_seg_at(const et_conn *c, uint32_t idx)
 {
     return &c->segs[idx & c->st->send_mask];
@@ -302,6 +317,9 @@ static inline uint32_t et_seg_end(const et_seg *s)
     return s->seq + s->len + ((s->ctl & ET_TCP_SYN) ? 1 : 0) + ((s->ctl & ET_TCP_FIN) ? 1 : 0);
 }
 /* Bytes of TCP options in data segments of this connection. */
-static inline uint32_t et_conn_optlen(const et_conn *c) { return c->ts_ok ? ET_TS_OPTLEN : 0; }
+static inline uint32_t et_conn_optlen(const et_conn *c)
+{
+    return c->ts_ok ? ET_TS_OPTLEN : 0;
+}
 
 #endif

@@ -583,9 +583,8 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         if ((f & ET_TCP_SYN) && !(f & ET_TCP_ACK) && listening(st, s->dport)) {
             /* RFC 6191 (timestamps) / RFC 1122 §4.2.2.13 (sequence): a new incarnation may
                reuse the tuple if it is provably newer than the old one. */
-            bool newer = (tw->ts_ok && s->opt.has_ts)
-                             ? (int32_t)(s->opt.tsval - tw->ts_recent) > 0
-                             : seq_gt(s->seq, tw->rcv_nxt);
+            bool newer = (tw->ts_ok && s->opt.has_ts) ? (int32_t)(s->opt.tsval - tw->ts_recent) > 0
+                                                      : seq_gt(s->seq, tw->rcv_nxt);
             if (newer) {
                 uint32_t min_iss = tw->snd_nxt + 65536;
                 et_tw_remove(st, idx);

@@ -9,8 +9,14 @@
 #include "net/checksum.h"
 #include "tcp/stack.h"
 
-static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
 
 /* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
 static inline uint32_t ts_now(const et_stack *st, uint32_t offset)
@@ -253,9 +259,9 @@ static void output(et_conn *c, bool force)
         uint32_t data_end = s->seq + s->len;
         if (seq_gt(end, cwnd_end) && c->snd_una != c->snd_nxt) break; /* ACKs will open it */
         if (seq_le(end, rwnd_end)) {
-            bool ok = start == s->seq ? tx_seg(c, c->sr_nxt)
-                                      : tx_range(c, c->sr_nxt, start, data_end - start,
-                                                 s->ctl & ET_TCP_FIN);
+            bool ok = start == s->seq
+                          ? tx_seg(c, c->sr_nxt)
+                          : tx_range(c, c->sr_nxt, start, data_end - start, s->ctl & ET_TCP_FIN);
             if (!ok) {
                 et_stack_deferred_add(c->st, c);
                 break;
@@ -288,9 +294,15 @@ static void output(et_conn *c, bool force)
     }
 }
 
-void et_output(et_conn *c) { output(c, false); }
+void et_output(et_conn *c)
+{
+    output(c, false);
+}
 
-void et_output_force(et_conn *c) { output(c, true); }
+void et_output_force(et_conn *c)
+{
+    output(c, true);
+}
 
 bool et_resend_head(et_conn *c)
 {
@@ -453,7 +465,8 @@ void et_send_rst_reply(et_stack *st, const et_tcp_seg *s)
         flags = ET_TCP_RST;
     } else {
         seq = 0;
-        ack = s->seq + s->len + ((s->flags & ET_TCP_SYN) ? 1 : 0) + ((s->flags & ET_TCP_FIN) ? 1 : 0);
+        ack =
+            s->seq + s->len + ((s->flags & ET_TCP_SYN) ? 1 : 0) + ((s->flags & ET_TCP_FIN) ? 1 : 0);
         flags = ET_TCP_RST | ET_TCP_ACK;
     }
     write_headers(st, et_link_tx_buf(st->link, id), s->src_mac, s->saddr, s->dport, s->sport, seq,
@@ -471,7 +484,8 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
     if (id == UINT32_MAX) return;
     uint8_t *buf = et_link_tx_buf(st->link, id);
     uint32_t optlen = 0;
-    if (tw->ts_ok) optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
+    if (tw->ts_ok)
+        optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
     uint32_t wnd = st->cfg.recv_buf_size >> tw->rcv_wscale;
     write_headers(st, buf, tw->remote_mac, remote_ip, lport, rport, tw->snd_nxt, tw->rcv_nxt,
                   ET_TCP_ACK, (uint16_t)(wnd > 65535 ? 65535 : wnd), optlen, 0, 0);

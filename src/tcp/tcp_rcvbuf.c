@@ -11,7 +11,10 @@
 
 #include "tcp/stack.h"
 
-uint32_t et_rcv_held(const et_conn *c) { return c->rb_tail - c->rb_head; }
+uint32_t et_rcv_held(const et_conn *c)
+{
+    return c->rb_tail - c->rb_head;
+}
 
 /* End of the last island, as a buffer offset (rb_tail when there is none). */
 static uint32_t used_end(const et_conn *c)

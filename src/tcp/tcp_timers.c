@@ -4,8 +4,14 @@
  */
 #include "tcp/stack.h"
 
-static inline uint64_t min_rto(const et_conn *c) { return (uint64_t)c->st->cfg.min_rto_us * 1000; }
-static inline uint64_t max_rto(const et_conn *c) { return (uint64_t)c->st->cfg.max_rto_us * 1000; }
+static inline uint64_t min_rto(const et_conn *c)
+{
+    return (uint64_t)c->st->cfg.min_rto_us * 1000;
+}
+static inline uint64_t max_rto(const et_conn *c)
+{
+    return (uint64_t)c->st->cfg.max_rto_us * 1000;
+}
 
 /* RFC 6298 §2.2-2.3, in nanoseconds. */
 void et_rtt_sample(et_conn *c, uint64_t r)
@@ -187,8 +193,7 @@ void et_timer_fire(void *ctx, et_timer *t)
         keepalive_fire(c);
         break;
     case ET_T_USER:
-        if (st->h->on_user_timeout)
-            st->h->on_user_timeout(st->hctx, c, (uint32_t)(t - c->t_user));
+        if (st->h->on_user_timeout) st->h->on_user_timeout(st->hctx, c, (uint32_t)(t - c->t_user));
         break;
     default:
         break;

@@ -8,7 +8,10 @@
 
 #include "tcp/stack.h"
 
-et_tw *et_tw_get(et_stack *st, uint32_t idx) { return &st->tw[idx]; }
+et_tw *et_tw_get(et_stack *st, uint32_t idx)
+{
+    return &st->tw[idx];
+}
 
 static void tw_pop(et_stack *st)
 {

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAP_MAGIC_NS     0xa1b23c4du
 #define LINKTYPE_ETHERNET 1u
-#define PCAP_BUF_SIZE (256u * 1024u)
-#define REC_HDR_LEN 16u
+#define PCAP_BUF_SIZE     (256u * 1024u)
+#define REC_HDR_LEN       16u
 
 static void put32(uint8_t *p, uint32_t v)
 {

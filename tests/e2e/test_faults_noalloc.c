@@ -98,8 +98,8 @@ static void install_counters(void)
 
 #endif
 
-#define MS 1000000ull
-#define SEC 1000000000ull
+#define MS    1000000ull
+#define SEC   1000000000ull
 #define BYTES (400u * 1024)
 
 typedef struct ep {
@@ -156,7 +156,10 @@ static void on_closed(void *ctx, efvitcp_conn *c)
     e->conn = NULL;
 }
 static void on_fin(void *ctx, efvitcp_conn *c, const uint8_t *p, uint32_t n) {}
-static void on_more(void *ctx, efvitcp_conn *c) { pump(ctx); }
+static void on_more(void *ctx, efvitcp_conn *c)
+{
+    pump(ctx);
+}
 
 typedef struct rig {
     ep cli, srv;
@@ -200,8 +203,11 @@ static void test_faults_and_capture_allocate_nothing(void)
     g.cli.dir = 0;
     g.srv.dir = 1;
     CHECK_NULL_ERR(sim_init(&s, &wc, &sc, &cc, 7000));
-    efvitcp_handler h = {.on_established = on_est, .on_data = on_data, .on_fin = on_fin,
-                         .on_closed = on_closed, .on_more_sendable = on_more};
+    efvitcp_handler h = {.on_established = on_est,
+                         .on_data = on_data,
+                         .on_fin = on_fin,
+                         .on_closed = on_closed,
+                         .on_more_sendable = on_more};
     s.sh = h;
     s.ch = h;
     s.sctx = &g.srv;

@@ -70,7 +70,10 @@ static void on_fin(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
 {
     efvitcp_send_fin(c);
 }
-static void on_closed(void *ctx, efvitcp_conn *c) { ((side *)ctx)->closed++; }
+static void on_closed(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->closed++;
+}
 
 static bool established(void *arg)
 {
@@ -100,8 +103,8 @@ static void test_capture_both_ends(void)
     side sd[2];
     memset(sd, 0, sizeof(sd));
     CHECK_NULL_ERR(sim_init(&s, &wc, &sc, &cc, 7000));
-    efvitcp_handler h = {.on_established = on_est, .on_data = on_data, .on_fin = on_fin,
-                         .on_closed = on_closed};
+    efvitcp_handler h = {
+        .on_established = on_est, .on_data = on_data, .on_fin = on_fin, .on_closed = on_closed};
     s.sh = h;
     s.ch = h;
     s.sctx = &sd[0];

@@ -16,9 +16,18 @@ static void on_est(void *ctx, efvitcp_conn *c)
     s->established++;
     s->conn = c;
 }
-static void on_closed(void *ctx, efvitcp_conn *c) { ((side *)ctx)->closed++; }
-static void on_reset(void *ctx, efvitcp_conn *c) { ((side *)ctx)->resets++; }
-static void on_timeout(void *ctx, efvitcp_conn *c) { ((side *)ctx)->timeouts++; }
+static void on_closed(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->closed++;
+}
+static void on_reset(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->resets++;
+}
+static void on_timeout(void *ctx, efvitcp_conn *c)
+{
+    ((side *)ctx)->timeouts++;
+}
 
 static void set_handlers(efvitcp_handler *h)
 {
