@@ -436,6 +436,17 @@ const char *et_nl_get_if(et_nl *nl, const char *ifname, et_if_info *out)
     return NULL;
 }
 
+int et_nl_if_addr(et_nl *nl, uint32_t ifindex, uint32_t *ip, uint32_t *prefix_len)
+{
+    addr_scan s = {ifindex, 0, 0, 0, false};
+    if (ifindex == 0) return -EINVAL;
+    int err = addr_dump(nl, &s);
+    if (err) return err;
+    *ip = s.found ? s.ip : 0;
+    *prefix_len = s.found ? s.prefix_len : 0;
+    return 0;
+}
+
 int et_nl_addr_owned(et_nl *nl, uint32_t ip)
 {
     addr_scan s = {0, ip, 0, 0, false};

@@ -60,6 +60,9 @@ void et_nl_close(et_nl *nl);
 
 /** Index, MAC, MTU, state and first primary IPv4 address of interface ifname. */
 const char *et_nl_get_if(et_nl *nl, const char *ifname, et_if_info *out);
+/** First primary IPv4 address of interface ifindex: 0 on success (*ip 0 when it has none), else a
+    negative errno. */
+int et_nl_if_addr(et_nl *nl, uint32_t ifindex, uint32_t *ip, uint32_t *prefix_len);
 /** Whether any interface of this namespace has ip (host order) as a local address:
     1 yes, 0 no, -1 the query failed. */
 int et_nl_addr_owned(et_nl *nl, uint32_t ip);

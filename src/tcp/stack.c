@@ -121,6 +121,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->gateway = l->gateway;
     st->own_addr = (l->caps & ET_LINK_CAP_OWN_ADDR) != 0;
     st->verify_csum = (l->caps & ET_LINK_CAP_RX_CSUM) == 0;
+    if (!st->own_addr && (err = et_kaddr_init(st))) return err;
     if (!st->local_ip) return "link has no IPv4 address";
     st->slot_payload = l->tx_buf_size - ET_HDRS_LEN;
     uint32_t mss = l->mtu - ET_IP_HLEN - ET_TCP_HLEN;
@@ -150,6 +151,7 @@ void et_stack_close(et_stack *st)
         free(st->conns[0].user_data);
     }
     if (st->link) st->link->ops->destroy(st->link);
+    et_kaddr_close(st);
     if (st->pcap) {
         et_pcap_close(st->pcap);
         free(st->pcap);

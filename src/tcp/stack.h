@@ -125,7 +125,8 @@ struct efvitcp_conn {
     uint64_t last_rx_ns, last_tx_ns;
     uint64_t chal_ns; /* challenge ACK rate limit window start (RFC 5961 §7) */
     uint32_t chal_count;
-    uint64_t oow_ack_ns; /* last ACK answering an unacceptable bare ACK (rate limit) */
+    uint64_t oow_ack_ns;      /* last ACK answering an unacceptable bare ACK (rate limit) */
+    uint64_t arp_deadline_ns; /* kernel-shared mode, WAIT_ARP: end of the resolution attempt */
 
     et_cc cc;
 
@@ -205,6 +206,10 @@ typedef struct et_stack {
 
     et_pcap *pcap; /* capture of every frame in and out (cfg.pcap_path), NULL = off */
 
+    /* kernel-shared addressing (!own_addr, kernel_addr.c); NULL when the stack owns its address */
+    struct et_nl *nl; /* netlink: routes and neighbours */
+    int *port_fd;     /* per connection: the kernel socket reserving its local port, or -1 */
+
     efvitcp_stats stats;
 } et_stack;
 
@@ -234,6 +239,23 @@ void et_conn_enter_time_wait(et_conn *c);
 uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void et_conn_init_seq(et_conn *c, uint32_t iss);
 uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
+
+/* kernel_addr.c: kernel-shared addressing (docs/links.md) */
+/* Opens netlink and the port table; takes the address from the kernel if the link gave none. */
+const char *et_kaddr_init(et_stack *st);
+void et_kaddr_close(et_stack *st);
+/* The next hop to ip from the kernel's routing table. */
+const char *et_kaddr_route(et_stack *st, uint32_t ip, uint32_t *next_hop);
+/* Reserves *lport (0: picks one) for a connection to rip:rport with a bound kernel socket. */
+const char *et_kaddr_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, uint16_t *lport,
+                                  int *fd_out);
+/* Closes the connection's reserving socket, if any. */
+void et_kaddr_release(et_conn *c);
+/* The next hop's MAC from the kernel into c->remote_mac: true; else starts resolution (the ARP
+   timer is armed) and returns false. */
+bool et_kaddr_neigh(et_conn *c);
+/* The ARP timer in kernel-shared mode: 1 the SYN left, 0 still waiting, -1 give up. */
+int et_kaddr_arp_timer(et_conn *c);
 
 /* tcp_out.c */
 /* Sends what the windows allow. */

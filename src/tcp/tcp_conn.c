@@ -3,6 +3,7 @@
  * (RFC 6056), the terminal events and the hand-over to TIME_WAIT.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "tcp/stack.h"
 
@@ -66,6 +67,7 @@ void et_conn_free(et_conn *c)
         et_flow f = {st->local_ip, c->remote_ip, c->local_port, c->remote_port};
         st->link->ops->flow_del(st->link, &f);
     }
+    et_kaddr_release(c);
     c->state = EFVITCP_CLOSED;
     c->gen++;
     c->next_free = st->free_conns;
@@ -144,21 +146,33 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
     if (ip == st->local_ip) return "connecting to our own address is not supported";
     if (port == 0) return "destination port is 0";
     uint32_t next_hop = same_subnet(st, ip) ? ip : st->gateway;
+    const char *err;
+    if (!st->own_addr && (err = et_kaddr_route(st, ip, &next_hop))) return err;
     if (!next_hop) return "no route to host (off-subnet and no gateway)";
+    if (!st->free_conns) return "too many connections (max_conns)";
+    int port_fd = -1;
     if (local_port) {
         if (!port_free(st, ip, port, local_port)) return "local port in use for this destination";
+        if (!st->own_addr && (err = et_kaddr_reserve_port(st, ip, port, &local_port, &port_fd)))
+            return err;
+    } else if (!st->own_addr) {
+        /* Sharing the kernel's address: the port must also be free of kernel sockets, and
+           stays reserved by one for the connection's life. */
+        if ((err = et_kaddr_reserve_port(st, ip, port, &local_port, &port_fd))) return err;
     } else if (!(local_port = et_conn_pick_port(st, ip, port))) {
         return "no free ephemeral port";
     }
-    if (!st->free_conns) return "too many connections (max_conns)";
-    if (!st->own_addr) return "link does not support active open yet";
 
     if (st->link->ops->flow_add) {
         /* Steer the flow before the SYN leaves so that the SYN-ACK reaches us. */
         et_flow f = {st->local_ip, ip, local_port, port};
-        if (st->link->ops->flow_add(st->link, &f)) return "link could not steer the flow";
+        if (st->link->ops->flow_add(st->link, &f)) {
+            if (port_fd >= 0) close(port_fd);
+            return "link could not steer the flow";
+        }
     }
     et_conn *c = et_conn_alloc(st);
+    if (port_fd >= 0) st->port_fd[c->id] = port_fd;
     c->remote_ip = ip;
     c->remote_port = port;
     c->local_port = local_port;
@@ -170,6 +184,17 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
     st->stats.conns_opened++;
     if (out) *out = c;
 
+    if (!st->own_addr) {
+        /* The kernel's neighbour table; a missing entry is resolved by the kernel while the ARP
+           timer looks at the table again, and gives up through on_timeout. */
+        if (et_kaddr_neigh(c)) {
+            c->state = EFVITCP_SYN_SENT;
+            et_output_syn(c);
+        } else {
+            c->state = EFVITCP_WAIT_ARP;
+        }
+        return NULL;
+    }
     et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop, st->now_ns);
     if (e->resolved) {
         memcpy(c->remote_mac, e->mac, 6);

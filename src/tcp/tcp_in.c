@@ -551,7 +551,11 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         /* RFC 5681 §4.2: at least every second full-sized segment, whose payload is the MSS
            less the timestamp option (else two full segments never trigger it). */
         uint32_t full = c->rcv_mss - et_conn_optlen(c);
-        if (st->cfg.delayed_ack_us == 0 || c->rcv_nxt - c->last_ack_sent >= 2 * full)
+        /* Nor while the sender cannot send a full segment until it hears from us: with a
+           receive buffer below two segments the rule above never fires, and each segment would
+           wait for the timer. */
+        bool blocked = seq_lt(c->rcv_adv, c->rcv_nxt + full);
+        if (st->cfg.delayed_ack_us == 0 || c->rcv_nxt - c->last_ack_sent >= 2 * full || blocked)
             et_send_ack(c);
         else
             et_arm_delack(c);

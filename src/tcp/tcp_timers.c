@@ -84,6 +84,10 @@ static void retx_fire(et_conn *c)
     et_stack *st = c->st;
     switch (c->retx_mode) {
     case ET_RETX_ARP: {
+        if (!st->own_addr) {
+            if (et_kaddr_arp_timer(c) < 0) give_up(c);
+            return;
+        }
         et_neigh_entry *e = et_neigh_get(&st->neigh, c->next_hop, st->now_ns);
         if (++c->retries > st->cfg.syn_retries) {
             give_up(c);

@@ -37,12 +37,12 @@
 
 #include "efvitcp/efvitcp.h"
 
-#define SEC        1000000000ull
-#define CHUNK      65536
-#define MAX_MULTI  1024
-#define MAX_SIZE   65536
-#define WARMUP     1000
-#define K_MAX_FDS  64
+#define SEC       1000000000ull
+#define CHUNK     65536
+#define MAX_MULTI 1024
+#define MAX_SIZE  65536
+#define WARMUP    1000
+#define K_MAX_FDS 64
 
 static uint64_t deadline;
 static const char *ready_file;
@@ -218,10 +218,22 @@ static void m_end(multi *s, efvitcp_conn *c, bool ok, const char *why)
     }
 }
 
-static void m_closed(void *ctx, efvitcp_conn *c) { m_end(ctx, c, true, "closed"); }
-static void m_reset(void *ctx, efvitcp_conn *c) { m_end(ctx, c, false, "reset"); }
-static void m_timeout(void *ctx, efvitcp_conn *c) { m_end(ctx, c, false, "timeout"); }
-static void m_refused(void *ctx, efvitcp_conn *c) { m_end(ctx, c, false, "refused"); }
+static void m_closed(void *ctx, efvitcp_conn *c)
+{
+    m_end(ctx, c, true, "closed");
+}
+static void m_reset(void *ctx, efvitcp_conn *c)
+{
+    m_end(ctx, c, false, "reset");
+}
+static void m_timeout(void *ctx, efvitcp_conn *c)
+{
+    m_end(ctx, c, false, "timeout");
+}
+static void m_refused(void *ctx, efvitcp_conn *c)
+{
+    m_end(ctx, c, false, "refused");
+}
 
 static int run_multi(const char *host, int port, uint32_t n, uint64_t bytes)
 {
@@ -284,9 +296,15 @@ typedef struct server {
     uint32_t served, failed;
 } server;
 
-static sconn *sfind(server *s, efvitcp_conn *c) { return &s->c[efvitcp_conn_id(c) % 64]; }
+static sconn *sfind(server *s, efvitcp_conn *c)
+{
+    return &s->c[efvitcp_conn_id(c) % 64];
+}
 
-static void s_established(void *ctx, efvitcp_conn *c) { memset(sfind(ctx, c), 0, sizeof(sconn)); }
+static void s_established(void *ctx, efvitcp_conn *c)
+{
+    memset(sfind(ctx, c), 0, sizeof(sconn));
+}
 
 static void s_echo_rest(efvitcp_conn *c, sconn *sc)
 {
@@ -337,8 +355,14 @@ static void s_end(server *s, efvitcp_conn *c, bool ok)
                 sc->bad ? ", MISMATCH" : "");
 }
 
-static void s_closed(void *ctx, efvitcp_conn *c) { s_end(ctx, c, true); }
-static void s_failed(void *ctx, efvitcp_conn *c) { s_end(ctx, c, false); }
+static void s_closed(void *ctx, efvitcp_conn *c)
+{
+    s_end(ctx, c, true);
+}
+static void s_failed(void *ctx, efvitcp_conn *c)
+{
+    s_end(ctx, c, false);
+}
 
 static int run_server(int port, uint32_t count)
 {
@@ -385,13 +409,19 @@ typedef struct one {
     uint32_t got; /* pingpong: bytes of the current reply */
 } one;
 
-static void o_established(void *ctx, efvitcp_conn *c) { ((one *)ctx)->established = true; }
+static void o_established(void *ctx, efvitcp_conn *c)
+{
+    ((one *)ctx)->established = true;
+}
 static uint32_t o_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t len)
 {
     ((one *)ctx)->got += len;
     return 0;
 }
-static void o_closed(void *ctx, efvitcp_conn *c) { ((one *)ctx)->closed = true; }
+static void o_closed(void *ctx, efvitcp_conn *c)
+{
+    ((one *)ctx)->closed = true;
+}
 static void o_failed(void *ctx, efvitcp_conn *c)
 {
     ((one *)ctx)->closed = ((one *)ctx)->failed = true;
@@ -554,8 +584,10 @@ static int run_kserver(int port, uint32_t count)
             if (r > 0 && c[i].echo) {
                 for (ssize_t off = 0; off < r;) {
                     ssize_t w = send(c[i].fd, buf + off, (size_t)(r - off), MSG_NOSIGNAL);
-                    if (w > 0) off += w;
-                    else if (w < 0 && errno != EAGAIN) break;
+                    if (w > 0)
+                        off += w;
+                    else if (w < 0 && errno != EAGAIN)
+                        break;
                 }
             } else if (r == 0 || (r < 0 && errno != EAGAIN)) {
                 close(c[i].fd);
@@ -582,8 +614,10 @@ static int run_kpingpong(const char *host, int port, uint32_t iters, uint32_t si
         uint32_t got = 0, spin = 0;
         while (got < size) {
             ssize_t r = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
-            if (r > 0) got += (uint32_t)r;
-            else if (r == 0 || errno != EAGAIN) die(1, "connection lost");
+            if (r > 0)
+                got += (uint32_t)r;
+            else if (r == 0 || errno != EAGAIN)
+                die(1, "connection lost");
             if (++spin % 65536 == 0) check_deadline("kpingpong");
         }
         if (i >= WARMUP) rtt[i - WARMUP] = now_ns() - t0;
@@ -605,8 +639,10 @@ static int run_kblast(const char *host, int port, uint64_t bytes)
         fill(buf, 0, sent, n);
         for (uint32_t off = 0; off < n;) {
             ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
-            if (w > 0) off += (uint32_t)w;
-            else if (w < 0 && errno != EAGAIN) die(1, "send: %s", strerror(errno));
+            if (w > 0)
+                off += (uint32_t)w;
+            else if (w < 0 && errno != EAGAIN)
+                die(1, "send: %s", strerror(errno));
             if (++spin % 4096 == 0) check_deadline("kblast");
         }
         sent += n;
@@ -644,20 +680,28 @@ int main(int argc, char **argv)
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (i + 1 >= argc) die(1, "option %s needs a value", argv[i]);
         const char *o = argv[i], *v = argv[i + 1];
-        if (!strcmp(o, "--link")) link_name = v;
-        else if (!strcmp(o, "--ip")) local_ip = v;
-        else if (!strcmp(o, "--gw")) gateway = v;
-        else if (!strcmp(o, "--timeout")) timeout_s = (uint64_t)num(v);
-        else if (!strcmp(o, "--count")) count = (uint32_t)num(v);
-        else if (!strcmp(o, "--ready")) ready_file = v;
-        else die(1, "unknown option %s", o);
+        if (!strcmp(o, "--link"))
+            link_name = v;
+        else if (!strcmp(o, "--ip"))
+            local_ip = v;
+        else if (!strcmp(o, "--gw"))
+            gateway = v;
+        else if (!strcmp(o, "--timeout"))
+            timeout_s = (uint64_t)num(v);
+        else if (!strcmp(o, "--count"))
+            count = (uint32_t)num(v);
+        else if (!strcmp(o, "--ready"))
+            ready_file = v;
+        else
+            die(1, "unknown option %s", o);
     }
     deadline = now_ns() + timeout_s * SEC;
     setvbuf(stdout, NULL, _IOLBF, 0);
     int left = argc - i;
     const char *mode = left > 0 ? argv[i] : "";
     char **a = argv + i + 1;
-    bool needs_link = strcmp(mode, "kserver") && strcmp(mode, "kpingpong") && strcmp(mode, "kblast");
+    bool needs_link =
+        strcmp(mode, "kserver") && strcmp(mode, "kpingpong") && strcmp(mode, "kblast");
     if (needs_link && !link_name) die(1, "--link is required for %s", mode);
     if (!strcmp(mode, "multi") && left == 5)
         return run_multi(a[0], (int)num(a[1]), (uint32_t)num(a[2]), (uint64_t)num(a[3]));

@@ -11,6 +11,8 @@
  * --twice      run every seed twice, the second time with capture on, and require the same
  *              frames bit for bit
  * --stats      goodput in virtual time per profile, relative to clean, and fault counts
+ * --bulk       workload of plain bulk transfers (no pacing, slow readers, aborts or late polls),
+ *              so that --stats measures what the faults cost
  * -v           parameters, outcome and frame hash of every run
  *
  * A failing seed prints why, the command that replays it, and writes its capture (the run is
@@ -27,7 +29,7 @@
 #include "sim.h"
 
 #define PROF_MIXED PROF_COUNT
-#define PROF_ALL (PROF_COUNT + 1)
+#define PROF_ALL   (PROF_COUNT + 1)
 
 typedef struct prof_stats {
     uint64_t runs, failed, payload, t_data, frames, polls;
@@ -47,7 +49,7 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--pcap FILE] [--twice] [--stats] "
-            "[-v]\nprofiles:",
+            "[--bulk] [-v]\nprofiles:",
             argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(stderr, " %s", sim_profile_names[i]);
     fprintf(stderr, " mixed all\n");
@@ -97,8 +99,8 @@ static void add_wire(et_wire_stats *a, const et_wire_stats *b)
 
 static void print_stats(const prof_stats *ps)
 {
-    double clean = ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data
-                                         : 0.0;
+    double clean =
+        ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data : 0.0;
     printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s\n", "profile",
            "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto", "loss",
            "burst", "part", "dup", "corrupt", "fixed", "queue");
@@ -120,9 +122,10 @@ static void print_stats(const prof_stats *ps)
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
 static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap, bool verbose,
-                    bool twice, prof_stats *ps)
+                    bool twice, bool bulk, prof_stats *ps)
 {
-    sim_opts o = {.seed = seed, .profile = prof, .pcap_base = pcap, .verbose = verbose};
+    sim_opts o = {
+        .seed = seed, .profile = prof, .pcap_base = pcap, .verbose = verbose, .bulk = bulk};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
@@ -174,8 +177,8 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap
     else
         snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s.pcap", seed,
                  sim_profile_names[prof]);
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s -v --pcap %s\n", argv0, seed,
-           sim_profile_names[prof], cap);
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s -v --pcap %s\n", argv0, seed,
+           sim_profile_names[prof], bulk ? " --bulk" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
     uint64_t first = 1, last = 100;
     int prof = PROF_MIXED;
     const char *pcap = NULL;
-    bool verbose = false, stats = false, twice = false;
+    bool verbose = false, stats = false, twice = false, bulk = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--seeds") == 0 && i + 1 < argc) {
@@ -218,6 +221,8 @@ int main(int argc, char **argv)
             stats = true;
         } else if (strcmp(a, "--twice") == 0) {
             twice = true;
+        } else if (strcmp(a, "--bulk") == 0) {
+            bulk = true;
         } else {
             usage(argv[0]);
             return 2;
@@ -230,7 +235,7 @@ int main(int argc, char **argv)
         if (prof == PROF_MIXED) lo = hi = (int)(seed % PROF_COUNT);
         if (prof == PROF_ALL) lo = 0, hi = PROF_COUNT - 1;
         for (int p = lo; p <= hi; p++) {
-            if (run_one(argv[0], seed, p, pcap, verbose, twice, ps))
+            if (run_one(argv[0], seed, p, pcap, verbose, twice, bulk, ps))
                 passed++;
             else
                 failed++;

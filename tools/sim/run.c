@@ -24,17 +24,17 @@
 #include "tcp/check.h"
 #include "util/random.h"
 
-#define MAX_CONNS 10
-#define N_LISTEN 3
-#define CLOSED_PORT 5006 /* two bits away from every listening port too */
-#define TICK_NS 1024u    /* the timer wheel's tick */
-#define SERVER_IP "198.18.0.1"
-#define CLIENT_IP "198.18.0.2"
-#define MS 1000000ull
-#define SEC 1000000000ull
-#define CHUNK_MAX 65536u
-#define SPIN_MAX 20000u /* polls without time moving before the run counts as a livelock */
-#define CLIENT_WIRE_PORT 1u /* the server attaches to the wire first */
+#define MAX_CONNS        10
+#define N_LISTEN         3
+#define CLOSED_PORT      5006  /* two bits away from every listening port too */
+#define TICK_NS          1024u /* the timer wheel's tick */
+#define SERVER_IP        "198.18.0.1"
+#define CLIENT_IP        "198.18.0.2"
+#define MS               1000000ull
+#define SEC              1000000000ull
+#define CHUNK_MAX        65536u
+#define SPIN_MAX         20000u /* polls without time moving before the run counts as a livelock */
+#define CLIENT_WIRE_PORT 1u     /* the server attaches to the wire first */
 
 /* Listening ports two bits apart from each other, so one flipped bit never turns a segment for
    one into a segment for another. */
@@ -61,7 +61,6 @@ typedef struct side {
     uint64_t rx_consumed, rx_seen, rx_hash;
     int reader;
     uint64_t stall_until;
-    uint64_t last_rx_ns;
     /* abort plan: after this many bytes received, or at this time (UINT64_MAX: never) */
     uint64_t abort_rx, abort_at;
     /* pacing: bursts of up to burst bytes, gap_max apart (0: as fast as the ring takes) */
@@ -69,12 +68,14 @@ typedef struct side {
     uint64_t next_send_at;
     /* user timers armed by the workload: when each is due (0: not armed) */
     uint64_t timer_due[4];
+    uint32_t timer_overdue[4]; /* polls that reached the time without firing it */
 } side;
 
 typedef struct conn_rec {
     uint32_t idx;
     uint16_t cport, sport; /* client's local port (0 until connect), server port */
     uint64_t connect_at;
+    uint64_t connected_ns; /* when connect was called */
     bool connected;
     bool doomed; /* a fault made a segment no TCP can tell from a genuine one */
     bool refuse; /* the server refuses it (allow_new_connection, or a port nobody listens on) */
@@ -97,11 +98,19 @@ typedef struct fault_step {
 } fault_step;
 
 #define MAX_STEPS 64
+#define MAX_DOOMS 64
+
+/* A tuple whose connection a fault doomed, and when (the SYN may leave inside connect, before
+   the record learns its port). */
+typedef struct doom {
+    uint16_t cport, sport;
+    uint64_t at;
+} doom;
 
 struct run {
     const sim_opts *o;
     sim_result *res;
-    et_rng work;     /* workload decisions */
+    et_rng work; /* workload decisions */
     efvitcp_wire *w;
     efvitcp_client *cli;
     efvitcp_server *srv;
@@ -116,10 +125,14 @@ struct run {
     uint32_t n_steps, next_step;
     uint64_t heal_at; /* every fault stops here */
     uint64_t deadline;
+    uint32_t late_pct, late_max_ns; /* polls that come late, and by how much at most */
+    doom dooms[MAX_DOOMS];
+    uint32_t n_dooms;
+
     /* frame hash */
     uint64_t hash;
     uint64_t frames;
-    uint64_t t_first, t_last_data;
+    uint64_t t_last_data;
     /* state tracking of every slot of both stacks: generation and state seen last */
     uint32_t *seen_gen[2];
     uint8_t *seen_state[2];
@@ -130,15 +143,17 @@ struct run {
 /* Failure reporting                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-static uint64_t now_of(const run *r) { return efvitcp_wire_now(r->w); }
+static uint64_t now_of(const run *r)
+{
+    return efvitcp_wire_now(r->w);
+}
 
 static void failf(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void failf(run *r, const char *fmt, ...)
 {
     if (r->failed) return;
     r->failed = true;
-    int n = snprintf(r->res->reason, sizeof(r->res->reason), "t=%.6f s: ",
-                     (double)now_of(r) / 1e9);
+    int n = snprintf(r->res->reason, sizeof(r->res->reason), "t=%.6f s: ", (double)now_of(r) / 1e9);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->res->reason + n, sizeof(r->res->reason) - (size_t)n, fmt, ap);
@@ -225,7 +240,10 @@ static void tap(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t le
     r->frames++;
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 /*
  * Corruptions with a recomputed checksum that no TCP can survive (efvitcp.h, corrupt_fixed):
@@ -246,10 +264,21 @@ static void fault_hook(void *ctx, uint32_t from_port, int kind, const uint8_t *f
     bool rst_port = (f[t + 13] & 0x04) && byte >= t && byte < t + 4;
     if (!syn_seq && !rst_port) return;
     uint16_t sp = rd16(f + t), dp = rd16(f + t + 2);
-    uint16_t cport = from_port == CLIENT_WIRE_PORT ? sp : dp;
-    uint16_t sport = from_port == CLIENT_WIRE_PORT ? dp : sp;
-    for (uint32_t i = 0; i < r->n_conns; i++)
-        if (r->conns[i].cport == cport && r->conns[i].sport == sport) r->conns[i].doomed = true;
+    doom *d = &r->dooms[r->n_dooms < MAX_DOOMS ? r->n_dooms++ : MAX_DOOMS - 1];
+    d->cport = from_port == CLIENT_WIRE_PORT ? sp : dp;
+    d->sport = from_port == CLIENT_WIRE_PORT ? dp : sp;
+    d->at = now_of(r);
+}
+
+/* Did a fault doom this connection (a doom of its tuple since it was opened)? */
+static bool doomed(run *r, conn_rec *cr)
+{
+    for (uint32_t i = 0; i < r->n_dooms && !cr->doomed && cr->connected; i++) {
+        const doom *d = &r->dooms[i];
+        if (d->cport == cr->cport && d->sport == cr->sport && d->at >= cr->connected_ns)
+            cr->doomed = true;
+    }
+    return cr->doomed;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -274,8 +303,8 @@ static side *side_of(run *r, int sd, efvitcp_conn *c, conn_rec **out, const char
 {
     conn_rec *cr = rec_of(r, c);
     if (!cr) {
-        failf(r, "%s: %s for a connection the workload does not know", sd == CLI ? "client" : "server",
-              cb);
+        failf(r, "%s: %s for a connection the workload does not know",
+              sd == CLI ? "client" : "server", cb);
         return NULL;
     }
     side *s = &cr->s[sd];
@@ -307,16 +336,21 @@ static void cb_established(void *ctx, efvitcp_conn *c)
         struct sockaddr_in peer;
         efvitcp_peername(c, &peer);
         uint16_t cport = __builtin_bswap16(peer.sin_port), sport = efvitcp_local_port(c);
+        /* The record whose client side is live (an earlier one may have had these ports), else
+           the latest one whose client aborted: its RST may be lost while the handshake's last
+           ACK still arrives. */
+        conn_rec *found = NULL;
         for (uint32_t i = 0; i < r->n_conns; i++) {
             conn_rec *cr = &r->conns[i];
-            /* the record whose client side is live: an earlier one may have had these ports */
-            if (cr->connected && cr->cport == cport && cr->sport == sport && !cr->s[SRV].known &&
-                cr->s[CLI].c) {
-                cr->s[SRV].known = true;
-                cr->s[SRV].c = c;
-                set_rec(c, cr);
-                break;
-            }
+            if (!cr->connected || cr->cport != cport || cr->sport != sport || cr->s[SRV].known)
+                continue;
+            if (cr->s[CLI].c || (cr->s[CLI].end == END_ABORTED && !(found && found->s[CLI].c)))
+                found = cr;
+        }
+        if (found) {
+            found->s[SRV].known = true;
+            found->s[SRV].c = c;
+            set_rec(c, found);
         }
     }
     conn_rec *cr;
@@ -366,8 +400,6 @@ static void consumed(run *r, conn_rec *cr, side *s, const uint8_t *p, uint32_t n
     s->rx_consumed += n;
     r->res->payload += n;
     r->t_last_data = now_of(r);
-    s->last_rx_ns = now_of(r);
-    (void)cr;
 }
 
 static uint32_t cb_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len)
@@ -380,7 +412,8 @@ static uint32_t cb_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_
     const side *peer = &cr->s[e->side ^ 1];
     uint64_t held = s->rx_seen - s->rx_consumed;
     if (!s->established || s->fin_seen)
-        failf(r, "conn %u: on_data %s", cr->idx, s->fin_seen ? "after on_fin" : "before on_established");
+        failf(r, "conn %u: on_data %s", cr->idx,
+              s->fin_seen ? "after on_fin" : "before on_established");
     if (len <= held) {
         failf(r, "conn %u: on_data presents %u bytes, %llu were held (no new data)", cr->idx, len,
               (unsigned long long)held);
@@ -417,8 +450,7 @@ static void cb_fin(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len
         failf(r, "conn %u: on_fin presents %u bytes, %llu are held", cr->idx, len,
               (unsigned long long)(s->rx_seen - s->rx_consumed));
     else if (verify(r, cr, e->side, s->rx_consumed, data, len, "on_fin") && len &&
-             et_rng_below(&r->work, 2))
-    {
+             et_rng_below(&r->work, 2)) {
         /* else the rest is left for a later catch-up, or for on_closed */
         consumed(r, cr, s, data, len);
         efvitcp_consume(c, len);
@@ -441,8 +473,8 @@ static void ended(void *ctx, efvitcp_conn *c, int how, const char *cb)
         const uint8_t *p = NULL;
         uint32_t n = efvitcp_unread(c, &p);
         if (n != s->rx_seen - s->rx_consumed)
-            failf(r, "conn %u: efvitcp_unread in on_closed says %u bytes, %llu are held",
-                  cr->idx, n, (unsigned long long)(s->rx_seen - s->rx_consumed));
+            failf(r, "conn %u: efvitcp_unread in on_closed says %u bytes, %llu are held", cr->idx,
+                  n, (unsigned long long)(s->rx_seen - s->rx_consumed));
         else if (n && verify(r, cr, e->side, s->rx_consumed, p, n, "on_closed")) {
             consumed(r, cr, s, p, n);
             efvitcp_consume(c, n);
@@ -455,7 +487,7 @@ static void ended(void *ctx, efvitcp_conn *c, int how, const char *cb)
        had everything, our FIN included) but the ACK of our FIN was lost and the peer kept no
        TIME_WAIT record to send it again (TIME_WAIT off, full, or over before our retransmission):
        RFC 9293 §3.6 keeps TIME_WAIT for exactly this. */
-    bool excused = cr->doomed || peer->end == END_ABORTED ||
+    bool excused = doomed(r, cr) || peer->end == END_ABORTED ||
                    (how == END_REFUSED && cr->refuse && e->side == CLI) ||
                    (how == END_RESET && peer->end == END_CLOSED && s->fin_seen && s->fin_sent);
     if (how == END_CLOSED) {
@@ -468,10 +500,22 @@ static void ended(void *ctx, efvitcp_conn *c, int how, const char *cb)
     }
 }
 
-static void cb_closed(void *ctx, efvitcp_conn *c) { ended(ctx, c, END_CLOSED, "on_closed"); }
-static void cb_reset(void *ctx, efvitcp_conn *c) { ended(ctx, c, END_RESET, "on_reset"); }
-static void cb_timeout(void *ctx, efvitcp_conn *c) { ended(ctx, c, END_TIMEOUT, "on_timeout"); }
-static void cb_refused(void *ctx, efvitcp_conn *c) { ended(ctx, c, END_REFUSED, "on_refused"); }
+static void cb_closed(void *ctx, efvitcp_conn *c)
+{
+    ended(ctx, c, END_CLOSED, "on_closed");
+}
+static void cb_reset(void *ctx, efvitcp_conn *c)
+{
+    ended(ctx, c, END_RESET, "on_reset");
+}
+static void cb_timeout(void *ctx, efvitcp_conn *c)
+{
+    ended(ctx, c, END_TIMEOUT, "on_timeout");
+}
+static void cb_refused(void *ctx, efvitcp_conn *c)
+{
+    ended(ctx, c, END_REFUSED, "on_refused");
+}
 
 static void pump(run *r, conn_rec *cr, int sd);
 
@@ -518,11 +562,12 @@ static void cb_user_timeout(void *ctx, efvitcp_conn *c, uint32_t id)
         failf(r, "conn %u: user timer %u fired but was not armed", cr->idx, id);
         return;
     }
-    /* the wheel fires at the first tick at or after the time */
-    if (now < s->timer_due[id] || now >= s->timer_due[id] + 2 * TICK_NS)
+    /* Never before its time (late polls fire it late; overdue_timers bounds how late). */
+    if (now < s->timer_due[id])
         failf(r, "conn %u: user timer %u due at %llu fired at %llu", cr->idx, id,
               (unsigned long long)s->timer_due[id], (unsigned long long)now);
     s->timer_due[id] = 0;
+    s->timer_overdue[id] = 0;
 }
 
 /* Now and then arms, re-arms or cancels one of the connection's user timers. */
@@ -545,6 +590,30 @@ static void play_timers(run *r, conn_rec *cr, int sd)
         return;
     }
     s->timer_due[id] = now_of(r) + ns;
+    s->timer_overdue[id] = 0;
+}
+
+/*
+ * After a poll of side sd: a user timer whose tick that poll reached must have fired in it, or
+ * within the few polls in which a stack may put its timers off behind a backlog of frames
+ * (stack.c: at most rx_bufs / 32 polls).
+ */
+static void overdue_timers(run *r, int sd)
+{
+    uint64_t now = now_of(r);
+    uint32_t grace = stack_of(r, sd)->cfg.rx_bufs / 32 + 1;
+    for (uint32_t i = 0; i < r->n_conns && !r->failed; i++) {
+        side *s = &r->conns[i].s[sd];
+        if (!s->c) continue;
+        for (int id = 0; id < 4; id++) {
+            uint64_t due = s->timer_due[id];
+            if (!due || now < (due + TICK_NS - 1) / TICK_NS * TICK_NS) continue;
+            if (++s->timer_overdue[id] > grace)
+                failf(r, "conn %u %s: user timer %d due at %llu has not fired after %u polls", i,
+                      sd == CLI ? "client" : "server", id, (unsigned long long)due,
+                      s->timer_overdue[id] - 1);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -565,8 +634,7 @@ static void pump(run *r, conn_rec *cr, int sd)
     uint64_t now = now_of(r);
     if (now < s->next_send_at) return;
     uint64_t burst_end = s->gap_max ? s->tx_off + 1 + et_rng_below(&r->work, s->burst) : UINT64_MAX;
-    for (int rounds = 0; rounds < 64 && s->c && !s->fin_sent && s->tx_off < s->tx_total;
-         rounds++) {
+    for (int rounds = 0; rounds < 64 && s->c && !s->fin_sent && s->tx_off < s->tx_total; rounds++) {
         if (s->tx_off >= burst_end) {
             s->next_send_at = now + et_rng_below(&r->work, s->gap_max);
             return;
@@ -582,7 +650,8 @@ static void pump(run *r, conn_rec *cr, int sd)
         uint32_t acc;
         if (n >= 3 && et_rng_below(&r->work, 4) == 0) {
             struct iovec iov[3];
-            uint32_t a = 1 + et_rng_below(&r->work, n - 2), b = 1 + et_rng_below(&r->work, n - a - 1);
+            uint32_t a = 1 + et_rng_below(&r->work, n - 2),
+                     b = 1 + et_rng_below(&r->work, n - a - 1);
             iov[0] = (struct iovec){r->scratch, a};
             iov[1] = (struct iovec){r->scratch + a, b};
             iov[2] = (struct iovec){r->scratch + a + b, n - a - b};
@@ -626,6 +695,7 @@ static void catch_up(run *r, conn_rec *cr, int sd)
 static void connect_rec(run *r, conn_rec *cr)
 {
     efvitcp_conn *c = NULL;
+    cr->connected_ns = now_of(r);
     const char *err = efvitcp_client_connect(r->cli, SERVER_IP, cr->sport, 0, &c);
     cr->connected = true;
     if (err) {
@@ -746,13 +816,13 @@ static uint32_t reach[EFVITCP_WAIT_ARP + 1];
 static void init_reach(void)
 {
     static const uint8_t edges[][2] = {
-        {EFVITCP_CLOSED, EFVITCP_WAIT_ARP},        {EFVITCP_CLOSED, EFVITCP_SYN_SENT},
-        {EFVITCP_CLOSED, EFVITCP_SYN_RECEIVED},    {EFVITCP_WAIT_ARP, EFVITCP_SYN_SENT},
-        {EFVITCP_SYN_SENT, EFVITCP_SYN_RECEIVED},  {EFVITCP_SYN_SENT, EFVITCP_ESTABLISHED},
+        {EFVITCP_CLOSED, EFVITCP_WAIT_ARP},          {EFVITCP_CLOSED, EFVITCP_SYN_SENT},
+        {EFVITCP_CLOSED, EFVITCP_SYN_RECEIVED},      {EFVITCP_WAIT_ARP, EFVITCP_SYN_SENT},
+        {EFVITCP_SYN_SENT, EFVITCP_SYN_RECEIVED},    {EFVITCP_SYN_SENT, EFVITCP_ESTABLISHED},
         {EFVITCP_SYN_RECEIVED, EFVITCP_ESTABLISHED}, {EFVITCP_ESTABLISHED, EFVITCP_FIN_WAIT_1},
-        {EFVITCP_ESTABLISHED, EFVITCP_CLOSE_WAIT}, {EFVITCP_FIN_WAIT_1, EFVITCP_FIN_WAIT_2},
-        {EFVITCP_FIN_WAIT_1, EFVITCP_CLOSING},     {EFVITCP_FIN_WAIT_1, EFVITCP_TIME_WAIT},
-        {EFVITCP_FIN_WAIT_2, EFVITCP_TIME_WAIT},   {EFVITCP_CLOSE_WAIT, EFVITCP_LAST_ACK},
+        {EFVITCP_ESTABLISHED, EFVITCP_CLOSE_WAIT},   {EFVITCP_FIN_WAIT_1, EFVITCP_FIN_WAIT_2},
+        {EFVITCP_FIN_WAIT_1, EFVITCP_CLOSING},       {EFVITCP_FIN_WAIT_1, EFVITCP_TIME_WAIT},
+        {EFVITCP_FIN_WAIT_2, EFVITCP_TIME_WAIT},     {EFVITCP_CLOSE_WAIT, EFVITCP_LAST_ACK},
         {EFVITCP_CLOSING, EFVITCP_TIME_WAIT},
     };
     for (int s = 0; s <= EFVITCP_WAIT_ARP; s++) reach[s] = 1u << s;
@@ -780,8 +850,8 @@ static void check_stack(run *r, int sd, const char *when)
             r->seen_gen[sd][i] = c->gen;
         }
         if (c->state != EFVITCP_CLOSED && !(reach[prev] & (1u << c->state))) {
-            failf(r, "%s conn slot %u: illegal transition %s -> %s", sd == CLI ? "client" : "server",
-                  i, efvitcp_state_name((efvitcp_state)prev),
+            failf(r, "%s conn slot %u: illegal transition %s -> %s",
+                  sd == CLI ? "client" : "server", i, efvitcp_state_name((efvitcp_state)prev),
                   efvitcp_state_name((efvitcp_state)c->state));
             return;
         }
@@ -793,8 +863,14 @@ static void check_stack(run *r, int sd, const char *when)
 /* Swarm parameters                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
-static uint32_t pick(et_rng *g, uint32_t lo, uint32_t hi) { return lo + et_rng_below(g, hi - lo + 1); }
-static bool coin(et_rng *g, uint32_t pct) { return et_rng_below(g, 100) < pct; }
+static uint32_t pick(et_rng *g, uint32_t lo, uint32_t hi)
+{
+    return lo + et_rng_below(g, hi - lo + 1);
+}
+static bool coin(et_rng *g, uint32_t pct)
+{
+    return et_rng_below(g, 100) < pct;
+}
 static double frand(et_rng *g, double lo, double hi)
 {
     return lo + (hi - lo) * (double)(et_rng_next(g) >> 11) * (1.0 / 9007199254740992.0);
@@ -845,8 +921,8 @@ static void stack_config(et_rng *g, efvitcp_config *cfg, uint32_t n_conns, uint6
     if (coin(g, 30)) {
         /* a narrow ephemeral range reuses ports, TIME_WAIT tuples included (RFC 6191) */
         cfg->ephemeral_min = (uint16_t)pick(g, 1024, 60000);
-        cfg->ephemeral_max = (uint16_t)(cfg->ephemeral_min + cfg->max_conns + cfg->max_time_wait +
-                                        pick(g, 0, 20));
+        cfg->ephemeral_max =
+            (uint16_t)(cfg->ephemeral_min + cfg->max_conns + cfg->max_time_wait + pick(g, 0, 20));
     }
 }
 
@@ -856,7 +932,9 @@ static void profile_faults(et_rng *g, int prof, efvitcp_wire_faults *f)
     memset(f, 0, sizeof(*f));
     bool all = prof == PROF_FLAKY;
     double scale = all ? 0.5 : 1.0;
-    if (prof == PROF_LOSSY || (all && coin(g, 70))) f->loss = frand(g, 0.002, 0.05) * scale;
+    /* one run in four is heavy */
+    double heavy = coin(g, 25) ? 3.0 : 1.0;
+    if (prof == PROF_LOSSY || (all && coin(g, 70))) f->loss = frand(g, 0.002, 0.05) * scale * heavy;
     if (prof == PROF_BURST || (all && coin(g, 50))) {
         f->ge_enter_bad = frand(g, 0.002, 0.03) * scale;
         f->ge_leave_bad = frand(g, 0.3, 0.7);
@@ -864,13 +942,14 @@ static void profile_faults(et_rng *g, int prof, efvitcp_wire_faults *f)
         f->ge_loss_bad = frand(g, 0.3, 0.8);
     }
     if (prof == PROF_REORDER || (all && coin(g, 60))) {
-        f->jitter_mean_ns = pick(g, 5000, 500000);
+        f->jitter_mean_ns = pick(g, 5000, heavy > 1 ? 5000000 : 500000);
         f->jitter_max_ns = coin(g, 50) ? f->jitter_mean_ns * pick(g, 2, 10) : 0;
     }
-    if (prof == PROF_DUP || (all && coin(g, 60))) f->duplicate = frand(g, 0.01, 0.1) * scale;
+    if (prof == PROF_DUP || (all && coin(g, 60)))
+        f->duplicate = frand(g, 0.01, 0.1) * scale * heavy;
     if (prof == PROF_CORRUPT || (all && coin(g, 60))) {
-        f->corrupt = frand(g, 0.005, 0.03) * scale;
-        f->corrupt_fixed = frand(g, 0.005, 0.03) * scale;
+        f->corrupt = frand(g, 0.005, 0.03) * scale * heavy;
+        f->corrupt_fixed = frand(g, 0.005, 0.03) * scale * heavy;
     }
 }
 
@@ -942,7 +1021,9 @@ static void plan_workload(run *r, et_rng *g, uint64_t fault_max)
             uint32_t kind = pick(g, 0, 9);
             /* nothing, a little, or a lot in this direction */
             s->tx_total = kind == 0 ? 0 : kind < 4 ? pick(g, 1, 3000) : logpick(g, 4096, 400000);
-            s->fin_at = coin(g, 70) ? 0 : pick(g, 0, 200) * MS;
+            /* mostly at once or soon; now and then seconds later, so that the connection
+               sits idle long enough for keepalive probes, which must find the peer alive */
+            s->fin_at = coin(g, 70) ? 0 : coin(g, 85) ? pick(g, 0, 200) * MS : pick(g, 3, 9) * SEC;
             s->reader = (int)pick(g, 0, 3);
             s->abort_rx = UINT64_MAX;
             s->abort_at = UINT64_MAX;
@@ -968,6 +1049,21 @@ static void plan_workload(run *r, et_rng *g, uint64_t fault_max)
             else
                 s->abort_at = cr->connect_at + pick(g, 0, (uint32_t)(fault_max / MS)) * MS;
         }
+        if (r->o->bulk) {
+            /* Goodput runs: every stream at least 64 KiB, sent and read as fast as possible,
+               nothing refused or aborted, so that the network sets the pace. */
+            cr->connect_at = 0;
+            cr->refuse = false;
+            if (cr->sport == CLOSED_PORT) cr->sport = listen_ports[0];
+            for (int sd = 0; sd < 2; sd++) {
+                side *s = &cr->s[sd];
+                if (s->tx_total < 65536) s->tx_total = 65536 + s->tx_total * 64;
+                s->fin_at = 0;
+                s->reader = READ_ALL;
+                s->abort_rx = s->abort_at = UINT64_MAX;
+                s->burst = s->gap_max = 0;
+            }
+        }
     }
 }
 
@@ -979,8 +1075,10 @@ static void poll_all(run *r)
 {
     uint64_t now = now_of(r);
     efvitcp_server_poll_at(r->srv, &r->h[SRV], &r->ctx[SRV], now);
+    overdue_timers(r, SRV);
     check_stack(r, SRV, "server poll");
     efvitcp_client_poll_at(r->cli, &r->h[CLI], &r->ctx[CLI], now);
+    overdue_timers(r, CLI);
     check_stack(r, CLI, "client poll");
     workload(r);
     check_stack(r, CLI, "workload");
@@ -1011,18 +1109,17 @@ static void describe_live(run *r, char *buf, size_t cap)
             efvitcp_conn_stats cs;
             efvitcp_conn_get_stats(s->c, &cs);
             const et_conn *k = s->c;
-            n += (size_t)snprintf(buf + n, cap - n,
-                                  " [conn %u %s %s tx %llu/%llu rx %llu/%llu unacked %u queued %u "
-                                  "snd_wnd %u rcv_wnd %u held %u seg_cap %u mode %u retries %u "
-                                  "backoff %u rto %llu us srtt %llu us]",
-                                  i, sd == CLI ? "cli" : "srv", efvitcp_state_name(cs.state),
-                                  (unsigned long long)s->tx_off, (unsigned long long)s->tx_total,
-                                  (unsigned long long)s->rx_seen,
-                                  (unsigned long long)cr->s[sd ^ 1].tx_total, cs.unacked,
-                                  cs.queued, cs.snd_wnd, cs.rcv_wnd, cs.recv_held, k->seg_cap,
-                                  k->retx_mode, k->retries, k->probe_backoff,
-                                  (unsigned long long)(k->rto_ns / 1000),
-                                  (unsigned long long)(k->srtt_ns / 1000));
+            n += (size_t)snprintf(
+                buf + n, cap - n,
+                " [conn %u %s %s tx %llu/%llu rx %llu/%llu unacked %u queued %u "
+                "snd_wnd %u rcv_wnd %u held %u seg_cap %u mode %u retries %u "
+                "backoff %u rto %llu us srtt %llu us]",
+                i, sd == CLI ? "cli" : "srv", efvitcp_state_name(cs.state),
+                (unsigned long long)s->tx_off, (unsigned long long)s->tx_total,
+                (unsigned long long)s->rx_seen, (unsigned long long)cr->s[sd ^ 1].tx_total,
+                cs.unacked, cs.queued, cs.snd_wnd, cs.rcv_wnd, cs.recv_held, k->seg_cap,
+                k->retx_mode, k->retries, k->probe_backoff, (unsigned long long)(k->rto_ns / 1000),
+                (unsigned long long)(k->srtt_ns / 1000));
             if (n >= cap) return;
         }
     }
@@ -1033,7 +1130,7 @@ static void final_checks(run *r)
     for (uint32_t i = 0; i < r->n_conns && !r->failed; i++) {
         conn_rec *cr = &r->conns[i];
         bool aborted = cr->s[CLI].end == END_ABORTED || cr->s[SRV].end == END_ABORTED;
-        if (cr->doomed) r->res->doomed++;
+        if (doomed(r, cr)) r->res->doomed++;
         if (cr->refuse) {
             if (!cr->doomed && !aborted && (cr->s[CLI].end != END_REFUSED || cr->s[SRV].known))
                 failf(r, "conn %u: refused by the server, but the client ended %s%s", i,
@@ -1043,18 +1140,27 @@ static void final_checks(run *r)
         for (int sd = 0; sd < 2 && !r->failed; sd++) {
             side *s = &cr->s[sd], *peer = &cr->s[sd ^ 1];
             if (aborted || cr->doomed) continue;
-            bool late_reset = s->end == END_RESET && peer->end == END_CLOSED && s->fin_seen &&
-                              s->fin_sent;
+            bool late_reset =
+                s->end == END_RESET && peer->end == END_CLOSED && s->fin_seen && s->fin_sent;
             if (s->end != END_CLOSED && !late_reset) {
                 failf(r, "conn %u %s ended %s", i, sd == CLI ? "client" : "server",
                       end_names[s->end]);
                 break;
             }
-            if (s->rx_consumed != peer->tx_total || s->rx_hash != peer->tx_hash)
-                failf(r, "conn %u %s: consumed %llu bytes (hash %016llx), the peer sent %llu "
-                      "(hash %016llx)", i, sd == CLI ? "client" : "server",
-                      (unsigned long long)s->rx_consumed, (unsigned long long)s->rx_hash,
-                      (unsigned long long)peer->tx_total, (unsigned long long)peer->tx_hash);
+            if (late_reset) {
+                /* the reset dropped what the reader had not taken yet; all of it was seen */
+                if (s->rx_seen != peer->tx_total)
+                    failf(r, "conn %u %s: saw %llu bytes, the peer sent %llu", i,
+                          sd == CLI ? "client" : "server", (unsigned long long)s->rx_seen,
+                          (unsigned long long)peer->tx_total);
+            } else if (s->rx_consumed != peer->tx_total || s->rx_hash != peer->tx_hash) {
+                failf(r,
+                      "conn %u %s: consumed %llu bytes (hash %016llx), the peer sent %llu "
+                      "(hash %016llx)",
+                      i, sd == CLI ? "client" : "server", (unsigned long long)s->rx_consumed,
+                      (unsigned long long)s->rx_hash, (unsigned long long)peer->tx_total,
+                      (unsigned long long)peer->tx_hash);
+            }
         }
         if (!aborted && !cr->doomed) continue;
         r->res->failed_conns++;
@@ -1082,8 +1188,10 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
     wc.max_frames = 16384;
     wc.max_ports = 2;
     uint32_t lat = pick(g, 0, 4);
-    wc.latency_ns = lat == 0 ? 0 : lat == 1 ? pick(g, 1000, 10000) : lat < 4 ? pick(g, 10000, 200000)
-                                                                            : pick(g, 200000, 2000000);
+    wc.latency_ns = lat == 0   ? 0
+                    : lat == 1 ? pick(g, 1000, 10000)
+                    : lat < 4  ? pick(g, 10000, 200000)
+                               : pick(g, 200000, 2000000);
     efvitcp_config sc, cc;
     plan_workload(r, g, fault_max);
     stack_config(g, &sc, r->n_conns, fault_max);
@@ -1095,8 +1203,17 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
     if (o->profile == PROF_SLOW || o->profile == PROF_FLAKY) {
         wc.bandwidth_bps = bw;
         wc.queue_bytes = queue < wc.mtu + 14 ? wc.mtu + 14 : queue;
+        /* No congestion control sends whole windows into the bottleneck's small queue after
+           every loss (congestion collapse, seed 22602: 4 KB/s over 2.3 Mbit/s): it is meant for
+           paths without one. */
+        if (sc.cc == EFVITCP_CC_NONE) sc.cc = EFVITCP_CC_NEWRENO;
+        if (cc.cc == EFVITCP_CC_NONE) cc.cc = EFVITCP_CC_NEWRENO;
     }
     r->heal_at = o->profile == PROF_CLEAN ? 0 : heal;
+    if (coin(g, 30) && !o->bulk) {
+        r->late_pct = pick(g, 1, 20);
+        r->late_max_ns = pick(g, 10, 5000) * 1000;
+    }
 
     const char *err = efvitcp_wire_new(&r->w, &wc);
     if (err) return err;
@@ -1122,10 +1239,11 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
     for (int i = 0; i < N_LISTEN; i++)
         if ((err = efvitcp_server_listen(r->srv, listen_ports[i]))) return err;
     if (o->verbose) {
-        printf("seed %llu profile %s: %u conns, latency %llu ns, bandwidth %llu bps, heal at %.3f s\n",
-               (unsigned long long)o->seed, sim_profile_names[o->profile], r->n_conns,
-               (unsigned long long)wc.latency_ns, (unsigned long long)wc.bandwidth_bps,
-               (double)r->heal_at / 1e9);
+        printf(
+            "seed %llu profile %s: %u conns, latency %llu ns, bandwidth %llu bps, heal at %.3f s\n",
+            (unsigned long long)o->seed, sim_profile_names[o->profile], r->n_conns,
+            (unsigned long long)wc.latency_ns, (unsigned long long)wc.bandwidth_bps,
+            (double)r->heal_at / 1e9);
         const efvitcp_config *k[2] = {&cc, &sc};
         for (int sd = 0; sd < 2; sd++)
             printf("  %s: slots %u%s rcvbuf %u ooo %u ctrl %u rx %u dack %u rto %u/%u/%u "
@@ -1134,15 +1252,13 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
                    k[sd]->send_buf_1k ? " (1K)" : "", k[sd]->recv_buf_size, k[sd]->ooo_ranges,
                    k[sd]->ctrl_bufs, k[sd]->rx_bufs, k[sd]->delayed_ack_us, k[sd]->min_rto_us,
                    k[sd]->initial_rto_us, k[sd]->max_rto_us, k[sd]->syn_retries,
-                   k[sd]->data_retries, k[sd]->window_scale,
-                   k[sd]->timestamps, (int)k[sd]->cc, k[sd]->mss, k[sd]->max_time_wait,
-                   k[sd]->time_wait_ms, k[sd]->keepalive_ms);
+                   k[sd]->data_retries, k[sd]->window_scale, k[sd]->timestamps, (int)k[sd]->cc,
+                   k[sd]->mss, k[sd]->max_time_wait, k[sd]->time_wait_ms, k[sd]->keepalive_ms);
         for (uint32_t i = 0; i < r->n_conns; i++) {
             conn_rec *cr = &r->conns[i];
             printf("  conn %u: port %u at %.3f s, c->s %llu, s->c %llu, readers %d/%d%s%s\n", i,
-                   cr->sport, (double)cr->connect_at / 1e9,
-                   (unsigned long long)cr->s[CLI].tx_total, (unsigned long long)cr->s[SRV].tx_total,
-                   cr->s[CLI].reader, cr->s[SRV].reader,
+                   cr->sport, (double)cr->connect_at / 1e9, (unsigned long long)cr->s[CLI].tx_total,
+                   (unsigned long long)cr->s[SRV].tx_total, cr->s[CLI].reader, cr->s[SRV].reader,
                    cr->s[CLI].abort_rx != UINT64_MAX || cr->s[CLI].abort_at != UINT64_MAX
                        ? ", client aborts"
                        : "",
@@ -1241,6 +1357,10 @@ bool sim_run_seed(const sim_opts *o, sim_result *res)
             }
         } else {
             spin = 0;
+            /* Now and then the application comes back late (descheduled): frames pile up and
+               timers are overdue when it polls. */
+            if (r->late_pct && et_rng_below(&r->work, 100) < r->late_pct)
+                t += et_rng_below(&r->work, r->late_max_ns);
             efvitcp_wire_set_now(r->w, t);
         }
         last_now = now;

@@ -33,6 +33,7 @@ typedef struct sim_opts {
     int profile;
     const char *pcap_base; /* NULL: no capture; else <base>.client.pcap and <base>.server.pcap */
     bool verbose;
+    bool bulk; /* goodput runs: plain bulk transfers, no pacing, stalls, aborts or late polls */
 } sim_opts;
 
 typedef struct sim_result {
@@ -41,10 +42,10 @@ typedef struct sim_result {
     uint64_t frame_hash; /* every frame put on the wire: sender, time, bytes */
     uint64_t frames;
     uint64_t polls;
-    uint64_t payload;     /* payload bytes delivered to the readers, both directions */
-    uint64_t t_data_ns;   /* virtual time from the first connect to the last byte delivered */
-    uint64_t t_end_ns;    /* virtual time at the end of the run */
-    uint64_t t_heal_ns;   /* when the faults stopped */
+    uint64_t payload;   /* payload bytes delivered to the readers, both directions */
+    uint64_t t_data_ns; /* virtual time from the first connect to the last byte delivered */
+    uint64_t t_end_ns;  /* virtual time at the end of the run */
+    uint64_t t_heal_ns; /* when the faults stopped */
     uint32_t conns, aborted, doomed, failed_conns;
     et_wire_stats wire;
     efvitcp_stats cli, srv;
