@@ -310,8 +310,9 @@ static void run(void)
             if (A.conn) moved |= pump_in(A.conn);
         }
         if (A.finished) {
-            if (!A.listen || !A.keep || A.in_eof) break;
-            /* -k: the next connection starts with a fresh state; standard input is shared. */
+            if (!A.listen || !A.keep) break;
+            /* -k: the next connection starts afresh; standard input is shared (once it has
+               ended, later connections get our FIN at once). */
             A.finished = false;
             A.fin_sent = A.peer_fin = false;
         }
