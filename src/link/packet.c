@@ -63,7 +63,7 @@ typedef struct pkt_link {
     uint8_t *tx_ring;
     uint32_t tx_frames, tx_frame_size, tx_head;
     uint32_t tx_data_off; /* where the frame starts in a TX ring slot */
-    uint32_t tx_queued;   /* slots marked SEND_REQUEST since the last successful sendto */
+    uint32_t tx_queued;   /* slots marked SEND_REQUEST that the kernel may not have taken yet */
 
     uint32_t *done; /* ring of TX buffer ids awaiting tx_done */
     uint32_t done_head, done_count;
@@ -155,12 +155,19 @@ static void pkt_rx_release(et_link *l, uint32_t id)
     status_store(rx_hdr(k, id), TP_STATUS_KERNEL);
 }
 
-/* One sendto() sends every slot marked SEND_REQUEST, in ring order. MSG_DONTWAIT: the call does
-   not wait for the slots to be released. */
+/*
+ * One sendto() sends the slots marked SEND_REQUEST, in ring order, without waiting for them to be
+ * released (MSG_DONTWAIT). The kernel may stop early and still report success: when its send
+ * buffer is full (over veth, the peer's socket holds our earlier frames until its application
+ * reads them). Until the newest slot has been taken, the next flush tries again; otherwise the
+ * last frames of a burst (a FIN) would wait for the next transmission, or for an RTO.
+ */
 static void kick(pkt_link *k)
 {
     if (!k->tx_queued) return;
-    if (sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 || errno != EINTR) k->tx_queued = 0;
+    (void)sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    uint32_t newest = (k->tx_head ? k->tx_head : k->tx_frames) - 1;
+    if (status_load(tx_hdr(k, newest)) != TP_STATUS_SEND_REQUEST) k->tx_queued = 0;
 }
 
 static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
@@ -314,6 +321,12 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     struct tpacket_req tq = {RING_BLOCK, tx / per_block, fs, tx};
     if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tq, sizeof(tq)))
         return "packet link: cannot create the transmit ring";
+    /* Frames sent from the ring count against the send buffer until the skb is freed: let the
+       whole ring be in flight (SO_SNDBUFFORCE needs CAP_NET_ADMIN; SO_SNDBUF is capped by
+       net.core.wmem_max). A smaller buffer only makes kick() send in several steps. */
+    int sndbuf = (int)(2u * tx * fs);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
     /* One mapping: the receive ring, then the transmit ring. */
     size_t rx_bytes = (size_t)rq.tp_block_size * rq.tp_block_nr;

@@ -36,6 +36,6 @@ same_sha "$WORK/e_src.bin" "$WORK/k_got2.bin" "efvitcp -> kernel"
 same_sha "$WORK/k_src.bin" "$WORK/e_got2.bin" "kernel -> efvitcp"
 
 capture_stop
-check_no_analysis_flags "$WORK/bulk.pcap" flow
+check_no_analysis_flags "$WORK/bulk.pcap"
 check_no_rst "$WORK/bulk.pcap"
 log PASS
