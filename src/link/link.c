@@ -46,7 +46,7 @@ const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l)
     if (!parse_ipv4(&s, &ip) || *s != '/') return "malformed local_addr, want \"A.B.C.D/prefix\"";
     s++;
     int digits = 0;
-    while (*s >= '0' && *s <= '9' && digits < 3) {
+    while (*s >= '0' && *s <= '9' && digits < 2) {
         prefix = prefix * 10 + (uint32_t)(*s - '0');
         s++;
         digits++;

@@ -772,62 +772,6 @@ static const et_link_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-/* Parses "A.B.C.D" (decimal, 1..3 digits per octet) and advances *sp past it. Host order. */
-static bool parse_ipv4(const char **sp, uint32_t *out)
-{
-    const char *s = *sp;
-    uint32_t ip = 0;
-    for (int i = 0; i < 4; i++) {
-        if (i) {
-            if (*s != '.') return false;
-            s++;
-        }
-        uint32_t v = 0;
-        int digits = 0;
-        while (*s >= '0' && *s <= '9') {
-            if (++digits > 3) return false;
-            v = v * 10 + (uint32_t)(*s - '0');
-            s++;
-        }
-        if (digits == 0 || v > 255) return false;
-        ip = ip << 8 | v;
-    }
-    *sp = s;
-    *out = ip;
-    return true;
-}
-
-static const char *parse_addrs(const efvitcp_config *cfg, et_link *l)
-{
-    if (!cfg->local_addr) return "mem link needs local_addr \"A.B.C.D/prefix\"";
-    const char *s = cfg->local_addr;
-    uint32_t ip, prefix = 0;
-    if (!parse_ipv4(&s, &ip) || *s != '/')
-        return "mem link: malformed local_addr, want \"A.B.C.D/prefix\"";
-    s++;
-    int digits = 0;
-    while (*s >= '0' && *s <= '9' && digits < 2) {
-        prefix = prefix * 10 + (uint32_t)(*s - '0');
-        s++;
-        digits++;
-    }
-    if (digits == 0 || *s != '\0' || prefix > 32)
-        return "mem link: malformed local_addr, want \"A.B.C.D/prefix\" with prefix 0..32";
-    /* 0.0.0.0 means "no address" in link.h; class D/E cannot be a host's own address. */
-    if (ip == 0 || ip >= 0xe0000000u) return "mem link: local_addr must be a unicast address";
-    uint32_t gw = 0;
-    if (cfg->gateway) {
-        s = cfg->gateway;
-        if (!parse_ipv4(&s, &gw) || *s != '\0')
-            return "mem link: malformed gateway, want \"A.B.C.D\"";
-        if (gw == 0 || gw >= 0xe0000000u) return "mem link: gateway must be a unicast address";
-    }
-    l->local_ip = ip;
-    l->prefix_len = prefix;
-    l->gateway = gw;
-    return NULL;
-}
-
 const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const et_link_params *p,
                              et_link **out)
 {
@@ -840,7 +784,7 @@ const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const 
 
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = parse_addrs(cfg, &tmp);
+    const char *err = et_link_config_addr(cfg, &tmp); /* the wire's stacks own their addresses */
     if (err) return err;
 
     efvitcp_wire *w = cfg->wire;
