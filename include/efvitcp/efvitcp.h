@@ -353,6 +353,15 @@ EFVITCP_API void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id);
 EFVITCP_API uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data);
 /** Marks n bytes at the front of the held bytes consumed and reopens the window. */
 EFVITCP_API void efvitcp_consume(efvitcp_conn *c, uint32_t n);
+/**
+ * The NIC's hardware receive timestamp, in ns of the NIC clock, of the frame being processed:
+ * inside on_data it is the arrival time of the segment whose bytes made the data deliverable
+ * (the newest bytes, or the segment that filled a hole), inside on_fin that of the FIN.
+ * 0 when the link gives no timestamps (only the efvi link with the `rxts` option does), when the
+ * NIC had none for that frame, and outside frame processing (timer callbacks, efvitcp_unread).
+ * c is unused today (the value is per frame) but keeps the door open for per-connection stamps.
+ */
+EFVITCP_API uint64_t efvitcp_rx_hw_timestamp(const efvitcp_conn *c);
 /** user_data_size bytes of user memory, zeroed when the connection is created. */
 EFVITCP_API void *efvitcp_user_data(efvitcp_conn *c);
 /** The peer's address and port (sin_family is set). */

@@ -101,6 +101,11 @@ uint16_t efvitcp_local_port(const efvitcp_conn *c)
     return c->local_port;
 }
 
+uint64_t efvitcp_rx_hw_timestamp(const efvitcp_conn *c)
+{
+    return c->st->rx_hw_ts;
+}
+
 uint32_t efvitcp_conn_id(const efvitcp_conn *c)
 {
     return c->id;

@@ -264,7 +264,9 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
                                &seg, &arp, &why)) {
         case ET_FRAME_TCP:
             st->rx_src_mac = seg.src_mac;
+            st->rx_hw_ts = frames[i].hw_ts;
             et_tcp_input(st, &seg);
+            st->rx_hw_ts = 0;
             break;
         case ET_FRAME_ARP:
             arp_input(st, &arp);

@@ -203,6 +203,7 @@ typedef struct et_stack {
 
     /* the frame being processed, for building replies without a connection */
     const uint8_t *rx_src_mac;
+    uint64_t rx_hw_ts; /* of the frame being processed; 0 outside (efvitcp_rx_hw_timestamp) */
 
     et_pcap *pcap; /* capture of every frame in and out (cfg.pcap_path), NULL = off */
 

@@ -18,6 +18,14 @@
 #endif
 static const char *sim_server_link = SIM_DEFAULT_LINK, *sim_client_link = SIM_DEFAULT_LINK;
 
+/* "efvi,rxts" for the instance "server" is "efvi:server,rxts": options follow the port name. */
+static void sim_link_name(char *out, size_t size, const char *link, const char *who)
+{
+    const char *opts = strchr(link, ',');
+    int kind_len = opts ? (int)(opts - link) : (int)strlen(link);
+    snprintf(out, size, "%.*s:%s%s", kind_len, link, who, opts ? opts : "");
+}
+
 void sim_set_links(const char *server_link, const char *client_link)
 {
     if (server_link) sim_server_link = server_link;
@@ -77,9 +85,9 @@ const char *sim_init(sim *s, const efvitcp_wire_config *wc, const efvitcp_config
     ec.arch = EF_VI_ARCH_EFCT;
     efvi_emu_set_default_config(&ec);
 #endif
-    char sname[40], cname[40];
-    snprintf(sname, sizeof(sname), "%s:server", sim_server_link);
-    snprintf(cname, sizeof(cname), "%s:client", sim_client_link);
+    char sname[64], cname[64];
+    sim_link_name(sname, sizeof(sname), sim_server_link, "server");
+    sim_link_name(cname, sizeof(cname), sim_client_link, "client");
     if ((err = efvitcp_server_init(&s->srv, sname, &sc))) return err;
     if ((err = efvitcp_client_init(&s->cli, cname, &cc))) return err;
     if (port && (err = efvitcp_server_listen(s->srv, port))) return err;

@@ -65,7 +65,8 @@ typedef struct sim {
 /*
  * Which link each instance of the next sim_init uses: "mem" (the default) or "efvi" (the efvi
  * link on an emulated NIC port of the wire, named after the instance: needs the support library
- * built against the ef_vi emulator, tests/efvi). NULL keeps the current choice. Builds with
+ * built against the ef_vi emulator, tests/efvi). Link options follow a comma ("efvi,rxts" opens
+ * "efvi:server,rxts"). NULL keeps the current choice. Builds with
  * SIM_DEFAULT_LINK defined start with that link for both.
  */
 void sim_set_links(const char *server_link, const char *client_link);
