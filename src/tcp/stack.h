@@ -83,6 +83,7 @@ struct efvitcp_conn {
     bool fin_rcvd;
     bool in_recovery;   /* NewReno fast recovery (RFC 6582) */
     bool ack_now;       /* an ACK must leave at the end of this input */
+    bool delack_owed;   /* t_delack runs for an owed ACK; once it leaves, the timer is stale */
     bool flush_partial; /* an open tail segment may leave (more=false or an ACK arrived) */
     bool tail_open;     /* the last queued segment accepts more bytes (sent: no) */
     uint8_t snd_wscale, rcv_wscale;

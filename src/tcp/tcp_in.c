@@ -238,9 +238,10 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
         et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
     }
     if (c->snd_una == c->snd_nxt) {
-        /* Nothing sent is outstanding: output decides between sending, idle and persist. */
+        /* Nothing sent is outstanding: output decides between sending, idle and persist. The
+           timer stays armed and fires as a no-op in mode NONE unless the next segment sent
+           postpones it first: in a ping-pong it is never unlinked. */
         c->retx_mode = ET_RETX_NONE;
-        et_tw_cancel(&st->wheel, &c->t_retx);
     } else {
         c->retx_mode = ET_RETX_RTO;
         et_arm_retx_timer(c); /* RFC 6298 §5.3 */

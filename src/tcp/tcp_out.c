@@ -114,7 +114,9 @@ static void ack_sent(et_conn *c)
 {
     c->last_ack_sent = c->rcv_nxt;
     c->ack_now = false;
-    if (c->t_delack.armed) et_tw_cancel(&c->st->wheel, &c->t_delack);
+    /* The delayed-ACK timer is left to fire as a no-op, or to be pushed back by the next
+       et_arm_delack: in a ping-pong every round trip would otherwise arm and cancel it. */
+    c->delack_owed = false;
 }
 
 static bool link_tx(et_stack *st, uint32_t id, uint32_t len)

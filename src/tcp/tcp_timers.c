@@ -44,7 +44,9 @@ void et_arm_retx_timer(et_conn *c)
     uint32_t n = c->retx_mode == ET_RETX_PERSIST ? c->probe_backoff : c->retries;
     for (uint32_t i = 0; i < n && t < max_rto(c); i++) t *= 2;
     if (t > max_rto(c) && c->retx_mode != ET_RETX_ARP) t = max_rto(c);
-    et_tw_arm(&st->wheel, &c->t_retx, st->now_ns + t);
+    /* Re-armed for every segment sent and usually later than before: postponing costs a
+       store (the timer is re-placed once when its old time comes). */
+    et_tw_postpone(&st->wheel, &c->t_retx, st->now_ns + t);
 }
 
 void et_arm_rto(et_conn *c)
@@ -55,9 +57,12 @@ void et_arm_rto(et_conn *c)
 
 void et_arm_delack(et_conn *c)
 {
-    if (!c->t_delack.armed)
-        et_tw_arm(&c->st->wheel, &c->t_delack,
-                  c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
+    /* Measured from the first unacknowledged segment (RFC 9293 §3.8.6.3), so an owed ACK's
+       timer is never pushed back; a stale one (its ACK left) is, lazily. */
+    if (c->delack_owed) return;
+    c->delack_owed = true;
+    et_tw_postpone(&c->st->wheel, &c->t_delack,
+                   c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
 }
 
 void et_arm_keepalive(et_conn *c)
@@ -191,6 +196,8 @@ void et_timer_fire(void *ctx, et_timer *t)
         retx_fire(c);
         break;
     case ET_T_DELACK:
+        if (!c->delack_owed) break; /* stale: its ACK left with a segment */
+        c->delack_owed = false;
         if (c->rcv_nxt != c->last_ack_sent) et_send_ack(c);
         break;
     case ET_T_KEEPALIVE:

@@ -12,6 +12,10 @@
  *       (cur & 63), which (a) never uses. Its occupancy bit is never set, so the slot searches
  *       ignore it; the next advance fires it first.
  *
+ * A timer postponed by et_tw_postpone keeps the slot of its earlier tick: it sits where a timer
+ * expiring then would, and run_batch re-places it rather than firing it, since its tick is later.
+ * So (a) holds for the tick the timer was placed for, which may be below expire_tick.
+ *
  * A slot under (a) "begins" at tick (cur with the bits below 6(k+1) cleared) | (slot << 6k): no
  * timer in it is due before then, and from then on its timers belong to finer levels. For the
  * overflow slot while cur is itself inside the top level's last slot, the slot begins at the next
@@ -181,6 +185,18 @@ void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
         push_due(w, t);
     else
         place(w, t);
+}
+
+void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
+{
+    uint64_t tick =
+        et_tw_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+    /* A due-slot timer (rule (c)) would be re-placed by the next advance like any other, but
+       arming exactly keeps that slot's "reached tick" meaning simple. */
+    if (t->armed && tick >= t->expire_tick && t->expire_tick > w->cur_tick)
+        t->expire_tick = tick; /* run_batch re-places it when its slot comes up */
+    else
+        et_tw_arm(w, t, expire_ns);
 }
 
 void et_tw_cancel(et_timer_wheel *w, et_timer *t)

@@ -47,6 +47,14 @@ void et_tw_init(et_timer_wheel *w, uint64_t now_ns);
  * counts as due at the current tick; from inside fire that is the next call, not the running one.
  */
 void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
+/**
+ * As et_tw_arm, but when t is armed for an earlier tick it only records the later one: t keeps
+ * its slot and is moved on when the wheel reaches that slot, without firing. A timer pushed
+ * back on every segment (retransmission, delayed ACK) then costs a store instead of an unlink
+ * and a placement; the price is one re-placement per original expiry. next_expiry stays a
+ * lower bound.
+ */
+void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
 /** Disarms t; no effect if not armed. */
 void et_tw_cancel(et_timer_wheel *w, et_timer *t);
 /**

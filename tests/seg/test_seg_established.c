@@ -245,6 +245,33 @@ static void test_delayed_ack_every_second_full_segment(void)
     CHECK(sg_stream_is_pat(t, 5792));
 }
 
+/* An ACK that left with our data makes the delayed-ACK timer stale; it is left armed and pushed
+   back lazily. The next lone segment must still wait the full delay, and the stale expiry must
+   send nothing. */
+static void test_delayed_ack_full_delay_after_piggyback(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.delayed_ack_us = 40000;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 10);
+    EXPECT_NOTHING(t);
+    sg_advance(t, 10 * SG_MS);
+    static const uint8_t five[5] = {1, 2, 3, 4, 5};
+    CHECK_EQ(efvitcp_send(t->conn, five, 5, false), 5);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(11)); /* the ACK rides on the data */
+    sg_advance(t, SG_MS);                    /* within the RTO */
+    uint64_t t1 = sg_now(t);
+    sg_send(t, TH_ACK | TH_PSH, P(11), S(6), NULL, 10);
+    EXPECT_NOTHING(t);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t1 + 40 * SG_MS); /* not at the stale timer's 40 ms after the first */
+    EXPECT(t, TH_ACK, S(6), P(21));
+    sg_advance(t, SG_SEC);
+    EXPECT_NOTHING(t);
+}
+
 /* Without timestamps, full-sized segments carry the whole MSS. */
 static void test_delayed_ack_every_second_full_segment_no_ts(void)
 {
@@ -366,6 +393,7 @@ int main(void)
     RUN(test_delayed_ack_every_second_full_segment_no_ts);
     RUN(test_no_delayed_ack);
     RUN(test_delayed_ack_piggybacked);
+    RUN(test_delayed_ack_full_delay_after_piggyback);
     RUN(test_data_with_ack_of_our_data);
     RUN(test_receive_across_seq_wrap);
     RUN(test_window_edges);

@@ -103,6 +103,56 @@ static void test_data_rto_and_karn(void)
     EXPECT_NOTHING(t);
 }
 
+/* The retransmission timer is postponed lazily (et_tw_postpone) and left armed when everything
+   is acknowledged. Neither may change when an RTO fires: RFC 6298 §5.3 restarts it for the
+   oldest outstanding data when an ACK advances, and a stale timer from earlier data fires as a
+   no-op. */
+static void test_rto_exact_after_lazy_rearm(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1); /* RTO is now 60 ms (SRTT 20, RTTVAR 10) */
+
+    /* Data acknowledged quickly: the timer stays armed for t + 60 ms, in mode NONE. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    uint64_t rto = (uint64_t)cs.rto_us * 1000;
+
+    /* New data 30 ms later: its RTO counts from now, not from the stale timer's time. */
+    sg_advance(t, 30 * SG_MS);
+    uint64_t t1 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t1 + rto);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+
+    /* A partial ACK restarts the timer for the rest (§5.3), later than the first send's. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    sg_advance(t, 10 * SG_MS);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    sg_advance(t, 10 * SG_MS);
+    uint64_t t2 = sg_now(t);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    sg_conn_stats(t, &cs); /* the ACK gave an RTT sample */
+    rto = (uint64_t)cs.rto_us * 1000;
+    at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t2 + rto);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(301), P(1), 16384, 100);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 2);
+}
+
 /* RFC 6298 §5.4: on RTO only the earliest unacknowledged segment goes; RFC 5681 §3.1: the
    window collapses to one segment, and the ACK of it lets the next ones go (go-back-N). */
 static void test_rto_retransmits_first_then_rest(void)
@@ -338,6 +388,7 @@ int main(void)
     RUN(test_syn_rto_backoff_and_timeout);
     RUN(test_synack_rto_and_silent_drop);
     RUN(test_data_rto_and_karn);
+    RUN(test_rto_exact_after_lazy_rearm);
     RUN(test_rto_retransmits_first_then_rest);
     RUN(test_retransmission_carries_current_ack);
     RUN(test_data_retries_exhausted);
