@@ -106,11 +106,3 @@ uint16_t et_csum_update16(uint16_t csum, uint16_t old_w, uint16_t new_w)
     s = (s & 0xffffu) + (s >> 16);
     return (uint16_t)~s;
 }
-
-uint64_t et_csum_pseudo(uint32_t saddr_n, uint32_t daddr_n, uint8_t proto, uint16_t tcp_len)
-{
-    /* RFC 9293 §3.1 pseudo-header: saddr, daddr, zero, protocol, TCP length. The zero byte and
-       the protocol form one 16-bit word whose network-order value is proto. A 32-bit address is
-       the sum of its two 16-bit halves modulo 0xffff, so it is added as one value. */
-    return (uint64_t)saddr_n + daddr_n + htons(proto) + htons(tcp_len);
-}

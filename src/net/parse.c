@@ -29,6 +29,15 @@ static inline bool ip_is_group(uint32_t a)
 bool et_parse_tcp_options(const uint8_t *p, uint32_t len, et_tcp_opts *out)
 {
     memset(out, 0, sizeof(*out));
+    /* The layout of nearly every segment of a connection with timestamps (RFC 7323 appendix
+       A): NOP, NOP, TS. Taken without the walk below, which would give the same result. */
+    static const uint8_t nop_nop_ts[4] = {ET_TCPOPT_NOP, ET_TCPOPT_NOP, ET_TCPOPT_TS, 10};
+    if (len == 12 && memcmp(p, nop_nop_ts, 4) == 0) {
+        out->has_ts = true;
+        out->tsval = rd32(p + 4);
+        out->tsecr = rd32(p + 8);
+        return true;
+    }
     uint32_t i = 0;
     /* Every iteration advances i by at least 1 (NOP) or 2 (length >= 2), so the loop ends after
        at most len steps whatever the bytes say. */
@@ -128,7 +137,7 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
     if (rd16(ip + 6) & 0x3fff) return drop(why, EFVITCP_DROP_IP_HEADER);
     /* RFC 1122 §3.2.1.2: a datagram with a bad header checksum is silently discarded. IP
        options are covered by the checksum and otherwise skipped. */
-    if (verify_csum && et_csum_fold(et_csum_add(0, ip, ihl)) != 0xffff)
+    if (verify_csum && et_csum_fold(et_csum_add_hdr(0, ip, ihl)) != 0xffff)
         return drop(why, EFVITCP_DROP_IP_CSUM);
     uint32_t saddr = rd32(ip + 12), daddr = rd32(ip + 16);
     /* RFC 1122 §3.2.1.3: discard datagrams whose source is "this host" (0), broadcast or
@@ -150,7 +159,8 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
         uint64_t sum = et_csum_pseudo(sn, dn, ET_IPPROTO_TCP, (uint16_t)tcp_len);
         /* RFC 9293 §3.1: the sum over pseudo-header, header and data, checksum included, is
            all ones for an intact segment. */
-        if (et_csum_fold(et_csum_add(sum, tcp, tcp_len)) != 0xffff)
+        sum = et_csum_add_hdr(sum, tcp, doff);
+        if (et_csum_fold(et_csum_add(sum, tcp + doff, tcp_len - doff)) != 0xffff)
             return drop(why, EFVITCP_DROP_TCP_CSUM);
     }
     if (!et_parse_tcp_options(tcp + ET_TCP_HLEN, doff - ET_TCP_HLEN, &seg->opt))

@@ -48,7 +48,7 @@ static void write_headers(et_stack *st, uint8_t *buf, const uint8_t dst_mac[6], 
     uint32_t saddr = htonl(st->local_ip), daddr = htonl(dst_ip);
     put32(ip + 12, saddr);
     put32(ip + 16, daddr);
-    put16(ip + 10, et_csum_finish(et_csum_add(0, ip, ET_IP_HLEN)));
+    put16(ip + 10, et_csum_finish(et_csum_add_hdr(0, ip, ET_IP_HLEN)));
 
     uint8_t *tcp = ip + ET_IP_HLEN;
     put16(tcp, htons(sport));
@@ -61,7 +61,7 @@ static void write_headers(et_stack *st, uint8_t *buf, const uint8_t dst_mac[6], 
     put16(tcp + 16, 0);
     put16(tcp + 18, 0);
     uint64_t sum = et_csum_pseudo(saddr, daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
-    sum = et_csum_add(sum, tcp, ET_TCP_HLEN + optlen);
+    sum = et_csum_add_hdr(sum, tcp, ET_TCP_HLEN + optlen);
     sum += psum;
     put16(tcp + 16, et_csum_finish(sum));
 }

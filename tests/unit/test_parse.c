@@ -771,6 +771,31 @@ static void test_random_options(void)
     CHECK(rejected > 1000);
 }
 
+/* NOP NOP TS is parsed without the option walk: same result as the walk (the same bytes with
+   EOL padding take the walk), and near misses of the layout still take the walk. */
+static void test_timestamp_layout_fast_path(void)
+{
+    for (int iter = 0; iter < 10000; iter++) {
+        uint8_t o[16] = {1, 1, 8, 10};
+        for (int i = 4; i < 12; i++) o[i] = (uint8_t)next_rand();
+        et_tcp_opts fast, walk;
+        CHECK(opts(o, 12, &fast));
+        CHECK(opts(o, 16, &walk)); /* four EOL bytes after: not the fast layout */
+        CHECK(fast.has_ts && walk.has_ts);
+        CHECK_EQ(fast.tsval, walk.tsval);
+        CHECK_EQ(fast.tsecr, walk.tsecr);
+        CHECK_EQ(fast.tsval, (uint32_t)o[4] << 24 | (uint32_t)o[5] << 16 | o[6] << 8 | o[7]);
+        CHECK(!fast.has_mss && !fast.has_ws && !fast.sack_perm);
+    }
+    /* TS with a wrong length, and a different kind, in the same 12 bytes */
+    uint8_t bad_len[12] = {1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0};
+    et_tcp_opts r;
+    CHECK(!opts(bad_len, 12, &r));
+    uint8_t mss_ts[12] = {2, 4, 0x05, 0xb4, 1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(opts(mss_ts, 12, &r));
+    CHECK(r.has_mss && !r.has_ts);
+}
+
 /* Random bytes behind a valid Ethernet header, and random bytes altogether. */
 static void test_random_frames(void)
 {
@@ -812,6 +837,7 @@ int main(void)
     RUN(test_truncation_sweep);
     RUN(test_byte_flip_sweep);
     RUN(test_random_options);
+    RUN(test_timestamp_layout_fast_path);
     RUN(test_random_frames);
     return th_summary();
 }
