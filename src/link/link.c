@@ -5,7 +5,7 @@
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
 
-#define LINKS_SUPPORTED "mem:NAME, packet:IF, xdp:IF, efvi:IF or a plain interface name"
+#define LINKS_SUPPORTED "mem:NAME, shm:NAME, packet:IF, xdp:IF, efvi:IF or a plain interface name"
 
 /* "A.B.C.D" (decimal, 1..3 digits per octet); advances *sp past it. Host order. */
 static bool parse_ipv4(const char **sp, uint32_t *out)
@@ -88,6 +88,7 @@ const char *et_link_open(const char *interface, const struct efvitcp_config *cfg
     if (out) *out = NULL;
     if (!interface || !*interface) return "no interface given: supported: " LINKS_SUPPORTED;
     if (strncmp(interface, "mem:", 4) == 0) return et_mem_link_open(interface + 4, cfg, p, out);
+    if (strncmp(interface, "shm:", 4) == 0) return et_shm_link_open(interface + 4, cfg, p, out);
     if (strncmp(interface, "packet:", 7) == 0)
         return et_packet_link_open(interface + 7, cfg, p, out);
     if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, cfg, p, out);

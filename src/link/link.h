@@ -83,9 +83,9 @@ typedef struct et_link_params {
 } et_link_params;
 
 /**
- * Opens the link named by interface: "mem:NAME", "packet:IF", "xdp:IF", "efvi:IF", or a plain
- * interface name, which picks the best link built in (xdp, then packet). Returns NULL and sets
- * *out, or an error.
+ * Opens the link named by interface: "mem:NAME", "shm:NAME", "packet:IF", "xdp:IF", "efvi:IF",
+ * or a plain interface name, which picks the best link built in (xdp, then packet). Returns NULL
+ * and sets *out, or an error.
  *
  * Addressing modes (docs/links.md):
  * - own address: cfg->local_addr is set. The link reports ET_LINK_CAP_OWN_ADDR, local_ip,
@@ -109,6 +109,14 @@ const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l);
 
 /** The mem link (src/link/mem.c). */
 const char *et_mem_link_open(const char *name, const struct efvitcp_config *cfg,
+                             const et_link_params *p, et_link **out);
+
+/**
+ * The shm link (src/link/shm.c): a wire between two processes through the POSIX shared-memory
+ * object /dev/shm/efvitcp-NAME (NAME: 1..64 of A-Z a-z 0-9 . _ -). The first opener creates it,
+ * the second attaches, a third is refused. Own-address mode only.
+ */
+const char *et_shm_link_open(const char *name, const struct efvitcp_config *cfg,
                              const et_link_params *p, et_link **out);
 
 /** The AF_PACKET link (src/link/packet.c) on interface ifname. Own-address mode only. */
