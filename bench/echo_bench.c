@@ -1,15 +1,25 @@
 /*
- * Echo benchmark: 64-byte round trips between a client and an echo server over the mem link (real
- * clock, latency 0), both polled from one loop. What is measured is the software path of both
- * stacks plus the wire's copies, with no NIC and no system call except the clock.
+ * Echo benchmark over the mem link (real clock, latency 0), both stacks polled from one loop.
+ * What is measured is the software path of both stacks plus the wire's copies, with no NIC and no
+ * system call except the clock.
  *
- *   echo_bench [--count N] [--raw] [--callgrind]
+ *   echo_bench [--count N] [--size N] [--samples FILE] [--name NAME] [--raw] [--callgrind]
+ *   echo_bench --bulk BYTES | --bulk-segs N  [--both] [--name NAME] [--callgrind]
  *
- * --raw replaces the two stacks with two raw wire endpoints bouncing one 106-byte frame: the same
- * loop over the same wire, i.e. the floor that the stacks add their cost to.
+ * Ping-pong (the default): N round trips of --size bytes (default 64) between a client and an echo
+ * server. --samples writes every round trip in ns, one per line.
+ * --raw replaces the two stacks with two raw wire endpoints bouncing one frame of the size the TCP
+ * ping-pong puts on the wire for that message (Ethernet, IPv4, TCP with the timestamp option, the
+ * message): the same loop over the same wire, i.e. the floor that the stacks add their cost to.
+ * --bulk: the client sends BYTES to the server, in whole MSS-sized segments (--bulk-segs counts
+ * them); with --both the server sends as many to the client at the same time. The figure counts
+ * the bytes of both directions (bench conventions: bytes is the total).
  * --callgrind (or EFVITCP_BENCH_CALLGRIND=1) runs the loop with no timing calls and prints
- * nothing about time, for instruction counting (bench/run_callgrind.sh). The loops are the
- * bench_loop_* functions, so that callgrind can collect just them (--toggle-collect).
+ * nothing about time, for instruction counting (bench/run_callgrind.sh, bench/run_cpu_cost.sh).
+ * The loops are the bench_loop_* functions, so that callgrind can collect just them
+ * (--toggle-collect).
+ *
+ * Besides the human lines, every measurement is one RESULT line (bench/suite.sh parses them).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,11 +35,13 @@
 #define SERVER_IP "198.18.0.1"
 #define CLIENT_IP "198.18.0.2"
 #define PORT      7
-#define MSG_SIZE  64
-#define RAW_FRAME 106
-#define WARMUP    1000
-#define MAX_SPINS 100000000u /* polls without progress before a round trip counts as lost */
-#define SEC       1000000000ull
+#define MAX_SIZE  16384
+/* Ethernet 14 + IPv4 20 + TCP 20 + the timestamp option 12 (on by default on both stacks). */
+#define TCP_OVERHEAD 66
+#define MAX_RAW      (1500 + 14)
+#define WARMUP       1000
+#define MAX_SPINS    100000000u /* polls without progress before a round trip counts as lost */
+#define SEC          1000000000ull
 /* Out of line, so that callgrind --toggle-collect=bench_loop_* sees each loop as one call. */
 #define NOINLINE __attribute__((noinline))
 
@@ -37,9 +49,14 @@ typedef struct bench {
     efvitcp_wire *wire;
     efvitcp_server *srv;
     efvitcp_client *cli;
-    efvitcp_conn *conn;
+    efvitcp_conn *conn;  /* the client's */
+    efvitcp_conn *sconn; /* the server's */
     int established;
-    uint32_t got; /* echo bytes received in the current round trip */
+    uint32_t size;    /* ping-pong message */
+    uint32_t got;     /* echo bytes received in the current round trip */
+    bool bulk;        /* the server discards (and in --both mode sends) instead of echoing */
+    uint64_t cli_got; /* bulk bytes received by the client / server */
+    uint64_t srv_got;
     const char *error;
 } bench;
 
@@ -61,9 +78,19 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
 }
 
+static void srv_on_established(void *ctx, efvitcp_conn *c)
+{
+    ((bench *)ctx)->sconn = c;
+}
+
 static uint32_t srv_on_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len)
 {
-    if (efvitcp_send(c, data, len, false) != len) ((bench *)ctx)->error = "echo send refused";
+    bench *b = ctx;
+    if (b->bulk) {
+        b->srv_got += len;
+        return 0;
+    }
+    if (efvitcp_send(c, data, len, false) != len) b->error = "echo send refused";
     return 0;
 }
 
@@ -74,7 +101,9 @@ static void cli_on_established(void *ctx, efvitcp_conn *c)
 
 static uint32_t cli_on_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len)
 {
-    ((bench *)ctx)->got += len;
+    bench *b = ctx;
+    b->got += len;
+    b->cli_got += len;
     return 0;
 }
 
@@ -84,6 +113,7 @@ static void on_fail(void *ctx, efvitcp_conn *c)
 }
 
 static const efvitcp_handler server_handler = {
+    .on_established = srv_on_established,
     .on_data = srv_on_data,
     .on_reset = on_fail,
     .on_timeout = on_fail,
@@ -103,28 +133,35 @@ static void poll_both(bench *b)
     efvitcp_client_poll(b->cli, &client_handler, b);
 }
 
-static efvitcp_wire *make_wire(void)
+static efvitcp_wire *make_wire(uint32_t max_frames)
 {
     efvitcp_wire_config wc;
     efvitcp_wire_config_default(&wc);
     wc.virtual_clock = false;
     wc.latency_ns = 0;
-    wc.max_frames = 1024; /* a ping-pong has one frame in flight; keep setup small */
+    wc.max_frames = max_frames;
     efvitcp_wire *w;
     const char *err = efvitcp_wire_new(&w, &wc);
     if (err) die("wire: %s", err);
     return w;
 }
 
-static void setup_tcp(bench *b)
+static void setup_tcp(bench *b, bool bulk)
 {
-    b->wire = make_wire();
+    /* A ping-pong has a few frames in flight; keep setup small. */
+    b->wire = make_wire(bulk ? 65536 : 1024);
+    b->bulk = bulk;
     efvitcp_config cfg;
     efvitcp_config_default(&cfg);
-    /* Small instances: setup cost stays out of the way of instruction counts. */
+    /* Small instances: setup cost stays out of the way of instruction counts. A bulk transfer
+       needs a deep send ring and a large window to keep the pipe full. */
     cfg.max_conns = 2;
     cfg.max_time_wait = 2;
-    cfg.send_slots = 16;
+    cfg.send_slots = bulk ? 1024 : 16;
+    if (bulk) {
+        cfg.recv_buf_size = 1 << 20;
+        cfg.rx_bufs = 2048;
+    }
     cfg.wire = b->wire;
     cfg.local_addr = SERVER_IP "/24";
     const char *err = efvitcp_server_init(&b->srv, "mem:server", &cfg);
@@ -133,7 +170,7 @@ static void setup_tcp(bench *b)
     if (!err) err = efvitcp_client_init(&b->cli, "mem:client", &cfg);
     if (!err) err = efvitcp_client_connect(b->cli, SERVER_IP, PORT, 0, &b->conn);
     if (err) die("setup: %s", err);
-    for (uint32_t spins = 0; !b->established; spins++) {
+    for (uint32_t spins = 0; !b->established || !b->sconn; spins++) {
         poll_both(b);
         if (b->error || spins > MAX_SPINS) die("connect failed: %s", b->error ? b->error : "");
     }
@@ -145,12 +182,13 @@ static void setup_tcp(bench *b)
  */
 NOINLINE void bench_loop_tcp(bench *b, uint32_t n, uint64_t *lat)
 {
-    static const uint8_t msg[MSG_SIZE] = {1, 2, 3};
+    static const uint8_t msg[MAX_SIZE] = {1, 2, 3};
+    uint32_t size = b->size;
     uint64_t prev = lat ? now_ns() : 0;
     for (uint32_t i = 0; i < n; i++) {
         b->got = 0;
-        if (efvitcp_send(b->conn, msg, MSG_SIZE, false) != MSG_SIZE) die("send refused");
-        for (uint32_t spins = 0; b->got < MSG_SIZE; spins++) {
+        if (efvitcp_send(b->conn, msg, size, false) != size) die("send refused");
+        for (uint32_t spins = 0; b->got < size; spins++) {
             poll_both(b);
             if (b->error || spins > MAX_SPINS)
                 die("round trip %u failed: %s", i, b->error ? b->error : "no echo");
@@ -163,15 +201,45 @@ NOINLINE void bench_loop_tcp(bench *b, uint32_t n, uint64_t *lat)
     }
 }
 
+/* Offers whole segments only, so that every segment on the wire is a full one. */
+static uint64_t push(efvitcp_conn *c, uint64_t left, uint32_t mss)
+{
+    static const uint8_t chunk[65536];
+    uint64_t n = efvitcp_sendable(c);
+    if (n > sizeof(chunk)) n = sizeof(chunk);
+    if (n > left) n = left;
+    if (n < left) n -= n % mss;
+    return n ? efvitcp_send(c, chunk, (uint32_t)n, false) : 0;
+}
+
+/* bytes from the client to the server and, with both, as many back, all at once. */
+NOINLINE void bench_loop_bulk(bench *b, uint64_t bytes, bool both, uint32_t mss)
+{
+    uint64_t sent_c = 0, sent_s = 0, want_c = both ? bytes : 0;
+    uint64_t base_c = b->cli_got, base_s = b->srv_got;
+    for (uint64_t spins = 0; b->srv_got - base_s < bytes || b->cli_got - base_c < want_c;) {
+        /* Poll before sending: a send stamps its segments with the time of the last poll. */
+        poll_both(b);
+        uint64_t progress = b->srv_got + b->cli_got;
+        if (sent_c < bytes) sent_c += push(b->conn, bytes - sent_c, mss);
+        if (both && sent_s < bytes) sent_s += push(b->sconn, bytes - sent_s, mss);
+        if (b->error) die("bulk: %s", b->error);
+        spins = progress == b->srv_got + b->cli_got ? spins + 1 : 0;
+        if (spins > MAX_SPINS) die("bulk: stalled");
+    }
+}
+
 typedef struct raw {
     efvitcp_wire *wire;
     int a, b;
-    uint8_t frame[RAW_FRAME];
+    uint32_t len;
+    uint8_t frame[MAX_RAW];
 } raw;
 
-static void setup_raw(raw *r)
+static void setup_raw(raw *r, uint32_t len)
 {
-    r->wire = make_wire();
+    r->wire = make_wire(1024);
+    r->len = len;
     uint8_t mac_a[6], mac_b[6];
     const char *err = et_wire_raw_attach(r->wire, "a", mac_a, &r->a);
     if (!err) err = et_wire_raw_attach(r->wire, "b", mac_b, &r->b);
@@ -179,6 +247,8 @@ static void setup_raw(raw *r)
     memset(r->frame, 0x5a, sizeof(r->frame));
     memcpy(r->frame, mac_b, 6);
     memcpy(r->frame + 6, mac_a, 6);
+    r->frame[12] = 0x08; /* IPv4, for anyone who captures it */
+    r->frame[13] = 0x00;
 }
 
 /* The floor: a frame from a to b and back, each side turning it around like a reflector. */
@@ -186,20 +256,21 @@ NOINLINE void bench_loop_raw(raw *r, uint32_t n, uint64_t *lat)
 {
     uint8_t buf[2048], mac[6];
     int ends[2] = {r->b, r->a};
+    uint32_t len = r->len;
     uint64_t prev = lat ? now_ns() : 0;
-    if (et_wire_raw_send(r->wire, r->a, r->frame, RAW_FRAME)) die("raw send failed");
+    if (et_wire_raw_send(r->wire, r->a, r->frame, len)) die("raw send failed");
     for (uint32_t i = 0; i < n; i++) {
         for (int k = 0; k < 2; k++) {
-            int len;
+            int got;
             for (uint32_t spins = 0;
-                 (len = et_wire_raw_recv(r->wire, ends[k], buf, sizeof(buf))) == 0; spins++)
+                 (got = et_wire_raw_recv(r->wire, ends[k], buf, sizeof(buf))) == 0; spins++)
                 if (spins > MAX_SPINS) die("raw frame lost");
-            if (len != RAW_FRAME) die("raw recv: %d", len);
+            if (got != (int)len) die("raw recv: %d", got);
             memcpy(mac, buf, 6);
             memcpy(buf, buf + 6, 6);
             memcpy(buf + 6, mac, 6);
             /* The very last frame stays home so that exactly n round trips are counted. */
-            if ((k == 0 || i + 1 < n) && et_wire_raw_send(r->wire, ends[k], buf, RAW_FRAME))
+            if ((k == 0 || i + 1 < n) && et_wire_raw_send(r->wire, ends[k], buf, len))
                 die("raw send failed");
         }
         if (lat) {
@@ -216,65 +287,154 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static void report(const char *what, uint64_t *lat, uint32_t n)
+/* bench conventions: pN is the sorted sample at floor(N/100 * (n-1)). */
+static uint64_t pct(const uint64_t *sorted, uint32_t n, double p)
 {
+    return sorted[(size_t)(p * (double)(n - 1))];
+}
+
+static void write_samples(const char *path, const uint64_t *lat, uint32_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) die("--samples %s: %s", path, strerror(errno));
+    for (uint32_t i = 0; i < n; i++) fprintf(f, "%" PRIu64 "\n", lat[i]);
+    if (fclose(f)) die("--samples %s: write failed", path);
+}
+
+static void report(const char *what, const char *name, uint32_t size, uint64_t *lat, uint32_t n,
+                   const char *samples)
+{
+    if (samples) write_samples(samples, lat, n);
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) total += lat[i];
     qsort(lat, n, sizeof(*lat), cmp_u64);
     double mean = (double)total / n;
+    uint64_t p50 = pct(lat, n, 0.50), p99 = pct(lat, n, 0.99), p999 = pct(lat, n, 0.999);
     printf("%s: %u round trips\n", what, n);
-    printf("  mean %.1f ns  p50 %" PRIu64 " ns  p99 %" PRIu64 " ns  %.0f round trips/s\n", mean,
-           lat[n / 2], lat[(size_t)((double)n * 0.99)], 1e9 / mean);
+    printf("  mean %.1f ns  p50 %" PRIu64 " ns  p99 %" PRIu64 " ns  p99.9 %" PRIu64
+           " ns  max %" PRIu64 " ns  %.0f round trips/s\n",
+           mean, p50, p99, p999, lat[n - 1], 1e9 / mean);
+    printf("RESULT kind=latency name=%s size=%u n=%u mean=%.0f p50=%" PRIu64 " p99=%" PRIu64
+           " p999=%" PRIu64 " max=%" PRIu64 "\n",
+           name, size, n, mean, p50, p99, p999, lat[n - 1]);
+}
+
+static uint64_t parse_num(const char *opt, const char *s, uint64_t lo, uint64_t hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s || *s == '-' || v < lo || v > hi)
+        die("%s wants %" PRIu64 "..%" PRIu64, opt, lo, hi);
+    return v;
+}
+
+static void run_bulk(const char *name, uint64_t bytes, uint64_t segs, bool both, bool callgrind)
+{
+    bench b = {0};
+    setup_tcp(&b, true);
+    efvitcp_conn_stats st;
+    efvitcp_conn_get_stats(b.conn, &st);
+    uint32_t mss = st.mss ? st.mss : 1;
+    if (segs) bytes = segs * mss;
+    uint64_t t0 = callgrind ? 0 : now_ns();
+    bench_loop_bulk(&b, bytes, both, mss);
+    if (!callgrind) {
+        double secs = (double)(now_ns() - t0) / 1e9;
+        uint64_t total = both ? 2 * bytes : bytes;
+        double gbps = (double)total * 8 / secs / 1e9;
+        printf("bulk over the mem link, %s, segments of %u bytes: %" PRIu64
+               " bytes in %.3f s: %.2f Gbit/s\n",
+               both ? "both ways at once" : "one way", mss, total, secs, gbps);
+        printf("RESULT kind=throughput name=%s dir=%s bytes=%" PRIu64 " secs=%.6f gbps=%.3f\n",
+               name, both ? "both" : "one", total, secs, gbps);
+    } else {
+        printf("callgrind mode: %" PRIu64 " bytes in segments of %u bytes done\n", bytes, mss);
+    }
+    efvitcp_stats cs, ss;
+    efvitcp_client_stats(b.cli, &cs);
+    efvitcp_server_stats(b.srv, &ss);
+    printf("  retransmits: client %" PRIu64 ", server %" PRIu64 "\n", cs.retransmits,
+           ss.retransmits);
+    efvitcp_client_close(b.cli);
+    efvitcp_server_close(b.srv);
+    efvitcp_wire_free(b.wire);
 }
 
 int main(int argc, char **argv)
 {
-    uint32_t count = 0;
-    bool raw_mode = false, callgrind = false;
+    uint32_t count = 0, size = 64;
+    uint64_t bulk = 0, segs = 0;
+    bool raw_mode = false, callgrind = false, both = false;
+    const char *samples = NULL, *name = NULL;
     const char *env = getenv("EFVITCP_BENCH_CALLGRIND");
     if (env && *env && strcmp(env, "0") != 0) callgrind = true;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || v == 0 || v > 1000000000ul)
-                die("--count wants 1..1000000000");
-            count = (uint32_t)v;
-        } else if (strcmp(argv[i], "--raw") == 0) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--count") == 0 && v) {
+            count = (uint32_t)parse_num(o, v, 1, 1000000000), i++;
+        } else if (strcmp(o, "--size") == 0 && v) {
+            size = (uint32_t)parse_num(o, v, 1, MAX_SIZE), i++;
+        } else if (strcmp(o, "--bulk") == 0 && v) {
+            bulk = parse_num(o, v, 1, 1ull << 40), i++;
+        } else if (strcmp(o, "--bulk-segs") == 0 && v) {
+            segs = parse_num(o, v, 1, 1ull << 30), i++;
+        } else if (strcmp(o, "--samples") == 0 && v) {
+            samples = v, i++;
+        } else if (strcmp(o, "--name") == 0 && v) {
+            name = v, i++;
+        } else if (strcmp(o, "--both") == 0) {
+            both = true;
+        } else if (strcmp(o, "--raw") == 0) {
             raw_mode = true;
-        } else if (strcmp(argv[i], "--callgrind") == 0) {
+        } else if (strcmp(o, "--callgrind") == 0) {
             callgrind = true;
         } else {
-            die("usage: echo_bench [--count N] [--raw] [--callgrind]");
+            die("usage: echo_bench [--count N] [--size N] [--samples FILE] [--name NAME] [--raw] "
+                "[--callgrind]\n"
+                "       echo_bench --bulk BYTES | --bulk-segs N [--both] [--name NAME] "
+                "[--callgrind]");
         }
+    }
+    if (bulk || segs) {
+        if (raw_mode) die("--raw and --bulk do not mix");
+        run_bulk(name ? name : "mem", bulk, segs, both, callgrind);
+        return 0;
     }
     if (!count) count = callgrind ? 1000 : 1000000;
     uint64_t *lat = NULL;
     if (!callgrind && !(lat = malloc((size_t)count * sizeof(*lat)))) die("out of memory");
 
     if (raw_mode) {
+        uint32_t len = size + TCP_OVERHEAD;
+        if (len > MAX_RAW) die("--raw: a %u-byte message is more than one frame", size);
         raw r;
-        setup_raw(&r);
+        setup_raw(&r, len);
         if (callgrind) {
             bench_loop_raw(&r, count, NULL);
         } else {
+            char what[128];
+            snprintf(what, sizeof(what), "raw %u-byte frame bounce over the mem wire (floor)", len);
             bench_loop_raw(&r, WARMUP, NULL);
             bench_loop_raw(&r, count, lat);
-            report("raw 106-byte frame bounce over the mem wire (floor)", lat, count);
+            report(what, name ? name : "mem-floor", size, lat, count, samples);
         }
         et_wire_raw_detach(r.wire, r.a);
         et_wire_raw_detach(r.wire, r.b);
         efvitcp_wire_free(r.wire);
+        if (callgrind) printf("raw frame: %u bytes\n", len);
     } else {
         bench b = {0};
-        setup_tcp(&b);
+        setup_tcp(&b, false);
+        b.size = size;
         if (callgrind) {
             bench_loop_tcp(&b, count, NULL);
         } else {
+            char what[128];
+            snprintf(what, sizeof(what), "%u-byte TCP echo over the mem link (both stacks)", size);
             bench_loop_tcp(&b, WARMUP, NULL);
             bench_loop_tcp(&b, count, lat);
-            report("64-byte TCP echo over the mem link (both stacks)", lat, count);
+            report(what, name ? name : "mem", size, lat, count, samples);
             efvitcp_stats cs, ss;
             efvitcp_client_stats(b.cli, &cs);
             efvitcp_server_stats(b.srv, &ss);

@@ -49,7 +49,9 @@ TCP=$(( ($(ir "$TMP/tcp2.out") - $(ir "$TMP/tcp1.out")) / (N2 - N1) ))
 RAW=$(( ($(ir "$TMP/raw2.out") - $(ir "$TMP/raw1.out")) / (N2 - N1) ))
 
 echo "instructions per 64-byte echo round trip (both stacks): $TCP"
-echo "floor (raw 106-byte frame bounced over the same mem wire): $RAW"
+# echo_bench names the floor frame's size: a 64-byte message's TCP frame (timestamps on).
+RAWLEN=$(sed -n 's/^raw frame: \([0-9]*\) bytes$/\1/p' "$TMP/raw2.log")
+echo "floor (raw ${RAWLEN:-?}-byte frame bounced over the same mem wire): $RAW"
 awk -v t="$TCP" -v r="$RAW" 'BEGIN { printf "ratio: %.1fx the floor, %d instructions above it\n", t / r, t - r }'
 
 # The function table of callgrind_annotate starts after the line naming its columns. The program's

@@ -9,14 +9,27 @@
  *       efvitcp server: echo on PORT, discard (pattern-checked) on PORT+1; serves until killed,
  *       or --count N connections.
  *   interop_tool [OPTIONS] pingpong HOST PORT ITERS SIZE
- *       efvitcp client: ITERS round trips of SIZE bytes to an echo server; prints percentiles.
+ *       efvitcp client: ITERS round trips of SIZE bytes to an echo server, each echo compared
+ *       with the message; prints percentiles.
  *   interop_tool [OPTIONS] blast HOST PORT BYTES
  *       efvitcp client: sends BYTES of pattern to a discard server, then FIN; prints throughput.
- *   interop_tool kserver PORT | kpingpong HOST PORT ITERS SIZE | kblast HOST PORT BYTES
+ *   interop_tool [OPTIONS] blast2 HOST PORT BYTES
+ *       efvitcp client: bulk both ways at once: sends BYTES of pattern to an echo server while
+ *       reading and checking the echo; the clock stops when the whole echo is in.
+ *   interop_tool kserver PORT | kpingpong HOST PORT ITERS SIZE | kblast HOST PORT BYTES |
+ *                kblast2 HOST PORT BYTES
  *       the same with kernel TCP sockets (TCP_NODELAY, non-blocking, busy-polled).
  *
  * OPTIONS: --link L (interface string), --ip ADDR/PREFIX, --gw ADDR, --timeout SEC (default 60),
- * --count N (server), --ready FILE (touched once listening).
+ * --count N (server), --ready FILE (touched once listening), --samples FILE (pingpong: every
+ * round trip in ns, one per line), --name NAME (of the pair in RESULT lines; default the link
+ * type, e.g. "xdp", or "kernel").
+ * Measuring modes also print one line per figure for bench/suite.sh (bench conventions):
+ *   RESULT kind=latency name=NAME size=SIZE n=ITERS mean=NS p50=NS p99=NS p999=NS max=NS
+ *   RESULT kind=throughput name=NAME dir=one|both bytes=TOTAL secs=S gbps=G
+ * (both: bytes counts the two directions together). --nocheck (no value) makes the senders send
+ * whatever is in their buffer and the receivers skip checking it, so that throughput measures
+ * the stacks rather than the pattern generator (the kernel server never checks).
  * Exit status: 0 success, 1 failure, 2 timeout, 3 the link could not be opened.
  */
 #include <arpa/inet.h>
@@ -45,7 +58,8 @@
 #define K_MAX_FDS 64
 
 static uint64_t deadline;
-static const char *ready_file;
+static const char *ready_file, *samples_file, *result_name, *link_name;
+static bool nocheck;
 
 static uint64_t now_ns(void)
 {
@@ -94,21 +108,53 @@ static int percentile_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The pair's name in RESULT lines: --name, else the link type ("xdp" of "xdp:eth0"). */
+static const char *pair_name(const char *who)
+{
+    static char buf[64];
+    if (result_name) return result_name;
+    if (strcmp(who, "kernel") == 0 || !link_name) return who;
+    size_t n = strcspn(link_name, ":");
+    if (n >= sizeof(buf) || link_name[n] != ':') return who;
+    memcpy(buf, link_name, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static void report_latency(const char *who, uint64_t *rtt, uint32_t n, uint32_t size)
 {
+    if (samples_file) {
+        FILE *f = fopen(samples_file, "w");
+        if (!f) die(1, "--samples %s: %s", samples_file, strerror(errno));
+        for (uint32_t i = 0; i < n; i++) fprintf(f, "%" PRIu64 "\n", rtt[i]);
+        if (fclose(f)) die(1, "--samples %s: write failed", samples_file);
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += rtt[i];
     qsort(rtt, n, sizeof(*rtt), percentile_cmp);
     printf("%s pingpong size %u iters %u: rtt min %.2f p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f "
            "max %.2f us\n",
            who, size, n, rtt[0] / 1e3, rtt[n / 2] / 1e3, rtt[n * 9 / 10] / 1e3,
            rtt[(uint64_t)n * 99 / 100] / 1e3, rtt[(uint64_t)n * 999 / 1000] / 1e3,
            rtt[n - 1] / 1e3);
+    /* bench conventions: pN is the sorted sample at floor(N/100 * (n-1)). */
+    printf("RESULT kind=latency name=%s size=%u n=%u mean=%.0f p50=%" PRIu64 " p99=%" PRIu64
+           " p999=%" PRIu64 " max=%" PRIu64 "\n",
+           pair_name(who), size, n, (double)sum / n, rtt[(uint64_t)(n - 1) * 50 / 100],
+           rtt[(uint64_t)(n - 1) * 99 / 100], rtt[(uint64_t)(n - 1) * 999 / 1000], rtt[n - 1]);
+}
+
+static void report_throughput(const char *who, const char *dir, uint64_t bytes, double secs)
+{
+    printf("RESULT kind=throughput name=%s dir=%s bytes=%" PRIu64 " secs=%.6f gbps=%.3f\n",
+           pair_name(who), dir, bytes, secs, bytes * 8 / secs / 1e9);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* efvitcp side                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
-static const char *link_name, *local_ip, *gateway;
+static const char *local_ip, *gateway;
 
 static void log_hook(void *ctx, int level, const char *msg)
 {
@@ -322,7 +368,7 @@ static uint32_t s_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t
     server *s = ctx;
     sconn *sc = sfind(s, c);
     if (efvitcp_local_port(c) == s->port) return len - efvitcp_send(c, data, len, false);
-    for (uint32_t i = 0; i < len && !sc->bad; i++)
+    for (uint32_t i = 0; i < len && !sc->bad && !nocheck; i++)
         if (data[i] != pattern(0, sc->got + i)) {
             fprintf(stderr, "interop_tool: server: byte %" PRIu64 " is wrong\n", sc->got + i);
             sc->bad = true;
@@ -406,7 +452,10 @@ static int run_server(int port, uint32_t count)
 typedef struct one {
     efvitcp_conn *c;
     bool established, closed, failed;
-    uint32_t got; /* pingpong: bytes of the current reply */
+    uint32_t got;          /* pingpong: bytes of the current reply */
+    const uint8_t *expect; /* pingpong: the message, which the reply must equal */
+    uint32_t expect_len;
+    bool bad;
 } one;
 
 static void o_established(void *ctx, efvitcp_conn *c)
@@ -415,7 +464,11 @@ static void o_established(void *ctx, efvitcp_conn *c)
 }
 static uint32_t o_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t len)
 {
-    ((one *)ctx)->got += len;
+    one *o = ctx;
+    if (o->expect && !nocheck && !o->bad &&
+        (len > o->expect_len - o->got || memcmp(d, o->expect + o->got, len) != 0))
+        o->bad = true;
+    o->got += len;
     return 0;
 }
 static void o_closed(void *ctx, efvitcp_conn *c)
@@ -472,6 +525,8 @@ static int run_pingpong(const char *host, int port, uint32_t iters, uint32_t siz
     efvitcp_client *cli = one_connect(&o, host, port, 256);
     static uint8_t msg[MAX_SIZE];
     fill(msg, 1, 0, size);
+    o.expect = msg;
+    o.expect_len = size;
     uint64_t *rtt = malloc(sizeof(uint64_t) * iters);
     if (!rtt) die(1, "out of memory");
     for (uint32_t i = 0; i < WARMUP + iters; i++) {
@@ -484,6 +539,7 @@ static int run_pingpong(const char *host, int port, uint32_t iters, uint32_t siz
             if (o.failed) die(1, "connection lost");
             if (++spin % 65536 == 0) check_deadline("pingpong");
         }
+        if (o.bad || o.got != size) die(1, "round trip %u: the echo differs from the message", i);
         if (i >= WARMUP) rtt[i - WARMUP] = now_ns() - t0;
     }
     report_latency("efvitcp", rtt, iters, size);
@@ -505,7 +561,7 @@ static int run_blast(const char *host, int port, uint64_t bytes)
         if (n > sizeof(buf)) n = sizeof(buf);
         if (n > bytes - sent) n = (uint32_t)(bytes - sent);
         if (n) {
-            fill(buf, 0, sent, n);
+            if (!nocheck) fill(buf, 0, sent, n);
             sent += efvitcp_send(o.c, buf, n, false);
         }
         efvitcp_client_poll(cli, &one_h, &o);
@@ -516,11 +572,73 @@ static int run_blast(const char *host, int port, uint64_t bytes)
     double s = (now_ns() - t0) / 1e9;
     printf("efvitcp blast: %" PRIu64 " bytes in %.3f s: %.2f Gbit/s\n", bytes, s,
            bytes * 8 / s / 1e9);
+    report_throughput("efvitcp", "one", bytes, s);
     efvitcp_stats st;
     efvitcp_client_stats(cli, &st);
     print_stats("blast", &st);
     efvitcp_client_close(cli);
     return o.failed;
+}
+
+/* ---- blast2: bulk both ways through an echo server ---- */
+
+typedef struct both {
+    one o; /* first, so that the one_h callbacks work on it during connect and close */
+    uint64_t echoed;
+    bool bad;
+} both;
+
+static uint32_t b_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t len)
+{
+    both *b = ctx;
+    for (uint32_t i = 0; i < len && !b->bad && !nocheck; i++)
+        if (d[i] != pattern(0, b->echoed + i)) {
+            fprintf(stderr, "interop_tool: blast2: echo byte %" PRIu64 " is wrong\n",
+                    b->echoed + i);
+            b->bad = true;
+        }
+    b->echoed += len;
+    return 0;
+}
+
+static const efvitcp_handler both_h = {
+    .on_connection_refused = o_failed,
+    .on_established = o_established,
+    .on_data = b_data,
+    .on_closed = o_closed,
+    .on_reset = o_failed,
+    .on_timeout = o_failed,
+};
+
+static int run_blast2(const char *host, int port, uint64_t bytes)
+{
+    static both b;
+    efvitcp_client *cli = one_connect(&b.o, host, port, 1024);
+    static uint8_t buf[CHUNK];
+    uint64_t sent = 0, t0 = now_ns();
+    uint32_t spin = 0;
+    while (b.echoed < bytes) {
+        uint32_t n = efvitcp_sendable(b.o.c);
+        if (n > sizeof(buf)) n = sizeof(buf);
+        if (n > bytes - sent) n = (uint32_t)(bytes - sent);
+        if (n) {
+            if (!nocheck) fill(buf, 0, sent, n);
+            sent += efvitcp_send(b.o.c, buf, n, false);
+        }
+        efvitcp_client_poll(cli, &both_h, &b);
+        if (b.o.failed) die(1, "connection lost");
+        if (++spin % 4096 == 0) check_deadline("blast2");
+    }
+    double s = (now_ns() - t0) / 1e9;
+    printf("efvitcp blast2: %" PRIu64 " bytes each way in %.3f s: %.2f Gbit/s each way\n", bytes, s,
+           bytes * 8 / s / 1e9);
+    report_throughput("efvitcp", "both", 2 * bytes, s);
+    one_close(cli, &b.o);
+    efvitcp_stats st;
+    efvitcp_client_stats(cli, &st);
+    print_stats("blast2", &st);
+    efvitcp_client_close(cli);
+    return b.bad || b.o.failed;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -614,10 +732,13 @@ static int run_kpingpong(const char *host, int port, uint32_t iters, uint32_t si
         uint32_t got = 0, spin = 0;
         while (got < size) {
             ssize_t r = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
-            if (r > 0)
+            if (r > 0) {
+                if (!nocheck && (got + (uint32_t)r > size || memcmp(rx, msg + got, (size_t)r)))
+                    die(1, "round trip %u: the echo differs from the message", i);
                 got += (uint32_t)r;
-            else if (r == 0 || errno != EAGAIN)
+            } else if (r == 0 || errno != EAGAIN) {
                 die(1, "connection lost");
+            }
             if (++spin % 65536 == 0) check_deadline("kpingpong");
         }
         if (i >= WARMUP) rtt[i - WARMUP] = now_ns() - t0;
@@ -636,7 +757,7 @@ static int run_kblast(const char *host, int port, uint64_t bytes)
     uint32_t spin = 0;
     while (sent < bytes) {
         uint32_t n = bytes - sent < sizeof(buf) ? (uint32_t)(bytes - sent) : sizeof(buf);
-        fill(buf, 0, sent, n);
+        if (!nocheck) fill(buf, 0, sent, n);
         for (uint32_t off = 0; off < n;) {
             ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
             if (w > 0)
@@ -658,8 +779,58 @@ static int run_kblast(const char *host, int port, uint64_t bytes)
     double s = (now_ns() - t0) / 1e9;
     printf("kernel blast: %" PRIu64 " bytes in %.3f s: %.2f Gbit/s\n", bytes, s,
            bytes * 8 / s / 1e9);
+    report_throughput("kernel", "one", bytes, s);
     close(fd);
     return 0;
+}
+
+/* Bulk both ways through an echo server, as blast2. */
+static int run_kblast2(const char *host, int port, uint64_t bytes)
+{
+    int fd = k_connect(host, port);
+    static uint8_t buf[CHUNK], rx[CHUNK];
+    uint64_t sent = 0, got = 0, t0 = now_ns();
+    uint32_t spin = 0;
+    bool bad = false;
+    while (got < bytes) {
+        if (sent < bytes) {
+            uint32_t n = bytes - sent < sizeof(buf) ? (uint32_t)(bytes - sent) : sizeof(buf);
+            if (!nocheck) fill(buf, 0, sent, n);
+            ssize_t w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0)
+                sent += (uint64_t)w;
+            else if (w < 0 && errno != EAGAIN)
+                die(1, "send: %s", strerror(errno));
+        }
+        ssize_t r = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
+        if (r > 0) {
+            for (ssize_t i = 0; i < r && !bad && !nocheck; i++)
+                if (rx[i] != pattern(0, got + (uint64_t)i)) {
+                    fprintf(stderr, "interop_tool: kblast2: echo byte %" PRIu64 " is wrong\n",
+                            got + (uint64_t)i);
+                    bad = true;
+                }
+            got += (uint64_t)r;
+        } else if (r == 0) {
+            die(1, "the echo server closed early");
+        } else if (errno != EAGAIN) {
+            die(1, "recv: %s", strerror(errno));
+        }
+        if (++spin % 4096 == 0) check_deadline("kblast2");
+    }
+    double s = (now_ns() - t0) / 1e9;
+    printf("kernel blast2: %" PRIu64 " bytes each way in %.3f s: %.2f Gbit/s each way\n", bytes, s,
+           bytes * 8 / s / 1e9);
+    report_throughput("kernel", "both", 2 * bytes, s);
+    shutdown(fd, SHUT_WR);
+    for (;;) {
+        ssize_t r = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
+        if (r == 0) break;
+        if (r < 0 && errno != EAGAIN) die(1, "recv: %s", strerror(errno));
+        check_deadline("kblast2 close");
+    }
+    close(fd);
+    return bad ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -678,6 +849,11 @@ int main(int argc, char **argv)
     uint32_t count = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (!strcmp(argv[i], "--nocheck")) {
+            nocheck = true;
+            i--; /* no value */
+            continue;
+        }
         if (i + 1 >= argc) die(1, "option %s needs a value", argv[i]);
         const char *o = argv[i], *v = argv[i + 1];
         if (!strcmp(o, "--link"))
@@ -692,6 +868,10 @@ int main(int argc, char **argv)
             count = (uint32_t)num(v);
         else if (!strcmp(o, "--ready"))
             ready_file = v;
+        else if (!strcmp(o, "--samples"))
+            samples_file = v;
+        else if (!strcmp(o, "--name"))
+            result_name = v;
         else
             die(1, "unknown option %s", o);
     }
@@ -700,8 +880,8 @@ int main(int argc, char **argv)
     int left = argc - i;
     const char *mode = left > 0 ? argv[i] : "";
     char **a = argv + i + 1;
-    bool needs_link =
-        strcmp(mode, "kserver") && strcmp(mode, "kpingpong") && strcmp(mode, "kblast");
+    bool needs_link = strcmp(mode, "kserver") && strcmp(mode, "kpingpong") &&
+                      strcmp(mode, "kblast") && strcmp(mode, "kblast2");
     if (needs_link && !link_name) die(1, "--link is required for %s", mode);
     if (!strcmp(mode, "multi") && left == 5)
         return run_multi(a[0], (int)num(a[1]), (uint32_t)num(a[2]), (uint64_t)num(a[3]));
@@ -715,6 +895,10 @@ int main(int argc, char **argv)
         return run_kpingpong(a[0], (int)num(a[1]), (uint32_t)num(a[2]), (uint32_t)num(a[3]));
     if (!strcmp(mode, "kblast") && left == 4)
         return run_kblast(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
+    if (!strcmp(mode, "blast2") && left == 4)
+        return run_blast2(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
+    if (!strcmp(mode, "kblast2") && left == 4)
+        return run_kblast2(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
     die(1, "usage: see the comment at the top of tests/interop/interop_tool.c");
     return 1;
 }
