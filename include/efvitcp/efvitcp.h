@@ -68,6 +68,11 @@ typedef struct efvitcp_config {
     uint32_t rx_bufs;       /**< receive buffers of the link. 16..65536. Default 512. */
     uint32_t ctrl_bufs;     /**< transmit buffers for pure ACKs and RSTs. 4..65536. Default 64. */
     uint32_t ooo_ranges;    /**< out-of-order islands kept per connection. 1..64. Default 8. */
+    bool prefault;          /**< touch every page of the instance's memory (connection state,
+                                 receive buffers, the link's transmit buffers) at init, so that
+                                 no connection's first segment takes page faults: a first use of
+                                 a slot costs about 15 us otherwise. Default true. false keeps
+                                 untouched memory virtual (very many, mostly idle connections). */
 
     /* --- TCP behaviour --- */
     uint32_t syn_retries;    /**< SYN / SYN-ACK retransmissions before the timeout callback.

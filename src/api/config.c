@@ -15,6 +15,7 @@ void efvitcp_config_default(efvitcp_config *cfg)
     cfg->rx_bufs = 512;
     cfg->ctrl_bufs = 64;
     cfg->ooo_ranges = 8;
+    cfg->prefault = true;
     cfg->syn_retries = 5;
     cfg->data_retries = 10;
     cfg->delayed_ack_us = 1000;

@@ -34,6 +34,15 @@ static uint8_t window_shift_for(uint32_t bytes)
     return s;
 }
 
+/* Writes one zero per page: the memory is zero already (calloc) or about to be written, and the
+   kernel maps a page at its first write. */
+static void prefault(void *p, size_t n)
+{
+    volatile uint8_t *b = p;
+    for (size_t i = 0; i < n; i += 4096) b[i] = 0;
+    if (n) b[n - 1] = 0;
+}
+
 static const char *alloc_arrays(et_stack *st)
 {
     const efvitcp_config *cfg = &st->cfg;
@@ -52,6 +61,15 @@ static const char *alloc_arrays(et_stack *st)
         !st->tx_busy) {
         free(segs), free(rbufs), free(ooo), free(ut), free(ud);
         return "out of memory";
+    }
+    if (cfg->prefault) {
+        prefault(st->conns, n * sizeof(et_conn));
+        prefault(segs, n * cfg->send_slots * sizeof(et_seg));
+        prefault(rbufs, n * cfg->recv_buf_size);
+        prefault(ooo, n * cfg->ooo_ranges * sizeof(et_ooo));
+        if (ut) prefault(ut, n * cfg->user_timers * sizeof(et_timer));
+        if (ud) prefault(ud, n * cfg->user_data_size);
+        if (st->tw) prefault(st->tw, cfg->max_time_wait * sizeof(et_tw));
     }
     for (size_t i = 0; i < n; i++) {
         et_conn *c = &st->conns[i];
@@ -116,6 +134,9 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     if ((err = et_link_open(interface, cfg_in, &lp, &st->link))) return err;
 
     et_link *l = st->link;
+    /* Transmit buffers a link allocated in plain memory (mem, packet's staging); registered
+       memory (ef_vi, UMEM) is pinned, hence present, already. */
+    if (cfg->prefault && l->tx_base) prefault(l->tx_base, (size_t)l->n_tx * l->tx_buf_size);
     st->local_ip = l->local_ip;
     st->prefix_len = l->prefix_len;
     st->gateway = l->gateway;
