@@ -279,11 +279,11 @@ static const char *check_table(const et_stack *st, uint32_t tw_live, ck *k)
 {
     const et_conn_table *t = &st->table;
     uint32_t n = 0;
-    for (uint32_t i = 0; t->keys && i <= t->mask; i++) {
-        uint64_t key = t->keys[i];
+    for (uint32_t i = 0; t->slots && i <= t->mask; i++) {
+        uint64_t key = t->slots[i].key;
         if (!key) continue;
         n++;
-        uint32_t v = t->vals[i];
+        uint32_t v = t->slots[i].val;
         if (v & ET_TW_FLAG) {
             uint32_t idx = v & ~ET_TW_FLAG;
             if (idx >= st->cfg.max_time_wait || st->tw[idx].key != key)

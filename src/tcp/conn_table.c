@@ -29,20 +29,15 @@ static inline uint32_t home_of(const et_conn_table *t, uint64_t key)
 
 int et_ct_init(et_conn_table *t, uint32_t max, uint64_t hash_key)
 {
-    t->keys = NULL;
-    t->vals = NULL;
+    t->slots = NULL;
     t->mask = 0;
     t->count = t->max = 0;
     t->hash_key = hash_key;
     if (max > MAX_ENTRIES) return -1;
     uint64_t cap = MIN_CAPACITY;
     while (cap < 2ull * max) cap <<= 1;
-    t->keys = calloc(cap, sizeof(*t->keys));
-    t->vals = calloc(cap, sizeof(*t->vals));
-    if (!t->keys || !t->vals) {
-        et_ct_free(t);
-        return -1;
-    }
+    t->slots = calloc(cap, sizeof(*t->slots));
+    if (!t->slots) return -1;
     t->mask = (uint32_t)(cap - 1);
     t->max = max;
     return 0;
@@ -50,10 +45,8 @@ int et_ct_init(et_conn_table *t, uint32_t max, uint64_t hash_key)
 
 void et_ct_free(et_conn_table *t)
 {
-    free(t->keys);
-    free(t->vals);
-    t->keys = NULL;
-    t->vals = NULL;
+    free(t->slots);
+    t->slots = NULL;
     t->mask = 0;
     t->count = t->max = 0;
 }
@@ -63,33 +56,33 @@ void et_ct_free(et_conn_table *t)
 static uint32_t probe(const et_conn_table *t, uint64_t key)
 {
     uint32_t i = home_of(t, key);
-    while (t->keys[i] && t->keys[i] != key) i = (i + 1) & t->mask;
+    while (t->slots[i].key && t->slots[i].key != key) i = (i + 1) & t->mask;
     return i;
 }
 
 uint32_t et_ct_find(const et_conn_table *t, uint64_t key)
 {
-    if (!key || !t->keys) return UINT32_MAX;
+    if (!key || !t->slots) return UINT32_MAX;
     uint32_t i = probe(t, key);
-    return t->keys[i] ? t->vals[i] : UINT32_MAX;
+    return t->slots[i].key ? t->slots[i].val : UINT32_MAX;
 }
 
 bool et_ct_insert(et_conn_table *t, uint64_t key, uint32_t val)
 {
-    if (!key || !t->keys || t->count >= t->max) return false;
+    if (!key || !t->slots || t->count >= t->max) return false;
     uint32_t i = probe(t, key);
-    if (t->keys[i]) return false; /* a second copy would never be found or removed */
-    t->keys[i] = key;
-    t->vals[i] = val;
+    if (t->slots[i].key) return false; /* a second copy would never be found or removed */
+    t->slots[i].key = key;
+    t->slots[i].val = val;
     t->count++;
     return true;
 }
 
 bool et_ct_remove(et_conn_table *t, uint64_t key)
 {
-    if (!key || !t->keys) return false;
+    if (!key || !t->slots) return false;
     uint32_t hole = probe(t, key);
-    if (!t->keys[hole]) return false;
+    if (!t->slots[hole].key) return false;
     /*
      * Close the hole instead of leaving a tombstone: walk the rest of the run and pull back every
      * entry whose home does not lie cyclically in (hole, j], i.e. whose probe path crosses the
@@ -98,15 +91,14 @@ bool et_ct_remove(et_conn_table *t, uint64_t key)
     uint32_t j = hole;
     for (;;) {
         j = (j + 1) & t->mask;
-        if (!t->keys[j]) break;
-        uint32_t home = home_of(t, t->keys[j]);
+        if (!t->slots[j].key) break;
+        uint32_t home = home_of(t, t->slots[j].key);
         if (((j - home) & t->mask) >= ((j - hole) & t->mask)) {
-            t->keys[hole] = t->keys[j];
-            t->vals[hole] = t->vals[j];
+            t->slots[hole] = t->slots[j];
             hole = j;
         }
     }
-    t->keys[hole] = 0;
+    t->slots[hole].key = 0;
     t->count--;
     return true;
 }

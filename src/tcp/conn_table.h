@@ -10,9 +10,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/** A key and its value side by side: a lookup touches one cache line, not two. */
+typedef struct et_ct_slot {
+    uint64_t key; /**< 0 = empty */
+    uint32_t val;
+} et_ct_slot;
+
 typedef struct et_conn_table {
-    uint64_t *keys; /**< 0 = empty */
-    uint32_t *vals;
+    et_ct_slot *slots;
     uint32_t mask;
     uint32_t count, max;
     uint64_t hash_key; /**< per-instance secret mixed into the hash (hash flooding) */

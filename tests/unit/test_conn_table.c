@@ -35,7 +35,7 @@ static uint32_t home_of(const et_conn_table *shape, uint64_t key)
     uint32_t home = UINT32_MAX;
     if (et_ct_insert(&s, key, 1))
         for (uint32_t i = 0; i <= s.mask; i++)
-            if (s.keys[i] == key) home = i;
+            if (s.slots[i].key == key) home = i;
     et_ct_free(&s);
     return home;
 }
@@ -47,11 +47,11 @@ static void check_structure(const et_conn_table *t, const uint64_t *keys, const 
 {
     uint32_t used = 0;
     for (uint32_t i = 0; i <= t->mask; i++) {
-        if (!t->keys[i]) continue;
+        if (!t->slots[i].key) continue;
         used++;
-        uint32_t k = t->vals[i] % n;
-        CHECK(t->keys[i] == keys[k]);
-        for (uint32_t j = homes[k]; j != i; j = (j + 1) & t->mask) CHECK(t->keys[j] != 0);
+        uint32_t k = t->slots[i].val % n;
+        CHECK(t->slots[i].key == keys[k]);
+        for (uint32_t j = homes[k]; j != i; j = (j + 1) & t->mask) CHECK(t->slots[j].key != 0);
     }
     CHECK_EQ(used, t->count);
 }
@@ -130,7 +130,7 @@ static void model_run(uint32_t max, uint64_t hash_key, uint64_t seed, int ops)
         CHECK_EQ(t.count, count);
     }
     CHECK_EQ(t.count, 0);
-    for (uint32_t i = 0; i <= t.mask; i++) CHECK_EQ(t.keys[i], 0);
+    for (uint32_t i = 0; i <= t.mask; i++) CHECK_EQ(t.slots[i].key, 0);
     et_ct_free(&t);
 }
 
@@ -215,7 +215,7 @@ static void test_duplicate_and_hostile_keys(void)
     /* a size that cannot be represented fails cleanly and leaves a usable empty table */
     CHECK(et_ct_init(&t, UINT32_MAX, 0) != 0);
     CHECK(et_ct_init(&t, (1u << 30) + 1, 0) != 0);
-    CHECK(t.keys == NULL && t.vals == NULL && t.count == 0);
+    CHECK(t.slots == NULL && t.count == 0);
     CHECK_EQ(et_ct_find(&t, 1), UINT32_MAX);
     CHECK(!et_ct_insert(&t, 1, 1));
     et_ct_free(&t);
@@ -235,7 +235,7 @@ static void keys_with_home(const et_conn_table *t, uint32_t home, uint64_t *out,
 static uint32_t slot_of(const et_conn_table *t, uint64_t key)
 {
     for (uint32_t i = 0; i <= t->mask; i++)
-        if (t->keys[i] == key) return i;
+        if (t->slots[i].key == key) return i;
     return UINT32_MAX;
 }
 
@@ -270,7 +270,7 @@ static void test_wraparound_and_backward_shift(void)
     CHECK_EQ(slot_of(&t, a[3]), 0);
     CHECK_EQ(slot_of(&t, b[0]), 1);
     CHECK_EQ(slot_of(&t, c[0]), 2);
-    CHECK_EQ(t.keys[3], 0);
+    CHECK_EQ(t.slots[3].key, 0);
 
     /* removing in the middle: b may not move before its home 0, c may not move before 1 */
     CHECK(et_ct_remove(&t, a[2]));
@@ -281,7 +281,7 @@ static void test_wraparound_and_backward_shift(void)
     CHECK_EQ(slot_of(&t, a[3]), 14);
     CHECK_EQ(slot_of(&t, b[0]), 0); /* already home: stays */
     CHECK_EQ(slot_of(&t, c[0]), 1);
-    CHECK_EQ(t.keys[15], 0);
+    CHECK_EQ(t.slots[15].key, 0);
     CHECK_EQ(et_ct_find(&t, a[3]), 103);
     CHECK_EQ(et_ct_find(&t, b[0]), 200);
     CHECK_EQ(et_ct_find(&t, c[0]), 300);
@@ -308,7 +308,7 @@ static void test_entry_not_moved_before_home(void)
     CHECK(et_ct_remove(&t, x[0]));
     CHECK_EQ(slot_of(&t, x[1]), 5);
     CHECK_EQ(slot_of(&t, z[0]), 7);
-    CHECK_EQ(t.keys[6], 0);
+    CHECK_EQ(t.slots[6].key, 0);
     CHECK_EQ(et_ct_find(&t, z[0]), 3);
     CHECK_EQ(et_ct_find(&t, x[1]), 2);
     et_ct_free(&t);
@@ -319,7 +319,7 @@ static uint32_t longest_run(const et_conn_table *t)
     uint32_t best = 0, run = 0;
     /* twice round so that a run through the end of the array counts whole */
     for (uint32_t i = 0; i <= 2 * t->mask + 1; i++) {
-        run = t->keys[i & t->mask] ? run + 1 : 0;
+        run = t->slots[i & t->mask].key ? run + 1 : 0;
         if (run > best) best = run;
     }
     return best;
@@ -339,7 +339,8 @@ static void test_hash_spreads_structured_keys(void)
     CHECK(longest_run(&u) < 100);
     /* the secret changes the layout */
     uint32_t same = 0;
-    for (uint32_t i = 0; i <= t.mask; i++) same += t.keys[i] && t.keys[i] == u.keys[i];
+    for (uint32_t i = 0; i <= t.mask; i++)
+        same += t.slots[i].key && t.slots[i].key == u.slots[i].key;
     CHECK(same < 200);
     et_ct_free(&t);
     et_ct_free(&u);
