@@ -41,6 +41,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -435,6 +436,22 @@ static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t id, ui
     e->ready_n++;
 }
 
+/* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
+   the packet), 0 when it has none. Valid only until the next poll. */
+static uint64_t rx_timestamp(efvi_link *e, const void *pkt)
+{
+#ifdef ef_vi_receive_get_precise_timestamp
+    /* Onload 9 deprecates the timespec calls for this one, where it exists. */
+    ef_precisetime t;
+    if (ef_vi_receive_get_precise_timestamp(&e->vi, pkt, &t) != 0) return 0;
+    return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
+#else
+    struct timespec t;
+    if (ef_vi_receive_get_timestamp(&e->vi, pkt, &t) != 0) return 0;
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+#endif
+}
+
 static void rx_event(efvi_link *e, const ef_event *ev)
 {
     bool discard = EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_DISCARD;
@@ -477,14 +494,8 @@ static void rx_event(efvi_link *e, const ef_event *ev)
         rx_recycle(e, j);
         return;
     }
-    uint64_t ts = 0;
-    if (e->st.rx_timestamps) {
-        /* Valid only until the next poll: read now, from the start of the buffer (the
-           prefix). */
-        struct timespec t;
-        if (ef_vi_receive_get_timestamp(&e->vi, rx_host(e, j), &t) == 0)
-            ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-    }
+    /* Valid only until the next poll: read now, from the start of the buffer (the prefix). */
+    uint64_t ts = e->st.rx_timestamps ? rx_timestamp(e, rx_host(e, j)) : 0;
     e->rx_state[j] = RX_HELD;
     ready_put(e, rx_host(e, j) + e->prefix, bytes - e->prefix, j, ts);
 }
@@ -518,7 +529,11 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
         return;
     }
     uint64_t ts = 0;
-#ifdef EFVITCP_EFVI_HAVE_EFCT_TS
+#if defined(ef_vi_receive_get_precise_timestamp)
+    /* The precise call takes the packet itself on EFCT (what the deprecated
+       efct_vi_rxpkt_get_timestamp does inside). */
+    if (e->st.rx_timestamps) ts = rx_timestamp(e, p);
+#elif defined(EFVITCP_EFVI_HAVE_EFCT_TS)
     if (e->st.rx_timestamps) {
         struct timespec t;
         unsigned flags;
@@ -566,6 +581,18 @@ static void done_put(efvi_link *e, uint32_t id)
     e->tx_state[id] = TX_DONE;
 }
 
+/* Free bytes in the CTPIO FIFO, which only EFCT (X3) sends through; pre-EFCT releases (Onload 7)
+   have no call for it. */
+static int ctpio_fifo_space(const efvi_link *e)
+{
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    return ef_vi_transmit_space_bytes(&e->vi);
+#else
+    (void)e;
+    return INT_MAX;
+#endif
+}
+
 /* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
 static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
 {
@@ -573,7 +600,7 @@ static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
     ef_addr dma = tx_dma(e, id);
     if (ef_vi_transmit_space(&e->vi) <= 0) return false;
     if (e->efct) {
-        if (ef_vi_transmit_space_bytes(&e->vi) < (int)len) return false;
+        if (ctpio_fifo_space(e) < (int)len) return false;
         ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
         /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
         if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
@@ -795,10 +822,13 @@ static void poll_events(efvi_link *e, uint32_t budget)
                 e->st.evq_oflow++;
                 e->restart_needed = true;
                 break;
+#if defined(EFVITCP_EFVI_HAVE_EFCT) || defined(EFVITCP_EFVI_HAVE_RESET)
+            /* Pre-EFCT releases (Onload 7) have no RESET event to name. */
             case EF_EVENT_TYPE_RESET:
                 e->st.resets++;
                 e->restart_needed = true;
                 break;
+#endif
             default:
                 break;
             }
@@ -1055,6 +1085,10 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
     if (rc == -EPERM) return "efvi link: the NIC forces RX event merging, which is not supported";
     if (rc < 0 && e->want_rxts) return "efvi link: cannot allocate a VI with RX timestamps";
     if (rc < 0) return "efvi link: cannot allocate a virtual interface";
+    /* AF_XDP, EF100 and X4 VIs differ in receive ids, transmit kicks and buffers; a build against
+       a pre-EFCT Onload sees an X3 as unknown too. */
+    if (e->vi.nic_type.arch != EF_VI_ARCH_EF10 && !e->efct)
+        return "efvi link: unsupported NIC architecture (X2 EF10 and X3 EFCT only)";
     if (!e->efct && (uint32_t)ef_vi_receive_buffer_len(&e->vi) > RX_BUF_SIZE - RX_DMA_OFF)
         return "efvi link: the NIC's receive buffers are larger than 1984 bytes";
 

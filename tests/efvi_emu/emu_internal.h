@@ -1,7 +1,8 @@
 /*
  * Internals of the ef_vi emulator, shared by emu_nic.c (ports, wire, filters, receive steering,
- * the EFCT buffer pool, control API) and emu_vi.c (the ef_vi API: driver, PD, memory, VIs, rings,
- * events, transmit, CTPIO).
+ * the EFCT buffer pool, control API), emu_vi.c (the ef_vi API: driver, PD, memory, VIs, rings,
+ * events, transmit, CTPIO) and emu_packet.c (ports whose wire is a real interface, through
+ * AF_PACKET).
  */
 #ifndef EFVI_EMU_INTERNAL_H
 #define EFVI_EMU_INTERNAL_H
@@ -23,9 +24,16 @@
 #define EMU_FRAME_MAX  16384 /* bigger than any wire slot (jumbo MTU 9000) */
 #define EMU_PREFIX_LEN 14
 #define EMU_TS_OFFSET  1000000000ull /* NIC clock = wire clock + 1 s: never 0 */
+/* Interface indexes of mem-wire ports: far above any the kernel hands out in practice, so that
+   they never shadow a real interface that an AF_PACKET port would open. */
+#define EMU_IFINDEX_BASE 0x70000000
+/* Wire frames an event-queue poll takes at most from an AF_PACKET port, steered or not: a real
+   wire does not stop, so a poll must. */
+#define EMU_PKT_POLL_MAX 256
 
 struct emu_vi;
 struct emu_pd;
+struct emu_packet;
 
 /* A registered region. EF10: page i of the region has DMA page base + 2 * (n_pages - 1 - i), so
    DMA addresses run backwards with holes between pages and any DMA crossing a 4 KiB boundary
@@ -106,7 +114,8 @@ typedef struct emu_filter {
 
 struct efvi_emu_nic {
     char name[EMU_NAME_MAX + 1];
-    efvitcp_wire *w;
+    efvitcp_wire *w;        /* mem wire, or NULL for an AF_PACKET port */
+    struct emu_packet *pkt; /* AF_PACKET port: its socket and ring, or NULL */
     int port;
     uint8_t mac[6];
     int ifindex;
@@ -132,6 +141,7 @@ struct efvi_emu_nic {
     uint32_t cur_sb, cur_idx;
     bool tx_error_next;
     bool in_service;
+    bool report_on_close; /* EFVI_EMU_STATS: counters on stderr when the port closes */
     uint8_t frame[EMU_FRAME_MAX];
     efvi_emu_stats st;
 };
@@ -141,6 +151,11 @@ void emu_violation(struct efvi_emu_nic *nic, const char *what);
 /** The port named name on wire w (any wire when w is NULL: ef_pd_alloc_by_name). */
 struct efvi_emu_nic *emu_nic_by_name(const efvitcp_wire *w, const char *name);
 struct efvi_emu_nic *emu_nic_by_ifindex(int ifindex);
+/**
+ * A new AF_PACKET port on the real interface ifname (or, when NULL, ifindex) with the default
+ * configuration, holding one reference; NULL (said on stderr) if it cannot be opened.
+ */
+struct efvi_emu_nic *emu_packet_port(int ifindex, const char *ifname);
 void emu_nic_ref(struct efvi_emu_nic *nic);
 /**
  * Receives the next frame due on the port's wire endpoint and steers it to VIs; false if none.
@@ -149,8 +164,12 @@ void emu_nic_ref(struct efvi_emu_nic *nic);
  */
 bool emu_nic_service_one(struct efvi_emu_nic *nic);
 uint64_t emu_nic_now(const struct efvi_emu_nic *nic);
-/** Puts a frame on the wire from the port. */
-void emu_nic_send(struct efvi_emu_nic *nic, const uint8_t *frame, uint32_t len);
+/**
+ * Puts a frame on the wire from the port. false when the wire cannot take it now (an AF_PACKET
+ * interface with full queues): the NIC keeps the frame and tries again later, as a NIC waits for
+ * the link. A mem wire always takes it (its own queue may drop it).
+ */
+bool emu_nic_send(struct efvi_emu_nic *nic, const uint8_t *frame, uint32_t len);
 int emu_filter_add(struct efvi_emu_nic *nic, emu_vi *v, const ef_filter_spec *spec,
                    ef_filter_cookie *cookie);
 int emu_filter_del(struct efvi_emu_nic *nic, emu_vi *v, const ef_filter_cookie *cookie);
@@ -162,6 +181,26 @@ void emu_efct_drop_vi(struct efvi_emu_nic *nic, emu_vi *v);
 bool emu_frame_csum_ok(const uint8_t *f, uint32_t len, bool *truncated);
 /** Fills IPv4 header and TCP/UDP checksums (transmit offload). */
 void emu_frame_csum_fill(uint8_t *f, uint32_t len, bool ip, bool l4);
+
+/* emu_packet.c: the AF_PACKET backend (a port whose wire is a real interface) */
+/** Opens the socket on interface ifindex and fills nic->mac and, when 0, nic->cfg.mtu. */
+const char *emu_packet_open(struct efvi_emu_nic *nic, int ifindex);
+void emu_packet_close(struct efvi_emu_nic *nic);
+/**
+ * The next frame on the interface for this port, in the receive ring (valid until
+ * emu_packet_rx_done); false if none. Frames that are not the port's to see are skipped.
+ */
+bool emu_packet_rx(struct efvi_emu_nic *nic, uint8_t **frame, uint32_t *len);
+void emu_packet_rx_done(struct efvi_emu_nic *nic);
+/** As emu_nic_send: false when the interface is busy (the frame was not sent). */
+bool emu_packet_send(struct efvi_emu_nic *nic, const uint8_t *frame, uint32_t len);
+/** Adds the kernel's count of frames lost to a full ring to nic->st.rx_wire_overflow. */
+void emu_packet_sync_stats(struct efvi_emu_nic *nic);
+/** The wire clock of AF_PACKET ports: CLOCK_MONOTONIC in ns. */
+uint64_t emu_packet_now(void);
+/** 0 when an IP filter for local address lip (network order) may go on the port, else -EPERM:
+    the kernel owns lip, so its frames would reach the kernel too (it would answer with RST). */
+int emu_packet_filter_check(struct efvi_emu_nic *nic, uint32_t lip);
 
 /* emu_vi.c */
 void emu_vi_push_event(emu_vi *v, const ef_event *ev);

@@ -1,8 +1,10 @@
 /*
- * The emulated NIC ports: a registry (the "driver"), the port's place on the mem wire, receive
- * filters and the steering of arriving frames to VIs, the EFCT shared receive pool, and the
- * control API of efvi_emu.h.
+ * The emulated NIC ports: a registry (the "driver"), the port's place on the mem wire (or on a
+ * real interface: emu_packet.c), receive filters and the steering of arriving frames to VIs, the
+ * EFCT shared receive pool, and the control API of efvi_emu.h.
  */
+#include <inttypes.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +80,10 @@ struct efvi_emu_nic *emu_nic_by_ifindex(int ifindex)
 
 efvi_emu_nic *efvi_emu_nic_find(const efvitcp_wire *w, const char *name)
 {
-    return w ? emu_nic_by_name(w, name) : NULL;
+    if (w) return emu_nic_by_name(w, name);
+    for (int i = 0; name && i < EMU_MAX_NICS; i++)
+        if (g_nics[i] && g_nics[i]->pkt && strcmp(g_nics[i]->name, name) == 0) return g_nics[i];
+    return NULL;
 }
 
 void emu_nic_ref(struct efvi_emu_nic *nic)
@@ -93,11 +98,29 @@ static uint32_t pow2_at_least(uint32_t n)
     return p;
 }
 
+static void report(const struct efvi_emu_nic *nic)
+{
+    const efvi_emu_stats *st = &nic->st;
+    fprintf(stderr,
+            "ef_vi emulator: port %s: rx frames %" PRIu64 " to_kernel %" PRIu64 " events %" PRIu64
+            " nodesc %" PRIu64 " csum_bad %" PRIu64 " wire_dropped %" PRIu64
+            " wire_overflow %" PRIu64 "; tx dma %" PRIu64 " ctpio %" PRIu64 " ctpio_fail %" PRIu64
+            " wire_busy %" PRIu64 " wire_dropped %" PRIu64 "; oflows %" PRIu64 " resets %" PRIu64
+            " violations %" PRIu64 "\n",
+            nic->name, st->rx_frames, st->rx_to_kernel, st->rx_events, st->rx_nodesc,
+            st->rx_discard_csum, st->rx_wire_dropped, st->rx_wire_overflow, st->tx_dma,
+            st->tx_ctpio, st->tx_ctpio_fail, st->tx_wire_busy, st->tx_wire_dropped, st->evq_oflows,
+            st->resets, st->violations);
+}
+
 static void nic_free(struct efvi_emu_nic *nic)
 {
+    if (nic->pkt) emu_packet_sync_stats(nic);
+    if (nic->report_on_close) report(nic);
     for (int i = 0; i < EMU_MAX_NICS; i++)
         if (g_nics[i] == nic) g_nics[i] = NULL;
     if (nic->w) et_wire_raw_detach(nic->w, nic->port);
+    if (nic->pkt) emu_packet_close(nic);
     free(nic->filt);
     free(nic->ip_index);
     free(nic->pool);
@@ -110,14 +133,14 @@ static void nic_free(struct efvi_emu_nic *nic)
     free(nic);
 }
 
-const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_emu_nic_config *cfg,
-                                efvi_emu_nic **out)
+/* A port with its configuration checked and its tables allocated, in registry slot *slot_out
+   (not yet entered there), on no wire yet. */
+static const char *nic_new(const char *name, const efvi_emu_nic_config *cfg,
+                           struct efvi_emu_nic **out, int *slot_out)
 {
-    if (out) *out = NULL;
-    if (!w || !name) return "efvi_emu_nic_create: wire and name are required";
+    *out = NULL;
     size_t n = strnlen(name, EMU_NAME_MAX + 1);
     if (n == 0 || n > EMU_NAME_MAX) return "efvi_emu_nic_create: name must be 1..31 characters";
-    if (emu_nic_by_name(w, name)) return "efvi_emu_nic_create: the wire has a port of that name";
     int slot = -1;
     for (int i = 0; i < EMU_MAX_NICS && slot < 0; i++)
         if (!g_nics[i]) slot = i;
@@ -147,7 +170,6 @@ const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_em
     if (!nic) return "out of memory";
     memcpy(nic->name, name, n + 1);
     nic->cfg = c;
-    nic->ifindex = 1000 + slot;
     nic->refs = 1;
     et_rng_seed(&nic->rng, c.seed);
     nic->n_filt_slots = c.max_filters;
@@ -172,7 +194,23 @@ const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_em
         nic_free(nic);
         return "out of memory";
     }
-    const char *err = et_wire_raw_attach(w, name, nic->mac, &nic->port);
+    *out = nic;
+    *slot_out = slot;
+    return NULL;
+}
+
+const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_emu_nic_config *cfg,
+                                efvi_emu_nic **out)
+{
+    if (out) *out = NULL;
+    if (!w || !name) return "efvi_emu_nic_create: wire and name are required";
+    if (emu_nic_by_name(w, name)) return "efvi_emu_nic_create: the wire has a port of that name";
+    struct efvi_emu_nic *nic;
+    int slot;
+    const char *err = nic_new(name, cfg, &nic, &slot);
+    if (err) return err;
+    nic->ifindex = EMU_IFINDEX_BASE + slot;
+    err = et_wire_raw_attach(w, name, nic->mac, &nic->port);
     if (err) {
         nic_free(nic);
         return err;
@@ -182,6 +220,76 @@ const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_em
     g_nics[slot] = nic;
     if (out) *out = nic;
     return NULL;
+}
+
+static const char *packet_create(const char *ifname, int ifindex, const efvi_emu_nic_config *cfg,
+                                 struct efvi_emu_nic **out)
+{
+    *out = NULL;
+    if (emu_nic_by_ifindex(ifindex)) return "efvi_emu_packet_create: the interface has a port";
+    struct efvi_emu_nic *nic;
+    int slot;
+    const char *err = nic_new(ifname, cfg, &nic, &slot);
+    if (err) return err;
+    nic->ifindex = ifindex;
+    if ((err = emu_packet_open(nic, ifindex))) {
+        nic_free(nic);
+        return err;
+    }
+    g_nics[slot] = nic;
+    *out = nic;
+    return NULL;
+}
+
+const char *efvi_emu_packet_create(const char *ifname, const efvi_emu_nic_config *cfg,
+                                   efvi_emu_nic **out)
+{
+    if (out) *out = NULL;
+    if (!ifname) return "efvi_emu_packet_create: ifname is required";
+    unsigned ifindex = if_nametoindex(ifname);
+    if (!ifindex || ifindex > INT32_MAX) return "efvi_emu_packet_create: no such interface";
+    struct efvi_emu_nic *nic;
+    const char *err = packet_create(ifname, (int)ifindex, cfg, &nic);
+    if (out)
+        *out = nic;
+    else
+        efvi_emu_nic_put(nic);
+    return err;
+}
+
+struct efvi_emu_nic *emu_packet_port(int ifindex, const char *ifname)
+{
+    char name[IF_NAMESIZE];
+    if (ifname) {
+        unsigned i = if_nametoindex(ifname);
+        if (!i || i > INT32_MAX) return NULL;
+        ifindex = (int)i;
+    } else if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, name)) {
+        return NULL;
+    } else {
+        ifname = name;
+    }
+    /* Programs that cannot call the control API (interop tests) set it up from outside. */
+    const char *strict = getenv("EFVI_EMU_STRICT");
+    if (strict && *strict) g_strict = true;
+    efvi_emu_nic_config c;
+    if (g_default_set)
+        c = g_default_cfg;
+    else
+        efvi_emu_nic_config_default(&c);
+    const char *stats = getenv("EFVI_EMU_STATS");
+    const char *arch = getenv("EFVI_EMU_ARCH");
+    if (arch && strcmp(arch, "efct") == 0) c.arch = EF_VI_ARCH_EFCT;
+    if (arch && strcmp(arch, "ef10") == 0) c.arch = EF_VI_ARCH_EF10;
+    struct efvi_emu_nic *nic;
+    const char *err = packet_create(ifname, ifindex, &c, &nic);
+    if (err) {
+        /* Test programs only: ef_pd_alloc's errno cannot say why. */
+        fprintf(stderr, "ef_vi emulator: no AF_PACKET port on %s: %s\n", ifname, err);
+        return NULL;
+    }
+    nic->report_on_close = stats && *stats;
+    return nic;
 }
 
 void efvi_emu_nic_put(efvi_emu_nic *nic)
@@ -243,6 +351,8 @@ void efvi_emu_get_stats(const efvi_emu_nic *nic, efvi_emu_stats *st)
         memset(st, 0, sizeof(*st));
         return;
     }
+    /* The kernel keeps the ring's losses; reading them is not a change the caller can see. */
+    if (nic->pkt) emu_packet_sync_stats((struct efvi_emu_nic *)nic);
     *st = nic->st;
     st->filters = nic->n_filters;
 }
@@ -256,12 +366,14 @@ void efvi_emu_nic_addr(const efvi_emu_nic *nic, uint8_t mac[6], int *ifindex)
 
 uint64_t emu_nic_now(const struct efvi_emu_nic *nic)
 {
-    return efvitcp_wire_now(nic->w) + EMU_TS_OFFSET;
+    return (nic->pkt ? emu_packet_now() : efvitcp_wire_now(nic->w)) + EMU_TS_OFFSET;
 }
 
-void emu_nic_send(struct efvi_emu_nic *nic, const uint8_t *frame, uint32_t len)
+bool emu_nic_send(struct efvi_emu_nic *nic, const uint8_t *frame, uint32_t len)
 {
+    if (nic->pkt) return emu_packet_send(nic, frame, len);
     et_wire_raw_send(nic->w, nic->port, frame, len);
+    return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -444,6 +556,9 @@ int emu_filter_add(struct efvi_emu_nic *nic, emu_vi *v, const ef_filter_spec *sp
         }
     } else if (ip_find(nic, nf.kind, nf.proto, nf.lip, nf.lport, nf.rip, nf.rport) >= 0) {
         return -EEXIST;
+    } else if (nic->pkt) {
+        int rc = emu_packet_filter_check(nic, nf.lip);
+        if (rc) return rc;
     }
     if (existing < 0) {
         if (nic->n_filters >= nic->cfg.max_filters) return -ENOSPC;
@@ -662,7 +777,9 @@ static void rx_efct(struct efvi_emu_nic *nic, uint64_t targets, const uint8_t *f
     nic->pkt_len[slot] = (uint16_t)len;
     nic->pkt_ts[slot] = ts;
     bool truncated = false;
-    bool bad_csum = nic->cfg.rx_csum_check && !emu_frame_csum_ok(f, len, &truncated);
+    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD. */
+    bool csum_ok = emu_frame_csum_ok(f, len, &truncated);
+    bool bad_csum = nic->cfg.rx_csum_check && !csum_ok;
     bool crc =
         truncated || (nic->faults.rx_discard > 0 &&
                       (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
@@ -720,10 +837,22 @@ static void rx_frame(struct efvi_emu_nic *nic, const uint8_t *f, uint32_t len)
 bool emu_nic_service_one(struct efvi_emu_nic *nic)
 {
     /* A VI polled from inside a delivery must not receive frames out of order. */
-    if (nic->in_service || !nic->w) return false;
+    if (nic->in_service || (!nic->w && !nic->pkt)) return false;
     nic->in_service = true;
-    int n = et_wire_raw_recv(nic->w, nic->port, nic->frame, sizeof(nic->frame));
-    if (n > 0) rx_frame(nic, nic->frame, (uint32_t)n);
+    bool got;
+    if (nic->pkt) {
+        uint8_t *f;
+        uint32_t len;
+        got = emu_packet_rx(nic, &f, &len);
+        if (got) {
+            rx_frame(nic, f, len);
+            emu_packet_rx_done(nic);
+        }
+    } else {
+        int n = et_wire_raw_recv(nic->w, nic->port, nic->frame, sizeof(nic->frame));
+        got = n > 0;
+        if (got) rx_frame(nic, nic->frame, (uint32_t)n);
+    }
     nic->in_service = false;
-    return n > 0;
+    return got;
 }

@@ -76,18 +76,33 @@ static int pd_init(ef_pd *pd, ef_driver_handle dh, struct efvi_emu_nic *nic, enu
     return 0;
 }
 
+/* A PD on a real interface that has no port yet: the PD holds the new AF_PACKET port's only
+   reference, so the port closes with the last PD on it. */
+static int pd_init_packet(ef_pd *pd, ef_driver_handle dh, int ifindex, const char *name,
+                          enum ef_pd_flags fl)
+{
+    struct efvi_emu_nic *nic = emu_packet_port(ifindex, name);
+    if (!nic) return -ENODEV;
+    int rc = pd_init(pd, dh, nic, fl);
+    efvi_emu_nic_put(nic);
+    return rc;
+}
+
 int ef_pd_alloc(ef_pd *pd, ef_driver_handle pd_dh, int ifindex, enum ef_pd_flags flags)
 {
     if (!pd) return -EINVAL;
     if (!dh_ok(pd_dh)) return -EBADF;
-    return pd_init(pd, pd_dh, emu_nic_by_ifindex(ifindex), flags);
+    struct efvi_emu_nic *nic = emu_nic_by_ifindex(ifindex);
+    return nic ? pd_init(pd, pd_dh, nic, flags) : pd_init_packet(pd, pd_dh, ifindex, NULL, flags);
 }
 
 int ef_pd_alloc_by_name(ef_pd *pd, ef_driver_handle pd_dh, const char *name, enum ef_pd_flags flags)
 {
     if (!pd) return -EINVAL;
     if (!dh_ok(pd_dh)) return -EBADF;
-    return pd_init(pd, pd_dh, emu_nic_by_name(NULL, name), flags);
+    struct efvi_emu_nic *nic = emu_nic_by_name(NULL, name);
+    if (nic || !name) return pd_init(pd, pd_dh, nic, flags);
+    return pd_init_packet(pd, pd_dh, 0, name, flags);
 }
 
 const char *ef_pd_interface_name(ef_pd *pd)
@@ -348,6 +363,7 @@ static int evq_poll(ef_vi *vi, ef_event *evs, int n)
         return 1;
     }
     int k = 0;
+    uint32_t served = 0;
     for (;;) {
         while (k < n && v->ev_count) {
             ef_event ev = v->evq[v->ev_head];
@@ -358,7 +374,9 @@ static int evq_poll(ef_vi *vi, ef_event *evs, int n)
             evs[k++] = ev;
         }
         /* The next frame from the wire only when there is room to report it. */
-        if (k >= n || v->dead || v->oflow || !emu_nic_service_one(nic)) break;
+        if (k >= n || v->dead || v->oflow || (nic->pkt && served++ >= EMU_PKT_POLL_MAX) ||
+            !emu_nic_service_one(nic))
+            break;
     }
     v->state.evq.evq_ptr += (uint32_t)k * 8u;
     return k;
@@ -449,7 +467,9 @@ void emu_vi_rx_ef10(emu_vi *v, const uint8_t *f, uint32_t len, uint64_t ts)
     }
     uint32_t prefix = v->vi->rx_prefix_len, buflen = v->vi->rx_buffer_len;
     bool truncated = false;
-    bool bad_csum = nic->cfg.rx_csum_check && !emu_frame_csum_ok(f, len, &truncated);
+    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD. */
+    bool csum_ok = emu_frame_csum_ok(f, len, &truncated);
+    bool bad_csum = nic->cfg.rx_csum_check && !csum_ok;
     bool crc =
         truncated || (nic->faults.rx_discard > 0 &&
                       (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
@@ -598,7 +618,7 @@ static void emu_nic_tx_run(emu_vi *v)
         }
         bool ip = !(v->flags & EF_VI_TX_IP_CSUM_DIS), l4 = !(v->flags & EF_VI_TX_TCPUDP_CSUM_DIS);
         if (ip || l4) emu_frame_csum_fill(v->ctpio_buf, total, ip, l4);
-        emu_nic_send(nic, v->ctpio_buf, total);
+        if (!emu_nic_send(nic, v->ctpio_buf, total)) return; /* the link is busy: next poll */
         nic->st.tx_dma++;
         v->nic_tx = end;
     }
@@ -642,6 +662,10 @@ static int efct_send(emu_vi *v, const ef_iovec *iov, int n, ef_request_id id)
         emu_violation(v->nic, "EFCT transmit from memory that is not registered");
         return -EINVAL;
     }
+    if (!emu_nic_send(v->nic, v->ctpio_buf, total)) {
+        v->nic->st.tx_eagain++; /* the FIFO does not drain into a busy link */
+        return -EAGAIN;
+    }
     uint32_t idx = v->state.txq.added & (v->tx_size - 1);
     memset(&v->tx_desc[idx], 0, sizeof(v->tx_desc[idx]));
     v->tx_desc[idx].kind = EMU_TXD_EFCT;
@@ -651,7 +675,6 @@ static int efct_send(emu_vi *v, const ef_iovec *iov, int n, ef_request_id id)
     v->state.txq.added++;
     v->state.txq.ct_added += efct_cost(total);
     v->tx_pushed = v->nic_tx = v->state.txq.added;
-    emu_nic_send(v->nic, v->ctpio_buf, total);
     v->nic->st.tx_ctpio++;
     return 0;
 }
@@ -743,7 +766,7 @@ static void tx_ctpio(ef_vi *vi, size_t frame_len, const struct iovec *iov, int n
     uint32_t len = (uint32_t)frame_len;
     if (v->efct) {
         /* X3: the copy needs FIFO space and a ring slot; the fallback names the dma_id. */
-        if (v->dead || !efct_room(v, len)) {
+        if (v->dead || !efct_room(v, len) || !emu_nic_send(nic, v->ctpio_buf, len)) {
             vi->last_ctpio_failed = 1;
             return;
         }
@@ -757,7 +780,6 @@ static void tx_ctpio(ef_vi *vi, size_t frame_len, const struct iovec *iov, int n
         v->ctpio_slot = v->state.txq.added;
         v->state.txq.added++;
         v->state.txq.ct_added += efct_cost(len);
-        emu_nic_send(nic, v->ctpio_buf, len);
         nic->st.tx_ctpio++;
         return;
     }
@@ -766,9 +788,10 @@ static void tx_ctpio(ef_vi *vi, size_t frame_len, const struct iovec *iov, int n
                 nic->faults.tx_stall || v->tx_halted || v->dead;
     bool ok = !busy && !(nic->faults.ctpio_fail > 0 &&
                          (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.ctpio_fail);
+    /* A busy link fails the cut-through send too; its fallback then waits on the ring. */
+    if (ok && !emu_nic_send(nic, v->ctpio_buf, len)) ok = false;
     v->ctpio_ok = ok;
     if (ok) {
-        emu_nic_send(nic, v->ctpio_buf, len);
         nic->st.tx_ctpio++;
         return;
     }

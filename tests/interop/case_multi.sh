@@ -4,8 +4,6 @@ source "$(dirname "$0")/lib.sh"
 setup
 bg_k timeout 120 socat TCP-LISTEN:5005,reuseaddr,fork,backlog=256 EXEC:cat
 wait_k_listen 5005
-own=()
-[ "$MODE" = own ] && own=(--ip "$E_IP/$PREFIX")
-in_e timeout 120 "$INTEROP_TOOL" --link "$LINK:$VE" "${own[@]}" --timeout 100 \
-    multi "$K_IP" 5005 100 65536 || fail "interop_tool multi: exit $?"
+in_e timeout 120 "$INTEROP_TOOL" "${EF_ARGS[@]}" --timeout 100 multi "$K_IP" 5005 100 65536 ||
+    fail "interop_tool multi: exit $?"
 log PASS

@@ -1,14 +1,21 @@
 # Shared by the interop cases (tests/interop/case_*.sh): two network namespaces joined by a veth
 # pair, efvitcp on one side and the Linux kernel's TCP on the other, created and removed here.
 #
-#   bash case_X.sh LINK MODE      LINK: packet | xdp (the link type); MODE: own | kernel
+#   bash case_X.sh LINK MODE      LINK: packet | xdp | efvi | efct; MODE: own | kernel
+#
+# LINK efvi is the efvi link on the ef_vi emulator, whose port is the veth itself through
+# AF_PACKET (tests/efvi_emu/emu_packet.c): the same cases, run by eftcat_efvi and
+# interop_tool_efvi with "--link efvi:IF". LINK efct is the same on an emulated X3 (EFCT) port.
+# Own mode only: an AF_PACKET port cannot take flows away from the kernel.
 #
 # MODE own: the stack owns 198.18.0.1, which the kernel of its namespace does not (that kernel
 # has 198.18.0.3 on the same interface, to show it never interferes). MODE kernel: the interface
 # has 198.18.0.1 and the stack shares it with the kernel. The kernel peer is 198.18.0.2.
 #
-# Binaries come from the environment (ctest sets them): EFTCAT, INTEROP_TOOL. KEEP=1 keeps the
-# work directory (captures, logs). Exit status: 0 pass, 1 fail, 77 skip (never under CI=true).
+# Binaries come from the environment (ctest sets them): EFTCAT, INTEROP_TOOL, and for LINK efvi
+# and efct their builds on the emulator, EFTCAT_EFVI, INTEROP_TOOL_EFVI (SOCKPERF_SERVER_EFVI
+# likewise). KEEP=1 keeps the work directory (captures, logs). Exit status: 0 pass, 1 fail, 77
+# skip (never under CI=true).
 set -euo pipefail
 
 LINK=${1:-packet}
@@ -39,14 +46,26 @@ fail() {
 
 # ---- prerequisites ----
 
+case "$LINK" in packet | xdp | efvi | efct) ;; *) fail "unknown link $LINK" ;; esac
+case "$MODE" in own | kernel) ;; *) fail "unknown mode $MODE" ;; esac
+LINK_TYPE=$LINK # the link's name in --link
+if [ "$LINK" = efvi ] || [ "$LINK" = efct ]; then
+    [ "$MODE" = own ] || fail "LINK $LINK has mode own only (AF_PACKET cannot steer flows)"
+    LINK_TYPE=efvi
+    EFTCAT=${EFTCAT_EFVI:-}
+    INTEROP_TOOL=${INTEROP_TOOL_EFVI:-}
+    SOCKPERF_SERVER=${SOCKPERF_SERVER_EFVI:-} # case_sockperf.sh
+    # Any misuse of the ef_vi API by the link aborts the run (the emulator explains it).
+    export EFVI_EMU_STRICT=1
+    if [ "$LINK" = efct ]; then export EFVI_EMU_ARCH=efct; else export EFVI_EMU_ARCH=ef10; fi
+fi
+
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, AF_PACKET)"
 for tool in ip ethtool socat nft tshark tcpdump ss sha256sum timeout; do
     command -v "$tool" >/dev/null 2>&1 || skip "needs $tool (apt-get install iproute2 ethtool socat nftables tshark tcpdump)"
 done
 [ -n "${EFTCAT:-}" ] && [ -x "$EFTCAT" ] || skip "EFTCAT is not set to the eftcat binary (run through ctest)"
 [ -n "${INTEROP_TOOL:-}" ] && [ -x "$INTEROP_TOOL" ] || skip "INTEROP_TOOL is not set (run through ctest)"
-case "$LINK" in packet | xdp) ;; *) fail "unknown link $LINK" ;; esac
-case "$MODE" in own | kernel) ;; *) fail "unknown mode $MODE" ;; esac
 
 # ---- the topology ----
 
@@ -113,10 +132,10 @@ setup() {
     in_k ip addr add "$K_IP/$PREFIX" dev "$VK"
     if [ "$MODE" = own ]; then
         in_e ip addr add "$E_KIP/$PREFIX" dev "$VE"
-        EF_ARGS=(--link "$LINK:$VE" --ip "$E_IP/$PREFIX")
+        EF_ARGS=(--link "$LINK_TYPE:$VE" --ip "$E_IP/$PREFIX")
     else
         in_e ip addr add "$E_IP/$PREFIX" dev "$VE"
-        EF_ARGS=(--link "$LINK:$VE")
+        EF_ARGS=(--link "$LINK_TYPE:$VE")
     fi
     in_e ip link set "$VE" up
     in_k ip link set "$VK" up

@@ -14,6 +14,23 @@
  * are received then) and when descriptors are pushed (frames go out then); completion events
  * appear at the next poll. Nothing runs in the background, so runs are deterministic.
  *
+ * A port can also sit on a real Linux interface instead (AF_PACKET ports): ef_pd_alloc() with
+ * the index of an interface that no emulated port has (ef_pd_alloc_by_name() with its name), as
+ * the efvi link does for "efvi:IF" without cfg->wire, opens one with the interface's MAC and MTU,
+ * or efvi_emu_packet_create() does with a configuration. Frames then come from and go to the
+ * interface through an AF_PACKET socket (a TPACKET_V2 receive ring, read when a VI polls, and
+ * one send() per frame); the wire clock is CLOCK_MONOTONIC. Filters, rings, the RX prefix,
+ * CTPIO, events and faults are those of any port. The kernel keeps receiving every frame (an
+ * AF_PACKET socket is a tap), so the port refuses IP filters for an address the kernel owns:
+ * only a stack with an address of its own works (the efvi link's own-address mode). Frames the
+ * host itself sent, and unicast frames for other MACs, never reach the port; VLAN-tagged frames
+ * are dropped. Root or CAP_NET_RAW is needed. When the emulator creates such a port by itself,
+ * it reads EFVI_EMU_STRICT (non-empty: efvi_emu_set_strict(true)), EFVI_EMU_ARCH ("efct": an
+ * X3 port instead of the default configuration's) and EFVI_EMU_STATS (non-empty: the port's
+ * counters on stderr when it closes) from the environment, for programs that cannot call this
+ * API (interop tests of the efvi link against the kernel). Such ports run on the real clock and
+ * the kernel's scheduling, so they are not deterministic.
+ *
  * The emulator keeps process-wide state (the NICs, like a driver) and is single-threaded.
  */
 #ifndef EFVI_EMU_H
@@ -78,6 +95,13 @@ typedef struct efvi_emu_stats {
     uint64_t resets;           /**< RESET events made */
     uint64_t filters;          /**< filters installed now */
     uint64_t filters_max_seen; /**< most filters ever installed at once */
+    uint64_t rx_wire_dropped;  /**< AF_PACKET: frames the port could not take (VLAN-tagged,
+                                    longer than the MTU or the ring slot) */
+    uint64_t rx_wire_overflow; /**< AF_PACKET: frames the kernel dropped, the ring being full */
+    uint64_t tx_wire_dropped;  /**< AF_PACKET: frames lost because send() failed (link down) */
+    uint64_t tx_wire_busy;     /**< AF_PACKET: sends the interface put off (queues full): the
+                                    frame stayed with the NIC, a CTPIO send failed, or an EFCT
+                                    send was refused with -EAGAIN */
     uint64_t violations;       /**< misuses of the API (see last_violation) */
     char last_violation[160];
 } efvi_emu_stats;
@@ -90,9 +114,15 @@ void efvi_emu_nic_config_default(efvi_emu_nic_config *cfg);
  */
 const char *efvi_emu_nic_create(efvitcp_wire *w, const char *name, const efvi_emu_nic_config *cfg,
                                 efvi_emu_nic **out);
-/** Drops a reference; the port leaves the wire when the last one goes. */
+/**
+ * Creates an AF_PACKET port on the real interface ifname (its MAC; its MTU when cfg->mtu is 0).
+ * Its ifindex is the interface's. Returns NULL or an error; the caller holds one reference.
+ */
+const char *efvi_emu_packet_create(const char *ifname, const efvi_emu_nic_config *cfg,
+                                   efvi_emu_nic **out);
+/** Drops a reference; the port leaves the wire (closes its socket) when the last one goes. */
 void efvi_emu_nic_put(efvi_emu_nic *nic);
-/** The port named name on wire w, or NULL. */
+/** The port named name on wire w, or with w NULL the AF_PACKET port on interface name; or NULL. */
 efvi_emu_nic *efvi_emu_nic_find(const efvitcp_wire *w, const char *name);
 
 /**

@@ -88,14 +88,16 @@ typedef union {
         unsigned len : 16;
         unsigned pkt_id : 32;
         unsigned q_id : 8;
-        unsigned filter_id : 24;
+        unsigned filter_id : 16;
+        unsigned user : 8;
     } rx_ref;
     struct {
         unsigned type : 16;
         unsigned len : 16;
         unsigned pkt_id : 32;
         unsigned q_id : 8;
-        unsigned filter_id : 24;
+        unsigned filter_id : 16;
+        unsigned user : 8;
         unsigned flags : 16;
     } rx_ref_discard;
     /* emulator: room for the sequence number that catches an event unbundled twice */
