@@ -5,17 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-run_suite() { # <build dir> <cmake args...>
-    local dir=$1
-    shift
+run_suite() { # <build dir> <ctest exclude regex or ""> <cmake args...>
+    local dir=$1 exclude=$2
+    shift 2
     cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
-    (cd "$dir" && ctest --output-on-failure -j "$jobs")
+    (cd "$dir" && ctest --output-on-failure -j "$jobs" ${exclude:+-E "$exclude"})
 }
 
 echo "== release build and tests =="
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite build "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${1:-}" != "--quick" ]; then
     echo "== ASan + UBSan build and tests =="
-    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DEFVITCP_SANITIZE=ON
+    # Under the sanitizers every link still runs its echo, error, multi-connection and NIC-fault
+    # cases against the kernel; the throughput-bound ones (bulk, loss, capture, sockperf) ran in
+    # the build above and would only add minutes here.
+    run_suite build-asan 'interop/.*/(bulk|loss|capture|sockperf)$' \
+        -DCMAKE_BUILD_TYPE=Debug -DEFVITCP_SANITIZE=ON
 fi
