@@ -68,6 +68,18 @@ void et_conn_free(et_conn *c)
         st->link->ops->flow_del(st->link, &f);
     }
     et_kaddr_release(c);
+    if (c->in_deferred) {
+        /* The slot may be reused before the next poll runs the list, and et_conn_alloc clears
+           the link: unlink it now. Not found, it is on the chain run_deferred is walking, which
+           skips closed slots. */
+        et_conn **p = &st->deferred;
+        while (*p && *p != c) p = &(*p)->next_deferred;
+        if (*p) {
+            *p = c->next_deferred;
+            c->in_deferred = false;
+            c->next_deferred = NULL;
+        }
+    }
     c->state = EFVITCP_CLOSED;
     c->gen++;
     c->next_free = st->free_conns;

@@ -1,12 +1,19 @@
 /*
  * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
  *
- *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--pcap FILE] [--twice] [--stats] [-v]
+ *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE]
+ *               [--twice] [--stats] [--bulk] [-v]
  *
  * --seeds      one seed N or a range FIRST..LAST (default 1..100)
  * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
  *              once), mixed (the default: each seed picks one of those) or all (every profile
  *              for each seed)
+ * --link       how both instances reach the wire: mem (the default), or the efvi link on an
+ *              emulated NIC port each, EF10/X2 (efvi) or EFCT/X3 (efct), the ports' settings and
+ *              link options drawn from the seed and, in half of the faulty runs (not --bulk), NIC
+ *              faults beside the wire's (starved RX, stalled TX, failed CTPIO sends, discards,
+ *              event queue overflows); efvi and efct need efvitcp-sim-efvi, the build against the
+ *              ef_vi emulator (with the tests)
  * --pcap FILE  capture every run: FILE's stem + .client.pcap / .server.pcap
  * --twice      run every seed twice, the second time with capture on, and require the same
  *              frames bit for bit
@@ -34,6 +41,7 @@
 typedef struct prof_stats {
     uint64_t runs, failed, payload, t_data, frames, polls;
     uint64_t retransmits, rto, fast;
+    uint64_t nic; /* emulated NICs: frames dropped or discarded, failed CTPIO sends, overflows */
     double wall;
     et_wire_stats wire;
 } prof_stats;
@@ -48,11 +56,14 @@ static double wall_now(void)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--pcap FILE] [--twice] [--stats] "
-            "[--bulk] [-v]\nprofiles:",
+            "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
+            "[--twice] [--stats] [--bulk] [-v]\nprofiles:",
             argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(stderr, " %s", sim_profile_names[i]);
-    fprintf(stderr, " mixed all\n");
+    fprintf(stderr,
+            " mixed all\nlinks: mem, efvi (emulated EF10 ports), efct (emulated EFCT ports)%s\n",
+            sim_have_emulator ? ""
+                              : "; efvi and efct need efvitcp-sim-efvi (the ef_vi emulator build)");
 }
 
 static bool parse_seeds(const char *s, uint64_t *first, uint64_t *last)
@@ -97,13 +108,20 @@ static void add_wire(et_wire_stats *a, const et_wire_stats *b)
     a->fault_corrupt_fixed += b->fault_corrupt_fixed;
 }
 
-static void print_stats(const prof_stats *ps)
+static int parse_link(const char *s)
+{
+    for (int i = 0; i < SIM_LINK_COUNT; i++)
+        if (strcmp(s, sim_link_names[i]) == 0) return i;
+    return -1;
+}
+
+static void print_stats(const prof_stats *ps, int link)
 {
     double clean =
         ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data : 0.0;
-    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s\n", "profile",
+    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s%s\n", "profile",
            "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto", "loss",
-           "burst", "part", "dup", "corrupt", "fixed", "queue");
+           "burst", "part", "dup", "corrupt", "fixed", "queue", link ? "     nic" : "");
     for (int p = 0; p < PROF_COUNT; p++) {
         const prof_stats *s = &ps[p];
         if (!s->runs) continue;
@@ -112,30 +130,42 @@ static void print_stats(const prof_stats *ps)
         if (clean > 0) snprintf(rel, sizeof(rel), "%.3f", g / clean);
         printf("%-9s %6" PRIu64 " %6" PRIu64 " %10.1f %10.1f %8s %9.2f %8" PRIu64 " %8" PRIu64
                " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-               " %7" PRIu64 "\n",
+               " %7" PRIu64,
                sim_profile_names[p], s->runs, s->failed, s->payload / 1e6, g * 1e3, rel, s->wall,
                s->retransmits, s->rto, s->wire.fault_loss, s->wire.fault_burst_loss,
                s->wire.fault_partition, s->wire.fault_dup, s->wire.fault_corrupt,
                s->wire.fault_corrupt_fixed, s->wire.drop_queue);
+        if (link) printf(" %8" PRIu64, s->nic);
+        printf("\n");
     }
 }
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
-static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap, bool verbose,
-                    bool twice, bool bulk, prof_stats *ps)
+static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const char *pcap,
+                    bool verbose, bool twice, bool bulk, prof_stats *ps)
 {
-    sim_opts o = {
-        .seed = seed, .profile = prof, .pcap_base = pcap, .verbose = verbose, .bulk = bulk};
+    sim_opts o = {.seed = seed,
+                  .profile = prof,
+                  .link = link,
+                  .pcap_base = pcap,
+                  .verbose = verbose,
+                  .bulk = bulk};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
     ps[prof].wall += wall_now() - t0;
     ps[prof].runs++;
-    if (verbose)
+    if (verbose) {
         printf("seed %" PRIu64 " %s: %s, %" PRIu64 " frames, hash %016" PRIx64 ", %" PRIu64
                " polls, %.3f MB in %.6f s virtual (end %.3f s), %u conns (%u aborted, %u doomed)\n",
                seed, sim_profile_names[prof], ok ? "ok" : "FAILED", r.frames, r.frame_hash, r.polls,
                r.payload / 1e6, r.t_data_ns / 1e9, r.t_end_ns / 1e9, r.conns, r.aborted, r.doomed);
+        if (link)
+            printf("  %s NICs%s: %" PRIu64 " RX drops, %" PRIu64 " discards, %" PRIu64
+                   " failed CTPIO sends, %" PRIu64 " event queue overflows\n",
+                   sim_link_names[link], r.nic_faults ? " (NIC faults)" : "", r.nic_rx_nodesc,
+                   r.nic_discard, r.nic_ctpio_fail, r.nic_oflow);
+    }
     if (ok && twice) {
         char base[256];
         snprintf(base, sizeof(base), "/tmp/efvitcp-sim-twice-%d", (int)getpid());
@@ -167,18 +197,21 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap
         ps[prof].rto += r.cli.rto_events + r.srv.rto_events;
         ps[prof].fast += r.cli.fast_retransmits + r.srv.fast_retransmits;
         add_wire(&ps[prof].wire, &r.wire);
+        ps[prof].nic += r.nic_rx_nodesc + r.nic_discard + r.nic_ctpio_fail + r.nic_oflow;
         return true;
     }
     ps[prof].failed++;
-    printf("FAIL seed %" PRIu64 " profile %s: %s\n", seed, sim_profile_names[prof], r.reason);
+    printf("FAIL seed %" PRIu64 " profile %s%s%s: %s\n", seed, sim_profile_names[prof],
+           link ? " link " : "", link ? sim_link_names[link] : "", r.reason);
     char cap[256];
     if (pcap)
         snprintf(cap, sizeof(cap), "%s", pcap);
     else
-        snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s.pcap", seed,
-                 sim_profile_names[prof]);
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s -v --pcap %s\n", argv0, seed,
-           sim_profile_names[prof], bulk ? " --bulk" : "", cap);
+        snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s%s%s.pcap", seed,
+                 sim_profile_names[prof], link ? "-" : "", link ? sim_link_names[link] : "");
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s -v --pcap %s\n", argv0, seed,
+           sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
+           bulk ? " --bulk" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -198,7 +231,7 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, const char *pcap
 int main(int argc, char **argv)
 {
     uint64_t first = 1, last = 100;
-    int prof = PROF_MIXED;
+    int prof = PROF_MIXED, link = SIM_LINK_MEM;
     const char *pcap = NULL;
     bool verbose = false, stats = false, twice = false, bulk = false;
     for (int i = 1; i < argc; i++) {
@@ -211,6 +244,19 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--profile") == 0 && i + 1 < argc) {
             if ((prof = parse_profile(argv[++i])) < 0) {
                 usage(argv[0]);
+                return 2;
+            }
+        } else if (strcmp(a, "--link") == 0 && i + 1 < argc) {
+            if ((link = parse_link(argv[++i])) < 0) {
+                usage(argv[0]);
+                return 2;
+            }
+            if (link != SIM_LINK_MEM && !sim_have_emulator) {
+                fprintf(stderr,
+                        "--link %s: this efvitcp-sim has no efvi link on the simulated wire; use "
+                        "efvitcp-sim-efvi, the build against the ef_vi emulator (tests/efvi_emu; "
+                        "built with the tests)\n",
+                        argv[i]);
                 return 2;
             }
         } else if (strcmp(a, "--pcap") == 0 && i + 1 < argc) {
@@ -235,14 +281,14 @@ int main(int argc, char **argv)
         if (prof == PROF_MIXED) lo = hi = (int)(seed % PROF_COUNT);
         if (prof == PROF_ALL) lo = 0, hi = PROF_COUNT - 1;
         for (int p = lo; p <= hi; p++) {
-            if (run_one(argv[0], seed, p, pcap, verbose, twice, bulk, ps))
+            if (run_one(argv[0], seed, p, link, pcap, verbose, twice, bulk, ps))
                 passed++;
             else
                 failed++;
         }
         if (seed == last) break;
     }
-    if (stats) print_stats(ps);
+    if (stats) print_stats(ps, link);
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
     return failed ? 1 : 0;
 }

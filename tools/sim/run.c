@@ -13,6 +13,13 @@
  *   - liveness: once the faults stop, every transfer and close completes within a bounded
  *     virtual time; a run in which nothing is pending and nothing is done is stuck;
  *   - teardown: no connection, no timer, no busy buffer, no table entry, nothing on the wire.
+ *
+ * With --link efvi or efct (the emulator build, EFVITCP_SIM_EFVI) each instance runs the efvi
+ * link on an emulated NIC port of its own on the same wire. A port is a raw endpoint of the wire
+ * named like the instance, so the wire's faults, tap and fault hook apply to its frames as to a
+ * mem endpoint's. The ports' kinds and options come from a stream of their own, and so do the
+ * NIC faults (losses by another name: starved RX rings, stalled TX rings, failed cut-through
+ * sends, discards, event queue overflows), so that a seed on the mem link runs as it always did.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +30,11 @@
 #include "sim.h"
 #include "tcp/check.h"
 #include "util/random.h"
+#ifdef EFVITCP_SIM_EFVI
+#include <etherfabric/ef_vi.h>
+
+#include "efvi_emu.h"
+#endif
 
 #define MAX_CONNS        10
 #define N_LISTEN         3
@@ -34,6 +46,7 @@
 #define SEC              1000000000ull
 #define CHUNK_MAX        65536u
 #define SPIN_MAX         20000u /* polls without time moving before the run counts as a livelock */
+#define STALL_SPINS      8u     /* polls at one instant before a stalled TX ring lets time pass */
 #define CLIENT_WIRE_PORT 1u     /* the server attaches to the wire first */
 
 /* Listening ports two bits apart from each other, so one flipped bit never turns a segment for
@@ -43,6 +56,13 @@ static const uint16_t listen_ports[N_LISTEN] = {5000, 5003, 5005};
 const char *const sim_profile_names[PROF_COUNT] = {
     "clean", "lossy", "burst", "reorder", "dup", "corrupt", "slow", "partition", "flaky",
 };
+
+const char *const sim_link_names[SIM_LINK_COUNT] = {"mem", "efvi", "efct"};
+#ifdef EFVITCP_SIM_EFVI
+const bool sim_have_emulator = true;
+#else
+const bool sim_have_emulator = false;
+#endif
 
 enum { CLI = 0, SRV = 1 };
 enum { END_NONE = 0, END_CLOSED, END_RESET, END_TIMEOUT, END_REFUSED, END_ABORTED };
@@ -97,8 +117,18 @@ typedef struct fault_step {
     bool clear;
 } fault_step;
 
-#define MAX_STEPS 64
-#define MAX_DOOMS 64
+#define MAX_STEPS     64
+#define MAX_DOOMS     64
+#define MAX_NIC_STEPS 24
+
+#ifdef EFVITCP_SIM_EFVI
+/* A planned change of the emulator faults of one port. */
+typedef struct nic_step {
+    uint64_t at;
+    int dir; /* the port: CLI or SRV */
+    efvi_emu_faults f;
+} nic_step;
+#endif
 
 /* A tuple whose connection a fault doomed, and when (the SYN may leave inside connect, before
    the record learns its port). */
@@ -128,6 +158,11 @@ struct run {
     uint32_t late_pct, late_max_ns; /* polls that come late, and by how much at most */
     doom dooms[MAX_DOOMS];
     uint32_t n_dooms;
+#ifdef EFVITCP_SIM_EFVI
+    nic_step nsteps[MAX_NIC_STEPS];
+    uint32_t n_nsteps, next_nstep;
+    bool tx_stalled[2]; /* the NIC fault in force on each port */
+#endif
 
     /* frame hash */
     uint64_t hash;
@@ -739,6 +774,15 @@ static void apply_faults(run *r)
                                                   f->clear ? NULL : &f->f);
         if (err) failf(r, "set_faults: %s", err);
     }
+#ifdef EFVITCP_SIM_EFVI
+    while (r->next_nstep < r->n_nsteps && r->nsteps[r->next_nstep].at <= now) {
+        const nic_step *f = &r->nsteps[r->next_nstep++];
+        efvi_emu_nic *nic = efvi_emu_nic_find(r->w, f->dir == CLI ? "client" : "server");
+        if (!nic) failf(r, "no emulated port for the %s", f->dir == CLI ? "client" : "server");
+        efvi_emu_set_faults(nic, &f->f);
+        r->tx_stalled[f->dir] = f->f.tx_stall;
+    }
+#endif
 }
 
 /* Everything the application does between polls. */
@@ -781,6 +825,10 @@ static uint64_t workload_next(run *r)
 {
     uint64_t t = UINT64_MAX, now = now_of(r);
     if (r->next_step < r->n_steps) t = r->steps[r->next_step].at;
+#ifdef EFVITCP_SIM_EFVI
+    if (r->next_nstep < r->n_nsteps && r->nsteps[r->next_nstep].at < t)
+        t = r->nsteps[r->next_nstep].at;
+#endif
     for (uint32_t i = 0; i < r->n_conns; i++) {
         conn_rec *cr = &r->conns[i];
         if (!cr->connected) {
@@ -1007,6 +1055,101 @@ static void plan_faults(run *r, et_rng *g)
     }
 }
 
+#ifdef EFVITCP_SIM_EFVI
+/*
+ * The emulated NIC port of one instance, and the options of its efvi link (spec: "efvi:NAME" and
+ * options), drawn from g: EF10 ports with or without CTPIO, an RX prefix, RX timestamps, small
+ * receive buffers (which lower the link's MTU) and smaller TX rings; EFCT ports with small shared
+ * receive pools and CTPIO FIFOs. Cut-through thresholds from 0 (every send may be poisoned when
+ * it fails) to store and forward.
+ */
+static void nic_config(et_rng *g, int link, const char *name, efvi_emu_nic_config *nc, char *spec,
+                       size_t cap)
+{
+    efvi_emu_nic_config_default(nc);
+    nc->seed = et_rng_next(g) | 1;
+    if (link == SIM_LINK_EFCT) {
+        nc->arch = EF_VI_ARCH_EFCT;
+        if (coin(g, 30)) {
+            nc->efct_superbufs = pick(g, 2, 8);
+            nc->efct_superbuf_pkts = pick(g, 32, 512);
+        }
+        if (coin(g, 30)) nc->ct_fifo_bytes = pick(g, 2048, 32768);
+    } else {
+        nc->ctpio = coin(g, 80);
+        nc->force_prefix = coin(g, 20);
+        if (coin(g, 25)) nc->rx_buffer_len = pick(g, 16, 31) * 64;
+        nc->max_txq = 512u << pick(g, 0, 2);
+    }
+    nc->rx_timestamps = coin(g, 60);
+    nc->rx_csum_check = coin(g, 85);
+    int n = snprintf(spec, cap, "efvi:%s", name);
+    if (nc->rx_timestamps && coin(g, 50)) n += snprintf(spec + n, cap - (size_t)n, ",rxts");
+    if (coin(g, 15)) n += snprintf(spec + n, cap - (size_t)n, ",noctpio");
+    if (coin(g, 30)) {
+        uint32_t k = pick(g, 0, 3);
+        snprintf(spec + n, cap - (size_t)n, ",ct=%u",
+                 k == 0   ? 0u
+                 : k == 1 ? 65535u
+                          : pick(g, 60, 1514));
+    }
+}
+
+/*
+ * NIC faults of both ports while the wire's faults last, in half of the runs of every profile
+ * but clean: a base mix (discarded frames, failed cut-through sends, poisoned copies) and a few
+ * episodes of a starved RX ring, a stalled TX ring or event queue overflows. To TCP each is loss
+ * (or delay) that it repairs; none forges a segment, so none dooms a connection.
+ */
+static void plan_nic_faults(run *r, et_rng *g)
+{
+    if (r->o->profile == PROF_CLEAN || r->o->bulk || !coin(g, 50)) return;
+    r->res->nic_faults = true;
+    uint64_t heal = r->heal_at;
+    for (int d = 0; d < 2; d++) {
+        nic_step base = {.at = 0, .dir = d};
+        if (coin(g, 40)) base.f.rx_discard = frand(g, 0.002, 0.03);
+        if (coin(g, 50)) {
+            base.f.ctpio_fail = frand(g, 0.01, 0.5);
+            base.f.ctpio_poison = coin(g, 50);
+        }
+        r->nsteps[r->n_nsteps++] = base;
+        uint32_t n = pick(g, 0, 3);
+        uint64_t t = pick(g, 1, 300) * MS;
+        for (uint32_t i = 0; i < n && t < heal && r->n_nsteps + 4 < MAX_NIC_STEPS; i++) {
+            uint64_t len = pick(g, 1, 300) * MS;
+            nic_step on = base, off = base;
+            on.at = t;
+            off.at = t + len < heal ? t + len : heal;
+            switch (pick(g, 0, 2)) {
+            case 0:
+                on.f.rx_starve = true;
+                break;
+            case 1:
+                on.f.tx_stall = true;
+                break;
+            default:
+                on.f.evq_oflow = pick(g, 1, 3);
+                break;
+            }
+            r->nsteps[r->n_nsteps++] = on;
+            r->nsteps[r->n_nsteps++] = off;
+            t += len + pick(g, 10, 500) * MS;
+        }
+    }
+    for (uint32_t i = 1; i < r->n_nsteps; i++) {
+        nic_step x = r->nsteps[i];
+        uint32_t j = i;
+        while (j > 0 && r->nsteps[j - 1].at > x.at) {
+            r->nsteps[j] = r->nsteps[j - 1];
+            j--;
+        }
+        r->nsteps[j] = x;
+    }
+    for (int d = 0; d < 2; d++) r->nsteps[r->n_nsteps++] = (nic_step){.at = heal, .dir = d};
+}
+#endif
+
 static void plan_workload(run *r, et_rng *g, uint64_t fault_max)
 {
     r->n_conns = pick(g, 1, MAX_CONNS - 2);
@@ -1086,11 +1229,34 @@ static void poll_all(run *r)
     r->res->polls++;
 }
 
-static uint64_t next_event(run *r)
+/*
+ * An instance's next timer (efvitcp_*_next_timer). One whose output waits for TX buffers
+ * (deferred) asks to be polled again at once. While its NIC port's TX ring is stalled (a NIC
+ * fault) no poll can free a buffer before the stall ends, so with waiting set that request is
+ * left out and time moves on to the next thing that can change something: a frame, a timer, the
+ * workload, a fault step (the end of the stall is one).
+ */
+static uint64_t stack_next(run *r, int sd, bool waiting)
+{
+    et_stack *st = stack_of(r, sd);
+#ifdef EFVITCP_SIM_EFVI
+    if (waiting && r->tx_stalled[sd] && st->deferred) {
+        et_conn *d = st->deferred;
+        st->deferred = NULL;
+        uint64_t t = et_stack_next_timer(st);
+        st->deferred = d;
+        return t;
+    }
+#else
+    (void)waiting;
+#endif
+    return et_stack_next_timer(st);
+}
+
+static uint64_t next_event(run *r, bool waiting)
 {
     uint64_t t = efvitcp_wire_next_delivery(r->w);
-    uint64_t a = efvitcp_server_next_timer(r->srv), b = efvitcp_client_next_timer(r->cli),
-             c = workload_next(r);
+    uint64_t a = stack_next(r, SRV, waiting), b = stack_next(r, CLI, waiting), c = workload_next(r);
     if (a < t) t = a;
     if (b < t) t = b;
     if (c < t) t = c;
@@ -1234,15 +1400,39 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
     sc.local_addr = SERVER_IP "/24";
     cc.wire = r->w;
     cc.local_addr = CLIENT_IP "/24";
-    if ((err = efvitcp_server_init(&r->srv, "mem:server", &sc))) return err;
-    if ((err = efvitcp_client_init(&r->cli, "mem:client", &cc))) return err;
+    char spec[2][64] = {"mem:client", "mem:server"};
+#ifdef EFVITCP_SIM_EFVI
+    efvi_emu_nic_config nc[2];
+#endif
+    if (o->link != SIM_LINK_MEM) {
+#ifdef EFVITCP_SIM_EFVI
+        /* Its own stream: the mem link's runs of a seed stay what they were. */
+        et_rng ng;
+        et_rng_seed(&ng, mix64(o->seed ^ 0xef71ull) | 1);
+        nic_config(&ng, o->link, "server", &nc[SRV], spec[SRV], sizeof(spec[SRV]));
+        nic_config(&ng, o->link, "client", &nc[CLI], spec[CLI], sizeof(spec[CLI]));
+        /* Each port is made by its instance's init, with the default configuration then. */
+        efvi_emu_set_default_config(&nc[SRV]);
+        err = efvitcp_server_init(&r->srv, spec[SRV], &sc);
+        efvi_emu_set_default_config(&nc[CLI]);
+        if (!err) err = efvitcp_client_init(&r->cli, spec[CLI], &cc);
+        efvi_emu_set_default_config(NULL);
+        if (err) return err;
+#else
+        return "--link efvi and efct need the ef_vi emulator build (efvitcp-sim-efvi)";
+#endif
+    } else {
+        if ((err = efvitcp_server_init(&r->srv, spec[SRV], &sc))) return err;
+        if ((err = efvitcp_client_init(&r->cli, spec[CLI], &cc))) return err;
+    }
     for (int i = 0; i < N_LISTEN; i++)
         if ((err = efvitcp_server_listen(r->srv, listen_ports[i]))) return err;
     if (o->verbose) {
         printf(
-            "seed %llu profile %s: %u conns, latency %llu ns, bandwidth %llu bps, heal at %.3f s\n",
-            (unsigned long long)o->seed, sim_profile_names[o->profile], r->n_conns,
-            (unsigned long long)wc.latency_ns, (unsigned long long)wc.bandwidth_bps,
+            "seed %llu profile %s link %s: %u conns, latency %llu ns, bandwidth %llu bps, heal at "
+            "%.3f s\n",
+            (unsigned long long)o->seed, sim_profile_names[o->profile], sim_link_names[o->link],
+            r->n_conns, (unsigned long long)wc.latency_ns, (unsigned long long)wc.bandwidth_bps,
             (double)r->heal_at / 1e9);
         const efvitcp_config *k[2] = {&cc, &sc};
         for (int sd = 0; sd < 2; sd++)
@@ -1254,6 +1444,15 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
                    k[sd]->initial_rto_us, k[sd]->max_rto_us, k[sd]->syn_retries,
                    k[sd]->data_retries, k[sd]->window_scale, k[sd]->timestamps, (int)k[sd]->cc,
                    k[sd]->mss, k[sd]->max_time_wait, k[sd]->time_wait_ms, k[sd]->keepalive_ms);
+#ifdef EFVITCP_SIM_EFVI
+        for (int sd = 0; sd < 2 && o->link != SIM_LINK_MEM; sd++)
+            printf("  %s port: %s, %s%s%s%s rx buffer %u txq %u efct pool %ux%u fifo %u\n",
+                   sd == CLI ? "client" : "server", spec[sd],
+                   nc[sd].arch == EF_VI_ARCH_EFCT ? "EFCT" : "EF10", nc[sd].ctpio ? " ctpio" : "",
+                   nc[sd].rx_timestamps ? " rxts" : "", nc[sd].rx_csum_check ? " csum" : "",
+                   nc[sd].rx_buffer_len, nc[sd].max_txq, nc[sd].efct_superbufs,
+                   nc[sd].efct_superbuf_pkts, nc[sd].ct_fifo_bytes);
+#endif
         for (uint32_t i = 0; i < r->n_conns; i++) {
             conn_rec *cr = &r->conns[i];
             printf("  conn %u: port %u at %.3f s, c->s %llu, s->c %llu, readers %d/%d%s%s\n", i,
@@ -1320,6 +1519,22 @@ bool sim_run_seed(const sim_opts *o, sim_result *res)
             for (uint32_t i = 0; i < n; i++) r->seen_gen[sd][i] = stack_of(r, sd)->conns[i].gen;
         }
         plan_faults(r, &faults);
+#ifdef EFVITCP_SIM_EFVI
+        if (o->link != SIM_LINK_MEM) {
+            et_rng nf;
+            et_rng_seed(&nf, mix64(o->seed * 37 + (uint64_t)o->profile + 0xef7aull) | 1);
+            plan_nic_faults(r, &nf);
+        }
+        for (uint32_t i = 0; i < r->n_nsteps && o->verbose; i++) {
+            const nic_step *f = &r->nsteps[i];
+            printf("  NIC faults of the %s port at %.3f s: discard %.4f ctpio fail %.3f%s%s%s "
+                   "oflows %u\n",
+                   f->dir == CLI ? "client" : "server", (double)f->at / 1e9, f->f.rx_discard,
+                   f->f.ctpio_fail, f->f.ctpio_poison ? " poison" : "",
+                   f->f.rx_starve ? " rx starved" : "", f->f.tx_stall ? " tx stalled" : "",
+                   f->f.evq_oflow);
+        }
+#endif
         /* A bound on the work left once the faults stop: keepalive discovery of an aborted peer,
            backed-off retransmissions, TIME_WAIT, and the bytes still to move at the wire's rate. */
         uint64_t total = 0;
@@ -1336,7 +1551,9 @@ bool sim_run_seed(const sim_opts *o, sim_result *res)
         poll_all(r);
         if (r->failed) break;
         if (all_done(r) && now_of(r) >= r->heal_at) break;
-        uint64_t t = next_event(r), now = now_of(r);
+        uint64_t t = next_event(r, false), now = now_of(r);
+        /* Polls that find an instance still waiting for its stalled TX ring: let time pass. */
+        if (t <= now && now == last_now && spin >= STALL_SPINS) t = next_event(r, true);
         if (t == UINT64_MAX) {
             char live[900];
             describe_live(r, live, sizeof(live));
@@ -1380,6 +1597,20 @@ bool sim_run_seed(const sim_opts *o, sim_result *res)
     if (r->w) et_wire_get_stats(r->w, &res->wire);
     if (r->cli) efvitcp_client_stats(r->cli, &res->cli);
     if (r->srv) efvitcp_server_stats(r->srv, &res->srv);
+#ifdef EFVITCP_SIM_EFVI
+    for (int sd = 0; sd < 2 && r->w && o->link != SIM_LINK_MEM; sd++) {
+        efvi_emu_stats es;
+        efvi_emu_get_stats(efvi_emu_nic_find(r->w, sd == CLI ? "client" : "server"), &es);
+        res->nic_rx_nodesc += es.rx_nodesc;
+        res->nic_discard += es.rx_discard_csum + es.rx_discard_crc;
+        res->nic_ctpio_fail += es.tx_ctpio_fail;
+        res->nic_oflow += es.evq_oflows;
+        if (es.violations && !r->failed)
+            failf(r, "%s port: the link misused ef_vi: %s", sd == CLI ? "client" : "server",
+                  es.last_violation);
+    }
+    res->ok = !r->failed;
+#endif
     if (o->verbose) {
         for (uint32_t i = 0; i < r->n_conns; i++) {
             conn_rec *cr = &r->conns[i];

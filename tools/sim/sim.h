@@ -28,9 +28,19 @@ enum {
 
 extern const char *const sim_profile_names[PROF_COUNT];
 
+/* How both instances reach the wire: the mem link, or the efvi link on an emulated NIC port each
+   (EF10/X2 or EFCT/X3 ports of the ef_vi emulator, tests/efvi_emu), the latter only in the
+   emulator build (efvitcp-sim-efvi). */
+enum { SIM_LINK_MEM = 0, SIM_LINK_EFVI, SIM_LINK_EFCT, SIM_LINK_COUNT };
+
+extern const char *const sim_link_names[SIM_LINK_COUNT];
+/* Whether this build has the ef_vi emulator (efvitcp-sim-efvi). */
+extern const bool sim_have_emulator;
+
 typedef struct sim_opts {
     uint64_t seed;
     int profile;
+    int link;              /* SIM_LINK_* */
     const char *pcap_base; /* NULL: no capture; else <base>.client.pcap and <base>.server.pcap */
     bool verbose;
     bool bulk; /* goodput runs: plain bulk transfers, no pacing, stalls, aborts or late polls */
@@ -49,6 +59,12 @@ typedef struct sim_result {
     uint32_t conns, aborted, doomed, failed_conns;
     et_wire_stats wire;
     efvitcp_stats cli, srv;
+    /* emulated NICs, both ports together (efvi and efct links) */
+    uint64_t nic_rx_nodesc;  /* frames dropped for want of an RX descriptor or buffer */
+    uint64_t nic_discard;    /* frames flagged RX_DISCARD (bad checksum or FCS) */
+    uint64_t nic_ctpio_fail; /* cut-through sends that failed (the DMA fallback went) */
+    uint64_t nic_oflow;      /* event queue overflows (the link recreates its VI) */
+    bool nic_faults;         /* emulator faults were planned for this run */
 } sim_result;
 
 /* Runs one seed; fills *r. Returns r->ok. */
