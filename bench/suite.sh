@@ -5,7 +5,8 @@
 #   bash bench/suite.sh --check DIR        checks that DIR holds a well-formed run
 #
 #   --quick      (default) a first look: a few minutes on 2 cores
-#   --full       for publication: ten to twenty times the samples and bytes; 30 minutes or more
+#   --full       for publication: ten to twenty times the samples and bytes; about 5 minutes on
+#                2 cores
 #   --smoke      the mem parts only, tiny counts, no root, no callgrind; checks its own output
 #                (the ctest bench/suite-smoke)
 #   --out DIR    default bench/results/<date>-<mode>
