@@ -137,6 +137,9 @@ static const char *check_fin(const et_conn *c, ck *k)
         FAIL("fin_queued does not match the state", CONN_FMT "fin_queued %d", CONN_ARGS(c),
              c->fin_queued);
     bool their_fin_state = s == EFVITCP_CLOSE_WAIT || s == EFVITCP_CLOSING || s == EFVITCP_LAST_ACK;
+    if (c->ooo_fin && !c->fin_rcvd && !seq_gt(c->ooo_fin_seq, c->rcv_nxt))
+        FAIL("remembered FIN reached but not taken", CONN_FMT "fin seq %u rcv_nxt %u", CONN_ARGS(c),
+             c->ooo_fin_seq, c->rcv_nxt);
     if (c->fin_rcvd != their_fin_state)
         FAIL("fin_rcvd does not match the state", CONN_FMT "fin_rcvd %d", CONN_ARGS(c),
              c->fin_rcvd);

@@ -81,11 +81,13 @@ struct efvitcp_conn {
     bool fin_queued;  /* our FIN is in the send ring (or waits for a slot: fin_pending) */
     bool fin_pending; /* send_fin() found the ring full */
     bool fin_rcvd;
-    bool in_recovery;   /* NewReno fast recovery (RFC 6582) */
-    bool ack_now;       /* an ACK must leave at the end of this input */
-    bool delack_owed;   /* t_delack runs for an owed ACK; once it leaves, the timer is stale */
-    bool flush_partial; /* an open tail segment may leave (more=false or an ACK arrived) */
-    bool tail_open;     /* the last queued segment accepts more bytes (sent: no) */
+    bool ooo_fin;         /* a FIN arrived beyond a hole: it is taken when rcv_nxt reaches... */
+    uint32_t ooo_fin_seq; /* ...this, its sequence number */
+    bool in_recovery;     /* NewReno fast recovery (RFC 6582) */
+    bool ack_now;         /* an ACK must leave at the end of this input */
+    bool delack_owed;     /* t_delack runs for an owed ACK; once it leaves, the timer is stale */
+    bool flush_partial;   /* an open tail segment may leave (more=false or an ACK arrived) */
+    bool tail_open;       /* the last queued segment accepts more bytes (sent: no) */
     uint8_t snd_wscale, rcv_wscale;
     uint8_t retx_mode;     /* ET_RETX_* */
     uint8_t retries;       /* consecutive RTO expirations / unanswered probes */

@@ -532,13 +532,22 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         fin = false;
     }
 
-    /* Eighth: FIN in order. */
-    if (fin && can_rcv && !c->fin_rcvd && s->seq + s->len == c->rcv_nxt) {
+    /* Eighth: FIN in order, or a FIN remembered from beyond a hole that the data just filled. */
+    if (c->ooo_fin && seq_gt(c->rcv_nxt, c->ooo_fin_seq))
+        c->ooo_fin = false; /* data past the peer's own FIN: trust its retransmission instead */
+    bool fin_reached = c->ooo_fin && c->rcv_nxt == c->ooo_fin_seq;
+    if (can_rcv && !c->fin_rcvd && ((fin && s->seq + s->len == c->rcv_nxt) || fin_reached)) {
+        c->ooo_fin = false;
         if (!fin_input(c)) return;
     } else if (fin && c->fin_rcvd && s->seq + s->len + 1 == c->rcv_nxt) {
         c->ack_now = true; /* a retransmitted FIN: our ACK was lost */
     } else if (fin && can_rcv && !c->fin_rcvd) {
-        c->ack_now = true; /* a FIN beyond a hole: duplicate ACK at once (RFC 5681 §4.2) */
+        /* A FIN beyond a hole: duplicate ACK at once (RFC 5681 §4.2), and remember it (RFC 9293
+           §3.10.7.4 lets a receiver keep out-of-order segments), so that filling the hole
+           closes without waiting for the peer to send the FIN again after an RTO. */
+        c->ack_now = true;
+        c->ooo_fin = true;
+        c->ooo_fin_seq = s->seq + s->len;
     }
 
     if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {

@@ -105,6 +105,8 @@ static void test_each_rule(void)
     BREAK(t, c->n_ooo, (uint8_t)(t->st->cfg.ooo_ranges + 1), "more islands");
     BREAK(t, c->fin_rcvd, true, "fin_rcvd does not match");
     BREAK(t, c->fin_queued, true, "fin_queued does not match");
+    c->ooo_fin_seq = c->rcv_nxt;
+    BREAK(t, c->ooo_fin, true, "remembered FIN reached");
     BREAK(t, c->fin_pending, true, "fin_pending without fin_queued");
     BREAK(t, c->retx_mode, ET_RETX_NONE, "");
     BREAK(t, c->retx_mode, ET_RETX_PERSIST, "data outstanding without a retransmission timer");
