@@ -249,6 +249,8 @@ static void advanced(et_conn *c, uint32_t end)
  */
 static void output(et_conn *c, bool force)
 {
+    /* Called after every input and send: most calls find nothing queued. */
+    if (c->sr_nxt == c->sr_end) return;
     if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
     uint32_t cwnd_end = c->snd_una + cwnd_allowance(c);
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
