@@ -5,15 +5,11 @@
 #include <string.h>
 
 /*
- * Wide words are summed with an end-around carry: 2^64 is 1 modulo 0xffff, so a carry out of bit
- * 63 is worth exactly 1 in the 16-bit ones'-complement sum (RFC 1071 §2(C) "parallel summation").
- * Loads go through memcpy so that any alignment of p is fine and the compiler emits plain moves.
+ * Wide words are summed with an end-around carry (et_csum_add64): 2^64 is 1 modulo 0xffff, so a
+ * carry out of bit 63 is worth exactly 1 in the 16-bit ones'-complement sum (RFC 1071 §2(C)
+ * "parallel summation"). Loads go through memcpy so that any alignment of p is fine and the
+ * compiler emits plain moves.
  */
-static inline uint64_t add_carry(uint64_t a, uint64_t b)
-{
-    uint64_t s = a + b;
-    return s + (s < b);
-}
 
 /* The trailing n < 8 bytes, zero-padded in memory order: an odd last byte becomes the high-address
    half of its 16-bit word, which is the RFC 1071 padding whatever the host byte order. */
@@ -89,17 +85,17 @@ uint64_t et_csum_add(uint64_t sum, const void *p, size_t len)
         b += 32;
         len -= 32;
     }
-    uint64_t s = add_carry(add_carry(s0, s1), add_carry(s2, s3));
-    s = add_carry(s, c);
+    uint64_t s = et_csum_add64(et_csum_add64(s0, s1), et_csum_add64(s2, s3));
+    s = et_csum_add64(s, c);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, b, 8);
-        s = add_carry(s, w);
+        s = et_csum_add64(s, w);
         b += 8;
         len -= 8;
     }
-    if (len) s = add_carry(s, load_tail(b, len));
-    return add_carry(sum, s);
+    if (len) s = et_csum_add64(s, load_tail(b, len));
+    return et_csum_add64(sum, s);
 }
 
 uint64_t et_csum_copy(void *dst, const void *src, size_t len, uint64_t sum)

@@ -325,13 +325,19 @@ void et_stack_refresh_clock(et_stack *st)
     if (now > st->now_ns) st->now_ns = now;
 }
 
-uint64_t et_stack_next_timer(const et_stack *st)
+uint64_t et_stack_next_timed(const et_stack *st)
 {
     uint64_t t = et_tw_next_expiry(&st->wheel);
     if (st->tw_count) {
         const et_tw *tw = &st->tw[st->tw_head];
         if (tw->expire_ns < t) t = tw->expire_ns;
     }
+    return t;
+}
+
+uint64_t et_stack_next_timer(const et_stack *st)
+{
+    uint64_t t = et_stack_next_timed(st);
     if (st->deferred && st->now_ns < t) t = st->now_ns;
     return t;
 }

@@ -221,7 +221,11 @@ typedef struct et_stack {
 const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg);
 void et_stack_close(et_stack *st);
 void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+/* When the next poll has work: the earliest timer or TIME_WAIT expiry, or now while connections
+   wait for TX buffers (deferred). */
 uint64_t et_stack_next_timer(const et_stack *st);
+/* The same without the deferred connections: only what time itself brings. */
+uint64_t et_stack_next_timed(const et_stack *st);
 void et_stack_log(et_stack *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void et_stack_deferred_add(et_stack *st, et_conn *c);

@@ -169,6 +169,12 @@ void et_tw_init(et_timer_wheel *w, uint64_t now_ns)
     w->next_hint = UINT64_MAX;
 }
 
+/* The first tick that starts at or after ns: no timer fires before its time. */
+static inline uint64_t ceil_tick(uint64_t ns)
+{
+    return et_tw_ns_to_tick(ns) + ((ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+}
+
 void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
 {
     if (t->armed) {
@@ -178,9 +184,7 @@ void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
         t->next = t->prev = NULL;
         w->count++;
     }
-    /* Rounded up so that no timer fires before its time. */
-    t->expire_tick =
-        et_tw_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+    t->expire_tick = ceil_tick(expire_ns);
     if (t->expire_tick <= w->cur_tick)
         push_due(w, t);
     else
@@ -189,8 +193,7 @@ void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
 
 void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
 {
-    uint64_t tick =
-        et_tw_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+    uint64_t tick = ceil_tick(expire_ns);
     /* A due-slot timer (rule (c)) would be re-placed by the next advance like any other, but
        arming exactly keeps that slot's "reached tick" meaning simple. */
     if (t->armed && tick >= t->expire_tick && t->expire_tick > w->cur_tick)

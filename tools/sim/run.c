@@ -1240,13 +1240,7 @@ static uint64_t stack_next(run *r, int sd, bool waiting)
 {
     et_stack *st = stack_of(r, sd);
 #ifdef EFVITCP_SIM_EFVI
-    if (waiting && r->tx_stalled[sd] && st->deferred) {
-        et_conn *d = st->deferred;
-        st->deferred = NULL;
-        uint64_t t = et_stack_next_timer(st);
-        st->deferred = d;
-        return t;
-    }
+    if (waiting && r->tx_stalled[sd]) return et_stack_next_timed(st);
 #else
     (void)waiting;
 #endif
