@@ -428,8 +428,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
 static uint32_t ack_seq(const et_conn *c)
 {
     uint32_t wnd_end = c->snd_una + c->snd_wnd;
-    if (!seq_gt(c->snd_max, wnd_end)) return c->snd_max;
-    return seq_gt(c->snd_nxt, wnd_end) ? c->snd_nxt : wnd_end;
+    return seq_gt(c->snd_max, wnd_end) ? wnd_end : c->snd_max;
 }
 
 bool et_send_ack(et_conn *c)

@@ -254,7 +254,31 @@ static bool run_phase(run *r, int phase, bool efct, const char *peer, uint16_t p
     efvi_emu_set_faults(nic, NULL);
     double secs = (double)(now_ns() - t0) / 1e9;
     take(r, &b);
-    if (!r->failed && !r->closed) fail_with(r, "did not finish in 60 s");
+    if (!r->failed && !r->closed) {
+        /* Where it stands, for the post-mortem of a stall. */
+        if (r->c) {
+            efvitcp_conn_stats cs;
+            efvitcp_conn_get_stats(r->c, &cs);
+            printf("stalled: %s tx %" PRIu64 " rx %" PRIu64 " unacked %u queued %u held %u snd_wnd "
+                   "%u rcv_wnd %u cwnd %u rto_us %u retransmits %" PRIu64 " segs in/out %" PRIu64
+                   "/%" PRIu64 "\n",
+                   efvitcp_state_name(cs.state), r->tx, r->rx, cs.unacked, cs.queued, cs.recv_held,
+                   cs.snd_wnd, cs.rcv_wnd, cs.cwnd, cs.rto_us, cs.retransmits, cs.segs_in,
+                   cs.segs_out);
+        }
+        printf("stalled: link rx %" PRIu64 " tx %" PRIu64 " completions %" PRIu64
+               " foreign %" PRIu64 " bad_len %" PRIu64 "; port rx %" PRIu64 " wire_dropped %" PRIu64
+               " overflow %" PRIu64 " tx_wire_dropped %" PRIu64 "\n",
+               DELTA(a, b, l.rx_frames), DELTA(a, b, l.tx_frames), DELTA(a, b, l.tx_completions),
+               DELTA(a, b, l.rx_foreign), DELTA(a, b, l.rx_bad_len), DELTA(a, b, n.rx_frames),
+               DELTA(a, b, n.rx_wire_dropped), DELTA(a, b, n.rx_wire_overflow),
+               DELTA(a, b, n.tx_wire_dropped));
+        for (int d = 0; d < EFVITCP_DROP_REASONS; d++)
+            if (DELTA(a, b, s.drops[d]))
+                printf("stalled: dropped %s %" PRIu64 "\n",
+                       efvitcp_drop_reason_name((efvitcp_drop_reason)d), DELTA(a, b, s.drops[d]));
+        fail_with(r, "did not finish in 60 s");
+    }
     if (!r->failed && (r->rx != bytes || r->bad))
         fail_with(r, r->bad ? "echo differs from what was sent" : "echo incomplete");
     if (!r->failed) {

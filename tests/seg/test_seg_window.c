@@ -46,6 +46,31 @@ static void test_old_segment_does_not_update_window(void)
     CHECK_EQ(cs.snd_wnd, 2000);
 }
 
+/* The peer closed its window on data we had sent within it (its buffer filled and it dropped
+   the data). Our pure ACKs must then carry a sequence number inside its window, SND.UNA +
+   SND.WND, not SND.NXT beyond it: Linux drops a segment whose sequence number lies beyond its
+   window, ACK field and all, so ACKs at SND.NXT never tell it what we received; it retransmits
+   old data for ever and the connection stalls (seen on the efct interop faults case). */
+static void test_pure_ack_seq_within_peer_window(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 1000;
+    REQUIRE(sg_established(t));
+    static const uint8_t d[424] = {1};
+    CHECK_EQ(efvitcp_send(t->conn, d, sizeof(d), false), (int)sizeof(d));
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    sg_send_w(t, TH_ACK, P(1), S(1), 0, NULL, 0); /* nothing taken, window closed */
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK | TH_PSH, P(1), S(1), 0, NULL, 10); /* its data */
+    EXPECT(t, TH_ACK, S(1), P(11));
+    sg_send_w(t, TH_ACK | TH_PSH, P(1), S(1), 0, NULL, 10); /* retransmitted: our ACK was lost */
+    EXPECT(t, TH_ACK, S(1), P(11));
+    /* The window opens: the dropped data goes again when its retransmission timer fires. */
+    sg_send_w(t, TH_ACK, P(11), S(1), 1000, NULL, 0);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(11));
+}
+
 /* RFC 9293 §3.8.6.1: with a zero window the sender probes after the RTO and backs off
    exponentially while probes go unanswered, then gives up (RST + on_timeout). A probe is a bare
    ACK one below SND.UNA, which the peer must answer with its window; no data goes beyond it. */
@@ -252,6 +277,7 @@ int main(void)
 {
     RUN(test_sender_respects_peer_window);
     RUN(test_old_segment_does_not_update_window);
+    RUN(test_pure_ack_seq_within_peer_window);
     RUN(test_zero_window_probes_unanswered_time_out);
     RUN(test_zero_window_probes_answered_never_time_out);
     RUN(test_zero_window_probe_accepted);
