@@ -424,7 +424,7 @@ static const char *attach_program(xdp_link *x)
     return NULL;
 }
 
-/* UMEM and socket; zero_copy asks the driver for it, which may refuse. */
+/* UMEM and socket; zero_copy asks the driver for it, which may refuse. 0 or a negative errno. */
 static int open_socket(xdp_link *x, const char *ifname, bool zero_copy, uint32_t ring_rx,
                        uint32_t ring_tx)
 {
@@ -435,9 +435,10 @@ static int open_socket(xdp_link *x, const char *ifname, bool zero_copy, uint32_t
         .frame_headroom = 0,
         .flags = 0,
     };
-    if (xsk_umem__create(&x->umem, x->area, x->area_size, &x->fq, &x->cq, &uc)) {
+    int rc = xsk_umem__create(&x->umem, x->area, x->area_size, &x->fq, &x->cq, &uc);
+    if (rc) {
         x->umem = NULL;
-        return -1;
+        return rc;
     }
     struct xsk_socket_config sc = {
         .rx_size = ring_rx,
@@ -446,11 +447,12 @@ static int open_socket(xdp_link *x, const char *ifname, bool zero_copy, uint32_t
         .xdp_flags = 0,
         .bind_flags = XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY),
     };
-    if (xsk_socket__create(&x->xsk, ifname, x->queue, x->umem, &x->rx, &x->tx, &sc)) {
+    rc = xsk_socket__create(&x->xsk, ifname, x->queue, x->umem, &x->rx, &x->tx, &sc);
+    if (rc) {
         x->xsk = NULL;
         xsk_umem__delete(x->umem);
         x->umem = NULL;
-        return -1;
+        return rc;
     }
     x->zero_copy = zero_copy;
     x->xsk_fd = xsk_socket__fd(x->xsk);
@@ -462,9 +464,17 @@ static const char *open_xsk(xdp_link *x, const char *ifname)
     uint32_t ring_rx = pow2_at_least(x->n_rx);
     uint32_t ring_tx = pow2_at_least(x->base.n_tx < TX_RING_MAX ? x->base.n_tx : TX_RING_MAX);
     /* Zero copy needs the driver's XDP, so it is tried only in native mode. */
-    if (!(x->native && open_socket(x, ifname, true, ring_rx, ring_tx) == 0) &&
-        open_socket(x, ifname, false, ring_rx, ring_tx))
-        return "xdp link: cannot create the AF_XDP socket on queue 0";
+    int rc = -1;
+    if (x->native) rc = open_socket(x, ifname, true, ring_rx, ring_tx);
+    if (rc) rc = open_socket(x, ifname, false, ring_rx, ring_tx);
+    /* The error names its cause class: the message must be a constant string. */
+    if (rc == -ENOMEM || rc == -ENOBUFS)
+        return "xdp link: cannot create the AF_XDP socket on queue 0: out of (locked) memory";
+    if (rc == -EBUSY)
+        return "xdp link: cannot create the AF_XDP socket on queue 0: the queue is in use";
+    if (rc == -EPERM || rc == -EACCES)
+        return "xdp link: cannot create the AF_XDP socket on queue 0: not permitted";
+    if (rc) return "xdp link: cannot create the AF_XDP socket on queue 0";
     struct bpf_map *m = bpf_object__find_map_by_name(x->obj, ET_XDP_MAP_XSKS);
     if (!m || xsk_socket__update_xskmap(x->xsk, bpf_map__fd(m)))
         return "xdp link: cannot register the socket in the XSK map";
