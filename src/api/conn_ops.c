@@ -50,12 +50,12 @@ const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64
     if (c->state == EFVITCP_CLOSED) return "connection is closed";
     et_stack_refresh_clock(st);
     if (ns == 0) {
-        et_tw_cancel(&st->wheel, &c->t_user[timer_id]);
+        et_wheel_cancel(&st->wheel, &c->t_user[timer_id]);
         return NULL;
     }
     uint64_t at = st->now_ns + ns;
     if (at < st->now_ns) at = UINT64_MAX; /* saturate: never wrap into the past */
-    et_tw_arm(&st->wheel, &c->t_user[timer_id], at);
+    et_wheel_arm(&st->wheel, &c->t_user[timer_id], at);
     return NULL;
 }
 
@@ -67,7 +67,7 @@ const char *efvitcp_set_user_timer(efvitcp_conn *c, uint32_t timer_id, uint64_t 
 
 void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id)
 {
-    if (timer_id < c->st->cfg.user_timers) et_tw_cancel(&c->st->wheel, &c->t_user[timer_id]);
+    if (timer_id < c->st->cfg.user_timers) et_wheel_cancel(&c->st->wheel, &c->t_user[timer_id]);
 }
 
 uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data)

@@ -163,7 +163,7 @@ static void arm_look(et_conn *c)
     if (c->probe_backoff < UINT8_MAX) c->probe_backoff++;
     uint64_t at = st->now_ns + wait;
     if (at > c->arp_deadline_ns) at = c->arp_deadline_ns;
-    et_tw_arm(&st->wheel, &c->t_retx, at);
+    et_wheel_arm(&st->wheel, &c->t_retx, at);
 }
 
 /* Asks the kernel to resolve the next hop and gives the attempt initial_rto << retries. */

@@ -151,7 +151,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->rcv_wscale = cfg->window_scale ? window_shift_for(cfg->recv_buf_size) : 0;
     st->now_ns = l->ops->now(l);
     st->link_clock = true; /* until the user drives the clock with poll_at */
-    et_tw_init(&st->wheel, st->now_ns);
+    et_wheel_init(&st->wheel, st->now_ns);
     return NULL;
 }
 
@@ -235,7 +235,7 @@ static void neigh_resolved(et_stack *st, uint32_t ip, const uint8_t mac[6])
         et_conn *c = &st->conns[i];
         if (c->state != EFVITCP_WAIT_ARP || c->next_hop != ip) continue;
         memcpy(c->remote_mac, mac, 6);
-        et_tw_cancel(&st->wheel, &c->t_retx);
+        et_wheel_cancel(&st->wheel, &c->t_retx);
         c->retx_mode = ET_RETX_NONE;
         c->retries = 0;
         c->state = EFVITCP_SYN_SENT;
@@ -303,7 +303,7 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
        ring is spurious. At most rx_bufs worth of polls, so that a flood cannot stop time. */
     if (n < RX_BURST || ++st->timers_deferred > st->cfg.rx_bufs / RX_BURST) {
         st->timers_deferred = 0;
-        et_tw_advance(&st->wheel, st->now_ns, et_timer_fire, st);
+        et_wheel_advance(&st->wheel, st->now_ns, et_timer_fire, st);
         et_tw_expire(st);
     }
     if (st->deferred) {
@@ -327,7 +327,7 @@ void et_stack_refresh_clock(et_stack *st)
 
 uint64_t et_stack_next_timed(const et_stack *st)
 {
-    uint64_t t = et_tw_next_expiry(&st->wheel);
+    uint64_t t = et_wheel_next_expiry(&st->wheel);
     if (st->tw_count) {
         const et_tw *tw = &st->tw[st->tw_head];
         if (tw->expire_ns < t) t = tw->expire_ns;

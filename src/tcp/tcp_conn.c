@@ -57,10 +57,10 @@ void et_conn_free(et_conn *c)
 {
     et_stack *st = c->st;
     if (c->state == EFVITCP_CLOSED) return;
-    et_tw_cancel(&st->wheel, &c->t_retx);
-    et_tw_cancel(&st->wheel, &c->t_delack);
-    et_tw_cancel(&st->wheel, &c->t_keepalive);
-    for (uint32_t i = 0; i < st->cfg.user_timers; i++) et_tw_cancel(&st->wheel, &c->t_user[i]);
+    et_wheel_cancel(&st->wheel, &c->t_retx);
+    et_wheel_cancel(&st->wheel, &c->t_delack);
+    et_wheel_cancel(&st->wheel, &c->t_keepalive);
+    for (uint32_t i = 0; i < st->cfg.user_timers; i++) et_wheel_cancel(&st->wheel, &c->t_user[i]);
     uint64_t key = et_ct_key(c->remote_ip, c->remote_port, c->local_port);
     if (et_ct_find(&st->table, key) == c->id) et_ct_remove(&st->table, key);
     if (c->active_open && st->link->ops->flow_del) {

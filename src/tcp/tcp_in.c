@@ -2,6 +2,7 @@
  * TCP input, following the event processing of RFC 9293 §3.10.7 state by state, with the
  * hardening of RFC 5961 (RST, SYN and ACK acceptability) and RFC 7323 (PAWS).
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "tcp/stack.h"
@@ -109,8 +110,8 @@ static void listen_input(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
     }
     if (st->h->allow_new_connection) {
         struct sockaddr_in peer = {.sin_family = AF_INET};
-        peer.sin_addr.s_addr = __builtin_bswap32(s->saddr);
-        peer.sin_port = __builtin_bswap16(s->sport);
+        peer.sin_addr.s_addr = htonl(s->saddr);
+        peer.sin_port = htons(s->sport);
         if (!st->h->allow_new_connection(st->hctx, &peer, s->dport)) {
             st->stats.drops[EFVITCP_DROP_REFUSED]++;
             et_send_rst_reply(st, s);
@@ -151,7 +152,7 @@ static void syn_acked(et_conn *c, uint32_t ack)
     c->sr_una = 1;
     c->retries = 0;
     c->retx_mode = ET_RETX_NONE;
-    et_tw_cancel(&c->st->wheel, &c->t_retx);
+    et_wheel_cancel(&c->st->wheel, &c->t_retx);
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -476,7 +477,7 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         c->retries = 0;
         if (c->snd_wnd > old_wnd || freed) {
             c->retx_mode = ET_RETX_NONE;
-            et_tw_cancel(&st->wheel, &c->t_retx);
+            et_wheel_cancel(&st->wheel, &c->t_retx);
         }
     }
     if (freed && c->fin_pending) et_queue_fin(c);

@@ -46,7 +46,7 @@ void et_arm_retx_timer(et_conn *c)
     if (t > max_rto(c) && c->retx_mode != ET_RETX_ARP) t = max_rto(c);
     /* Re-armed for every segment sent and usually later than before: postponing costs a
        store (the timer is re-placed once when its old time comes). */
-    et_tw_postpone(&st->wheel, &c->t_retx, st->now_ns + t);
+    et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + t);
 }
 
 void et_arm_rto(et_conn *c)
@@ -61,8 +61,8 @@ void et_arm_delack(et_conn *c)
        timer is never pushed back; a stale one (its ACK left) is, lazily. */
     if (c->delack_owed) return;
     c->delack_owed = true;
-    et_tw_postpone(&c->st->wheel, &c->t_delack,
-                   c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
+    et_wheel_postpone(&c->st->wheel, &c->t_delack,
+                      c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
 }
 
 void et_arm_keepalive(et_conn *c)
@@ -73,7 +73,7 @@ void et_arm_keepalive(et_conn *c)
     if (last == 0) last = st->now_ns;
     uint64_t when = c->ka_probes ? st->now_ns + (uint64_t)st->cfg.keepalive_intvl_ms * 1000000
                                  : last + (uint64_t)st->cfg.keepalive_ms * 1000000;
-    et_tw_arm(&st->wheel, &c->t_keepalive, when);
+    et_wheel_arm(&st->wheel, &c->t_keepalive, when);
 }
 
 static void give_up(et_conn *c)

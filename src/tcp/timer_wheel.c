@@ -12,7 +12,7 @@
  *       (cur & 63), which (a) never uses. Its occupancy bit is never set, so the slot searches
  *       ignore it; the next advance fires it first.
  *
- * A timer postponed by et_tw_postpone keeps the slot of its earlier tick: it sits where a timer
+ * A timer postponed by et_wheel_postpone keeps the slot of its earlier tick: it sits where a timer
  * expiring then would, and run_batch re-places it rather than firing it, since its tick is later.
  * So (a) holds for the tick the timer was placed for, which may be below expire_tick.
  *
@@ -26,11 +26,11 @@
 #include <string.h>
 
 #define LEVEL_BITS      6
-#define TOP_LEVEL       (ET_TW_LEVELS - 1)
-#define LAST_SLOT       (ET_TW_SLOTS - 1)
-#define TOP_BLOCK_SHIFT (LEVEL_BITS * ET_TW_LEVELS) /* 48: ticks spanned by the top level */
+#define TOP_LEVEL       (ET_WHEEL_LEVELS - 1)
+#define LAST_SLOT       (ET_WHEEL_SLOTS - 1)
+#define TOP_BLOCK_SHIFT (LEVEL_BITS * ET_WHEEL_LEVELS) /* 48: ticks spanned by the top level */
 /* The largest tick an advance can reach; one more cannot be converted back to nanoseconds. */
-#define MAX_TICK (UINT64_MAX >> ET_TW_TICK_SHIFT)
+#define MAX_TICK (UINT64_MAX >> ET_WHEEL_TICK_SHIFT)
 
 static inline unsigned index_at(uint64_t tick, unsigned level)
 {
@@ -162,20 +162,20 @@ static void run_batch(et_timer_wheel *w, et_timer *batch, void (*fire)(void *, e
     }
 }
 
-void et_tw_init(et_timer_wheel *w, uint64_t now_ns)
+void et_wheel_init(et_timer_wheel *w, uint64_t now_ns)
 {
     memset(w, 0, sizeof(*w));
-    w->cur_tick = et_tw_ns_to_tick(now_ns);
+    w->cur_tick = et_wheel_ns_to_tick(now_ns);
     w->next_hint = UINT64_MAX;
 }
 
 /* The first tick that starts at or after ns: no timer fires before its time. */
 static inline uint64_t ceil_tick(uint64_t ns)
 {
-    return et_tw_ns_to_tick(ns) + ((ns & ((1u << ET_TW_TICK_SHIFT) - 1)) != 0);
+    return et_wheel_ns_to_tick(ns) + ((ns & ((1u << ET_WHEEL_TICK_SHIFT) - 1)) != 0);
 }
 
-void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
+void et_wheel_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
 {
     if (t->armed) {
         unlink_timer(w, t);
@@ -191,7 +191,7 @@ void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
         place(w, t);
 }
 
-void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
+void et_wheel_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
 {
     uint64_t tick = ceil_tick(expire_ns);
     /* A due-slot timer (rule (c)) would be re-placed by the next advance like any other, but
@@ -199,10 +199,10 @@ void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
     if (t->armed && tick >= t->expire_tick && t->expire_tick > w->cur_tick)
         t->expire_tick = tick; /* run_batch re-places it when its slot comes up */
     else
-        et_tw_arm(w, t, expire_ns);
+        et_wheel_arm(w, t, expire_ns);
 }
 
-void et_tw_cancel(et_timer_wheel *w, et_timer *t)
+void et_wheel_cancel(et_timer_wheel *w, et_timer *t)
 {
     if (!t->armed) return;
     unlink_timer(w, t);
@@ -210,10 +210,10 @@ void et_tw_cancel(et_timer_wheel *w, et_timer *t)
     w->count--;
 }
 
-void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
-                   void *ctx)
+void et_wheel_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
+                      void *ctx)
 {
-    uint64_t now = et_tw_ns_to_tick(now_ns);
+    uint64_t now = et_wheel_ns_to_tick(now_ns);
     if (now < w->cur_tick) now = w->cur_tick;
     /* The common poll: nothing can be due before next_hint, so just move the clock (slots keep
        their places, as the jump argument below shows). */
@@ -235,11 +235,11 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
 
     for (;;) {
         w->steps++;
-        uint64_t begin[ET_TW_LEVELS] = {0};
-        unsigned slot[ET_TW_LEVELS] = {0};
-        bool has[ET_TW_LEVELS] = {0};
+        uint64_t begin[ET_WHEEL_LEVELS] = {0};
+        unsigned slot[ET_WHEEL_LEVELS] = {0};
+        bool has[ET_WHEEL_LEVELS] = {0};
         uint64_t next = UINT64_MAX;
-        for (unsigned k = 0; k < ET_TW_LEVELS; k++) {
+        for (unsigned k = 0; k < ET_WHEEL_LEVELS; k++) {
             has[k] = level_next(w, k, &begin[k], &slot[k]);
             if (has[k] && begin[k] < next) next = begin[k];
         }
@@ -257,7 +257,7 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
         }
         /* Detach everything that begins now before any callback runs: the due slot of the new
            tick is the level-0 slot that is about to fire. */
-        for (unsigned k = ET_TW_LEVELS; k-- > 0;)
+        for (unsigned k = ET_WHEEL_LEVELS; k-- > 0;)
             if (has[k] && begin[k] == next) take_slot(w, k, slot[k], &batch);
         w->cur_tick = next;
         run_batch(w, &batch, fire, ctx);
@@ -278,15 +278,15 @@ void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, e
     }
 }
 
-uint64_t et_tw_next_expiry(const et_timer_wheel *w)
+uint64_t et_wheel_next_expiry(const et_timer_wheel *w)
 {
     if (!w->count) return UINT64_MAX;
-    if (w->slots[0][index_at(w->cur_tick, 0)]) return w->cur_tick << ET_TW_TICK_SHIFT;
+    if (w->slots[0][index_at(w->cur_tick, 0)]) return w->cur_tick << ET_WHEEL_TICK_SHIFT;
     uint64_t next = UINT64_MAX, begin;
     unsigned slot;
-    for (unsigned k = 0; k < ET_TW_LEVELS; k++)
+    for (unsigned k = 0; k < ET_WHEEL_LEVELS; k++)
         if (level_next(w, k, &begin, &slot) && begin < next) next = begin;
     /* A timer past the last reachable tick can never fire. */
     if (next > MAX_TICK) return UINT64_MAX;
-    return next << ET_TW_TICK_SHIFT;
+    return next << ET_WHEEL_TICK_SHIFT;
 }

@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ET_TW_TICK_SHIFT 10
-#define ET_TW_LEVELS     8
-#define ET_TW_SLOTS      64
+#define ET_WHEEL_TICK_SHIFT 10
+#define ET_WHEEL_LEVELS     8
+#define ET_WHEEL_SLOTS      64
 
 /** An intrusive timer; embed it where it belongs. Zero-initialised = not armed. */
 typedef struct et_timer {
@@ -27,45 +27,46 @@ typedef struct et_timer {
 
 typedef struct et_timer_wheel {
     uint64_t cur_tick; /**< every timer due at or before cur_tick has fired */
-    uint64_t occupied[ET_TW_LEVELS];
-    et_timer *slots[ET_TW_LEVELS][ET_TW_SLOTS];
+    uint64_t occupied[ET_WHEEL_LEVELS];
+    et_timer *slots[ET_WHEEL_LEVELS][ET_WHEEL_SLOTS];
     uint32_t count;
     uint64_t steps;     /**< iterations of the advance loop so far (statistics, tests) */
     uint64_t next_hint; /**< no slot begins before this tick: advances short of it are O(1) */
 } et_timer_wheel;
 
-static inline uint64_t et_tw_ns_to_tick(uint64_t ns)
+static inline uint64_t et_wheel_ns_to_tick(uint64_t ns)
 {
-    return ns >> ET_TW_TICK_SHIFT;
+    return ns >> ET_WHEEL_TICK_SHIFT;
 }
 
 /** Starts the wheel at time now_ns. */
-void et_tw_init(et_timer_wheel *w, uint64_t now_ns);
+void et_wheel_init(et_timer_wheel *w, uint64_t now_ns);
 /**
  * Arms t to fire at the first advance whose time reaches expire_ns (rounded up to a tick); re-arms
  * if armed. A time at or before the current tick fires on the next advance, whatever its time, and
  * counts as due at the current tick; from inside fire that is the next call, not the running one.
  */
-void et_tw_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
+void et_wheel_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
 /**
- * As et_tw_arm, but when t is armed for an earlier tick it only records the later one: t keeps
+ * As et_wheel_arm, but when t is armed for an earlier tick it only records the later one: t keeps
  * its slot and is moved on when the wheel reaches that slot, without firing. A timer pushed
  * back on every segment (retransmission, delayed ACK) then costs a store instead of an unlink
  * and a placement; the price is one re-placement per original expiry. next_expiry stays a
  * lower bound.
  */
-void et_tw_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
+void et_wheel_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
 /** Disarms t; no effect if not armed. */
-void et_tw_cancel(et_timer_wheel *w, et_timer *t);
+void et_wheel_cancel(et_timer_wheel *w, et_timer *t);
 /**
  * Advances to now_ns and calls fire(ctx, t) for every timer due, in order of expiry tick. t is
  * disarmed before the call; fire may arm or cancel any timer, t included, but must not call
- * et_tw_advance. A time before the current one fires what is due and leaves the wheel where it is.
+ * et_wheel_advance. A time before the current one fires what is due and leaves the wheel where it
+ * is.
  */
-void et_tw_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
-                   void *ctx);
+void et_wheel_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
+                      void *ctx);
 /** A lower bound on the time (ns) of the next expiry, exact for timers in the finest level;
     UINT64_MAX when no timer is armed. */
-uint64_t et_tw_next_expiry(const et_timer_wheel *w);
+uint64_t et_wheel_next_expiry(const et_timer_wheel *w);
 
 #endif

@@ -141,7 +141,7 @@ static void test_each_rule(void)
     EXPECT_NOTHING(t);
     OK(t);
     REQUIRE(c->t_delack.armed);
-    et_tw_cancel(&t->st->wheel, &c->t_delack);
+    et_wheel_cancel(&t->st->wheel, &c->t_delack);
     const char *e = et_stack_check(t->st);
     CHECK(e && strstr(e, "ACK owed"));
     c->delack_owed = false; /* as after an ACK left: et_arm_delack arms it again */

@@ -103,7 +103,7 @@ static void test_data_rto_and_karn(void)
     EXPECT_NOTHING(t);
 }
 
-/* The retransmission timer is postponed lazily (et_tw_postpone) and left armed when everything
+/* The retransmission timer is postponed lazily (et_wheel_postpone) and left armed when everything
    is acknowledged. Neither may change when an RTO fires: RFC 6298 §5.3 restarts it for the
    oldest outstanding data when an ACK advances, and a stale timer from earlier data fires as a
    no-op. */

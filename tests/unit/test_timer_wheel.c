@@ -8,9 +8,9 @@
 
 #include <stdbool.h>
 
-#define NS_PER_TICK (1ull << ET_TW_TICK_SHIFT)
+#define NS_PER_TICK (1ull << ET_WHEEL_TICK_SHIFT)
 #define YEAR_NS     (365ull * 24 * 3600 * 1000000000ull)
-#define MAX_TICK    (UINT64_MAX >> ET_TW_TICK_SHIFT)
+#define MAX_TICK    (UINT64_MAX >> ET_WHEEL_TICK_SHIFT)
 
 static uint64_t prng_state;
 
@@ -52,7 +52,7 @@ typedef struct model_timer {
     bool this_call; /* past and armed from inside the running advance: must wait */
     uint64_t tick;
     uint32_t fired;
-    bool postponed; /* moved later by et_tw_postpone: sits in an earlier slot */
+    bool postponed; /* moved later by et_wheel_postpone: sits in an earlier slot */
 } model_timer;
 
 static struct {
@@ -68,7 +68,7 @@ static void m_arm(uint32_t id, uint64_t ns)
 {
     model_timer *m = &S.m[id];
     m->t.arg = id;
-    et_tw_arm(&S.w, &m->t, ns);
+    et_wheel_arm(&S.w, &m->t, ns);
     m->armed = true;
     m->tick = ceil_tick(ns);
     m->past = m->tick <= S.w.cur_tick;
@@ -78,7 +78,7 @@ static void m_arm(uint32_t id, uint64_t ns)
     CHECK_EQ(m->t.expire_tick, m->tick);
 }
 
-/* et_tw_postpone: lazy when armed, not yet due and moving later; otherwise an arm. Either way
+/* et_wheel_postpone: lazy when armed, not yet due and moving later; otherwise an arm. Either way
    the timer must fire exactly once, at exactly its new tick. */
 static void m_postpone(uint32_t id, uint64_t ns)
 {
@@ -86,14 +86,14 @@ static void m_postpone(uint32_t id, uint64_t ns)
     uint64_t tick = ceil_tick(ns);
     if (m->armed && !m->past && tick >= m->tick) {
         m->t.arg = id;
-        et_tw_postpone(&S.w, &m->t, ns);
+        et_wheel_postpone(&S.w, &m->t, ns);
         m->postponed = m->postponed || tick > m->tick;
         m->tick = tick;
         CHECK(m->t.armed);
         CHECK_EQ(m->t.expire_tick, tick);
         return;
     }
-    et_tw_postpone(&S.w, &m->t, ns);
+    et_wheel_postpone(&S.w, &m->t, ns);
     m->t.arg = id;
     m->armed = true;
     m->tick = tick;
@@ -106,7 +106,7 @@ static void m_postpone(uint32_t id, uint64_t ns)
 
 static void m_cancel(uint32_t id)
 {
-    et_tw_cancel(&S.w, &S.m[id].t);
+    et_wheel_cancel(&S.w, &S.m[id].t);
     S.m[id].armed = false;
     CHECK(!S.m[id].t.armed);
 }
@@ -133,7 +133,7 @@ static uint64_t rand_expiry(uint64_t now)
     case 6:
         return sat_add(now, below(20 * YEAR_NS));
     case 7: /* a level's span away, give or take a nanosecond */
-        return sat_add(now, (1ull << (6 * below(9) + ET_TW_TICK_SHIFT)) + below(3) - 1);
+        return sat_add(now, (1ull << (6 * below(9) + ET_WHEEL_TICK_SHIFT)) + below(3) - 1);
     case 8:
         return now - (now < 5000 ? now : below(5000));
     default:
@@ -204,7 +204,7 @@ static void m_advance(uint64_t now_ns)
     S.adv_now = now_tick > before ? now_tick : before;
     S.adv_start = before;
     S.last_fire = 0;
-    et_tw_advance(&S.w, now_ns, check_fire, NULL);
+    et_wheel_advance(&S.w, now_ns, check_fire, NULL);
     S.in_advance = false;
     CHECK_EQ(S.w.cur_tick, S.adv_now);
     uint32_t armed = 0;
@@ -238,7 +238,7 @@ static uint64_t model_min_tick(bool *any_past, uint32_t *which)
 
 static void check_next_expiry(void)
 {
-    uint64_t ne = et_tw_next_expiry(&S.w);
+    uint64_t ne = et_wheel_next_expiry(&S.w);
     bool any_past;
     uint32_t which = 0;
     uint64_t min = model_min_tick(&any_past, &which);
@@ -263,7 +263,7 @@ static void random_run(uint64_t seed, uint64_t start_ns, int ops)
 {
     memset(&S, 0, sizeof(S));
     prng_state = seed;
-    et_tw_init(&S.w, start_ns);
+    et_wheel_init(&S.w, start_ns);
     S.actions = true;
     uint64_t now = start_ns;
     uint64_t fires_before = 0;
@@ -289,7 +289,7 @@ static void random_run(uint64_t seed, uint64_t start_ns, int ops)
             break;
         case 5: {
             /* next_expiry is a lower bound: just before it nothing fires */
-            uint64_t ne = et_tw_next_expiry(&S.w);
+            uint64_t ne = et_wheel_next_expiry(&S.w);
             if (ne != UINT64_MAX && ne > now) {
                 fires_before = S.fires;
                 now = ne - 1;
@@ -388,12 +388,12 @@ static void log_fire(void *ctx, et_timer *t)
     }
     L.n++;
     if (L.cancel_on_fire) {
-        et_tw_cancel(L.w, L.cancel_on_fire);
+        et_wheel_cancel(L.w, L.cancel_on_fire);
         L.cancel_on_fire = NULL;
     }
     if (t == L.rearm && L.rearm_left > 0) {
         L.rearm_left--;
-        et_tw_arm(L.w, t, L.w->cur_tick * NS_PER_TICK + L.rearm_delta_ns);
+        et_wheel_arm(L.w, t, L.w->cur_tick * NS_PER_TICK + L.rearm_delta_ns);
     }
 }
 
@@ -407,27 +407,27 @@ static void test_rounding_and_exact_tick(void)
 {
     et_timer_wheel w;
     et_timer a = {0}, b = {0}, c = {0};
-    et_tw_init(&w, 0);
+    et_wheel_init(&w, 0);
     log_reset(&w);
-    et_tw_arm(&w, &a, 1025); /* rounds up to tick 2 */
-    et_tw_arm(&w, &b, 2048); /* exactly tick 2 */
-    et_tw_arm(&w, &c, 2049); /* tick 3 */
+    et_wheel_arm(&w, &a, 1025); /* rounds up to tick 2 */
+    et_wheel_arm(&w, &b, 2048); /* exactly tick 2 */
+    et_wheel_arm(&w, &c, 2049); /* tick 3 */
     CHECK_EQ(a.expire_tick, 2);
     CHECK_EQ(b.expire_tick, 2);
     CHECK_EQ(c.expire_tick, 3);
-    CHECK_EQ(et_tw_next_expiry(&w), 2048);
-    et_tw_advance(&w, 2047, log_fire, NULL);
+    CHECK_EQ(et_wheel_next_expiry(&w), 2048);
+    et_wheel_advance(&w, 2047, log_fire, NULL);
     CHECK_EQ(L.n, 0);
-    et_tw_advance(&w, 2048, log_fire, NULL);
+    et_wheel_advance(&w, 2048, log_fire, NULL);
     CHECK_EQ(L.n, 2);
     CHECK(!a.armed && !b.armed && c.armed);
-    CHECK_EQ(et_tw_next_expiry(&w), 3072);
-    et_tw_advance(&w, 3071, log_fire, NULL);
+    CHECK_EQ(et_wheel_next_expiry(&w), 3072);
+    et_wheel_advance(&w, 3071, log_fire, NULL);
     CHECK_EQ(L.n, 2);
-    et_tw_advance(&w, 3072, log_fire, NULL);
+    et_wheel_advance(&w, 3072, log_fire, NULL);
     CHECK_EQ(L.n, 3);
     CHECK_EQ(w.count, 0);
-    CHECK_EQ(et_tw_next_expiry(&w), UINT64_MAX);
+    CHECK_EQ(et_wheel_next_expiry(&w), UINT64_MAX);
 }
 
 static void test_order_across_levels(void)
@@ -435,12 +435,12 @@ static void test_order_across_levels(void)
     et_timer_wheel w;
     et_timer t[6];
     memset(t, 0, sizeof(t));
-    et_tw_init(&w, 5 * NS_PER_TICK);
+    et_wheel_init(&w, 5 * NS_PER_TICK);
     log_reset(&w);
     /* ticks chosen to sit in levels 0, 1, 2, 3 and on a 64-tick boundary */
     const uint64_t ticks[6] = {300000, 64, 4096, 70, 6, 262144};
-    for (int i = 0; i < 6; i++) et_tw_arm(&w, &t[i], ticks[i] * NS_PER_TICK);
-    et_tw_advance(&w, 1000000 * NS_PER_TICK, log_fire, NULL);
+    for (int i = 0; i < 6; i++) et_wheel_arm(&w, &t[i], ticks[i] * NS_PER_TICK);
+    et_wheel_advance(&w, 1000000 * NS_PER_TICK, log_fire, NULL);
     REQUIRE(L.n == 6);
     const int order[6] = {4, 1, 3, 2, 5, 0};
     for (int i = 0; i < 6; i++) {
@@ -453,28 +453,28 @@ static void test_cancel_inside_fire(void)
 {
     et_timer_wheel w;
     et_timer a = {0}, b = {0}, c = {0};
-    et_tw_init(&w, 0);
+    et_wheel_init(&w, 0);
     log_reset(&w);
     /* same tick, reached through different levels: b was armed when it was far away */
-    et_tw_arm(&w, &b, 5000 * NS_PER_TICK);
-    et_tw_advance(&w, 4990 * NS_PER_TICK, log_fire, NULL);
-    et_tw_arm(&w, &a, 5000 * NS_PER_TICK);
-    et_tw_arm(&w, &c, 5001 * NS_PER_TICK);
+    et_wheel_arm(&w, &b, 5000 * NS_PER_TICK);
+    et_wheel_advance(&w, 4990 * NS_PER_TICK, log_fire, NULL);
+    et_wheel_arm(&w, &a, 5000 * NS_PER_TICK);
+    et_wheel_arm(&w, &c, 5001 * NS_PER_TICK);
     /* whichever of a and b fires first cancels the other one; c is cancelled after that */
     L.cancel_on_fire = &b;
-    et_tw_advance(&w, 5000 * NS_PER_TICK, log_fire, NULL);
+    et_wheel_advance(&w, 5000 * NS_PER_TICK, log_fire, NULL);
     /* the callback cancelled b, or b fired first and cancelling it again was a no-op */
     CHECK(L.n == 1 || L.n == 2);
     CHECK(!a.armed && !b.armed && c.armed);
     L.cancel_on_fire = &c;
-    et_tw_arm(&w, &a, 5001 * NS_PER_TICK);
-    et_tw_advance(&w, 6000 * NS_PER_TICK, log_fire, NULL);
+    et_wheel_arm(&w, &a, 5001 * NS_PER_TICK);
+    et_wheel_advance(&w, 6000 * NS_PER_TICK, log_fire, NULL);
     CHECK(!c.armed && !a.armed);
     CHECK_EQ(w.count, 0);
     /* cancelling twice and cancelling a never-armed timer are harmless */
-    et_tw_cancel(&w, &c);
+    et_wheel_cancel(&w, &c);
     et_timer z = {0};
-    et_tw_cancel(&w, &z);
+    et_wheel_cancel(&w, &z);
     CHECK_EQ(w.count, 0);
 }
 
@@ -482,14 +482,14 @@ static void test_rearm_inside_fire(void)
 {
     et_timer_wheel w;
     et_timer p = {0};
-    et_tw_init(&w, 0);
+    et_wheel_init(&w, 0);
     log_reset(&w);
     /* a periodic timer inside one long advance fires at every period, at its exact tick */
     L.rearm = &p;
     L.rearm_delta_ns = 5 * NS_PER_TICK;
     L.rearm_left = 19;
-    et_tw_arm(&w, &p, 5 * NS_PER_TICK);
-    et_tw_advance(&w, 100 * NS_PER_TICK + 3, log_fire, NULL);
+    et_wheel_arm(&w, &p, 5 * NS_PER_TICK);
+    et_wheel_advance(&w, 100 * NS_PER_TICK + 3, log_fire, NULL);
     CHECK_EQ(L.n, 20);
     for (int i = 0; i < 20 && i < 64; i++) CHECK_EQ(L.at[i], 5 * (uint64_t)(i + 1));
     CHECK(!p.armed);
@@ -499,17 +499,17 @@ static void test_rearm_inside_fire(void)
     L.rearm = &p;
     L.rearm_delta_ns = 0;
     L.rearm_left = 1000;
-    et_tw_arm(&w, &p, 200 * NS_PER_TICK);
-    et_tw_advance(&w, 10 * YEAR_NS, log_fire, NULL);
+    et_wheel_arm(&w, &p, 200 * NS_PER_TICK);
+    et_wheel_advance(&w, 10 * YEAR_NS, log_fire, NULL);
     CHECK_EQ(L.n, 1);
     CHECK(p.armed);
     CHECK(w.steps < 100);
-    et_tw_advance(&w, 10 * YEAR_NS, log_fire, NULL); /* same time: still fires */
+    et_wheel_advance(&w, 10 * YEAR_NS, log_fire, NULL); /* same time: still fires */
     CHECK_EQ(L.n, 2);
-    et_tw_advance(&w, 10 * YEAR_NS + 1, log_fire, NULL);
+    et_wheel_advance(&w, 10 * YEAR_NS + 1, log_fire, NULL);
     CHECK_EQ(L.n, 3);
     L.rearm_left = 0;
-    et_tw_advance(&w, 10 * YEAR_NS + 1, log_fire, NULL);
+    et_wheel_advance(&w, 10 * YEAR_NS + 1, log_fire, NULL);
     CHECK_EQ(L.n, 4);
     CHECK(!p.armed);
     CHECK_EQ(w.count, 0);
@@ -519,26 +519,26 @@ static void test_arm_in_past(void)
 {
     et_timer_wheel w;
     et_timer a = {0}, b = {0}, c = {0};
-    et_tw_init(&w, 1000 * NS_PER_TICK + 17);
+    et_wheel_init(&w, 1000 * NS_PER_TICK + 17);
     log_reset(&w);
-    et_tw_arm(&w, &a, 0);
-    et_tw_arm(&w, &b, 1000 * NS_PER_TICK); /* the current tick itself */
-    et_tw_arm(&w, &c, 1001 * NS_PER_TICK);
-    CHECK(et_tw_next_expiry(&w) <= 1000 * NS_PER_TICK + 17);
+    et_wheel_arm(&w, &a, 0);
+    et_wheel_arm(&w, &b, 1000 * NS_PER_TICK); /* the current tick itself */
+    et_wheel_arm(&w, &c, 1001 * NS_PER_TICK);
+    CHECK(et_wheel_next_expiry(&w) <= 1000 * NS_PER_TICK + 17);
     /* the next advance fires them even without the clock moving, or moving backwards */
-    et_tw_advance(&w, 5, log_fire, NULL);
+    et_wheel_advance(&w, 5, log_fire, NULL);
     CHECK_EQ(w.cur_tick, 1000);
     CHECK_EQ(L.n, 2);
     CHECK(!a.armed && !b.armed && c.armed);
-    CHECK_EQ(et_tw_next_expiry(&w), 1001 * NS_PER_TICK);
+    CHECK_EQ(et_wheel_next_expiry(&w), 1001 * NS_PER_TICK);
     /* re-arming a due timer into the future takes it out of the due set */
-    et_tw_arm(&w, &a, 0);
-    et_tw_arm(&w, &a, 2000 * NS_PER_TICK);
-    et_tw_advance(&w, 1000 * NS_PER_TICK, log_fire, NULL);
+    et_wheel_arm(&w, &a, 0);
+    et_wheel_arm(&w, &a, 2000 * NS_PER_TICK);
+    et_wheel_advance(&w, 1000 * NS_PER_TICK, log_fire, NULL);
     CHECK_EQ(L.n, 2);
     CHECK(a.armed);
-    et_tw_cancel(&w, &a);
-    et_tw_advance(&w, 1001 * NS_PER_TICK, log_fire, NULL);
+    et_wheel_cancel(&w, &a);
+    et_wheel_advance(&w, 1001 * NS_PER_TICK, log_fire, NULL);
     CHECK_EQ(L.n, 3);
     CHECK(L.log[2] == &c);
     CHECK_EQ(w.count, 0);
@@ -565,23 +565,23 @@ static void test_idle_ten_years(void)
     prng_state = 99;
     memset(big, 0, sizeof(big));
     uint64_t start = 123456789;
-    et_tw_init(&w, start);
+    et_wheel_init(&w, start);
     /* an empty wheel crosses ten years at once (the next_hint fast path: no loop at all) */
-    et_tw_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
+    et_wheel_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
     CHECK(w.steps <= 1);
 
-    et_tw_init(&w, start);
+    et_wheel_init(&w, start);
     for (int i = 0; i < 10000; i++)
-        et_tw_arm(&w, &big[i], start + 10 * YEAR_NS + 1 + below(10 * YEAR_NS));
+        et_wheel_arm(&w, &big[i], start + 10 * YEAR_NS + 1 + below(10 * YEAR_NS));
     big_fired = big_last = 0;
     big_bad = 0;
-    et_tw_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
+    et_wheel_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
     CHECK_EQ(big_fired, 0);
     CHECK_EQ(w.count, 10000);
     /* a few cascades of top-level slots, nothing per tick or per timer */
     CHECK(w.steps < 200);
     uint64_t steps = w.steps;
-    et_tw_advance(&w, start + 21 * YEAR_NS, big_fire, NULL);
+    et_wheel_advance(&w, start + 21 * YEAR_NS, big_fire, NULL);
     CHECK_EQ(big_fired, 10000);
     CHECK_EQ(big_bad, 0);
     CHECK_EQ(w.count, 0);
@@ -589,10 +589,10 @@ static void test_idle_ten_years(void)
     CHECK(w.steps - steps <= 9 * 10000);
 
     /* and the same with timers spread over the ten years, all fired in one call */
-    et_tw_init(&w, start);
-    for (int i = 0; i < 10000; i++) et_tw_arm(&w, &big[i], start + below(10 * YEAR_NS));
+    et_wheel_init(&w, start);
+    for (int i = 0; i < 10000; i++) et_wheel_arm(&w, &big[i], start + below(10 * YEAR_NS));
     big_fired = big_last = 0;
-    et_tw_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
+    et_wheel_advance(&w, start + 10 * YEAR_NS, big_fire, NULL);
     CHECK_EQ(big_fired, 10000);
     CHECK_EQ(big_bad, 0);
     CHECK(w.steps <= 9 * 10000);
@@ -601,31 +601,31 @@ static void test_idle_ten_years(void)
 static void test_beyond_top_level(void)
 {
     /* cur in the last slot of the top level: the overflow slot begins at the next block */
-    uint64_t block_ns = 1ull << (6 * ET_TW_LEVELS + ET_TW_TICK_SHIFT);
+    uint64_t block_ns = 1ull << (6 * ET_WHEEL_LEVELS + ET_WHEEL_TICK_SHIFT);
     uint64_t start = block_ns - 10 * NS_PER_TICK;
     et_timer_wheel w;
     et_timer a = {0}, b = {0}, c = {0}, d = {0};
-    et_tw_init(&w, start);
+    et_wheel_init(&w, start);
     log_reset(&w);
-    et_tw_arm(&w, &a, start + 3 * block_ns + 7 * NS_PER_TICK); /* three blocks on */
-    et_tw_arm(&w, &b, block_ns);                               /* the first tick of the next */
-    et_tw_arm(&w, &c, start + 40 * YEAR_NS);                   /* decades on */
-    et_tw_arm(&w, &d, block_ns + block_ns / 2 + 3);            /* half a block on */
-    CHECK(et_tw_next_expiry(&w) <= block_ns);
-    et_tw_advance(&w, block_ns - 1, log_fire, NULL);
+    et_wheel_arm(&w, &a, start + 3 * block_ns + 7 * NS_PER_TICK); /* three blocks on */
+    et_wheel_arm(&w, &b, block_ns);                               /* the first tick of the next */
+    et_wheel_arm(&w, &c, start + 40 * YEAR_NS);                   /* decades on */
+    et_wheel_arm(&w, &d, block_ns + block_ns / 2 + 3);            /* half a block on */
+    CHECK(et_wheel_next_expiry(&w) <= block_ns);
+    et_wheel_advance(&w, block_ns - 1, log_fire, NULL);
     CHECK_EQ(L.n, 0);
-    et_tw_advance(&w, block_ns, log_fire, NULL);
+    et_wheel_advance(&w, block_ns, log_fire, NULL);
     CHECK_EQ(L.n, 1);
     CHECK(L.log[0] == &b);
     /* walk the clock with next_expiry: never fires early, a bounded number of hops */
     int hops = 0;
     while (w.count && hops < 1000) {
-        uint64_t ne = et_tw_next_expiry(&w);
+        uint64_t ne = et_wheel_next_expiry(&w);
         REQUIRE(ne != UINT64_MAX);
         int n = L.n;
-        et_tw_advance(&w, ne - 1, log_fire, NULL);
+        et_wheel_advance(&w, ne - 1, log_fire, NULL);
         CHECK_EQ(L.n, n);
-        et_tw_advance(&w, ne, log_fire, NULL);
+        et_wheel_advance(&w, ne, log_fire, NULL);
         hops++;
     }
     CHECK_EQ(w.count, 0);
@@ -641,30 +641,30 @@ static void test_next_expiry_bounds(void)
 {
     et_timer_wheel w;
     et_timer a = {0}, b = {0};
-    et_tw_init(&w, 0);
+    et_wheel_init(&w, 0);
     log_reset(&w);
-    CHECK_EQ(et_tw_next_expiry(&w), UINT64_MAX);
-    et_tw_arm(&w, &a, 10 * NS_PER_TICK);
-    CHECK_EQ(et_tw_next_expiry(&w), 10 * NS_PER_TICK); /* level 0: exact */
-    et_tw_arm(&w, &b, 5 * NS_PER_TICK + 1);
-    CHECK_EQ(et_tw_next_expiry(&w), 6 * NS_PER_TICK);
-    et_tw_cancel(&w, &b);
-    et_tw_cancel(&w, &a);
-    CHECK_EQ(et_tw_next_expiry(&w), UINT64_MAX);
+    CHECK_EQ(et_wheel_next_expiry(&w), UINT64_MAX);
+    et_wheel_arm(&w, &a, 10 * NS_PER_TICK);
+    CHECK_EQ(et_wheel_next_expiry(&w), 10 * NS_PER_TICK); /* level 0: exact */
+    et_wheel_arm(&w, &b, 5 * NS_PER_TICK + 1);
+    CHECK_EQ(et_wheel_next_expiry(&w), 6 * NS_PER_TICK);
+    et_wheel_cancel(&w, &b);
+    et_wheel_cancel(&w, &a);
+    CHECK_EQ(et_wheel_next_expiry(&w), UINT64_MAX);
     /* a far timer: each hop to the bound either cascades or fires; at most one per level */
     uint64_t target = 123456789012345ull;
-    et_tw_arm(&w, &a, target);
+    et_wheel_arm(&w, &a, target);
     uint64_t prev = 0;
     int hops = 0;
     while (a.armed && hops < 20) {
-        uint64_t ne = et_tw_next_expiry(&w);
+        uint64_t ne = et_wheel_next_expiry(&w);
         CHECK(ne > prev && ne <= ceil_tick(target) * NS_PER_TICK);
         prev = ne;
-        et_tw_advance(&w, ne, log_fire, NULL);
+        et_wheel_advance(&w, ne, log_fire, NULL);
         hops++;
     }
     CHECK(!a.armed);
-    CHECK(hops <= ET_TW_LEVELS);
+    CHECK(hops <= ET_WHEEL_LEVELS);
     CHECK_EQ(L.n, 1);
     CHECK_EQ(L.at[0], ceil_tick(target));
 }
@@ -673,22 +673,22 @@ static void test_end_of_time(void)
 {
     et_timer_wheel w;
     et_timer a = {0}, b = {0};
-    et_tw_init(&w, UINT64_MAX - 10 * YEAR_NS);
+    et_wheel_init(&w, UINT64_MAX - 10 * YEAR_NS);
     log_reset(&w);
-    et_tw_arm(&w, &a, UINT64_MAX);        /* rounds up past the last reachable tick */
-    et_tw_arm(&w, &b, UINT64_MAX - 2000); /* the last reachable tick */
+    et_wheel_arm(&w, &a, UINT64_MAX);        /* rounds up past the last reachable tick */
+    et_wheel_arm(&w, &b, UINT64_MAX - 2000); /* the last reachable tick */
     CHECK_EQ(b.expire_tick, MAX_TICK);
-    CHECK(et_tw_next_expiry(&w) <= MAX_TICK * NS_PER_TICK);
-    et_tw_advance(&w, UINT64_MAX - 1024, log_fire, NULL);
+    CHECK(et_wheel_next_expiry(&w) <= MAX_TICK * NS_PER_TICK);
+    et_wheel_advance(&w, UINT64_MAX - 1024, log_fire, NULL);
     CHECK_EQ(L.n, 0);
-    et_tw_advance(&w, UINT64_MAX, log_fire, NULL);
+    et_wheel_advance(&w, UINT64_MAX, log_fire, NULL);
     CHECK_EQ(L.n, 1);
     CHECK(L.log[0] == &b);
     CHECK(a.armed);
-    CHECK_EQ(et_tw_next_expiry(&w), UINT64_MAX); /* it can never fire */
-    et_tw_advance(&w, UINT64_MAX, log_fire, NULL);
+    CHECK_EQ(et_wheel_next_expiry(&w), UINT64_MAX); /* it can never fire */
+    et_wheel_advance(&w, UINT64_MAX, log_fire, NULL);
     CHECK_EQ(L.n, 1);
-    et_tw_cancel(&w, &a);
+    et_wheel_cancel(&w, &a);
     CHECK_EQ(w.count, 0);
 }
 
