@@ -72,8 +72,10 @@ void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id)
 
 uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data)
 {
-    if (data) *data = c->rbuf + c->rb_head;
-    return c->state == EFVITCP_CLOSED ? 0 : et_rcv_held(c);
+    const uint8_t *p;
+    uint32_t n = et_rcv_unread(c, &p);
+    if (data) *data = p;
+    return c->state == EFVITCP_CLOSED ? 0 : n;
 }
 
 void efvitcp_consume(efvitcp_conn *c, uint32_t n)

@@ -1,6 +1,8 @@
 /* Creation, polling helpers and teardown shared by clients and servers. */
 #include "api/instance.h"
 
+#include "api/config.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +10,17 @@ const char *et_instance_new(et_stack **out, size_t size, const char *interface,
                             const efvitcp_config *cfg)
 {
     *out = NULL;
+    efvitcp_config defaults;
+    if (!cfg) {
+        efvitcp_config_default(&defaults);
+        cfg = &defaults;
+    }
+    /* The engine takes a configuration already checked against its documented ranges. */
+    const char *err = et_config_validate(cfg);
+    if (err) return err;
     et_stack *st = calloc(1, size);
     if (!st) return "out of memory";
-    const char *err = et_stack_init(st, interface, cfg);
+    err = et_stack_init(st, interface, cfg);
     if (err) {
         et_stack_close(st);
         free(st);

@@ -10,31 +10,12 @@ const char *efvitcp_server_init(efvitcp_server **out, const char *interface,
 
 const char *efvitcp_server_listen(efvitcp_server *srv, uint16_t port)
 {
-    et_stack *st = &srv->st;
-    if (port == 0) return "port 0 cannot be listened on";
-    uint64_t bit = 1ull << (port & 63);
-    if (st->listen_bits[port >> 6] & bit) return "already listening on this port";
-    if (st->link->ops->flow_add) {
-        et_flow f = {st->local_ip, 0, port, 0};
-        if (st->link->ops->flow_add(st->link, &f)) return "link could not steer the port";
-    }
-    st->listen_bits[port >> 6] |= bit;
-    st->n_listen++;
-    return NULL;
+    return et_stack_listen(&srv->st, port);
 }
 
 const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port)
 {
-    et_stack *st = &srv->st;
-    uint64_t bit = 1ull << (port & 63);
-    if (!(st->listen_bits[port >> 6] & bit)) return "not listening on this port";
-    if (st->link->ops->flow_del) {
-        et_flow f = {st->local_ip, 0, port, 0};
-        st->link->ops->flow_del(st->link, &f);
-    }
-    st->listen_bits[port >> 6] &= ~bit;
-    st->n_listen--;
-    return NULL;
+    return et_stack_unlisten(&srv->st, port);
 }
 
 void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx)

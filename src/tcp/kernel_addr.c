@@ -103,7 +103,7 @@ static int bind_port(const et_stack *st, uint16_t port)
 
 static bool port_taken(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
 {
-    if (st->listen_bits[lport >> 6] & (1ull << (lport & 63))) return true;
+    if (et_stack_is_listening(st, lport)) return true;
     return et_ct_find(&st->table, et_ct_key(rip, rport, lport)) != UINT32_MAX;
 }
 

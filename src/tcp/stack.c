@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/config.h"
-
 #define RX_BURST      32
 #define TX_DONE_BURST 64
 #define NEIGH_ENTRIES 64
@@ -91,13 +89,7 @@ static const char *alloc_arrays(et_stack *st)
 
 const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg_in)
 {
-    efvitcp_config defaults;
-    if (!cfg_in) {
-        efvitcp_config_default(&defaults);
-        cfg_in = &defaults;
-    }
-    const char *err = et_config_validate(cfg_in);
-    if (err) return err;
+    const char *err;
     if (!interface) return "interface is NULL";
     st->cfg = *cfg_in;
     /* Strings belong to the caller and are only read during init. */

@@ -218,6 +218,7 @@ typedef struct et_stack {
 } et_stack;
 
 /* stack.c */
+/* cfg must already be valid (the API layer checks it against the documented ranges). */
 const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg);
 void et_stack_close(et_stack *st);
 void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
@@ -233,6 +234,16 @@ void et_stack_deferred_add(et_stack *st, et_conn *c);
 void et_stack_refresh_clock(et_stack *st);
 /* Takes the link's TX completions: the buffers may be written again. */
 void et_stack_reap_tx(et_stack *st);
+
+/* tcp_listen.c: listening ports */
+/* Starts taking SYNs for port (steering it to the link first). NULL or why not. */
+const char *et_stack_listen(et_stack *st, uint16_t port);
+/* Stops taking new SYNs for port; its connections live on. NULL or why not. */
+const char *et_stack_unlisten(et_stack *st, uint16_t port);
+static inline bool et_stack_is_listening(const et_stack *st, uint16_t port)
+{
+    return st->listen_bits[port >> 6] & (1ull << (port & 63));
+}
 
 /* tcp_conn.c: connection life */
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
@@ -317,6 +328,8 @@ void et_arm_keepalive(et_conn *c);
    by a callback. */
 bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len);
 uint32_t et_rcv_held(const et_conn *c);
+/* The bytes held (et_rcv_held) and, in *data, where they start. */
+uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data);
 void et_rcv_consume(et_conn *c, uint32_t n);
 
 /* time_wait.c */

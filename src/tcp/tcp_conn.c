@@ -128,7 +128,7 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
 
 static bool port_free(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
 {
-    if (st->listen_bits[lport >> 6] & (1ull << (lport & 63))) return false;
+    if (et_stack_is_listening(st, lport)) return false;
     return et_ct_find(&st->table, et_ct_key(rip, rport, lport)) == UINT32_MAX;
 }
 

@@ -15,11 +15,6 @@ static inline uint32_t seg_space(const et_tcp_seg *s)
     return s->len + ((s->flags & ET_TCP_SYN) ? 1 : 0) + ((s->flags & ET_TCP_FIN) ? 1 : 0);
 }
 
-static inline bool listening(const et_stack *st, uint16_t port)
-{
-    return st->listen_bits[port >> 6] & (1ull << (port & 63));
-}
-
 /* RFC 5961 §7: challenge ACKs are rate limited per connection (never globally: CVE-2016-5696).
    Takes one ACK from the budget of the current second; false when it is spent. */
 static bool ack_budget(et_conn *c)
@@ -290,7 +285,7 @@ static bool fin_input(et_conn *c)
     uint32_t gen = c->gen;
     if (st->h->on_fin) {
         const uint8_t *p;
-        uint32_t n = efvitcp_unread(c, &p);
+        uint32_t n = et_rcv_unread(c, &p);
         st->h->on_fin(st->hctx, c, p, n);
         if (c->gen != gen) return false;
     }
@@ -584,7 +579,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
     }
     uint32_t v = et_ct_find(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
     if (v == UINT32_MAX) {
-        if (listening(st, s->dport)) {
+        if (et_stack_is_listening(st, s->dport)) {
             listen_input(st, s, 0);
         } else {
             st->stats.drops[EFVITCP_DROP_NO_CONN]++;
@@ -595,7 +590,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
     if (v & ET_TW_FLAG) {
         uint32_t idx = v & ~ET_TW_FLAG;
         et_tw *tw = et_tw_get(st, idx);
-        if ((f & ET_TCP_SYN) && !(f & ET_TCP_ACK) && listening(st, s->dport)) {
+        if ((f & ET_TCP_SYN) && !(f & ET_TCP_ACK) && et_stack_is_listening(st, s->dport)) {
             /* RFC 6191 (timestamps) / RFC 1122 §4.2.2.13 (sequence): a new incarnation may
                reuse the tuple if it is provably newer than the old one. */
             bool newer = (tw->ts_ok && s->opt.has_ts) ? (int32_t)(s->opt.tsval - tw->ts_recent) > 0

@@ -16,6 +16,12 @@ uint32_t et_rcv_held(const et_conn *c)
     return c->rb_tail - c->rb_head;
 }
 
+uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data)
+{
+    *data = c->rbuf + c->rb_head;
+    return et_rcv_held(c);
+}
+
 /* End of the last island, as a buffer offset (rb_tail when there is none). */
 static uint32_t used_end(const et_conn *c)
 {
