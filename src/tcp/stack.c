@@ -132,9 +132,9 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->local_ip = l->local_ip;
     st->prefix_len = l->prefix_len;
     st->gateway = l->gateway;
-    st->own_addr = (l->caps & ET_LINK_CAP_OWN_ADDR) != 0;
     st->verify_csum = (l->caps & ET_LINK_CAP_RX_CSUM) == 0;
-    if (!st->own_addr && (err = et_kaddr_init(st))) return err;
+    st->addr = (l->caps & ET_LINK_CAP_OWN_ADDR) ? &et_addr_own : &et_addr_kernel;
+    if ((err = st->addr->init(st))) return err;
     if (!st->local_ip) return "link has no IPv4 address";
     st->slot_payload = l->tx_buf_size - ET_HDRS_LEN;
     uint32_t mss = l->mtu - ET_IP_HLEN - ET_TCP_HLEN;
@@ -164,7 +164,7 @@ void et_stack_close(et_stack *st)
         free(st->conns[0].user_data);
     }
     if (st->link) st->link->ops->destroy(st->link);
-    et_kaddr_close(st);
+    if (st->addr) st->addr->close(st);
     if (st->pcap) {
         et_pcap_close(st->pcap);
         free(st->pcap);
@@ -220,37 +220,6 @@ static void run_deferred(et_stack *st)
     }
 }
 
-/* A neighbour became known: start the handshakes that waited for it. */
-static void neigh_resolved(et_stack *st, uint32_t ip, const uint8_t mac[6])
-{
-    for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
-        et_conn *c = &st->conns[i];
-        if (c->state != EFVITCP_WAIT_ARP || c->next_hop != ip) continue;
-        memcpy(c->remote_mac, mac, 6);
-        et_wheel_cancel(&st->wheel, &c->t_retx);
-        c->retx_mode = ET_RETX_NONE;
-        c->retries = 0;
-        c->state = EFVITCP_SYN_SENT;
-        et_output_syn(c);
-    }
-}
-
-/* RFC 826 packet reception, with the RFC 5227 caution of updating only entries we asked for
-   unless the request is addressed to us. */
-static void arp_input(et_stack *st, const et_arp_msg *a)
-{
-    if (!st->own_addr || a->spa == 0 || a->spa == st->local_ip) {
-        st->stats.drops[EFVITCP_DROP_ARP]++;
-        return;
-    }
-    bool for_us = a->tpa == st->local_ip;
-    et_neigh_entry *e = et_neigh_find(&st->neigh, a->spa);
-    bool was_resolved = e && e->resolved;
-    e = et_neigh_learn(&st->neigh, a->spa, a->sha, for_us, st->now_ns);
-    if (for_us && a->oper == 1) et_send_arp(st, 2, a->sha, a->spa);
-    if (e && !was_resolved) neigh_resolved(st, a->spa, a->sha);
-}
-
 void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
 {
     static const efvitcp_handler none;
@@ -282,7 +251,7 @@ void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t n
             st->rx_hw_ts = 0;
             break;
         case ET_FRAME_ARP:
-            arp_input(st, &arp);
+            st->addr->arp_input(st, &arp);
             break;
         default:
             st->stats.drops[why]++;

@@ -14,6 +14,7 @@
 #include "net/headers.h"
 #include "net/neigh.h"
 #include "net/parse.h"
+#include "tcp/addr.h"
 #include "tcp/cc.h"
 #include "tcp/conn_table.h"
 #include "tcp/timer_wheel.h"
@@ -170,7 +171,6 @@ typedef struct et_stack {
     uint32_t send_mask;    /* send_slots - 1 */
     uint8_t rcv_wscale;    /* window scale we offer */
     bool verify_csum;
-    bool own_addr;
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
@@ -210,7 +210,9 @@ typedef struct et_stack {
 
     et_pcap *pcap; /* capture of every frame in and out (cfg.pcap_path), NULL = off */
 
-    /* kernel-shared addressing (!own_addr, kernel_addr.c); NULL when the stack owns its address */
+    /* addressing (addr.h): own address or kernel-shared, chosen at init */
+    const et_addr_ops *addr;
+    /* kernel-shared addressing only (addr_kernel.c); NULL when the stack owns its address */
     struct et_nl *nl; /* netlink: routes and neighbours */
     int *port_fd;     /* per connection: the kernel socket reserving its local port, or -1 */
 
@@ -257,24 +259,10 @@ void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *));
 void et_conn_enter_time_wait(et_conn *c);
 uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void et_conn_init_seq(et_conn *c, uint32_t iss);
+/* An ephemeral port (RFC 6056 algorithm 1) free for rip:rport in our table; 0 if none. */
 uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
-
-/* kernel_addr.c: kernel-shared addressing (docs/links.md) */
-/* Opens netlink and the port table; takes the address from the kernel if the link gave none. */
-const char *et_kaddr_init(et_stack *st);
-void et_kaddr_close(et_stack *st);
-/* The next hop to ip from the kernel's routing table. */
-const char *et_kaddr_route(et_stack *st, uint32_t ip, uint32_t *next_hop);
-/* Reserves *lport (0: picks one) for a connection to rip:rport with a bound kernel socket. */
-const char *et_kaddr_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, uint16_t *lport,
-                                  int *fd_out);
-/* Closes the connection's reserving socket, if any. */
-void et_kaddr_release(et_conn *c);
-/* The next hop's MAC from the kernel into c->remote_mac: true; else starts resolution (the ARP
-   timer is armed) and returns false. */
-bool et_kaddr_neigh(et_conn *c);
-/* The ARP timer in kernel-shared mode: 1 the SYN left, 0 still waiting, -1 give up. */
-int et_kaddr_arp_timer(et_conn *c);
+/* lport is neither listened on nor used toward rip:rport. */
+bool et_conn_port_free(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 
 /* tcp_out.c */
 /* Sends what the windows allow. */

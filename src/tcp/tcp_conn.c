@@ -67,7 +67,7 @@ void et_conn_free(et_conn *c)
         et_flow f = {st->local_ip, c->remote_ip, c->local_port, c->remote_port};
         st->link->ops->flow_del(st->link, &f);
     }
-    et_kaddr_release(c);
+    st->addr->release(c);
     if (c->in_deferred) {
         /* The slot may be reused before the next poll runs the list, and et_conn_alloc clears
            the link: unlink it now. Not found, it is on the chain run_deferred is walking, which
@@ -126,7 +126,7 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->ts_offset = (uint32_t)(et_siphash(c->st->isn_key, tuple, sizeof(tuple)) >> 32);
 }
 
-static bool port_free(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+bool et_conn_port_free(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
 {
     if (et_stack_is_listening(st, lport)) return false;
     return et_ct_find(&st->table, et_ct_key(rip, rport, lport)) == UINT32_MAX;
@@ -139,15 +139,9 @@ uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport)
     uint32_t off = et_rng_below(&st->rng, n);
     for (uint32_t i = 0; i < n; i++) {
         uint16_t p = (uint16_t)(lo + (off + i) % n);
-        if (port_free(st, rip, rport, p)) return p;
+        if (et_conn_port_free(st, rip, rport, p)) return p;
     }
     return 0;
-}
-
-static bool same_subnet(const et_stack *st, uint32_t ip)
-{
-    uint32_t mask = st->prefix_len ? ~0u << (32 - st->prefix_len) : 0;
-    return (ip & mask) == (st->local_ip & mask);
 }
 
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
@@ -157,23 +151,15 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
     if (ip == 0 || ip == 0xffffffffu || (ip >> 28) == 14) return "invalid destination address";
     if (ip == st->local_ip) return "connecting to our own address is not supported";
     if (port == 0) return "destination port is 0";
-    uint32_t next_hop = same_subnet(st, ip) ? ip : st->gateway;
-    const char *err;
-    if (!st->own_addr && (err = et_kaddr_route(st, ip, &next_hop))) return err;
+    uint32_t next_hop = 0;
+    const char *err = st->addr->route(st, ip, &next_hop);
+    if (err) return err;
     if (!next_hop) return "no route to host (off-subnet and no gateway)";
     if (!st->free_conns) return "too many connections (max_conns)";
+    if (local_port && !et_conn_port_free(st, ip, port, local_port))
+        return "local port in use for this destination";
     int port_fd = -1;
-    if (local_port) {
-        if (!port_free(st, ip, port, local_port)) return "local port in use for this destination";
-        if (!st->own_addr && (err = et_kaddr_reserve_port(st, ip, port, &local_port, &port_fd)))
-            return err;
-    } else if (!st->own_addr) {
-        /* Sharing the kernel's address: the port must also be free of kernel sockets, and
-           stays reserved by one for the connection's life. */
-        if ((err = et_kaddr_reserve_port(st, ip, port, &local_port, &port_fd))) return err;
-    } else if (!(local_port = et_conn_pick_port(st, ip, port))) {
-        return "no free ephemeral port";
-    }
+    if ((err = st->addr->reserve_port(st, ip, port, &local_port, &port_fd))) return err;
 
     if (st->link->ops->flow_add) {
         /* Steer the flow before the SYN leaves so that the SYN-ACK reaches us. */
@@ -196,29 +182,13 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
     st->stats.conns_opened++;
     if (out) *out = c;
 
-    if (!st->own_addr) {
-        /* The kernel's neighbour table; a missing entry is resolved by the kernel while the ARP
-           timer looks at the table again, and gives up through on_timeout. */
-        if (et_kaddr_neigh(c)) {
-            c->state = EFVITCP_SYN_SENT;
-            et_output_syn(c);
-        } else {
-            c->state = EFVITCP_WAIT_ARP;
-        }
-        return NULL;
-    }
-    et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop, st->now_ns);
-    if (e->resolved) {
-        memcpy(c->remote_mac, e->mac, 6);
+    /* Resolution happens inside the state machine: the ARP timer retries and gives up through
+       on_timeout, never by blocking. */
+    if (st->addr->resolve(c)) {
         c->state = EFVITCP_SYN_SENT;
         et_output_syn(c);
     } else {
-        /* Resolution happens inside the state machine: the ARP timer retries and gives up
-           through on_timeout, never by blocking. */
         c->state = EFVITCP_WAIT_ARP;
-        et_send_arp(st, 1, NULL, next_hop);
-        c->retx_mode = ET_RETX_ARP;
-        et_arm_retx_timer(c);
     }
     return NULL;
 }

@@ -88,20 +88,9 @@ static void retx_fire(et_conn *c)
 {
     et_stack *st = c->st;
     switch (c->retx_mode) {
-    case ET_RETX_ARP: {
-        if (!st->own_addr) {
-            if (et_kaddr_arp_timer(c) < 0) give_up(c);
-            return;
-        }
-        et_neigh_entry *e = et_neigh_get(&st->neigh, c->next_hop, st->now_ns);
-        if (++c->retries > st->cfg.syn_retries) {
-            give_up(c);
-            return;
-        }
-        if (!e->resolved) et_send_arp(st, 1, NULL, c->next_hop);
-        et_arm_retx_timer(c);
+    case ET_RETX_ARP:
+        if (st->addr->arp_timer(c) < 0) give_up(c);
         return;
-    }
     case ET_RETX_PERSIST: {
         if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_nxt) {
             c->retx_mode = ET_RETX_NONE;

@@ -1,10 +1,10 @@
 /*
- * Kernel-shared addressing (docs/links.md): when the link does not own its address, the stack uses
- * the interface's kernel address, asks the kernel for the route to each destination and for the
- * next hop's MAC, lets the kernel resolve a missing neighbour (never blocking: the ARP timer looks
- * at the kernel's table again), and reserves each ephemeral port with a kernel TCP socket bound to
- * (local address, port) for the connection's life, so that the kernel never hands the same port
- * to one of its own sockets.
+ * Kernel-shared addressing (addr.h, docs/links.md): when the link does not own its address, the
+ * stack uses the interface's kernel address, asks the kernel for the route to each destination and
+ * for the next hop's MAC, lets the kernel resolve a missing neighbour (never blocking: the ARP
+ * timer looks at the kernel's table again), and reserves each ephemeral port with a kernel TCP
+ * socket bound to (local address, port) for the connection's life, so that the kernel never hands
+ * the same port to one of its own sockets.
  *
  * The reserving socket never listens or connects: it only holds the port in the kernel's bind
  * table. Segments of our flows must therefore never reach the kernel (it would answer them with
@@ -19,13 +19,14 @@
 #include <unistd.h>
 
 #include "net/netlink.h"
+#include "tcp/addr.h"
 #include "tcp/stack.h"
 
 #define ARP_POLL_FIRST_NS 1000000ull  /* first look at the kernel's table: a LAN answers in us */
 #define ARP_POLL_MAX_NS   64000000ull /* the look-again interval doubles up to this */
 #define PORT_TRIES        64          /* random ports tried before asking the kernel for one */
 
-const char *et_kaddr_init(et_stack *st)
+static const char *kernel_init(et_stack *st)
 {
     et_link *l = st->link;
     if (!l->ifindex) return "link shares the kernel's address but names no kernel interface";
@@ -54,7 +55,7 @@ const char *et_kaddr_init(et_stack *st)
     return NULL;
 }
 
-void et_kaddr_close(et_stack *st)
+static void kernel_close(et_stack *st)
 {
     if (st->port_fd) {
         for (uint32_t i = 0; i < st->cfg.max_conns; i++)
@@ -69,7 +70,7 @@ void et_kaddr_close(et_stack *st)
     }
 }
 
-const char *et_kaddr_route(et_stack *st, uint32_t ip, uint32_t *next_hop)
+static const char *kernel_route(et_stack *st, uint32_t ip, uint32_t *next_hop)
 {
     et_route rt;
     int err = et_nl_route_get(st->nl, ip, &rt);
@@ -101,14 +102,8 @@ static int bind_port(const et_stack *st, uint16_t port)
     return fd;
 }
 
-static bool port_taken(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
-{
-    if (et_stack_is_listening(st, lport)) return true;
-    return et_ct_find(&st->table, et_ct_key(rip, rport, lport)) != UINT32_MAX;
-}
-
-const char *et_kaddr_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, uint16_t *lport,
-                                  int *fd_out)
+static const char *kernel_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, uint16_t *lport,
+                                       int *fd_out)
 {
     if (*lport) {
         int fd = bind_port(st, *lport);
@@ -136,7 +131,7 @@ const char *et_kaddr_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, ui
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
     if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
-        port_taken(st, rip, rport, ntohs(sa.sin_port))) {
+        !et_conn_port_free(st, rip, rport, ntohs(sa.sin_port))) {
         close(fd);
         return "no free ephemeral port";
     }
@@ -145,7 +140,7 @@ const char *et_kaddr_reserve_port(et_stack *st, uint32_t rip, uint16_t rport, ui
     return NULL;
 }
 
-void et_kaddr_release(et_conn *c)
+static void kernel_release(et_conn *c)
 {
     et_stack *st = c->st;
     if (!st->port_fd || st->port_fd[c->id] < 0) return;
@@ -178,7 +173,7 @@ static void start_attempt(et_conn *c)
     arm_look(c);
 }
 
-bool et_kaddr_neigh(et_conn *c)
+static bool kernel_resolve(et_conn *c)
 {
     et_stack *st = c->st;
     uint8_t mac[6];
@@ -192,7 +187,7 @@ bool et_kaddr_neigh(et_conn *c)
     return false;
 }
 
-int et_kaddr_arp_timer(et_conn *c)
+static int kernel_arp_timer(et_conn *c)
 {
     et_stack *st = c->st;
     uint8_t mac[6];
@@ -218,3 +213,21 @@ int et_kaddr_arp_timer(et_conn *c)
     arm_look(c);
     return 0;
 }
+
+/* The kernel answers ARP for its address and keeps the neighbour table: ARP is not ours. */
+static void kernel_arp_input(et_stack *st, const et_arp_msg *a)
+{
+    (void)a;
+    st->stats.drops[EFVITCP_DROP_ARP]++;
+}
+
+const et_addr_ops et_addr_kernel = {
+    .init = kernel_init,
+    .close = kernel_close,
+    .route = kernel_route,
+    .reserve_port = kernel_reserve_port,
+    .release = kernel_release,
+    .resolve = kernel_resolve,
+    .arp_timer = kernel_arp_timer,
+    .arp_input = kernel_arp_input,
+};
