@@ -2,8 +2,9 @@
  * Congestion control: none, NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438).
  *
  * cwnd and ssthresh are bytes; the CUBIC curve is computed in segments with doubles, as RFC 9438
- * states it. Every hook first repairs the state, because the engine writes cwnd itself during
- * fast recovery and a bad value must not turn into a stall, a NaN or an overflow later.
+ * states it. The hooks are the only writers of cwnd and ssthresh. Each one still first repairs the
+ * state (a cheap clamp, a no-op on any state the hooks produced), so that a state set from outside,
+ * as the unit tests do, can never turn into a stall, a NaN or an overflow later.
  */
 #include "tcp/cc.h"
 
@@ -236,6 +237,22 @@ void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns)
     /* RFC 6582 §3.2 step 2: the three duplicate ACKs left the network. */
     cc->cwnd = clamp_u64((uint64_t)cc->ssthresh + 3 * cc->smss, cc->smss, CC_MAX);
     cc->bytes_acked = 0;
+}
+
+void et_cc_on_dupack(et_cc *cc)
+{
+    repair(cc);
+    if (!cc_active(cc)) return;
+    cc->cwnd = clamp_u64((uint64_t)cc->cwnd + cc->smss, cc->smss, CC_MAX);
+}
+
+void et_cc_on_partial_ack(et_cc *cc, uint32_t acked)
+{
+    repair(cc);
+    if (!cc_active(cc)) return;
+    uint64_t w = cc->cwnd > acked ? cc->cwnd - acked : 0;
+    if (acked >= cc->smss) w += cc->smss;
+    cc->cwnd = clamp_u64(w, cc->smss, CC_MAX);
 }
 
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight)

@@ -1,6 +1,7 @@
 /*
  * Congestion control: none, NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438). The connection
- * owns an et_cc and calls these hooks; loss detection and retransmission stay in the engine.
+ * owns an et_cc and calls these hooks; loss detection and retransmission stay in the engine, which
+ * reads cwnd but never writes cwnd or ssthresh: every change goes through a hook.
  * Byte-counting throughout (RFC 3465 appropriate byte counting with L = 2*SMSS in slow start).
  */
 #ifndef EFVITCP_CC_H
@@ -35,6 +36,12 @@ void et_cc_on_ack(et_cc *cc, uint32_t acked, uint64_t srtt_ns, uint64_t now_ns);
 /** Entering fast recovery (RFC 6582 §3.2 step 2): flight = bytes in flight. Sets ssthresh and
     cwnd = ssthresh + 3*SMSS; the caller then adds SMSS to cwnd per further duplicate ACK. */
 void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** A further duplicate ACK in fast recovery (RFC 6582 §3.2 step 4): a segment left the network,
+    cwnd grows by SMSS. */
+void et_cc_on_dupack(et_cc *cc);
+/** A partial ACK in fast recovery (RFC 6582 §3.2 step 5) of acked bytes: deflate cwnd by them,
+    add back SMSS if at least SMSS was acknowledged, never below SMSS. */
+void et_cc_on_partial_ack(et_cc *cc, uint32_t acked);
 /** Leaving fast recovery on a full ACK (RFC 6582 §3.2 step 3): flight after the ACK. */
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
 /** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */

@@ -225,9 +225,7 @@ static bool ack_new_data(et_conn *c, uint32_t ack)
         } else {
             /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
             et_retransmit_head(c);
-            uint32_t cw = c->cc.cwnd > acked ? c->cc.cwnd - acked : 0;
-            if (acked >= c->send_mss) cw += c->send_mss;
-            c->cc.cwnd = cw < c->send_mss ? c->send_mss : cw;
+            et_cc_on_partial_ack(&c->cc, acked);
         }
     } else if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2) {
         /* RFC 7661 spirit: grow only when the window was actually used. */
@@ -258,7 +256,7 @@ static void dup_ack(et_conn *c)
         c->retx_mode = ET_RETX_RTO;
         et_arm_retx_timer(c);
     } else if (c->dupacks > 3 && c->in_recovery) {
-        c->cc.cwnd += c->send_mss; /* step 4: inflate for each segment that left the network */
+        et_cc_on_dupack(&c->cc); /* step 4: a segment left the network */
     }
 }
 

@@ -198,6 +198,30 @@ static void test_newreno_avoidance(void)
     CHECK(cc.bytes_acked <= MAXW);
 }
 
+/* RFC 6582 §3.2 step 5: a partial ACK deflates by the bytes it acknowledged and adds back one
+   SMSS when at least one SMSS was acknowledged; cwnd never drops below one SMSS. */
+static void test_partial_ack(void)
+{
+    for (int algo = EFVITCP_CC_NEWRENO; algo <= EFVITCP_CC_CUBIC; algo++) {
+        et_cc cc;
+        et_cc_init(&cc, algo, S);
+        cc.cwnd = 20 * S;
+        et_cc_on_fast_loss(&cc, 20 * S, 0);
+        uint32_t w = cc.cwnd, th = cc.ssthresh;
+        et_cc_on_partial_ack(&cc, 3 * S);
+        CHECK_EQ(cc.cwnd, w - 3 * S + S);
+        et_cc_on_partial_ack(&cc, S - 1); /* less than one SMSS: no add-back */
+        CHECK_EQ(cc.cwnd, w - 3 * S + S - (S - 1));
+        et_cc_on_partial_ack(&cc, 100 * S);
+        CHECK_EQ(cc.cwnd, S);
+        et_cc_on_partial_ack(&cc, UINT32_MAX);
+        CHECK_EQ(cc.cwnd, S);
+        CHECK_EQ(cc.ssthresh, th); /* recovery moves cwnd only */
+        et_cc_on_dupack(&cc);
+        CHECK_EQ(cc.cwnd, 2 * S);
+    }
+}
+
 static void test_newreno_loss(void)
 {
     et_cc cc;
@@ -208,8 +232,9 @@ static void test_newreno_loss(void)
     CHECK_EQ(cc.ssthresh, 10 * S);
     CHECK_EQ(cc.cwnd, 13 * S);
     CHECK_EQ(cc.bytes_acked, 0);
-    /* The engine inflates cwnd per duplicate ACK, then deflates on the full ACK. */
-    cc.cwnd += 5 * S;
+    /* RFC 6582 step 4: each further duplicate ACK inflates by SMSS; the full ACK deflates. */
+    for (int i = 0; i < 5; i++) et_cc_on_dupack(&cc);
+    CHECK_EQ(cc.cwnd, 18 * S);
     et_cc_on_recovery_exit(&cc, 5 * S);
     CHECK_EQ(cc.cwnd, 6 * S);
     et_cc_on_recovery_exit(&cc, 0);
@@ -522,6 +547,8 @@ static void test_none(void)
         CHECK_EQ(cc.ssthresh, MAXW);
         et_cc_on_ack(&cc, 100 * S, 10 * MS, SEC);
         et_cc_on_fast_loss(&cc, 100 * S, SEC);
+        et_cc_on_dupack(&cc);
+        et_cc_on_partial_ack(&cc, 3 * S);
         et_cc_on_recovery_exit(&cc, S);
         et_cc_on_rto(&cc, 100 * S, SEC);
         et_cc_on_idle_restart(&cc);
@@ -606,7 +633,13 @@ static void test_random_hooks(void)
                 break;
             }
             case 5:
-                /* The engine writes cwnd during recovery; garbage must be survivable. */
+                if (rnd() % 2)
+                    et_cc_on_dupack(&cc);
+                else
+                    et_cc_on_partial_ack(&cc, rnd() % 4 ? rnd_bytes(cc.smss) : (uint32_t)rnd());
+                break;
+            case 7:
+                /* A state set from outside the hooks (as these tests do) must be survivable. */
                 cc.cwnd = rnd() % 2 ? cc.cwnd + cc.smss : (uint32_t)rnd();
                 et_cc_on_ack(&cc, rnd_bytes(cc.smss), 0, now);
                 break;
@@ -639,6 +672,7 @@ int main(void)
     RUN(test_slow_start_doubles);
     RUN(test_newreno_avoidance);
     RUN(test_newreno_loss);
+    RUN(test_partial_ack);
     RUN(test_idle_restart);
     RUN(test_cubic_loss_values);
     RUN(test_cubic_curve);
