@@ -218,13 +218,15 @@ void et_output_syn(et_conn *c)
     et_arm_retx_timer(c);
 }
 
-/* How far beyond snd_una the congestion window lets us send. */
+/* How far beyond snd_una the congestion window lets us send. Below 2^31: the end of the window
+   is compared in sequence space (RFC 9293 §3.4), where a larger distance wraps and reads as
+   behind SND.UNA (an unlimited window, cc NONE, with limited transmit added, stopped output). */
 static uint32_t cwnd_allowance(const et_conn *c)
 {
-    uint32_t cw = c->cc.cwnd;
+    uint64_t cw = c->cc.cwnd;
     /* RFC 3042 limited transmit: one new segment for each of the first two duplicate ACKs. */
     if (!c->in_recovery && c->dupacks && c->dupacks < 3) cw += c->dupacks * c->send_mss;
-    return cw;
+    return cw < 0x7fffffffu ? (uint32_t)cw : 0x7fffffffu;
 }
 
 static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin);

@@ -306,6 +306,37 @@ static void test_newreno_partial_ack(void)
     EXPECT_NOTHING(t);
 }
 
+/* With congestion control off (cc NONE) nothing but the peer's window holds data back, during
+   duplicate ACKs too: new data leaves at once after one duplicate ACK (RFC 3042 limited
+   transmit adds to an unlimited window) and after further duplicates in fast recovery (RFC 6582
+   step 4 inflation). Both once pushed the window's end past 2^31 bytes beyond SND.UNA, where
+   sequence arithmetic wraps, and the data waited for the duplicates to stop. */
+static void test_cc_none_sends_during_dupacks(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.cc = EFVITCP_CC_NONE;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    REQUIRE(send_segs(t, 5));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* first duplicate */
+    EXPECT_NOTHING(t);
+    REQUIRE(efvitcp_send(t->conn, buf, 100, false) == 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(501), P(1));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* third: fast retransmit */
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* fourth: recovery inflates */
+    EXPECT_NOTHING(t);
+    REQUIRE(efvitcp_send(t->conn, buf, 100, false) == 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(601), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.fast_retransmits, 1);
+}
+
 /* RFC 9293 §3.8.4: after keepalive_ms idle a probe <SEQ=SND.NXT-1> goes; an answer resets the
    count; unanswered probes every keepalive_intvl_ms end in RST and on_timeout. */
 static void test_keepalive(void)
@@ -395,6 +426,7 @@ int main(void)
     RUN(test_fast_retransmit_on_third_dupack);
     RUN(test_not_duplicate_acks);
     RUN(test_newreno_partial_ack);
+    RUN(test_cc_none_sends_during_dupacks);
     RUN(test_ack_inside_a_segment);
     RUN(test_keepalive);
     RUN(test_keepalive_quiet_with_traffic_and_answer_probe);
