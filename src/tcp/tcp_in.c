@@ -1,11 +1,10 @@
 /*
- * TCP input, following the event processing of RFC 9293 §3.10.7 state by state, with the
- * hardening of RFC 5961 (RST, SYN and ACK acceptability) and RFC 7323 (PAWS).
+ * TCP input: the entry point for every segment (et_tcp_input), and the event processing of
+ * RFC 9293 §3.10.7.4 for synchronised states, one function per step, with the hardening of
+ * RFC 5961 (RST, SYN and ACK acceptability) and RFC 7323 (PAWS). Opening a connection (LISTEN,
+ * SYN-SENT) is in tcp_in_open.c.
  */
-#include <arpa/inet.h>
-#include <string.h>
-
-#include "tcp/stack.h"
+#include "tcp/tcp_in.h"
 
 #define CHALLENGE_ACKS_PER_SEC 10
 #define OOW_ACK_INTERVAL_NS    500000000ull /* as Linux's tcp_invalid_ratelimit */
@@ -34,161 +33,6 @@ static void challenge_ack(et_conn *c)
     if (!ack_budget(c)) return;
     c->st->stats.challenge_acks++;
     et_send_ack(c);
-}
-
-/* Options of a SYN or SYN-ACK decide MSS, window scaling and timestamps for the connection. */
-static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
-{
-    et_stack *st = c->st;
-    c->ws_ok = c->ws_ok && s->opt.has_ws;
-    c->snd_wscale = c->ws_ok ? (s->opt.ws > 14 ? 14 : s->opt.ws) : 0; /* RFC 7323 §2.3 */
-    if (!c->ws_ok) c->rcv_wscale = 0;
-    c->ts_ok = c->ts_ok && s->opt.has_ts;
-    if (c->ts_ok) {
-        c->ts_recent = s->opt.tsval;
-        c->ts_recent_ns = st->now_ns;
-    }
-    /* RFC 9293 §3.7.1: 536 when absent; a floor against hostile tiny values. */
-    uint32_t mss = s->opt.has_mss ? s->opt.mss : 536;
-    if (mss < ET_MIN_SND_MSS) mss = ET_MIN_SND_MSS;
-    uint32_t mtu_mss = st->link->mtu - ET_IP_HLEN - ET_TCP_HLEN;
-    if (mss > mtu_mss) mss = mtu_mss;
-    if (st->cfg.mss && mss > st->cfg.mss) mss = st->cfg.mss;
-    uint32_t optlen = c->ts_ok ? ET_TS_OPTLEN : 0;
-    c->send_mss = mss - optlen;
-    uint32_t cap = st->slot_payload - optlen;
-    c->seg_cap = c->send_mss < cap ? c->send_mss : cap;
-    et_cc_init(&c->cc, st->cfg.cc, c->send_mss);
-}
-
-/* The peer's window grew: segments capped at the largest window it ever offered
-   (RFC 9293 §3.8.6.2.1 uses Max(SND.WND) for the same purpose). */
-static void set_snd_wnd(et_conn *c, uint32_t wnd)
-{
-    c->snd_wnd = wnd;
-    if (wnd > c->max_snd_wnd) c->max_snd_wnd = wnd;
-}
-
-static void report_established(et_conn *c)
-{
-    et_stack *st = c->st;
-    c->state = EFVITCP_ESTABLISHED;
-    c->user_knows = true;
-    /* Segments never exceed the largest window the peer offered so far, or they could never
-       fit; they only grow when it grows (seg_cap follows max_snd_wnd below). */
-    if (c->max_snd_wnd && c->max_snd_wnd < c->seg_cap) c->seg_cap = c->max_snd_wnd;
-    if (c->active_open)
-        ; /* counted at connect */
-    else
-        st->stats.conns_accepted++;
-    et_arm_keepalive(c);
-    if (st->h->on_established) st->h->on_established(st->hctx, c);
-}
-
-/* RFC 9293 §3.10.7.2: a segment for a listening port. */
-static void listen_input(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
-{
-    if (s->flags & ET_TCP_RST) return;
-    if (s->flags & ET_TCP_ACK) {
-        st->stats.drops[EFVITCP_DROP_NO_CONN]++;
-        et_send_rst_reply(st, s);
-        return;
-    }
-    if (!(s->flags & ET_TCP_SYN)) {
-        st->stats.drops[EFVITCP_DROP_NO_CONN]++;
-        return;
-    }
-    if (!st->free_conns) {
-        /* Like a full backlog: drop silently so that the peer retries later. */
-        st->stats.drops[EFVITCP_DROP_LISTEN_FULL]++;
-        return;
-    }
-    if (st->h->allow_new_connection) {
-        struct sockaddr_in peer = {.sin_family = AF_INET};
-        peer.sin_addr.s_addr = htonl(s->saddr);
-        peer.sin_port = htons(s->sport);
-        if (!st->h->allow_new_connection(st->hctx, &peer, s->dport)) {
-            st->stats.drops[EFVITCP_DROP_REFUSED]++;
-            et_send_rst_reply(st, s);
-            return;
-        }
-    }
-    et_conn *c = et_conn_alloc(st);
-    c->remote_ip = s->saddr;
-    c->remote_port = s->sport;
-    c->local_port = s->dport;
-    c->next_hop = s->saddr;
-    memcpy(c->remote_mac, s->src_mac, 6);
-    et_ct_insert(&st->table, et_ct_key(s->saddr, s->sport, s->dport), c->id);
-    uint32_t iss = et_conn_isn(st, s->saddr, s->sport, s->dport);
-    if (min_iss && seq_lt(iss, min_iss)) iss = min_iss; /* RFC 1122 §4.2.2.13 */
-    et_conn_init_seq(c, iss);
-    c->irs = s->seq;
-    c->rcv_nxt = s->seq + 1;
-    c->rcv_adv = c->rcv_nxt;
-    apply_syn_options(c, s);
-    set_snd_wnd(c, s->window); /* never scaled in a SYN (RFC 7323 §2.2) */
-    c->snd_wl1 = s->seq;
-    c->snd_wl2 = iss;
-    c->state = EFVITCP_SYN_RECEIVED;
-    c->segs_in++;
-    /* Data on the SYN is not acknowledged: the peer sends it again after the handshake. */
-    et_output_syn(c);
-}
-
-/* Acknowledgment of the SYN: SND.UNA moves past the ISS. */
-static void syn_acked(et_conn *c, uint32_t ack)
-{
-    et_seg *s = et_seg_at(c, 0);
-    /* sent_ns is 1 for a segment sent at time 0 (0 means unsent): never a negative RTT */
-    if (!s->retx && s->sent_ns)
-        et_rtt_sample(c, c->st->now_ns > s->sent_ns ? c->st->now_ns - s->sent_ns : 0);
-    c->snd_una = ack;
-    c->sr_una = 1;
-    c->retries = 0;
-    c->retx_mode = ET_RETX_NONE;
-    et_wheel_cancel(&c->st->wheel, &c->t_retx);
-}
-
-/* RFC 9293 §3.10.7.3: SYN-SENT. */
-static void syn_sent_input(et_conn *c, const et_tcp_seg *s)
-{
-    et_stack *st = c->st;
-    bool has_ack = s->flags & ET_TCP_ACK;
-    if (has_ack && (seq_le(s->ack, c->iss) || seq_gt(s->ack, c->snd_max))) {
-        st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
-        if (!(s->flags & ET_TCP_RST)) et_send_rst_reply(st, s);
-        return;
-    }
-    if (s->flags & ET_TCP_RST) {
-        if (has_ack) {
-            st->stats.conns_refused++;
-            et_conn_finish(c, st->h->on_connection_refused);
-        }
-        return;
-    }
-    if (!(s->flags & ET_TCP_SYN)) return;
-    c->segs_in++;
-    c->irs = s->seq;
-    c->rcv_nxt = s->seq + 1;
-    c->rcv_adv = c->rcv_nxt;
-    c->last_ack_sent = c->irs;
-    apply_syn_options(c, s);
-    set_snd_wnd(c, s->window);
-    c->snd_wl1 = s->seq;
-    c->snd_wl2 = has_ack ? s->ack : c->iss;
-    if (has_ack) {
-        syn_acked(c, s->ack);
-        uint32_t gen = c->gen;
-        report_established(c);
-        if (c->gen != gen) return;
-        et_output(c);
-        if (c->last_ack_sent != c->rcv_nxt) et_send_ack(c);
-    } else {
-        /* Simultaneous open (RFC 9293 §3.5 figure 8): our SYN goes again as a SYN-ACK. */
-        c->state = EFVITCP_SYN_RECEIVED;
-        et_retransmit(c, 0);
-    }
 }
 
 /* New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX). Returns true if send slots were freed. */
@@ -295,50 +139,66 @@ static bool fin_input(et_conn *c)
     return true;
 }
 
-/* RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronised state. */
-static void synced_input(et_conn *c, const et_tcp_seg *s_in)
+/* Every segment of a synchronised connection is a sign of life (keepalive, RFC 9293 §3.8.4). */
+static void note_arrival(et_conn *c)
 {
-    et_stack *st = c->st;
-    et_tcp_seg seg = *s_in;
-    et_tcp_seg *s = &seg;
     c->segs_in++;
-    c->last_rx_ns = st->now_ns;
+    c->last_rx_ns = c->st->now_ns;
     c->ka_probes = 0;
+}
 
+/* Repeats of the handshake that the steps below would drop. true: handled. */
+static bool handshake_repeat(et_conn *c, et_tcp_seg *s)
+{
+    if (c->state != EFVITCP_SYN_RECEIVED || !(s->flags & ET_TCP_SYN) || s->seq != c->irs)
+        return false;
     /* A retransmitted SYN while we are in SYN-RECEIVED: our SYN-ACK was lost. */
-    if (c->state == EFVITCP_SYN_RECEIVED && (s->flags & ET_TCP_SYN) && !(s->flags & ET_TCP_ACK) &&
-        s->seq == c->irs) {
+    if (!(s->flags & ET_TCP_ACK)) {
         et_retransmit(c, 0);
-        return;
+        return true;
     }
     /* Simultaneous open (RFC 9293 §3.5 figure 8, line 6): the peer's SYN-ACK repeats the SYN we
        already took and acknowledges ours. Its SYN octet lies below RCV.NXT, so the checks below
        would drop it and leave us in SYN-RECEIVED until an RTO; the SYN is old news, the rest is
        the ACK that completes the handshake (Linux does the same). */
-    if (c->state == EFVITCP_SYN_RECEIVED && c->active_open && (s->flags & ET_TCP_SYN) &&
-        (s->flags & ET_TCP_ACK) && s->seq == c->irs && s->ack == c->iss + 1) {
+    if (c->active_open && s->ack == c->iss + 1) {
         s->seq++;
         s->flags &= (uint8_t)~ET_TCP_SYN;
     }
+    return false;
+}
 
-    /* RFC 7323 §3.2 and §5.3: once timestamps are on, a non-RST segment without one is dropped,
-       and PAWS rejects an old TSval (unless ts_recent is more than 24 days idle, §5.5). */
-    if (c->ts_ok && !(s->flags & ET_TCP_RST)) {
-        if (!s->opt.has_ts) {
-            st->stats.drops[EFVITCP_DROP_PAWS]++;
-            return;
-        }
-        if ((int32_t)(s->opt.tsval - c->ts_recent) < 0 &&
-            st->now_ns - c->ts_recent_ns < 24ull * 86400 * 1000000000ull) {
-            st->stats.drops[EFVITCP_DROP_PAWS]++;
-            et_send_ack(c);
-            return;
-        }
+/* RFC 7323 §3.2 and §5.3: once timestamps are on, a non-RST segment without one is dropped, and
+   PAWS rejects an old TSval (unless ts_recent is more than 24 days idle, §5.5). false: drop. */
+static bool paws_ok(et_conn *c, const et_tcp_seg *s)
+{
+    if (!c->ts_ok || (s->flags & ET_TCP_RST)) return true;
+    et_stack *st = c->st;
+    if (!s->opt.has_ts) {
+        st->stats.drops[EFVITCP_DROP_PAWS]++;
+        return false;
     }
+    if ((int32_t)(s->opt.tsval - c->ts_recent) < 0 &&
+        st->now_ns - c->ts_recent_ns < 24ull * 86400 * 1000000000ull) {
+        st->stats.drops[EFVITCP_DROP_PAWS]++;
+        et_send_ack(c);
+        return false;
+    }
+    return true;
+}
 
-    /* First: sequence number acceptability (RFC 9293 §3.10.7.4 table). */
+/* The receive window as advertised: RCV.NXT to the right edge we last announced. */
+static uint32_t rcv_wnd_open(const et_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+/* RFC 9293 §3.10.7.4 first step: sequence number acceptability (the table), for a window of
+   wnd. In a zero window the segment's ACK and window are still taken: its text and FIN are cut
+   here. */
+static bool seq_acceptable(et_conn *c, et_tcp_seg *s, uint32_t wnd)
+{
     uint32_t space = seg_space(s);
-    uint32_t wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     bool ok;
     if (space == 0)
         ok = wnd == 0 ? s->seq == c->rcv_nxt
@@ -361,82 +221,114 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         c->ack_now = true; /* answer the probe, or the peer's persist timer gives up */
         ok = true;
     }
-    if (!ok) {
-        if (!(s->flags & ET_TCP_RST)) {
-            st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
-            /* Old data gets our ACK at once (ours was lost). An old bare ACK answered by an ACK
-               that the peer finds old in turn is an endless ACK loop, and a burst of answers
-               reads as duplicate ACKs there, so those get one answer per interval (as Linux's
-               tcp_oow_rate_limited). */
-            /* Keepalives and zero-window probes (seq RCV.NXT - 1, no data) are always answered:
-               our answer carries a current sequence number, so it cannot start a loop. */
-            if (space || s->seq == c->rcv_nxt - 1 || c->oow_ack_ns == 0 ||
-                st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
-                if (!space) c->oow_ack_ns = st->now_ns ? st->now_ns : 1;
-                et_send_ack(c);
-            }
-        }
-        return;
-    }
+    return ok;
+}
 
-    /* Second: RST (RFC 5961 §3.2): exact match resets, in-window gets a challenge ACK. */
-    if (s->flags & ET_TCP_RST) {
-        if (s->seq != c->rcv_nxt) {
-            challenge_ack(c);
-            return;
-        }
-        if (c->state == EFVITCP_SYN_RECEIVED && !c->active_open) {
-            et_conn_free(c); /* back to LISTEN: the user never saw it */
-            return;
-        }
-        st->stats.conns_reset++;
-        if (c->state == EFVITCP_SYN_RECEIVED)
-            et_conn_finish(c, st->h->on_connection_refused);
-        else
-            et_conn_finish(c, st->h->on_reset);
-        return;
+/* An unacceptable segment is dropped; unless it is a RST, it is answered with an ACK
+   (RFC 9293 §3.10.7.4 first step), with a rate limit where an answer could start a loop. */
+static void reject_unacceptable(et_conn *c, const et_tcp_seg *s)
+{
+    et_stack *st = c->st;
+    if (s->flags & ET_TCP_RST) return;
+    st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
+    uint32_t space = seg_space(s);
+    /* Old data gets our ACK at once (ours was lost). An old bare ACK answered by an ACK that the
+       peer finds old in turn is an endless ACK loop, and a burst of answers reads as duplicate
+       ACKs there, so those get one answer per interval (as Linux's tcp_oow_rate_limited).
+       Keepalives and zero-window probes (seq RCV.NXT - 1, no data) are always answered: our
+       answer carries a current sequence number, so it cannot start a loop. */
+    if (space || s->seq == c->rcv_nxt - 1 || c->oow_ack_ns == 0 ||
+        st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
+        if (!space) c->oow_ack_ns = st->now_ns ? st->now_ns : 1;
+        et_send_ack(c);
     }
+}
 
-    /* Fourth: SYN in a synchronised state (RFC 5961 §4.2): challenge ACK. */
-    if (s->flags & ET_TCP_SYN) {
+/* RFC 9293 §3.10.7.4 second step with RFC 5961 §3.2: a RST at exactly RCV.NXT resets, any other
+   in the window gets a challenge ACK. */
+static void rst_input(et_conn *c, const et_tcp_seg *s)
+{
+    et_stack *st = c->st;
+    if (s->seq != c->rcv_nxt) {
         challenge_ack(c);
         return;
     }
-
-    /* Fifth: the ACK field. */
-    if (!(s->flags & ET_TCP_ACK)) return;
-    if (c->state == EFVITCP_SYN_RECEIVED) {
-        if (!seq_gt(s->ack, c->snd_una) || seq_gt(s->ack, c->snd_max)) {
-            st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
-            et_send_rst_reply(st, s);
-            return;
-        }
-        syn_acked(c, c->iss + 1);
-        set_snd_wnd(c, (uint32_t)s->window << c->snd_wscale);
-        c->snd_wl1 = s->seq;
-        c->snd_wl2 = s->ack;
-        uint32_t gen = c->gen;
-        report_established(c);
-        if (c->gen != gen) return;
+    if (c->state == EFVITCP_SYN_RECEIVED && !c->active_open) {
+        et_conn_free(c); /* back to LISTEN: the user never saw it */
+        return;
     }
-    /* RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.MAX]. */
+    st->stats.conns_reset++;
+    if (c->state == EFVITCP_SYN_RECEIVED)
+        et_conn_finish(c, st->h->on_connection_refused);
+    else
+        et_conn_finish(c, st->h->on_reset);
+}
+
+/* RFC 9293 §3.10.7.4 fifth step in SYN-RECEIVED: an ACK of our SYN completes the handshake, any
+   other ACK is answered with a RST. false: stop (dropped, or the callback freed c). */
+static bool syn_received_ack(et_conn *c, const et_tcp_seg *s)
+{
+    et_stack *st = c->st;
+    if (!seq_gt(s->ack, c->snd_una) || seq_gt(s->ack, c->snd_max)) {
+        st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
+        et_send_rst_reply(st, s);
+        return false;
+    }
+    et_in_syn_acked(c, c->iss + 1);
+    et_in_set_snd_wnd(c, (uint32_t)s->window << c->snd_wscale);
+    c->snd_wl1 = s->seq;
+    c->snd_wl2 = s->ack;
+    uint32_t gen = c->gen;
+    et_in_report_established(c);
+    return c->gen == gen;
+}
+
+/* RFC 9293 §3.10.7.4 fifth step: an ACK beyond anything sent is answered and dropped; RFC 5961
+   §5.2 takes ACKs in [SND.UNA - MAX.SND.WND, SND.MAX] and challenges older ones. Then RFC 7323
+   §4.3: TS.Recent follows the segment that covers Last.ACK.sent. false: dropped. */
+static bool ack_acceptable(et_conn *c, const et_tcp_seg *s)
+{
+    et_stack *st = c->st;
     if (seq_gt(s->ack, c->snd_max)) {
         st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
         et_send_ack(c);
-        return;
+        return false;
     }
     if (seq_lt(s->ack, c->snd_una - c->max_snd_wnd)) {
         st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
         challenge_ack(c);
-        return;
+        return false;
     }
-    /* RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent. */
     if (c->ts_ok && seq_le(s->seq, c->last_ack_sent) &&
         (int32_t)(s->opt.tsval - c->ts_recent) >= 0) {
         c->ts_recent = s->opt.tsval;
         c->ts_recent_ns = st->now_ns;
     }
+    return true;
+}
 
+/* The window update of RFC 9293 §3.10.7.4 (fifth step): taken from the newest segment by the
+   SND.WL1/SND.WL2 rule, so that an old reordered segment cannot shrink it. */
+static void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
+{
+    if (!(seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, s->ack))))
+        return;
+    et_in_set_snd_wnd(c, new_wnd);
+    c->snd_wl1 = s->seq;
+    c->snd_wl2 = s->ack;
+    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) {
+        uint32_t cap = c->st->slot_payload - et_conn_optlen(c);
+        uint32_t m = c->send_mss < cap ? c->send_mss : cap;
+        c->seg_cap = c->max_snd_wnd < m ? c->max_snd_wnd : m;
+    }
+}
+
+/* RFC 9293 §3.10.7.4 fifth step for an acceptable ACK: SND.UNA advances (or a duplicate ACK is
+   counted, RFC 5681 §2), the window is updated, and the persist timer learns that the peer
+   answered. Returns true if send slots were freed. */
+static bool ack_input(et_conn *c, const et_tcp_seg *s)
+{
+    et_stack *st = c->st;
     bool freed = false;
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
@@ -454,17 +346,7 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         /* RFC 5681 §2 duplicate ACK; answers to window probes are not. */
         dup_ack(c);
     }
-    /* Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule). */
-    if (seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, s->ack))) {
-        set_snd_wnd(c, new_wnd);
-        c->snd_wl1 = s->seq;
-        c->snd_wl2 = s->ack;
-        if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) {
-            uint32_t cap = st->slot_payload - et_conn_optlen(c);
-            uint32_t m = c->send_mss < cap ? c->send_mss : cap;
-            c->seg_cap = c->max_snd_wnd < m ? c->max_snd_wnd : m;
-        }
-    }
+    window_update(c, s, new_wnd);
     if (c->retx_mode == ET_RETX_PERSIST) {
         /* The peer answered: probes are not failing (a slow reader is never reset). */
         c->retries = 0;
@@ -476,64 +358,71 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     if (freed && c->fin_pending) et_queue_fin(c);
     /* MSG_MORE-like corking ends when everything sent has been acknowledged. */
     if (c->tail_open && c->snd_una == c->snd_nxt) c->tail_open = false;
+    return freed;
+}
 
+/* RFC 9293 §3.10.7.4 fifth step, per state: our FIN acknowledged moves FIN-WAIT-1 to FIN-WAIT-2,
+   CLOSING to TIME-WAIT and LAST-ACK to CLOSED. false if the connection was freed. */
+static bool fin_acked_transitions(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (!our_fin_acked(c)) return true;
     switch (c->state) {
     case EFVITCP_FIN_WAIT_1:
-        if (our_fin_acked(c)) c->state = EFVITCP_FIN_WAIT_2;
-        break;
+        c->state = EFVITCP_FIN_WAIT_2;
+        return true;
     case EFVITCP_CLOSING:
-        if (our_fin_acked(c)) {
-            et_conn_enter_time_wait(c);
-            return;
-        }
-        break;
+        et_conn_enter_time_wait(c);
+        return false;
     case EFVITCP_LAST_ACK:
-        if (our_fin_acked(c)) {
-            st->stats.conns_closed++;
-            et_conn_finish(c, st->h->on_closed);
-            return;
-        }
-        break;
+        st->stats.conns_closed++;
+        et_conn_finish(c, st->h->on_closed);
+        return false;
     default:
-        break;
+        return true;
     }
+}
 
-    /* Seventh: the text. */
+/* RFC 9293 §3.10.7.4 seventh step: the text, cut to the window wnd of the first step (a FIN
+   beyond it is cut too: *fin). false if the connection was freed. */
+static bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv, bool *fin)
+{
     uint32_t gen = c->gen;
-    bool fin = s->flags & ET_TCP_FIN;
-    bool can_rcv = c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_FIN_WAIT_1 ||
-                   c->state == EFVITCP_FIN_WAIT_2;
-    if (s->len && can_rcv && !c->fin_rcvd) {
-        const uint8_t *p = s->payload;
-        uint32_t seq = s->seq, len = s->len;
-        if (seq_lt(seq, c->rcv_nxt)) { /* already received part */
-            uint32_t skip = c->rcv_nxt - seq;
-            p += skip;
-            len -= skip;
-            seq = c->rcv_nxt;
-        }
-        if (seq_gt(seq + len, c->rcv_nxt + wnd)) { /* beyond the window: trim, FIN too */
-            len = c->rcv_nxt + wnd - seq;
-            fin = false;
-        }
-        if (len) {
-            if (!et_rcv_data(c, seq, p, len)) return;
-            if (c->gen != gen) return;
-        }
-    } else if (s->len) {
+    if (!s->len) return true;
+    if (!can_rcv || c->fin_rcvd) {
         /* Data after the peer's FIN, or in a state that takes none: just ACK it. */
         c->ack_now = true;
-        fin = false;
+        *fin = false;
+        return true;
     }
+    const uint8_t *p = s->payload;
+    uint32_t seq = s->seq, len = s->len;
+    if (seq_lt(seq, c->rcv_nxt)) { /* already received part */
+        uint32_t skip = c->rcv_nxt - seq;
+        p += skip;
+        len -= skip;
+        seq = c->rcv_nxt;
+    }
+    if (seq_gt(seq + len, c->rcv_nxt + wnd)) { /* beyond the window: trim, FIN too */
+        len = c->rcv_nxt + wnd - seq;
+        *fin = false;
+    }
+    if (!len) return true;
+    return et_rcv_data(c, seq, p, len) && c->gen == gen;
+}
 
-    /* Eighth: FIN in order, or a FIN remembered from beyond a hole that the data just filled. */
+/* RFC 9293 §3.10.7.4 eighth step: a FIN in order, or one remembered from beyond a hole that the
+   data just filled. false if the connection was freed. */
+static bool fin_step(et_conn *c, const et_tcp_seg *s, bool fin, bool can_rcv)
+{
     if (c->ooo_fin && seq_gt(c->rcv_nxt, c->ooo_fin_seq))
         c->ooo_fin = false; /* data past the peer's own FIN: trust its retransmission instead */
     bool fin_reached = c->ooo_fin && c->rcv_nxt == c->ooo_fin_seq;
     if (can_rcv && !c->fin_rcvd && ((fin && s->seq + s->len == c->rcv_nxt) || fin_reached)) {
         c->ooo_fin = false;
-        if (!fin_input(c)) return;
-    } else if (fin && c->fin_rcvd && s->seq + s->len + 1 == c->rcv_nxt) {
+        return fin_input(c);
+    }
+    if (fin && c->fin_rcvd && s->seq + s->len + 1 == c->rcv_nxt) {
         c->ack_now = true; /* a retransmitted FIN: our ACK was lost */
     } else if (fin && can_rcv && !c->fin_rcvd) {
         /* A FIN beyond a hole: duplicate ACK at once (RFC 5681 §4.2), and remember it (RFC 9293
@@ -543,12 +432,13 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
         c->ooo_fin = true;
         c->ooo_fin_seq = s->seq + s->len;
     }
+    return true;
+}
 
-    if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
-        st->h->on_more_sendable(st->hctx, c);
-        if (c->gen != gen) return;
-    }
-    et_output(c);
+/* After the text: an ACK now, or a delayed one (RFC 9293 §3.8.6.3, RFC 5681 §4.2). */
+static void ack_decision(et_conn *c)
+{
+    et_stack *st = c->st;
     if (c->ack_now) {
         et_send_ack(c);
     } else if (c->rcv_nxt != c->last_ack_sent) {
@@ -566,6 +456,47 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     }
 }
 
+/* RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronised state, one step at a time. */
+static void synced_input(et_conn *c, const et_tcp_seg *s_in)
+{
+    et_stack *st = c->st;
+    et_tcp_seg seg = *s_in;
+    et_tcp_seg *s = &seg;
+    note_arrival(c);
+    if (handshake_repeat(c, s) || !paws_ok(c, s)) return;
+    uint32_t wnd = rcv_wnd_open(c);
+    if (!seq_acceptable(c, s, wnd)) { /* first */
+        reject_unacceptable(c, s);
+        return;
+    }
+    if (s->flags & ET_TCP_RST) { /* second (the third, security, has no use here) */
+        rst_input(c, s);
+        return;
+    }
+    if (s->flags & ET_TCP_SYN) { /* fourth: RFC 5961 §4.2 */
+        challenge_ack(c);
+        return;
+    }
+    if (!(s->flags & ET_TCP_ACK)) return; /* fifth */
+    if (c->state == EFVITCP_SYN_RECEIVED && !syn_received_ack(c, s)) return;
+    if (!ack_acceptable(c, s)) return;
+    bool freed = ack_input(c, s);
+    if (!fin_acked_transitions(c)) return;
+    /* The sixth step (URG) has no use: the urgent pointer is ignored (RFC 6093). */
+    uint32_t gen = c->gen;
+    bool fin = s->flags & ET_TCP_FIN;
+    bool can_rcv = c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_FIN_WAIT_1 ||
+                   c->state == EFVITCP_FIN_WAIT_2;
+    if (!text_input(c, s, wnd, can_rcv, &fin)) return; /* seventh */
+    if (!fin_step(c, s, fin, can_rcv)) return;         /* eighth */
+    if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
+        st->h->on_more_sendable(st->hctx, c);
+        if (c->gen != gen) return;
+    }
+    et_output(c);
+    ack_decision(c);
+}
+
 void et_tcp_input(et_stack *st, const et_tcp_seg *s)
 {
     st->stats.segs_in++;
@@ -578,7 +509,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
     uint32_t v = et_ct_find(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
     if (v == UINT32_MAX) {
         if (et_stack_is_listening(st, s->dport)) {
-            listen_input(st, s, 0);
+            et_in_listen(st, s, 0);
         } else {
             st->stats.drops[EFVITCP_DROP_NO_CONN]++;
             et_send_rst_reply(st, s);
@@ -597,7 +528,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
                 uint32_t min_iss = tw->snd_nxt + 65536;
                 et_tw_remove(st, idx);
                 st->stats.time_wait_reused++;
-                listen_input(st, s, min_iss);
+                et_in_listen(st, s, min_iss);
                 return;
             }
         }
@@ -607,7 +538,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
     et_conn *c = &st->conns[v];
     switch (c->state) {
     case EFVITCP_SYN_SENT:
-        syn_sent_input(c, s);
+        et_in_syn_sent(c, s);
         break;
     case EFVITCP_WAIT_ARP:
     case EFVITCP_CLOSED:

@@ -84,40 +84,36 @@ static void give_up(et_conn *c)
     et_conn_finish(c, st->h->on_timeout);
 }
 
-static void retx_fire(et_conn *c)
+/* The persist timer (RFC 9293 §3.8.6.1): the peer's window is too small for the next segment. */
+static void persist_fire(et_conn *c)
 {
     et_stack *st = c->st;
-    switch (c->retx_mode) {
-    case ET_RETX_ARP:
-        if (st->addr->arp_timer(c) < 0) give_up(c);
-        return;
-    case ET_RETX_PERSIST: {
-        if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_nxt) {
-            c->retx_mode = ET_RETX_NONE;
-            et_output(c);
-            return;
-        }
-        if (++c->retries > st->cfg.data_retries) {
-            give_up(c);
-            return;
-        }
-        /* RFC 9293 §3.8.6.1: a window too small for the next segment takes part of it now
-           (SWS override); a zero window gets a probe that the peer must answer with its
-           window: a bare ACK one below SND.UNA, as a keepalive (no data beyond the window, so
-           nothing to retransmit or to mistake for loss). */
-        uint32_t before = c->snd_nxt;
-        if (c->snd_wnd) et_output_force(c);
-        if (c->snd_nxt != before) return; /* data left: the RTO timer runs now */
-        et_send_keepalive(c);
-        if (c->probe_backoff < UINT8_MAX) c->probe_backoff++;
-        et_arm_retx_timer(c);
+    if (c->sr_nxt == c->sr_end || c->snd_una != c->snd_nxt) {
+        c->retx_mode = ET_RETX_NONE;
+        et_output(c);
         return;
     }
-    case ET_RETX_RTO:
-        break;
-    default:
+    if (++c->retries > st->cfg.data_retries) {
+        give_up(c);
         return;
     }
+    /* A window too small for the next segment takes part of it now (SWS override); a zero
+       window gets a probe that the peer must answer with its window: a bare ACK one below
+       SND.UNA, as a keepalive (no data beyond the window, so nothing to retransmit or to
+       mistake for loss). */
+    uint32_t before = c->snd_nxt;
+    if (c->snd_wnd) et_output_force(c);
+    if (c->snd_nxt != before) return; /* data left: the RTO timer runs now */
+    et_send_keepalive(c);
+    if (c->probe_backoff < UINT8_MAX) c->probe_backoff++;
+    et_arm_retx_timer(c);
+}
+
+/* The retransmission timeout (RFC 6298 §5.4-5.7): the SYN, or the oldest unacknowledged data,
+   goes again with a backed-off timer; data retries end in on_timeout. */
+static void rto_fire(et_conn *c)
+{
+    et_stack *st = c->st;
     if (c->snd_una == c->snd_nxt && c->snd_una == c->snd_max) {
         c->retx_mode = ET_RETX_NONE;
         et_output(c);
@@ -154,6 +150,25 @@ static void retx_fire(et_conn *c)
     c->retx_mode = ET_RETX_RTO;
     et_resend_head(c);
     et_arm_retx_timer(c);
+}
+
+/* One timer, t_retx, serves whichever of ARP resolution, persist and RTO the connection needs
+   (retx_mode); in mode NONE it was left armed lazily and fires as a no-op. */
+static void retx_fire(et_conn *c)
+{
+    switch (c->retx_mode) {
+    case ET_RETX_ARP:
+        if (c->st->addr->arp_timer(c) < 0) give_up(c);
+        break;
+    case ET_RETX_PERSIST:
+        persist_fire(c);
+        break;
+    case ET_RETX_RTO:
+        rto_fire(c);
+        break;
+    default:
+        break;
+    }
 }
 
 static void keepalive_fire(et_conn *c)

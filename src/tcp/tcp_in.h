@@ -1,0 +1,27 @@
+/*
+ * Internal to TCP input (tcp_in.c, tcp_in_open.c): what the handshake and the step sequence of
+ * RFC 9293 §3.10.7.4 share.
+ */
+#ifndef EFVITCP_TCP_IN_H
+#define EFVITCP_TCP_IN_H
+
+#include "tcp/stack.h"
+
+/* tcp_in_open.c: LISTEN and SYN-SENT (RFC 9293 §3.10.7.2-3) and what completes a handshake */
+/* A segment for a listening port; min_iss > 0 bounds the ISS of a TIME_WAIT reuse. */
+void et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss);
+void et_in_syn_sent(et_conn *c, const et_tcp_seg *s);
+/* Acknowledgment of our SYN: SND.UNA moves to ack, the SYN's RTT is sampled (Karn). */
+void et_in_syn_acked(et_conn *c, uint32_t ack);
+/* ESTABLISHED, reported to the user: check c->gen afterwards, the callback may free c. */
+void et_in_report_established(et_conn *c);
+
+/* The peer's window grew: segments capped at the largest window it ever offered
+   (RFC 9293 §3.8.6.2.1 uses Max(SND.WND) for the same purpose). Inline: every ACK updates it. */
+static inline void et_in_set_snd_wnd(et_conn *c, uint32_t wnd)
+{
+    c->snd_wnd = wnd;
+    if (wnd > c->max_snd_wnd) c->max_snd_wnd = wnd;
+}
+
+#endif
