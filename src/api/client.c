@@ -22,16 +22,13 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
 
 void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)
 {
-    et_link *l = cli->st.link;
-    cli->st.link_clock = true;
-    et_stack_poll(&cli->st, h, ctx, l->ops->now(l));
+    et_stack_poll(&cli->st, h, ctx);
 }
 
 void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
-    cli->st.link_clock = false;
-    et_stack_poll(&cli->st, h, ctx, now_ns);
+    et_stack_poll_at(&cli->st, h, ctx, now_ns);
 }
 
 uint64_t efvitcp_client_next_timer(const efvitcp_client *cli)

@@ -36,26 +36,14 @@ const char *efvitcp_send_fin(efvitcp_conn *c)
 
 void efvitcp_conn_close(efvitcp_conn *c)
 {
-    /* From inside on_closed/on_reset/on_timeout the slot is freed on return anyway; a RST
-       there would hit a peer that closed cleanly (or answer its RST). */
-    if (c->state == EFVITCP_CLOSED || c->finishing) return;
-    if (et_conn_synced(c) || c->state == EFVITCP_SYN_RECEIVED) et_send_rst_conn(c);
-    et_conn_free(c);
+    et_conn_abort(c);
 }
 
 const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64_t ns)
 {
-    et_stack *st = c->st;
-    if (timer_id >= st->cfg.user_timers) return "timer_id out of range";
+    if (timer_id >= c->st->cfg.user_timers) return "timer_id out of range";
     if (c->state == EFVITCP_CLOSED) return "connection is closed";
-    et_stack_refresh_clock(st);
-    if (ns == 0) {
-        et_wheel_cancel(&st->wheel, &c->t_user[timer_id]);
-        return NULL;
-    }
-    uint64_t at = st->now_ns + ns;
-    if (at < st->now_ns) at = UINT64_MAX; /* saturate: never wrap into the past */
-    et_wheel_arm(&st->wheel, &c->t_user[timer_id], at);
+    et_conn_set_user_timer(c, timer_id, ns);
     return NULL;
 }
 
@@ -67,7 +55,7 @@ const char *efvitcp_set_user_timer(efvitcp_conn *c, uint32_t timer_id, uint64_t 
 
 void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id)
 {
-    if (timer_id < c->st->cfg.user_timers) et_wheel_cancel(&c->st->wheel, &c->t_user[timer_id]);
+    if (timer_id < c->st->cfg.user_timers) et_conn_cancel_user_timer(c, timer_id);
 }
 
 uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data)

@@ -20,16 +20,13 @@ const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port)
 
 void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx)
 {
-    et_link *l = srv->st.link;
-    srv->st.link_clock = true;
-    et_stack_poll(&srv->st, h, ctx, l->ops->now(l));
+    et_stack_poll(&srv->st, h, ctx);
 }
 
 void efvitcp_server_poll_at(efvitcp_server *srv, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
-    srv->st.link_clock = false;
-    et_stack_poll(&srv->st, h, ctx, now_ns);
+    et_stack_poll_at(&srv->st, h, ctx, now_ns);
 }
 
 uint64_t efvitcp_server_next_timer(const efvitcp_server *srv)

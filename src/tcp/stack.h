@@ -223,7 +223,11 @@ typedef struct et_stack {
 /* cfg must already be valid (the API layer checks it against the documented ranges). */
 const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg);
 void et_stack_close(et_stack *st);
-void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+/* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
+   clock again (et_stack_refresh_clock). */
+void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx);
+/* One poll at the caller's clock now_ns (efvitcp_*_poll_at): the caller drives time. */
+void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
 /* When the next poll has work: the earliest timer or TIME_WAIT expiry, or now while connections
    wait for TX buffers (deferred). */
 uint64_t et_stack_next_timer(const et_stack *st);
@@ -253,6 +257,9 @@ const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t l
 et_conn *et_conn_alloc(et_stack *st);
 /* Frees the slot: timers, table entry, send ring; no callback. */
 void et_conn_free(et_conn *c);
+/* The user's close (efvitcp_conn_close): a RST to a synchronised peer, then the slot is freed.
+   From inside a terminal callback it does nothing: the slot is freed on return anyway. */
+void et_conn_abort(et_conn *c);
 /* Reports a terminal event (cb = on_closed/on_reset/on_timeout/on_connection_refused) and frees. */
 void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *));
 /* Moves a connection into TIME_WAIT (or frees it when time_wait_ms is 0). */
@@ -310,6 +317,9 @@ void et_arm_rto(et_conn *c);
 void et_arm_retx_timer(et_conn *c);
 void et_arm_delack(et_conn *c);
 void et_arm_keepalive(et_conn *c);
+/* User timer id fires ns from now (saturating); 0 cancels it. */
+void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns);
+void et_conn_cancel_user_timer(et_conn *c, uint32_t id);
 
 /* tcp_rcvbuf.c */
 /* Handles in-window payload (already trimmed to the window). Returns false if the conn was freed

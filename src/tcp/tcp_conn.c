@@ -88,6 +88,15 @@ void et_conn_free(et_conn *c)
     st->stats.conns_active = st->n_conns;
 }
 
+void et_conn_abort(et_conn *c)
+{
+    /* In on_closed/on_reset/on_timeout a RST would hit a peer that closed cleanly (or answer
+       its RST). */
+    if (c->state == EFVITCP_CLOSED || c->finishing) return;
+    if (et_conn_synced(c) || c->state == EFVITCP_SYN_RECEIVED) et_send_rst_conn(c);
+    et_conn_free(c);
+}
+
 void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *))
 {
     uint32_t gen = c->gen;

@@ -76,6 +76,24 @@ void et_arm_keepalive(et_conn *c)
     et_wheel_arm(&st->wheel, &c->t_keepalive, when);
 }
 
+void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns)
+{
+    et_stack *st = c->st;
+    et_stack_refresh_clock(st);
+    if (ns == 0) {
+        et_wheel_cancel(&st->wheel, &c->t_user[id]);
+        return;
+    }
+    uint64_t at = st->now_ns + ns;
+    if (at < st->now_ns) at = UINT64_MAX; /* saturate: never wrap into the past */
+    et_wheel_arm(&st->wheel, &c->t_user[id], at);
+}
+
+void et_conn_cancel_user_timer(et_conn *c, uint32_t id)
+{
+    et_wheel_cancel(&c->st->wheel, &c->t_user[id]);
+}
+
 static void give_up(et_conn *c)
 {
     et_stack *st = c->st;
