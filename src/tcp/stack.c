@@ -220,7 +220,7 @@ static void run_deferred(et_stack *st)
     }
 }
 
-static void poll_once(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
+void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
 {
     static const efvitcp_handler none;
     st->h = h ? h : &none;
@@ -275,18 +275,6 @@ static void poll_once(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_
     if (st->pcap) et_pcap_flush(st->pcap);
     st->h = &none;
     st->in_poll = false;
-}
-
-void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
-{
-    st->link_clock = true;
-    poll_once(st, h, ctx, st->link->ops->now(st->link));
-}
-
-void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
-{
-    st->link_clock = false;
-    poll_once(st, h, ctx, now_ns);
 }
 
 void et_stack_refresh_clock(et_stack *st)

@@ -223,11 +223,9 @@ typedef struct et_stack {
 /* cfg must already be valid (the API layer checks it against the documented ranges). */
 const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_config *cfg);
 void et_stack_close(et_stack *st);
-/* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
-   clock again (et_stack_refresh_clock). */
-void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx);
-/* One poll at the caller's clock now_ns (efvitcp_*_poll_at): the caller drives time. */
-void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+/* One poll at now_ns: TX completions, a burst of frames, timers, deferred output, doorbell. Use
+   the two below, which also set the clock mode. */
+void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
 /* When the next poll has work: the earliest timer or TIME_WAIT expiry, or now while connections
    wait for TX buffers (deferred). */
 uint64_t et_stack_next_timer(const et_stack *st);
@@ -361,6 +359,21 @@ static inline uint32_t et_seg_end(const et_seg *s)
 static inline uint32_t et_conn_optlen(const et_conn *c)
 {
     return c->ts_ok ? ET_TS_OPTLEN : 0;
+}
+
+/* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
+   clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
+static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
+{
+    st->link_clock = true;
+    et_stack_run(st, h, ctx, st->link->ops->now(st->link));
+}
+/* One poll at the caller's clock now_ns (efvitcp_*_poll_at): the caller drives time. */
+static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx,
+                                    uint64_t now_ns)
+{
+    st->link_clock = false;
+    et_stack_run(st, h, ctx, now_ns);
 }
 
 #endif
