@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 6): every pair side by side, in one command.
+# The benchmark suite: every pair side by side, in one command (docs/benchmarks.md reads its
+# report against the project's performance targets).
 #
 #   bash bench/suite.sh [--quick | --full | --smoke] [--out DIR] [--build-dir DIR] [--no-build]
 #   bash bench/suite.sh --check DIR        checks that DIR holds a well-formed run

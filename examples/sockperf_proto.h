@@ -4,10 +4,17 @@
  * Used by examples/sockperf_server.c and tested over the mem link by
  * tests/e2e/test_sockperf_proto.c.
  *
- * Wire format (../shared/reference/testing-playbook.md §6): every message starts with a 14-byte
- * big-endian header: sequence number (8), flags (2: CLIENT 0x1, PONG_REQUEST 0x2, WARMUP 0x4),
- * total length including the header (4). On TCP the messages follow each other with no other
- * framing, so a read may hold part of one, or several.
+ * Wire format, as sockperf defines it (unchanged from release 3.7 to 3.10): every message starts
+ * with a 14-byte packed header, big-endian,
+ *
+ *     offset  size  field
+ *          0     8  sequence number: 1 for a client's first message, one more for each next one
+ *          8     2  flags: CLIENT 0x1, PONG_REQUEST 0x2, WARMUP 0x4
+ *         10     4  length of the whole message, header included (sockperf's -m; at least 14)
+ *
+ * and its payload is the length - 14 bytes that follow (sockperf fills them with rand()). On TCP
+ * the messages follow each other with no other framing, so a read may hold part of one, or
+ * several.
  *
  * What a stock `sockperf server --tcp` does, and so what this does:
  *   - a length above the maximum (or below the header: the server has no use for it and would

@@ -24,19 +24,48 @@ static inline uint32_t ts_now(const et_stack *st, uint32_t offset)
     return (uint32_t)(st->now_ns / 1000000) + offset;
 }
 
-/* Writes Ethernet, IPv4 and TCP headers for a segment with optlen option bytes (already written
-   after the TCP header) and plen payload bytes whose sum is psum, and fills both checksums. */
-static void write_headers(et_stack *st, uint8_t *buf, const uint8_t dst_mac[6], uint32_t dst_ip,
-                          uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-                          uint16_t win, uint32_t optlen, uint32_t plen, uint64_t psum)
+/* Whom a segment goes to: the peer's MAC and IPv4 address, and our port and the peer's (all in
+   host order). */
+typedef struct seg_peer {
+    const uint8_t *mac;
+    uint32_t ip;
+    uint16_t lport, rport;
+} seg_peer;
+
+/*
+ * The fields of a segment's headers that vary from one segment to the next; the rest (our MAC and
+ * address, IPv4 version, DF, TTL, protocol) is the same for every segment the stack sends. The
+ * options (optlen bytes) and the payload (plen bytes whose sum is psum) are already in place after
+ * the TCP header. A field an initialiser leaves out is 0: no options, no payload, window 0.
+ */
+typedef struct seg_hdr {
+    seg_peer to;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t win;
+    uint32_t optlen, plen;
+    uint64_t psum;
+} seg_hdr;
+
+static inline seg_peer conn_peer(const et_conn *c)
+{
+    return (seg_peer){
+        .mac = c->remote_mac, .ip = c->remote_ip, .lport = c->local_port, .rport = c->remote_port};
+}
+
+/* Writes the Ethernet, IPv4 and TCP headers of segment h at buf and fills both checksums. Always
+   inlined (tx_seg runs per segment): the compound literal a caller passes then stays in registers
+   and no call is made. */
+static inline __attribute__((always_inline)) void write_headers(const et_stack *st, uint8_t *buf,
+                                                                const seg_hdr *h)
 {
     struct et_eth_hdr *eth = (struct et_eth_hdr *)buf;
-    memcpy(eth->dst, dst_mac, 6);
+    memcpy(eth->dst, h->to.mac, 6);
     memcpy(eth->src, st->link->mac, 6);
     eth->type = htons(ET_ETHERTYPE_IP);
 
     uint8_t *ip = buf + ET_ETH_HLEN;
-    uint32_t tcp_len = ET_TCP_HLEN + optlen + plen;
+    uint32_t tcp_len = ET_TCP_HLEN + h->optlen + h->plen;
     ip[0] = 0x45;
     ip[1] = 0;
     put16(ip + 2, htons((uint16_t)(ET_IP_HLEN + tcp_len)));
@@ -45,24 +74,24 @@ static void write_headers(et_stack *st, uint8_t *buf, const uint8_t dst_mac[6], 
     ip[8] = ET_IP_TTL;
     ip[9] = ET_IPPROTO_TCP;
     put16(ip + 10, 0);
-    uint32_t saddr = htonl(st->local_ip), daddr = htonl(dst_ip);
+    uint32_t saddr = htonl(st->local_ip), daddr = htonl(h->to.ip);
     put32(ip + 12, saddr);
     put32(ip + 16, daddr);
     put16(ip + 10, et_csum_finish(et_csum_add_hdr(0, ip, ET_IP_HLEN)));
 
     uint8_t *tcp = ip + ET_IP_HLEN;
-    put16(tcp, htons(sport));
-    put16(tcp + 2, htons(dport));
-    put32(tcp + 4, htonl(seq));
-    put32(tcp + 8, htonl(ack));
-    tcp[12] = (uint8_t)(((ET_TCP_HLEN + optlen) / 4) << 4);
-    tcp[13] = flags;
-    put16(tcp + 14, htons(win));
+    put16(tcp, htons(h->to.lport));
+    put16(tcp + 2, htons(h->to.rport));
+    put32(tcp + 4, htonl(h->seq));
+    put32(tcp + 8, htonl(h->ack));
+    tcp[12] = (uint8_t)(((ET_TCP_HLEN + h->optlen) / 4) << 4);
+    tcp[13] = h->flags;
+    put16(tcp + 14, htons(h->win));
     put16(tcp + 16, 0);
     put16(tcp + 18, 0);
     uint64_t sum = et_csum_pseudo(saddr, daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
-    sum = et_csum_add_hdr(sum, tcp, ET_TCP_HLEN + optlen);
-    sum += psum;
+    sum = et_csum_add_hdr(sum, tcp, ET_TCP_HLEN + h->optlen);
+    sum += h->psum;
     put16(tcp + 16, et_csum_finish(sum));
 }
 
@@ -163,8 +192,15 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     }
     uint16_t win = window_field(c, syn);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
-    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, s->seq, ack,
-                  flags, win, optlen, s->len, s->psum);
+    write_headers(st, buf,
+                  &(seg_hdr){.to = conn_peer(c),
+                             .seq = s->seq,
+                             .ack = ack,
+                             .flags = flags,
+                             .win = win,
+                             .optlen = optlen,
+                             .plen = s->len,
+                             .psum = s->psum});
     if (!link_tx(st, id, ET_HDRS_LEN + optlen + s->len)) return false;
     if (s->sent_ns) {
         s->retx++;
@@ -377,8 +413,13 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
         optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
     uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
-    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, seq, ack,
-                  flags, win, optlen, 0, 0);
+    write_headers(st, buf,
+                  &(seg_hdr){.to = conn_peer(c),
+                             .seq = seq,
+                             .ack = ack,
+                             .flags = flags,
+                             .win = win,
+                             .optlen = optlen});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
     c->segs_out++;
     st->stats.segs_out++;
@@ -403,8 +444,15 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
                          et_conn_optlen(c) + (from - s->seq);
     uint64_t psum = et_csum_copy(buf + ET_HDRS_LEN + optlen, src, n, 0);
     uint8_t flags = ET_TCP_ACK | (n ? ET_TCP_PSH : 0) | (fin ? ET_TCP_FIN : 0);
-    write_headers(st, buf, c->remote_mac, c->remote_ip, c->local_port, c->remote_port, from,
-                  c->rcv_nxt, flags, window_field(c, false), optlen, n, et_csum_fold(psum));
+    write_headers(st, buf,
+                  &(seg_hdr){.to = conn_peer(c),
+                             .seq = from,
+                             .ack = c->rcv_nxt,
+                             .flags = flags,
+                             .win = window_field(c, false),
+                             .optlen = optlen,
+                             .plen = n,
+                             .psum = et_csum_fold(psum)});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen + n)) return false;
     if (seq_lt(from, c->snd_max)) {
         s->retx++; /* Karn: this segment gives no RTT sample any more */
@@ -474,8 +522,11 @@ void et_send_rst_reply(et_stack *st, const et_tcp_seg *s)
             s->seq + s->len + ((s->flags & ET_TCP_SYN) ? 1 : 0) + ((s->flags & ET_TCP_FIN) ? 1 : 0);
         flags = ET_TCP_RST | ET_TCP_ACK;
     }
-    write_headers(st, et_link_tx_buf(st->link, id), s->src_mac, s->saddr, s->dport, s->sport, seq,
-                  ack, flags, 0, 0, 0, 0);
+    /* No options and window 0: there is no connection whose window or timestamps they would
+       describe. */
+    seg_peer to = {.mac = s->src_mac, .ip = s->saddr, .lport = s->dport, .rport = s->sport};
+    write_headers(st, et_link_tx_buf(st->link, id),
+                  &(seg_hdr){.to = to, .seq = seq, .ack = ack, .flags = flags});
     if (ctrl_send(st, id, ET_HDRS_LEN)) {
         st->stats.rst_sent++;
         st->stats.segs_out++;
@@ -492,8 +543,14 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
     if (tw->ts_ok)
         optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
     uint32_t wnd = st->cfg.recv_buf_size >> tw->rcv_wscale;
-    write_headers(st, buf, tw->remote_mac, remote_ip, lport, rport, tw->snd_nxt, tw->rcv_nxt,
-                  ET_TCP_ACK, (uint16_t)(wnd > 65535 ? 65535 : wnd), optlen, 0, 0);
+    seg_peer to = {.mac = tw->remote_mac, .ip = remote_ip, .lport = lport, .rport = rport};
+    write_headers(st, buf,
+                  &(seg_hdr){.to = to,
+                             .seq = tw->snd_nxt,
+                             .ack = tw->rcv_nxt,
+                             .flags = ET_TCP_ACK,
+                             .win = (uint16_t)(wnd > 65535 ? 65535 : wnd),
+                             .optlen = optlen});
     if (ctrl_send(st, id, ET_HDRS_LEN + optlen)) st->stats.segs_out++;
 }
 

@@ -1,10 +1,11 @@
 /*
  * Bulk transfer end to end: both directions at once on one connection, every byte checked where
  * it arrives. Payload byte = f(direction, stream offset), so loss, duplication, reordering or a
- * misplaced copy shows up at its exact offset (testing playbook §4). Senders fill the ring as far
- * as efvitcp_sendable() allows, with send and sendv and a mix of more=true/false; readers leave
- * remainders, stall for a while and catch up through efvitcp_unread()/efvitcp_consume(). Both
- * sides then send FIN and must see on_closed, with exact counters.
+ * misplaced copy shows up at the offset where it happened, not as a wrong total at the end.
+ * Senders fill the ring as far as efvitcp_sendable() allows, with send and sendv and a mix of
+ * more=true/false; readers leave remainders, stall for a while and catch up through
+ * efvitcp_unread()/efvitcp_consume(). Both sides then send FIN and must see on_closed, with exact
+ * counters.
  *
  * The main case moves 100 MB each way over a fast wire; the variants move less over a 10 Gbit/s,
  * 50 us wire with a small drop-tail queue, so that congestion control and loss recovery run, for

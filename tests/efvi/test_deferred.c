@@ -14,7 +14,7 @@
 #include "efvi_emu.h"
 #include "harness.h"
 #include "sim.h"
-#include "tcp/check.h"
+#include "check.h"
 
 #define PORT  7000
 #define NCONN 3

@@ -117,8 +117,10 @@ setup() {
         skip "cannot create a veth pair"
     in_e ip link set lo up
     in_k ip link set lo up
-    # Without this, a capture (and our AF_PACKET ring) sees 64 KB GSO frames from the kernel and
-    # partial checksums (../shared/reference/testing-playbook.md §5).
+    # With veth's default offloads the kernel hands a capture (and our AF_PACKET ring) 64 KB GSO
+    # frames, and every TCP checksum it sends is partial (the pseudo-header sum alone, for an
+    # offload to complete; veth passes it on as it is), so it looks bad. Offloads off: frames of
+    # at most 1514 bytes, every checksum valid.
     in_e ethtool -K "$VE" tx off rx off tso off gso off gro off >/dev/null
     in_k ethtool -K "$VK" tx off rx off tso off gso off gro off >/dev/null
     # veth hands each frame to the backlog of the CPU that sent it; with senders on two CPUs

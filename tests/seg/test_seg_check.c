@@ -1,9 +1,9 @@
 /*
- * The engine's invariant checker (src/tcp/check.c): silent on real states reached by real
+ * The engine's invariant checker (tests/check/check.c): silent on real states reached by real
  * segments, and each rule catches a deliberate break of what it guards (then restored).
  */
 #include "segtest.h"
-#include "tcp/check.h"
+#include "check.h"
 
 static uint8_t buf[8192];
 

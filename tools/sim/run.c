@@ -28,7 +28,7 @@
 
 #include "api/instance.h"
 #include "sim.h"
-#include "tcp/check.h"
+#include "check.h"
 #include "util/random.h"
 #ifdef EFVITCP_SIM_EFVI
 #include <etherfabric/ef_vi.h>

@@ -1,8 +1,10 @@
 /*
- * efvitcp-sim: deterministic simulation of a client and a server instance over the mem wire
- * (testing playbook §4). One run = one seed under one fault profile: every parameter (stack
- * configs, wire, workload, faults) is drawn from the seed, time is virtual and jumps to the next
- * frame or timer, and the same seed gives the same frames bit for bit.
+ * efvitcp-sim: deterministic simulation of a client and a server instance over the mem wire, in
+ * one thread. One run = one seed under one fault profile: every parameter (stack configs, wire,
+ * workload, faults) is drawn from the seed, time is virtual and jumps to the next frame or timer,
+ * and the same seed gives the same frames bit for bit. Drawing everything from the seed explores
+ * combinations nobody would write a test for, and determinism makes a failing seed a test case:
+ * its command line replays it exactly, under a debugger or with a capture.
  */
 #ifndef EFVITCP_SIM_TOOL_H
 #define EFVITCP_SIM_TOOL_H

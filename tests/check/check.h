@@ -2,9 +2,13 @@
  * Invariants of the engine, for tests and the simulator: a description of the first one broken,
  * or NULL. They hold between polls (and between any two API calls), not in the middle of one.
  * Read-only and bounded: O(connections + queued segments + table size + TIME_WAIT records).
+ *
+ * Test code, not part of the library: it reads the engine's internals (src/tcp/stack.h), and no
+ * program using efvitcp calls it. tests/check/CMakeLists.txt builds it for the tests and for the
+ * simulator (tools/sim).
  */
-#ifndef EFVITCP_CHECK_H
-#define EFVITCP_CHECK_H
+#ifndef EFVITCP_TEST_CHECK_H
+#define EFVITCP_TEST_CHECK_H
 
 #include "tcp/stack.h"
 

@@ -1,8 +1,9 @@
 /*
  * Engine invariants (see check.h). Each check names the rule it enforces; the reasons the rules
- * hold are in the code that maintains them (tcp_out.c, tcp_in.c, tcp_timers.c, tcp_rcvbuf.c).
+ * hold are in the code that maintains them (src/tcp/tcp_out.c, tcp_in.c, tcp_timers.c,
+ * tcp_rcvbuf.c).
  */
-#include "tcp/check.h"
+#include "check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
