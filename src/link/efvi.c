@@ -64,6 +64,7 @@
 #include "link/efvi.h"
 #include "link/link.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 
 #define RX_BUF_SIZE    2048u
 #define RX_DMA_OFF     64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
@@ -159,9 +160,7 @@ static uint64_t efvi_now(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
     if (e->wire) return efvitcp_wire_now(e->wire);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return et_mono_ns();
 }
 
 static uint8_t *rx_host(const efvi_link *e, uint32_t j)

@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
 #include "link/mem_wire.h"
 #include "net/checksum.h"
+#include "util/clock.h"
 #include "util/random.h"
 
 #define WIRE_SLOT_MIN   2048u
@@ -229,9 +229,7 @@ uint64_t efvitcp_wire_now(const efvitcp_wire *w)
 {
     if (!w) return 0;
     if (w->cfg.virtual_clock) return w->now;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return et_mono_ns();
 }
 
 void efvitcp_wire_set_now(efvitcp_wire *w, uint64_t now_ns)

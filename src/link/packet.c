@@ -37,7 +37,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "efvitcp/efvitcp.h"
@@ -45,6 +44,7 @@
 #include "net/checksum.h"
 #include "net/headers.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 
 #define RING_BLOCK   (1u << 16) /* ring block size: a multiple of the page size */
 #define TX_RING_MIN  512u       /* frames of the transmit ring */
@@ -214,9 +214,7 @@ static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
 static uint64_t pkt_now(et_link *l)
 {
     (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return et_mono_ns();
 }
 
 static void pkt_destroy(et_link *l)

@@ -27,11 +27,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
+#include "util/clock.h"
 
 #define SHM_MAGIC     0x3168736d74766665ull /* "efvtmsh1" little-endian */
 #define SHM_VERSION   1u
@@ -43,7 +43,6 @@
 #define SHM_NAME_MAX  64u
 #define SHM_PREFIX    "/efvitcp-"
 #define ETH_HDR_LEN   14u
-#define NS_PER_SEC    1000000000ull
 
 /* Lock bytes (not data: OFD locks may lie anywhere in or past the object). */
 #define LOCK_OPEN    0
@@ -268,9 +267,7 @@ static int shm_tx_done(et_link *l, uint32_t *ids, int max)
 static uint64_t shm_now(et_link *l)
 {
     (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return et_mono_ns();
 }
 
 /* ------------------------------------------------------------------------------------------ */

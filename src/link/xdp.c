@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -38,6 +37,7 @@
 #include "link/link.h"
 #include "link/xdp_prog.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 #include "xdp_prog_obj.h" /* generated: et_xdp_prog_obj[], et_xdp_prog_obj_len */
 
 #define XDP_HEADROOM    256u /* XDP_PACKET_HEADROOM: the kernel puts frames this far in */
@@ -47,7 +47,6 @@
 #define KICKS_PER_FLUSH 64 /* copy mode sends at most a small batch per sendto() */
 #define LISTEN_ENTRIES  1024u
 #define CONN_MAP_MARGIN 16u
-#define NS_PER_SEC      1000000000ull
 
 typedef struct xdp_link {
     et_link base; /* first: the engine's et_link * is an xdp_link * */
@@ -244,9 +243,7 @@ static int xdp_tx_done(et_link *l, uint32_t *ids, int max)
 static uint64_t xdp_now(et_link *l)
 {
     (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return et_mono_ns();
 }
 
 /* ------------------------------------------------------------------------------------------ */
