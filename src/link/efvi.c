@@ -61,6 +61,7 @@
 #endif
 
 #include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/efvi.h"
 #include "link/link.h"
 #include "net/netlink.h"
@@ -113,7 +114,7 @@ typedef struct efvi_link {
     uint16_t *tx_len;
     uint32_t *pend, pend_head, pend_n;
     uint32_t *ring, ring_head, ring_n;
-    uint32_t *done, done_head, done_n;
+    et_done_ring done;
 
     /* receive */
     uint32_t n_rx;
@@ -575,8 +576,7 @@ static void ring_put(efvi_link *e, uint32_t id)
 
 static void done_put(efvi_link *e, uint32_t id)
 {
-    e->done[(e->done_head + e->done_n) % e->base.n_tx] = id;
-    e->done_n++;
+    et_done_ring_put(&e->done, id);
     e->tx_state[id] = TX_DONE;
 }
 
@@ -873,14 +873,8 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
     /* Completions share the event queue with frames: poll no more frames than one engine poll
        takes after this (it takes at least TX_POLL_FRAMES). */
     if (!e->ready_n) poll_events(e, TX_POLL_FRAMES);
-    int n = 0;
-    while (n < max && e->done_n) {
-        uint32_t id = e->done[e->done_head];
-        e->done_head = (e->done_head + 1) % l->n_tx;
-        e->done_n--;
-        e->tx_state[id] = TX_FREE;
-        ids[n++] = id;
-    }
+    int n = et_done_ring_take(&e->done, ids, max);
+    for (int i = 0; i < n; i++) e->tx_state[ids[i]] = TX_FREE;
     e->st.tx_completions += (uint64_t)n;
     return n;
 }
@@ -927,7 +921,7 @@ static void efvi_destroy(et_link *l)
     free(e->tx_len);
     free(e->pend);
     free(e->ring);
-    free(e->done);
+    et_done_ring_free(&e->done);
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
@@ -1101,12 +1095,12 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
     e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
     e->pend = calloc(p->n_tx, sizeof(*e->pend));
     e->ring = calloc(p->n_tx, sizeof(*e->ring));
-    e->done = calloc(p->n_tx, sizeof(*e->done));
+    bool done_ok = et_done_ring_init(&e->done, p->n_tx);
     e->rx_state = calloc(p->n_rx, 1);
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
-    if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !e->done || !e->rx_state ||
+    if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !done_ok || !e->rx_state ||
         !e->rx_free || !e->ready || !e->flows)
         return "out of memory";
 

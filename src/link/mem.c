@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/link.h"
 #include "link/mem_wire.h"
 #include "net/checksum.h"
@@ -81,8 +82,7 @@ typedef struct mem_link {
     efvitcp_wire *w; /* NULL once the wire was freed under us */
     uint32_t port;
     uint32_t n_rx;
-    uint32_t *done; /* ring of tx ids awaiting tx_done, in send order */
-    uint32_t done_head, done_count;
+    et_done_ring done; /* tx ids awaiting tx_done, in send order */
 } mem_link;
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -716,11 +716,10 @@ static void mem_rx_release(et_link *l, uint32_t id)
 static int mem_tx(et_link *l, uint32_t id, uint32_t len)
 {
     mem_link *m = (mem_link *)l;
-    if (id >= l->n_tx || len > l->tx_buf_size || m->done_count == l->n_tx) return -1;
+    if (id >= l->n_tx || len > l->tx_buf_size || et_done_ring_full(&m->done)) return -1;
     if (m->w) wire_send(m->w, m->port, et_link_tx_buf(l, id), len);
     /* The copy into the wire slot is the DMA: the buffer is free again at once. */
-    m->done[(m->done_head + m->done_count) % l->n_tx] = id;
-    m->done_count++;
+    et_done_ring_put(&m->done, id);
     return 0;
 }
 
@@ -732,14 +731,8 @@ static void mem_tx_flush(et_link *l)
 static int mem_tx_done(et_link *l, uint32_t *ids, int max)
 {
     mem_link *m = (mem_link *)l;
-    int n = 0;
     if (!ids) return 0;
-    while (n < max && m->done_count) {
-        ids[n++] = m->done[m->done_head];
-        m->done_head = (m->done_head + 1) % l->n_tx;
-        m->done_count--;
-    }
-    return n;
+    return et_done_ring_take(&m->done, ids, max);
 }
 
 static uint64_t mem_now(et_link *l)
@@ -753,7 +746,7 @@ static void mem_destroy(et_link *l)
     mem_link *m = (mem_link *)l;
     if (!m) return;
     if (m->w) port_detach(m->w, m->port);
-    free(m->done);
+    et_done_ring_free(&m->done);
     free(l->tx_base);
     free(m);
 }
@@ -792,10 +785,10 @@ const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const 
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
     m->base.tx_base = aligned_alloc(4096, rounded);
-    m->done = malloc((size_t)p->n_tx * sizeof(*m->done));
-    if (!m->base.tx_base || !m->done) {
+    bool done_ok = et_done_ring_init(&m->done, p->n_tx);
+    if (!m->base.tx_base || !done_ok) {
         free(m->base.tx_base);
-        free(m->done);
+        et_done_ring_free(&m->done);
         free(m);
         return "out of memory";
     }
@@ -804,7 +797,7 @@ const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const 
     err = port_attach(w, name, &idx);
     if (err) {
         free(m->base.tx_base);
-        free(m->done);
+        et_done_ring_free(&m->done);
         free(m);
         return err;
     }

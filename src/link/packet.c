@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/link.h"
 #include "net/checksum.h"
 #include "net/headers.h"
@@ -65,8 +66,7 @@ typedef struct pkt_link {
     uint32_t tx_data_off; /* where the frame starts in a TX ring slot */
     uint32_t tx_queued;   /* slots marked SEND_REQUEST that the kernel may not have taken yet */
 
-    uint32_t *done; /* ring of TX buffer ids awaiting tx_done */
-    uint32_t done_head, done_count;
+    et_done_ring done; /* TX buffer ids awaiting tx_done */
 } pkt_link;
 
 static inline struct tpacket2_hdr *rx_hdr(const pkt_link *k, uint32_t i)
@@ -174,7 +174,7 @@ static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
 {
     pkt_link *k = (pkt_link *)l;
     if (id >= l->n_tx || len > l->tx_buf_size || len > k->tx_frame_size - k->tx_data_off ||
-        len < ET_ETH_HLEN || k->done_count == l->n_tx)
+        len < ET_ETH_HLEN || et_done_ring_full(&k->done))
         return -1;
     struct tpacket2_hdr *h = tx_hdr(k, k->tx_head);
     if (status_load(h) != TP_STATUS_AVAILABLE) {
@@ -189,8 +189,7 @@ static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
     k->tx_head = k->tx_head + 1 == k->tx_frames ? 0 : k->tx_head + 1;
     k->tx_queued++;
     /* The bytes are in the ring: the engine may rewrite its buffer at once. */
-    k->done[(k->done_head + k->done_count) % l->n_tx] = id;
-    k->done_count++;
+    et_done_ring_put(&k->done, id);
     return 0;
 }
 
@@ -201,14 +200,7 @@ static void pkt_tx_flush(et_link *l)
 
 static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
 {
-    pkt_link *k = (pkt_link *)l;
-    int n = 0;
-    while (n < max && k->done_count) {
-        ids[n++] = k->done[k->done_head];
-        k->done_head = (k->done_head + 1) % l->n_tx;
-        k->done_count--;
-    }
-    return n;
+    return et_done_ring_take(&((pkt_link *)l)->done, ids, max);
 }
 
 static uint64_t pkt_now(et_link *l)
@@ -228,7 +220,7 @@ static void pkt_destroy(et_link *l)
     }
     if (k->map) munmap(k->map, k->map_len);
     free(k->rx_held);
-    free(k->done);
+    et_done_ring_free(&k->done);
     free(l->tx_base);
     free(k);
 }
@@ -398,8 +390,8 @@ const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
     k->base.tx_base = aligned_alloc(4096, rounded);
-    k->done = malloc((size_t)p->n_tx * sizeof(*k->done));
-    if (!k->base.tx_base || !k->done) {
+    bool done_ok = et_done_ring_init(&k->done, p->n_tx);
+    if (!k->base.tx_base || !done_ok) {
         pkt_destroy(&k->base);
         return "out of memory";
     }
