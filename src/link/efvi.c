@@ -31,13 +31,13 @@
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
  * and port filter for a listening port; flow_del removes it. With an address of its own
- * (cfg->local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
+ * (local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
  * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
  * address and takes only its flows.
  *
- * Tests only: with cfg->wire set (a simulated wire), "efvi:NAME" attaches an emulated NIC port
- * NAME to that wire; this exists only when built against the emulator.
+ * Tests only: with a simulated wire in the params (a simulated wire), "efvi:NAME" attaches an
+ * emulated NIC port NAME to that wire; this exists only when built against the emulator.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -983,14 +983,14 @@ static const char *parse_spec(efvi_link *e, const char *spec)
 }
 
 /* Index and (kernel-shared mode) address of a real interface, from the kernel. */
-static const char *read_iface(efvi_link *e, const efvitcp_config *cfg)
+static const char *read_iface(efvi_link *e, const et_link_params *p)
 {
     et_nl nl;
     const char *err = et_nl_open(&nl);
     if (err) return err;
     et_if_info info;
     err = et_nl_get_if(&nl, e->ifname, &info);
-    int owned = !err && cfg->local_addr ? et_nl_addr_owned(&nl, e->base.local_ip) : 0;
+    int owned = !err && p->local_addr ? et_nl_addr_owned(&nl, e->base.local_ip) : 0;
     et_nl_close(&nl);
     if (err) return err;
     if (owned)
@@ -1000,31 +1000,31 @@ static const char *read_iface(efvi_link *e, const efvitcp_config *cfg)
     if (!info.up) return "efvi link: interface is down";
     e->ifindex = (int)info.ifindex;
     e->base.ifindex = info.ifindex;
-    if (!cfg->local_addr) {
+    if (!p->local_addr) {
         e->base.local_ip = info.ip;
         e->base.prefix_len = info.prefix_len;
     }
     return NULL;
 }
 
-static const char *attach(efvi_link *e, const efvitcp_config *cfg)
+static const char *attach(efvi_link *e, const et_link_params *p)
 {
     const char *err = NULL;
-    e->own_addr = cfg->local_addr != NULL;
-    if (e->own_addr && (err = et_link_config_addr(cfg, &e->base))) return err;
-    if (cfg->wire) {
+    e->own_addr = p->local_addr != NULL;
+    if (e->own_addr && (err = et_link_config_addr(p, &e->base))) return err;
+    if (p->wire) {
 #ifdef EFVITCP_EFVI_EMU
         if (!e->own_addr) return "efvi link on a simulated wire needs local_addr";
-        int rc = efvi_emu_wire_attach(cfg->wire, e->ifname, &e->ifindex);
+        int rc = efvi_emu_wire_attach(p->wire, e->ifname, &e->ifindex);
         if (rc) return "efvi link: cannot create the emulated NIC port";
         e->emu_attached = true;
-        e->wire = cfg->wire;
+        e->wire = p->wire;
         return NULL;
 #else
         return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
 #endif
     }
-    return read_iface(e, cfg);
+    return read_iface(e, p);
 }
 
 static const char *alloc_memory(efvi_link *e, const et_link_params *p)
@@ -1058,9 +1058,9 @@ static const char *alloc_memory(efvi_link *e, const et_link_params *p)
     return NULL;
 }
 
-static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_params *p)
+static const char *setup(efvi_link *e, const et_link_params *p)
 {
-    const char *err = attach(e, cfg);
+    const char *err = attach(e, p);
     if (err) return err;
     if (ef_driver_open(&e->dh) != 0) return "efvi link: cannot open the ef_vi driver (Onload)";
     e->have_dh = true;
@@ -1089,7 +1089,7 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
 
     e->n_rx = p->n_rx;
     e->ready_cap = p->n_rx < 256 ? 256 : p->n_rx;
-    e->max_flows = cfg->max_conns + LISTEN_FLOWS;
+    e->max_flows = p->max_conns + LISTEN_FLOWS;
     e->flow_mask = pow2_at_least(2 * e->max_flows) - 1;
     e->tx_state = calloc(p->n_tx, 1);
     e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
@@ -1129,20 +1129,19 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
     return NULL;
 }
 
-const char *et_efvi_link_open(const char *spec, const efvitcp_config *cfg, const et_link_params *p,
-                              et_link **out)
+const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link **out)
 {
     if (!out) return "efvi link: out is NULL";
     *out = NULL;
-    if (!spec || !cfg) return "efvi link: interface and config are required";
-    if (!p || p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
+    if (!spec || !p) return "efvi link: interface and parameters are required";
+    if (p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
         return "efvi link needs n_tx > 0 and n_rx >= 16";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "efvi link: tx_buf_size must be 1024 or 2048";
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
     const char *err = parse_spec(e, spec);
-    if (!err) err = setup(e, cfg, p);
+    if (!err) err = setup(e, p);
     if (err) {
         efvi_destroy(&e->base);
         return err;

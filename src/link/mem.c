@@ -763,22 +763,21 @@ static const et_link_ops mem_ops = {
     .destroy = mem_destroy,
 };
 
-const char *et_mem_link_open(const char *name, const efvitcp_config *cfg, const et_link_params *p,
-                             et_link **out)
+const char *et_mem_link_open(const char *name, const et_link_params *p, et_link **out)
 {
     if (!out) return "mem link: out is NULL";
     *out = NULL;
-    if (!cfg || !cfg->wire) return "mem link needs cfg->wire";
+    if (p && !p->wire) return "mem link needs cfg->wire";
     if (!p || p->n_tx == 0 || p->n_rx == 0) return "mem link needs n_tx and n_rx > 0";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "mem link: tx_buf_size must be 1024 or 2048";
 
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = et_link_config_addr(cfg, &tmp); /* the wire's stacks own their addresses */
+    const char *err = et_link_config_addr(p, &tmp); /* the wire's stacks own their addresses */
     if (err) return err;
 
-    efvitcp_wire *w = cfg->wire;
+    efvitcp_wire *w = p->wire;
     mem_link *m = calloc(1, sizeof(*m));
     if (!m) return "out of memory";
     m->base = tmp;

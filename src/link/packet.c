@@ -6,7 +6,7 @@
  * receives the original. If the kernel owned our address it would answer every segment of our
  * flows with a RST (it has no socket for them: a reserved, bound-but-not-listening socket does
  * not stop that), and no filter of ours can take the frame away from it. So the stack uses an
- * address the kernel does not own (cfg->local_addr), answers ARP for it itself, and the kernel,
+ * address the kernel does not own (local_addr), answers ARP for it itself, and the kernel,
  * seeing IPv4 for an address that is not its own, drops it (with forwarding off, the default).
  *
  * Receive: the ring is polled in shared memory, no system call. rx_burst() hands frames by
@@ -39,7 +39,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "efvitcp/efvitcp.h"
 #include "link/done_ring.h"
 #include "link/link.h"
 #include "net/checksum.h"
@@ -67,6 +66,7 @@ typedef struct pkt_link {
     uint32_t tx_queued;   /* slots marked SEND_REQUEST that the kernel may not have taken yet */
 
     et_done_ring done; /* TX buffer ids awaiting tx_done */
+    et_clock clock;
 } pkt_link;
 
 static inline struct tpacket2_hdr *rx_hdr(const pkt_link *k, uint32_t i)
@@ -205,8 +205,7 @@ static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
 
 static uint64_t pkt_now(et_link *l)
 {
-    (void)l;
-    return et_mono_ns();
+    return et_clock_now(&((pkt_link *)l)->clock);
 }
 
 static void pkt_destroy(et_link *l)
@@ -347,21 +346,20 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     return NULL;
 }
 
-const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
-                                const et_link_params *p, et_link **out)
+const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_link **out)
 {
     if (!out) return "packet link: out is NULL";
     *out = NULL;
     if (!p || p->n_tx == 0 || p->n_rx == 0) return "packet link needs n_tx and n_rx > 0";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "packet link: tx_buf_size must be 1024 or 2048";
-    if (!cfg || !cfg->local_addr)
+    if (!p->local_addr)
         return "packet link needs local_addr (an address the kernel does not own, e.g. "
                "--ip A.B.C.D/prefix): the kernel sees every frame and would reset our flows";
 
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = et_link_config_addr(cfg, &tmp);
+    const char *err = et_link_config_addr(p, &tmp);
     if (err) return err;
 
     et_nl nl;
@@ -382,6 +380,7 @@ const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
     k->fd = -1;
     k->base = tmp;
     k->base.ops = &pkt_ops;
+    k->clock = p->clock;
     memcpy(k->base.mac, info.mac, 6);
     k->base.mtu = info.mtu;
     k->base.ifindex = info.ifindex;

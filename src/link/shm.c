@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "efvitcp/efvitcp.h"
 #include "link/done_ring.h"
 #include "link/link.h"
 #include "util/clock.h"
@@ -120,6 +119,7 @@ typedef struct shm_link {
     uint32_t n_rx;          /* at most this many slots lent at once */
     /* completions */
     et_done_ring done; /* tx ids awaiting tx_done, in send order */
+    et_clock clock;
 } shm_link;
 
 static uint8_t *slot_at(uint8_t *slots, uint32_t idx)
@@ -259,8 +259,7 @@ static int shm_tx_done(et_link *l, uint32_t *ids, int max)
 
 static uint64_t shm_now(et_link *l)
 {
-    (void)l;
-    return et_mono_ns();
+    return et_clock_now(&((shm_link *)l)->clock);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -444,8 +443,7 @@ static const et_link_ops shm_ops = {
     .destroy = shm_destroy,
 };
 
-const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const et_link_params *p,
-                             et_link **out)
+const char *et_shm_link_open(const char *name, const et_link_params *p, et_link **out)
 {
     if (!out) return "shm link: out is NULL";
     *out = NULL;
@@ -456,7 +454,7 @@ const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const 
         return "shm link: NAME must be 1..64 characters of A-Z a-z 0-9 . _ - not starting with .";
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = et_link_config_addr(cfg, &tmp); /* own-address mode only */
+    const char *err = et_link_config_addr(p, &tmp); /* own-address mode only */
     if (err) return err;
 
     shm_link *s = calloc(1, sizeof(*s));
@@ -464,6 +462,7 @@ const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const 
     s->fd = -1;
     s->side = -1;
     s->base = tmp;
+    s->clock = p->clock;
     snprintf(s->path, sizeof(s->path), SHM_PREFIX "%s", name);
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
