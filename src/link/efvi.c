@@ -36,8 +36,8 @@
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
  * address and takes only its flows.
  *
- * Tests only: with a simulated wire in the params (a simulated wire), "efvi:NAME" attaches an
- * emulated NIC port NAME to that wire; this exists only when built against the emulator.
+ * Time is the clock the params give. An interface that the opener resolved itself (the params'
+ * ifindex, as for an emulated NIC port) is taken as it is, without asking the kernel.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,11 +56,7 @@
 #ifdef EFVITCP_EFVI_HAVE_EFCT
 #include <etherfabric/efct_vi.h>
 #endif
-#ifdef EFVITCP_EFVI_EMU
-#include "efvi_emu.h"
-#endif
 
-#include "efvitcp/efvitcp.h"
 #include "link/done_ring.h"
 #include "link/efvi.h"
 #include "link/link.h"
@@ -98,7 +94,7 @@ typedef struct efvi_link {
     ef_memreg mr;
     bool have_dh, have_pd, have_vi, have_mr;
     char ifname[NAME_MAX_LEN + 1];
-    int ifindex; /* for capability queries (the emulator's own index on a simulated wire) */
+    int ifindex; /* for ef_pd_alloc and capability queries */
     bool want_ctpio, want_rxts, efct, ctpio, own_addr;
     unsigned ct_thresh;
     uint32_t prefix;
@@ -134,8 +130,7 @@ typedef struct efvi_link {
 
     bool restart_needed, down;
     uint64_t retry_at;
-    efvitcp_wire *wire; /* simulated wire: its clock is the link's */
-    bool emu_attached;
+    et_clock clock;
 } efvi_link;
 
 static const et_link_ops efvi_ops;
@@ -159,9 +154,7 @@ static uint32_t clamp_ring(uint32_t want, uint32_t lo, uint32_t hi)
 
 static uint64_t efvi_now(et_link *l)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (e->wire) return efvitcp_wire_now(e->wire);
-    return et_mono_ns();
+    return et_clock_now(&((efvi_link *)l)->clock);
 }
 
 static uint8_t *rx_host(const efvi_link *e, uint32_t j)
@@ -913,9 +906,6 @@ static void efvi_destroy(et_link *l)
     if (e->have_vi) ef_vi_free(&e->vi, e->dh);
     if (e->have_pd) ef_pd_free(&e->pd, e->dh);
     if (e->have_dh) ef_driver_close(e->dh);
-#ifdef EFVITCP_EFVI_EMU
-    if (e->emu_attached) efvi_emu_wire_release(e->wire, e->ifname);
-#endif
     if (e->mem) munmap(e->mem, e->mem_len);
     free(e->tx_state);
     free(e->tx_len);
@@ -1012,17 +1002,10 @@ static const char *attach(efvi_link *e, const et_link_params *p)
     const char *err = NULL;
     e->own_addr = p->local_addr != NULL;
     if (e->own_addr && (err = et_link_config_addr(p, &e->base))) return err;
-    if (p->wire) {
-#ifdef EFVITCP_EFVI_EMU
-        if (!e->own_addr) return "efvi link on a simulated wire needs local_addr";
-        int rc = efvi_emu_wire_attach(p->wire, e->ifname, &e->ifindex);
-        if (rc) return "efvi link: cannot create the emulated NIC port";
-        e->emu_attached = true;
-        e->wire = p->wire;
+    if (p->ifindex) {
+        /* An interface the kernel does not know: base.ifindex stays 0, netlink is not asked. */
+        e->ifindex = p->ifindex;
         return NULL;
-#else
-        return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
-#endif
     }
     return read_iface(e, p);
 }
@@ -1140,6 +1123,7 @@ const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link
         return "efvi link: tx_buf_size must be 1024 or 2048";
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
+    e->clock = p->clock;
     const char *err = parse_spec(e, spec);
     if (!err) err = setup(e, p);
     if (err) {

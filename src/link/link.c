@@ -83,7 +83,14 @@ static const char *open_xdp(const char *ifname, const et_link_params *p, et_link
 
 static const char *open_efvi(const char *spec, const et_link_params *p, et_link **out)
 {
-#if defined(EFVITCP_HAVE_EFVI)
+#if defined(EFVITCP_EFVI_EMU)
+    /* The test build against the ef_vi emulator: there a simulated wire in the params makes
+       "efvi:NAME" an emulated NIC port on it, which the emulator attaches before the link opens;
+       the link itself knows nothing of wires. */
+    return et_efvi_emu_link_open(spec, p, out);
+#elif defined(EFVITCP_HAVE_EFVI)
+    if (p && p->wire)
+        return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
     return et_efvi_link_open(spec, p, out);
 #else
     (void)spec, (void)p, (void)out;
