@@ -19,17 +19,10 @@
 
 #include <stdint.h>
 
+#include "net/frame.h" /* et_rx_frame: id is the link buffer id, for rx_release */
 #include "util/clock.h"
 
 struct efvitcp_wire;
-
-/** A received frame, by pointer into a link buffer. */
-typedef struct et_rx_frame {
-    uint8_t *data;  /**< Ethernet header */
-    uint32_t len;   /**< frame length without FCS */
-    uint32_t id;    /**< link buffer id, for rx_release */
-    uint64_t hw_ts; /**< hardware RX timestamp in ns, 0 if none */
-} et_rx_frame;
 
 /** Capabilities. */
 enum {

@@ -12,8 +12,8 @@
 #include "efvi_emu.h"
 #include "harness.h"
 #include "link/efvi.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
+#include "wire/wire_hooks.h"
 
 static uint32_t tcp_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
                           uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport, uint32_t len)

@@ -11,13 +11,9 @@
 
 #include "efvi_emu.h"
 #include "link/link.h"
+#include "wire/wire.h"
 
 #define EMU_LINK_NAME_MAX 31u /* the efvi link's interface names */
-
-static uint64_t wire_clock(const void *w)
-{
-    return efvitcp_wire_now(w);
-}
 
 const char *et_efvi_emu_link_open(const char *spec, const et_link_params *p, et_link **out)
 {
@@ -35,8 +31,7 @@ const char *et_efvi_emu_link_open(const char *spec, const et_link_params *p, et_
     et_link_params q = *p;
     if (efvi_emu_wire_attach(p->wire, name, &q.ifindex) != 0)
         return "efvi link: cannot create the emulated NIC port";
-    q.clock.now = wire_clock;
-    q.clock.ctx = p->wire;
+    q.clock = et_wire_clock(p->wire);
     const char *err = et_efvi_link_open(spec, &q, out);
     efvi_emu_wire_release(p->wire, name);
     return err;

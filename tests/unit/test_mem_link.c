@@ -6,7 +6,7 @@
 #include "efvitcp/efvitcp.h"
 #include "harness.h"
 #include "link/link.h"
-#include "link/mem_wire.h"
+#include "wire/wire_hooks.h"
 
 static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
