@@ -86,7 +86,7 @@ typedef struct et_link_params {
         kernel's address (see et_link_open). */
     const char *local_addr;
     const char *gateway;       /**< own-address mode: next hop "A.B.C.D", or NULL for none */
-    struct efvitcp_wire *wire; /**< the simulated wire of the mem link, or NULL */
+    struct efvitcp_wire *wire; /**< the simulated wire of mem (and emulated efvi) ports, or NULL */
     /** Nonzero when the opener resolved the interface itself and the kernel does not know it (an
         emulated NIC port): the efvi link takes this index and asks the kernel nothing. */
     int ifindex;
