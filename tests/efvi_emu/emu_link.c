@@ -19,11 +19,11 @@ const char *et_efvi_emu_link_open(const char *spec, const et_link_params *p, et_
 {
     if (!spec || !p || !p->wire || !out) return et_efvi_link_open(spec, p, out);
     *out = NULL;
-    if (!p->local_addr) return "efvi link on a simulated wire needs local_addr";
     const char *comma = strchr(spec, ',');
     size_t n = comma ? (size_t)(comma - spec) : strlen(spec);
     if (n == 0 || n > EMU_LINK_NAME_MAX)
         return "efvi link: interface name must be 1..31 characters";
+    if (!p->local_addr) return "efvi link on a simulated wire needs local_addr";
     char name[EMU_LINK_NAME_MAX + 1];
     memcpy(name, spec, n);
     name[n] = '\0';
