@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "wire/slot_heap.h"
 #include "wire/wire.h"
 #include "wire/wire_internal.h"
 
@@ -45,7 +46,7 @@ int et_wire_raw_recv(efvitcp_wire *w, int port, uint8_t *buf, uint32_t cap)
     if (!p) return -1;
     if (!p->heap_len) return 0;
     uint32_t s = p->heap[0];
-    if (w->slots[s].at > et_wire_now(w)) return 0;
+    if (w->slots[s].at > wire_now(w)) return 0;
     uint32_t len = w->slots[s].len;
     if (len > cap || (len && !buf)) return -1;
     wire_heap_pop(w, p);

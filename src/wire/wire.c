@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/clock.h"
+#include "wire/slot_heap.h"
 #include "wire/wire.h"
 #include "wire/wire_internal.h"
 
@@ -101,19 +101,17 @@ void efvitcp_wire_free(efvitcp_wire *w)
 
 uint64_t et_wire_now(const efvitcp_wire *w)
 {
-    if (!w) return 0;
-    if (w->cfg.virtual_clock) return w->now;
-    return et_mono_ns();
+    return wire_now(w);
 }
 
 uint64_t efvitcp_wire_now(const efvitcp_wire *w)
 {
-    return et_wire_now(w);
+    return wire_now(w);
 }
 
 static uint64_t wire_clock_now(const void *w)
 {
-    return et_wire_now(w);
+    return wire_now(w);
 }
 
 et_clock et_wire_clock(const efvitcp_wire *w)
@@ -163,48 +161,6 @@ void efvitcp_wire_counts(const efvitcp_wire *w, uint64_t *delivered, uint64_t *d
 /* ------------------------------------------------------------------------------------------ */
 /* Ports, slots and delivery                                                                  */
 /* ------------------------------------------------------------------------------------------ */
-
-void wire_slot_free(efvitcp_wire *w, uint32_t s)
-{
-    w->slots[s].state = SLOT_FREE;
-    w->free_list[w->n_free++] = s;
-}
-
-static bool slot_before(const efvitcp_wire *w, uint32_t a, uint32_t b)
-{
-    const wire_slot *x = &w->slots[a], *y = &w->slots[b];
-    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
-}
-
-static void heap_push(efvitcp_wire *w, wire_port *p, uint32_t s)
-{
-    uint32_t i = p->heap_len++;
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (!slot_before(w, s, p->heap[parent])) break;
-        p->heap[i] = p->heap[parent];
-        i = parent;
-    }
-    p->heap[i] = s;
-}
-
-uint32_t wire_heap_pop(efvitcp_wire *w, wire_port *p)
-{
-    uint32_t top = p->heap[0];
-    uint32_t last = p->heap[--p->heap_len];
-    uint32_t n = p->heap_len, i = 0;
-    if (n == 0) return top;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && slot_before(w, p->heap[c + 1], p->heap[c])) c++;
-        if (!slot_before(w, p->heap[c], last)) break;
-        p->heap[i] = p->heap[c];
-        i = c;
-    }
-    p->heap[i] = last;
-    return top;
-}
 
 const char *wire_port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_out)
 {
@@ -311,7 +267,7 @@ static void wire_enqueue(efvitcp_wire *w, uint32_t from, uint32_t to, const uint
     sl->state = SLOT_QUEUED;
     if (w->ports[from].has_faults)
         wire_fault_corrupt(w, from, w->mem + (size_t)s * w->slot_size, len);
-    heap_push(w, &w->ports[to], s);
+    wire_heap_push(w, &w->ports[to], s);
 }
 
 /* Port index of a wire MAC (02:00:00:00:00:NN, NN = index + 1), or -1. */
@@ -325,7 +281,7 @@ static int mac_to_port(const efvitcp_wire *w, const uint8_t *mac)
 
 void et_wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint32_t len)
 {
-    uint64_t now = et_wire_now(w);
+    uint64_t now = wire_now(w);
     w->st.sent++;
     if (w->tap) w->tap(w->tap_ctx, from, frame, len, now);
     uint64_t at[WIRE_MAX_COPIES];
@@ -357,7 +313,7 @@ int et_wire_lend(efvitcp_wire *w, uint32_t port, uint32_t max_held, et_rx_frame 
 {
     wire_port *p = &w->ports[port];
     if (!p->heap_len) return 0;
-    uint64_t now = et_wire_now(w);
+    uint64_t now = wire_now(w);
     int n = 0;
     while (p->heap_len) {
         uint32_t s = p->heap[0];

@@ -1,6 +1,7 @@
 /*
  * Internals of the simulated wire, shared by its files: wire.c (the wire, its clock, ports, frame
- * slots and delivery), faults.c (injected faults) and raw.c (raw endpoints and observers).
+ * slots and delivery), faults.c (injected faults), raw.c (raw endpoints and observers) and
+ * slot_heap.h (slots and the per-port delivery heap).
  *
  * Every frame in flight sits in a wire slot allocated when the wire is made. Each port has a
  * min-heap of slot indices keyed by (delivery time, sequence number): the sequence number keeps
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "efvitcp/efvitcp.h"
+#include "util/clock.h"
 #include "util/random.h"
 #include "wire/wire_hooks.h"
 
@@ -70,15 +72,19 @@ static inline uint64_t wire_sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/** The wire's time (et_wire_now), inline for the wire's own hot paths. */
+static inline uint64_t wire_now(const efvitcp_wire *w)
+{
+    if (!w) return 0;
+    if (w->cfg.virtual_clock) return w->now;
+    return et_mono_ns();
+}
+
 /* wire.c; et_wire_send, et_wire_port_detach and et_wire_now (wire.h) serve every kind of port */
 /** Attaches a port named name (1..31 characters, unique); NULL or an error. */
 const char *wire_port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_out);
 /** The MAC of port idx: 02:00:00:00:00:idx+1. */
 void wire_port_mac(uint32_t idx, uint8_t mac[6]);
-/** Takes the earliest slot off port p's heap (which must not be empty) and returns it. */
-uint32_t wire_heap_pop(efvitcp_wire *w, wire_port *p);
-/** Returns slot s to the free list. */
-void wire_slot_free(efvitcp_wire *w, uint32_t s);
 
 /* faults.c (only for ports with faults set) */
 /**
