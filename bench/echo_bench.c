@@ -30,7 +30,7 @@
 #include <time.h>
 
 #include "efvitcp/efvitcp.h"
-#include "link/mem_wire.h"
+#include "wire/wire_hooks.h"
 
 #define SERVER_IP "198.18.0.1"
 #define CLIENT_IP "198.18.0.2"

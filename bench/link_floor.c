@@ -337,11 +337,15 @@ int main(int argc, char **argv)
 
     efvitcp_config cfg;
     efvitcp_config_default(&cfg);
-    cfg.local_addr = ip;
-    cfg.log = log_hook;
-    et_link_params p = {.n_tx = N_TX, .tx_buf_size = 2048, .n_rx = N_RX};
+    et_link_params p = {.n_tx = N_TX,
+                        .tx_buf_size = 2048,
+                        .n_rx = N_RX,
+                        .max_conns = cfg.max_conns, /* flow tables as a default instance has */
+                        .local_addr = ip,
+                        .clock = et_mono_clock(),
+                        .log = log_hook};
     static floor_link fl;
-    const char *err = et_link_open(link_name, &cfg, &p, &fl.l);
+    const char *err = et_link_open(link_name, &p, &fl.l);
     if (err) die(3, "%s: %s", link_name, err);
     if (!fl.l->local_ip) die(3, "%s: the link has no address", link_name);
     if (HDRS + size > fl.l->mtu + 14) die(1, "a %u-byte message does not fit the MTU", size);

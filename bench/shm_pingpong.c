@@ -420,12 +420,10 @@ enum { RAW_PING = 0, RAW_STOP = 1 };
 
 static et_link *raw_open(const char *iface, const char *addr)
 {
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.local_addr = addr;
-    et_link_params p = {.n_tx = 8, .tx_buf_size = 2048, .n_rx = 64};
+    et_link_params p = {
+        .n_tx = 8, .tx_buf_size = 2048, .n_rx = 64, .local_addr = addr, .clock = et_mono_clock()};
     et_link *l;
-    const char *err = et_link_open(iface, &cfg, &p, &l);
+    const char *err = et_link_open(iface, &p, &l);
     if (err) die("%s", err);
     return l;
 }

@@ -31,13 +31,13 @@
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
  * and port filter for a listening port; flow_del removes it. With an address of its own
- * (cfg->local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
+ * (local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
  * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
  * address and takes only its flows.
  *
- * Tests only: with cfg->wire set (a simulated wire), "efvi:NAME" attaches an emulated NIC port
- * NAME to that wire; this exists only when built against the emulator.
+ * Time is the clock the params give. An interface that the opener resolved itself (the params'
+ * ifindex, as for an emulated NIC port) is taken as it is, without asking the kernel.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,14 +56,12 @@
 #ifdef EFVITCP_EFVI_HAVE_EFCT
 #include <etherfabric/efct_vi.h>
 #endif
-#ifdef EFVITCP_EFVI_EMU
-#include "efvi_emu.h"
-#endif
 
-#include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/efvi.h"
 #include "link/link.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 
 #define RX_BUF_SIZE    2048u
 #define RX_DMA_OFF     64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
@@ -96,7 +94,7 @@ typedef struct efvi_link {
     ef_memreg mr;
     bool have_dh, have_pd, have_vi, have_mr;
     char ifname[NAME_MAX_LEN + 1];
-    int ifindex; /* for capability queries (the emulator's own index on a simulated wire) */
+    int ifindex; /* for ef_pd_alloc and capability queries */
     bool want_ctpio, want_rxts, efct, ctpio, own_addr;
     unsigned ct_thresh;
     uint32_t prefix;
@@ -112,7 +110,7 @@ typedef struct efvi_link {
     uint16_t *tx_len;
     uint32_t *pend, pend_head, pend_n;
     uint32_t *ring, ring_head, ring_n;
-    uint32_t *done, done_head, done_n;
+    et_done_ring done;
 
     /* receive */
     uint32_t n_rx;
@@ -132,8 +130,7 @@ typedef struct efvi_link {
 
     bool restart_needed, down;
     uint64_t retry_at;
-    efvitcp_wire *wire; /* simulated wire: its clock is the link's */
-    bool emu_attached;
+    et_clock clock;
 } efvi_link;
 
 static const et_link_ops efvi_ops;
@@ -157,11 +154,7 @@ static uint32_t clamp_ring(uint32_t want, uint32_t lo, uint32_t hi)
 
 static uint64_t efvi_now(et_link *l)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (e->wire) return efvitcp_wire_now(e->wire);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return et_clock_now(&((efvi_link *)l)->clock);
 }
 
 static uint8_t *rx_host(const efvi_link *e, uint32_t j)
@@ -576,8 +569,7 @@ static void ring_put(efvi_link *e, uint32_t id)
 
 static void done_put(efvi_link *e, uint32_t id)
 {
-    e->done[(e->done_head + e->done_n) % e->base.n_tx] = id;
-    e->done_n++;
+    et_done_ring_put(&e->done, id);
     e->tx_state[id] = TX_DONE;
 }
 
@@ -874,14 +866,8 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
     /* Completions share the event queue with frames: poll no more frames than one engine poll
        takes after this (it takes at least TX_POLL_FRAMES). */
     if (!e->ready_n) poll_events(e, TX_POLL_FRAMES);
-    int n = 0;
-    while (n < max && e->done_n) {
-        uint32_t id = e->done[e->done_head];
-        e->done_head = (e->done_head + 1) % l->n_tx;
-        e->done_n--;
-        e->tx_state[id] = TX_FREE;
-        ids[n++] = id;
-    }
+    int n = et_done_ring_take(&e->done, ids, max);
+    for (int i = 0; i < n; i++) e->tx_state[ids[i]] = TX_FREE;
     e->st.tx_completions += (uint64_t)n;
     return n;
 }
@@ -920,15 +906,12 @@ static void efvi_destroy(et_link *l)
     if (e->have_vi) ef_vi_free(&e->vi, e->dh);
     if (e->have_pd) ef_pd_free(&e->pd, e->dh);
     if (e->have_dh) ef_driver_close(e->dh);
-#ifdef EFVITCP_EFVI_EMU
-    if (e->emu_attached) efvi_emu_wire_release(e->wire, e->ifname);
-#endif
     if (e->mem) munmap(e->mem, e->mem_len);
     free(e->tx_state);
     free(e->tx_len);
     free(e->pend);
     free(e->ring);
-    free(e->done);
+    et_done_ring_free(&e->done);
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
@@ -990,14 +973,14 @@ static const char *parse_spec(efvi_link *e, const char *spec)
 }
 
 /* Index and (kernel-shared mode) address of a real interface, from the kernel. */
-static const char *read_iface(efvi_link *e, const efvitcp_config *cfg)
+static const char *read_iface(efvi_link *e, const et_link_params *p)
 {
     et_nl nl;
     const char *err = et_nl_open(&nl);
     if (err) return err;
     et_if_info info;
     err = et_nl_get_if(&nl, e->ifname, &info);
-    int owned = !err && cfg->local_addr ? et_nl_addr_owned(&nl, e->base.local_ip) : 0;
+    int owned = !err && p->local_addr ? et_nl_addr_owned(&nl, e->base.local_ip) : 0;
     et_nl_close(&nl);
     if (err) return err;
     if (owned)
@@ -1007,31 +990,24 @@ static const char *read_iface(efvi_link *e, const efvitcp_config *cfg)
     if (!info.up) return "efvi link: interface is down";
     e->ifindex = (int)info.ifindex;
     e->base.ifindex = info.ifindex;
-    if (!cfg->local_addr) {
+    if (!p->local_addr) {
         e->base.local_ip = info.ip;
         e->base.prefix_len = info.prefix_len;
     }
     return NULL;
 }
 
-static const char *attach(efvi_link *e, const efvitcp_config *cfg)
+static const char *attach(efvi_link *e, const et_link_params *p)
 {
     const char *err = NULL;
-    e->own_addr = cfg->local_addr != NULL;
-    if (e->own_addr && (err = et_link_config_addr(cfg, &e->base))) return err;
-    if (cfg->wire) {
-#ifdef EFVITCP_EFVI_EMU
-        if (!e->own_addr) return "efvi link on a simulated wire needs local_addr";
-        int rc = efvi_emu_wire_attach(cfg->wire, e->ifname, &e->ifindex);
-        if (rc) return "efvi link: cannot create the emulated NIC port";
-        e->emu_attached = true;
-        e->wire = cfg->wire;
+    e->own_addr = p->local_addr != NULL;
+    if (e->own_addr && (err = et_link_config_addr(p, &e->base))) return err;
+    if (p->ifindex) {
+        /* An interface the kernel does not know: base.ifindex stays 0, netlink is not asked. */
+        e->ifindex = p->ifindex;
         return NULL;
-#else
-        return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
-#endif
     }
-    return read_iface(e, cfg);
+    return read_iface(e, p);
 }
 
 static const char *alloc_memory(efvi_link *e, const et_link_params *p)
@@ -1065,9 +1041,9 @@ static const char *alloc_memory(efvi_link *e, const et_link_params *p)
     return NULL;
 }
 
-static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_params *p)
+static const char *setup(efvi_link *e, const et_link_params *p)
 {
-    const char *err = attach(e, cfg);
+    const char *err = attach(e, p);
     if (err) return err;
     if (ef_driver_open(&e->dh) != 0) return "efvi link: cannot open the ef_vi driver (Onload)";
     e->have_dh = true;
@@ -1096,18 +1072,18 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
 
     e->n_rx = p->n_rx;
     e->ready_cap = p->n_rx < 256 ? 256 : p->n_rx;
-    e->max_flows = cfg->max_conns + LISTEN_FLOWS;
+    e->max_flows = p->max_conns + LISTEN_FLOWS;
     e->flow_mask = pow2_at_least(2 * e->max_flows) - 1;
     e->tx_state = calloc(p->n_tx, 1);
     e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
     e->pend = calloc(p->n_tx, sizeof(*e->pend));
     e->ring = calloc(p->n_tx, sizeof(*e->ring));
-    e->done = calloc(p->n_tx, sizeof(*e->done));
+    bool done_ok = et_done_ring_init(&e->done, p->n_tx);
     e->rx_state = calloc(p->n_rx, 1);
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
-    if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !e->done || !e->rx_state ||
+    if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !done_ok || !e->rx_state ||
         !e->rx_free || !e->ready || !e->flows)
         return "out of memory";
 
@@ -1136,20 +1112,20 @@ static const char *setup(efvi_link *e, const efvitcp_config *cfg, const et_link_
     return NULL;
 }
 
-const char *et_efvi_link_open(const char *spec, const efvitcp_config *cfg, const et_link_params *p,
-                              et_link **out)
+const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link **out)
 {
     if (!out) return "efvi link: out is NULL";
     *out = NULL;
-    if (!spec || !cfg) return "efvi link: interface and config are required";
-    if (!p || p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
+    if (!spec || !p) return "efvi link: interface and parameters are required";
+    if (p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
         return "efvi link needs n_tx > 0 and n_rx >= 16";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "efvi link: tx_buf_size must be 1024 or 2048";
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
+    e->clock = p->clock;
     const char *err = parse_spec(e, spec);
-    if (!err) err = setup(e, cfg, p);
+    if (!err) err = setup(e, p);
     if (err) {
         efvi_destroy(&e->base);
         return err;

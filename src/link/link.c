@@ -1,8 +1,8 @@
 /* Picks the link that an interface string names, and parses own-address settings for links. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "efvitcp/efvitcp.h"
 #include "link/link.h"
 
 #define LINKS_SUPPORTED "mem:NAME, shm:NAME, packet:IF, xdp:IF, efvi:IF or a plain interface name"
@@ -38,10 +38,10 @@ static bool unicast(uint32_t ip)
     return ip != 0 && ip < 0xe0000000u;
 }
 
-const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l)
+const char *et_link_config_addr(const et_link_params *p, et_link *l)
 {
-    if (!cfg || !cfg->local_addr) return "local_addr \"A.B.C.D/prefix\" is required";
-    const char *s = cfg->local_addr;
+    if (!p || !p->local_addr) return "local_addr \"A.B.C.D/prefix\" is required";
+    const char *s = p->local_addr;
     uint32_t ip, prefix = 0;
     if (!parse_ipv4(&s, &ip) || *s != '/') return "malformed local_addr, want \"A.B.C.D/prefix\"";
     s++;
@@ -55,8 +55,8 @@ const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l)
         return "malformed local_addr, want \"A.B.C.D/prefix\" with prefix 0..32";
     if (!unicast(ip)) return "local_addr must be a unicast address";
     uint32_t gw = 0;
-    if (cfg->gateway) {
-        s = cfg->gateway;
+    if (p->gateway) {
+        s = p->gateway;
         if (!parse_ipv4(&s, &gw) || *s != '\0') return "malformed gateway, want \"A.B.C.D\"";
         if (!unicast(gw)) return "gateway must be a unicast address";
         uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
@@ -71,41 +71,49 @@ const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l)
     return NULL;
 }
 
-static const char *open_xdp(const char *ifname, const struct efvitcp_config *cfg,
-                            const et_link_params *p, et_link **out)
+static const char *open_xdp(const char *ifname, const et_link_params *p, et_link **out)
 {
 #ifdef EFVITCP_HAVE_XDP
-    return et_xdp_link_open(ifname, cfg, p, out);
+    return et_xdp_link_open(ifname, p, out);
 #else
-    (void)ifname, (void)cfg, (void)p, (void)out;
+    (void)ifname, (void)p, (void)out;
     return "xdp link not built (needs libxdp, libbpf and clang at build time)";
 #endif
 }
 
-const char *et_link_open(const char *interface, const struct efvitcp_config *cfg,
-                         const et_link_params *p, et_link **out)
+static const char *open_efvi(const char *spec, const et_link_params *p, et_link **out)
+{
+#if defined(EFVITCP_EFVI_EMU)
+    /* The test build against the ef_vi emulator: there a simulated wire in the params makes
+       "efvi:NAME" an emulated NIC port on it, which the emulator attaches before the link opens;
+       the link itself knows nothing of wires. */
+    return et_efvi_emu_link_open(spec, p, out);
+#elif defined(EFVITCP_HAVE_EFVI)
+    if (p && p->wire)
+        return "efvi link: cfg->wire needs a build against the ef_vi emulator (tests only)";
+    return et_efvi_link_open(spec, p, out);
+#else
+    (void)spec, (void)p, (void)out;
+    return "efvi link not built (Onload's ef_vi headers and libciul were not found)";
+#endif
+}
+
+const char *et_link_open(const char *interface, const et_link_params *p, et_link **out)
 {
     if (out) *out = NULL;
     if (!interface || !*interface) return "no interface given: supported: " LINKS_SUPPORTED;
-    if (strncmp(interface, "mem:", 4) == 0) return et_mem_link_open(interface + 4, cfg, p, out);
-    if (strncmp(interface, "shm:", 4) == 0) return et_shm_link_open(interface + 4, cfg, p, out);
-    if (strncmp(interface, "packet:", 7) == 0)
-        return et_packet_link_open(interface + 7, cfg, p, out);
-    if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, cfg, p, out);
-    if (strncmp(interface, "efvi:", 5) == 0) {
-#ifdef EFVITCP_HAVE_EFVI
-        return et_efvi_link_open(interface + 5, cfg, p, out);
-#else
-        return "efvi link not built (Onload's ef_vi headers and libciul were not found)";
-#endif
-    }
+    if (strncmp(interface, "mem:", 4) == 0) return et_mem_link_open(interface + 4, p, out);
+    if (strncmp(interface, "shm:", 4) == 0) return et_shm_link_open(interface + 4, p, out);
+    if (strncmp(interface, "packet:", 7) == 0) return et_packet_link_open(interface + 7, p, out);
+    if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, p, out);
+    if (strncmp(interface, "efvi:", 5) == 0) return open_efvi(interface + 5, p, out);
     /* Error strings are static (efvitcp.h), so the offending name cannot be quoted back. */
     if (strchr(interface, ':')) return "unknown link type: supported: " LINKS_SUPPORTED;
     /* A plain interface name: the best link that opens. xdp first; AF_PACKET can always be
        opened by a privileged process but only for an address of our own. */
-    const char *xdp_err = open_xdp(interface, cfg, p, out);
+    const char *xdp_err = open_xdp(interface, p, out);
     if (!xdp_err) return NULL;
-    const char *pkt_err = et_packet_link_open(interface, cfg, p, out);
+    const char *pkt_err = et_packet_link_open(interface, p, out);
     if (!pkt_err) return NULL;
 #ifdef EFVITCP_HAVE_XDP
     return xdp_err;

@@ -10,21 +10,19 @@
  *
  * Receive: rx_burst() hands frames by pointer into the link's own buffers (zero copy); the engine
  * gives each one back with rx_release() when done with it, within the same poll.
+ *
+ * A link learns everything it needs from et_link_params: the layer above (the engine) translates
+ * its own configuration into them, so no link reads the public configuration.
  */
 #ifndef EFVITCP_LINK_H
 #define EFVITCP_LINK_H
 
 #include <stdint.h>
 
-struct efvitcp_config;
+#include "net/frame.h" /* et_rx_frame: id is the link buffer id, for rx_release */
+#include "util/clock.h"
 
-/** A received frame, by pointer into a link buffer. */
-typedef struct et_rx_frame {
-    uint8_t *data;  /**< Ethernet header */
-    uint32_t len;   /**< frame length without FCS */
-    uint32_t id;    /**< link buffer id, for rx_release */
-    uint64_t hw_ts; /**< hardware RX timestamp in ns, 0 if none */
-} et_rx_frame;
+struct efvitcp_wire;
 
 /** Capabilities. */
 enum {
@@ -75,11 +73,28 @@ typedef struct et_link {
     uint32_t n_tx;
 } et_link;
 
-/** What the engine asks of a link when it opens it. */
+/** Levels of et_link_params.log: those of the public API's log callback. */
+enum { ET_LINK_LOG_ERROR = 0, ET_LINK_LOG_WARN = 1, ET_LINK_LOG_INFO = 2, ET_LINK_LOG_DEBUG = 3 };
+
+/** What the engine asks of a link when it opens it. Strings are read only while opening. */
 typedef struct et_link_params {
     uint32_t n_tx;        /**< transmit buffers */
     uint32_t tx_buf_size; /**< 1024 or 2048 */
     uint32_t n_rx;        /**< receive buffers */
+    uint32_t max_conns;   /**< connections at once: links that steer flows size their tables */
+    /** Own-address mode: "A.B.C.D/prefix", an address the kernel does not own; NULL shares the
+        kernel's address (see et_link_open). */
+    const char *local_addr;
+    const char *gateway;       /**< own-address mode: next hop "A.B.C.D", or NULL for none */
+    struct efvitcp_wire *wire; /**< the simulated wire of mem (and emulated efvi) ports, or NULL */
+    /** Nonzero when the opener resolved the interface itself and the kernel does not know it (an
+        emulated NIC port): the efvi link takes this index and asks the kernel nothing. */
+    int ifindex;
+    /** The time base that now() reports. The mem link runs on its wire's clock instead: every
+        endpoint of a wire shares the wire's (virtual) time. */
+    et_clock clock;
+    void (*log)(void *log_ctx, int level, const char *msg); /**< may be NULL; ET_LINK_LOG_* */
+    void *log_ctx;
 } et_link_params;
 
 /**
@@ -88,63 +103,65 @@ typedef struct et_link_params {
  * and sets *out, or an error.
  *
  * Addressing modes (docs/links.md):
- * - own address: cfg->local_addr is set. The link reports ET_LINK_CAP_OWN_ADDR, local_ip,
- *   prefix_len and gateway from the config (et_link_config_addr), and the stack answers and sends
+ * - own address: p->local_addr is set. The link reports ET_LINK_CAP_OWN_ADDR, local_ip,
+ *   prefix_len and gateway from the params (et_link_config_addr), and the stack answers and sends
  *   ARP itself. The address must be one the kernel does not own.
- * - kernel-shared: cfg->local_addr is NULL. The link reports its ifindex and no
+ * - kernel-shared: p->local_addr is NULL. The link reports its ifindex and no
  *   ET_LINK_CAP_OWN_ADDR, and either the interface's address in local_ip/prefix_len or local_ip
  *   0, in which case the stack reads it from the kernel (netlink); the stack takes next hops
  *   and MACs from the kernel over netlink and reserves its ports with kernel sockets. Only links
  *   that steer our flows away from the kernel (xdp, efvi) may offer it: the kernel would answer
  *   our segments with RST otherwise.
  */
-const char *et_link_open(const char *interface, const struct efvitcp_config *cfg,
-                         const et_link_params *p, et_link **out);
+const char *et_link_open(const char *interface, const et_link_params *p, et_link **out);
 
 /**
- * Own-address mode: parses cfg->local_addr ("A.B.C.D/prefix") and cfg->gateway ("A.B.C.D" or
- * NULL) into l->local_ip, prefix_len and gateway (host order) and sets ET_LINK_CAP_OWN_ADDR.
+ * Own-address mode: parses p->local_addr ("A.B.C.D/prefix") and p->gateway ("A.B.C.D" or NULL)
+ * into l->local_ip, prefix_len and gateway (host order) and sets ET_LINK_CAP_OWN_ADDR.
  */
-const char *et_link_config_addr(const struct efvitcp_config *cfg, et_link *l);
+const char *et_link_config_addr(const et_link_params *p, et_link *l);
 
-/** The mem link (src/link/mem.c). */
-const char *et_mem_link_open(const char *name, const struct efvitcp_config *cfg,
-                             const et_link_params *p, et_link **out);
+/** The mem link (src/link/mem.c): endpoint NAME of the simulated wire p->wire. */
+const char *et_mem_link_open(const char *name, const et_link_params *p, et_link **out);
 
 /**
  * The shm link (src/link/shm.c): a wire between two processes through the POSIX shared-memory
  * object /dev/shm/efvitcp-NAME (NAME: 1..64 of A-Z a-z 0-9 . _ -). The first opener creates it,
  * the second attaches, a third is refused. Own-address mode only.
  */
-const char *et_shm_link_open(const char *name, const struct efvitcp_config *cfg,
-                             const et_link_params *p, et_link **out);
+const char *et_shm_link_open(const char *name, const et_link_params *p, et_link **out);
 
 /** The AF_PACKET link (src/link/packet.c) on interface ifname. Own-address mode only. */
-const char *et_packet_link_open(const char *ifname, const struct efvitcp_config *cfg,
-                                const et_link_params *p, et_link **out);
+const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_link **out);
 
 #ifdef EFVITCP_HAVE_XDP
 /**
  * The xdp link (src/link/xdp.c) on interface ifname: AF_XDP socket on queue 0 and our XDP
- * program. With cfg->local_addr the stack owns that address (ET_LINK_CAP_OWN_ADDR: ARP and all
+ * program. With p->local_addr the stack owns that address (ET_LINK_CAP_OWN_ADDR: ARP and all
  * TCP for it are steered to the stack); without it local_ip is 0 and the engine takes the
  * address from the kernel, steering only the flows it adds.
  */
-const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cfg,
-                             const et_link_params *p, et_link **out);
+const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_link **out);
 #endif
 
 #ifdef EFVITCP_HAVE_EFVI
 /**
  * The efvi link (src/link/efvi.c): ef_vi on a Solarflare/AMD interface. spec is
  * "IF[,rxts][,noctpio][,ct=N]" (hardware RX timestamps, no CTPIO, CTPIO cut-through threshold).
- * With cfg->local_addr the stack owns that address and takes the interface's unicast frames and
- * ARP broadcasts; without it, it shares the kernel's address and takes only its flows. In builds
- * against the ef_vi emulator, cfg->wire set makes IF an emulated NIC port on that simulated wire
- * (tests only).
+ * With p->local_addr the stack owns that address and takes the interface's unicast frames and
+ * ARP broadcasts; without it, it shares the kernel's address and takes only its flows. With
+ * p->ifindex set, IF is the interface of that index and the kernel is not asked about it.
  */
-const char *et_efvi_link_open(const char *spec, const struct efvitcp_config *cfg,
-                              const et_link_params *p, et_link **out);
+const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link **out);
+#endif
+
+#ifdef EFVITCP_EFVI_EMU
+/**
+ * Tests only, in builds against the ef_vi emulator (tests/efvi_emu/emu_link.c): with p->wire set,
+ * "efvi:IF" is an emulated NIC port named IF on that simulated wire, running on the wire's clock
+ * (own-address mode only); without it, the efvi link as et_efvi_link_open opens it.
+ */
+const char *et_efvi_emu_link_open(const char *spec, const et_link_params *p, et_link **out);
 #endif
 
 static inline uint8_t *et_link_tx_buf(const et_link *l, uint32_t id)

@@ -6,7 +6,7 @@
  * receives the original. If the kernel owned our address it would answer every segment of our
  * flows with a RST (it has no socket for them: a reserved, bound-but-not-listening socket does
  * not stop that), and no filter of ours can take the frame away from it. So the stack uses an
- * address the kernel does not own (cfg->local_addr), answers ARP for it itself, and the kernel,
+ * address the kernel does not own (local_addr), answers ARP for it itself, and the kernel,
  * seeing IPv4 for an address that is not its own, drops it (with forwarding off, the default).
  *
  * Receive: the ring is polled in shared memory, no system call. rx_burst() hands frames by
@@ -37,14 +37,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/link.h"
 #include "net/checksum.h"
 #include "net/headers.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 
 #define RING_BLOCK   (1u << 16) /* ring block size: a multiple of the page size */
 #define TX_RING_MIN  512u       /* frames of the transmit ring */
@@ -65,8 +65,8 @@ typedef struct pkt_link {
     uint32_t tx_data_off; /* where the frame starts in a TX ring slot */
     uint32_t tx_queued;   /* slots marked SEND_REQUEST that the kernel may not have taken yet */
 
-    uint32_t *done; /* ring of TX buffer ids awaiting tx_done */
-    uint32_t done_head, done_count;
+    et_done_ring done; /* TX buffer ids awaiting tx_done */
+    et_clock clock;
 } pkt_link;
 
 static inline struct tpacket2_hdr *rx_hdr(const pkt_link *k, uint32_t i)
@@ -174,7 +174,7 @@ static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
 {
     pkt_link *k = (pkt_link *)l;
     if (id >= l->n_tx || len > l->tx_buf_size || len > k->tx_frame_size - k->tx_data_off ||
-        len < ET_ETH_HLEN || k->done_count == l->n_tx)
+        len < ET_ETH_HLEN || et_done_ring_full(&k->done))
         return -1;
     struct tpacket2_hdr *h = tx_hdr(k, k->tx_head);
     if (status_load(h) != TP_STATUS_AVAILABLE) {
@@ -189,8 +189,7 @@ static int pkt_tx(et_link *l, uint32_t id, uint32_t len)
     k->tx_head = k->tx_head + 1 == k->tx_frames ? 0 : k->tx_head + 1;
     k->tx_queued++;
     /* The bytes are in the ring: the engine may rewrite its buffer at once. */
-    k->done[(k->done_head + k->done_count) % l->n_tx] = id;
-    k->done_count++;
+    et_done_ring_put(&k->done, id);
     return 0;
 }
 
@@ -201,22 +200,12 @@ static void pkt_tx_flush(et_link *l)
 
 static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
 {
-    pkt_link *k = (pkt_link *)l;
-    int n = 0;
-    while (n < max && k->done_count) {
-        ids[n++] = k->done[k->done_head];
-        k->done_head = (k->done_head + 1) % l->n_tx;
-        k->done_count--;
-    }
-    return n;
+    return et_done_ring_take(&((pkt_link *)l)->done, ids, max);
 }
 
 static uint64_t pkt_now(et_link *l)
 {
-    (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return et_clock_now(&((pkt_link *)l)->clock);
 }
 
 static void pkt_destroy(et_link *l)
@@ -230,7 +219,7 @@ static void pkt_destroy(et_link *l)
     }
     if (k->map) munmap(k->map, k->map_len);
     free(k->rx_held);
-    free(k->done);
+    et_done_ring_free(&k->done);
     free(l->tx_base);
     free(k);
 }
@@ -357,21 +346,20 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     return NULL;
 }
 
-const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
-                                const et_link_params *p, et_link **out)
+const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_link **out)
 {
     if (!out) return "packet link: out is NULL";
     *out = NULL;
     if (!p || p->n_tx == 0 || p->n_rx == 0) return "packet link needs n_tx and n_rx > 0";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "packet link: tx_buf_size must be 1024 or 2048";
-    if (!cfg || !cfg->local_addr)
+    if (!p->local_addr)
         return "packet link needs local_addr (an address the kernel does not own, e.g. "
                "--ip A.B.C.D/prefix): the kernel sees every frame and would reset our flows";
 
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = et_link_config_addr(cfg, &tmp);
+    const char *err = et_link_config_addr(p, &tmp);
     if (err) return err;
 
     et_nl nl;
@@ -392,6 +380,7 @@ const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
     k->fd = -1;
     k->base = tmp;
     k->base.ops = &pkt_ops;
+    k->clock = p->clock;
     memcpy(k->base.mac, info.mac, 6);
     k->base.mtu = info.mtu;
     k->base.ifindex = info.ifindex;
@@ -400,8 +389,8 @@ const char *et_packet_link_open(const char *ifname, const efvitcp_config *cfg,
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
     k->base.tx_base = aligned_alloc(4096, rounded);
-    k->done = malloc((size_t)p->n_tx * sizeof(*k->done));
-    if (!k->base.tx_base || !k->done) {
+    bool done_ok = et_done_ring_init(&k->done, p->n_tx);
+    if (!k->base.tx_base || !done_ok) {
         pkt_destroy(&k->base);
         return "out of memory";
     }

@@ -27,11 +27,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "efvitcp/efvitcp.h"
+#include "link/done_ring.h"
 #include "link/link.h"
+#include "util/clock.h"
 
 #define SHM_MAGIC     0x3168736d74766665ull /* "efvtmsh1" little-endian */
 #define SHM_VERSION   1u
@@ -43,7 +43,6 @@
 #define SHM_NAME_MAX  64u
 #define SHM_PREFIX    "/efvitcp-"
 #define ETH_HDR_LEN   14u
-#define NS_PER_SEC    1000000000ull
 
 /* Lock bytes (not data: OFD locks may lie anywhere in or past the object). */
 #define LOCK_OPEN    0
@@ -119,8 +118,8 @@ typedef struct shm_link {
     uint8_t *rx_held;       /* per slot: lent to the engine and not yet released */
     uint32_t n_rx;          /* at most this many slots lent at once */
     /* completions */
-    uint32_t *done; /* ring of tx ids awaiting tx_done, in send order */
-    uint32_t done_head, done_count;
+    et_done_ring done; /* tx ids awaiting tx_done, in send order */
+    et_clock clock;
 } shm_link;
 
 static uint8_t *slot_at(uint8_t *slots, uint32_t idx)
@@ -207,14 +206,13 @@ static void shm_rx_release(et_link *l, uint32_t id)
 
 static void complete(shm_link *s, uint32_t id)
 {
-    s->done[(s->done_head + s->done_count) % s->base.n_tx] = id;
-    s->done_count++;
+    et_done_ring_put(&s->done, id);
 }
 
 static int shm_tx(et_link *l, uint32_t id, uint32_t len)
 {
     shm_link *s = (shm_link *)l;
-    if (id >= l->n_tx || len > l->tx_buf_size || s->done_count == l->n_tx) return -1;
+    if (id >= l->n_tx || len > l->tx_buf_size || et_done_ring_full(&s->done)) return -1;
     if (len < ETH_HDR_LEN || len > SHM_MTU + ETH_HDR_LEN) {
         /* No cable carries it; like a NIC, drop it rather than refuse it forever. */
         bump(&s->stats->tx_bad_len);
@@ -255,22 +253,13 @@ static void shm_tx_flush(et_link *l)
 static int shm_tx_done(et_link *l, uint32_t *ids, int max)
 {
     shm_link *s = (shm_link *)l;
-    int n = 0;
     if (!ids) return 0;
-    while (n < max && s->done_count) {
-        ids[n++] = s->done[s->done_head];
-        s->done_head = (s->done_head + 1) % l->n_tx;
-        s->done_count--;
-    }
-    return n;
+    return et_done_ring_take(&s->done, ids, max);
 }
 
 static uint64_t shm_now(et_link *l)
 {
-    (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return et_clock_now(&((shm_link *)l)->clock);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -437,7 +426,7 @@ static void shm_destroy(et_link *l)
     if (s->map) munmap(s->map, SHM_TOTAL);
     if (s->fd >= 0) close(s->fd); /* drops every lock of this open file description */
     free(s->rx_held);
-    free(s->done);
+    et_done_ring_free(&s->done);
     free(s->base.tx_base);
     free(s);
 }
@@ -454,8 +443,7 @@ static const et_link_ops shm_ops = {
     .destroy = shm_destroy,
 };
 
-const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const et_link_params *p,
-                             et_link **out)
+const char *et_shm_link_open(const char *name, const et_link_params *p, et_link **out)
 {
     if (!out) return "shm link: out is NULL";
     *out = NULL;
@@ -466,7 +454,7 @@ const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const 
         return "shm link: NAME must be 1..64 characters of A-Z a-z 0-9 . _ - not starting with .";
     et_link tmp;
     memset(&tmp, 0, sizeof(tmp));
-    const char *err = et_link_config_addr(cfg, &tmp); /* own-address mode only */
+    const char *err = et_link_config_addr(p, &tmp); /* own-address mode only */
     if (err) return err;
 
     shm_link *s = calloc(1, sizeof(*s));
@@ -474,15 +462,16 @@ const char *et_shm_link_open(const char *name, const efvitcp_config *cfg, const 
     s->fd = -1;
     s->side = -1;
     s->base = tmp;
+    s->clock = p->clock;
     snprintf(s->path, sizeof(s->path), SHM_PREFIX "%s", name);
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
     s->base.tx_base = aligned_alloc(4096, rounded);
-    s->done = malloc((size_t)p->n_tx * sizeof(*s->done));
+    bool done_ok = et_done_ring_init(&s->done, p->n_tx);
     s->rx_held = calloc(SHM_SLOTS, 1);
     s->base.tx_buf_size = p->tx_buf_size;
     s->base.n_tx = p->n_tx;
-    if (!s->base.tx_base || !s->done || !s->rx_held) {
+    if (!s->base.tx_base || !done_ok || !s->rx_held) {
         shm_destroy(&s->base);
         return "out of memory";
     }

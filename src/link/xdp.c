@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -34,10 +33,10 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
-#include "efvitcp/efvitcp.h"
 #include "link/link.h"
 #include "link/xdp_prog.h"
 #include "net/netlink.h"
+#include "util/clock.h"
 #include "xdp_prog_obj.h" /* generated: et_xdp_prog_obj[], et_xdp_prog_obj_len */
 
 #define XDP_HEADROOM    256u /* XDP_PACKET_HEADROOM: the kernel puts frames this far in */
@@ -47,7 +46,6 @@
 #define KICKS_PER_FLUSH 64 /* copy mode sends at most a small batch per sendto() */
 #define LISTEN_ENTRIES  1024u
 #define CONN_MAP_MARGIN 16u
-#define NS_PER_SEC      1000000000ull
 
 typedef struct xdp_link {
     et_link base; /* first: the engine's et_link * is an xdp_link * */
@@ -79,6 +77,7 @@ typedef struct xdp_link {
 
     void (*log)(void *log_ctx, int level, const char *msg);
     void *log_ctx;
+    et_clock clock;
 } xdp_link;
 
 static void note(const xdp_link *x, int level, const char *msg)
@@ -243,10 +242,7 @@ static int xdp_tx_done(et_link *l, uint32_t *ids, int max)
 
 static uint64_t xdp_now(et_link *l)
 {
-    (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return et_clock_now(&((xdp_link *)l)->clock);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -328,7 +324,7 @@ static void log_stats(const xdp_link *x)
              (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_ring_full,
              (unsigned long long)st.rx_fill_ring_empty_descs,
              (unsigned long long)st.rx_invalid_descs, (unsigned long long)st.tx_invalid_descs);
-    x->log(x->log_ctx, EFVITCP_LOG_INFO, msg);
+    x->log(x->log_ctx, ET_LINK_LOG_INFO, msg);
 }
 
 static void xdp_destroy(et_link *l)
@@ -488,12 +484,11 @@ static const char *open_xsk(xdp_link *x, const char *ifname)
     return NULL;
 }
 
-const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cfg,
-                             const et_link_params *p, et_link **out)
+const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_link **out)
 {
     if (!out) return "xdp link: out is NULL";
     *out = NULL;
-    if (!cfg || !p) return "xdp link: no config";
+    if (!p) return "xdp link: no parameters";
     if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) return "xdp link: bad interface name";
     if (p->n_tx == 0 || p->n_rx == 0) return "xdp link needs n_tx and n_rx > 0";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
@@ -501,19 +496,20 @@ const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cf
 
     xdp_link *x = calloc(1, sizeof(*x));
     if (!x) return "out of memory";
-    x->log = cfg->log;
-    x->log_ctx = cfg->log_ctx;
+    x->log = p->log;
+    x->log_ctx = p->log_ctx;
+    x->clock = p->clock;
     x->base.ops = &xdp_ops;
     x->base.n_tx = p->n_tx;
     x->base.tx_buf_size = p->tx_buf_size;
     x->n_rx = p->n_rx;
     x->xsk_fd = -1;
     x->prog_link = -1;
-    x->conn_entries = cfg->max_conns + CONN_MAP_MARGIN;
+    x->conn_entries = p->max_conns + CONN_MAP_MARGIN;
 
     const char *err = NULL;
-    if (cfg->local_addr) err = et_link_config_addr(cfg, &x->base);
-    if (!err) err = read_iface(ifname, cfg->local_addr != NULL, &x->base);
+    if (p->local_addr) err = et_link_config_addr(p, &x->base);
+    if (!err) err = read_iface(ifname, p->local_addr != NULL, &x->base);
     x->ifindex = (int)x->base.ifindex;
     quiet_saved q = quiet_begin();
 
@@ -552,7 +548,7 @@ const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cf
         c.local_ip = htonl(x->base.local_ip);
         /* The kernel does not own this address: ARP for it and all its TCP are ours. Sharing
            the kernel's address, only the flows the engine adds are. */
-        if (cfg->local_addr) c.flags = ET_XDP_F_ARP | ET_XDP_F_ALL_TCP;
+        if (p->local_addr) c.flags = ET_XDP_F_ARP | ET_XDP_F_ALL_TCP;
         if (set_cfg(x, &c)) err = "xdp link: cannot configure the XDP program";
     }
     if (!err) err = open_xsk(x, ifname);
@@ -561,7 +557,7 @@ const char *et_xdp_link_open(const char *ifname, const struct efvitcp_config *cf
         teardown(x);
         return err;
     }
-    note(x, EFVITCP_LOG_INFO,
+    note(x, ET_LINK_LOG_INFO,
          x->native
              ? (x->zero_copy ? "xdp link: native mode, zero-copy" : "xdp link: native mode, copy")
              : "xdp link: generic (skb) mode, copy");

@@ -114,16 +114,30 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->send_mask = cfg->send_slots - 1;
     st->n_conn_bufs = cfg->max_conns * cfg->send_slots;
 
+    /* Links never see the configuration: they get what they need here. The strings come from
+       cfg_in, as st->cfg keeps none. */
+    _Static_assert((int)ET_LINK_LOG_ERROR == EFVITCP_LOG_ERROR &&
+                       (int)ET_LINK_LOG_WARN == EFVITCP_LOG_WARN &&
+                       (int)ET_LINK_LOG_INFO == EFVITCP_LOG_INFO &&
+                       (int)ET_LINK_LOG_DEBUG == EFVITCP_LOG_DEBUG,
+                   "a link logs with the API's levels");
     et_link_params lp = {
         .n_tx = st->n_conn_bufs + cfg->ctrl_bufs,
         .tx_buf_size = cfg->send_buf_1k ? 1024 : 2048,
         .n_rx = cfg->rx_bufs,
+        .max_conns = cfg->max_conns,
+        .local_addr = cfg_in->local_addr,
+        .gateway = cfg_in->gateway,
+        .wire = cfg_in->wire,
+        .clock = et_mono_clock(),
+        .log = cfg->log,
+        .log_ctx = cfg->log_ctx,
     };
     if ((err = alloc_arrays(st))) return err;
     if (et_ct_init(&st->table, cfg->max_conns + cfg->max_time_wait, et_rng_next(&st->rng)))
         return "out of memory";
     if (et_neigh_init(&st->neigh, NEIGH_ENTRIES)) return "out of memory";
-    if ((err = et_link_open(interface, cfg_in, &lp, &st->link))) return err;
+    if ((err = et_link_open(interface, &lp, &st->link))) return err;
 
     et_link *l = st->link;
     /* Transmit buffers a link allocated in plain memory (mem, packet's staging); registered

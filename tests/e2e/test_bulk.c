@@ -13,8 +13,8 @@
  * size changed.
  */
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "sim.h"
+#include "wire/wire_hooks.h"
 
 #define MiB     (1024u * 1024u)
 #define SCRATCH 65536u

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "sim.h"
+#include "wire/wire_hooks.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NOALLOC_ASAN 1

@@ -8,8 +8,8 @@
 #include <arpa/inet.h>
 
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "sim.h"
+#include "wire/wire_hooks.h"
 
 #define US  1000ull
 #define MS  1000000ull

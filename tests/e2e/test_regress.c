@@ -3,8 +3,8 @@
  * at segment level with the segtest rig so that it stays covered whatever the timing of a bulk
  * run. Every test fails on the engine as it was before its fix.
  */
-#include "link/mem_wire.h"
 #include "segtest.h"
+#include "wire/wire_hooks.h"
 
 static uint8_t buf[65536];
 

@@ -19,8 +19,8 @@
 
 #include "efvi_emu.h"
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
+#include "wire/wire_hooks.h"
 
 #define NBUF 64
 #define BUF  2048

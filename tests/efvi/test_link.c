@@ -12,8 +12,8 @@
 #include "efvi_emu.h"
 #include "harness.h"
 #include "link/efvi.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
+#include "wire/wire_hooks.h"
 
 static uint32_t tcp_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
                           uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport, uint32_t len)
@@ -84,6 +84,33 @@ static void test_open_errors(void)
     CHECK(efvitcp_client_init(&c, "efvi:nots,rxts", &cfg) != NULL);
     efvi_emu_nic_put(nic);
     CHECK(efvi_emu_nic_find(w, "nots") == NULL); /* failed opens left no reference behind */
+    CHECK(efvi_emu_nic_find(w, "a") == NULL);
+    efvitcp_wire_free(w);
+}
+
+/* The emulator attaches "efvi:NAME" on a wire (emu_link.c): the port lives as long as the link
+   and the link runs on the wire's clock. */
+static void test_wire_port_follows_link(void)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    efvitcp_client *c, *d;
+    REQUIRE(efvitcp_client_init(&c, "efvi:a", &cfg) == NULL);
+    cfg.local_addr = "198.18.0.3/15";
+    REQUIRE(efvitcp_client_init(&d, "efvi:a", &cfg) == NULL); /* a second VI on the same port */
+    efvi_emu_nic *nic = efvi_emu_nic_find(w, "a");
+    CHECK(nic != NULL);
+    int ifindex = 0;
+    efvi_emu_nic_addr(nic, NULL, &ifindex);
+    CHECK(ifindex != 0);
+    CHECK_EQ(link_of(c)->ifindex, 0); /* not a kernel interface */
+    efvitcp_wire_set_now(w, 123456789);
+    CHECK_EQ(link_of(c)->ops->now(link_of(c)), 123456789);
+    efvitcp_client_close(c);
+    CHECK(efvi_emu_nic_find(w, "a") == nic); /* d still holds it */
+    efvitcp_client_close(d);
     CHECK(efvi_emu_nic_find(w, "a") == NULL);
     efvitcp_wire_free(w);
 }
@@ -210,6 +237,7 @@ static void test_efct_software_check(void)
 int main(void)
 {
     RUN(test_open_errors);
+    RUN(test_wire_port_follows_link);
     RUN(test_timestamps_mtu_jumbo);
     RUN(test_efct_software_check);
     return th_summary();

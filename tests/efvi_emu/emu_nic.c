@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "emu_internal.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
+#include "wire/wire_hooks.h"
 
 #define EMU_MAX_NICS 256
 

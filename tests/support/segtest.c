@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
 #include "net/neigh.h"
+#include "wire/wire_hooks.h"
 
 /* One rig at a time: a REQUIRE that leaves a test early must not leak the previous one. */
 static sg g_rig;

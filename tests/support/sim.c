@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "link/mem_wire.h"
 #include "net/neigh.h"
+#include "wire/wire_hooks.h"
 #ifdef SIM_EFVI_EFCT
 #include <etherfabric/ef_vi.h>
 

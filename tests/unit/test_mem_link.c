@@ -6,7 +6,7 @@
 #include "efvitcp/efvitcp.h"
 #include "harness.h"
 #include "link/link.h"
-#include "link/mem_wire.h"
+#include "wire/wire_hooks.h"
 
 static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -57,13 +57,10 @@ static efvitcp_wire *new_wire(uint64_t latency, uint64_t bw, uint32_t queue, uin
 static et_link *open_link(efvitcp_wire *w, const char *iface, const char *addr, uint32_t n_tx,
                           uint32_t n_rx)
 {
-    efvitcp_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.wire = w;
-    cfg.local_addr = addr;
-    et_link_params p = {.n_tx = n_tx, .tx_buf_size = 2048, .n_rx = n_rx};
+    et_link_params p = {
+        .n_tx = n_tx, .tx_buf_size = 2048, .n_rx = n_rx, .local_addr = addr, .wire = w};
     et_link *l = NULL;
-    const char *err = et_link_open(iface, &cfg, &p, &l);
+    const char *err = et_link_open(iface, &p, &l);
     if (err) fprintf(stderr, "link %s: %s\n", iface, err);
     return l;
 }
@@ -98,14 +95,14 @@ static void test_two_links_exchange(void)
 {
     efvitcp_wire *w = new_wire(0, 0, 0, 0, 0);
     REQUIRE(w);
-    efvitcp_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.wire = w;
-    cfg.local_addr = "10.1.2.3/24";
-    cfg.gateway = "10.1.2.254";
-    et_link_params p = {.n_tx = 4, .tx_buf_size = 2048, .n_rx = 16};
+    et_link_params p = {.n_tx = 4,
+                        .tx_buf_size = 2048,
+                        .n_rx = 16,
+                        .local_addr = "10.1.2.3/24",
+                        .gateway = "10.1.2.254",
+                        .wire = w};
     et_link *a = NULL;
-    CHECK_NULL_ERR(et_link_open("mem:a", &cfg, &p, &a));
+    CHECK_NULL_ERR(et_link_open("mem:a", &p, &a));
     et_link *b = open_link(w, "mem:b", "10.1.2.4/24", 4, 16);
     REQUIRE(a && b);
 
@@ -878,18 +875,14 @@ static void test_errors(void)
 {
     efvitcp_wire *w = new_wire(0, 0, 0, 16, 2);
     REQUIRE(w);
-    efvitcp_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.local_addr = "10.0.0.1/24";
-    et_link_params p = {.n_tx = 4, .tx_buf_size = 2048, .n_rx = 4};
-    et_link *l = (et_link *)&cfg; /* must be cleared on failure */
+    et_link_params p = {.n_tx = 4, .tx_buf_size = 2048, .n_rx = 4, .local_addr = "10.0.0.1/24"};
+    et_link *l = (et_link *)&p; /* must be cleared on failure */
 
-    CHECK(et_link_open("mem:a", &cfg, &p, &l) != NULL); /* no wire */
+    CHECK(et_link_open("mem:a", &p, &l) != NULL); /* no wire */
     CHECK(l == NULL);
-    CHECK(et_link_open("mem:a", NULL, &p, &l) != NULL);
-    cfg.wire = w;
-    CHECK(et_link_open("mem:a", &cfg, NULL, &l) != NULL);
-    CHECK(et_mem_link_open("a", &cfg, &p, NULL) != NULL);
+    p.wire = w;
+    CHECK(et_link_open("mem:a", NULL, &l) != NULL);
+    CHECK(et_mem_link_open("a", &p, NULL) != NULL);
 
     static const char *bad_addrs[] = {NULL,          "",
                                       "10.0.0.1",    "10.0.0.1/",
@@ -900,9 +893,9 @@ static void test_errors(void)
                                       "10.0.0.1/-1", "10.0.0.1/024",
                                       "a.b.c.d/8",   "1..2.3/8"};
     for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
-        cfg.local_addr = bad_addrs[i];
-        l = (et_link *)&cfg;
-        const char *err = et_link_open("mem:a", &cfg, &p, &l);
+        p.local_addr = bad_addrs[i];
+        l = (et_link *)&p;
+        const char *err = et_link_open("mem:a", &p, &l);
         if (!err) fprintf(stderr, "accepted local_addr \"%s\"\n", bad_addrs[i]);
         CHECK(err != NULL);
         CHECK(l == NULL);
@@ -910,30 +903,30 @@ static void test_errors(void)
     }
     static const char *good_addrs[] = {"1.2.3.4/0", "223.255.255.254/32", "10.0.0.1/8"};
     for (size_t i = 0; i < sizeof(good_addrs) / sizeof(good_addrs[0]); i++) {
-        cfg.local_addr = good_addrs[i];
-        CHECK_NULL_ERR(et_link_open("mem:a", &cfg, &p, &l));
+        p.local_addr = good_addrs[i];
+        CHECK_NULL_ERR(et_link_open("mem:a", &p, &l));
         if (l) l->ops->destroy(l);
     }
-    cfg.local_addr = "10.0.0.1/24";
+    p.local_addr = "10.0.0.1/24";
     static const char *bad_gws[] = {"", "10.0.0.1/24", "10.0.0", "0.0.0.0", "239.1.1.1", "x"};
     for (size_t i = 0; i < sizeof(bad_gws) / sizeof(bad_gws[0]); i++) {
-        cfg.gateway = bad_gws[i];
-        CHECK(et_link_open("mem:a", &cfg, &p, &l) != NULL);
+        p.gateway = bad_gws[i];
+        CHECK(et_link_open("mem:a", &p, &l) != NULL);
     }
-    cfg.gateway = NULL;
+    p.gateway = NULL;
 
     /* Parameters. */
     et_link_params bp = p;
     bp.n_tx = 0;
-    CHECK(et_link_open("mem:a", &cfg, &bp, &l) != NULL);
+    CHECK(et_link_open("mem:a", &bp, &l) != NULL);
     bp = p;
     bp.n_rx = 0;
-    CHECK(et_link_open("mem:a", &cfg, &bp, &l) != NULL);
+    CHECK(et_link_open("mem:a", &bp, &l) != NULL);
     bp = p;
     bp.tx_buf_size = 4096;
-    CHECK(et_link_open("mem:a", &cfg, &bp, &l) != NULL);
+    CHECK(et_link_open("mem:a", &bp, &l) != NULL);
     bp.tx_buf_size = 1024;
-    CHECK_NULL_ERR(et_link_open("mem:a", &cfg, &bp, &l));
+    CHECK_NULL_ERR(et_link_open("mem:a", &bp, &l));
     if (l) {
         CHECK_EQ(l->tx_buf_size, 1024);
         CHECK_EQ(l->ops->tx(l, 0, 1025), -1);
@@ -941,25 +934,25 @@ static void test_errors(void)
     }
 
     /* Names and interfaces. */
-    CHECK(et_link_open("mem:", &cfg, &p, &l) != NULL);
-    CHECK(et_link_open("mem:0123456789012345678901234567890X", &cfg, &p, &l) != NULL);
+    CHECK(et_link_open("mem:", &p, &l) != NULL);
+    CHECK(et_link_open("mem:0123456789012345678901234567890X", &p, &l) != NULL);
     /* A plain name selects a real link: use one no machine has, never a real NIC. */
-    CHECK(et_link_open("efvitcp-none0", &cfg, &p, &l) != NULL);
+    CHECK(et_link_open("efvitcp-none0", &p, &l) != NULL);
     CHECK(l == NULL);
-    CHECK(et_link_open("mem", &cfg, &p, &l) != NULL);
-    CHECK(et_link_open(NULL, &cfg, &p, &l) != NULL);
+    CHECK(et_link_open("mem", &p, &l) != NULL);
+    CHECK(et_link_open(NULL, &p, &l) != NULL);
     CHECK(et_wire_raw_attach(w, "", NULL, NULL) != NULL);
     CHECK(et_wire_raw_attach(w, NULL, NULL, NULL) != NULL);
     CHECK(et_wire_raw_attach(NULL, "r", NULL, NULL) != NULL);
 
     et_link *a = NULL, *b = NULL, *c = NULL;
-    CHECK_NULL_ERR(et_link_open("mem:0123456789012345678901234567890", &cfg, &p, &a));
-    cfg.local_addr = "10.0.0.2/24";
-    CHECK(et_link_open("mem:0123456789012345678901234567890", &cfg, &p, &b) != NULL);
+    CHECK_NULL_ERR(et_link_open("mem:0123456789012345678901234567890", &p, &a));
+    p.local_addr = "10.0.0.2/24";
+    CHECK(et_link_open("mem:0123456789012345678901234567890", &p, &b) != NULL);
     CHECK(b == NULL);
-    CHECK_NULL_ERR(et_link_open("mem:b", &cfg, &p, &b));
+    CHECK_NULL_ERR(et_link_open("mem:b", &p, &b));
     /* max_ports = 2 */
-    CHECK(et_link_open("mem:c", &cfg, &p, &c) != NULL);
+    CHECK(et_link_open("mem:c", &p, &c) != NULL);
     CHECK(c == NULL);
     CHECK(et_wire_raw_attach(w, "r", NULL, NULL) != NULL);
     /* Detaching frees the port and its MAC for the next endpoint. */
@@ -967,7 +960,7 @@ static void test_errors(void)
     uint8_t mac_a[6];
     memcpy(mac_a, a->mac, 6);
     a->ops->destroy(a);
-    CHECK_NULL_ERR(et_link_open("mem:c", &cfg, &p, &c));
+    CHECK_NULL_ERR(et_link_open("mem:c", &p, &c));
     if (c) CHECK(memcmp(c->mac, mac_a, 6) == 0);
     if (c) c->ops->destroy(c);
     b->ops->destroy(b);
@@ -975,7 +968,7 @@ static void test_errors(void)
 
     /* Wire configurations. */
     efvitcp_wire_config wc;
-    efvitcp_wire *x = (efvitcp_wire *)&cfg;
+    efvitcp_wire *x = (efvitcp_wire *)&p; /* must be cleared on failure */
     CHECK(efvitcp_wire_new(NULL, NULL) != NULL);
     struct {
         uint32_t mtu, max_ports, max_frames, queue;
@@ -994,7 +987,7 @@ static void test_errors(void)
         wc.max_frames = bad[i].max_frames;
         wc.queue_bytes = bad[i].queue;
         wc.bandwidth_bps = bad[i].bw;
-        x = (efvitcp_wire *)&cfg;
+        x = (efvitcp_wire *)&p;
         CHECK(efvitcp_wire_new(&x, &wc) != NULL);
         CHECK(x == NULL);
     }

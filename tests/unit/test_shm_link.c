@@ -55,13 +55,14 @@ static bool object_exists(void)
 
 static const char *open_link(const char *name, uint32_t n_rx, et_link **out)
 {
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.local_addr = "198.18.0.1/24";
-    et_link_params p = {.n_tx = N_TX, .tx_buf_size = 2048, .n_rx = n_rx};
+    et_link_params p = {.n_tx = N_TX,
+                        .tx_buf_size = 2048,
+                        .n_rx = n_rx,
+                        .local_addr = "198.18.0.1/24",
+                        .clock = et_mono_clock()};
     char iface[96];
     snprintf(iface, sizeof(iface), "shm:%s", name);
-    return et_link_open(iface, &cfg, &p, out);
+    return et_link_open(iface, &p, out);
 }
 
 static et_link *open_ok(uint32_t n_rx)
@@ -155,18 +156,16 @@ static void test_open_errors(void)
 
     /* Own-address mode only. */
     set_name("errors");
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    et_link_params p = {.n_tx = 8, .tx_buf_size = 2048, .n_rx = 8};
+    et_link_params p = {.n_tx = 8, .tx_buf_size = 2048, .n_rx = 8, .clock = et_mono_clock()};
     char iface[96];
     snprintf(iface, sizeof(iface), "shm:%s", g_name);
-    CHECK(et_link_open(iface, &cfg, &p, &l) != NULL && l == NULL);
-    cfg.local_addr = "198.18.0.1/24";
+    CHECK(et_link_open(iface, &p, &l) != NULL && l == NULL);
+    p.local_addr = "198.18.0.1/24";
     p.tx_buf_size = 1500;
-    CHECK(et_link_open(iface, &cfg, &p, &l) != NULL);
+    CHECK(et_link_open(iface, &p, &l) != NULL);
     p.tx_buf_size = 1024;
     p.n_tx = 0;
-    CHECK(et_link_open(iface, &cfg, &p, &l) != NULL);
+    CHECK(et_link_open(iface, &p, &l) != NULL);
     CHECK(!object_exists()); /* refused before touching /dev/shm */
 
     /* A name of exactly 64 characters is fine. */

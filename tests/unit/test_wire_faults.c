@@ -10,9 +10,9 @@
 
 #include "efvitcp/efvitcp.h"
 #include "harness.h"
-#include "link/mem_wire.h"
 #include "net/checksum.h"
 #include "net/parse.h"
+#include "wire/wire_hooks.h"
 
 #define FRAME_MAX 2048
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "efvitcp/efvitcp.h"
-#include "link/mem_wire.h"
+#include "wire/wire_hooks.h"
 
 enum {
     PROF_CLEAN = 0,
