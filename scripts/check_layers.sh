@@ -74,7 +74,7 @@ if [ "$quiet" != --quiet ]; then
         awk -v F="$f" 'prev != "" && /^\{/ { start = NR; name = prev }
             /^\}/ && start { print NR - start + 1 " lines " F ":" start " " name; start = 0 }
             { if ($0 !~ /^[ \t]/ && $0 != "{") prev = $0 }' "$f"
-    done | sort -rn | head -1)
+    done | sort -rn | awk 'NR == 1')
     echo "longest function: $longest"
 fi
 [ "$fail" = 0 ] && echo "layers: ok"
