@@ -15,7 +15,7 @@ bg_k timeout 120 socat -t 60 TCP-LISTEN:5001,reuseaddr "SYSTEM:$(k_both k_got1.b
 SERVER=$LAST_PID
 wait_k_listen 5001
 t0=$SECONDS
-in_e timeout 120 "$EFTCAT" "${EF_ARGS[@]}" "$K_IP" 5001 <"$WORK/e_src.bin" \
+in_e timeout 120 "$EFTCAT" -v "${EF_ARGS[@]}" "$K_IP" 5001 <"$WORK/e_src.bin" \
     >"$WORK/e_got1.bin" 2>"$WORK/eftcat1.log" || fail "eftcat client: exit $? ($(cat "$WORK/eftcat1.log"))"
 wait_rc $SERVER 0 "kernel server"
 log "done in $((SECONDS - t0)) s"
@@ -36,6 +36,7 @@ same_sha "$WORK/e_src.bin" "$WORK/k_got2.bin" "efvitcp -> kernel"
 same_sha "$WORK/k_src.bin" "$WORK/e_got2.bin" "kernel -> efvitcp"
 
 capture_stop
-check_no_analysis_flags "$WORK/bulk.pcap"
+check_no_analysis_flags "$WORK/bulk.pcap" \
+    "$(lost_below_stack "$WORK/bulk.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
 check_no_rst "$WORK/bulk.pcap"
 log PASS

@@ -14,8 +14,8 @@ bg_k timeout 60 socat -t 30 TCP-LISTEN:5006,reuseaddr \
     "SYSTEM:cat $WORK/k_src.bin & cat > $WORK/k_got1.bin; wait"
 SERVER=$LAST_PID
 wait_k_listen 5006
-in_e timeout 60 "$EFTCAT" "${EF_ARGS[@]}" "$K_IP" 5006 <"$WORK/e_src.bin" >"$WORK/e_got1.bin" ||
-    fail "eftcat client: exit $?"
+in_e timeout 60 "$EFTCAT" -v "${EF_ARGS[@]}" "$K_IP" 5006 <"$WORK/e_src.bin" \
+    >"$WORK/e_got1.bin" 2>"$WORK/eftcat1.log" || fail "eftcat client: exit $? ($(cat "$WORK/eftcat1.log"))"
 wait_rc $SERVER 0 "kernel server"
 same_sha "$WORK/e_src.bin" "$WORK/k_got1.bin" "efvitcp -> kernel"
 same_sha "$WORK/k_src.bin" "$WORK/e_got1.bin" "kernel -> efvitcp"
@@ -32,6 +32,7 @@ same_sha "$WORK/k_src.bin" "$WORK/e_got2.bin" "kernel -> efvitcp"
 
 capture_stop
 check_checksums "$WORK/full.pcap"
-check_no_analysis_flags "$WORK/full.pcap"
+check_no_analysis_flags "$WORK/full.pcap" \
+    "$(lost_below_stack "$WORK/full.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
 check_no_rst "$WORK/full.pcap"
 log PASS
