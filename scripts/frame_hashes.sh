@@ -43,7 +43,7 @@ compare() {
         d=$(diff "$f" "$new/$name" | grep -c '^<' || true)
         if [ "$d" != 0 ]; then
             echo "$name: $d runs differ"
-            diff "$f" "$new/$name" | grep '^[<>]' | head -6
+            diff "$f" "$new/$name" | grep '^[<>]' | awk 'NR <= 6' || true
             differ=1
         fi
     done
