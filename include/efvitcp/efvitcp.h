@@ -90,6 +90,10 @@ typedef struct efvitcp_config {
                                   (RFC 6298 §2.1). Within [min_rto_us, max_rto_us]. */
     bool window_scale;       /**< offer/accept RFC 7323 window scaling. Default true. */
     bool timestamps;         /**< offer/accept RFC 7323 timestamps and PAWS. Default true. */
+    bool fast_path;          /**< header prediction: an in-order segment or an ACK of new data on
+                                  an ESTABLISHED connection skips the checks it passes by
+                                  construction (docs/engine.md). Same replies either way; false
+                                  runs every segment through the general path. Default true. */
     efvitcp_cc cc;           /**< congestion control. Default EFVITCP_CC_CUBIC. */
     uint32_t time_wait_ms;   /**< TIME_WAIT duration (2*MSL). Default 60000. 0 = no TIME_WAIT. */
     uint32_t keepalive_ms;   /**< idle time before keepalive probes; 0 = off. Default 0. */
@@ -218,6 +222,7 @@ typedef struct efvitcp_stats {
     uint64_t time_wait_evicted; /**< TIME_WAIT records dropped because the table was full */
     uint64_t time_wait_reused;  /**< RFC 6191 reuse of a TIME_WAIT tuple */
     uint64_t arp_requests_sent, arp_replies_sent;
+    uint64_t fast_path; /**< segments taken by header prediction (cfg.fast_path) */
     uint64_t drops[EFVITCP_DROP_REASONS];
     uint32_t conns_active; /**< connections in any state but TIME_WAIT */
     uint32_t time_wait_active;

@@ -24,6 +24,7 @@ void efvitcp_config_default(efvitcp_config *cfg)
     cfg->initial_rto_us = 1000000;
     cfg->window_scale = true;
     cfg->timestamps = true;
+    cfg->fast_path = true;
     cfg->cc = EFVITCP_CC_CUBIC;
     cfg->time_wait_ms = 60000;
     cfg->keepalive_ms = 0;

@@ -6,6 +6,10 @@
  */
 #include "tcp/tcp_in.h"
 
+/* Steps that both the general path and the fast path run: inlined into each, so that splitting
+   TCP input into steps costs no calls on the hot path. */
+#define STEP static inline __attribute__((always_inline))
+
 #define CHALLENGE_ACKS_PER_SEC 10
 #define OOW_ACK_INTERVAL_NS    500000000ull /* as Linux's tcp_invalid_ratelimit */
 
@@ -140,7 +144,7 @@ static bool fin_input(et_conn *c)
 }
 
 /* Every segment of a synchronised connection is a sign of life (keepalive, RFC 9293 §3.8.4). */
-static void note_arrival(et_conn *c)
+STEP void note_arrival(et_conn *c)
 {
     c->segs_in++;
     c->last_rx_ns = c->st->now_ns;
@@ -283,6 +287,16 @@ static bool syn_received_ack(et_conn *c, const et_tcp_seg *s)
     return c->gen == gen;
 }
 
+/* RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent. */
+STEP void update_ts_recent(et_conn *c, const et_tcp_seg *s)
+{
+    if (c->ts_ok && seq_le(s->seq, c->last_ack_sent) &&
+        (int32_t)(s->opt.tsval - c->ts_recent) >= 0) {
+        c->ts_recent = s->opt.tsval;
+        c->ts_recent_ns = c->st->now_ns;
+    }
+}
+
 /* RFC 9293 §3.10.7.4 fifth step: an ACK beyond anything sent is answered and dropped; RFC 5961
    §5.2 takes ACKs in [SND.UNA - MAX.SND.WND, SND.MAX] and challenges older ones. Then RFC 7323
    §4.3: TS.Recent follows the segment that covers Last.ACK.sent. false: dropped. */
@@ -299,17 +313,13 @@ static bool ack_acceptable(et_conn *c, const et_tcp_seg *s)
         challenge_ack(c);
         return false;
     }
-    if (c->ts_ok && seq_le(s->seq, c->last_ack_sent) &&
-        (int32_t)(s->opt.tsval - c->ts_recent) >= 0) {
-        c->ts_recent = s->opt.tsval;
-        c->ts_recent_ns = st->now_ns;
-    }
+    update_ts_recent(c, s);
     return true;
 }
 
 /* The window update of RFC 9293 §3.10.7.4 (fifth step): taken from the newest segment by the
    SND.WL1/SND.WL2 rule, so that an old reordered segment cannot shrink it. */
-static void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
+STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
 {
     if (!(seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, s->ack))))
         return;
@@ -326,7 +336,7 @@ static void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
 /* RFC 9293 §3.10.7.4 fifth step for an acceptable ACK: SND.UNA advances (or a duplicate ACK is
    counted, RFC 5681 §2), the window is updated, and the persist timer learns that the peer
    answered. Returns true if send slots were freed. */
-static bool ack_input(et_conn *c, const et_tcp_seg *s)
+STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
 {
     et_stack *st = c->st;
     bool freed = false;
@@ -363,7 +373,7 @@ static bool ack_input(et_conn *c, const et_tcp_seg *s)
 
 /* RFC 9293 §3.10.7.4 fifth step, per state: our FIN acknowledged moves FIN-WAIT-1 to FIN-WAIT-2,
    CLOSING to TIME-WAIT and LAST-ACK to CLOSED. false if the connection was freed. */
-static bool fin_acked_transitions(et_conn *c)
+STEP bool fin_acked_transitions(et_conn *c)
 {
     et_stack *st = c->st;
     if (!our_fin_acked(c)) return true;
@@ -385,7 +395,7 @@ static bool fin_acked_transitions(et_conn *c)
 
 /* RFC 9293 §3.10.7.4 seventh step: the text, cut to the window wnd of the first step (a FIN
    beyond it is cut too: *fin). false if the connection was freed. */
-static bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv, bool *fin)
+STEP bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv, bool *fin)
 {
     uint32_t gen = c->gen;
     if (!s->len) return true;
@@ -436,7 +446,7 @@ static bool fin_step(et_conn *c, const et_tcp_seg *s, bool fin, bool can_rcv)
 }
 
 /* After the text: an ACK now, or a delayed one (RFC 9293 §3.8.6.3, RFC 5681 §4.2). */
-static void ack_decision(et_conn *c)
+STEP void ack_decision(et_conn *c)
 {
     et_stack *st = c->st;
     if (c->ack_now) {
@@ -456,10 +466,21 @@ static void ack_decision(et_conn *c)
     }
 }
 
+/* What follows the text: the user hears of freed send space, output goes, and the ACK decision. */
+STEP void answer(et_conn *c, bool freed, uint32_t gen)
+{
+    et_stack *st = c->st;
+    if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
+        st->h->on_more_sendable(st->hctx, c);
+        if (c->gen != gen) return;
+    }
+    et_output(c);
+    ack_decision(c);
+}
+
 /* RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronised state, one step at a time. */
 static void synced_input(et_conn *c, const et_tcp_seg *s_in)
 {
-    et_stack *st = c->st;
     et_tcp_seg seg = *s_in;
     et_tcp_seg *s = &seg;
     note_arrival(c);
@@ -489,12 +510,41 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
                    c->state == EFVITCP_FIN_WAIT_2;
     if (!text_input(c, s, wnd, can_rcv, &fin)) return; /* seventh */
     if (!fin_step(c, s, fin, can_rcv)) return;         /* eighth */
-    if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
-        st->h->on_more_sendable(st->hctx, c);
-        if (c->gen != gen) return;
-    }
-    et_output(c);
-    ack_decision(c);
+    answer(c, freed, gen);
+}
+
+/*
+ * Header prediction (after Van Jacobson's, RFC 1323 appendix, and BSD's tcp_input): on an
+ * ESTABLISHED connection most segments are the next bytes expected, or an ACK of data we sent,
+ * or both. Such a segment passes every check of synced_input by construction, so it goes
+ * straight to the ACK, the text and the answer, through the same step functions. The conditions
+ * and why each skipped check cannot fail are in docs/engine.md ("The fast path"). false: not
+ * predicted, nothing done.
+ */
+static inline bool predicted(const et_conn *c, const et_tcp_seg *s, uint32_t wnd)
+{
+    return (s->flags & (ET_TCP_SYN | ET_TCP_FIN | ET_TCP_RST | ET_TCP_ACK)) == ET_TCP_ACK &&
+           s->seq == c->rcv_nxt && s->len <= wnd &&
+           (!c->ts_ok || (s->opt.has_ts && (int32_t)(s->opt.tsval - c->ts_recent) >= 0)) &&
+           seq_ge(s->ack, c->snd_una) && seq_le(s->ack, c->snd_max) &&
+           (s->len || s->ack != c->snd_una) && /* else a duplicate ACK or a window update */
+           c->rb_head == c->rb_tail && c->n_ooo == 0 && !c->ooo_fin;
+}
+
+static bool fast_input(et_conn *c, const et_tcp_seg *s)
+{
+    uint32_t wnd = rcv_wnd_open(c);
+    if (!predicted(c, s, wnd)) return false;
+    c->st->stats.fast_path++;
+    note_arrival(c);
+    update_ts_recent(c, s);
+    bool freed = ack_input(c, s);
+    if (!fin_acked_transitions(c)) return true;
+    uint32_t gen = c->gen;
+    bool fin = false;
+    if (!text_input(c, s, wnd, true, &fin)) return true;
+    answer(c, freed, gen);
+    return true;
 }
 
 void et_tcp_input(et_stack *st, const et_tcp_seg *s)
@@ -536,6 +586,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         return;
     }
     et_conn *c = &st->conns[v];
+    if (c->state == EFVITCP_ESTABLISHED && st->cfg.fast_path && fast_input(c, s)) return;
     switch (c->state) {
     case EFVITCP_SYN_SENT:
         et_in_syn_sent(c, s);

@@ -14,6 +14,15 @@
 extern int th_failures; /* failures of the running test */
 extern int th_passed, th_failed;
 
+/* The header-prediction switch for test configs: false when the environment says
+   EFVITCP_TEST_FAST_PATH=0, so that ctest runs the seg and e2e suites once with the fast path and
+   once through the general path alone (labels seg-nofp, e2e-nofp), with the same expectations. */
+static inline int th_fast_path(void)
+{
+    const char *v = getenv("EFVITCP_TEST_FAST_PATH");
+    return !(v && strcmp(v, "0") == 0);
+}
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \

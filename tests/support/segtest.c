@@ -143,6 +143,7 @@ void sg_config(efvitcp_config *cfg)
     cfg->ctrl_bufs = 16;
     cfg->delayed_ack_us = 0;
     cfg->cc = EFVITCP_CC_NEWRENO;
+    cfg->fast_path = th_fast_path();
 }
 
 void sg_cleanup(void)

@@ -1,5 +1,7 @@
 #include "sim.h"
 
+#include "harness.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -40,6 +42,7 @@ void sim_default_config(efvitcp_config *cfg, uint64_t seed)
     cfg->send_slots = 64;
     cfg->recv_buf_size = 65536;
     cfg->max_time_wait = 16;
+    cfg->fast_path = th_fast_path();
 }
 
 /*

@@ -2,7 +2,7 @@
  * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
  *
  *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE]
- *               [--twice] [--stats] [--bulk] [-v]
+ *               [--twice] [--no-fast-path] [--stats] [--bulk] [-v]
  *
  * --seeds      one seed N or a range FIRST..LAST (default 1..100)
  * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
@@ -15,8 +15,9 @@
  *              event queue overflows); efvi and efct need efvitcp-sim-efvi, the build against the
  *              ef_vi emulator (with the tests)
  * --pcap FILE  capture every run: FILE's stem + .client.pcap / .server.pcap
- * --twice      run every seed twice, the second time with capture on, and require the same
- *              frames bit for bit
+ * --twice      run every seed twice, the second time with capture on and header prediction
+ *              (cfg.fast_path) switched, and require the same frames bit for bit
+ * --no-fast-path  both stacks without header prediction: every segment takes the general path
  * --stats      goodput in virtual time per profile, relative to clean, and fault counts
  * --bulk       workload of plain bulk transfers (no pacing, slow readers, aborts or late polls),
  *              so that --stats measures what the faults cost
@@ -57,7 +58,7 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
-            "[--twice] [--stats] [--bulk] [-v]\nprofiles:",
+            "[--twice] [--no-fast-path] [--stats] [--bulk] [-v]\nprofiles:",
             argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(stderr, " %s", sim_profile_names[i]);
     fprintf(stderr,
@@ -142,14 +143,15 @@ static void print_stats(const prof_stats *ps, int link)
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
 static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const char *pcap,
-                    bool verbose, bool twice, bool bulk, prof_stats *ps)
+                    bool verbose, bool twice, bool bulk, bool no_fast_path, prof_stats *ps)
 {
     sim_opts o = {.seed = seed,
                   .profile = prof,
                   .link = link,
                   .pcap_base = pcap,
                   .verbose = verbose,
-                  .bulk = bulk};
+                  .bulk = bulk,
+                  .no_fast_path = no_fast_path};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
@@ -172,6 +174,7 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
         sim_opts o2 = o;
         o2.pcap_base = base;
         o2.verbose = false;
+        o2.no_fast_path = !o.no_fast_path; /* the fast path changes no frame */
         sim_result r2;
         bool ok2 = sim_run_seed(&o2, &r2);
         char path[300];
@@ -209,9 +212,9 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
     else
         snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s%s%s.pcap", seed,
                  sim_profile_names[prof], link ? "-" : "", link ? sim_link_names[link] : "");
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s -v --pcap %s\n", argv0, seed,
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s -v --pcap %s\n", argv0, seed,
            sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
-           bulk ? " --bulk" : "", cap);
+           bulk ? " --bulk" : "", no_fast_path ? " --no-fast-path" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -233,7 +236,7 @@ int main(int argc, char **argv)
     uint64_t first = 1, last = 100;
     int prof = PROF_MIXED, link = SIM_LINK_MEM;
     const char *pcap = NULL;
-    bool verbose = false, stats = false, twice = false, bulk = false;
+    bool verbose = false, stats = false, twice = false, bulk = false, no_fast_path = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--seeds") == 0 && i + 1 < argc) {
@@ -267,6 +270,8 @@ int main(int argc, char **argv)
             stats = true;
         } else if (strcmp(a, "--twice") == 0) {
             twice = true;
+        } else if (strcmp(a, "--no-fast-path") == 0) {
+            no_fast_path = true;
         } else if (strcmp(a, "--bulk") == 0) {
             bulk = true;
         } else {
@@ -281,7 +286,7 @@ int main(int argc, char **argv)
         if (prof == PROF_MIXED) lo = hi = (int)(seed % PROF_COUNT);
         if (prof == PROF_ALL) lo = 0, hi = PROF_COUNT - 1;
         for (int p = lo; p <= hi; p++) {
-            if (run_one(argv[0], seed, p, link, pcap, verbose, twice, bulk, ps))
+            if (run_one(argv[0], seed, p, link, pcap, verbose, twice, bulk, no_fast_path, ps))
                 passed++;
             else
                 failed++;

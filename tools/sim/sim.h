@@ -46,6 +46,7 @@ typedef struct sim_opts {
     const char *pcap_base; /* NULL: no capture; else <base>.client.pcap and <base>.server.pcap */
     bool verbose;
     bool bulk; /* goodput runs: plain bulk transfers, no pacing, stalls, aborts or late polls */
+    bool no_fast_path; /* both stacks with cfg.fast_path off (header prediction) */
 } sim_opts;
 
 typedef struct sim_result {
