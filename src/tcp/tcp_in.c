@@ -40,7 +40,7 @@ static void challenge_ack(et_conn *c)
 }
 
 /* New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX). Returns true if send slots were freed. */
-static bool ack_new_data(et_conn *c, uint32_t ack)
+STEP bool ack_new_data(et_conn *c, uint32_t ack)
 {
     et_stack *st = c->st;
     uint32_t acked = ack - c->snd_una;
