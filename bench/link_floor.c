@@ -170,11 +170,11 @@ static void send_frame(floor_link *fl, const uint8_t *frame, uint32_t len, bool 
         memcpy(p + 36, frame + 34, 2);
     }
     for (uint32_t spins = 0; l->ops->tx(l, id, len) != 0; spins++) {
-        l->ops->tx_flush(l);
+        if (l->ops->tx_flush) l->ops->tx_flush(l);
         reap(fl);
         if ((spins & 4095) == 4095 && now_ns() > deadline) die(2, "timeout: the link refuses tx");
     }
-    l->ops->tx_flush(l);
+    if (l->ops->tx_flush) l->ops->tx_flush(l);
     reap(fl);
 }
 

@@ -331,7 +331,9 @@ EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
  * full). With more=false what is queued leaves as soon as the windows allow; with more=true a
  * partly filled segment waits for more data (like MSG_MORE) until a send with more=false, or until
  * the next ACK arrives. Returns 0 unless the connection may send (established or CLOSE_WAIT,
- * before send_fin).
+ * before send_fin). Called outside a poll with more=false, the segments it let go leave before it
+ * returns: the link's doorbell rings (a system call on packet and on xdp in copy mode); inside a
+ * poll's callbacks the poll rings it once for all of them.
  */
 EFVITCP_API uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more);
 /** As efvitcp_send() for a gather list; returns the bytes accepted. */

@@ -17,7 +17,9 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
     struct in_addr a;
     if (!ip || inet_pton(AF_INET, ip, &a) != 1) return "invalid IPv4 address";
     et_stack_refresh_clock(&cli->st);
-    return et_conn_connect(&cli->st, ntohl(a.s_addr), port, local_port, conn);
+    const char *err = et_conn_connect(&cli->st, ntohl(a.s_addr), port, local_port, conn);
+    et_stack_kick(&cli->st); /* the SYN, or the ARP request, leaves now */
+    return err;
 }
 
 void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)

@@ -4,18 +4,26 @@
 
 #include "tcp/stack.h"
 
+static inline uint32_t send_iov(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)
+{
+    et_stack *st = c->st;
+    et_stack_refresh_clock(st);
+    uint32_t n = et_conn_send(c, iov, iovcnt, more);
+    /* A send leaves when it is made; more asks for batching, as MSG_MORE does. */
+    if (!more) et_stack_kick(st);
+    return n;
+}
+
 uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more)
 {
-    et_stack_refresh_clock(c->st);
     struct iovec iov = {(void *)data, len};
-    return et_conn_send(c, &iov, 1, more);
+    return send_iov(c, &iov, 1, more);
 }
 
 uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)
 {
     if (iovcnt < 0 || (iovcnt && !iov)) return 0;
-    et_stack_refresh_clock(c->st);
-    return et_conn_send(c, iov, iovcnt, more);
+    return send_iov(c, iov, iovcnt, more);
 }
 
 uint32_t efvitcp_sendable(const efvitcp_conn *c)
@@ -30,13 +38,18 @@ uint32_t efvitcp_immediately_sendable(const efvitcp_conn *c)
 
 const char *efvitcp_send_fin(efvitcp_conn *c)
 {
-    et_stack_refresh_clock(c->st);
-    return et_conn_send_fin(c);
+    et_stack *st = c->st;
+    et_stack_refresh_clock(st);
+    const char *err = et_conn_send_fin(c);
+    et_stack_kick(st);
+    return err;
 }
 
 void efvitcp_conn_close(efvitcp_conn *c)
 {
+    et_stack *st = c->st;
     et_conn_abort(c);
+    et_stack_kick(st);
 }
 
 const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64_t ns)
@@ -71,6 +84,7 @@ void efvitcp_consume(efvitcp_conn *c, uint32_t n)
     if (c->state == EFVITCP_CLOSED) return;
     et_rcv_consume(c, n);
     et_window_update(c);
+    et_stack_kick(c->st);
 }
 
 void *efvitcp_user_data(efvitcp_conn *c)

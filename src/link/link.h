@@ -46,7 +46,8 @@ typedef struct et_link_ops {
     void (*rx_release)(struct et_link *l, uint32_t id);
     /** Transmits len bytes of tx buffer id. 0 on success, -1 if the link cannot take it now. */
     int (*tx)(struct et_link *l, uint32_t id, uint32_t len);
-    /** Makes queued transmissions go out (doorbell); may be a no-op. */
+    /** Makes queued transmissions go out (doorbell). NULL for links whose tx() already puts the
+        frame on the wire (mem, shm): the engine then skips the call. */
     void (*tx_flush)(struct et_link *l);
     /** Writes ids of tx buffers whose transmission completed; returns how many (<= max). */
     int (*tx_done)(struct et_link *l, uint32_t *ids, int max);

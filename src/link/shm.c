@@ -238,16 +238,11 @@ static int shm_tx(et_link *l, uint32_t id, uint32_t len)
     memcpy(slot + SHM_SLOT_DATA, et_link_tx_buf(l, id), len);
     atomic_store_explicit(slot_len(slot), len, memory_order_relaxed);
     s->tx_head++;
-    /* Published per frame, not at tx_flush: sends between polls are not flushed by the engine,
-       and the consumer reads the head line only when it has caught up anyway. */
+    /* Published per frame: the link has no doorbell (tx_flush is NULL), and the consumer reads
+       the head line only when it has caught up anyway. */
     atomic_store_explicit(&s->txr->head, s->tx_head, memory_order_release);
     complete(s, id);
     return 0;
-}
-
-static void shm_tx_flush(et_link *l)
-{
-    (void)l;
 }
 
 static int shm_tx_done(et_link *l, uint32_t *ids, int max)
@@ -435,7 +430,7 @@ static const et_link_ops shm_ops = {
     .rx_burst = shm_rx_burst,
     .rx_release = shm_rx_release,
     .tx = shm_tx,
-    .tx_flush = shm_tx_flush,
+    .tx_flush = NULL, /* every frame is published by tx() */
     .tx_done = shm_tx_done,
     .now = shm_now,
     .flow_add = NULL,

@@ -238,6 +238,12 @@ void et_stack_deferred_add(et_stack *st, et_conn *c);
 void et_stack_refresh_clock(et_stack *st);
 /* Takes the link's TX completions: the buffers may be written again. */
 void et_stack_reap_tx(et_stack *st);
+/* Outside a poll, rings the link's doorbell so that what a call just queued leaves now instead of
+   at the next poll's (AF_PACKET, AF_XDP in copy mode); inside a poll the poll rings it once. */
+static inline void et_stack_kick(et_stack *st)
+{
+    if (!st->in_poll && st->link->ops->tx_flush) st->link->ops->tx_flush(st->link);
+}
 
 /* tcp_listen.c: listening ports */
 /* Starts taking SYNs for port (steering it to the link first). NULL or why not. */

@@ -16,6 +16,10 @@
  *   interop_tool [OPTIONS] blast2 HOST PORT BYTES
  *       efvitcp client: bulk both ways at once: sends BYTES of pattern to an echo server while
  *       reading and checking the echo; the clock stops when the whole echo is in.
+ *   interop_tool [OPTIONS] sendnow HOST PORT BYTES FILE
+ *       efvitcp client: connects, sends BYTES outside any poll, then stops polling and waits
+ *       until the kernel server has written them all to FILE: a send between polls must leave
+ *       when it is made, not at the next poll's doorbell.
  *   interop_tool kserver PORT | kpingpong HOST PORT ITERS SIZE | kblast HOST PORT BYTES |
  *                kblast2 HOST PORT BYTES
  *       the same with kernel TCP sockets (TCP_NODELAY, non-blocking, busy-polled).
@@ -580,6 +584,40 @@ static int run_blast(const char *host, int port, uint64_t bytes)
     return o.failed;
 }
 
+/* ---- sendnow: a send between polls leaves at once ---- */
+
+static int run_sendnow(const char *host, int port, uint32_t bytes, const char *file)
+{
+    static one o;
+    efvitcp_client *cli = one_connect(&o, host, port, 1024);
+    static uint8_t buf[MAX_SIZE];
+    if (bytes > sizeof(buf)) die(1, "sendnow: at most %zu bytes", sizeof(buf));
+    fill(buf, 0, 0, bytes);
+    /* Let the handshake's last ACK and the kernel's window settle first. */
+    for (uint64_t until = now_ns() + SEC / 10; now_ns() < until;)
+        efvitcp_client_poll(cli, &one_h, &o);
+    if (o.failed) die(1, "sendnow: connection lost");
+    if (efvitcp_send(o.c, buf, bytes, false) != bytes) die(1, "sendnow: send took less");
+    /* No poll from here on: only the send's own doorbell can have put the bytes on the wire. */
+    uint64_t t0 = now_ns();
+    long size = 0;
+    while (now_ns() - t0 < 3 * SEC) {
+        FILE *f = fopen(file, "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            size = ftell(f);
+            fclose(f);
+        }
+        if (size >= (long)bytes) break;
+        usleep(1000);
+    }
+    printf("sendnow: the kernel had %ld of %u bytes after %.1f ms without a poll\n", size, bytes,
+           (now_ns() - t0) / 1e6);
+    one_close(cli, &o);
+    efvitcp_client_close(cli);
+    return size >= (long)bytes ? 0 : 1;
+}
+
 /* ---- blast2: bulk both ways through an echo server ---- */
 
 typedef struct both {
@@ -897,6 +935,8 @@ int main(int argc, char **argv)
         return run_kblast(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
     if (!strcmp(mode, "blast2") && left == 4)
         return run_blast2(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
+    if (!strcmp(mode, "sendnow") && left == 5)
+        return run_sendnow(a[0], (int)num(a[1]), (uint32_t)num(a[2]), a[3]);
     if (!strcmp(mode, "kblast2") && left == 4)
         return run_kblast2(a[0], (int)num(a[1]), (uint64_t)num(a[2]));
     die(1, "usage: see the comment at the top of tests/interop/interop_tool.c");
