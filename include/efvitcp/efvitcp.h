@@ -363,7 +363,12 @@ EFVITCP_API void efvitcp_cancel_user_timer(efvitcp_conn *c, uint32_t timer_id);
  * catch up without new data arriving; pair with efvitcp_consume().
  */
 EFVITCP_API uint32_t efvitcp_unread(const efvitcp_conn *c, const uint8_t **data);
-/** Marks n bytes at the front of the held bytes consumed and reopens the window. */
+/**
+ * Marks n bytes at the front of the held bytes consumed (at most all of them) and reopens the
+ * window. May be called inside on_data: it then takes from the held bytes as efvitcp_unread()
+ * shows them there (during a zero-copy delivery nothing is held), and on_data's return value
+ * keeps at most the bytes still unconsumed; consumed bytes never come again.
+ */
 EFVITCP_API void efvitcp_consume(efvitcp_conn *c, uint32_t n);
 /**
  * The NIC's hardware receive timestamp, in ns of the NIC clock, of the frame being processed:

@@ -141,6 +141,10 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
     st->stats.bytes_in += added;
     uint32_t rem = deliver(c, c->rbuf + c->rb_head, c->rb_tail - c->rb_head);
     if (c->gen != gen) return false;
+    /* efvitcp_consume() inside on_data took bytes from the front of those presented: the return
+       value may keep only what is still held, never bring consumed bytes back. */
+    uint32_t held = c->rb_tail - c->rb_head;
+    if (rem > held) rem = held;
     c->rb_head = c->rb_tail - rem;
     if (c->rb_head == c->rb_tail && c->n_ooo == 0) c->rb_head = c->rb_tail = 0;
     return true;

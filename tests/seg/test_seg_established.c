@@ -379,9 +379,48 @@ static void test_window_edges(void)
     CHECK_EQ(st.drops[EFVITCP_DROP_RCVBUF_FULL], 0);
 }
 
+/* What a consume inside on_data means: it consumes from the bytes held (what efvitcp_unread
+   shows), and on_data's return value then keeps at most the bytes still unconsumed, never bringing
+   consumed ones back. A consume of everything in on_data returning a non-zero count once made the
+   held range wrap to 4 GiB and the next delivery read far out of bounds. */
+static void consume_all(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)t;
+    if (ev == 'D') efvitcp_consume(c, UINT32_MAX);
+}
+
+static void test_consume_inside_on_data(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    uint8_t want[200];
+    /* Zero copy: nothing is held during the call, so the consume has nothing to take and the
+       return value keeps its 40 bytes. */
+    t->keep = 40;
+    t->hook = consume_all;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 100);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 40);
+    /* From the receive buffer: 40 held + 100 new are presented; the consume takes them all, so
+       the return value of 50 keeps nothing. */
+    t->keep = 50;
+    sg_send(t, TH_ACK | TH_PSH, P(101), S(1), NULL, 100);
+    CHECK_EQ(t->ev.data_len, 140);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 0);
+    /* A consume of part of them: the return value may only keep what is left. */
+    t->hook = NULL;
+    t->keep = 0;
+    sg_send(t, TH_ACK | TH_PSH, P(201), S(1), NULL, 100);
+    CHECK_EQ(t->ev.data_len, 100); /* only the new bytes: nothing consumed comes back */
+    sg_fill(want, 200, 100);
+    CHECK(memcmp(t->ev.last, want, 100) == 0);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 0);
+    sg_flush(t);
+}
+
 int main(void)
 {
     RUN(test_in_order_delivery_zero_copy);
+    RUN(test_consume_inside_on_data);
     RUN(test_out_of_order_then_fill);
     RUN(test_out_of_order_islands_merge);
     RUN(test_out_of_order_island_limit);
