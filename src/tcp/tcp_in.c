@@ -143,6 +143,22 @@ static bool fin_input(et_conn *c)
     return true;
 }
 
+/* Answers to segments we drop, rate limited as Linux's tcp_oow_rate_limited (RFC 7323 §5.3, RFC
+   5961 §7 leave the limit to the implementation): a bare ACK answered by an ACK that the peer
+   drops and answers in turn is an endless loop at line rate, and a burst of answers reads as
+   duplicate ACKs there. So a dropped bare ACK gets at most one answer per interval; a segment
+   with data (or SYN or FIN) is always answered, it cannot be a loop's echo; exempt says the
+   answer carries a current sequence number (keepalive and window probes), which ends any loop.
+   true: do not answer. */
+static bool oow_rate_limited(et_conn *c, const et_tcp_seg *s, bool exempt)
+{
+    if (seg_space(s)) return false;
+    uint64_t now = c->st->now_ns;
+    if (!exempt && c->oow_ack_ns && now - c->oow_ack_ns < OOW_ACK_INTERVAL_NS) return true;
+    c->oow_ack_ns = now ? now : 1;
+    return false;
+}
+
 /* Every segment of a synchronised connection is a sign of life (keepalive, RFC 9293 §3.8.4). */
 STEP void note_arrival(et_conn *c)
 {
@@ -185,7 +201,7 @@ static bool paws_ok(et_conn *c, const et_tcp_seg *s)
     if ((int32_t)(s->opt.tsval - c->ts_recent) < 0 &&
         st->now_ns - c->ts_recent_ns < 24ull * 86400 * 1000000000ull) {
         st->stats.drops[EFVITCP_DROP_PAWS]++;
-        et_send_ack(c);
+        if (!oow_rate_limited(c, s, false)) et_send_ack(c);
         return false;
     }
     return true;
@@ -235,17 +251,9 @@ static void reject_unacceptable(et_conn *c, const et_tcp_seg *s)
     et_stack *st = c->st;
     if (s->flags & ET_TCP_RST) return;
     st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
-    uint32_t space = seg_space(s);
-    /* Old data gets our ACK at once (ours was lost). An old bare ACK answered by an ACK that the
-       peer finds old in turn is an endless ACK loop, and a burst of answers reads as duplicate
-       ACKs there, so those get one answer per interval (as Linux's tcp_oow_rate_limited).
-       Keepalives and zero-window probes (seq RCV.NXT - 1, no data) are always answered: our
-       answer carries a current sequence number, so it cannot start a loop. */
-    if (space || s->seq == c->rcv_nxt - 1 || c->oow_ack_ns == 0 ||
-        st->now_ns - c->oow_ack_ns >= OOW_ACK_INTERVAL_NS) {
-        if (!space) c->oow_ack_ns = st->now_ns ? st->now_ns : 1;
-        et_send_ack(c);
-    }
+    /* Old data gets our ACK at once (ours was lost); keepalives and zero-window probes (seq
+       RCV.NXT - 1, no data) always get one. */
+    if (!oow_rate_limited(c, s, s->seq == c->rcv_nxt - 1)) et_send_ack(c);
 }
 
 /* RFC 9293 §3.10.7.4 second step with RFC 5961 §3.2: a RST at exactly RCV.NXT resets, any other
@@ -305,7 +313,7 @@ static bool ack_acceptable(et_conn *c, const et_tcp_seg *s)
     et_stack *st = c->st;
     if (seq_gt(s->ack, c->snd_max)) {
         st->stats.drops[EFVITCP_DROP_BAD_ACK]++;
-        et_send_ack(c);
+        if (!oow_rate_limited(c, s, false)) et_send_ack(c);
         return false;
     }
     if (seq_lt(s->ack, c->snd_una - c->max_snd_wnd)) {

@@ -26,6 +26,54 @@ static void test_paws_drops_old_tsval_with_ack(void)
     CHECK(sg_stream_is_pat(t, 10));
 }
 
+/* RFC 7323 §5.3 with Linux's rate limit (tcp_oow_rate_limited): a bare ACK that PAWS drops is
+   answered at most once per half second, or one injected segment with a TSval from the future
+   makes two stacks trade ACKs at line rate: each genuine ACK is PAWS-dropped and answered, the
+   answer acknowledges nothing the peer sent... A dropped segment with data is always answered. */
+static void test_paws_bare_ack_answers_rate_limited(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    /* An injected in-window segment with a TSval far ahead becomes TS.Recent. */
+    t->ts = SG_PEER_TS + 0x10000000u;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 10);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    /* The genuine peer's bare ACKs now fail PAWS: the first is answered, the next are not. */
+    t->ts = SG_PEER_TS + 1;
+    for (int i = 0; i < 5; i++) sg_send(t, TH_ACK, P(11), S(1), NULL, 0);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    EXPECT_NOTHING(t);
+    /* Data is always answered (it cannot be a loop's echo). */
+    sg_send(t, TH_ACK | TH_PSH, P(11), S(1), NULL, 10);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    /* Half a second later a bare ACK gets an answer again. */
+    sg_advance(t, 500 * SG_MS);
+    sg_send(t, TH_ACK, P(11), S(1), NULL, 0);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_PAWS], 7);
+}
+
+/* RFC 5961 §5.2 / RFC 9293 §3.10.7.4: an ACK of data never sent is answered with an ACK and
+   dropped; for bare ACKs at most once per half second, so that two stacks cannot ping-pong. */
+static void test_ack_of_unsent_data_answers_rate_limited(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    for (int i = 0; i < 5; i++) sg_send(t, TH_ACK, P(1), S(1000), NULL, 0);
+    EXPECT(t, TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1000), NULL, 10); /* with data: answered */
+    EXPECT(t, TH_ACK, S(1), P(1));
+    sg_advance(t, 500 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1000), NULL, 0);
+    EXPECT(t, TH_ACK, S(1), P(1));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_BAD_ACK], 7);
+}
+
 /* RFC 7323 §5.3: PAWS does not apply to RST (a reset with an old TSval still counts). */
 static void test_paws_exempts_rst(void)
 {
@@ -222,6 +270,8 @@ int main(void)
 {
     RUN(test_paws_drops_old_tsval_with_ack);
     RUN(test_paws_exempts_rst);
+    RUN(test_paws_bare_ack_answers_rate_limited);
+    RUN(test_ack_of_unsent_data_answers_rate_limited);
     RUN(test_missing_ts_dropped);
     RUN(test_ts_recent_and_tsval_clock);
     RUN(test_window_scale_applied_after_handshake);
