@@ -117,6 +117,8 @@ struct efvitcp_conn {
     uint32_t last_ack_sent;
     uint32_t rcv_mss;          /* what we advertised */
     uint32_t rb_head, rb_tail; /* receive buffer offsets, see et_ooo */
+    uint32_t rb_lent;          /* bytes on loan to on_data from the link's buffer (zero copy): the
+                                  user may keep them, so the window counts them as used */
     uint8_t n_ooo;
     uint8_t pad_[3];
 
@@ -360,6 +362,12 @@ static inline uint32_t et_seg_buf_id(const et_conn *c, uint32_t idx)
 static inline uint32_t et_seg_end(const et_seg *s)
 {
     return s->seq + s->len + ((s->ctl & ET_TCP_SYN) ? 1 : 0) + ((s->ctl & ET_TCP_FIN) ? 1 : 0);
+}
+/* Receive-buffer bytes the window must count as used: those held for the user, and those on loan
+   to on_data, which the user may keep (RFC 9293 §3.8.6: the window is exact at every moment). */
+static inline uint32_t et_rcv_space_used(const et_conn *c)
+{
+    return c->rb_tail - c->rb_head + c->rb_lent;
 }
 /* Bytes of TCP options in data segments of this connection. */
 static inline uint32_t et_conn_optlen(const et_conn *c)

@@ -111,8 +111,7 @@ static uint32_t write_ts_opt(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 uint32_t et_rcv_window(et_conn *c)
 {
     uint32_t size = c->st->cfg.recv_buf_size;
-    uint32_t held = c->rb_tail - c->rb_head;
-    uint32_t free_bytes = size - held;
+    uint32_t free_bytes = size - et_rcv_space_used(c);
     uint32_t right = c->rcv_nxt + free_bytes;
     uint32_t step = size / 2 < c->rcv_mss ? size / 2 : c->rcv_mss;
     uint32_t wnd;
@@ -711,7 +710,7 @@ void et_window_update(et_conn *c)
 {
     if (!et_conn_synced(c) || c->fin_rcvd) return;
     uint32_t size = c->st->cfg.recv_buf_size;
-    uint32_t right = c->rcv_nxt + size - (c->rb_tail - c->rb_head);
+    uint32_t right = c->rcv_nxt + size - et_rcv_space_used(c);
     uint32_t step = size / 2 < 2 * c->rcv_mss ? size / 2 : 2 * c->rcv_mss;
     if (seq_ge(right, c->rcv_adv + step)) et_send_ack(c);
 }

@@ -93,7 +93,9 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
         c->rcv_nxt += len;
         c->bytes_in += len;
         st->stats.bytes_in += len;
+        c->rb_lent = len;
         uint32_t rem = deliver(c, p, len);
+        c->rb_lent = 0; /* (a slot freed and reused inside the callback has 0 there too) */
         if (c->gen != gen) return false;
         if (rem) {
             memcpy(c->rbuf, p + len - rem, rem);
@@ -105,9 +107,11 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
         return true;
     }
     if (!make_room(c, (seq - c->rcv_nxt) + len)) {
-        /* Cannot happen while the window is honoured; trim rather than overrun. */
+        /* Cannot happen while the window is honoured; trim rather than overrun, and tell the
+           peer at once where the window really ends: in-window data is never dropped silently. */
         uint32_t size = st->cfg.recv_buf_size, at = c->rb_tail + (seq - c->rcv_nxt);
         st->stats.drops[EFVITCP_DROP_RCVBUF_FULL]++;
+        c->ack_now = true;
         if (at >= size) return true;
         len = size - at;
     }

@@ -417,10 +417,52 @@ static void test_consume_inside_on_data(void)
     sg_flush(t);
 }
 
+/* RFC 9293 §3.8.6: the window is exact at every moment. A reply sent from inside on_data counts
+   the bytes being presented as held (the user may keep them); it once advertised them as free,
+   the peer filled that window, and the tail was trimmed without an ACK. */
+static void reply_inside(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)t;
+    if (ev == 'D') efvitcp_send(c, "x", 1, false);
+}
+
+static void test_window_exact_inside_on_data(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = false; /* segments of a full MSS, 1460 bytes, fit the wire's MTU */
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    /* A full segment: the free space moves the right edge by an MSS, which the window would
+       advertise if the presented bytes counted as free. */
+    t->keep = 1460;
+    t->hook = reply_inside;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 1460);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1461), 16384 - 1460, 1);
+    EXPECT_NOTHING(t);
+    t->hook = NULL;
+    t->keep = 0;
+    /* The peer fills exactly the window it was given: every byte is taken. */
+    uint32_t off = 1460, right = 16384;
+    while (off < right) {
+        uint32_t n = right - off < 1448 ? right - off : 1448;
+        sg_send(t, TH_ACK | TH_PSH, P(1 + off), S(2), NULL, n);
+        off += n;
+    }
+    sg_flush(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_RCVBUF_FULL], 0);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.bytes_in, 16384);
+}
+
 int main(void)
 {
     RUN(test_in_order_delivery_zero_copy);
     RUN(test_consume_inside_on_data);
+    RUN(test_window_exact_inside_on_data);
     RUN(test_out_of_order_then_fill);
     RUN(test_out_of_order_islands_merge);
     RUN(test_out_of_order_island_limit);
