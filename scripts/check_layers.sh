@@ -58,24 +58,20 @@ done < <(grep -nE '\befvitcp_[a-z_]+\(' src/util src/net src/wire src/link src/t
     --include='*.c' --include='*.h' | grep -vE ':[0-9]+:\s*(\*|/\*|//)' |
     grep -vE 'efvitcp_(wire|config|handler|conn|stats|state|drop)[a-z_]*\b[^(]' || true)
 
-# Function length: from the line after a signature's opening brace to the closing brace.
-while IFS= read -r long; do
-    bad "function over 100 lines: $long"
-done < <(for f in $(find src -name '*.c' -o -name '*.h'); do
+# Function lengths, longest first: from a signature's opening brace to its closing brace.
+lengths=$(for f in $(find src -name '*.c' -o -name '*.h'); do
     awk -v F="$f" 'prev != "" && /^\{/ { start = NR; name = prev }
-        /^\}/ && start { n = NR - start + 1; if (n > 100) print n " lines " F ":" start " " name; start = 0 }
+        /^\}/ && start { print NR - start + 1 " lines " F ":" start " " name; start = 0 }
         { if ($0 !~ /^[ \t]/ && $0 != "{") prev = $0 }' "$f"
-done)
+done | sort -rn)
+while IFS= read -r long; do
+    if [ -n "$long" ] && [ "${long%% *}" -gt 100 ]; then bad "function over 100 lines: $long"; fi
+done <<<"$lengths"
 
 if [ "$quiet" != --quiet ]; then
     echo "what includes what (src/):"
     for e in "${!edges[@]}"; do echo "  $e"; done | sort
-    longest=$(for f in $(find src -name '*.c'); do
-        awk -v F="$f" 'prev != "" && /^\{/ { start = NR; name = prev }
-            /^\}/ && start { print NR - start + 1 " lines " F ":" start " " name; start = 0 }
-            { if ($0 !~ /^[ \t]/ && $0 != "{") prev = $0 }' "$f"
-    done | sort -rn | awk 'NR == 1')
-    echo "longest function: $longest"
+    echo "longest function: ${lengths%%$'\n'*}"
 fi
 [ "$fail" = 0 ] && echo "layers: ok"
 exit "$fail"

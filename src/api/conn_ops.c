@@ -140,7 +140,7 @@ void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
     st->cwnd = c->cc.cwnd;
     st->ssthresh = c->cc.ssthresh;
     st->snd_wnd = c->snd_wnd;
-    st->rcv_wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    st->rcv_wnd = et_rcv_wnd_open(c);
     st->mss = c->send_mss;
     st->unacked = c->snd_nxt - c->snd_una;
     st->queued = c->queued_end - c->snd_nxt;

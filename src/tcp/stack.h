@@ -363,6 +363,11 @@ static inline uint32_t et_seg_end(const et_seg *s)
 {
     return s->seq + s->len + ((s->ctl & ET_TCP_SYN) ? 1 : 0) + ((s->ctl & ET_TCP_FIN) ? 1 : 0);
 }
+/* The receive window as advertised: RCV.NXT to the right edge we last announced. */
+static inline uint32_t et_rcv_wnd_open(const et_conn *c)
+{
+    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
 /* Receive-buffer bytes the window must count as used: those held for the user, and those on loan
    to on_data, which the user may keep (RFC 9293 §3.8.6: the window is exact at every moment). */
 static inline uint32_t et_rcv_space_used(const et_conn *c)

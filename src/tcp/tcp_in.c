@@ -207,12 +207,6 @@ static bool paws_ok(et_conn *c, const et_tcp_seg *s)
     return true;
 }
 
-/* The receive window as advertised: RCV.NXT to the right edge we last announced. */
-static uint32_t rcv_wnd_open(const et_conn *c)
-{
-    return seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-}
-
 /* RFC 9293 §3.10.7.4 first step: sequence number acceptability (the table), for a window of
    wnd. In a zero window the segment's ACK and window are still taken: its text and FIN are cut
    here. */
@@ -493,7 +487,7 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
     et_tcp_seg *s = &seg;
     note_arrival(c);
     if (handshake_repeat(c, s) || !paws_ok(c, s)) return;
-    uint32_t wnd = rcv_wnd_open(c);
+    uint32_t wnd = et_rcv_wnd_open(c);
     if (!seq_acceptable(c, s, wnd)) { /* first */
         reject_unacceptable(c, s);
         return;
@@ -541,7 +535,7 @@ static inline bool predicted(const et_conn *c, const et_tcp_seg *s, uint32_t wnd
 
 static bool fast_input(et_conn *c, const et_tcp_seg *s)
 {
-    uint32_t wnd = rcv_wnd_open(c);
+    uint32_t wnd = et_rcv_wnd_open(c);
     if (!predicted(c, s, wnd)) return false;
     c->st->stats.fast_path++;
     note_arrival(c);
