@@ -178,7 +178,7 @@ static bool kernel_resolve(et_conn *c)
     et_stack *st = c->st;
     uint8_t mac[6];
     if (et_nl_neigh_get(st->nl, st->link->ifindex, c->next_hop, mac) == ET_NL_NEIGH_OK) {
-        memcpy(c->remote_mac, mac, 6);
+        et_conn_set_peer_mac(c, mac);
         return true;
     }
     c->retx_mode = ET_RETX_ARP;
@@ -193,7 +193,7 @@ static int kernel_arp_timer(et_conn *c)
     uint8_t mac[6];
     et_nl_neigh_state s = et_nl_neigh_get(st->nl, st->link->ifindex, c->next_hop, mac);
     if (s == ET_NL_NEIGH_OK) {
-        memcpy(c->remote_mac, mac, 6);
+        et_conn_set_peer_mac(c, mac);
         c->retx_mode = ET_RETX_NONE;
         c->retries = 0;
         c->probe_backoff = 0;

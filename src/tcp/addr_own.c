@@ -50,7 +50,7 @@ static bool own_resolve(et_conn *c)
     et_stack *st = c->st;
     et_neigh_entry *e = et_neigh_get(&st->neigh, c->next_hop, st->now_ns);
     if (e->resolved) {
-        memcpy(c->remote_mac, e->mac, 6);
+        et_conn_set_peer_mac(c, e->mac);
         return true;
     }
     et_send_arp(st, 1, NULL, c->next_hop);
@@ -76,7 +76,7 @@ static void neigh_resolved(et_stack *st, uint32_t ip, const uint8_t mac[6])
     for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
         et_conn *c = &st->conns[i];
         if (c->state != EFVITCP_WAIT_ARP || c->next_hop != ip) continue;
-        memcpy(c->remote_mac, mac, 6);
+        et_conn_set_peer_mac(c, mac);
         et_wheel_cancel(&st->wheel, &c->t_retx);
         c->retx_mode = ET_RETX_NONE;
         c->retries = 0;

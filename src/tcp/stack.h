@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "efvitcp/efvitcp.h"
 #include "link/link.h"
@@ -17,6 +18,7 @@
 #include "tcp/addr.h"
 #include "tcp/cc.h"
 #include "tcp/conn_table.h"
+#include "tcp/hdr_tmpl.h"
 #include "tcp/timer_wheel.h"
 #include "util/pcap.h"
 #include "util/random.h"
@@ -39,9 +41,8 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
     return (int32_t)(a - b) >= 0;
 }
 
-/* Header bytes in front of the payload of every segment we build. */
-#define ET_HDRS_LEN    (ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN)
-#define ET_TS_OPTLEN   12 /* NOP, NOP, TS (RFC 7323 Appendix A layout) */
+/* ET_HDRS_LEN (header bytes in front of the payload of every segment we build) and ET_TS_OPTLEN
+   are in tcp/hdr_tmpl.h. */
 #define ET_SYN_OPTLEN  20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
 #define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
 
@@ -99,7 +100,9 @@ struct efvitcp_conn {
     /* addressing; host order */
     uint32_t remote_ip, next_hop;
     uint16_t remote_port, local_port;
-    uint8_t remote_mac[6];
+    uint8_t remote_mac[6]; /* set with et_conn_set_peer_mac, which invalidates tmpl */
+    bool tmpl_ok;          /* tmpl describes the current addressing (built at the first send) */
+    et_hdr_tmpl tmpl;
 
     /* send sequence space (RFC 9293 §3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest sequence ever sent + 1 */
@@ -261,6 +264,12 @@ static inline bool et_stack_is_listening(const et_stack *st, uint16_t port)
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
                             et_conn **out);
 et_conn *et_conn_alloc(et_stack *st);
+/* The next hop's MAC address: the segments' header template is rebuilt at the next send. */
+static inline void et_conn_set_peer_mac(et_conn *c, const uint8_t mac[6])
+{
+    memcpy(c->remote_mac, mac, 6);
+    c->tmpl_ok = false;
+}
 /* Frees the slot: timers, table entry, send ring; no callback. */
 void et_conn_free(et_conn *c);
 /* The user's close (efvitcp_conn_close): a RST to a synchronised peer, then the slot is freed.

@@ -96,7 +96,7 @@ void et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
     c->remote_port = s->sport;
     c->local_port = s->dport;
     c->next_hop = s->saddr;
-    memcpy(c->remote_mac, s->src_mac, 6);
+    et_conn_set_peer_mac(c, s->src_mac);
     et_ct_insert(&st->table, et_ct_key(s->saddr, s->sport, s->dport), c->id);
     uint32_t iss = et_conn_isn(st, s->saddr, s->sport, s->dport);
     if (min_iss && seq_lt(iss, min_iss)) iss = min_iss; /* RFC 1122 §4.2.2.13 */

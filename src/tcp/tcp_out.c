@@ -1,7 +1,8 @@
 /*
  * TCP output: segments are built in place in the link's TX buffers. Payload is copied (and
  * checksummed in the same pass) by send(); headers, ACK, window and timestamps are written at each
- * (re)transmission, so a retransmitted segment always carries the current ACK and window.
+ * (re)transmission, so a retransmitted segment always carries the current ACK and window. The
+ * headers come from the connection's template (hdr_tmpl.h), patched per segment.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -12,10 +13,6 @@
 static inline void put16(uint8_t *p, uint16_t v)
 {
     memcpy(p, &v, 2);
-}
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
 }
 
 /* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
@@ -33,77 +30,37 @@ typedef struct seg_peer {
 } seg_peer;
 
 /*
- * The fields of a segment's headers that vary from one segment to the next; the rest (our MAC and
- * address, IPv4 version, DF, TTL, protocol) is the same for every segment the stack sends. The
- * options (optlen bytes) and the payload (plen bytes whose sum is psum) are already in place after
- * the TCP header. A field an initialiser leaves out is 0: no options, no payload, window 0.
+ * The fields of a segment's headers that vary from one segment to the next. The options (optlen
+ * bytes) and the payload (plen bytes) are already in place after the TCP header, and sum is their
+ * ones'-complement sum. A field an initialiser leaves out is 0: no options, no payload, window 0.
  */
 typedef struct seg_hdr {
-    seg_peer to;
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t win;
     uint32_t optlen, plen;
-    uint64_t psum;
+    uint64_t sum;
 } seg_hdr;
 
-static inline seg_peer conn_peer(const et_conn *c)
+/* The headers of a segment of connection c, from its template. */
+static inline __attribute__((always_inline)) void write_conn_headers(et_conn *c, uint8_t *buf,
+                                                                     const seg_hdr *h)
 {
-    return (seg_peer){
-        .mac = c->remote_mac, .ip = c->remote_ip, .lport = c->local_port, .rport = c->remote_port};
+    if (__builtin_expect(!c->tmpl_ok, 0)) {
+        et_hdr_tmpl_init(&c->tmpl, c->st->link->mac, c->remote_mac, c->st->local_ip, c->remote_ip,
+                         c->local_port, c->remote_port);
+        c->tmpl_ok = true;
+    }
+    et_hdr_tmpl_write(buf, &c->tmpl, h->seq, h->ack, h->flags, h->win, h->optlen, h->plen, h->sum);
 }
 
-/* Writes the Ethernet, IPv4 and TCP headers of segment h at buf and fills both checksums. Always
-   inlined (tx_seg runs per segment): the compound literal a caller passes then stays in registers
-   and no call is made. */
-static inline __attribute__((always_inline)) void write_headers(const et_stack *st, uint8_t *buf,
-                                                                const seg_hdr *h)
+/* The headers of a segment that belongs to no connection (a RST reply, a TIME_WAIT ACK): a
+   template made for the occasion. */
+static void write_headers(const et_stack *st, uint8_t *buf, const seg_peer *to, const seg_hdr *h)
 {
-    struct et_eth_hdr *eth = (struct et_eth_hdr *)buf;
-    memcpy(eth->dst, h->to.mac, 6);
-    memcpy(eth->src, st->link->mac, 6);
-    eth->type = htons(ET_ETHERTYPE_IP);
-
-    uint8_t *ip = buf + ET_ETH_HLEN;
-    uint32_t tcp_len = ET_TCP_HLEN + h->optlen + h->plen;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    put16(ip + 2, htons((uint16_t)(ET_IP_HLEN + tcp_len)));
-    put16(ip + 4, 0);
-    put16(ip + 6, htons(ET_IP_DF));
-    ip[8] = ET_IP_TTL;
-    ip[9] = ET_IPPROTO_TCP;
-    put16(ip + 10, 0);
-    uint32_t saddr = htonl(st->local_ip), daddr = htonl(h->to.ip);
-    put32(ip + 12, saddr);
-    put32(ip + 16, daddr);
-    put16(ip + 10, et_csum_finish(et_csum_add_hdr(0, ip, ET_IP_HLEN)));
-
-    uint8_t *tcp = ip + ET_IP_HLEN;
-    put16(tcp, htons(h->to.lport));
-    put16(tcp + 2, htons(h->to.rport));
-    put32(tcp + 4, htonl(h->seq));
-    put32(tcp + 8, htonl(h->ack));
-    tcp[12] = (uint8_t)(((ET_TCP_HLEN + h->optlen) / 4) << 4);
-    tcp[13] = h->flags;
-    put16(tcp + 14, htons(h->win));
-    put16(tcp + 16, 0);
-    put16(tcp + 18, 0);
-    uint64_t sum = et_csum_pseudo(saddr, daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
-    sum = et_csum_add_hdr(sum, tcp, ET_TCP_HLEN + h->optlen);
-    sum += h->psum;
-    put16(tcp + 16, et_csum_finish(sum));
-}
-
-static uint32_t write_ts_opt(uint8_t *p, uint32_t tsval, uint32_t tsecr)
-{
-    p[0] = ET_TCPOPT_NOP;
-    p[1] = ET_TCPOPT_NOP;
-    p[2] = ET_TCPOPT_TS;
-    p[3] = 10;
-    put32(p + 4, htonl(tsval));
-    put32(p + 8, htonl(tsecr));
-    return ET_TS_OPTLEN;
+    et_hdr_tmpl t;
+    et_hdr_tmpl_init(&t, st->link->mac, to->mac, st->local_ip, to->ip, to->lport, to->rport);
+    et_hdr_tmpl_write(buf, &t, h->seq, h->ack, h->flags, h->win, h->optlen, h->plen, h->sum);
 }
 
 /* Receiver window to advertise, with receiver-side SWS avoidance (RFC 9293 §3.8.6.2.2): the right
@@ -166,6 +123,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     uint8_t *buf = et_link_tx_buf(st->link, id);
     uint8_t *opt = buf + ET_HDRS_LEN;
     uint32_t optlen = 0;
+    uint64_t optsum = 0;
     bool syn = s->ctl & ET_TCP_SYN;
     uint8_t flags = s->ctl;
     if (c->state != EFVITCP_SYN_SENT) flags |= ET_TCP_ACK;
@@ -183,23 +141,26 @@ static bool tx_seg(et_conn *c, uint32_t idx)
             opt[7] = c->rcv_wscale;
             optlen = 8;
         }
-        if (c->ts_ok)
-            optlen += write_ts_opt(opt + optlen, ts_now(st, c->ts_offset),
-                                   c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
+        if (c->ts_ok) {
+            et_hdr_ts_opt(opt + optlen, ts_now(st, c->ts_offset),
+                          c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
+            optlen += ET_TS_OPTLEN;
+        }
+        optsum = et_csum_add_hdr(0, opt, optlen);
     } else if (c->ts_ok) {
-        optlen = write_ts_opt(opt, ts_now(st, c->ts_offset), c->ts_recent);
+        optsum = et_hdr_ts_opt(opt, ts_now(st, c->ts_offset), c->ts_recent);
+        optlen = ET_TS_OPTLEN;
     }
     uint16_t win = window_field(c, syn);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
-    write_headers(st, buf,
-                  &(seg_hdr){.to = conn_peer(c),
-                             .seq = s->seq,
-                             .ack = ack,
-                             .flags = flags,
-                             .win = win,
-                             .optlen = optlen,
-                             .plen = s->len,
-                             .psum = s->psum});
+    write_conn_headers(c, buf,
+                       &(seg_hdr){.seq = s->seq,
+                                  .ack = ack,
+                                  .flags = flags,
+                                  .win = win,
+                                  .optlen = optlen,
+                                  .plen = s->len,
+                                  .sum = optsum + s->psum});
     if (!link_tx(st, id, ET_HDRS_LEN + optlen + s->len)) return false;
     if (s->sent_ns) {
         s->retx++;
@@ -408,17 +369,17 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
     if (id == UINT32_MAX) return false;
     uint8_t *buf = et_link_tx_buf(st->link, id);
     uint32_t optlen = 0;
-    if (c->ts_ok && !(flags & ET_TCP_RST))
-        optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+    uint64_t optsum = 0;
+    if (c->ts_ok && !(flags & ET_TCP_RST)) {
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+        optlen = ET_TS_OPTLEN;
+    }
     uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
-    write_headers(st, buf,
-                  &(seg_hdr){.to = conn_peer(c),
-                             .seq = seq,
-                             .ack = ack,
-                             .flags = flags,
-                             .win = win,
-                             .optlen = optlen});
+    write_conn_headers(
+        c, buf,
+        &(seg_hdr){
+            .seq = seq, .ack = ack, .flags = flags, .win = win, .optlen = optlen, .sum = optsum});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
     c->segs_out++;
     st->stats.segs_out++;
@@ -438,20 +399,23 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
     if (id == UINT32_MAX) return false;
     uint8_t *buf = et_link_tx_buf(st->link, id);
     uint32_t optlen = 0;
-    if (c->ts_ok) optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+    uint64_t optsum = 0;
+    if (c->ts_ok) {
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+        optlen = ET_TS_OPTLEN;
+    }
     const uint8_t *src = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN +
                          et_conn_optlen(c) + (from - s->seq);
     uint64_t psum = et_csum_copy(buf + ET_HDRS_LEN + optlen, src, n, 0);
     uint8_t flags = ET_TCP_ACK | (n ? ET_TCP_PSH : 0) | (fin ? ET_TCP_FIN : 0);
-    write_headers(st, buf,
-                  &(seg_hdr){.to = conn_peer(c),
-                             .seq = from,
-                             .ack = c->rcv_nxt,
-                             .flags = flags,
-                             .win = window_field(c, false),
-                             .optlen = optlen,
-                             .plen = n,
-                             .psum = et_csum_fold(psum)});
+    write_conn_headers(c, buf,
+                       &(seg_hdr){.seq = from,
+                                  .ack = c->rcv_nxt,
+                                  .flags = flags,
+                                  .win = window_field(c, false),
+                                  .optlen = optlen,
+                                  .plen = n,
+                                  .sum = optsum + et_csum_fold(psum)});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen + n)) return false;
     if (seq_lt(from, c->snd_max)) {
         s->retx++; /* Karn: this segment gives no RTT sample any more */
@@ -524,8 +488,8 @@ void et_send_rst_reply(et_stack *st, const et_tcp_seg *s)
     /* No options and window 0: there is no connection whose window or timestamps they would
        describe. */
     seg_peer to = {.mac = s->src_mac, .ip = s->saddr, .lport = s->dport, .rport = s->sport};
-    write_headers(st, et_link_tx_buf(st->link, id),
-                  &(seg_hdr){.to = to, .seq = seq, .ack = ack, .flags = flags});
+    write_headers(st, et_link_tx_buf(st->link, id), &to,
+                  &(seg_hdr){.seq = seq, .ack = ack, .flags = flags});
     if (ctrl_send(st, id, ET_HDRS_LEN)) {
         st->stats.rst_sent++;
         st->stats.segs_out++;
@@ -539,17 +503,20 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
     if (id == UINT32_MAX) return;
     uint8_t *buf = et_link_tx_buf(st->link, id);
     uint32_t optlen = 0;
-    if (tw->ts_ok)
-        optlen = write_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
+    uint64_t optsum = 0;
+    if (tw->ts_ok) {
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
+        optlen = ET_TS_OPTLEN;
+    }
     uint32_t wnd = st->cfg.recv_buf_size >> tw->rcv_wscale;
     seg_peer to = {.mac = tw->remote_mac, .ip = remote_ip, .lport = lport, .rport = rport};
-    write_headers(st, buf,
-                  &(seg_hdr){.to = to,
-                             .seq = tw->snd_nxt,
+    write_headers(st, buf, &to,
+                  &(seg_hdr){.seq = tw->snd_nxt,
                              .ack = tw->rcv_nxt,
                              .flags = ET_TCP_ACK,
                              .win = (uint16_t)(wnd > 65535 ? 65535 : wnd),
-                             .optlen = optlen});
+                             .optlen = optlen,
+                             .sum = optsum});
     if (ctrl_send(st, id, ET_HDRS_LEN + optlen)) st->stats.segs_out++;
 }
 
