@@ -98,6 +98,7 @@ typedef struct efvi_link {
     bool want_ctpio, want_rxts, efct, ctpio, own_addr;
     unsigned ct_thresh;
     uint32_t prefix;
+    uint32_t rx_csum; /* ET_RX_CSUM_* every delivered frame carries: what the NIC discards */
     uint32_t rxq_req, txq_req;
 
     uint8_t *mem;
@@ -426,6 +427,7 @@ static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t id, ui
     f->len = len;
     f->id = id;
     f->hw_ts = ts;
+    f->csum = e->rx_csum;
     e->ready_n++;
 }
 
@@ -679,6 +681,24 @@ static void tx_completion(efvi_link *e, const ef_event *ev)
 /* The VI: allocation, recreation                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * The checksums a delivered frame is known to have passed: those whose failure makes the NIC
+ * report a discard instead of a frame (EF10 and EFCT both verify the IPv4 header and the TCP
+ * checksum in hardware; the VI's discard mask says which failures are withheld from us). Releases
+ * without the query have the EF10 default mask, which has both.
+ */
+static uint32_t rx_csum_verified(ef_vi *vi)
+{
+#ifdef ef_vi_receive_get_discards
+    unsigned d = ef_vi_receive_get_discards(vi);
+    return ((d & EF_VI_DISCARD_RX_L3_CSUM_ERR) ? ET_RX_CSUM_IP : 0u) |
+           ((d & EF_VI_DISCARD_RX_L4_CSUM_ERR) ? ET_RX_CSUM_TCP : 0u);
+#else
+    (void)vi;
+    return ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
+#endif
+}
+
 static int vi_alloc(efvi_link *e, bool ctpio)
 {
     unsigned flags = EF_VI_TX_IP_CSUM_DIS | EF_VI_TX_TCPUDP_CSUM_DIS;
@@ -693,6 +713,8 @@ static int vi_alloc(efvi_link *e, bool ctpio)
 #endif
     e->ctpio = (ef_vi_flags(&e->vi) & EF_VI_TX_CTPIO) != 0;
     e->prefix = (uint32_t)ef_vi_receive_prefix_len(&e->vi);
+    e->rx_csum = rx_csum_verified(&e->vi);
+    e->st.rx_csum = e->rx_csum;
     e->st.efct = e->efct;
     e->st.ctpio = e->ctpio;
     e->st.rx_timestamps = (ef_vi_flags(&e->vi) & EF_VI_RX_TIMESTAMPS) != 0;

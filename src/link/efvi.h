@@ -42,8 +42,9 @@ typedef struct et_efvi_stats {
     bool efct;          /**< EFCT (X3) receive */
     bool ctpio;         /**< CTPIO transmit */
     bool rx_timestamps; /**< hardware RX timestamps */
-    bool huge_pages;    /**< the packet buffers sit in huge pages */
-    bool down;          /**< the VI is gone and being recreated */
+    uint32_t rx_csum; /**< ET_RX_CSUM_* the NIC verifies (its frames with bad ones are discards) */
+    bool huge_pages;  /**< the packet buffers sit in huge pages */
+    bool down;        /**< the VI is gone and being recreated */
     uint32_t prefix_len, rxq_capacity, txq_capacity;
 } et_efvi_stats;
 

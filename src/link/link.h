@@ -26,7 +26,7 @@ struct efvitcp_wire;
 
 /** Capabilities. */
 enum {
-    ET_LINK_CAP_RX_CSUM = 1u << 0, /**< the link verified IP and TCP checksums of good frames */
+    /* Checksums the hardware verified are reported per frame (et_rx_frame.csum). */
     ET_LINK_CAP_HW_TS = 1u << 1,   /**< RX hardware timestamps */
     ET_LINK_CAP_OWN_ADDR = 1u << 2 /**< the stack owns its address: it must answer ARP itself */
 };

@@ -12,10 +12,11 @@
  * Receive: the ring is polled in shared memory, no system call. rx_burst() hands frames by
  * pointer into the ring; rx_release() gives the slot back to the kernel. The filter passes only
  * TCP to our address and ARP asking for or answering our address, so the ring carries nothing
- * else. Checksums: the kernel verifies nothing for us (TP_STATUS_CSUM_VALID is per frame and
- * rare), so the link does not claim ET_LINK_CAP_RX_CSUM and the stack verifies in software.
- * Frames whose checksum was never filled in (TP_STATUS_CSUMNOTREADY: sent from this host, e.g.
- * over veth with TX checksum offload on) are completed here so that they verify.
+ * else. Checksums: a frame the NIC (or the kernel) verified carries TP_STATUS_CSUM_VALID, and
+ * the link passes that on per frame (ET_RX_CSUM_TCP: it covers the transport checksum; the IPv4
+ * header, which the packet tap sees before IP has looked at it, is verified in software). Frames
+ * whose checksum was never filled in (TP_STATUS_CSUMNOTREADY: sent from this host, e.g. over veth
+ * with TX checksum offload on) are completed here, which makes it correct by construction.
  *
  * Transmit: the engine keeps unacknowledged segments in their TX buffers for retransmission and
  * addresses buffers by id in any order, while the kernel consumes TX ring slots strictly in ring
@@ -94,26 +95,27 @@ static inline void status_store(struct tpacket2_hdr *h, uint32_t v)
 /*
  * A frame sent from this host with its TCP checksum left to the (absent) hardware holds only the
  * pseudo-header sum: compute the real checksum in place. Only IPv4/TCP whose headers are sane is
- * touched; anything else is left for the stack's parser to reject.
+ * touched (true); anything else is left for the stack's parser to reject.
  */
-static void complete_tcp_csum(uint8_t *f, uint32_t len)
+static bool complete_tcp_csum(uint8_t *f, uint32_t len)
 {
-    if (len < ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN) return;
+    if (len < ET_ETH_HLEN + ET_IP_HLEN + ET_TCP_HLEN) return false;
     uint16_t type;
     memcpy(&type, f + 12, 2);
-    if (type != htons(ET_ETHERTYPE_IP)) return;
+    if (type != htons(ET_ETHERTYPE_IP)) return false;
     struct et_ip_hdr ip;
     memcpy(&ip, f + ET_ETH_HLEN, sizeof(ip));
     uint32_t ihl = (ip.ver_ihl & 0x0f) * 4u, tot = ntohs(ip.tot_len);
-    if ((ip.ver_ihl >> 4) != 4 || ihl < ET_IP_HLEN || ip.proto != ET_IPPROTO_TCP) return;
-    if (tot < ihl + ET_TCP_HLEN || tot > len - ET_ETH_HLEN) return;
-    if (ip.frag_off & htons(0x3fff)) return; /* a fragment has no whole segment to sum */
+    if ((ip.ver_ihl >> 4) != 4 || ihl < ET_IP_HLEN || ip.proto != ET_IPPROTO_TCP) return false;
+    if (tot < ihl + ET_TCP_HLEN || tot > len - ET_ETH_HLEN) return false;
+    if (ip.frag_off & htons(0x3fff)) return false; /* a fragment has no whole segment to sum */
     uint8_t *tcp = f + ET_ETH_HLEN + ihl;
     uint32_t tcp_len = tot - ihl;
     memset(tcp + 16, 0, 2);
     uint64_t sum = et_csum_pseudo(ip.saddr, ip.daddr, ET_IPPROTO_TCP, (uint16_t)tcp_len);
     uint16_t c = et_csum_finish(et_csum_add(sum, tcp, tcp_len));
     memcpy(tcp + 16, &c, 2);
+    return true;
 }
 
 static int pkt_rx_burst(et_link *l, et_rx_frame *out, int max)
@@ -136,12 +138,18 @@ static int pkt_rx_burst(et_link *l, et_rx_frame *out, int max)
             continue;
         }
         uint8_t *f = (uint8_t *)h + off;
-        if (status & TP_STATUS_CSUMNOTREADY) complete_tcp_csum(f, len);
+        uint32_t csum = 0;
+        if (status & TP_STATUS_CSUMNOTREADY) {
+            if (complete_tcp_csum(f, len)) csum = ET_RX_CSUM_TCP;
+        } else if (status & TP_STATUS_CSUM_VALID) {
+            csum = ET_RX_CSUM_TCP;
+        }
         k->rx_held[i] = 1;
         out[n].data = f;
         out[n].len = len;
         out[n].id = i;
         out[n].hw_ts = 0;
+        out[n].csum = csum;
         n++;
     }
     return n;

@@ -188,6 +188,7 @@ static int shm_rx_burst(et_link *l, et_rx_frame *out, int max)
         out[n].len = len;
         out[n].id = idx;
         out[n].hw_ts = 0;
+        out[n].csum = 0;
         n++;
     }
     if (dropped) rx_advance(s);

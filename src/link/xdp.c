@@ -170,6 +170,7 @@ static int xdp_rx_burst(et_link *l, et_rx_frame *out, int max)
         out[k].len = d->len;
         out[k].id = (uint32_t)id;
         out[k].hw_ts = 0;
+        out[k].csum = 0; /* AF_XDP passes no checksum status to user space */
         k++;
     }
     xsk_ring_cons__release(&x->rx, n);

@@ -110,7 +110,7 @@ static et_frame_kind parse_arp(const uint8_t *frame, uint32_t len, et_arp_msg *a
 }
 
 et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t my_mac[6],
-                             uint32_t my_ip, bool verify_csum, et_tcp_seg *seg, et_arp_msg *arp,
+                             uint32_t my_ip, uint32_t hw_csum, et_tcp_seg *seg, et_arp_msg *arp,
                              efvitcp_drop_reason *why)
 {
     if (len < ET_ETH_HLEN) return drop(why, EFVITCP_DROP_RUNT);
@@ -135,9 +135,12 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
     /* No reassembly: MF or a non-zero offset marks a fragment (RFC 791 §3.1). DF and the
        reserved bit are ignored. */
     if (rd16(ip + 6) & 0x3fff) return drop(why, EFVITCP_DROP_IP_HEADER);
+    /* What the hardware checked is not checked again, unless IP options make the datagram one
+       a NIC's parser may have passed over unchecked. */
+    if (ihl != ET_IP_HLEN) hw_csum = 0;
     /* RFC 1122 §3.2.1.2: a datagram with a bad header checksum is silently discarded. IP
        options are covered by the checksum and otherwise skipped. */
-    if (verify_csum && et_csum_fold(et_csum_add_hdr(0, ip, ihl)) != 0xffff)
+    if (!(hw_csum & ET_RX_CSUM_IP) && et_csum_fold(et_csum_add_hdr(0, ip, ihl)) != 0xffff)
         return drop(why, EFVITCP_DROP_IP_CSUM);
     uint32_t saddr = rd32(ip + 12), daddr = rd32(ip + 16);
     /* RFC 1122 §3.2.1.3: discard datagrams whose source is "this host" (0), broadcast or
@@ -152,7 +155,7 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
     const uint8_t *tcp = ip + ihl;
     uint32_t doff = (uint32_t)(tcp[12] >> 4) * 4;
     if (doff < ET_TCP_HLEN || doff > tcp_len) return drop(why, EFVITCP_DROP_TCP_HEADER);
-    if (verify_csum) {
+    if (!(hw_csum & ET_RX_CSUM_TCP)) {
         uint32_t sn, dn;
         memcpy(&sn, ip + 12, 4);
         memcpy(&dn, ip + 16, 4);

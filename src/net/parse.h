@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "efvitcp/efvitcp.h"
+#include "net/frame.h"
 
 /** TCP options seen in a segment (RFC 9293 §3.2, RFC 7323). */
 typedef struct et_tcp_opts {
@@ -41,11 +42,12 @@ typedef enum et_frame_kind { ET_FRAME_DROP = 0, ET_FRAME_TCP, ET_FRAME_ARP } et_
  * Classifies and validates a frame. For ET_FRAME_TCP fills *seg, for ET_FRAME_ARP fills *arp; for
  * ET_FRAME_DROP sets *why. my_mac: frames for another unicast MAC are dropped (broadcast is
  * accepted for ARP). my_ip (host order): IPv4 for another address is dropped; 0 accepts any.
- * verify_csum: check IP and TCP checksums (false when the link did it). Never reads outside
- * frame[0..len) and never loops on hostile options.
+ * hw_csum: the checksums the hardware verified (ET_RX_CSUM_* of net/frame.h, from the link);
+ * the others are verified here, and both are for a datagram with IP options, which a NIC may
+ * not have classified. Never reads outside frame[0..len) and never loops on hostile options.
  */
 et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t my_mac[6],
-                             uint32_t my_ip, bool verify_csum, et_tcp_seg *seg, et_arp_msg *arp,
+                             uint32_t my_ip, uint32_t hw_csum, et_tcp_seg *seg, et_arp_msg *arp,
                              efvitcp_drop_reason *why);
 
 /** Parses the options area of a TCP header. Returns false for a malformed option list (length

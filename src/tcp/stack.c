@@ -146,7 +146,6 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->local_ip = l->local_ip;
     st->prefix_len = l->prefix_len;
     st->gateway = l->gateway;
-    st->verify_csum = (l->caps & ET_LINK_CAP_RX_CSUM) == 0;
     st->addr = (l->caps & ET_LINK_CAP_OWN_ADDR) ? &et_addr_own : &et_addr_kernel;
     if ((err = st->addr->init(st))) return err;
     if (!st->local_ip) return "link has no IPv4 address";
@@ -256,7 +255,7 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
-        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip, st->verify_csum,
+        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip, frames[i].csum,
                                &seg, &arp, &why)) {
         case ET_FRAME_TCP:
             st->rx_src_mac = seg.src_mac;

@@ -171,11 +171,10 @@ typedef struct et_stack {
     et_link *link;
     uint64_t now_ns;
     uint32_t local_ip, prefix_len, gateway;
-    uint32_t adv_mss;      /* MSS we advertise */
-    uint32_t slot_payload; /* payload room of a send slot without options */
-    uint32_t send_mask;    /* send_slots - 1 */
-    uint8_t rcv_wscale;    /* window scale we offer */
-    bool verify_csum;
+    uint32_t adv_mss;         /* MSS we advertise */
+    uint32_t slot_payload;    /* payload room of a send slot without options */
+    uint32_t send_mask;       /* send_slots - 1 */
+    uint8_t rcv_wscale;       /* window scale we offer */
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */

@@ -335,6 +335,7 @@ static __attribute__((noinline)) int lend_due(efvitcp_wire *w, wire_port *p, uin
         out[n].len = w->slots[s].len;
         out[n].id = s;
         out[n].hw_ts = 0;
+        out[n].csum = 0;
         n++;
     }
     return n;

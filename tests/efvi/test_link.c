@@ -1,8 +1,8 @@
 /*
  * The efvi link through its et_link interface, with a raw wire endpoint as the peer: interface
  * options, RX hardware timestamps in et_rx_frame.hw_ts, the MTU kept within one receive buffer,
- * jumbo frames dropped, EFCT software 4-tuple checks on a queue shared by two instances, and the
- * open errors.
+ * jumbo frames dropped, EFCT software 4-tuple checks on a queue shared by two instances, the
+ * checksums claimed as verified by the NIC, and the open errors.
  */
 #include <arpa/inet.h>
 
@@ -234,11 +234,71 @@ static void test_efct_software_check(void)
     efvitcp_wire_free(w);
 }
 
+/*
+ * What the link claims the NIC verified (et_rx_frame.csum) is what the VI's discard mask withholds
+ * from us: with checksum checking, both checksums of every delivered frame and the bad frames are
+ * discards; without it, nothing is claimed and the bad frames arrive for the stack to check.
+ */
+static void check_csum_claims(int arch, bool nic_checks)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    nc.rx_csum_check = nic_checks;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = link_of(c);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
+    CHECK_EQ(st.rx_csum, nic_checks ? both : 0);
+
+    uint8_t f[256];
+    uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 80, 0xc6120002, 40000, 20);
+    et_wire_raw_send(w, peer, f, len);
+    f[14 + 20 + 16] ^= 0x5a; /* TCP checksum */
+    et_wire_raw_send(w, peer, f, len);
+    f[14 + 20 + 16] ^= 0x5a;
+    f[14 + 10] ^= 0x5a; /* IPv4 header checksum */
+    et_wire_raw_send(w, peer, f, len);
+    et_rx_frame fr[4];
+    int n = l->ops->rx_burst(l, fr, 4);
+    CHECK_EQ(n, nic_checks ? 1 : 3);
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(fr[i].csum, nic_checks ? both : 0);
+        l->ops->rx_release(l, fr[i].id);
+    }
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.rx_discard_csum, nic_checks ? 2 : 0);
+    efvitcp_client_close(c);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_csum_claims(void)
+{
+    check_csum_claims(EF_VI_ARCH_EF10, true);
+    check_csum_claims(EF_VI_ARCH_EF10, false);
+    check_csum_claims(EF_VI_ARCH_EFCT, true);
+    check_csum_claims(EF_VI_ARCH_EFCT, false);
+}
+
 int main(void)
 {
     RUN(test_open_errors);
     RUN(test_wire_port_follows_link);
     RUN(test_timestamps_mtu_jumbo);
     RUN(test_efct_software_check);
+    RUN(test_csum_claims);
     return th_summary();
 }

@@ -177,8 +177,11 @@ int emu_filter_del(struct efvi_emu_nic *nic, emu_vi *v, const ef_filter_cookie *
 void emu_filters_drop_vi(struct efvi_emu_nic *nic, emu_vi *v);
 /** Releases every EFCT packet a VI still holds. */
 void emu_efct_drop_vi(struct efvi_emu_nic *nic, emu_vi *v);
-/** Whether the checksums of an IPv4 frame hold (true for anything that is not IPv4). */
-bool emu_frame_csum_ok(const uint8_t *f, uint32_t len, bool *truncated);
+/** The checksum errors of an IPv4 frame (EF_VI_DISCARD_RX_L3/L4_CSUM_ERR; 0 for anything that is
+    not IPv4); *truncated when the frame is shorter than its datagram. */
+unsigned emu_frame_csum_errors(const uint8_t *f, uint32_t len, bool *truncated);
+/** The discard flags the NIC can report: the checksum ones only when it checks them. */
+unsigned emu_rx_discards_supported(const struct efvi_emu_nic *nic);
 /** Fills IPv4 header and TCP/UDP checksums (transmit offload). */
 void emu_frame_csum_fill(uint8_t *f, uint32_t len, bool ip, bool l4);
 

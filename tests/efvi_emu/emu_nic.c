@@ -413,19 +413,28 @@ static bool l4_checked(const uint8_t *f, uint32_t ihl, uint32_t tot)
     return false;
 }
 
-bool emu_frame_csum_ok(const uint8_t *f, uint32_t len, bool *truncated)
+unsigned emu_frame_csum_errors(const uint8_t *f, uint32_t len, bool *truncated)
 {
     uint32_t ihl, tot;
     *truncated = false;
-    if (!ipv4_layout(f, len, &ihl, &tot)) return true;
+    if (!ipv4_layout(f, len, &ihl, &tot)) return 0;
     if (tot > len - 14 || tot < ihl) {
         /* A frame cut short (an underrun) would fail its FCS on a real link. */
         *truncated = tot > len - 14;
-        return !*truncated;
+        return 0;
     }
-    if (et_csum_fold(et_csum_add(0, f + 14, ihl)) != 0xffff) return false;
-    if (l4_checked(f, ihl, tot) && et_csum_fold(l4_sum(f, ihl, tot)) != 0xffff) return false;
-    return true;
+    unsigned err = 0;
+    if (et_csum_fold(et_csum_add(0, f + 14, ihl)) != 0xffff) err |= EF_VI_DISCARD_RX_L3_CSUM_ERR;
+    if (l4_checked(f, ihl, tot) && et_csum_fold(l4_sum(f, ihl, tot)) != 0xffff)
+        err |= EF_VI_DISCARD_RX_L4_CSUM_ERR;
+    return err;
+}
+
+unsigned emu_rx_discards_supported(const struct efvi_emu_nic *nic)
+{
+    unsigned m = EF_VI_DISCARD_RX_ETH_FCS_ERR | EF_VI_DISCARD_RX_ETH_LEN_ERR;
+    if (nic->cfg.rx_csum_check) m |= EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR;
+    return m;
 }
 
 void emu_frame_csum_fill(uint8_t *f, uint32_t len, bool ip, bool l4)
@@ -777,9 +786,9 @@ static void rx_efct(struct efvi_emu_nic *nic, uint64_t targets, const uint8_t *f
     nic->pkt_len[slot] = (uint16_t)len;
     nic->pkt_ts[slot] = ts;
     bool truncated = false;
-    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD. */
-    bool csum_ok = emu_frame_csum_ok(f, len, &truncated);
-    bool bad_csum = nic->cfg.rx_csum_check && !csum_ok;
+    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD.
+       Each VI's discard mask decides whether a checksum error is a discard for it. */
+    unsigned csum_err = emu_frame_csum_errors(f, len, &truncated);
     bool crc =
         truncated || (nic->faults.rx_discard > 0 &&
                       (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
@@ -789,10 +798,10 @@ static void rx_efct(struct efvi_emu_nic *nic, uint64_t targets, const uint8_t *f
         emu_vi *v = nic->vis[i];
         ef_event ev;
         memset(&ev, 0, sizeof(ev));
+        unsigned bad_csum = csum_err & v->vi->rx_discard_mask;
         if (crc || bad_csum) {
             ev.rx_ref_discard.type = EF_EVENT_TYPE_RX_REF_DISCARD;
-            ev.rx_ref_discard.flags =
-                crc ? EF_VI_DISCARD_RX_ETH_FCS_ERR : EF_VI_DISCARD_RX_L4_CSUM_ERR;
+            ev.rx_ref_discard.flags = crc ? EF_VI_DISCARD_RX_ETH_FCS_ERR : bad_csum;
             if (crc)
                 nic->st.rx_discard_crc++;
             else

@@ -411,6 +411,18 @@ int ef_eventq_wait(ef_vi *vi, ef_driver_handle vi_dh, unsigned current_ptr,
 /* Receive (EF10)                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
+static int rx_set_discards(ef_vi *vi, unsigned flags)
+{
+    emu_vi *v = vi->emu;
+    vi->rx_discard_mask = flags & emu_rx_discards_supported(v->nic);
+    return 0;
+}
+
+static unsigned rx_get_discards(ef_vi *vi)
+{
+    return vi->rx_discard_mask;
+}
+
 static int rx_init(ef_vi *vi, ef_addr addr, ef_request_id dma_id)
 {
     emu_vi *v = vi ? vi->emu : NULL;
@@ -467,9 +479,9 @@ void emu_vi_rx_ef10(emu_vi *v, const uint8_t *f, uint32_t len, uint64_t ts)
     }
     uint32_t prefix = v->vi->rx_prefix_len, buflen = v->vi->rx_buffer_len;
     bool truncated = false;
-    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD. */
-    bool csum_ok = emu_frame_csum_ok(f, len, &truncated);
-    bool bad_csum = nic->cfg.rx_csum_check && !csum_ok;
+    /* The FCS is checked whether or not checksums are: a poisoned copy (cut short) is CRC_BAD. A
+       checksum error the VI's discard mask leaves out is delivered as a good frame. */
+    bool bad_csum = (emu_frame_csum_errors(f, len, &truncated) & v->vi->rx_discard_mask) != 0;
     bool crc =
         truncated || (nic->faults.rx_discard > 0 &&
                       (double)(et_rng_next(&nic->rng) >> 11) * 0x1p-53 < nic->faults.rx_discard);
@@ -982,6 +994,8 @@ int ef_vi_alloc_from_pd(ef_vi *vi, ef_driver_handle vi_dh, struct ef_pd *pd, ef_
         .eventq_prime = evq_prime,
         .transmit_ctpio_fallback = tx_ctpio_fallback,
         .transmitv_ctpio_fallback = tx_ctpio_fallbackv,
+        .receive_set_discards = rx_set_discards,
+        .receive_get_discards = rx_get_discards,
     };
     memset(vi, 0, sizeof(*vi));
     vi->inited = 1;
@@ -1000,6 +1014,7 @@ int ef_vi_alloc_from_pd(ef_vi *vi, ef_driver_handle vi_dh, struct ef_pd *pd, ef_
     vi->vi_rxq.ids = v->rx_ids;
     vi->ep_state = &v->state;
     vi->vi_flags = (enum ef_vi_flags)fl;
+    vi->rx_discard_mask = emu_rx_discards_supported(nic); /* as Onload: every check reported */
     vi->evq_vi = vi;
     vi->evq_mask = evq * sizeof(ef_event) - 1;
     vi->nic_type.arch = (unsigned char)nic->cfg.arch;

@@ -454,7 +454,7 @@ static int drain(sg *t)
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
-        switch (et_parse_frame(f, (uint32_t)n, t->peer_mac, SG_PEER_IP_H, true, &seg, &arp, &why)) {
+        switch (et_parse_frame(f, (uint32_t)n, t->peer_mac, SG_PEER_IP_H, 0, &seg, &arp, &why)) {
         case ET_FRAME_TCP: {
             if (t->q_len == SG_QUEUE) {
                 fprintf(stderr, "segtest: more than %d segments not looked at\n", SG_QUEUE);

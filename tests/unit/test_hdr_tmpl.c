@@ -115,7 +115,7 @@ static void check_one(bool all_ones_payload)
     et_arp_msg arp;
     efvitcp_drop_reason why = EFVITCP_DROP_REASONS;
     et_frame_kind k =
-        et_parse_frame(buf, ET_HDRS_LEN + optlen + plen, dst_mac, daddr, true, &seg, &arp, &why);
+        et_parse_frame(buf, ET_HDRS_LEN + optlen + plen, dst_mac, daddr, 0, &seg, &arp, &why);
     /* Random option bytes may be malformed options, which the parser rejects after the sums. */
     CHECK(k == ET_FRAME_TCP || why == EFVITCP_DROP_TCP_HEADER);
     if (k == ET_FRAME_TCP) {

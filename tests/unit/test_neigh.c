@@ -234,7 +234,7 @@ static void test_arp_request_bytes(void)
     et_tcp_seg seg;
     et_arp_msg arp;
     efvitcp_drop_reason why;
-    REQUIRE(et_parse_frame(buf, len, MAC_B, IP_B, true, &seg, &arp, &why) == ET_FRAME_ARP);
+    REQUIRE(et_parse_frame(buf, len, MAC_B, IP_B, 0, &seg, &arp, &why) == ET_FRAME_ARP);
     CHECK_EQ(arp.oper, 1);
     CHECK(memcmp(arp.sha, MAC_A, 6) == 0);
     CHECK(memcmp(arp.tha, (const uint8_t[6]){0}, 6) == 0);
@@ -260,7 +260,7 @@ static void test_arp_reply_roundtrip(void)
     REQUIRE(ea != NULL);
     uint8_t f[42];
     uint32_t len = et_arp_build(f, 1, MAC_A, IP_A, NULL, IP_B);
-    REQUIRE(et_parse_frame(f, len, MAC_B, IP_B, true, &seg, &arp, &why) == ET_FRAME_ARP);
+    REQUIRE(et_parse_frame(f, len, MAC_B, IP_B, 0, &seg, &arp, &why) == ET_FRAME_ARP);
     /* B: the request is addressed to it, so it creates an entry for A and replies. */
     CHECK(arp.tpa == IP_B);
     et_neigh_entry *eb = et_neigh_learn(&nb, arp.spa, arp.sha, arp.tpa == IP_B, 110);
@@ -272,10 +272,10 @@ static void test_arp_reply_roundtrip(void)
     CHECK(memcmp(f, MAC_A, 6) == 0);
     CHECK(memcmp(f + 6, MAC_B, 6) == 0);
     /* The reply is unicast: another host does not take it. */
-    CHECK_EQ(et_parse_frame(f, len, MAC_C, 0, true, &seg, &arp, &why), ET_FRAME_DROP);
+    CHECK_EQ(et_parse_frame(f, len, MAC_C, 0, 0, &seg, &arp, &why), ET_FRAME_DROP);
     CHECK_EQ(why, EFVITCP_DROP_NOT_OURS);
     /* A takes it and resolves its pending entry. */
-    REQUIRE(et_parse_frame(f, len, MAC_A, IP_A, true, &seg, &arp, &why) == ET_FRAME_ARP);
+    REQUIRE(et_parse_frame(f, len, MAC_A, IP_A, 0, &seg, &arp, &why) == ET_FRAME_ARP);
     CHECK_EQ(arp.oper, 2);
     CHECK(memcmp(arp.sha, MAC_B, 6) == 0);
     CHECK(memcmp(arp.tha, MAC_A, 6) == 0);
@@ -289,7 +289,7 @@ static void test_arp_reply_roundtrip(void)
     /* Padded to the Ethernet minimum, the reply still parses. */
     uint8_t p[60] = {0};
     memcpy(p, f, 42);
-    CHECK_EQ(et_parse_frame(p, 60, MAC_A, IP_A, true, &seg, &arp, &why), ET_FRAME_ARP);
+    CHECK_EQ(et_parse_frame(p, 60, MAC_A, IP_A, 0, &seg, &arp, &why), ET_FRAME_ARP);
     et_neigh_free(&na);
     et_neigh_free(&nb);
 }

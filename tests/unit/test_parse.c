@@ -152,14 +152,15 @@ static __attribute__((noinline)) void free_copy(uint8_t *copy)
 }
 
 /* Parses a private heap copy of exactly len bytes so that ASan sees any read past the end. */
-static result parse_ex(const uint8_t *f, uint32_t len, uint32_t my_ip, bool csum)
+/* hw: the checksums the link says the hardware verified (ET_RX_CSUM_*); 0 verifies both. */
+static result parse_hw(const uint8_t *f, uint32_t len, uint32_t my_ip, uint32_t hw)
 {
     result r;
     memset(&r, 0, sizeof(r));
     r.why = EFVITCP_DROP_REASONS;
     uint8_t *copy = calloc(1, len ? len : 1);
     if (len) memcpy(copy, f, len);
-    r.kind = et_parse_frame(copy, len, MY_MAC, my_ip, csum, &r.seg, &r.arp, &r.why);
+    r.kind = et_parse_frame(copy, len, MY_MAC, my_ip, hw, &r.seg, &r.arp, &r.why);
     if (r.kind == ET_FRAME_TCP) {
         /* Rebase pointers onto f so callers can compare them after the copy is freed. */
         r.seg.src_mac = f + (r.seg.src_mac - copy);
@@ -167,6 +168,11 @@ static result parse_ex(const uint8_t *f, uint32_t len, uint32_t my_ip, bool csum
     }
     free_copy(copy);
     return r;
+}
+
+static result parse_ex(const uint8_t *f, uint32_t len, uint32_t my_ip, bool csum)
+{
+    return parse_hw(f, len, my_ip, csum ? 0 : ET_RX_CSUM_IP | ET_RX_CSUM_TCP);
 }
 
 static result parse(const uint8_t *f, uint32_t len)
@@ -363,6 +369,35 @@ static void test_ip_csum(void)
     f[14 + 8] = 63; /* TTL changed without updating the checksum */
     CHECK_DROP(parse(f, len), EFVITCP_DROP_IP_CSUM);
     CHECK_EQ(parse_ex(f, len, MY_IP, false).kind, ET_FRAME_TCP);
+}
+
+/* Each flag trusts only its own checksum, and only for a header the hardware classifies the
+   simple way (no IP options): anything else is verified in software whatever the link says. */
+static void test_hw_csum_per_flag(void)
+{
+    uint8_t f[256];
+    spec s = {.plen = 5};
+    uint32_t len = build_tcp(f, &s);
+    f[14 + 10] ^= 0x01; /* bad IP checksum, good TCP checksum */
+    CHECK_DROP(parse_hw(f, len, MY_IP, 0), EFVITCP_DROP_IP_CSUM);
+    CHECK_DROP(parse_hw(f, len, MY_IP, ET_RX_CSUM_TCP), EFVITCP_DROP_IP_CSUM);
+    CHECK_EQ(parse_hw(f, len, MY_IP, ET_RX_CSUM_IP).kind, ET_FRAME_TCP);
+    len = build_tcp(f, &s);
+    f[len - 1] ^= 0x10; /* good IP checksum, bad TCP checksum */
+    CHECK_DROP(parse_hw(f, len, MY_IP, 0), EFVITCP_DROP_TCP_CSUM);
+    CHECK_DROP(parse_hw(f, len, MY_IP, ET_RX_CSUM_IP), EFVITCP_DROP_TCP_CSUM);
+    CHECK_EQ(parse_hw(f, len, MY_IP, ET_RX_CSUM_TCP).kind, ET_FRAME_TCP);
+
+    /* With IP options the claim is ignored. */
+    const uint8_t ipopt[4] = {1, 1, 1, 0}; /* NOP, NOP, NOP, EOL */
+    spec o = {.plen = 5, .ipopt = ipopt, .ipopt_len = 4};
+    len = build_tcp(f, &o);
+    REQUIRE(parse_hw(f, len, MY_IP, 0).kind == ET_FRAME_TCP);
+    f[14 + 10] ^= 0x01;
+    CHECK_DROP(parse_hw(f, len, MY_IP, ET_RX_CSUM_IP | ET_RX_CSUM_TCP), EFVITCP_DROP_IP_CSUM);
+    len = build_tcp(f, &o);
+    f[len - 1] ^= 0x10;
+    CHECK_DROP(parse_hw(f, len, MY_IP, ET_RX_CSUM_IP | ET_RX_CSUM_TCP), EFVITCP_DROP_TCP_CSUM);
 }
 
 static void test_proto(void)
@@ -835,6 +870,7 @@ int main(void)
     RUN(test_not_ours);
     RUN(test_ip_header);
     RUN(test_ip_csum);
+    RUN(test_hw_csum_per_flag);
     RUN(test_proto);
     RUN(test_tcp_header_and_csum);
     RUN(test_padding);

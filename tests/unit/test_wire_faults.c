@@ -390,7 +390,7 @@ static void test_corrupt_caught_by_checksum(void)
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why;
-        CHECK(et_parse_frame(got, len, r.mac_b, 0, true, &seg, &arp, &why) == ET_FRAME_DROP);
+        CHECK(et_parse_frame(got, len, r.mac_b, 0, 0, &seg, &arp, &why) == ET_FRAME_DROP);
     }
     CHECK(in_ip && in_payload);
     CHECK_EQ(h.kinds[ET_WIRE_FAULT_CORRUPT], 2000);
@@ -443,7 +443,7 @@ static void test_corrupt_fixed_reaches_tcp(void)
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why;
-        CHECK(et_parse_frame(got, len, r.mac_b, 0, true, &seg, &arp, &why) == ET_FRAME_TCP);
+        CHECK(et_parse_frame(got, len, r.mac_b, 0, 0, &seg, &arp, &why) == ET_FRAME_TCP);
     }
     /* the safe set and nothing else: ports, top nibbles of seq/ack, reserved nibble, six flags,
        window, urgent pointer */

@@ -286,6 +286,7 @@ typedef struct ef_vi {
     ef_vi_rxq vi_rxq;
     ef_vi_state *ep_state;
     enum ef_vi_flags vi_flags;
+    unsigned rx_discard_mask; /* enum ef_vi_rx_discard_err_flags: errors reported as discards */
     struct ef_vi *evq_vi;
     unsigned evq_mask;
     struct ef_vi_nic_type nic_type;
@@ -313,6 +314,8 @@ typedef struct ef_vi {
                                        ef_request_id dma_id);
         int (*transmitv_ctpio_fallback)(struct ef_vi *vi, const ef_iovec *dma_iov, int dma_iov_len,
                                         ef_request_id dma_id);
+        int (*receive_set_discards)(struct ef_vi *vi, unsigned discard_err_flags);
+        unsigned (*receive_get_discards)(struct ef_vi *vi);
     } ops;
 
     /* emulator: the emulated VI behind this handle */
@@ -333,6 +336,13 @@ static inline unsigned ef_vi_resource_id(ef_vi *vi)
 }
 
 /* ---- receive ---- */
+
+/* Which receive errors make a frame a discard event instead of a frame (macros, as in Onload). A
+   NIC that does not check a checksum (efvi_emu_nic_config.rx_csum_check false) refuses its flag:
+   the get call tells the truth. */
+#define ef_vi_receive_set_discards(vi, discard_err_flags)                                          \
+    (vi)->ops.receive_set_discards((vi), (discard_err_flags))
+#define ef_vi_receive_get_discards(vi) (vi)->ops.receive_get_discards((vi))
 
 static inline int ef_vi_receive_prefix_len(const ef_vi *vi)
 {
