@@ -126,6 +126,7 @@ rtt() {
     [ "$set" = matched ] && tag=$tag-matched
     echo "RESULT kind=instr name=$tag-rtt-64B-client-src value=$c" >>"$TMP/results"
     echo "RESULT kind=instr name=$tag-rtt-64B-server-src value=$s" >>"$TMP/results"
+    [ "$link" = mem ] && echo "RESULT kind=instr name=$tag-rtt-64B-src value=$((c + s))" >>"$TMP/results"
     echo "RESULT kind=instr name=$tag-rtt-64B-wire value=$w" >>"$TMP/results"
 }
 
