@@ -81,6 +81,12 @@ run() {
         echo "run_efvi_callgrind.sh: $name: the parts do not add up to callgrind's total" >&2
         exit 1
     fi
+    # Without debug info callgrind knows no source file and everything lands in "other".
+    if ! awk '$1 == "stack" && $2 > 0 { ok = 1 } END { exit !ok }' "$TMP/$name.parts"; then
+        echo "run_efvi_callgrind.sh: $name: no instruction charged to src/; was $BUILD built" \
+            "with -g (-DCMAKE_C_FLAGS=-g)?" >&2
+        exit 1
+    fi
 }
 
 # per A B DIV PART: (PART in run B - PART in run A) / DIV
