@@ -1,7 +1,7 @@
 /*
- * Echo benchmark over the mem link (real clock, latency 0), both stacks polled from one loop.
- * What is measured is the software path of both stacks plus the wire's copies, with no NIC and no
- * system call except the clock.
+ * Echo benchmark over the mem link (real clock, latency 0), or over emulated NIC ports (below),
+ * both stacks polled from one loop. On mem what is measured is the software path of both stacks
+ * plus the wire's copies, with no NIC and no system call except the clock.
  *
  *   echo_bench [--link L] [--matched] [--count N] [--size N] [--samples FILE] [--name NAME]
  *              [--raw] [--callgrind]
@@ -19,15 +19,17 @@
  * Ping-pong (the default): N round trips of --size bytes (default 64) between a client and an echo
  * server. --samples writes every round trip in ns, one per line.
  * --raw replaces the two stacks with two raw wire endpoints bouncing one frame of the size the TCP
- * ping-pong puts on the wire for that message (Ethernet, IPv4, TCP with the timestamp option, the
- * message): the same loop over the same wire, i.e. the floor that the stacks add their cost to.
+ * ping-pong puts on the wire for that message (Ethernet, IPv4, TCP with the timestamp option
+ * unless --matched, the message): the same loop over the same wire, i.e. the floor that the stacks
+ * add their cost to.
  * --bulk: the client sends BYTES to the server, in whole MSS-sized segments (--bulk-segs counts
  * them); with --both the server sends as many to the client at the same time. The figure counts
  * the bytes of both directions (bench conventions: bytes is the total).
  * --callgrind (or EFVITCP_BENCH_CALLGRIND=1) runs the loop with no timing calls and prints
  * nothing about time, for instruction counting (bench/run_callgrind.sh, bench/run_cpu_cost.sh).
  * The loops are the bench_loop_* functions, so that callgrind can collect just them
- * (--toggle-collect).
+ * (--toggle-collect); the client's sends in the ping-pong are bench_client_send, so that one side
+ * can be collected apart from the other (bench/run_efvi_callgrind.sh).
  *
  * Besides the human lines, every measurement is one RESULT line (bench/suite.sh parses them).
  */
