@@ -1,23 +1,35 @@
 /*
- * Echo benchmark over the mem link (real clock, latency 0), both stacks polled from one loop.
- * What is measured is the software path of both stacks plus the wire's copies, with no NIC and no
- * system call except the clock.
+ * Echo benchmark over the mem link (real clock, latency 0), or over emulated NIC ports (below),
+ * both stacks polled from one loop. On mem what is measured is the software path of both stacks
+ * plus the wire's copies, with no NIC and no system call except the clock.
  *
- *   echo_bench [--count N] [--size N] [--samples FILE] [--name NAME] [--raw] [--callgrind]
- *   echo_bench --bulk BYTES | --bulk-segs N  [--both] [--name NAME] [--callgrind]
+ *   echo_bench [--link L] [--matched] [--count N] [--size N] [--samples FILE] [--name NAME]
+ *              [--raw] [--callgrind]
+ *   echo_bench [--link L] [--matched] --bulk BYTES | --bulk-segs N  [--both] [--name NAME]
+ *              [--callgrind]
+ *
+ * The same source is built twice: echo_bench (mem only) and echo_bench_efvi, linked with the ef_vi
+ * emulator (tests/efvi_emu), which exists only when the tests are built (EFVITCP_TESTS). There
+ * --link efvi puts each stack on the efvi link over an emulated EF10 (X2) port with CTPIO, and
+ * --link efct over an emulated EFCT (X3) port, both ports on the same mem wire (bench/echo_link.c);
+ * the emulator's NIC work then runs inside the polls and sends. --link mem is the default.
+ * --matched: the settings of the original C++ efvitcp that issue 11 compares with: no window
+ * scaling, no timestamps, no congestion control, delayed ACK 10 ms (otherwise the defaults).
  *
  * Ping-pong (the default): N round trips of --size bytes (default 64) between a client and an echo
  * server. --samples writes every round trip in ns, one per line.
  * --raw replaces the two stacks with two raw wire endpoints bouncing one frame of the size the TCP
- * ping-pong puts on the wire for that message (Ethernet, IPv4, TCP with the timestamp option, the
- * message): the same loop over the same wire, i.e. the floor that the stacks add their cost to.
+ * ping-pong puts on the wire for that message (Ethernet, IPv4, TCP with the timestamp option
+ * unless --matched, the message): the same loop over the same wire, i.e. the floor that the stacks
+ * add their cost to.
  * --bulk: the client sends BYTES to the server, in whole MSS-sized segments (--bulk-segs counts
  * them); with --both the server sends as many to the client at the same time. The figure counts
  * the bytes of both directions (bench conventions: bytes is the total).
  * --callgrind (or EFVITCP_BENCH_CALLGRIND=1) runs the loop with no timing calls and prints
  * nothing about time, for instruction counting (bench/run_callgrind.sh, bench/run_cpu_cost.sh).
  * The loops are the bench_loop_* functions, so that callgrind can collect just them
- * (--toggle-collect).
+ * (--toggle-collect); the client's sends in the ping-pong are bench_client_send, so that one side
+ * can be collected apart from the other (bench/run_efvi_callgrind.sh).
  *
  * Besides the human lines, every measurement is one RESULT line (bench/suite.sh parses them).
  */
@@ -29,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "echo_link.h"
 #include "efvitcp/efvitcp.h"
 #include "wire/wire_hooks.h"
 
@@ -36,12 +49,13 @@
 #define CLIENT_IP "198.18.0.2"
 #define PORT      7
 #define MAX_SIZE  16384
-/* Ethernet 14 + IPv4 20 + TCP 20 + the timestamp option 12 (on by default on both stacks). */
-#define TCP_OVERHEAD 66
-#define MAX_RAW      (1500 + 14)
-#define WARMUP       1000
-#define MAX_SPINS    100000000u /* polls without progress before a round trip counts as lost */
-#define SEC          1000000000ull
+/* Ethernet 14 + IPv4 20 + TCP 20, + the timestamp option 12 unless --matched turns it off. */
+#define TCP_OVERHEAD    66
+#define TCP_OVERHEAD_NO 54
+#define MAX_RAW         (1500 + 14)
+#define WARMUP          1000
+#define MAX_SPINS       100000000u /* polls without progress before a round trip counts as lost */
+#define SEC             1000000000ull
 /* Out of line, so that callgrind --toggle-collect=bench_loop_* sees each loop as one call. */
 #define NOINLINE __attribute__((noinline))
 
@@ -57,6 +71,8 @@ typedef struct bench {
     bool bulk;        /* the server discards (and in --both mode sends) instead of echoing */
     uint64_t cli_got; /* bulk bytes received by the client / server */
     uint64_t srv_got;
+    echo_link link;
+    bool matched; /* the original C++ efvitcp's settings (--matched) */
     const char *error;
 } bench;
 
@@ -162,18 +178,32 @@ static void setup_tcp(bench *b, bool bulk)
         cfg.recv_buf_size = 1 << 20;
         cfg.rx_bufs = 2048;
     }
+    if (b->matched) {
+        cfg.window_scale = false;
+        cfg.timestamps = false;
+        cfg.cc = EFVITCP_CC_NONE;
+        cfg.delayed_ack_us = 10000;
+    }
     cfg.wire = b->wire;
     cfg.local_addr = SERVER_IP "/24";
-    const char *err = efvitcp_server_init(&b->srv, "mem:server", &cfg);
+    const char *err = echo_link_server_init(b->link, &b->srv, &cfg);
     if (!err) err = efvitcp_server_listen(b->srv, PORT);
     cfg.local_addr = CLIENT_IP "/24";
-    if (!err) err = efvitcp_client_init(&b->cli, "mem:client", &cfg);
+    if (!err) err = echo_link_client_init(b->link, &b->cli, &cfg);
     if (!err) err = efvitcp_client_connect(b->cli, SERVER_IP, PORT, 0, &b->conn);
     if (err) die("setup: %s", err);
     for (uint32_t spins = 0; !b->established || !b->sconn; spins++) {
         poll_both(b);
         if (b->error || spins > MAX_SPINS) die("connect failed: %s", b->error ? b->error : "");
     }
+}
+
+/* The client's send, out of line so that callgrind can collect it (--toggle-collect) apart from
+   the server's, which happens inside efvitcp_server_poll (a toggle on efvitcp_send would switch
+   collection on there). */
+NOINLINE uint32_t bench_client_send(efvitcp_conn *c, const uint8_t *msg, uint32_t size)
+{
+    return efvitcp_send(c, msg, size, false);
 }
 
 /*
@@ -187,7 +217,7 @@ NOINLINE void bench_loop_tcp(bench *b, uint32_t n, uint64_t *lat)
     uint64_t prev = lat ? now_ns() : 0;
     for (uint32_t i = 0; i < n; i++) {
         b->got = 0;
-        if (efvitcp_send(b->conn, msg, size, false) != size) die("send refused");
+        if (bench_client_send(b->conn, msg, size) != size) die("send refused");
         for (uint32_t spins = 0; b->got < size; spins++) {
             poll_both(b);
             if (b->error || spins > MAX_SPINS)
@@ -329,9 +359,34 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t lo, uint64_t 
     return v;
 }
 
-static void run_bulk(const char *name, uint64_t bytes, uint64_t segs, bool both, bool callgrind)
+/* Retransmits (a run with some does not measure the path it means to) and, on the emulated
+   ports, how the frames left. */
+static void print_counts(bench *b)
 {
-    bench b = {0};
+    efvitcp_stats cs, ss;
+    efvitcp_client_stats(b->cli, &cs);
+    efvitcp_server_stats(b->srv, &ss);
+    printf("  retransmits: client %" PRIu64 ", server %" PRIu64 "\n", cs.retransmits,
+           ss.retransmits);
+    if (b->link != ECHO_LINK_MEM) {
+        uint64_t ctpio, dma;
+        echo_link_tx_counts(b->link, b->wire, &ctpio, &dma);
+        printf("  frames sent by the emulated ports: ctpio %" PRIu64 ", dma %" PRIu64 "\n", ctpio,
+               dma);
+    }
+}
+
+static void teardown(bench *b)
+{
+    efvitcp_client_close(b->cli);
+    efvitcp_server_close(b->srv);
+    efvitcp_wire_free(b->wire);
+}
+
+static void run_bulk(bench *bp, const char *name, uint64_t bytes, uint64_t segs, bool both,
+                     bool callgrind)
+{
+    bench b = *bp;
     setup_tcp(&b, true);
     efvitcp_conn_stats st;
     efvitcp_conn_get_stats(b.conn, &st);
@@ -343,22 +398,16 @@ static void run_bulk(const char *name, uint64_t bytes, uint64_t segs, bool both,
         double secs = (double)(now_ns() - t0) / 1e9;
         uint64_t total = both ? 2 * bytes : bytes;
         double gbps = (double)total * 8 / secs / 1e9;
-        printf("bulk over the mem link, %s, segments of %u bytes: %" PRIu64
-               " bytes in %.3f s: %.2f Gbit/s\n",
-               both ? "both ways at once" : "one way", mss, total, secs, gbps);
+        printf("bulk over %s, %s, segments of %u bytes: %" PRIu64 " bytes in %.3f s: %.2f Gbit/s\n",
+               echo_link_what(b.link), both ? "both ways at once" : "one way", mss, total, secs,
+               gbps);
         printf("RESULT kind=throughput name=%s dir=%s bytes=%" PRIu64 " secs=%.6f gbps=%.3f\n",
                name, both ? "both" : "one", total, secs, gbps);
     } else {
         printf("callgrind mode: %" PRIu64 " bytes in segments of %u bytes done\n", bytes, mss);
     }
-    efvitcp_stats cs, ss;
-    efvitcp_client_stats(b.cli, &cs);
-    efvitcp_server_stats(b.srv, &ss);
-    printf("  retransmits: client %" PRIu64 ", server %" PRIu64 "\n", cs.retransmits,
-           ss.retransmits);
-    efvitcp_client_close(b.cli);
-    efvitcp_server_close(b.srv);
-    efvitcp_wire_free(b.wire);
+    print_counts(&b);
+    teardown(&b);
 }
 
 int main(int argc, char **argv)
@@ -366,7 +415,8 @@ int main(int argc, char **argv)
     uint32_t count = 0, size = 64;
     uint64_t bulk = 0, segs = 0;
     bool raw_mode = false, callgrind = false, both = false;
-    const char *samples = NULL, *name = NULL;
+    const char *samples = NULL, *name = NULL, *why = NULL;
+    bench b = {0};
     const char *env = getenv("EFVITCP_BENCH_CALLGRIND");
     if (env && *env && strcmp(env, "0") != 0) callgrind = true;
     for (int i = 1; i < argc; i++) {
@@ -383,6 +433,11 @@ int main(int argc, char **argv)
             samples = v, i++;
         } else if (strcmp(o, "--name") == 0 && v) {
             name = v, i++;
+        } else if (strcmp(o, "--link") == 0 && v) {
+            if (!echo_link_parse(v, &b.link, &why)) die("%s", why);
+            i++;
+        } else if (strcmp(o, "--matched") == 0) {
+            b.matched = true;
         } else if (strcmp(o, "--both") == 0) {
             both = true;
         } else if (strcmp(o, "--raw") == 0) {
@@ -390,15 +445,20 @@ int main(int argc, char **argv)
         } else if (strcmp(o, "--callgrind") == 0) {
             callgrind = true;
         } else {
-            die("usage: echo_bench [--count N] [--size N] [--samples FILE] [--name NAME] [--raw] "
-                "[--callgrind]\n"
-                "       echo_bench --bulk BYTES | --bulk-segs N [--both] [--name NAME] "
-                "[--callgrind]");
+            die("usage: echo_bench [--link mem|efvi|efct] [--matched] [--count N] [--size N] "
+                "[--samples FILE] [--name NAME] [--raw] [--callgrind]\n"
+                "       echo_bench [--link mem|efvi|efct] [--matched] --bulk BYTES | --bulk-segs N "
+                "[--both] [--name NAME] [--callgrind]");
         }
     }
+    /* Default names: the link, "-emu" for the emulated ports, "-matched" for --matched. */
+    char def_name[32];
+    snprintf(def_name, sizeof(def_name), "%s%s%s", echo_link_name(b.link),
+             b.link == ECHO_LINK_MEM ? "" : "-emu", b.matched ? "-matched" : "");
+    if (raw_mode && b.link != ECHO_LINK_MEM) die("--raw is the mem wire's floor: --link mem only");
     if (bulk || segs) {
         if (raw_mode) die("--raw and --bulk do not mix");
-        run_bulk(name ? name : "mem", bulk, segs, both, callgrind);
+        run_bulk(&b, name ? name : def_name, bulk, segs, both, callgrind);
         return 0;
     }
     if (!count) count = callgrind ? 1000 : 1000000;
@@ -406,44 +466,39 @@ int main(int argc, char **argv)
     if (!callgrind && !(lat = malloc((size_t)count * sizeof(*lat)))) die("out of memory");
 
     if (raw_mode) {
-        uint32_t len = size + TCP_OVERHEAD;
+        uint32_t len = size + (b.matched ? TCP_OVERHEAD_NO : TCP_OVERHEAD);
         if (len > MAX_RAW) die("--raw: a %u-byte message is more than one frame", size);
         raw r;
         setup_raw(&r, len);
         if (callgrind) {
             bench_loop_raw(&r, count, NULL);
         } else {
-            char what[128];
+            char what[160];
             snprintf(what, sizeof(what), "raw %u-byte frame bounce over the mem wire (floor)", len);
             bench_loop_raw(&r, WARMUP, NULL);
             bench_loop_raw(&r, count, lat);
-            report(what, name ? name : "mem-floor", size, lat, count, samples);
+            snprintf(def_name, sizeof(def_name), "mem-floor%s", b.matched ? "-matched" : "");
+            report(what, name ? name : def_name, size, lat, count, samples);
         }
         et_wire_raw_detach(r.wire, r.a);
         et_wire_raw_detach(r.wire, r.b);
         efvitcp_wire_free(r.wire);
         if (callgrind) printf("raw frame: %u bytes\n", len);
     } else {
-        bench b = {0};
         setup_tcp(&b, false);
         b.size = size;
         if (callgrind) {
             bench_loop_tcp(&b, count, NULL);
         } else {
-            char what[128];
-            snprintf(what, sizeof(what), "%u-byte TCP echo over the mem link (both stacks)", size);
+            char what[160];
+            snprintf(what, sizeof(what), "%u-byte TCP echo over %s (both stacks)%s", size,
+                     echo_link_what(b.link), b.matched ? ", matched settings" : "");
             bench_loop_tcp(&b, WARMUP, NULL);
             bench_loop_tcp(&b, count, lat);
-            report(what, name ? name : "mem", size, lat, count, samples);
-            efvitcp_stats cs, ss;
-            efvitcp_client_stats(b.cli, &cs);
-            efvitcp_server_stats(b.srv, &ss);
-            printf("  retransmits: client %" PRIu64 ", server %" PRIu64 "\n", cs.retransmits,
-                   ss.retransmits);
+            report(what, name ? name : def_name, size, lat, count, samples);
         }
-        efvitcp_client_close(b.cli);
-        efvitcp_server_close(b.srv);
-        efvitcp_wire_free(b.wire);
+        print_counts(&b);
+        teardown(&b);
     }
     if (callgrind) printf("callgrind mode: %u round trips done\n", count);
     free(lat);

@@ -19,11 +19,13 @@
 # (the 64-byte distributions, with gnuplot: apt-get install gnuplot-nox), DIR/samples/ (every
 # round trip of every pair) and DIR/logs/ (each program's output), then prints results.md.
 #
-# Pieces: efvitcp to efvitcp over mem in one process (echo_bench) and over shm between two
-# processes (shm_pingpong); over xdp and packet on a veth pair between two namespaces
+# Pieces: efvitcp to efvitcp over mem in one process (echo_bench), over the efvi link on emulated
+# EF10 and EFCT ports in one process (echo_bench_efvi, built with the tests) and over shm between
+# two processes (shm_pingpong); over xdp and packet on a veth pair between two namespaces
 # (interop_tool); kernel TCP over the same veth pair and over loopback; each link's floor, a raw
 # frame of the same size bounced with no TCP (echo_bench --raw, shm_pingpong --raw, link_floor);
-# sockperf (sockperf_veth.sh); CPU cost in instructions (run_cpu_cost.sh, callgrind); scale
+# sockperf (sockperf_veth.sh); CPU cost in instructions (run_cpu_cost.sh and, per side and per
+# part of the program on mem and the emulated ports, run_efvi_callgrind.sh; callgrind); scale
 # (scale_bench, run_scale_callgrind.sh). A piece whose program is not built, or that needs root
 # when we are not, gets a row saying so; one that fails gets a row pointing to its log.
 #
@@ -215,11 +217,13 @@ run_result() {
 # Build
 # ---------------------------------------------------------------------------------------------
 
-TARGETS="echo_bench link_floor interop_tool shm_pingpong scale_bench sockperf_server"
+TARGETS="echo_bench echo_bench_efvi link_floor interop_tool shm_pingpong scale_bench sockperf_server"
 if [ "$NO_BUILD" = 0 ]; then
     if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+        # -g changes no instruction; callgrind needs it to charge instructions to source files.
         log "configuring a Release build in $BUILD"
-        cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/logs/build.log" 2>&1 ||
+        cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
+            >"$OUT/logs/build.log" 2>&1 ||
             { cat "$OUT/logs/build.log" >&2; log "cmake failed"; exit 1; }
     fi
     log "building the benchmarks in $BUILD"
@@ -236,6 +240,7 @@ fi
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { log "no build directory $BUILD"; exit 1; }
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
 ECHO=$BUILD/bench/echo_bench
+ECHO_EFVI=$BUILD/bench/echo_bench_efvi
 FLOOR=$BUILD/bench/link_floor
 SHM=$BUILD/bench/shm_pingpong
 SCALE=$BUILD/bench/scale_bench
@@ -276,6 +281,26 @@ else
     done
     status_row throughput throughput mem "" one "not built (bench/echo_bench)" mem-bulk
 fi
+
+# ---------------------------------------------------------------------------------------------
+# efvi-emu, efct-emu: both stacks in one process on the efvi link over emulated ports
+# ---------------------------------------------------------------------------------------------
+
+# The emulator's NIC work runs inside the polls, so these are the stacks, the efvi link and the
+# emulator on one CPU: a cost figure, not a NIC's latency.
+for l in efvi efct; do
+    if built "$ECHO_EFVI"; then
+        for s in $SIZES; do
+            run_result latency latency $l-emu "$s" "" "$l-emu-$s" $LAT_LIMIT \
+                "${PIN_ONE[@]}" "$ECHO_EFVI" --link $l --count $MEM_N --size "$s" \
+                --samples "$SAMPLES/$l-emu-$s.txt"
+        done
+    else
+        for s in $SIZES; do
+            status_row latency latency $l-emu "$s" "" "not built (bench/echo_bench_efvi: needs the tests)" $l-emu-$s
+        done
+    fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # shm: two processes over shared memory
@@ -544,6 +569,13 @@ else
     else
         run_result cpu instr "" "" "" cpu-cost 1200 sh "$ROOT/bench/run_cpu_cost.sh" "$BUILD"
     fi
+    if ! command -v valgrind >/dev/null 2>&1; then
+        status_row cpu instr cpu-efvi "" "" "skipped: valgrind not installed" cpu-efvi
+    elif ! built "$ECHO_EFVI"; then
+        status_row cpu instr cpu-efvi "" "" "not built (bench/echo_bench_efvi: needs the tests)" cpu-efvi
+    else
+        run_result cpu instr "" "" "" cpu-efvi 1200 sh "$ROOT/bench/run_efvi_callgrind.sh" "$BUILD"
+    fi
 
     if built "$SCALE"; then
         quick=()
@@ -622,7 +654,7 @@ ELAPSED=$((SECONDS - T0))
     echo
 } >"$MD"
 
-awk -F, -v sizes="$SIZES" '
+awk -F, -v sizes="$SIZES" -v targets="$ROOT/bench/cpu_targets.txt" '
 function us(ns) {
     if (ns == "") return ""
     ns /= 1000
@@ -643,7 +675,11 @@ function addorder(list, name,    i) {
     for (i = 1; i <= norder[list]; i++) if (order[list, i] == name) return
     order[list, ++norder[list]] = name
 }
-NR == 1 { next }
+FILENAME == targets {
+    if ($0 !~ /^#/ && split($0, t, " ") >= 3) { before[t[1]] = t[2] == "-" ? "" : t[2]; target[t[1]] = t[3] == "-" ? "" : t[3] }
+    next
+}
+FNR == 1 { next }
 {
     sec = $1; kind = $2; name = $3; size = $4; dir = $5
     if (sec == "latency") {
@@ -660,7 +696,7 @@ NR == 1 { next }
     }
 }
 END {
-    pre = "mem mem-floor shm shm-floor xdp xdp-floor packet packet-floor kernel-veth kernel-lo"
+    pre = "mem mem-floor efvi-emu efct-emu shm shm-floor xdp xdp-floor packet packet-floor kernel-veth kernel-lo"
     np = split(pre, names, " ")
     for (i = 1; i <= norder["lat"]; i++) {
         found = 0
@@ -675,6 +711,7 @@ END {
     print "the link'"'"'s floor (the same-sized frame bounced over the same link with no TCP)."
     print ""
     print "- mem: efvitcp to efvitcp in one process over the mem link (bench/echo_bench)"
+    print "- efvi-emu, efct-emu: the same over the efvi link on emulated EF10 (CTPIO) and EFCT ports, the emulator running inside the polls (bench/echo_bench_efvi)"
     print "- shm: efvitcp to efvitcp, two processes over the shm link (bench/shm_pingpong)"
     print "- xdp, packet: efvitcp to efvitcp, two namespaces joined by a veth pair (tests/interop/interop_tool)"
     print "- X-floor: a raw frame as long as the TCP frame (66 bytes of headers + the message) bounced over link X (echo_bench --raw, shm_pingpong --raw, bench/link_floor)"
@@ -737,13 +774,18 @@ END {
     print ""
     print "## CPU cost"
     print ""
-    print "Instructions counted by callgrind (bench/run_cpu_cost.sh): independent of the load on the machine."
+    print "Instructions counted by callgrind (bench/run_cpu_cost.sh, bench/run_efvi_callgrind.sh): independent of the load"
+    print "on the machine. -src: the stack and the link (src/), the wire and the emulator left out; -matched: the"
+    print "original C++ efvitcp'"'"'s settings. Before: commit a0fd609, the start of issue 11'"'"'s work; target: issue 11"
+    print "(bench/cpu_targets.txt)."
     print ""
-    print "| what | instructions |"
-    print "|---|--:|"
+    print "| what | instructions | before | target | ÷ target |"
+    print "|---|--:|--:|--:|--:|"
     for (i = 1; i <= nrows["cpu"]; i++) {
         split(rows["cpu", i], f, ",")
-        printf "| %s | %s |\n", f[3], f[17] == "ok" ? f[15] : f[17]
+        nm = f[3]
+        r = f[17] == "ok" && (nm in target) ? ratio(f[15], target[nm]) : ""
+        printf "| %s | %s | %s | %s | %s |\n", nm, f[17] == "ok" ? f[15] : f[17], before[nm], target[nm], r
     }
     generic("scale", "Scale", "Connections: setup and teardown rates, memory, idle poll cost (bench/scale_bench, bench/run_scale_callgrind.sh).")
     print ""
@@ -778,7 +820,7 @@ function generic(sec, title, text,    i, f, fig) {
         else fig = f[15] " " f[16]
         printf "| %s | %s |\n", f[3], fig
     }
-}' "$CSV" >>"$MD"
+}' "$ROOT/bench/cpu_targets.txt" "$CSV" >>"$MD"
 
 {
     if [ -s "$OUT/logs/cpu-cost.log" ]; then
