@@ -130,6 +130,7 @@ typedef struct efvi_link {
     bool mac_filtered[2];
 
     bool restart_needed, down;
+    bool evq_fresh; /* the event queue was polled since the last tx_done */
     uint64_t retry_at;
     et_clock clock;
 } efvi_link;
@@ -799,6 +800,7 @@ static void poll_events(efvi_link *e, uint32_t budget)
         if (e->down) return;
     }
     rx_refill(e);
+    e->evq_fresh = true;
     ef_event evs[EVS_MAX];
     uint32_t polled = 0;
     while (polled < budget) {
@@ -886,8 +888,11 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
     efvi_link *e = (efvi_link *)l;
     if (!ids || max <= 0) return 0;
     /* Completions share the event queue with frames: poll no more frames than one engine poll
-       takes after this (it takes at least TX_POLL_FRAMES). */
-    if (!e->ready_n) poll_events(e, TX_POLL_FRAMES);
+       takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
+       queue polled since the last call has given its completions already, and polling it again
+       at once would cost a pass over an empty queue on every engine poll. */
+    if (!e->ready_n && !e->evq_fresh) poll_events(e, TX_POLL_FRAMES);
+    e->evq_fresh = false;
     int n = et_done_ring_take(&e->done, ids, max);
     for (int i = 0; i < n; i++) e->tx_state[ids[i]] = TX_FREE;
     e->st.tx_completions += (uint64_t)n;

@@ -243,12 +243,15 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
     et_link *l = st->link;
 
     st->in_poll = true;
-    et_stack_reap_tx(st);
 
     /* Frames first, timers second: after the thread was descheduled, the ACKs waiting in the
-       ring must cancel retransmission timers before those fire spuriously. */
+       ring must cancel retransmission timers before those fire spuriously. The TX completions
+       are taken after the burst, which on a link whose events share one queue (ef_vi) has
+       collected them in the same pass, and before the frames, whose answers need the
+       buffers. */
     et_rx_frame frames[RX_BURST];
     int n = l->ops->rx_burst(l, frames, RX_BURST);
+    et_stack_reap_tx(st);
     for (int i = 0; i < n; i++) {
         st->stats.frames_in++;
         if (st->pcap) et_pcap_write(st->pcap, st->now_ns, frames[i].data, frames[i].len);
