@@ -130,7 +130,7 @@ typedef struct efvi_link {
     bool mac_filtered[2];
 
     bool restart_needed, down;
-    bool evq_fresh; /* the event queue was polled since the last tx_done */
+    bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
     uint64_t retry_at;
     et_clock clock;
 } efvi_link;
@@ -644,6 +644,7 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     if (id >= l->n_tx || len < 14 || len > l->tx_buf_size || e->tx_state[id] != TX_FREE) return -1;
     e->tx_len[id] = (uint16_t)len;
     e->st.tx_frames++;
+    e->evq_fresh = false; /* its completion may come before the next tx_done */
     if (!e->down && !e->pend_n && tx_now(e, id, len)) return 0;
     e->pend[(e->pend_head + e->pend_n) % l->n_tx] = id;
     e->pend_n++;
@@ -889,8 +890,9 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
     if (!ids || max <= 0) return 0;
     /* Completions share the event queue with frames: poll no more frames than one engine poll
        takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
-       queue polled since the last call has given its completions already, and polling it again
-       at once would cost a pass over an empty queue on every engine poll. */
+       queue polled since the last call and the last send has given every completion there is to
+       give so far, and polling it again at once would cost a pass over an empty queue on every
+       engine poll. */
     if (!e->ready_n && !e->evq_fresh) poll_events(e, TX_POLL_FRAMES);
     e->evq_fresh = false;
     int n = et_done_ring_take(&e->done, ids, max);
