@@ -14,7 +14,9 @@
  * --link efct over an emulated EFCT (X3) port, both ports on the same mem wire (bench/echo_link.c);
  * the emulator's NIC work then runs inside the polls and sends. --link mem is the default.
  * --matched: the settings of the original C++ efvitcp that issue 11 compares with: no window
- * scaling, no timestamps, no congestion control, delayed ACK 10 ms (otherwise the defaults).
+ * scaling, no timestamps, no congestion control, delayed ACK 10 ms (otherwise the defaults), and
+ * handlers with on_more_sendable, which the original makes every handler define (onMoreSendable):
+ * each acknowledgment that frees send slots then asks how much may be sent.
  *
  * Ping-pong (the default): N round trips of --size bytes (default 64) between a client and an echo
  * server. --samples writes every round trip in ns, one per line.
@@ -128,6 +130,8 @@ static void on_fail(void *ctx, efvitcp_conn *c)
     ((bench *)ctx)->error = "connection lost";
 }
 
+static void on_more_sendable(void *ctx, efvitcp_conn *c) {}
+
 static const efvitcp_handler server_handler = {
     .on_established = srv_on_established,
     .on_data = srv_on_data,
@@ -143,10 +147,28 @@ static const efvitcp_handler client_handler = {
     .on_timeout = on_fail,
 };
 
+/* The same with on_more_sendable, as every handler of the original library has it. */
+static const efvitcp_handler server_handler_matched = {
+    .on_established = srv_on_established,
+    .on_data = srv_on_data,
+    .on_reset = on_fail,
+    .on_timeout = on_fail,
+    .on_more_sendable = on_more_sendable,
+};
+
+static const efvitcp_handler client_handler_matched = {
+    .on_connection_refused = on_fail,
+    .on_established = cli_on_established,
+    .on_data = cli_on_data,
+    .on_reset = on_fail,
+    .on_timeout = on_fail,
+    .on_more_sendable = on_more_sendable,
+};
+
 static void poll_both(bench *b)
 {
-    efvitcp_server_poll(b->srv, &server_handler, b);
-    efvitcp_client_poll(b->cli, &client_handler, b);
+    efvitcp_server_poll(b->srv, b->matched ? &server_handler_matched : &server_handler, b);
+    efvitcp_client_poll(b->cli, b->matched ? &client_handler_matched : &client_handler, b);
 }
 
 static efvitcp_wire *make_wire(uint32_t max_frames)

@@ -112,6 +112,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->isn_key[0] = et_rng_next(&st->rng);
     st->isn_key[1] = et_rng_next(&st->rng);
     st->send_mask = cfg->send_slots - 1;
+    while ((1u << st->send_shift) < cfg->send_slots) st->send_shift++;
     st->n_conn_bufs = cfg->max_conns * cfg->send_slots;
 
     /* Links never see the configuration: they get what they need here. The strings come from
@@ -207,7 +208,17 @@ void et_stack_reap_tx(et_stack *st)
         for (int i = 0; i < n; i++) {
             uint32_t id = ids[i];
             st->tx_busy[id] = 0;
-            if (id >= st->n_conn_bufs) st->ctrl_free[st->n_ctrl_free++] = id;
+            if (id >= st->n_conn_bufs) {
+                st->ctrl_free[st->n_ctrl_free++] = id;
+                continue;
+            }
+            /* A slot outside its connection's ring was acknowledged before the link let go of
+               its buffer: it stops lingering. (A free connection's count is recomputed when the
+               slot is allocated again.) */
+            et_conn *c = &st->conns[id >> st->send_shift];
+            uint32_t slot = id & st->send_mask;
+            bool in_ring = ((slot - c->sr_una) & st->send_mask) < c->sr_end - c->sr_una;
+            if (!in_ring && c->n_lingering) c->n_lingering--;
         }
         if (n < TX_DONE_BURST) break;
     }

@@ -114,6 +114,8 @@ struct efvitcp_conn {
     /* the send ring: segment indices are free-running, slot = index & mask */
     uint32_t sr_una, sr_nxt, sr_end; /* oldest unacked, next to send, one past last */
     uint32_t queued_end;             /* sequence number after the last queued octet */
+    uint32_t n_lingering; /* free slots whose buffer the link has not completed: while 0 (nearly
+                             always) every free slot is writable, with no scan of tx_busy */
 
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge last advertised */
@@ -174,6 +176,7 @@ typedef struct et_stack {
     uint32_t adv_mss;         /* MSS we advertise */
     uint32_t slot_payload;    /* payload room of a send slot without options */
     uint32_t send_mask;       /* send_slots - 1 */
+    uint8_t send_shift;       /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
     uint8_t rcv_wscale;       /* window scale we offer */
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
@@ -366,6 +369,11 @@ static inline et_seg *et_seg_at(const et_conn *c, uint32_t idx)
 static inline uint32_t et_seg_buf_id(const et_conn *c, uint32_t idx)
 {
     return c->id * c->st->cfg.send_slots + (idx & c->st->send_mask);
+}
+/* Slot idx leaves the ring (acknowledged): its buffer lingers while the link still reads it. */
+static inline void et_slot_freed(et_conn *c, uint32_t idx)
+{
+    c->n_lingering += c->st->tx_busy[et_seg_buf_id(c, idx)];
 }
 static inline uint32_t et_seg_end(const et_seg *s)
 {

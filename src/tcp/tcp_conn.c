@@ -25,6 +25,10 @@ et_conn *et_conn_alloc(et_stack *st)
     memset(c, 0, sizeof(*c));
     c->st = st;
     c->id = id;
+    /* Every slot is free: those whose buffer the link still reads (the previous connection's
+       last segments) linger. */
+    for (uint32_t i = 0; i < st->cfg.send_slots; i++)
+        c->n_lingering += st->tx_busy[id * st->cfg.send_slots + i];
     c->gen = gen;
     c->segs = segs;
     c->rbuf = rbuf;

@@ -55,6 +55,7 @@ STEP bool ack_new_data(et_conn *c, uint32_t ack)
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
         }
+        et_slot_freed(c, c->sr_una);
         c->sr_una++;
         freed++;
     }

@@ -57,6 +57,7 @@ void et_in_syn_acked(et_conn *c, uint32_t ack)
     if (!s->retx && s->sent_ns)
         et_rtt_sample(c, c->st->now_ns > s->sent_ns ? c->st->now_ns - s->sent_ns : 0);
     c->snd_una = ack;
+    et_slot_freed(c, 0);
     c->sr_una = 1;
     c->retries = 0;
     c->retx_mode = ET_RETX_NONE;

@@ -543,17 +543,19 @@ static bool can_send(const et_conn *c)
            !c->finishing;
 }
 
-/* Is slot idx free to be written (not still read by the NIC)? */
+/* Is free slot idx free to be written (not still read by the NIC)? */
 static inline bool slot_writable(const et_conn *c, uint32_t idx)
 {
-    return !c->st->tx_busy[et_seg_buf_id(c, idx)];
+    return !c->n_lingering || !c->st->tx_busy[et_seg_buf_id(c, idx)];
 }
 
 /* Free slots from sr_end on that send() can fill: it stops at the first one whose buffer the
-   link has not completed yet (a segment retransmitted and then acknowledged within one poll). The
-   slots of a connection have consecutive buffer ids, so this is two memchr over tx_busy. */
+   link has not completed yet (a segment retransmitted and then acknowledged within one poll).
+   Nearly always none lingers and that is all of them; else, as the slots of a connection have
+   consecutive buffer ids, two memchr over tx_busy find the first. */
 static uint32_t writable_slots(const et_conn *c, uint32_t free_slots)
 {
+    if (!c->n_lingering) return free_slots;
     const et_stack *st = c->st;
     const uint8_t *busy = st->tx_busy + et_seg_buf_id(c, 0);
     uint32_t start = c->sr_end & st->send_mask;

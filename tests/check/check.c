@@ -49,6 +49,18 @@ static uint32_t armed_timers(const et_stack *st, const et_conn *c)
 }
 
 /* The send side: SND.UNA <= SND.NXT <= SND.MAX <= end of queue, ring order, segments. */
+/* The count of free slots whose buffer the link still reads is exact: send() trusts a free slot
+   to be writable while it is 0. */
+static const char *check_lingering(const et_stack *st, const et_conn *c, ck *k)
+{
+    uint32_t slots = st->cfg.send_slots, used = c->sr_end - c->sr_una, n = 0;
+    for (uint32_t i = used; i < slots; i++) n += st->tx_busy[et_seg_buf_id(c, c->sr_una + i)];
+    if (n != c->n_lingering)
+        FAIL("lingering slot count wrong", CONN_FMT "counted %u, %u free slots busy", CONN_ARGS(c),
+             c->n_lingering, n);
+    return NULL;
+}
+
 static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
 {
     uint32_t slots = st->cfg.send_slots;
@@ -61,6 +73,8 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
     if (sent > used || used > slots)
         FAIL("send ring indices out of order", CONN_FMT "sr_una %u sr_nxt %u sr_end %u slots %u",
              CONN_ARGS(c), c->sr_una, c->sr_nxt, c->sr_end, slots);
+    const char *e = check_lingering(st, c, k);
+    if (e) return e;
     if (used == 0) {
         if (c->snd_una != c->queued_end || c->snd_nxt != c->snd_una)
             FAIL("empty send ring but sequence space outstanding",
