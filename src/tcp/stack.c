@@ -208,17 +208,7 @@ void et_stack_reap_tx(et_stack *st)
         for (int i = 0; i < n; i++) {
             uint32_t id = ids[i];
             st->tx_busy[id] = 0;
-            if (id >= st->n_conn_bufs) {
-                st->ctrl_free[st->n_ctrl_free++] = id;
-                continue;
-            }
-            /* A slot outside its connection's ring was acknowledged before the link let go of
-               its buffer: it stops lingering. (A free connection's count is recomputed when the
-               slot is allocated again.) */
-            et_conn *c = &st->conns[id >> st->send_shift];
-            uint32_t slot = id & st->send_mask;
-            bool in_ring = ((slot - c->sr_una) & st->send_mask) < c->sr_end - c->sr_una;
-            if (!in_ring && c->n_lingering) c->n_lingering--;
+            if (id >= st->n_conn_bufs) st->ctrl_free[st->n_ctrl_free++] = id;
         }
         if (n < TX_DONE_BURST) break;
     }

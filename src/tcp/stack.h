@@ -114,8 +114,10 @@ struct efvitcp_conn {
     /* the send ring: segment indices are free-running, slot = index & mask */
     uint32_t sr_una, sr_nxt, sr_end; /* oldest unacked, next to send, one past last */
     uint32_t queued_end;             /* sequence number after the last queued octet */
-    uint32_t n_lingering; /* free slots whose buffer the link has not completed: while 0 (nearly
-                             always) every free slot is writable, with no scan of tx_busy */
+    uint32_t n_lingering; /* at least the free slots whose buffer the link has not completed (an
+                             upper bound: completions do not count it down, the next scan of
+                             tx_busy that finds none does). While 0, nearly always, every free
+                             slot is writable without looking. */
 
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge last advertised */

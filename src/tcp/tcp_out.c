@@ -552,10 +552,21 @@ static inline bool slot_writable(const et_conn *c, uint32_t idx)
 /* Free slots from sr_end on that send() can fill: it stops at the first one whose buffer the
    link has not completed yet (a segment retransmitted and then acknowledged within one poll).
    Nearly always none lingers and that is all of them; else, as the slots of a connection have
-   consecutive buffer ids, two memchr over tx_busy find the first. */
+   consecutive buffer ids, two memchr over tx_busy find the first, and a scan that finds none
+   clears the count (a cache, written through a const pointer: no connection is ever const
+   itself, the API only promises not to change what the user can see). */
+static uint32_t busy_scan(const et_conn *c, uint32_t free_slots);
+
 static uint32_t writable_slots(const et_conn *c, uint32_t free_slots)
 {
     if (!c->n_lingering) return free_slots;
+    uint32_t n = busy_scan(c, free_slots);
+    if (n == free_slots) ((et_conn *)c)->n_lingering = 0;
+    return n;
+}
+
+static uint32_t busy_scan(const et_conn *c, uint32_t free_slots)
+{
     const et_stack *st = c->st;
     const uint8_t *busy = st->tx_busy + et_seg_buf_id(c, 0);
     uint32_t start = c->sr_end & st->send_mask;

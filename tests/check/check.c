@@ -49,15 +49,15 @@ static uint32_t armed_timers(const et_stack *st, const et_conn *c)
 }
 
 /* The send side: SND.UNA <= SND.NXT <= SND.MAX <= end of queue, ring order, segments. */
-/* The count of free slots whose buffer the link still reads is exact: send() trusts a free slot
-   to be writable while it is 0. */
+/* The count of free slots whose buffer the link still reads is an upper bound: send() trusts
+   every free slot to be writable while it is 0. */
 static const char *check_lingering(const et_stack *st, const et_conn *c, ck *k)
 {
     uint32_t slots = st->cfg.send_slots, used = c->sr_end - c->sr_una, n = 0;
     for (uint32_t i = used; i < slots; i++) n += st->tx_busy[et_seg_buf_id(c, c->sr_una + i)];
-    if (n != c->n_lingering)
-        FAIL("lingering slot count wrong", CONN_FMT "counted %u, %u free slots busy", CONN_ARGS(c),
-             c->n_lingering, n);
+    if (n > c->n_lingering)
+        FAIL("lingering slot count too low", CONN_FMT "counted %u, %u free slots busy",
+             CONN_ARGS(c), c->n_lingering, n);
     return NULL;
 }
 
