@@ -16,8 +16,11 @@ static inline uint32_t send_iov(efvitcp_conn *c, const struct iovec *iov, int io
 
 uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more)
 {
-    struct iovec iov = {(void *)data, len};
-    return send_iov(c, &iov, 1, more);
+    et_stack *st = c->st;
+    et_stack_refresh_clock(st);
+    uint32_t n = et_conn_send_buf(c, data, len, more);
+    if (!more) et_stack_kick(st);
+    return n;
 }
 
 uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)

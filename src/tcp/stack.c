@@ -282,7 +282,7 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
     if (n < RX_BURST || ++st->timers_deferred > st->cfg.rx_bufs / RX_BURST) {
         st->timers_deferred = 0;
         et_wheel_advance(&st->wheel, st->now_ns, et_timer_fire, st);
-        et_tw_expire(st);
+        if (st->tw_count) et_tw_expire(st);
     }
     if (st->deferred) {
         et_stack_reap_tx(st);

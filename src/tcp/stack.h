@@ -320,6 +320,9 @@ uint32_t et_rcv_window(et_conn *c);
 /* ACK or send data after the user consumed received bytes, if the window opened enough. */
 void et_window_update(et_conn *c);
 uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more);
+/* The same for one buffer (efvitcp_send): a message that fits one new segment, the common case,
+   takes a short path. */
+uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more);
 const char *et_conn_send_fin(et_conn *c);
 uint32_t et_conn_sendable(const et_conn *c);
 uint32_t et_conn_immediately_sendable(const et_conn *c);

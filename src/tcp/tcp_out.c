@@ -644,6 +644,30 @@ out:
     return total;
 }
 
+uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
+{
+    /* What et_conn_send does for a message that fits one new segment, without the loops: a new
+       slot, the copy with its sum (at offset 0, so no byte swap), and the tail left open only if
+       more is coming and there is room. */
+    uint32_t idx = c->sr_end;
+    if (len && len <= c->seg_cap && !c->tail_open && can_send(c) &&
+        idx - c->sr_una < c->st->cfg.send_slots && slot_writable(c, idx)) {
+        et_seg *s = et_seg_at(c, idx);
+        uint8_t *dst =
+            et_link_tx_buf(c->st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN + et_conn_optlen(c);
+        *s = (et_seg){.seq = c->queued_end,
+                      .len = (uint16_t)len,
+                      .psum = et_csum_fold(et_csum_copy(dst, data, len, 0))};
+        c->sr_end = idx + 1;
+        c->queued_end += len;
+        c->tail_open = more && len < c->seg_cap;
+        et_output(c);
+        return len;
+    }
+    struct iovec iov = {(void *)data, len};
+    return et_conn_send(c, &iov, 1, more);
+}
+
 /* Puts our FIN in the ring: on the open tail segment if there is one, else in a new slot. */
 void et_queue_fin(et_conn *c)
 {

@@ -210,8 +210,8 @@ void et_wheel_cancel(et_timer_wheel *w, et_timer *t)
     w->count--;
 }
 
-void et_wheel_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
-                      void *ctx)
+void et_wheel_run(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
+                  void *ctx)
 {
     uint64_t now = et_wheel_ns_to_tick(now_ns);
     if (now < w->cur_tick) now = w->cur_tick;

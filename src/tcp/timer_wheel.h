@@ -63,8 +63,20 @@ void et_wheel_cancel(et_timer_wheel *w, et_timer *t);
  * et_wheel_advance. A time before the current one fires what is due and leaves the wheel where it
  * is.
  */
-void et_wheel_advance(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
-                      void *ctx);
+void et_wheel_run(et_timer_wheel *w, uint64_t now_ns, void (*fire)(void *ctx, et_timer *t),
+                  void *ctx);
+static inline void et_wheel_advance(et_timer_wheel *w, uint64_t now_ns,
+                                    void (*fire)(void *ctx, et_timer *t), void *ctx)
+{
+    /* Inline, for the common poll: nothing can be due before next_hint (et_wheel_run). */
+    uint64_t now = et_wheel_ns_to_tick(now_ns);
+    if (now < w->cur_tick) now = w->cur_tick; /* a clock that went back moves nothing */
+    if (now < w->next_hint) {
+        w->cur_tick = now;
+        return;
+    }
+    et_wheel_run(w, now_ns, fire, ctx);
+}
 /** A lower bound on the time (ns) of the next expiry, exact for timers in the finest level;
     UINT64_MAX when no timer is armed. */
 uint64_t et_wheel_next_expiry(const et_timer_wheel *w);
