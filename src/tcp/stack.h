@@ -375,6 +375,13 @@ static inline uint32_t et_seg_buf_id(const et_conn *c, uint32_t idx)
 {
     return c->id * c->st->cfg.send_slots + (idx & c->st->send_mask);
 }
+/* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
+#define ET_TS_TICK_NS 1000000u
+static inline uint32_t et_ts_now(const et_stack *st, uint32_t offset)
+{
+    return (uint32_t)(st->now_ns / ET_TS_TICK_NS) + offset;
+}
+
 /* Slot idx leaves the ring (acknowledged): its buffer lingers while the link still reads it. */
 static inline void et_slot_freed(et_conn *c, uint32_t idx)
 {

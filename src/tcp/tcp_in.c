@@ -39,19 +39,38 @@ static void challenge_ack(et_conn *c)
     et_send_ack(c);
 }
 
-/* New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX). Returns true if send slots were freed. */
-STEP bool ack_new_data(et_conn *c, uint32_t ack)
+/*
+ * The RTT an ACK of retransmitted data shows through its timestamp echo (RFC 7323 §4.1): the age
+ * of the TSval echoed, which names the transmission the peer answered. In whole TS ticks, and at
+ * least one (as Linux: a tick that has not turned is not a zero RTT). false without an echo, or
+ * with one from the future or older than the largest RTO (a stale or forged echo: no sample
+ * is always safe).
+ */
+static bool ts_rtt(const et_conn *c, const et_tcp_seg *seg, uint64_t *rtt)
+{
+    if (!c->ts_ok || !seg->opt.has_ts) return false;
+    int32_t ticks = (int32_t)(et_ts_now(c->st, c->ts_offset) - seg->opt.tsecr);
+    if (ticks < 0 || (uint64_t)ticks * ET_TS_TICK_NS > (uint64_t)c->st->cfg.max_rto_us * 1000)
+        return false;
+    *rtt = (uint64_t)(ticks ? ticks : 1) * ET_TS_TICK_NS;
+    return true;
+}
+
+/* New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX) by seg. Returns true if send slots were
+   freed. */
+STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
 {
     et_stack *st = c->st;
+    uint32_t ack = seg->ack;
     uint32_t acked = ack - c->snd_una;
     uint32_t freed = 0;
     uint64_t rtt = 0;
-    bool rtt_ok = false;
+    bool rtt_ok = false, retx = false;
     while (c->sr_una != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_una);
         if (seq_gt(et_seg_end(s), ack)) break;
-        /* Karn's algorithm (RFC 6298 §3): only segments sent once give samples. */
-        if (!s->retx && s->sent_ns) {
+        retx |= s->retx != 0;
+        if (s->sent_ns) {
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
         }
@@ -59,6 +78,11 @@ STEP bool ack_new_data(et_conn *c, uint32_t ack)
         c->sr_una++;
         freed++;
     }
+    /* Karn's algorithm (RFC 6298 §3): an ACK that covers any retransmitted byte is ambiguous
+       for every segment it covers, even one sent once, whose send time may date from before
+       a timeout; only the timestamp echo can tell. A segment partly acknowledged and then
+       retransmitted from a control buffer counts too: tx_range marks it. */
+    if (retx) rtt_ok = ts_rtt(c, seg, &rtt);
     if (rtt_ok) et_rtt_sample(c, rtt);
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
@@ -347,7 +371,7 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
     if (seq_gt(s->ack, c->snd_una)) {
         uint32_t advance = s->ack - c->snd_una;
-        freed = ack_new_data(c, s->ack);
+        freed = ack_new_data(c, s);
         /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a
            window update below moves it (as BSD's snd_wnd -= acked). Otherwise an ACK that
            fails the SND.WL1/WL2 test (an older window probe carrying a newer ACK) would move

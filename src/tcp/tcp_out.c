@@ -15,12 +15,6 @@ static inline void put16(uint8_t *p, uint16_t v)
     memcpy(p, &v, 2);
 }
 
-/* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
-static inline uint32_t ts_now(const et_stack *st, uint32_t offset)
-{
-    return (uint32_t)(st->now_ns / 1000000) + offset;
-}
-
 /* Whom a segment goes to: the peer's MAC and IPv4 address, and our port and the peer's (all in
    host order). */
 typedef struct seg_peer {
@@ -142,13 +136,13 @@ static bool tx_seg(et_conn *c, uint32_t idx)
             optlen = 8;
         }
         if (c->ts_ok) {
-            et_hdr_ts_opt(opt + optlen, ts_now(st, c->ts_offset),
+            et_hdr_ts_opt(opt + optlen, et_ts_now(st, c->ts_offset),
                           c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
             optlen += ET_TS_OPTLEN;
         }
         optsum = et_csum_add_hdr(0, opt, optlen);
     } else if (c->ts_ok) {
-        optsum = et_hdr_ts_opt(opt, ts_now(st, c->ts_offset), c->ts_recent);
+        optsum = et_hdr_ts_opt(opt, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
     uint16_t win = window_field(c, syn);
@@ -371,7 +365,7 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
     uint32_t optlen = 0;
     uint64_t optsum = 0;
     if (c->ts_ok && !(flags & ET_TCP_RST)) {
-        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
     uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
@@ -401,7 +395,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
     uint32_t optlen = 0;
     uint64_t optsum = 0;
     if (c->ts_ok) {
-        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, c->ts_offset), c->ts_recent);
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
     const uint8_t *src = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN +
@@ -505,7 +499,7 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
     uint32_t optlen = 0;
     uint64_t optsum = 0;
     if (tw->ts_ok) {
-        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, ts_now(st, tw->ts_offset), tw->ts_recent);
+        optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, tw->ts_offset), tw->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
     uint32_t wnd = st->cfg.recv_buf_size >> tw->rcv_wscale;

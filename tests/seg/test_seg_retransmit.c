@@ -59,10 +59,14 @@ static void test_synack_rto_and_silent_drop(void)
 }
 
 /* RFC 6298 §2-§3 and §5: the first RTT sample sets SRTT and RTTVAR, the RTO then follows them;
-   a retransmitted segment gives no sample (Karn), and the timer backs off. */
+   a retransmitted segment gives no sample (Karn), and the timer backs off. Without timestamps,
+   which would make the retransmission's ACK unambiguous (the test after the next). */
 static void test_data_rto_and_karn(void)
 {
-    sg *t = sg_server(NULL);
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = false;
+    sg *t = sg_server(&cfg);
     REQUIRE(sg_syn_received(t, NULL));
     sg_advance(t, 20 * SG_MS);
     sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
@@ -101,6 +105,62 @@ static void test_data_rto_and_karn(void)
     /* Nothing outstanding: no timer. */
     sg_advance(t, SG_SEC);
     EXPECT_NOTHING(t);
+}
+
+/*
+ * RFC 6298 §3 (Karn): an ACK that covers a retransmitted byte gives no sequence-based sample,
+ * even for a segment in the same ACK sent only once: after a timeout that segment's send time
+ * includes the whole recovery wait (here a segment B sent once with A, A lost and resent at its
+ * RTO, then one ACK for both). With timestamps the echo makes it unambiguous (RFC 7323 §4): the
+ * sample is the age of the TSval echoed, at the 1 ms granularity of the TS clock.
+ */
+static void rto_then_ack_covering_both(bool ts, efvitcp_conn_stats *cs, uint64_t *resent_at,
+                                       uint64_t *acked_at)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = ts;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1);
+    sg_conn_stats(t, cs);
+    REQUIRE(cs->srtt_us == 20000);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100); /* A */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100); /* B */
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    *resent_at = sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1)); /* A again, at its RTO */
+    EXPECT_NOTHING(t);
+    sg_advance(t, 5 * SG_MS);
+    *acked_at = sg_now(t);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0); /* A and B */
+    sg_conn_stats(t, cs);
+    CHECK_EQ(cs->retransmits, 1);
+}
+
+static void test_no_rtt_sample_from_ack_covering_retransmission(void)
+{
+    efvitcp_conn_stats cs;
+    uint64_t resent, acked;
+    rto_then_ack_covering_both(false, &cs, &resent, &acked);
+    CHECK_EQ(cs.srtt_us, 20000);
+    CHECK_EQ(cs.rttvar_us, 10000);
+}
+
+static void test_rtt_sample_from_timestamp_echo_after_retransmission(void)
+{
+    efvitcp_conn_stats cs;
+    uint64_t resent, acked;
+    rto_then_ack_covering_both(true, &cs, &resent, &acked);
+    /* The echoed TSval is the retransmission's: its age in whole TS ticks (1 ms), at least 1. */
+    uint64_t ms = acked / SG_MS - resent / SG_MS;
+    if (ms == 0) ms = 1;
+    uint64_t r = ms * 1000; /* µs */
+    CHECK_EQ(cs.srtt_us, (7 * 20000 + r) / 8);
+    CHECK_EQ(cs.rttvar_us, (3 * 10000 + (20000 - r)) / 4);
 }
 
 /* The retransmission timer is postponed lazily (et_wheel_postpone) and left armed when everything
@@ -419,6 +479,8 @@ int main(void)
     RUN(test_syn_rto_backoff_and_timeout);
     RUN(test_synack_rto_and_silent_drop);
     RUN(test_data_rto_and_karn);
+    RUN(test_no_rtt_sample_from_ack_covering_retransmission);
+    RUN(test_rtt_sample_from_timestamp_echo_after_retransmission);
     RUN(test_rto_exact_after_lazy_rearm);
     RUN(test_rto_retransmits_first_then_rest);
     RUN(test_retransmission_carries_current_ack);
