@@ -460,7 +460,7 @@ struct ClientApi {
     }
     static uint64_t next_timer(const type *i) { return efvitcp_client_next_timer(i); }
     static void stats(const type *i, efvitcp_stats *st) { efvitcp_client_stats(i, st); }
-    static void foreach (type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
+    static void each_conn(type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
     {
         efvitcp_client_foreach(i, fn, arg);
     }
@@ -482,7 +482,7 @@ struct ServerApi {
     }
     static uint64_t next_timer(const type *i) { return efvitcp_server_next_timer(i); }
     static void stats(const type *i, efvitcp_stats *st) { efvitcp_server_stats(i, st); }
-    static void foreach (type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
+    static void each_conn(type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
     {
         efvitcp_server_foreach(i, fn, arg);
     }
@@ -561,7 +561,7 @@ template <class Conf, class Api> class Instance
     template <class Fn> void foreachConn(Fn fn)
     {
         ForeachCtx<Instance, Fn> f{this, &fn};
-        Api::foreach (inst_, &ForeachCtx<Instance, Fn>::call, &f);
+        Api::each_conn(inst_, &ForeachCtx<Instance, Fn>::call, &f);
     }
     /** Resets every connection (no callbacks), releases the link and frees all memory; init may
         be called again. */
