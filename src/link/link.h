@@ -100,8 +100,8 @@ typedef struct et_link_params {
 
 /**
  * Opens the link named by interface: "mem:NAME", "shm:NAME", "packet:IF", "xdp:IF", "efvi:IF",
- * or a plain interface name, which picks the best link built in (xdp, then packet). Returns NULL
- * and sets *out, or an error.
+ * or a plain interface name, which picks the best link built in that opens (efvi, then xdp, then
+ * packet). Returns NULL and sets *out, or an error.
  *
  * Addressing modes (docs/links.md):
  * - own address: p->local_addr is set. The link reports ET_LINK_CAP_OWN_ADDR, local_ip,

@@ -115,6 +115,30 @@ static void test_wire_port_follows_link(void)
     efvitcp_wire_free(w);
 }
 
+/* A plain interface name opens the efvi link first where it is built (link.c): here the emulated
+   port of that name appears on the wire and the link is efvi's; "efvi:" options work after a
+   plain name too. */
+static void test_plain_name_picks_efvi(void)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "p1p1", &cfg) == NULL);
+    CHECK(efvi_emu_nic_find(w, "p1p1") != NULL);
+    CHECK(link_of(c)->ops->tx_flush != NULL); /* a NIC's doorbell: neither mem nor shm */
+    efvitcp_client_close(c);
+    CHECK(efvi_emu_nic_find(w, "p1p1") == NULL);
+    REQUIRE(efvitcp_client_init(&c, "p1p2,rxts", &cfg) == NULL);
+    CHECK(link_of(c)->caps & ET_LINK_CAP_HW_TS);
+    efvitcp_client_close(c);
+    /* a plain name that no link opens reports an error (efvi's refusal falls through to xdp and
+       packet, which find no such kernel interface) */
+    CHECK(efvitcp_client_init(&c, "p1p1,bogus", &cfg) != NULL);
+    efvitcp_wire_free(w);
+}
+
 static void test_timestamps_mtu_jumbo(void)
 {
     efvitcp_wire_config wc;
@@ -297,6 +321,7 @@ int main(void)
 {
     RUN(test_open_errors);
     RUN(test_wire_port_follows_link);
+    RUN(test_plain_name_picks_efvi);
     RUN(test_timestamps_mtu_jumbo);
     RUN(test_efct_software_check);
     RUN(test_csum_claims);
