@@ -61,26 +61,31 @@ install(FILES ${CMAKE_BINARY_DIR}/efvitcp.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}
 set(CPACK_PACKAGE_NAME efvitcp)
 set(CPACK_PACKAGE_VENDOR "efvitcp")
 set(CPACK_PACKAGE_CONTACT "efvitcp maintainers <efvitcp@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "kernel-bypass TCP/IPv4 stack with a reactor API")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
+# Release binaries without their debug sections (the build tree keeps them).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME efvitcp)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
-    "kernel-bypass TCP/IPv4 stack with a reactor API\n The efvitcp shared library and its tools: eftcat (netcat over efvitcp),\n efvitcp-sockperf-server (answers a stock sockperf ping-pong) and efvitcp-sim\n (deterministic simulation of the stack over a simulated wire).")
+# The first line of a description is the package's summary.
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "kernel-bypass TCP/IPv4 stack with a reactor API
+The efvitcp shared library and its tools: eftcat (netcat over efvitcp),
+efvitcp-sockperf-server (answers a stock sockperf ping-pong) and efvitcp-sim
+(deterministic simulation of the stack over a simulated wire).")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME efvitcp-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_DEV_DESCRIPTION
-    "kernel-bypass TCP/IPv4 stack with a reactor API (development files)\n Headers, the static library, efvitcp.pc for pkg-config and the CMake package\n (find_package(efvitcp)) of efvitcp.")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "kernel-bypass TCP/IPv4 stack with a reactor API (development files)
+Headers, the static library, efvitcp.pc for pkg-config and the CMake package
+(find_package(efvitcp)) of efvitcp.")
 # dpkg-shlibdeps derives the runtime package's dependencies (libc6, and libxdp1 and libbpf1 when
 # the xdp link is built, libciul1 with the efvi link) from the binaries themselves.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 # A shlibs file (and the ldconfig trigger) for the library, so that programs packaged against it
 # depend on efvitcp (>= this version).
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # The tools need the library of this very package.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR})
