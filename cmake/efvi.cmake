@@ -65,5 +65,6 @@ function(efvitcp_efvi_setup obj static shared)
   set_source_files_properties(${EFVITCP_EFVI_SRC} PROPERTIES COMPILE_OPTIONS
                               -Wno-deprecated-declarations)
   target_link_libraries(${static} PUBLIC ${EFVITCP_CIUL})
-  target_link_libraries(${shared} PUBLIC ${EFVITCP_CIUL})
+  # The shared library records libciul itself (DT_NEEDED): its users need not link it.
+  target_link_libraries(${shared} PRIVATE ${EFVITCP_CIUL})
 endfunction()

@@ -72,7 +72,8 @@ static void restore_fds(void)
     if (A.out_flags >= 0) fcntl(1, F_SETFL, A.out_flags);
 }
 
-static void usage(void)
+/* --help prints to standard output (for a pager); a usage error to standard error. */
+static void usage(FILE *out)
 {
     fputs(
         "usage: eftcat [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [-p LPORT] [--retries N] [-v]\n"
@@ -86,8 +87,9 @@ static void usage(void)
         "  -p LPORT   local port of the connection (client)\n"
         "  --retries N  SYN and data retransmissions before giving up (default 5 and 10)\n"
         "  --min-rto-ms N  floor of the retransmission timeout (default 200, as Linux)\n"
-        "  -v         report connection events and counters on standard error\n",
-        stderr);
+        "  -v         report connection events and counters on standard error\n"
+        "  --version  print the efvitcp version\n",
+        out);
 }
 
 static uint64_t now_ns(void)
@@ -409,7 +411,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "-v")) {
             A.verbose = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
+            usage(stdout);
+            return STATUS_OK;
+        } else if (!strcmp(a, "--version")) {
+            printf("eftcat (efvitcp) %s\n", efvitcp_version());
             return STATUS_OK;
         } else if (!strcmp(a, "--link") && has_next) {
             link = argv[++i];
@@ -438,17 +443,17 @@ int main(int argc, char **argv)
             }
         } else if (a[0] == '-' && a[1] != '\0') {
             msg("unknown or incomplete option: %s", a);
-            usage();
+            usage(stderr);
             return STATUS_USAGE;
         } else if (npos < 2) {
             pos[npos++] = a;
         } else {
-            usage();
+            usage(stderr);
             return STATUS_USAGE;
         }
     }
     if (npos != (A.listen ? 1 : 2) || (A.keep && !A.listen) || (lport && A.listen)) {
-        usage();
+        usage(stderr);
         return STATUS_USAGE;
     }
     uint16_t port;

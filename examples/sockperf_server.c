@@ -62,7 +62,8 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static void usage(void)
+/* --help prints to standard output (for a pager); a usage error to standard error. */
+static void usage(FILE *out)
 {
     fputs("usage: sockperf_server [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [--port P]\n"
           "                       [--ready FILE] [--count N] [--stats] [--max-conns N]\n"
@@ -81,8 +82,9 @@ static void usage(void)
           "  --min-rto-ms N floor of the retransmission timeout (default 200, as Linux)\n"
           "  --nap-after-us N  nap between polls after N us without a frame (default 100)\n"
           "  --busy         never nap (for a core of its own)\n"
-          "  -v             report connections on standard error\n",
-          stderr);
+          "  -v             report connections on standard error\n"
+          "  --version      print the efvitcp version\n",
+          out);
 }
 
 /* ---- callbacks ---- */
@@ -261,7 +263,10 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
+            usage(stdout);
+            return STATUS_OK;
+        } else if (!strcmp(a, "--version")) {
+            printf("sockperf_server (efvitcp) %s\n", efvitcp_version());
             return STATUS_OK;
         } else if (!strcmp(a, "-v")) {
             A.verbose = true;
@@ -309,7 +314,7 @@ int main(int argc, char **argv)
             }
         } else {
             msg("unknown or incomplete option: %s", a);
-            usage();
+            usage(stderr);
             return STATUS_USAGE;
         }
     }

@@ -33,6 +33,58 @@ extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Version and ABI                                                                                */
+/* ---------------------------------------------------------------------------------------------- */
+
+/*
+ * The version of this header. It equals project(VERSION) of the build that installed it (the
+ * test unit/test_version keeps the two in sync). efvitcp_version() says which library a program
+ * runs with, which may be newer than the header it was compiled against.
+ */
+#define EFVITCP_VERSION_MAJOR  0
+#define EFVITCP_VERSION_MINOR  1
+#define EFVITCP_VERSION_PATCH  0
+#define EFVITCP_VERSION_STRING "0.1.0"
+/** MAJOR * 1000000 + MINOR * 1000 + PATCH: compare versions with one integer (#if too). */
+#define EFVITCP_VERSION_NUMBER                                                                     \
+    (EFVITCP_VERSION_MAJOR * 1000000 + EFVITCP_VERSION_MINOR * 1000 + EFVITCP_VERSION_PATCH)
+
+/** The library's version, "MAJOR.MINOR.PATCH": a constant string. */
+EFVITCP_API const char *efvitcp_version(void);
+/** The library's EFVITCP_VERSION_NUMBER. */
+EFVITCP_API uint32_t efvitcp_version_number(void);
+
+/*
+ * ABI rules: a program built against an older header keeps working with a newer library of the
+ * same MAJOR version (the shared library's SONAME is libefvitcp.so.MAJOR; MAJOR changes only when
+ * these rules must be broken). Therefore:
+ *
+ * - Functions are never removed or changed within a MAJOR version; new ones are added.
+ * - Enumerators keep their values; new ones are appended. efvitcp_stats.drops has room for
+ *   EFVITCP_DROP_REASONS_MAX reasons, so that a new drop reason moves no other counter.
+ * - Structs grow only at their end, and a new field never changes what the old ones mean.
+ * - Every struct that the program fills for the library or the library fills for the program
+ *   (efvitcp_config, efvitcp_stats, efvitcp_conn_stats, efvitcp_wire_config, efvitcp_wire_faults)
+ *   crosses the API with its size: the functions that take one are static inline wrappers here
+ *   that pass sizeof() of the struct as THIS header declares it to an exported *_sized function.
+ *   The library then
+ *     - reads a smaller (older) input struct as the prefix it is, and gives every field beyond
+ *       it its documented default (config) or zero (faults);
+ *     - accepts a larger (newer) input struct only when every byte it does not know is zero:
+ *       a knob that this library cannot honour is an error, never silently ignored (the
+ *       *_default functions zero those bytes, so a newer program that leaves the new knobs
+ *       alone runs on an older library);
+ *     - writes an output struct up to the smaller of the two sizes and zeroes the rest.
+ * - efvitcp_handler is read at every poll, so it carries no size: it ends in reserved pointers
+ *   that must be NULL (initialise the whole struct: `= {...}`, `{0}` or memset), and new callbacks
+ *   take their place. A program built before a callback existed thus leaves it NULL (ignored).
+ * - Opaque types (efvitcp_client, efvitcp_server, efvitcp_conn, efvitcp_wire) change freely.
+ *
+ * Bindings that cannot use static inline functions (dlsym, foreign function interfaces) call the
+ * *_sized functions themselves, with the struct sizes of the header they were written against.
+ */
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Configuration                                                                                  */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -130,8 +182,14 @@ typedef struct efvitcp_config {
                                 debugging: it costs a copy per frame and a write per poll. */
 } efvitcp_config;
 
+/** Fills the first size bytes of *cfg: the documented defaults for the fields this library
+    knows, zero for any beyond them (ABI rules above). */
+EFVITCP_API void efvitcp_config_default_sized(efvitcp_config *cfg, size_t size);
 /** Fills *cfg with the documented defaults. */
-EFVITCP_API void efvitcp_config_default(efvitcp_config *cfg);
+static inline void efvitcp_config_default(efvitcp_config *cfg)
+{
+    efvitcp_config_default_sized(cfg, sizeof(efvitcp_config));
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Objects and callbacks                                                                          */
@@ -179,6 +237,8 @@ typedef struct efvitcp_handler {
     void (*on_more_sendable)(void *ctx, efvitcp_conn *c);
     /** User timer timer_id expired. */
     void (*on_user_timeout)(void *ctx, efvitcp_conn *c, uint32_t timer_id);
+    /** Must be NULL: room for future callbacks (ABI rules at the top). */
+    void (*reserved[6])(void);
 } efvitcp_handler;
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -209,6 +269,9 @@ typedef enum efvitcp_drop_reason {
     EFVITCP_DROP_REASONS        /**< number of reasons */
 } efvitcp_drop_reason;
 
+/** Room for drop reasons in efvitcp_stats.drops: new reasons move no other counter. */
+#define EFVITCP_DROP_REASONS_MAX 32
+
 /** Counters and state of one instance. */
 typedef struct efvitcp_stats {
     uint64_t frames_in, frames_out;
@@ -223,7 +286,8 @@ typedef struct efvitcp_stats {
     uint64_t time_wait_reused;  /**< RFC 6191 reuse of a TIME_WAIT tuple */
     uint64_t arp_requests_sent, arp_replies_sent;
     uint64_t fast_path; /**< segments taken by header prediction (cfg.fast_path) */
-    uint64_t drops[EFVITCP_DROP_REASONS];
+    /** by efvitcp_drop_reason; zero from EFVITCP_DROP_REASONS on */
+    uint64_t drops[EFVITCP_DROP_REASONS_MAX];
     uint32_t conns_active; /**< connections in any state but TIME_WAIT */
     uint32_t time_wait_active;
 } efvitcp_stats;
@@ -264,13 +328,19 @@ EFVITCP_API const char *efvitcp_drop_reason_name(efvitcp_drop_reason r);
 /* Client                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
+/** efvitcp_client_init() with *cfg of cfg_size bytes (ABI rules at the top). */
+EFVITCP_API const char *efvitcp_client_init_sized(efvitcp_client **out, const char *interface,
+                                                  const efvitcp_config *cfg, size_t cfg_size);
 /**
  * Creates a client on an interface. "mem:NAME" attaches to cfg->wire as endpoint NAME. cfg may be
  * NULL for the defaults. On success *out is set; on failure *out is NULL and the error is returned.
  * All memory of the instance is allocated here.
  */
-EFVITCP_API const char *efvitcp_client_init(efvitcp_client **out, const char *interface,
-                                            const efvitcp_config *cfg);
+static inline const char *efvitcp_client_init(efvitcp_client **out, const char *interface,
+                                              const efvitcp_config *cfg)
+{
+    return efvitcp_client_init_sized(out, interface, cfg, sizeof(efvitcp_config));
+}
 /**
  * Opens a connection to ip:port ("A.B.C.D", host-order port) without blocking: the SYN leaves on
  * this call when the neighbour is known, else after ARP resolves it (inside poll). local_port 0
@@ -286,8 +356,14 @@ EFVITCP_API void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handl
                                         uint64_t now_ns);
 /** Earliest time (ns, link clock) at which a timer of the instance is due; UINT64_MAX if none. */
 EFVITCP_API uint64_t efvitcp_client_next_timer(const efvitcp_client *cli);
+/** Fills the first size bytes of *st with the instance's counters (ABI rules at the top). */
+EFVITCP_API void efvitcp_client_stats_sized(const efvitcp_client *cli, efvitcp_stats *st,
+                                            size_t size);
 /** Fills *st with the instance's counters. */
-EFVITCP_API void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats *st);
+static inline void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats *st)
+{
+    efvitcp_client_stats_sized(cli, st, sizeof(efvitcp_stats));
+}
 /** Calls fn for every connection not yet freed (TIME_WAIT excluded). */
 EFVITCP_API void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c),
                                         void *arg);
@@ -298,9 +374,15 @@ EFVITCP_API void efvitcp_client_close(efvitcp_client *cli);
 /* Server                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
+/** efvitcp_server_init() with *cfg of cfg_size bytes (ABI rules at the top). */
+EFVITCP_API const char *efvitcp_server_init_sized(efvitcp_server **out, const char *interface,
+                                                  const efvitcp_config *cfg, size_t cfg_size);
 /** Creates a server; as efvitcp_client_init(). */
-EFVITCP_API const char *efvitcp_server_init(efvitcp_server **out, const char *interface,
-                                            const efvitcp_config *cfg);
+static inline const char *efvitcp_server_init(efvitcp_server **out, const char *interface,
+                                              const efvitcp_config *cfg)
+{
+    return efvitcp_server_init_sized(out, interface, cfg, sizeof(efvitcp_config));
+}
 /** Starts listening on port (host order). May be called for several ports. */
 EFVITCP_API const char *efvitcp_server_listen(efvitcp_server *srv, uint16_t port);
 /** Stops listening on port; established connections are not touched. */
@@ -312,8 +394,14 @@ EFVITCP_API void efvitcp_server_poll_at(efvitcp_server *srv, const efvitcp_handl
                                         uint64_t now_ns);
 /** As efvitcp_client_next_timer(). */
 EFVITCP_API uint64_t efvitcp_server_next_timer(const efvitcp_server *srv);
+/** As efvitcp_client_stats_sized(). */
+EFVITCP_API void efvitcp_server_stats_sized(const efvitcp_server *srv, efvitcp_stats *st,
+                                            size_t size);
 /** As efvitcp_client_stats(). */
-EFVITCP_API void efvitcp_server_stats(const efvitcp_server *srv, efvitcp_stats *st);
+static inline void efvitcp_server_stats(const efvitcp_server *srv, efvitcp_stats *st)
+{
+    efvitcp_server_stats_sized(srv, st, sizeof(efvitcp_stats));
+}
 /** As efvitcp_client_foreach(). */
 EFVITCP_API void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *arg, efvitcp_conn *c),
                                         void *arg);
@@ -391,8 +479,14 @@ EFVITCP_API uint32_t efvitcp_conn_id(const efvitcp_conn *c);
 EFVITCP_API bool efvitcp_is_established(const efvitcp_conn *c);
 /** True when the slot holds no connection. */
 EFVITCP_API bool efvitcp_is_closed(const efvitcp_conn *c);
+/** Fills the first size bytes of *st with the connection's counters and state (ABI rules). */
+EFVITCP_API void efvitcp_conn_get_stats_sized(const efvitcp_conn *c, efvitcp_conn_stats *st,
+                                              size_t size);
 /** Fills *st with the connection's counters and state. */
-EFVITCP_API void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st);
+static inline void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
+{
+    efvitcp_conn_get_stats_sized(c, st, sizeof(efvitcp_conn_stats));
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The simulated wire of the mem link                                                             */
@@ -415,10 +509,21 @@ typedef struct efvitcp_wire_config {
                                  Default 0. */
 } efvitcp_wire_config;
 
+/** Fills the first size bytes of *cfg: the defaults, zero beyond the fields this library knows. */
+EFVITCP_API void efvitcp_wire_config_default_sized(efvitcp_wire_config *cfg, size_t size);
 /** Fills *cfg with the defaults. */
-EFVITCP_API void efvitcp_wire_config_default(efvitcp_wire_config *cfg);
+static inline void efvitcp_wire_config_default(efvitcp_wire_config *cfg)
+{
+    efvitcp_wire_config_default_sized(cfg, sizeof(efvitcp_wire_config));
+}
+/** efvitcp_wire_new() with *cfg of cfg_size bytes (ABI rules at the top). */
+EFVITCP_API const char *efvitcp_wire_new_sized(efvitcp_wire **out, const efvitcp_wire_config *cfg,
+                                               size_t cfg_size);
 /** Creates a wire (cfg NULL = defaults). */
-EFVITCP_API const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg);
+static inline const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg)
+{
+    return efvitcp_wire_new_sized(out, cfg, sizeof(efvitcp_wire_config));
+}
 /** Frees a wire; every instance attached to it must be closed first. */
 EFVITCP_API void efvitcp_wire_free(efvitcp_wire *w);
 /** The wire's current time in ns. */
@@ -468,13 +573,19 @@ typedef struct efvitcp_wire_faults {
                          dropped, as with the wire's mtu); 0 = the wire's */
 } efvitcp_wire_faults;
 
+/** efvitcp_wire_set_faults() with *f of f_size bytes (ABI rules at the top). */
+EFVITCP_API const char *efvitcp_wire_set_faults_sized(efvitcp_wire *w, const char *endpoint_name,
+                                                      const efvitcp_wire_faults *f, size_t f_size);
 /**
  * Sets the impairments of the frames that endpoint endpoint_name (the NAME of "mem:NAME") sends,
  * from the next frame on; f NULL clears them. Frames already in flight are not touched. Never
  * allocates. Returns NULL or an error (unknown endpoint, a probability outside 0..1, bad mtu).
  */
-EFVITCP_API const char *efvitcp_wire_set_faults(efvitcp_wire *w, const char *endpoint_name,
-                                                const efvitcp_wire_faults *f);
+static inline const char *efvitcp_wire_set_faults(efvitcp_wire *w, const char *endpoint_name,
+                                                  const efvitcp_wire_faults *f)
+{
+    return efvitcp_wire_set_faults_sized(w, endpoint_name, f, sizeof(efvitcp_wire_faults));
+}
 
 #ifdef __cplusplus
 }

@@ -3,11 +3,11 @@
 
 #include "api/instance.h"
 
-const char *efvitcp_client_init(efvitcp_client **out, const char *interface,
-                                const efvitcp_config *cfg)
+const char *efvitcp_client_init_sized(efvitcp_client **out, const char *interface,
+                                      const efvitcp_config *cfg, size_t cfg_size)
 {
     if (!out) return "out is NULL";
-    return et_instance_new((et_stack **)out, sizeof(efvitcp_client), interface, cfg);
+    return et_instance_new((et_stack **)out, sizeof(efvitcp_client), interface, cfg, cfg_size);
 }
 
 const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t port,
@@ -38,9 +38,9 @@ uint64_t efvitcp_client_next_timer(const efvitcp_client *cli)
     return et_stack_next_timer(&cli->st);
 }
 
-void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats *st)
+void efvitcp_client_stats_sized(const efvitcp_client *cli, efvitcp_stats *st, size_t size)
 {
-    et_instance_stats(&cli->st, st);
+    et_instance_stats(&cli->st, st, size);
 }
 
 void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c), void *arg)

@@ -4,7 +4,9 @@
 
 #include <string.h>
 
-void efvitcp_config_default(efvitcp_config *cfg)
+#include "util/abi.h"
+
+static void config_default(efvitcp_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_conns = 64;
@@ -33,6 +35,22 @@ void efvitcp_config_default(efvitcp_config *cfg)
     cfg->user_timers = 4;
     cfg->ephemeral_min = 32768;
     cfg->ephemeral_max = 60999;
+}
+
+void efvitcp_config_default_sized(efvitcp_config *cfg, size_t size)
+{
+    efvitcp_config d;
+    config_default(&d);
+    et_abi_write(cfg, size, &d, sizeof(d));
+}
+
+const char *et_config_read(efvitcp_config *out, const efvitcp_config *cfg, size_t cfg_size)
+{
+    config_default(out);
+    if (cfg && !et_abi_read(out, sizeof(*out), cfg, cfg_size))
+        return "config: set fields that this (older) efvitcp library does not know; see "
+               "efvitcp_version()";
+    return NULL;
 }
 
 /* Compared as 64-bit so that a lower bound of 0 is not a tautology the compiler warns about. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tcp/stack.h"
+#include "util/abi.h"
 
 static inline uint32_t send_iov(efvitcp_conn *c, const struct iovec *iov, int iovcnt, bool more)
 {
@@ -128,8 +129,9 @@ bool efvitcp_is_closed(const efvitcp_conn *c)
     return c->state == EFVITCP_CLOSED;
 }
 
-void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
+void efvitcp_conn_get_stats_sized(const efvitcp_conn *c, efvitcp_conn_stats *out, size_t size)
 {
+    efvitcp_conn_stats s, *st = &s;
     memset(st, 0, sizeof(*st));
     st->state = (efvitcp_state)c->state;
     st->segs_in = c->segs_in;
@@ -148,4 +150,5 @@ void efvitcp_conn_get_stats(const efvitcp_conn *c, efvitcp_conn_stats *st)
     st->unacked = c->snd_nxt - c->snd_una;
     st->queued = c->queued_end - c->snd_nxt;
     st->recv_held = et_rcv_held(c);
+    et_abi_write(out, size, st, sizeof(*st));
 }

@@ -6,17 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/abi.h"
+
 const char *et_instance_new(et_stack **out, size_t size, const char *interface,
-                            const efvitcp_config *cfg)
+                            const efvitcp_config *cfg_in, size_t cfg_size)
 {
     *out = NULL;
-    efvitcp_config defaults;
-    if (!cfg) {
-        efvitcp_config_default(&defaults);
-        cfg = &defaults;
-    }
+    efvitcp_config config;
+    const efvitcp_config *cfg = &config;
+    const char *err = et_config_read(&config, cfg_in, cfg_size);
+    if (err) return err;
     /* The engine takes a configuration already checked against its documented ranges. */
-    const char *err = et_config_validate(cfg);
+    err = et_config_validate(cfg);
     if (err) return err;
     et_stack *st = calloc(1, size);
     if (!st) return "out of memory";
@@ -37,10 +38,11 @@ void et_instance_free(et_stack *st)
     free(st);
 }
 
-void et_instance_stats(const et_stack *st, efvitcp_stats *out)
+void et_instance_stats(const et_stack *st, efvitcp_stats *out, size_t size)
 {
-    *out = st->stats;
-    out->conns_active = st->n_conns;
+    efvitcp_stats s = st->stats;
+    s.conns_active = st->n_conns;
+    et_abi_write(out, size, &s, sizeof(s));
 }
 
 void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg)

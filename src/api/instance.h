@@ -13,9 +13,9 @@ struct efvitcp_server {
 
 /* Allocates and initialises an instance; on failure frees it and returns the error. */
 const char *et_instance_new(et_stack **out, size_t size, const char *interface,
-                            const efvitcp_config *cfg);
+                            const efvitcp_config *cfg, size_t cfg_size);
 void et_instance_free(et_stack *st);
-void et_instance_stats(const et_stack *st, efvitcp_stats *out);
+void et_instance_stats(const et_stack *st, efvitcp_stats *out, size_t size);
 void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg);
 
 #endif

@@ -1,11 +1,11 @@
 /* The server front end (efvitcp_server_*). */
 #include "api/instance.h"
 
-const char *efvitcp_server_init(efvitcp_server **out, const char *interface,
-                                const efvitcp_config *cfg)
+const char *efvitcp_server_init_sized(efvitcp_server **out, const char *interface,
+                                      const efvitcp_config *cfg, size_t cfg_size)
 {
     if (!out) return "out is NULL";
-    return et_instance_new((et_stack **)out, sizeof(efvitcp_server), interface, cfg);
+    return et_instance_new((et_stack **)out, sizeof(efvitcp_server), interface, cfg, cfg_size);
 }
 
 const char *efvitcp_server_listen(efvitcp_server *srv, uint16_t port)
@@ -34,9 +34,9 @@ uint64_t efvitcp_server_next_timer(const efvitcp_server *srv)
     return et_stack_next_timer(&srv->st);
 }
 
-void efvitcp_server_stats(const efvitcp_server *srv, efvitcp_stats *st)
+void efvitcp_server_stats_sized(const efvitcp_server *srv, efvitcp_stats *st, size_t size)
 {
-    et_instance_stats(&srv->st, st);
+    et_instance_stats(&srv->st, st, size);
 }
 
 void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *arg, efvitcp_conn *c), void *arg)

@@ -9,15 +9,24 @@
 
 #include "net/checksum.h"
 #include "wire/wire_internal.h"
+#include "util/abi.h"
 
 static bool prob_ok(double p)
 {
     return p >= 0.0 && p <= 1.0; /* false for NaN too */
 }
 
-const char *efvitcp_wire_set_faults(efvitcp_wire *w, const char *endpoint_name,
-                                    const efvitcp_wire_faults *f)
+const char *efvitcp_wire_set_faults_sized(efvitcp_wire *w, const char *endpoint_name,
+                                          const efvitcp_wire_faults *f_in, size_t f_size)
 {
+    /* An older caller's struct lacks the newest impairments: they stay off (zero). */
+    efvitcp_wire_faults faults = {0}, *f = NULL;
+    if (f_in) {
+        if (!et_abi_read(&faults, sizeof(faults), f_in, f_size))
+            return "efvitcp_wire_set_faults: sets faults this (older) efvitcp library does not "
+                   "know";
+        f = &faults;
+    }
     if (!w || !endpoint_name) return "efvitcp_wire_set_faults: wire or endpoint name is NULL";
     wire_port *p = NULL;
     for (uint32_t i = 0; i < w->cfg.max_ports; i++)

@@ -14,6 +14,7 @@
 #include "wire/slot_heap.h"
 #include "wire/wire.h"
 #include "wire/wire_internal.h"
+#include "util/abi.h"
 
 #define WIRE_SLOT_MIN   2048u
 #define WIRE_MAX_FRAMES (1u << 20)
@@ -23,9 +24,8 @@
 /* The wire and its clock                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-void efvitcp_wire_config_default(efvitcp_wire_config *cfg)
+static void wire_config_default(efvitcp_wire_config *cfg)
 {
-    if (!cfg) return;
     memset(cfg, 0, sizeof(*cfg));
     cfg->virtual_clock = true;
     cfg->latency_ns = 0;
@@ -37,15 +37,23 @@ void efvitcp_wire_config_default(efvitcp_wire_config *cfg)
     cfg->seed = 0;
 }
 
-const char *efvitcp_wire_new(efvitcp_wire **out, const efvitcp_wire_config *cfg)
+void efvitcp_wire_config_default_sized(efvitcp_wire_config *cfg, size_t size)
+{
+    if (!cfg) return;
+    efvitcp_wire_config d;
+    wire_config_default(&d);
+    et_abi_write(cfg, size, &d, sizeof(d));
+}
+
+const char *efvitcp_wire_new_sized(efvitcp_wire **out, const efvitcp_wire_config *cfg,
+                                   size_t cfg_size)
 {
     if (!out) return "efvitcp_wire_new: out is NULL";
     *out = NULL;
     efvitcp_wire_config c;
-    if (cfg)
-        c = *cfg;
-    else
-        efvitcp_wire_config_default(&c);
+    wire_config_default(&c);
+    if (cfg && !et_abi_read(&c, sizeof(c), cfg, cfg_size))
+        return "efvitcp_wire_new: config sets fields this (older) efvitcp library does not know";
     if (c.mtu < 576 || c.mtu > 9000) return "wire mtu must be 576..9000";
     if (c.max_ports < 2 || c.max_ports > 250) return "wire max_ports must be 2..250";
     if (c.max_frames < 1 || c.max_frames > WIRE_MAX_FRAMES)
