@@ -390,6 +390,7 @@ const efvitcp_handler HandlerTable<Owner, H>::value = {
     Pick_timeout<Tr::timeout, T>::get(),
     Pick_more<Tr::more, T>::get(),
     Pick_user_timeout<Tr::user_timeout, T>::get(),
+    {}, /* reserved: NULL, as the C header requires */
 };
 
 /* foreachConn: the C iteration with a functor, keeping established connections only (as the

@@ -51,8 +51,10 @@ cxx=$(command -v c++ || command -v g++ || command -v clang++ || true)
 step "every installed header compiles on its own"
 for h in "$prefix"/include/efvitcp/*; do
     name=efvitcp/$(basename "$h")
-    case "$h" in
-    *.h)
+    # The C headers are named in lower case (efvitcp.h); the C++ layer's after the original
+    # library's classes (TcpClient.h, Core.h...) and compile as C++ only.
+    case "$(basename "$h")" in
+    [a-z]*.h)
         echo "#include <$name>" | "$cc" -std=c11 -Wall -Wextra -Werror -pedantic \
             -I"$prefix/include" -x c -c - -o /dev/null || die "$name does not compile as C11"
         if [ -n "$cxx" ]; then
