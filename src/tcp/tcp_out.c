@@ -704,11 +704,18 @@ const char *et_conn_send_fin(et_conn *c)
     return NULL;
 }
 
+/*
+ * After the user consumed: a pure ACK announces the window when the window that would be
+ * advertised has moved its right edge (by at least min(buffer/2, MSS), RFC 9293 §3.8.6.2.2, which
+ * et_rcv_window decides) and is at least twice what the peer may still send (Linux's "lots" in
+ * tcp_cleanup_rbuf: with a window wide open, the ACKs that data brings anyway carry the news).
+ * The comparison is on the field as it would be sent, clamped to 65535 << scale and in units of
+ * the scale, so an update that would repeat the last ACK is never sent.
+ */
 void et_window_update(et_conn *c)
 {
     if (!et_conn_synced(c) || c->fin_rcvd) return;
-    uint32_t size = c->st->cfg.recv_buf_size;
-    uint32_t right = c->rcv_nxt + size - et_rcv_space_used(c);
-    uint32_t step = size / 2 < 2 * c->rcv_mss ? size / 2 : 2 * c->rcv_mss;
-    if (seq_ge(right, c->rcv_adv + step)) et_send_ack(c);
+    uint32_t open = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    uint32_t wnd = (et_rcv_window(c) >> c->rcv_wscale) << c->rcv_wscale;
+    if (seq_gt(c->rcv_nxt + wnd, c->rcv_adv) && wnd / 2 >= open) et_send_ack(c);
 }

@@ -273,6 +273,66 @@ static void test_sendv(void)
     CHECK_EQ(efvitcp_sendv(t->conn, NULL, -1, false), 0);
 }
 
+/* The window field of the last segment the stack sent (the others are dropped). */
+static uint32_t last_win(sg *t)
+{
+    sg_rx *r, *last = NULL;
+    while ((r = sg_take(t))) last = r;
+    return last ? last->win : UINT32_MAX;
+}
+
+/* The peer fills the whole receive buffer, which the user holds: the window closes. */
+static void fill_buffer(sg *t, uint32_t size)
+{
+    t->keep = UINT32_MAX;
+    uint32_t off = 0;
+    while (off < size) {
+        uint32_t n = size - off < 1448 ? size - off : 1448;
+        sg_send(t, TH_ACK | TH_PSH, P(1 + off), S(1), NULL, n);
+        off += n;
+    }
+    CHECK_EQ(last_win(t), 0);
+}
+
+/* RFC 9293 §3.8.6.2.2: after a zero window, the window opens as soon as the user frees one MSS
+   (or half the buffer, if smaller), not two: with 1,500 bytes free the sender waits for nothing
+   but the update, where it would otherwise wait for its next persist probe (a back-off of up to
+   two minutes with Linux). */
+static void test_window_update_at_one_mss_after_zero_window(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    fill_buffer(t, 16384);
+    efvitcp_consume(t->conn, 1000); /* below one MSS (1,460): the window stays shut */
+    EXPECT_NOTHING(t);
+    efvitcp_consume(t->conn, 500);
+    EXPECT_WL(t, TH_ACK, S(1), P(16385), 1500, 0);
+    EXPECT_NOTHING(t);
+}
+
+/* Window updates are decided on the window that would be advertised: without window scaling a
+   buffer above 64 KiB is advertised as 65,535, and consuming data behind that edge announces
+   nothing new. Each such ACK would be a copy of the last, and three in a row are duplicate ACKs
+   to a peer with data in flight (a spurious fast retransmit). */
+static void test_no_window_update_beyond_the_field(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.recv_buf_size = 131072;
+    cfg.window_scale = false;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    t->keep = UINT32_MAX;
+    for (uint32_t i = 0; i < 4; i++) {
+        sg_send(t, TH_ACK | TH_PSH, P(1 + 1448 * i), S(1), NULL, 1448);
+        CHECK_EQ(last_win(t), 65535);
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        efvitcp_consume(t->conn, 1448);
+        EXPECT_NOTHING(t);
+    }
+}
+
 int main(void)
 {
     RUN(test_sender_respects_peer_window);
@@ -287,6 +347,8 @@ int main(void)
     RUN(test_more_sendable_callback);
     RUN(test_send_segmentation);
     RUN(test_sendv);
+    RUN(test_window_update_at_one_mss_after_zero_window);
+    RUN(test_no_window_update_beyond_the_field);
     sg_cleanup();
     return th_summary();
 }
