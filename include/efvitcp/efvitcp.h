@@ -266,6 +266,7 @@ typedef enum efvitcp_drop_reason {
     EFVITCP_DROP_LISTEN_FULL,   /**< SYN while max_conns connections exist */
     EFVITCP_DROP_REFUSED,       /**< allow_new_connection said no */
     EFVITCP_DROP_TX_BUF,        /**< no control buffer free to send an ACK or RST */
+    EFVITCP_DROP_BEYOND_FIN,    /**< an out-of-order island beyond the peer's FIN, discarded */
     EFVITCP_DROP_REASONS        /**< number of reasons */
 } efvitcp_drop_reason;
 

@@ -143,6 +143,11 @@ static bool our_fin_acked(const et_conn *c)
 static bool fin_input(et_conn *c)
 {
     et_stack *st = c->st;
+    /* The FIN ends the peer's data: islands kept beyond it are data "after" the end, a
+       contradiction or a forgery, and go with it. */
+    st->stats.drops[EFVITCP_DROP_BEYOND_FIN] += c->n_ooo;
+    c->n_ooo = 0;
+    c->ooo_fin = false;
     c->rcv_nxt++;
     c->fin_rcvd = true;
     c->ack_now = true;

@@ -1,5 +1,6 @@
 /* Segment tests: connection termination (RFC 9293 §3.6, §3.10.7.4 eighth step), TIME_WAIT
    (RFC 1337, RFC 6191). */
+#include "check.h"
 #include "segtest.h"
 
 /* RFC 9293 §3.6 case 1, passive side: ESTABLISHED -FIN-> CLOSE_WAIT -close-> LAST_ACK -ACK->
@@ -157,6 +158,30 @@ static void test_out_of_order_fin(void)
     CHECK_EQ(t->ev.fin, 1);
     CHECK(sg_stream_is_pat(t, 20));
     CHECK_EQ(sg_state(t), EFVITCP_CLOSE_WAIT);
+    EXPECT_NOTHING(t);
+}
+
+/* RFC 9293 §3.10.7.4 eighth step: an in-order FIN ends the peer's data, so islands kept beyond it
+   (data the peer sent "after" its FIN: a contradiction or a forgery) are dropped with it, and
+   the invariant checker finds the receive state clean. */
+static void test_in_order_fin_discards_islands_beyond(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_ACK | TH_PSH, P(1001), S(1), NULL, 100); /* an island beyond a hole */
+    EXPECT(t, TH_ACK, S(1), P(1));
+    sg_send(t, TH_FIN | TH_ACK | TH_PSH, P(1), S(1), NULL, 500); /* the FIN at 501 */
+    EXPECT(t, TH_ACK, S(1), P(502));
+    CHECK_EQ(t->ev.fin, 1);
+    CHECK(sg_stream_is_pat(t, 500));
+    CHECK_EQ(sg_state(t), EFVITCP_CLOSE_WAIT);
+    CHECK(et_stack_check(t->st) == NULL);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_BEYOND_FIN], 1);
     EXPECT_NOTHING(t);
 }
 
@@ -415,6 +440,7 @@ int main(void)
     RUN(test_fin_with_data);
     RUN(test_fin_presents_unconsumed);
     RUN(test_out_of_order_fin);
+    RUN(test_in_order_fin_discards_islands_beyond);
     RUN(test_out_of_order_fin_two_holes_and_contradiction);
     RUN(test_double_fin);
     RUN(test_data_after_fin_ignored);
