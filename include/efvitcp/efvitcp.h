@@ -180,6 +180,20 @@ typedef struct efvitcp_config {
                                 format with nanosecond timestamps from the instance clock,
                                 LINKTYPE_ETHERNET (tshark, Wireshark, tcpdump read it). For
                                 debugging: it costs a copy per frame and a write per poll. */
+
+    /* --- added after 0.1.0 (at the end, so older programs keep their layout) --- */
+    bool slow_start_after_idle;    /**< RFC 5681 §4.1: after sending nothing for longer than the
+                                        RTO, cwnd restarts from the initial window (10 segments),
+                                        as Linux does by default. A trading connection that is quiet
+                                        between bursts may turn it off, so that a burst after a
+                                        quiet spell is not paced by slow start again (at the cost
+                                        of sending into a path whose state is no longer known).
+                                        Default true. */
+    uint32_t fin_wait2_timeout_ms; /**< a connection in FIN-WAIT-2 (our FIN acknowledged, the
+                                        peer's not come) whose peer sends nothing for this long
+                                        ends with a RST and on_timeout, so that a peer that never
+                                        closes cannot hold the slot. 0 = never. Default 60000,
+                                        as Linux's tcp_fin_timeout. */
 } efvitcp_config;
 
 /** Fills the first size bytes of *cfg: the documented defaults for the fields this library

@@ -50,7 +50,7 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
 enum { ET_T_RETX = 1, ET_T_DELACK, ET_T_KEEPALIVE, ET_T_USER, ET_T_TIME_WAIT };
 
 /* What the retransmission timer of a connection is doing. */
-enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP };
+enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP, ET_RETX_FIN_WAIT2 };
 
 /* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
 typedef struct et_seg {
@@ -96,6 +96,8 @@ struct efvitcp_conn {
     uint8_t probe_backoff; /* persist interval doublings: answered probes keep backing off */
     uint8_t dupacks;
     uint8_t ka_probes;
+    uint8_t probes_out; /* window or keepalive probes sent since SND.UNA last moved: as many
+                           pure ACKs at SND.UNA are their answers, not duplicate ACKs */
 
     /* addressing; host order */
     uint32_t remote_ip, next_hop;
@@ -338,6 +340,8 @@ void et_rtt_sample(et_conn *c, uint64_t rtt_ns);
 void et_arm_rto(et_conn *c);
 void et_arm_retx_timer(et_conn *c);
 void et_arm_delack(et_conn *c);
+/* FIN-WAIT-2 begins: t_retx, idle there, times a silent peer out (cfg.fin_wait2_timeout_ms). */
+void et_arm_fin_wait2(et_conn *c);
 void et_arm_keepalive(et_conn *c);
 /* User timer id fires ns from now (saturating); 0 cancels it. */
 void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns);

@@ -90,6 +90,7 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
     c->retries = 0;
     c->dupacks = 0;
+    c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 §3.2 step 3: full acknowledgment. */
@@ -190,9 +191,11 @@ static bool oow_rate_limited(et_conn *c, const et_tcp_seg *s, bool exempt)
 }
 
 /* Every segment of a synchronised connection is a sign of life (keepalive, RFC 9293 §3.8.4). */
-STEP void note_arrival(et_conn *c)
+/* A segment passed the acceptability test: the peer is alive (keepalive, the zero-window
+   exemption of rto_fire, the FIN-WAIT-2 timeout). A rejected one proves nothing: anyone can
+   send it. */
+STEP void note_alive(et_conn *c)
 {
-    c->segs_in++;
     c->last_rx_ns = c->st->now_ns;
     c->ka_probes = 0;
 }
@@ -385,8 +388,12 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & ET_TCP_FIN) &&
                new_wnd == c->snd_wnd && c->snd_una != c->snd_max &&
                c->retx_mode != ET_RETX_PERSIST) {
-        /* RFC 5681 §2 duplicate ACK; answers to window probes are not. */
-        dup_ack(c);
+        /* RFC 5681 §2 duplicate ACK; answers to window probes are not, even when they come
+           after the window opened and data left (then only their count tells them apart). */
+        if (c->probes_out)
+            c->probes_out--;
+        else
+            dup_ack(c);
     }
     window_update(c, s, new_wnd);
     if (c->retx_mode == ET_RETX_PERSIST) {
@@ -412,6 +419,7 @@ STEP bool fin_acked_transitions(et_conn *c)
     switch (c->state) {
     case EFVITCP_FIN_WAIT_1:
         c->state = EFVITCP_FIN_WAIT_2;
+        et_arm_fin_wait2(c);
         return true;
     case EFVITCP_CLOSING:
         et_conn_enter_time_wait(c);
@@ -515,13 +523,14 @@ static void synced_input(et_conn *c, const et_tcp_seg *s_in)
 {
     et_tcp_seg seg = *s_in;
     et_tcp_seg *s = &seg;
-    note_arrival(c);
+    c->segs_in++;
     if (handshake_repeat(c, s) || !paws_ok(c, s)) return;
     uint32_t wnd = et_rcv_wnd_open(c);
     if (!seq_acceptable(c, s, wnd)) { /* first */
         reject_unacceptable(c, s);
         return;
     }
+    note_alive(c);
     if (s->flags & ET_TCP_RST) { /* second (the third, security, has no use here) */
         rst_input(c, s);
         return;
@@ -568,7 +577,8 @@ static bool fast_input(et_conn *c, const et_tcp_seg *s)
     uint32_t wnd = et_rcv_wnd_open(c);
     if (!predicted(c, s, wnd)) return false;
     c->st->stats.fast_path++;
-    note_arrival(c);
+    c->segs_in++;
+    note_alive(c);
     update_ts_recent(c, s);
     bool freed = ack_input(c, s);
     if (!fin_acked_transitions(c)) return true;

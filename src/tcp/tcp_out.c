@@ -244,6 +244,11 @@ static void output(et_conn *c, bool force)
     /* Called after every input and send: most calls find nothing queued. */
     if (c->sr_nxt == c->sr_end) return;
     if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
+    /* RFC 5681 §4.1: nothing in flight and nothing sent for longer than the RTO: the path's
+       state is unknown again, and cwnd restarts from the initial window. */
+    if (c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
+        c->st->cfg.slow_start_after_idle && c->last_tx_ns)
+        et_cc_on_idle_restart(&c->cc);
     uint32_t cwnd_end = c->snd_una + cwnd_allowance(c);
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
     while (c->sr_nxt != c->sr_end) {
@@ -453,12 +458,15 @@ bool et_send_ack(et_conn *c)
 /* Keepalive probe (RFC 9293 §3.8.4): one octet below SND.NXT, so the peer must answer. */
 bool et_send_keepalive(et_conn *c)
 {
+    if (c->probes_out < UINT8_MAX) c->probes_out++;
     return send_ctl(c, c->snd_nxt - 1, ET_TCP_ACK);
 }
 
+/* The highest sequence number sent (ack_seq): after an RTO rewound SND.NXT, the peer's RCV.NXT
+   may be beyond it, and a RST below RCV.NXT is ignored (RFC 5961 §3.2). */
 void et_send_rst_conn(et_conn *c)
 {
-    if (send_ctl(c, c->snd_nxt, ET_TCP_RST | ET_TCP_ACK)) c->st->stats.rst_sent++;
+    if (send_ctl(c, ack_seq(c), ET_TCP_RST | ET_TCP_ACK)) c->st->stats.rst_sent++;
 }
 
 /* RFC 9293 §3.10.7.1: the reply to a segment for no connection. */

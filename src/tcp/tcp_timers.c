@@ -65,6 +65,17 @@ void et_arm_delack(et_conn *c)
                       c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
 }
 
+void et_arm_fin_wait2(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (!st->cfg.fin_wait2_timeout_ms) return;
+    c->retx_mode = ET_RETX_FIN_WAIT2;
+    /* From the peer's last sign of life: the ACK of our FIN that began FIN-WAIT-2, or what it
+       sent since. */
+    et_wheel_postpone(&st->wheel, &c->t_retx,
+                      c->last_rx_ns + (uint64_t)st->cfg.fin_wait2_timeout_ms * 1000000);
+}
+
 void et_arm_keepalive(et_conn *c)
 {
     et_stack *st = c->st;
@@ -170,6 +181,23 @@ static void rto_fire(et_conn *c)
     et_arm_retx_timer(c);
 }
 
+/* FIN-WAIT-2 with the peer silent for fin_wait2_timeout_ms: give up. A peer still sending (a
+   half-closed stream) moves the deadline. */
+static void fin_wait2_fire(et_conn *c)
+{
+    et_stack *st = c->st;
+    if (c->state != EFVITCP_FIN_WAIT_2) {
+        c->retx_mode = ET_RETX_NONE;
+        return;
+    }
+    uint64_t limit = (uint64_t)st->cfg.fin_wait2_timeout_ms * 1000000;
+    if (st->now_ns - c->last_rx_ns < limit) {
+        et_arm_fin_wait2(c);
+        return;
+    }
+    give_up(c);
+}
+
 /* One timer, t_retx, serves whichever of ARP resolution, persist and RTO the connection needs
    (retx_mode); in mode NONE it was left armed lazily and fires as a no-op. */
 static void retx_fire(et_conn *c)
@@ -183,6 +211,9 @@ static void retx_fire(et_conn *c)
         break;
     case ET_RETX_RTO:
         rto_fire(c);
+        break;
+    case ET_RETX_FIN_WAIT2:
+        fin_wait2_fire(c);
         break;
     default:
         break;

@@ -226,6 +226,11 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
             FAIL("retransmission timer not armed in its mode", CONN_FMT "mode %u", CONN_ARGS(c),
                  c->retx_mode);
         break;
+    case ET_RETX_FIN_WAIT2: /* the silent peer's timeout, in FIN-WAIT-2 only */
+        if (!c->t_retx.armed || c->state != EFVITCP_FIN_WAIT_2 || outstanding)
+            FAIL("FIN-WAIT-2 timeout outside FIN-WAIT-2 or not armed",
+                 CONN_FMT "armed %d outstanding %d", CONN_ARGS(c), c->t_retx.armed, outstanding);
+        break;
     default:
         FAIL("bad retransmission mode", CONN_FMT "mode %u", CONN_ARGS(c), c->retx_mode);
     }

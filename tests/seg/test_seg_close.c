@@ -161,6 +161,29 @@ static void test_out_of_order_fin(void)
     EXPECT_NOTHING(t);
 }
 
+/* FIN-WAIT-2 does not last for ever: a peer that acknowledged our FIN and then stays silent for
+   fin_wait2_timeout_ms (default 60 s, as Linux's tcp_fin_timeout) ends in RST and on_timeout;
+   anything the peer sends meanwhile (a half-closed stream going on) restarts the wait. */
+static void test_fin_wait_2_timeout(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    CHECK_EQ(cfg.fin_wait2_timeout_ms, 60000);
+    cfg.fin_wait2_timeout_ms = 1000;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    REQUIRE(sg_fin_wait_2(t));
+    sg_advance(t, 600 * SG_MS);
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(2), NULL, 10); /* data: the peer is alive */
+    EXPECT(t, TH_ACK, S(2), P(11));
+    uint64_t last = sg_now(t);
+    uint64_t at = sg_run_until_output(t, 10 * SG_SEC);
+    CHECK_TIME(at, last + SG_SEC);
+    EXPECT(t, TH_RST | TH_ACK, S(2), P(11));
+    CHECK_EQ(t->ev.timeout, 1);
+    CHECK(efvitcp_is_closed(t->conn));
+}
+
 /* RFC 9293 §3.10.7.4 eighth step: an in-order FIN ends the peer's data, so islands kept beyond it
    (data the peer sent "after" its FIN: a contradiction or a forgery) are dropped with it, and
    the invariant checker finds the receive state clean. */
@@ -441,6 +464,7 @@ int main(void)
     RUN(test_fin_presents_unconsumed);
     RUN(test_out_of_order_fin);
     RUN(test_in_order_fin_discards_islands_beyond);
+    RUN(test_fin_wait_2_timeout);
     RUN(test_out_of_order_fin_two_holes_and_contradiction);
     RUN(test_double_fin);
     RUN(test_data_after_fin_ignored);

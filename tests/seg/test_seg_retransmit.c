@@ -163,6 +163,56 @@ static void test_rtt_sample_from_timestamp_echo_after_retransmission(void)
     CHECK_EQ(cs.rttvar_us, (3 * 10000 + (20000 - r)) / 4);
 }
 
+/* A RST sent after an RTO rewound SND.NXT carries the highest sequence number sent: the peer's
+   RCV.NXT may already be there, and a RST below it is out of its window (RFC 5961 §3). */
+static void test_rst_after_rto_rewind_carries_highest_seq(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    for (int i = 0; i < 3; i++) CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    for (int i = 0; i < 3; i++) EXPECT(t, TH_ACK | TH_PSH, S(1 + 100 * i), P(1));
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1)); /* the RTO resends the first: SND.NXT = S(101) */
+    efvitcp_conn_close(t->conn);
+    EXPECT(t, TH_RST | TH_ACK, S(301), P(1));
+}
+
+/* The initial window; then the initial window's worth sent and acknowledged in slow start. */
+static uint32_t cwnd_after_growth(sg *t)
+{
+    CHECK(sg_established(t));
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    uint32_t iw = cs.cwnd, n = iw / 1448;
+    for (uint32_t i = 0; i < n; i++) CHECK_EQ(efvitcp_send(t->conn, buf, 1448, false), 1448);
+    sg_flush(t);
+    sg_send(t, TH_ACK, P(1), S(1 + n * 1448), NULL, 0);
+    sg_conn_stats(t, &cs);
+    CHECK(cs.cwnd > iw);
+    return iw;
+}
+
+/* RFC 5681 §4.1: after an idle period longer than the RTO, cwnd restarts from the initial
+   window (cfg.slow_start_after_idle, on by default as in Linux); off, it is kept. */
+static void test_slow_start_after_idle(void)
+{
+    for (int on = 0; on < 2; on++) {
+        efvitcp_config cfg;
+        sg_config(&cfg);
+        cfg.slow_start_after_idle = on;
+        sg *t = sg_server(&cfg);
+        uint32_t iw = cwnd_after_growth(t);
+        efvitcp_conn_stats cs;
+        sg_conn_stats(t, &cs);
+        uint32_t grown = cs.cwnd;
+        sg_advance(t, 2 * SG_SEC); /* beyond any RTO here */
+        CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+        sg_conn_stats(t, &cs);
+        CHECK_EQ(cs.cwnd, on ? iw : grown);
+        sg_cleanup();
+    }
+}
+
 /* The retransmission timer is postponed lazily (et_wheel_postpone) and left armed when everything
    is acknowledged. Neither may change when an RTO fires: RFC 6298 §5.3 restarts it for the
    oldest outstanding data when an ACK advances, and a stale timer from earlier data fires as a
@@ -434,6 +484,26 @@ static void test_keepalive(void)
     CHECK(efvitcp_is_closed(t->conn));
 }
 
+/* A segment the acceptability tests reject (here far outside the window) is answered, but is
+   no sign of life: keepalive probing goes on at its interval. */
+static void test_keepalive_not_reset_by_unacceptable_segment(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.keepalive_ms = 100;
+    cfg.keepalive_intvl_ms = 10;
+    cfg.keepalive_probes = 3;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_established(t));
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK, S(0), P(1)); /* the first probe */
+    sg_send(t, TH_ACK | TH_PSH, P(1 + 1000000), S(1), NULL, 10);
+    EXPECT(t, TH_ACK, S(1), P(1)); /* the answer to an unacceptable segment */
+    uint64_t at2 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at2, at + 10 * SG_MS);
+    EXPECT(t, TH_ACK, S(0), P(1));
+}
+
 /* Traffic keeps keepalive quiet; a peer's keepalive probe (SEQ = RCV.NXT - 1) gets an ACK. */
 static void test_keepalive_quiet_with_traffic_and_answer_probe(void)
 {
@@ -492,6 +562,9 @@ int main(void)
     RUN(test_ack_inside_a_segment);
     RUN(test_keepalive);
     RUN(test_keepalive_quiet_with_traffic_and_answer_probe);
+    RUN(test_keepalive_not_reset_by_unacceptable_segment);
+    RUN(test_rst_after_rto_rewind_carries_highest_seq);
+    RUN(test_slow_start_after_idle);
     sg_cleanup();
     return th_summary();
 }

@@ -139,6 +139,41 @@ static void test_zero_window_probes_answered_never_time_out(void)
     CHECK_EQ(cs.unacked, 0);
 }
 
+/* Answers to window probes that arrive after the window opened and data left look like duplicate
+   ACKs (no data, the same acknowledgment and window) but announce no loss: as many pure ACKs as
+   probes are outstanding are not counted, so three late answers trigger no fast retransmit. (The
+   simulator's bulk transfer hit it: probes sent at a zero window, answered after the update.) */
+static void test_late_probe_answers_are_not_duplicate_acks(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.initial_rto_us = 50000;
+    sg *t = sg_server(&cfg);
+    t->win = 0;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    for (int i = 0; i < 3; i++) { /* three probes, their answers held back */
+        CHECK(sg_run_until_output(t, 10 * SG_SEC) != UINT64_MAX);
+        EXPECT_WL(t, TH_ACK, S(0), P(1), 16384, 0);
+    }
+    /* The window opens (an update the peer sent before the answers), the data and more go. */
+    sg_send_w(t, TH_ACK, P(1), S(1), 8000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
+    /* The three late answers. */
+    for (int i = 0; i < 3; i++) sg_send_w(t, TH_ACK, P(1), S(1), 8000, NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.fast_retransmits, 0);
+    /* Real duplicate ACKs still count. */
+    for (int i = 0; i < 3; i++) sg_send_w(t, TH_ACK, P(1), S(1), 8000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    sg_stats(t, &st);
+    CHECK_EQ(st.fast_retransmits, 1);
+}
+
 /* The window had opened and its update was lost: the answer to the probe carries it, and the
    data follows at once. */
 static void test_zero_window_probe_accepted(void)
@@ -348,6 +383,7 @@ int main(void)
     RUN(test_send_segmentation);
     RUN(test_sendv);
     RUN(test_window_update_at_one_mss_after_zero_window);
+    RUN(test_late_probe_answers_are_not_duplicate_acks);
     RUN(test_no_window_update_beyond_the_field);
     sg_cleanup();
     return th_summary();
