@@ -16,7 +16,7 @@ const char *efvitcp_drop_reason_name(efvitcp_drop_reason r)
         "runt",        "ethertype",   "not_ours",      "ip_header", "ip_csum",
         "proto",       "tcp_header",  "tcp_csum",      "arp",       "no_conn",
         "bad_flags",   "paws",        "out_of_window", "bad_ack",   "ooo_full",
-        "rcvbuf_full", "listen_full", "refused",       "tx_buf",
+        "rcvbuf_full", "listen_full", "refused",       "tx_buf",    "half_open",
     };
     return (unsigned)r < EFVITCP_DROP_REASONS ? names[r] : "?";
 }
