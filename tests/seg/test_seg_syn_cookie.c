@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 
+#include "check.h"
 #include "net/checksum.h"
 #include "tcp/syn_cookie.h"
 #include "wire/wire_hooks.h"
@@ -73,6 +74,7 @@ static void test_cookie_round_trip_keeps_options(void)
     CHECK_EQ(cs.mss, 1460 - 12);
     CHECK_EQ(cs.snd_wnd, 100 << 7);
     CHECK_EQ(cs.srtt_us, 0);
+    CHECK(et_stack_check(t->st) == NULL);
     sg_stats(t, &st);
     CHECK_EQ(st.syn_cookies_accepted, 1);
     CHECK_EQ(st.conns_accepted, 1);
@@ -317,6 +319,7 @@ static void test_cookie_evicts_oldest_half_open(void)
     CHECK_EQ(st.half_open, 1);
     CHECK_EQ(efvitcp_server_conn_count(t->srv), 3);
     CHECK(efvitcp_is_established(est));
+    CHECK(et_stack_check(t->st) == NULL);
     /* Only the remaining half-open connection's SYN-ACK is retransmitted (initial RTO 1 s). */
     sg_advance(t, 1100 * SG_MS);
     sg_rx *r = sg_take(t);
@@ -401,6 +404,7 @@ static void test_syn_flood_legit_client_connects(void)
     sg_stats(t, &st);
     CHECK_EQ(st.half_open, 4);
     CHECK_EQ(st.syn_cookies_sent, 4996);
+    CHECK(et_stack_check(t->st) == NULL);
     CHECK_EQ(efvitcp_server_conn_count(t->srv), 64);
 
     t->pport = 30000;
@@ -418,6 +422,7 @@ static void test_syn_flood_legit_client_connects(void)
     CHECK_EQ(st.half_open, 3);
     CHECK_EQ(st.conns_reset + st.conns_timeout + st.conns_closed, 0);
     CHECK_EQ(efvitcp_server_conn_count(t->srv), 64);
+    CHECK(et_stack_check(t->st) == NULL);
 }
 
 int main(void)
