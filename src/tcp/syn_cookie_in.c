@@ -108,6 +108,15 @@ bool et_cookie_ack(et_stack *st, const et_tcp_seg *s, uint32_t *conn)
     int idx = et_cookie_check(st->isn_key, &t, s->seq - 1, s->ack - 1, counter);
     if (idx < 0) {
         st->stats.syn_cookies_rejected++;
+        /* Text or FIN beyond the first octet names no cookie (SEG.SEQ - 1 is not the peer's
+           ISN): most likely a later segment of a cookie connection whose first one was lost or
+           overtaken. RFC 9293 §3.10.7.2 answers it with RST, which would reset that connection
+           (Linux does); dropped, the peer sends its first unacknowledged octet again, which
+           carries the cookie. A bare ACK still gets the RST. */
+        if (s->len || (s->flags & ET_TCP_FIN)) {
+            st->stats.drops[EFVITCP_DROP_NO_CONN]++;
+            return true;
+        }
         return false;
     }
     /* No state kept since the SYN: the user's filter is asked again. */

@@ -167,6 +167,28 @@ static void test_cookie_wrong_ack_rejected(void)
     CHECK_EQ(t->ev.established, 1);
 }
 
+/* A later segment of a cookie connection that overtook the first (or outlived its loss) names
+   no cookie: SEG.SEQ - 1 is not the peer's ISN. A RST would reset the peer's connection; it is
+   dropped, and the first octet, sent again, completes the handshake. */
+static void test_cookie_later_segment_dropped_not_reset(void)
+{
+    efvitcp_config cfg;
+    cookie_config(&cfg, EFVITCP_SYN_COOKIES_ALWAYS);
+    sg *t = sg_server(&cfg);
+    REQUIRE(cookie_synack(t, NULL));
+    sg_send(t, TH_ACK | TH_PSH, P(101), S(1), NULL, 50);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(efvitcp_server_conn_count(t->srv), 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.syn_cookies_rejected, 1);
+    CHECK_EQ(st.rst_sent, 0);
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 100);
+    EXPECT(t, TH_ACK, S(1), P(101));
+    CHECK_EQ(t->ev.established, 1);
+    CHECK(sg_stream_is_pat(t, 100));
+}
+
 /* The cookie names the 4-tuple: the same numbers from another port or address are rejected. */
 static void test_cookie_wrong_tuple_rejected(void)
 {
@@ -431,6 +453,7 @@ int main(void)
     RUN(test_cookie_mss_table_and_no_timestamps);
     RUN(test_cookie_ack_with_data);
     RUN(test_cookie_wrong_ack_rejected);
+    RUN(test_cookie_later_segment_dropped_not_reset);
     RUN(test_cookie_wrong_tuple_rejected);
     RUN(test_cookie_counter_age);
     RUN(test_cookie_checks_only_after_cookies);
