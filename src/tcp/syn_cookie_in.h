@@ -14,7 +14,7 @@ void et_cookie_send(et_stack *st, const et_tcp_seg *syn);
 /* An ACK (no SYN, no RST) for a listening port with no connection. false: not a valid cookie
    (the caller answers as LISTEN does). true: handled; *conn is then the id of the connection
    recreated in SYN-RECEIVED, with its SYN-ACK sent, or UINT32_MAX when it was refused, found
-   no slot, or was a failed cookie with text (dropped silently, see there). */
+   no slot, or was a failed cookie with text or FIN (dropped silently, see there). */
 bool et_cookie_ack(et_stack *st, const et_tcp_seg *s, uint32_t *conn);
 
 #endif

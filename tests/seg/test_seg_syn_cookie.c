@@ -183,6 +183,12 @@ static void test_cookie_later_segment_dropped_not_reset(void)
     sg_stats(t, &st);
     CHECK_EQ(st.syn_cookies_rejected, 1);
     CHECK_EQ(st.rst_sent, 0);
+    /* The same for a FIN that overtook them (efvitcp-sim --syn-cookies seed 30 reorder). */
+    sg_send(t, TH_ACK | TH_FIN, P(151), S(1), NULL, 0);
+    EXPECT_NOTHING(t);
+    /* A bare ACK that names no cookie still gets the RST. */
+    sg_send(t, TH_ACK, P(151), S(1), NULL, 0);
+    EXPECT(t, TH_RST, S(1), 0);
     sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 100);
     EXPECT(t, TH_ACK, S(1), P(101));
     CHECK_EQ(t->ev.established, 1);
