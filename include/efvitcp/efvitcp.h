@@ -95,6 +95,14 @@ typedef enum efvitcp_cc {
     EFVITCP_CC_CUBIC = 2,   /**< RFC 9438 (with RFC 5681 slow start and RFC 6582 recovery) */
 } efvitcp_cc;
 
+/** When a listener answers a SYN with a SYN cookie (RFC 4987 §3.6) instead of a connection slot. */
+typedef enum efvitcp_syn_cookies {
+    EFVITCP_SYN_COOKIES_OFF = 0,        /**< never: a SYN that finds no room is dropped */
+    EFVITCP_SYN_COOKIES_WHEN_SHORT = 1, /**< when the half-open budget or the free slots run
+                                             out (a SYN flood, a full server) */
+    EFVITCP_SYN_COOKIES_ALWAYS = 2,     /**< for every SYN (testing) */
+} efvitcp_syn_cookies;
+
 /** Log levels passed to the log hook. */
 enum { EFVITCP_LOG_ERROR = 0, EFVITCP_LOG_WARN = 1, EFVITCP_LOG_INFO = 2, EFVITCP_LOG_DEBUG = 3 };
 
@@ -194,6 +202,20 @@ typedef struct efvitcp_config {
                                         ends with a RST and on_timeout, so that a peer that never
                                         closes cannot hold the slot. 0 = never. Default 60000,
                                         as Linux's tcp_fin_timeout. */
+
+    /* --- SYN flood defence (servers; docs/engine.md "Half-open connections and SYN cookies") */
+    /** Passive connections in SYN_RECEIVED at a time (the half-open budget). 0 (the default) =
+        max_conns. They share the max_conns slots with established connections but never keep
+        one from them: the ACK of a SYN cookie that finds no free slot takes the slot of the
+        oldest half-open connection (counted in half_open_evicted). A SYN beyond the budget, or
+        finding no free slot, gets a SYN cookie (syn_cookies) or is dropped. 0..max_conns. */
+    uint32_t max_half_open;
+    /** SYN cookies (RFC 4987 §3.6, encoded as Linux does): no state until the handshake's last
+        ACK, which recreates the connection and completes it at once. The cookie keeps the MSS
+        (536, 1300, 1440 or 1460: the largest not above the peer's); window scaling survives
+        only with timestamps (it travels in our TSval), as in Linux; the handshake's RTT is not
+        sampled. A cookie is valid 64 to 128 s. Default EFVITCP_SYN_COOKIES_WHEN_SHORT. */
+    efvitcp_syn_cookies syn_cookies;
 } efvitcp_config;
 
 /** Fills the first size bytes of *cfg: the documented defaults for the fields this library
@@ -277,10 +299,14 @@ typedef enum efvitcp_drop_reason {
     EFVITCP_DROP_BAD_ACK,       /**< RFC 5961 §5 unacceptable ACK */
     EFVITCP_DROP_OOO_FULL,      /**< out-of-order island limit reached */
     EFVITCP_DROP_RCVBUF_FULL,   /**< data beyond the receive buffer */
-    EFVITCP_DROP_LISTEN_FULL,   /**< SYN while max_conns connections exist */
+    EFVITCP_DROP_LISTEN_FULL,   /**< SYN while max_conns connections exist and no SYN cookie
+                                     may get in (cookies off, or none of them half-open); the
+                                     valid ACK of a SYN cookie that finds every slot
+                                     synchronised (the peer retransmits and may get in later) */
     EFVITCP_DROP_REFUSED,       /**< allow_new_connection said no */
     EFVITCP_DROP_TX_BUF,        /**< no control buffer free to send an ACK or RST */
     EFVITCP_DROP_BEYOND_FIN,    /**< an out-of-order island beyond the peer's FIN, discarded */
+    EFVITCP_DROP_HALF_OPEN,     /**< SYN beyond max_half_open with syn_cookies off */
     EFVITCP_DROP_REASONS        /**< number of reasons */
 } efvitcp_drop_reason;
 
@@ -305,6 +331,17 @@ typedef struct efvitcp_stats {
     uint64_t drops[EFVITCP_DROP_REASONS_MAX];
     uint32_t conns_active; /**< connections in any state but TIME_WAIT */
     uint32_t time_wait_active;
+
+    /* --- added after 0.1.0 (at the end, so older programs keep their layout) --- */
+    /* SYN cookies (cfg.syn_cookies) and the half-open budget (cfg.max_half_open) */
+    uint64_t syn_cookies_sent;     /**< SYN-ACKs carrying a SYN cookie */
+    uint64_t syn_cookies_accepted; /**< connections recreated from the ACK of a SYN cookie */
+    uint64_t syn_cookies_rejected; /**< ACKs to a listening port with no connection, checked
+                                        as cookies (only within 128 s of the last cookie sent)
+                                        and found not ours or too old: answered with RST */
+    uint64_t half_open_evicted;    /**< half-open connections freed for a cookie's ACK */
+    uint32_t half_open; /**< connections in conns_active that are passive ones in SYN_RECEIVED
+                             (cfg.max_half_open) */
 } efvitcp_stats;
 
 /** TCP states (RFC 9293 §3.3.2). */

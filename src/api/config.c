@@ -19,6 +19,8 @@ static void config_default(efvitcp_config *cfg)
     cfg->ooo_ranges = 8;
     cfg->prefault = true;
     cfg->syn_retries = 5;
+    cfg->max_half_open = 0; /* = max_conns */
+    cfg->syn_cookies = EFVITCP_SYN_COOKIES_WHEN_SHORT;
     cfg->data_retries = 10;
     cfg->delayed_ack_us = 1000;
     cfg->min_rto_us = 5000;
@@ -73,6 +75,11 @@ const char *et_config_validate(const efvitcp_config *cfg)
     RANGE(ctrl_bufs, 4, 65536);
     RANGE(ooo_ranges, 1, 64);
     RANGE(syn_retries, 0, 30);
+    if (cfg->max_half_open > cfg->max_conns) return "config: max_half_open must be <= max_conns";
+    if (cfg->syn_cookies != EFVITCP_SYN_COOKIES_OFF &&
+        cfg->syn_cookies != EFVITCP_SYN_COOKIES_WHEN_SHORT &&
+        cfg->syn_cookies != EFVITCP_SYN_COOKIES_ALWAYS)
+        return "config: syn_cookies must be EFVITCP_SYN_COOKIES_OFF, _WHEN_SHORT or _ALWAYS";
     RANGE(data_retries, 1, 30);
     RANGE(delayed_ack_us, 0, 500000);
     RANGE(min_rto_us, 100, 0xffffffffu);

@@ -111,6 +111,8 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     et_rng_seed(&st->rng, cfg->seed);
     st->isn_key[0] = et_rng_next(&st->rng);
     st->isn_key[1] = et_rng_next(&st->rng);
+    st->ho_budget = cfg->max_half_open ? cfg->max_half_open : cfg->max_conns;
+    st->ho_head = st->ho_tail = UINT32_MAX;
     st->send_mask = cfg->send_slots - 1;
     while ((1u << st->send_shift) < cfg->send_slots) st->send_shift++;
     st->n_conn_bufs = cfg->max_conns * cfg->send_slots;

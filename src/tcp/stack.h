@@ -79,6 +79,7 @@ struct efvitcp_conn {
     bool user_knows; /* established was reported, or the user called connect */
     bool in_deferred;
     bool finishing; /* in its terminal callback: nothing more may reach the wire */
+    bool half_open; /* passive and in SYN_RECEIVED: on the half-open list (half_open.c) */
     bool ts_ok, ws_ok;
     bool fin_queued;  /* our FIN is in the send ring (or waits for a slot: fin_pending) */
     bool fin_pending; /* send_fin() found the ring full */
@@ -153,6 +154,7 @@ struct efvitcp_conn {
     void *user_data;
 
     struct efvitcp_conn *next_free, *next_deferred;
+    uint32_t ho_prev, ho_next; /* the half-open list, oldest first (ids, UINT32_MAX = none) */
 
     /* counters */
     uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
@@ -194,7 +196,12 @@ typedef struct et_stack {
     et_conn_table table;
     et_timer_wheel wheel;
     et_rng rng;
-    uint64_t isn_key[2];
+    uint64_t isn_key[2]; /* also keys the SYN cookies (syn_cookie.c) */
+    /* half-open connections (half_open.c) and SYN cookies (syn_cookie_in.c) */
+    uint32_t ho_budget; /* cfg.max_half_open, 0 resolved to max_conns */
+    uint32_t n_half_open, ho_head, ho_tail;
+    bool cookie_sent;        /* a SYN cookie went out at cookie_counter: ACKs are checked */
+    uint32_t cookie_counter; /* the counter (et_cookie_counter) of the last one */
     et_neigh neigh;
 
     /* TIME_WAIT records: a FIFO ring, oldest first (they all last time_wait_ms) */
@@ -287,6 +294,8 @@ void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *));
 void et_conn_enter_time_wait(et_conn *c);
 uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void et_conn_init_seq(et_conn *c, uint32_t iss);
+/* The TSval offset of a connection (RFC 7323 §5.4), a keyed hash of its tuple. */
+uint32_t et_conn_ts_offset(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 /* An ephemeral port (RFC 6056 algorithm 1) free for rip:rport in our table; 0 if none. */
 uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
 /* lport is neither listened on nor used toward rip:rport. */
@@ -308,13 +317,16 @@ void et_output_syn(et_conn *c);
 bool et_send_ack(et_conn *c);
 /* Keepalive probe (seq SND.NXT - 1). */
 bool et_send_keepalive(et_conn *c);
-/* Sends a RST for the connection (seq = snd_nxt). */
+/* Sends a RST for the connection (seq = the highest sequence sent). */
 void et_send_rst_conn(et_conn *c);
 /* RST in reply to a segment of no connection (RFC 9293 §3.10.7.1). */
 void et_send_rst_reply(et_stack *st, const et_tcp_seg *s);
 /* ACK for a TIME_WAIT record. */
 void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t rport,
                     uint16_t lport);
+/* A SYN-ACK for syn that no connection keeps (a SYN cookie, syn_cookie_in.c). */
+bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
+                              uint32_t tsval);
 /* Retransmits segment index idx (RTO, fast retransmit, persist probe). false if busy. */
 bool et_retransmit(et_conn *c, uint32_t idx);
 /* The window we would advertise now, unscaled bytes, with receiver SWS avoidance applied. */

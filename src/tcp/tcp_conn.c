@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tcp/half_open.h"
 #include "tcp/stack.h"
 
 et_conn *et_conn_alloc(et_stack *st)
@@ -61,6 +62,7 @@ void et_conn_free(et_conn *c)
 {
     et_stack *st = c->st;
     if (c->state == EFVITCP_CLOSED) return;
+    et_ho_remove(st, c);
     et_wheel_cancel(&st->wheel, &c->t_retx);
     et_wheel_cancel(&st->wheel, &c->t_delack);
     et_wheel_cancel(&st->wheel, &c->t_keepalive);
@@ -134,9 +136,15 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->queued_end = iss;
     c->recover = iss;
     c->sr_una = c->sr_nxt = c->sr_end = 0;
-    /* RFC 7323 §5.4: a per-connection random offset keeps TSval from revealing the clock. */
-    uint32_t tuple[3] = {c->remote_ip, c->local_port, c->remote_port};
-    c->ts_offset = (uint32_t)(et_siphash(c->st->isn_key, tuple, sizeof(tuple)) >> 32);
+    c->ts_offset = et_conn_ts_offset(c->st, c->remote_ip, c->remote_port, c->local_port);
+}
+
+/* RFC 7323 §5.4: a per-connection random offset keeps TSval from revealing the clock. A function
+   of the tuple, so that a SYN cookie's TSval and the connection it becomes agree. */
+uint32_t et_conn_ts_offset(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+    uint32_t tuple[3] = {rip, lport, rport};
+    return (uint32_t)(et_siphash(st->isn_key, tuple, sizeof(tuple)) >> 32);
 }
 
 bool et_conn_port_free(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)

@@ -600,13 +600,14 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
     }
     uint32_t v = et_ct_find(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
     if (v == UINT32_MAX) {
-        if (et_stack_is_listening(st, s->dport)) {
-            et_in_listen(st, s, 0);
-        } else {
+        if (!et_stack_is_listening(st, s->dport)) {
             st->stats.drops[EFVITCP_DROP_NO_CONN]++;
             et_send_rst_reply(st, s);
+            return;
         }
-        return;
+        /* The ACK of a SYN cookie recreates its connection, in SYN-RECEIVED: it then takes the
+           segment as the last of the handshake (syn_cookie_in.c). */
+        if ((v = et_in_listen(st, s, 0)) == UINT32_MAX) return;
     }
     if (v & ET_TW_FLAG) {
         uint32_t idx = v & ~ET_TW_FLAG;
@@ -620,7 +621,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
                 uint32_t min_iss = tw->snd_nxt + 65536;
                 et_tw_remove(st, idx);
                 st->stats.time_wait_reused++;
-                et_in_listen(st, s, min_iss);
+                (void)et_in_listen(st, s, min_iss); /* a SYN: no connection to go on with */
                 return;
             }
         }

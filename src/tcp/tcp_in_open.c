@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "tcp/half_open.h"
+#include "tcp/syn_cookie_in.h"
 #include "tcp/tcp_in.h"
 
 /* Options of a SYN or SYN-ACK decide MSS, window scaling and timestamps for the connection. */
@@ -36,6 +38,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
 void et_in_report_established(et_conn *c)
 {
     et_stack *st = c->st;
+    et_ho_remove(st, c);
     c->state = EFVITCP_ESTABLISHED;
     c->user_knows = true;
     /* Segments never exceed the largest window the peer offered so far, or they could never
@@ -64,55 +67,73 @@ void et_in_syn_acked(et_conn *c, uint32_t ack)
     et_wheel_cancel(&c->st->wheel, &c->t_retx);
 }
 
-/* RFC 9293 §3.10.7.2: a segment for a listening port. */
-void et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
+bool et_in_allowed(et_stack *st, const et_tcp_seg *s)
 {
-    if (s->flags & ET_TCP_RST) return;
+    if (!st->h->allow_new_connection) return true;
+    struct sockaddr_in peer = {.sin_family = AF_INET};
+    peer.sin_addr.s_addr = htonl(s->saddr);
+    peer.sin_port = htons(s->sport);
+    if (st->h->allow_new_connection(st->hctx, &peer, s->dport)) return true;
+    st->stats.drops[EFVITCP_DROP_REFUSED]++;
+    et_send_rst_reply(st, s);
+    return false;
+}
+
+et_conn *et_in_open_passive(et_stack *st, const et_tcp_seg *syn, uint32_t iss)
+{
+    et_conn *c = et_conn_alloc(st);
+    c->remote_ip = syn->saddr;
+    c->remote_port = syn->sport;
+    c->local_port = syn->dport;
+    c->next_hop = syn->saddr;
+    et_conn_set_peer_mac(c, syn->src_mac);
+    et_ct_insert(&st->table, et_ct_key(syn->saddr, syn->sport, syn->dport), c->id);
+    et_conn_init_seq(c, iss);
+    c->irs = syn->seq;
+    c->rcv_nxt = syn->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    apply_syn_options(c, syn);
+    et_in_set_snd_wnd(c, syn->window); /* never scaled in a SYN (RFC 7323 §2.2) */
+    c->snd_wl1 = syn->seq;
+    c->snd_wl2 = iss;
+    c->state = EFVITCP_SYN_RECEIVED;
+    return c;
+}
+
+/* RFC 9293 §3.10.7.2: a segment for a listening port. */
+uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
+{
+    if (s->flags & ET_TCP_RST) return UINT32_MAX;
     if (s->flags & ET_TCP_ACK) {
+        uint32_t id;
+        if (et_cookie_ack(st, s, &id)) return id;
         st->stats.drops[EFVITCP_DROP_NO_CONN]++;
         et_send_rst_reply(st, s);
-        return;
+        return UINT32_MAX;
     }
     if (!(s->flags & ET_TCP_SYN)) {
         st->stats.drops[EFVITCP_DROP_NO_CONN]++;
-        return;
+        return UINT32_MAX;
     }
-    if (!st->free_conns) {
+    bool cookie = et_cookie_wanted(st, min_iss);
+    if (!cookie && !et_ho_room(st)) {
         /* Like a full backlog: drop silently so that the peer retries later. */
-        st->stats.drops[EFVITCP_DROP_LISTEN_FULL]++;
-        return;
+        st->stats.drops[st->free_conns ? EFVITCP_DROP_HALF_OPEN : EFVITCP_DROP_LISTEN_FULL]++;
+        return UINT32_MAX;
     }
-    if (st->h->allow_new_connection) {
-        struct sockaddr_in peer = {.sin_family = AF_INET};
-        peer.sin_addr.s_addr = htonl(s->saddr);
-        peer.sin_port = htons(s->sport);
-        if (!st->h->allow_new_connection(st->hctx, &peer, s->dport)) {
-            st->stats.drops[EFVITCP_DROP_REFUSED]++;
-            et_send_rst_reply(st, s);
-            return;
-        }
+    if (!et_in_allowed(st, s)) return UINT32_MAX;
+    if (cookie) {
+        et_cookie_send(st, s);
+        return UINT32_MAX;
     }
-    et_conn *c = et_conn_alloc(st);
-    c->remote_ip = s->saddr;
-    c->remote_port = s->sport;
-    c->local_port = s->dport;
-    c->next_hop = s->saddr;
-    et_conn_set_peer_mac(c, s->src_mac);
-    et_ct_insert(&st->table, et_ct_key(s->saddr, s->sport, s->dport), c->id);
     uint32_t iss = et_conn_isn(st, s->saddr, s->sport, s->dport);
     if (min_iss && seq_lt(iss, min_iss)) iss = min_iss; /* RFC 1122 §4.2.2.13 */
-    et_conn_init_seq(c, iss);
-    c->irs = s->seq;
-    c->rcv_nxt = s->seq + 1;
-    c->rcv_adv = c->rcv_nxt;
-    apply_syn_options(c, s);
-    et_in_set_snd_wnd(c, s->window); /* never scaled in a SYN (RFC 7323 §2.2) */
-    c->snd_wl1 = s->seq;
-    c->snd_wl2 = iss;
-    c->state = EFVITCP_SYN_RECEIVED;
+    et_conn *c = et_in_open_passive(st, s, iss);
+    et_ho_add(st, c);
     c->segs_in++;
     /* Data on the SYN is not acknowledged: the peer sends it again after the handshake. */
     et_output_syn(c);
+    return UINT32_MAX;
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */

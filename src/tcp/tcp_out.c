@@ -522,6 +522,45 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
     if (ctrl_send(st, id, ET_HDRS_LEN + optlen)) st->stats.segs_out++;
 }
 
+/* A SYN-ACK that no connection keeps (syn_cookie_in.c), laid out as tx_seg lays out a SYN-ACK:
+   MSS, then window scale and timestamps when the cookie keeps them, the window of an empty
+   receive buffer, unscaled (RFC 7323 §2.2). */
+bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
+                              uint32_t tsval)
+{
+    uint32_t id = ctrl_get(st);
+    if (id == UINT32_MAX) return false;
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint8_t *opt = buf + ET_HDRS_LEN;
+    opt[0] = ET_TCPOPT_MSS;
+    opt[1] = 4;
+    put16(opt + 2, htons((uint16_t)st->adv_mss));
+    uint32_t optlen = 4;
+    if (ws) {
+        opt[4] = ET_TCPOPT_NOP;
+        opt[5] = ET_TCPOPT_WS;
+        opt[6] = 3;
+        opt[7] = st->rcv_wscale;
+        optlen = 8;
+    }
+    if (ts) {
+        et_hdr_ts_opt(opt + optlen, tsval, syn->opt.tsval);
+        optlen += ET_TS_OPTLEN;
+    }
+    uint32_t wnd = st->cfg.recv_buf_size;
+    seg_peer to = {.mac = syn->src_mac, .ip = syn->saddr, .lport = syn->dport, .rport = syn->sport};
+    write_headers(st, buf, &to,
+                  &(seg_hdr){.seq = iss,
+                             .ack = syn->seq + 1,
+                             .flags = ET_TCP_SYN | ET_TCP_ACK,
+                             .win = (uint16_t)(wnd > 65535 ? 65535 : wnd),
+                             .optlen = optlen,
+                             .sum = et_csum_add_hdr(0, opt, optlen)});
+    if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
+    st->stats.segs_out++;
+    return true;
+}
+
 void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip)
 {
     static const uint8_t zero[6];

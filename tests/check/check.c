@@ -384,6 +384,35 @@ static const char *check_tx_bufs(const et_stack *st, ck *k)
     return NULL;
 }
 
+/* The half-open list (src/tcp/half_open.c): exactly the passive connections in SYN_RECEIVED,
+   oldest first, linked both ways, counted, within the budget. */
+static const char *check_half_open(const et_stack *st, ck *k)
+{
+    uint32_t flagged = 0, listed = 0, prev = UINT32_MAX;
+    for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+        const et_conn *c = &st->conns[i];
+        bool want = c->state == EFVITCP_SYN_RECEIVED && !c->active_open;
+        if (c->half_open != want)
+            FAIL("half-open flag wrong (passive SYN_RECEIVED only)", CONN_FMT, CONN_ARGS(c));
+        flagged += c->half_open;
+    }
+    for (uint32_t id = st->ho_head; id != UINT32_MAX; id = st->conns[id].ho_next) {
+        if (id >= st->cfg.max_conns || ++listed > st->cfg.max_conns)
+            FAIL("half-open list broken", "id %u after %u entries", id, listed);
+        const et_conn *c = &st->conns[id];
+        if (!c->half_open || c->ho_prev != prev)
+            FAIL("half-open list links wrong", CONN_FMT "prev %u want %u", CONN_ARGS(c), c->ho_prev,
+                 prev);
+        prev = id;
+    }
+    if (prev != st->ho_tail)
+        FAIL("half-open list tail wrong", "tail %u last %u", st->ho_tail, prev);
+    if (flagged != listed || listed != st->n_half_open || st->n_half_open > st->ho_budget)
+        FAIL("half-open count wrong", "flagged %u listed %u n_half_open %u budget %u", flagged,
+             listed, st->n_half_open, st->ho_budget);
+    return NULL;
+}
+
 static const char *check_all(const et_stack *st, ck *k)
 {
     const char *e;
@@ -416,6 +445,7 @@ static const char *check_all(const et_stack *st, ck *k)
     if ((e = check_tw(st, &tw_live, k))) return e;
     if ((e = check_table(st, tw_live, k))) return e;
     if ((e = check_tx_bufs(st, k))) return e;
+    if ((e = check_half_open(st, k))) return e;
     return NULL;
 }
 

@@ -713,7 +713,8 @@ typedef struct multi {
 } multi;
 
 /* The server's max_conns is reached: further SYNs are dropped silently (the client retries);
-   once a connection ends, the next retransmitted SYN gets in. */
+   once a connection ends, the next retransmitted SYN gets in. Without SYN cookies: with them
+   the third SYN gets one (test_server_max_conns_cookie). */
 static void test_server_max_conns(void)
 {
     static multi m;
@@ -723,6 +724,7 @@ static void test_server_max_conns(void)
     efvitcp_config sc;
     sim_default_config(&sc, 1);
     sc.max_conns = 2;
+    sc.syn_cookies = EFVITCP_SYN_COOKIES_OFF;
     CHECK_NULL_ERR(sim_init(&m.s, &wc, &sc, NULL, 5000));
     set_handlers(&m.s.sh);
     m.s.sctx = &m.S;
@@ -765,6 +767,52 @@ static void test_server_max_conns(void)
     CHECK_EQ(cs.retransmits, 1);
     CHECK(strcmp(m.C[0].log, "EEFCE") == 0);
     CHECK(strcmp(m.S.log, "AAEEFCAE") == 0); /* both SYNs before either final ACK */
+    sim_free(&m.s);
+}
+
+/* The same with SYN cookies (the default): the third SYN finds both slots half-open and gets a
+   cookie; its ACK arrives after both connections completed and finds no slot (dropped, as Linux
+   with a full accept queue). The client believes it is connected; its data goes again until a
+   slot is free, and that segment, still carrying the cookie's ACK, recreates the connection. */
+static void test_server_max_conns_cookie(void)
+{
+    static multi m;
+    memset(&m, 0, sizeof(m));
+    efvitcp_wire_config wc;
+    default_wire(&wc);
+    efvitcp_config sc;
+    sim_default_config(&sc, 1);
+    sc.max_conns = 2;
+    CHECK_NULL_ERR(sim_init(&m.s, &wc, &sc, NULL, 5000));
+    set_handlers(&m.s.sh);
+    m.s.sctx = &m.S;
+    m.S.fin_on_fin = true;
+    set_handlers(&m.s.ch);
+    m.s.cctx = &m.C[0];
+    m.C[0].s = m.S.s = &m.s;
+    for (int i = 0; i < 3; i++)
+        CHECK_NULL_ERR(efvitcp_client_connect(m.s.cli, SIM_SERVER_IP, 5000, 0, &m.cc[i]));
+    sim_run_for(&m.s, 100 * MS);
+    CHECK_EQ(m.C[0].est, 3);
+    CHECK_EQ(m.S.est, 2);
+    efvitcp_stats ss;
+    efvitcp_server_stats(m.s.srv, &ss);
+    CHECK_EQ(ss.syn_cookies_sent, 1);
+    CHECK_EQ(ss.drops[EFVITCP_DROP_LISTEN_FULL], 1);
+    CHECK_EQ(ss.rst_sent, 0);
+    uint8_t b = pat(m.S.rx_stream, 0);
+    CHECK_EQ(efvitcp_send(m.cc[2], &b, 1, false), 1);
+    sim_run_for(&m.s, 100 * MS);
+    CHECK_EQ(m.S.est, 2);
+    CHECK_NULL_ERR(efvitcp_send_fin(m.cc[0]));
+    sim_run_for(&m.s, 2 * SEC);
+    CHECK_EQ(m.S.closed, 1);
+    CHECK_EQ(m.S.est, 3);
+    CHECK_EQ(m.S.rx, 1);
+    efvitcp_server_stats(m.s.srv, &ss);
+    CHECK_EQ(ss.syn_cookies_accepted, 1);
+    CHECK_EQ(ss.conns_accepted, 3);
+    CHECK_EQ(efvitcp_server_conn_count(m.s.srv), 2);
     sim_free(&m.s);
 }
 
@@ -1230,6 +1278,7 @@ int main(void)
     RUN(test_refused_no_listener);
     RUN(test_allow_new_connection_says_no);
     RUN(test_server_max_conns);
+    RUN(test_server_max_conns_cookie);
     RUN(test_client_max_conns);
     RUN(test_time_wait_table_full);
     RUN(test_many_connections);

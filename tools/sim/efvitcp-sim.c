@@ -2,7 +2,7 @@
  * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
  *
  *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE]
- *               [--twice] [--no-fast-path] [--stats] [--bulk] [-v]
+ *               [--twice] [--no-fast-path] [--syn-cookies] [--stats] [--bulk] [-v]
  *
  * --seeds      one seed N or a range FIRST..LAST (default 1..100)
  * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
@@ -18,6 +18,8 @@
  * --twice      run every seed twice, the second time with capture on and header prediction
  *              (cfg.fast_path) switched, and require the same frames bit for bit
  * --no-fast-path  both stacks without header prediction: every segment takes the general path
+ * --syn-cookies   the server answers every SYN with a SYN cookie (EFVITCP_SYN_COOKIES_ALWAYS):
+ *              each handshake completes from the cookie, under the profile's faults
  * --stats      goodput in virtual time per profile, relative to clean, and fault counts
  * --bulk       workload of plain bulk transfers (no pacing, slow readers, aborts or late polls),
  *              so that --stats measures what the faults cost
@@ -60,7 +62,7 @@ static void usage(FILE *out, const char *argv0, bool full)
 {
     fprintf(out,
             "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
-            "[--twice] [--no-fast-path] [--stats] [--bulk] [-v]\nprofiles:",
+            "[--twice] [--no-fast-path] [--syn-cookies] [--stats] [--bulk] [-v]\nprofiles:",
             argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(out, " %s", sim_profile_names[i]);
     fprintf(out,
@@ -162,7 +164,8 @@ static void print_stats(const prof_stats *ps, int link)
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
 static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const char *pcap,
-                    bool verbose, bool twice, bool bulk, bool no_fast_path, prof_stats *ps)
+                    bool verbose, bool twice, bool bulk, bool no_fast_path, bool cookies,
+                    prof_stats *ps)
 {
     sim_opts o = {.seed = seed,
                   .profile = prof,
@@ -170,7 +173,8 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
                   .pcap_base = pcap,
                   .verbose = verbose,
                   .bulk = bulk,
-                  .no_fast_path = no_fast_path};
+                  .no_fast_path = no_fast_path,
+                  .syn_cookies = cookies};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
@@ -231,9 +235,10 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
     else
         snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s%s%s.pcap", seed,
                  sim_profile_names[prof], link ? "-" : "", link ? sim_link_names[link] : "");
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s -v --pcap %s\n", argv0, seed,
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s%s -v --pcap %s\n", argv0, seed,
            sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
-           bulk ? " --bulk" : "", no_fast_path ? " --no-fast-path" : "", cap);
+           bulk ? " --bulk" : "", no_fast_path ? " --no-fast-path" : "",
+           cookies ? " --syn-cookies" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -256,6 +261,7 @@ int main(int argc, char **argv)
     int prof = PROF_MIXED, link = SIM_LINK_MEM;
     const char *pcap = NULL;
     bool verbose = false, stats = false, twice = false, bulk = false, no_fast_path = false;
+    bool cookies = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--seeds") == 0 && i + 1 < argc) {
@@ -297,6 +303,8 @@ int main(int argc, char **argv)
             twice = true;
         } else if (strcmp(a, "--no-fast-path") == 0) {
             no_fast_path = true;
+        } else if (strcmp(a, "--syn-cookies") == 0) {
+            cookies = true;
         } else if (strcmp(a, "--bulk") == 0) {
             bulk = true;
         } else {
@@ -311,7 +319,8 @@ int main(int argc, char **argv)
         if (prof == PROF_MIXED) lo = hi = (int)(seed % PROF_COUNT);
         if (prof == PROF_ALL) lo = 0, hi = PROF_COUNT - 1;
         for (int p = lo; p <= hi; p++) {
-            if (run_one(argv[0], seed, p, link, pcap, verbose, twice, bulk, no_fast_path, ps))
+            if (run_one(argv[0], seed, p, link, pcap, verbose, twice, bulk, no_fast_path, cookies,
+                        ps))
                 passed++;
             else
                 failed++;
