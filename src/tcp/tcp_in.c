@@ -607,7 +607,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         }
         /* The ACK of a SYN cookie recreates its connection, in SYN-RECEIVED: it then takes the
            segment as the last of the handshake (syn_cookie_in.c). */
-        if ((v = et_in_listen(st, s, 0)) == UINT32_MAX) return;
+        if ((v = et_in_listen(st, s, UINT32_MAX)) == UINT32_MAX) return;
     }
     if (v & ET_TW_FLAG) {
         uint32_t idx = v & ~ET_TW_FLAG;
@@ -618,10 +618,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
             bool newer = (tw->ts_ok && s->opt.has_ts) ? (int32_t)(s->opt.tsval - tw->ts_recent) > 0
                                                       : seq_gt(s->seq, tw->rcv_nxt);
             if (newer) {
-                uint32_t min_iss = tw->snd_nxt + 65536;
-                et_tw_remove(st, idx);
-                st->stats.time_wait_reused++;
-                (void)et_in_listen(st, s, min_iss); /* a SYN: no connection to go on with */
+                (void)et_in_listen(st, s, idx); /* a SYN: no connection to go on with */
                 return;
             }
         }

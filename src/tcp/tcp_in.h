@@ -8,10 +8,12 @@
 #include "tcp/stack.h"
 
 /* tcp_in_open.c: LISTEN and SYN-SENT (RFC 9293 §3.10.7.2-3) and what completes a handshake */
-/* A segment for a listening port; min_iss > 0 bounds the ISS of a TIME_WAIT reuse. Returns the
-   id of a connection that the segment recreated (the ACK of a SYN cookie), which must now take
-   the segment as the last of its handshake; else UINT32_MAX. */
-uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss);
+/* A segment for a listening port. reuse_tw: the index of a TIME_WAIT record that a newer SYN
+   reuses (UINT32_MAX if none): it bounds the ISS, and it is removed only if the SYN is accepted,
+   so that a refused one leaves the old connection its RFC 1337 protection. Returns the id of a
+   connection that the segment recreated (the ACK of a SYN cookie), which must now take the
+   segment as the last of its handshake; else UINT32_MAX. */
+uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t reuse_tw);
 /* A passive connection in SYN_RECEIVED for syn, with ISS iss: addressing, table entry, sequence
    numbers, the options syn negotiates. A slot must be free. Nothing is sent. */
 et_conn *et_in_open_passive(et_stack *st, const et_tcp_seg *syn, uint32_t iss);

@@ -101,7 +101,7 @@ et_conn *et_in_open_passive(et_stack *st, const et_tcp_seg *syn, uint32_t iss)
 }
 
 /* RFC 9293 §3.10.7.2: a segment for a listening port. */
-uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
+uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t reuse_tw)
 {
     if (s->flags & ET_TCP_RST) return UINT32_MAX;
     if (s->flags & ET_TCP_ACK) {
@@ -115,7 +115,9 @@ uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
         st->stats.drops[EFVITCP_DROP_NO_CONN]++;
         return UINT32_MAX;
     }
-    bool cookie = et_cookie_wanted(st, min_iss);
+    /* RFC 1122 §4.2.2.13: a new incarnation starts above the old one's sequence space. */
+    uint32_t min_iss = reuse_tw != UINT32_MAX ? et_tw_get(st, reuse_tw)->snd_nxt + 65536 : 0;
+    bool cookie = et_cookie_wanted(st, reuse_tw != UINT32_MAX);
     if (!cookie && !et_ho_room(st)) {
         /* Like a full backlog: drop silently so that the peer retries later. */
         st->stats.drops[st->free_conns ? EFVITCP_DROP_HALF_OPEN : EFVITCP_DROP_LISTEN_FULL]++;
@@ -126,8 +128,12 @@ uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t min_iss)
         et_cookie_send(st, s);
         return UINT32_MAX;
     }
+    if (reuse_tw != UINT32_MAX) {
+        et_tw_remove(st, reuse_tw);
+        st->stats.time_wait_reused++;
+    }
     uint32_t iss = et_conn_isn(st, s->saddr, s->sport, s->dport);
-    if (min_iss && seq_lt(iss, min_iss)) iss = min_iss; /* RFC 1122 §4.2.2.13 */
+    if (min_iss && seq_lt(iss, min_iss)) iss = min_iss;
     et_conn *c = et_in_open_passive(st, s, iss);
     et_ho_add(st, c);
     c->segs_in++;

@@ -335,6 +335,29 @@ static void test_time_wait_reuse_by_newer_ts(void)
     CHECK_EQ(sg_state(t), EFVITCP_ESTABLISHED);
 }
 
+/* A newer SYN for a TIME_WAIT tuple that the listener then refuses (allow_new_connection says
+   no) leaves the TIME_WAIT record in place: the old connection keeps its RFC 1337 protection, and
+   a retransmission of its FIN is still answered by the TIME_WAIT ACK. */
+static void test_time_wait_kept_when_reusing_syn_refused(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    REQUIRE(sg_time_wait(t));
+    uint32_t old_pis = t->pis;
+    t->ts = SG_PEER_TS + 1000;
+    t->allow = false;
+    sg_opts o = sg_syn_opts(t);
+    sg_send_o(t, TH_SYN, P(0) + 100000, 0, t->win, NULL, 0, &o);
+    EXPECT(t, TH_RST | TH_ACK, 0, P(0) + 100001);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.time_wait_reused, 0);
+    CHECK_EQ(st.time_wait_active, 1);
+    t->pis = old_pis;
+    sg_send(t, TH_FIN | TH_ACK, P(1), S(2), NULL, 0); /* the old FIN again */
+    EXPECT(t, TH_ACK, S(2), P(2));
+}
+
 /* RFC 6191: a SYN with an older (or equal) TSval is no new incarnation: the TIME_WAIT ACK
    answers it and the record stays. */
 static void test_time_wait_refuses_older_ts(void)
@@ -472,6 +495,7 @@ int main(void)
     RUN(test_time_wait_behaviour);
     RUN(test_time_wait_reuse_by_newer_ts);
     RUN(test_time_wait_refuses_older_ts);
+    RUN(test_time_wait_kept_when_reusing_syn_refused);
     RUN(test_time_wait_reuse_by_seq);
     RUN(test_no_time_wait);
     RUN(test_active_open_then_close);
