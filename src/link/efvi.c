@@ -27,7 +27,10 @@
  * Events are polled in batches from both rx_burst and tx_done; frames wait in a ready ring and
  * completions in a done ring until the engine takes them. OFLOW, RESET and TX_ERROR leave the VI
  * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
- * may not have left, which TCP repairs by retransmission.
+ * may not have left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
+ * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
+ * until it gave them back (restart_due), and receive ids carry a use count, so that a release of
+ * an id not lent now is ignored rather than passed to the driver.
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
  * and port filter for a listening port; flow_del removes it. With an address of its own
@@ -121,7 +124,15 @@ typedef struct efvi_link {
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
     bool in_scatter;
-    uint32_t efct_lent; /* EFCT packets handed to the engine and not yet released */
+    /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
+       which keeps the driver's packet id) in the low tag_bits, and above it a count of that
+       slot's uses, never 0. rx_tag[slot] is the id out now (in the ready ring or with the
+       engine), 0 when none: a release naming an earlier use (a second release, a frame of a VI
+       since recreated) matches nothing and is ignored. */
+    uint32_t *rx_tag, *rx_seq;
+    uint32_t tag_bits, tag_mask, n_slots;
+    uint32_t rx_lent;                           /* ids handed to the engine and not yet released */
+    uint32_t *efct_pkt, *slot_free, slot_nfree; /* EFCT: packet id per slot, free slots */
 
     /* steering */
     efvi_flow *flows;
@@ -421,12 +432,21 @@ static void rx_refill(efvi_link *e)
     rx_push(e);
 }
 
-static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t id, uint64_t ts)
+/* The next id of a slot (see rx_tag). */
+static uint32_t slot_tag(efvi_link *e, uint32_t slot)
+{
+    uint32_t seq = (e->rx_seq[slot] + 1) & (UINT32_MAX >> e->tag_bits);
+    if (!seq) seq = 1;
+    e->rx_seq[slot] = seq;
+    return e->rx_tag[slot] = seq << e->tag_bits | slot;
+}
+
+static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t slot, uint64_t ts)
 {
     et_rx_frame *f = &e->ready[(e->ready_head + e->ready_n) % e->ready_cap];
     f->data = data;
     f->len = len;
-    f->id = id;
+    f->id = slot_tag(e, slot);
     f->hw_ts = ts;
     f->csum = e->rx_csum;
     e->ready_n++;
@@ -537,24 +557,44 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
             ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
     }
 #endif
-    e->efct_lent++;
-    ready_put(e, (uint8_t *)p, len, id, ts);
+    if (!e->slot_nfree) {
+        /* Cannot happen: a poll takes no more events than there are free slots. */
+        e->st.rx_discard_other++;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+    uint32_t slot = e->slot_free[--e->slot_nfree];
+    e->efct_pkt[slot] = id;
+    ready_put(e, (uint8_t *)p, len, slot, ts);
+}
+
+/* Gives the packet of a slot back to the VI it came from and frees the slot. */
+static void efct_slot_release(efvi_link *e, uint32_t slot)
+{
+    e->rx_tag[slot] = 0;
+    e->slot_free[e->slot_nfree++] = slot;
+    if (e->have_vi) efct_vi_rxpkt_release(&e->vi, e->efct_pkt[slot]);
 }
 #endif
 
 static void efvi_rx_release(et_link *l, uint32_t id)
 {
     efvi_link *e = (efvi_link *)l;
+    uint32_t slot = id & e->tag_mask;
+    if (!id || slot >= e->n_slots || e->rx_tag[slot] != id || !e->rx_lent) {
+        e->st.rx_stale_release++;
+        return;
+    }
+    e->rx_lent--;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
     if (e->efct) {
-        if (!e->efct_lent) return;
-        e->efct_lent--;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_slot_release(e, slot);
         return;
     }
 #endif
-    if (id >= e->n_rx || e->rx_state[id] != RX_HELD) return;
-    rx_recycle(e, id);
+    e->rx_tag[slot] = 0;
+    if (e->rx_state[slot] != RX_HELD) return;
+    rx_recycle(e, slot);
     /* Keep the ring full under load without a doorbell per buffer. */
     if (e->rx_unpushed >= 32) rx_push(e);
 }
@@ -617,7 +657,7 @@ static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
 /* The queued frames, in order, as far as the ring takes them: one doorbell for the batch. */
 static void tx_drain(efvi_link *e)
 {
-    if (e->down || !e->pend_n) return;
+    if (e->down || e->restart_needed || !e->pend_n) return;
     bool inited = false;
     while (e->pend_n) {
         uint32_t id = e->pend[e->pend_head];
@@ -645,7 +685,7 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     e->tx_len[id] = (uint16_t)len;
     e->st.tx_frames++;
     e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (!e->down && !e->pend_n && tx_now(e, id, len)) return 0;
+    if (!e->down && !e->restart_needed && !e->pend_n && tx_now(e, id, len)) return 0;
     e->pend[(e->pend_head + e->pend_n) % l->n_tx] = id;
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
@@ -740,13 +780,13 @@ static void restart(efvi_link *e)
     e->restart_needed = false;
     e->st.restarts++;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-    if (e->efct && e->have_vi) {
-        /* Packets of the old VI cannot outlive it. */
-        while (e->ready_n) {
-            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
-            e->ready_head = (e->ready_head + 1) % e->ready_cap;
-            e->ready_n--;
-        }
+    if (e->efct) {
+        /* Packets of the old VI cannot outlive it: those in the ready ring go back now. None is
+           with the engine (restart_due); were one, its id would name nothing from now on. */
+        for (uint32_t k = 0; k < e->n_slots; k++)
+            if (e->rx_tag[k]) efct_slot_release(e, k);
+        e->ready_n = 0;
+        e->rx_lent = 0;
     }
 #endif
     /* Whether the frames on the ring left is unknown; once the VI is gone their buffers are
@@ -793,8 +833,26 @@ static void restart(efvi_link *e)
  * are only taken as far as the engine will take their frames in this poll, so frames beyond it
  * wait in the NIC rather than in the link.
  */
+/*
+ * Recreates a broken VI unless the engine still holds packets it lent (EFCT: they live in the
+ * VI's buffers, which ef_vi_free takes away while the engine parses them, and their ids would be
+ * released on the next VI). The engine gives every frame back within its poll, so the restart
+ * waits at most until the next rx_burst, tx_done or tx_flush; meanwhile nothing is sent on the
+ * broken VI and its event queue is not polled. EF10 frames sit in the link's own registered
+ * memory, which outlives the VI: the engine keeps them across a restart and releases them onto
+ * the new VI's ring. False while the restart must wait.
+ */
+static bool restart_due(efvi_link *e)
+{
+    if (!e->restart_needed) return true;
+    if (e->efct && e->rx_lent) return false;
+    restart(e);
+    return true;
+}
+
 static void poll_events(efvi_link *e, uint32_t budget)
 {
+    if (!restart_due(e)) return;
     if (e->down) {
         if (efvi_now(&e->base) < e->retry_at) return;
         restart(e);
@@ -806,6 +864,7 @@ static void poll_events(efvi_link *e, uint32_t budget)
     uint32_t polled = 0;
     while (polled < budget) {
         uint32_t room = e->ready_cap - e->ready_n, want = budget - polled;
+        if (e->efct && room > e->slot_nfree) room = e->slot_nfree;
         if (want > room) want = room;
         if (want > EVS_MAX) want = EVS_MAX;
         if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
@@ -851,7 +910,7 @@ static void poll_events(efvi_link *e, uint32_t budget)
             }
         }
         if (e->restart_needed) {
-            restart(e);
+            if (!restart_due(e)) e->st.restarts_deferred++;
             break;
         }
         polled += (uint32_t)(n > 0 ? n : 0);
@@ -867,6 +926,7 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
         out[n++] = e->ready[e->ready_head];
         e->ready_head = (e->ready_head + 1) % e->ready_cap;
         e->ready_n--;
+        e->rx_lent++;
     }
     return n;
 }
@@ -875,6 +935,8 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
     efvi_link *e = (efvi_link *)l;
     if (!out || max <= 0) return 0;
+    /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
+    restart_due(e);
     int n = ready_take(e, out, 0, max);
     if (n < max) {
         poll_events(e, (uint32_t)(max - n));
@@ -904,7 +966,9 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
 static void efvi_tx_flush(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
-    if (e->down) return;
+    /* The end of a poll, where the engine has given back its frames: a restart put off during
+       the poll runs here, so that frames queued meanwhile go out now. */
+    if (!restart_due(e) || e->down) return;
     rx_push(e);
     tx_drain(e);
 }
@@ -919,11 +983,8 @@ static void efvi_destroy(et_link *l)
     if (!e) return;
     if (e->have_vi) {
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-        while (e->efct && e->ready_n) {
-            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
-            e->ready_head = (e->ready_head + 1) % e->ready_cap;
-            e->ready_n--;
-        }
+        for (uint32_t k = 0; e->efct && e->rx_tag && k < e->n_slots; k++)
+            if (e->rx_tag[k]) efct_slot_release(e, k);
 #endif
         /* Filters go explicitly, so that none outlives the stack in the NIC's tables. */
         for (uint32_t i = 0; e->flows && i <= e->flow_mask; i++)
@@ -944,6 +1005,10 @@ static void efvi_destroy(et_link *l)
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
+    free(e->rx_tag);
+    free(e->rx_seq);
+    free(e->efct_pkt);
+    free(e->slot_free);
     free(e->flows);
     free(e);
 }
@@ -1112,8 +1177,22 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
+    /* EFCT: room for a full ready ring and as much again with the engine (it takes at most a
+       burst at a time and gives it back within the poll). */
+    e->n_slots = e->efct ? 2 * e->ready_cap : e->n_rx;
+    while ((1u << e->tag_bits) < e->n_slots) e->tag_bits++;
+    e->tag_mask = (1u << e->tag_bits) - 1;
+    e->rx_tag = calloc(e->n_slots, sizeof(*e->rx_tag));
+    e->rx_seq = calloc(e->n_slots, sizeof(*e->rx_seq));
+    bool slots_ok = e->rx_tag && e->rx_seq;
+    if (e->efct) {
+        e->efct_pkt = calloc(e->n_slots, sizeof(*e->efct_pkt));
+        e->slot_free = calloc(e->n_slots, sizeof(*e->slot_free));
+        slots_ok = slots_ok && e->efct_pkt && e->slot_free;
+        for (uint32_t k = e->n_slots; slots_ok && k > 0; k--) e->slot_free[e->slot_nfree++] = k - 1;
+    }
     if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !done_ok || !e->rx_state ||
-        !e->rx_free || !e->ready || !e->flows)
+        !e->rx_free || !e->ready || !e->flows || !slots_ok)
         return "out of memory";
 
     if (ef_vi_get_mac(&e->vi, e->dh, e->base.mac) != 0) return "efvi link: cannot read the MAC";
