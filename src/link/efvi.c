@@ -37,7 +37,10 @@
  * (local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
  * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
- * address and takes only its flows.
+ * address and takes only its flows. A flow whose filter the NIC refuses (a full table) is never
+ * dropped silently: sharing the kernel's address, flow_add fails; a flow kept without one (its
+ * VI recreated, or owning the address, where the MAC filter still brings its frames) is counted
+ * (flows_unsteered), said through the log hook and retried, 10 ms doubling up to 1 s.
  *
  * Time is the clock the params give. An interface that the opener resolved itself (the params'
  * ifindex, as for an emulated NIC port) is taken as it is, without asking the kernel.
@@ -47,6 +50,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,15 +70,17 @@
 #include "net/netlink.h"
 #include "util/clock.h"
 
-#define RX_BUF_SIZE    2048u
-#define RX_DMA_OFF     64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
-#define EVS_MAX        64
-#define NAME_MAX_LEN   31u
-#define LISTEN_FLOWS   256u
-#define RETRY_NS       10000000ull
-#define HUGE_PAGE      (2u << 20)
-#define CT_THRESH_DEF  64u
-#define TX_POLL_FRAMES 16u
+#define RX_BUF_SIZE         2048u
+#define RX_DMA_OFF          64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
+#define EVS_MAX             64
+#define NAME_MAX_LEN        31u
+#define LISTEN_FLOWS        256u
+#define RETRY_NS            10000000ull
+#define HUGE_PAGE           (2u << 20)
+#define CT_THRESH_DEF       64u
+#define TX_POLL_FRAMES      16u
+#define FILTER_RETRY_MAX_NS 1000000000ull
+#define FILTER_RETRY_BATCH  16u
 
 enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
 enum { RX_FREE = 0, RX_POSTED, RX_HELD };
@@ -139,6 +145,13 @@ typedef struct efvi_link {
     uint32_t flow_mask, n_flows, max_flows;
     ef_filter_cookie mac_cookie[2];
     bool mac_filtered[2];
+
+    /* flows recorded without a filter (a failed install, or a VI being recreated), retried from
+       poll_events at filter_retry_at with a back-off, at most FILTER_RETRY_BATCH at a time */
+    uint32_t unsteered, filter_retry_next;
+    uint64_t filter_retry_at, filter_retry_ns;
+    void (*log)(void *log_ctx, int level, const char *msg);
+    void *log_ctx;
 
     bool restart_needed, down;
     bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
@@ -224,6 +237,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
     f->remote_port = rport;
     f->refs = 1;
     e->n_flows++;
+    e->unsteered++; /* until its filter is in */
     return f;
 }
 
@@ -231,6 +245,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
 static void flow_remove(efvi_link *e, uint32_t i)
 {
     uint32_t m = e->flow_mask;
+    if (!e->flows[i].filtered) e->unsteered--;
     e->flows[i].used = false;
     e->n_flows--;
     for (uint32_t j = (i + 1) & m; e->flows[j].used; j = (j + 1) & m) {
@@ -290,6 +305,8 @@ static int flow_filter_install(efvi_link *e, efvi_flow *f)
         return rc;
     }
     f->filtered = true;
+    e->unsteered--;
+    e->st.flows_unsteered = e->unsteered;
     e->st.filters_added++;
     e->st.filters++;
     return 0;
@@ -299,6 +316,7 @@ static void flow_filter_remove(efvi_link *e, efvi_flow *f)
 {
     if (!f->filtered) return;
     f->filtered = false;
+    e->unsteered++;
     if (e->have_vi) ef_vi_filter_del(&e->vi, e->dh, &f->cookie);
     e->st.filters_removed++;
     e->st.filters--;
@@ -358,6 +376,63 @@ static void mac_filters_remove(efvi_link *e)
     }
 }
 
+static void link_log(efvi_link *e, int level, const char *msg)
+{
+    if (e->log) e->log(e->log_ctx, level, msg);
+}
+
+static void ip_str(uint32_t ip, char *out, size_t n)
+{
+    snprintf(out, n, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 255u, ip >> 8 & 255u, ip & 255u);
+}
+
+/*
+ * A flow found without its filter (f: the first such, rc: why): says so once, when flows start
+ * to lack filters, and arms the retries. Sharing the kernel's address such a flow's segments
+ * reach the kernel, which answers them with RST; owning it, only the MAC filter brings them.
+ */
+static void unsteered_found(efvi_link *e, const efvi_flow *f, int rc, const char *what)
+{
+    if (e->filter_retry_ns) return; /* already said, retries running */
+    e->filter_retry_ns = RETRY_NS;
+    e->filter_retry_at = efvi_now(&e->base) + RETRY_NS;
+    char lip[16], rip[16], msg[200];
+    ip_str(f->local_ip, lip, sizeof(lip));
+    ip_str(f->remote_ip, rip, sizeof(rip));
+    snprintf(msg, sizeof(msg),
+             "efvi link: the filter of flow %s:%u <- %s:%u %s (error %d)%s; %u flow(s) without "
+             "one, retried every 10 ms to 1 s",
+             lip, f->local_port, rip, f->remote_port, what, rc,
+             e->own_addr ? ", its frames come by the MAC filter meanwhile"
+                         : ", its segments reach the kernel meanwhile",
+             e->unsteered);
+    link_log(e, ET_LINK_LOG_WARN, msg);
+}
+
+/* Retries the filters of up to FILTER_RETRY_BATCH unsteered flows, round robin over the table. */
+static void filters_retry(efvi_link *e)
+{
+    uint32_t tried = 0, size = e->flow_mask + 1, start = e->filter_retry_next;
+    for (uint32_t k = 0; k < size && tried < FILTER_RETRY_BATCH && e->unsteered; k++) {
+        uint32_t i = (start + k) & e->flow_mask;
+        efvi_flow *f = &e->flows[i];
+        if (!f->used || f->filtered) continue;
+        tried++;
+        e->st.filter_retries++;
+        if (flow_filter_install(e, f) == 0) e->st.filters_restored++;
+        e->filter_retry_next = (i + 1) & e->flow_mask;
+    }
+    e->st.flows_unsteered = e->unsteered;
+    if (!e->unsteered) {
+        e->filter_retry_ns = 0;
+        link_log(e, ET_LINK_LOG_INFO, "efvi link: no flow lacks its filter any more");
+        return;
+    }
+    if (e->filter_retry_ns < FILTER_RETRY_MAX_NS) e->filter_retry_ns *= 2;
+    if (e->filter_retry_ns > FILTER_RETRY_MAX_NS) e->filter_retry_ns = FILTER_RETRY_MAX_NS;
+    e->filter_retry_at = efvi_now(&e->base) + e->filter_retry_ns;
+}
+
 static int efvi_flow_add(et_link *l, const et_flow *fl)
 {
     efvi_link *e = (efvi_link *)l;
@@ -371,13 +446,18 @@ static int efvi_flow_add(et_link *l, const et_flow *fl)
     if (e->n_flows >= e->max_flows) return -1;
     efvi_flow *f = flow_insert(e, lip, fl->remote_ip, fl->local_port, fl->remote_port);
     /* While the VI is being recreated the flow is only recorded: the restart installs it. */
-    if (!e->down && flow_filter_install(e, f) && !e->own_addr) {
+    int rc = e->down ? 0 : flow_filter_install(e, f);
+    if (rc && !e->own_addr) {
         /* Sharing the kernel's address, an unsteered flow would reach the kernel, which
-           answers with RST. Owning the address, the MAC filter still brings its frames. */
+           answers with RST: refused, so that the engine says so. */
         flow_remove(e, (uint32_t)flow_find(e, lip, fl->remote_ip, fl->local_port, fl->remote_port));
+        e->st.flows_unsteered = e->unsteered;
         return -1;
     }
+    /* Owning the address, the MAC filter still brings its frames: kept, and its filter retried. */
+    if (rc) unsteered_found(e, f, rc, "cannot be added");
     e->st.flows = e->n_flows;
+    e->st.flows_unsteered = e->unsteered;
     return 0;
 }
 
@@ -393,6 +473,7 @@ static int efvi_flow_del(et_link *l, const et_flow *fl)
     flow_filter_remove(e, f);
     flow_remove(e, (uint32_t)i);
     e->st.flows = e->n_flows;
+    e->st.flows_unsteered = e->unsteered;
     return 0;
 }
 
@@ -770,9 +851,19 @@ static int vi_alloc(efvi_link *e, bool ctpio)
 static int filters_install(efvi_link *e)
 {
     int rc = e->own_addr ? mac_filters_install(e) : 0;
-    for (uint32_t i = 0; i <= e->flow_mask; i++)
-        if (e->flows[i].used && !e->flows[i].filtered) flow_filter_install(e, &e->flows[i]);
-    return rc;
+    if (rc) return rc; /* the restart fails and is retried whole */
+    const efvi_flow *first = NULL;
+    int first_rc = 0;
+    for (uint32_t i = 0; i <= e->flow_mask; i++) {
+        efvi_flow *f = &e->flows[i];
+        if (!f->used || f->filtered) continue;
+        int frc = flow_filter_install(e, f);
+        if (frc && !first) first = f, first_rc = frc;
+    }
+    /* The VI works without them: the flows that lack one are retried from poll_events. */
+    e->st.flows_unsteered = e->unsteered;
+    if (first) unsteered_found(e, first, first_rc, "was not re-installed after a VI restart");
+    return 0;
 }
 
 static void restart(efvi_link *e)
@@ -810,6 +901,7 @@ static void restart(efvi_link *e)
         ef_vi_free(&e->vi, e->dh);
         e->have_vi = false;
     }
+    e->st.flows_unsteered = e->unsteered;
     if (vi_alloc(e, e->ctpio) != 0 || filters_install(e) != 0) {
         /* Try again later; frames to send wait in the queue meanwhile. */
         e->st.restart_failures++;
@@ -858,6 +950,7 @@ static void poll_events(efvi_link *e, uint32_t budget)
         restart(e);
         if (e->down) return;
     }
+    if (e->filter_retry_ns && efvi_now(&e->base) >= e->filter_retry_at) filters_retry(e);
     rx_refill(e);
     e->evq_fresh = true;
     ef_event evs[EVS_MAX];
@@ -1232,6 +1325,8 @@ const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
     e->clock = p->clock;
+    e->log = p->log;
+    e->log_ctx = p->log_ctx;
     const char *err = parse_spec(e, spec);
     if (!err) err = setup(e, p);
     if (err) {

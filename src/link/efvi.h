@@ -38,8 +38,11 @@ typedef struct et_efvi_stats {
     uint64_t restarts_deferred; /**< recreations put off until the engine gave its packets back */
     /* steering */
     uint64_t filters_added, filters_removed, filter_failures;
-    uint32_t filters; /**< hardware filters installed now (MAC filters included) */
-    uint32_t flows;   /**< flows steered now */
+    uint64_t filter_retries;   /**< installs tried again for flows without a filter */
+    uint64_t filters_restored; /**< of which succeeded */
+    uint32_t filters;          /**< hardware filters installed now (MAC filters included) */
+    uint32_t flows;            /**< flows steered now */
+    uint32_t flows_unsteered;  /**< of which without their filter now (retried; see efvi.c) */
     /* configuration found at open */
     bool efct;          /**< EFCT (X3) receive */
     bool ctpio;         /**< CTPIO transmit */

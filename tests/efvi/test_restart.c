@@ -2,7 +2,8 @@
  * The efvi link's VI recreation (OFLOW, RESET, TX_ERROR) against what the engine holds: a VI is
  * never freed while the engine still parses packets it lent (EFCT), releases that do not name a
  * packet lent now (twice, or from a VI since recreated) are ignored, and EF10 buffers, which are
- * the link's own memory, survive a recreation in the engine's hands.
+ * the link's own memory, survive a recreation in the engine's hands. Also: flow filters that the
+ * recreated VI cannot take are counted, logged and retried.
  *
  * The hazard: the engine polls tx_done in the middle of an RX burst when it runs out of control
  * buffers (ctrl_bufs 4, a burst of bare ACKs to closed ports, each answered with a RST), and that
@@ -314,6 +315,137 @@ static void test_stale_release_ef10(void)
     check_stale_release(EF_VI_ARCH_EF10);
 }
 
+static struct {
+    int warns, infos;
+    char last[256];
+} L;
+
+static void log_hook(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level == EFVITCP_LOG_WARN) L.warns++;
+    if (level == EFVITCP_LOG_INFO) L.infos++;
+    snprintf(L.last, sizeof(L.last), "%s", msg);
+}
+
+static void poll_at(et_link *l, efvitcp_wire *w, uint64_t t)
+{
+    efvitcp_wire_set_now(w, t);
+    et_rx_frame fr[8];
+    int n = l->ops->rx_burst(l, fr, 8);
+    for (int i = 0; i < n; i++) l->ops->rx_release(l, fr[i].id);
+}
+
+/*
+ * Flow filters the recreated VI cannot take (the NIC's table refuses IP filters) are not lost
+ * silently: counted, said once through the log hook, retried with a back-off (10 ms, doubling)
+ * and back when the NIC takes them again, said too.
+ */
+static void check_filters_after_restart(int arch)
+{
+    memset(&L, 0, sizeof(L));
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.log = log_hook;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    et_flow conn = {0, PEER_IP, 7000, 40000}, lis = {0, 0, 80, 0};
+    REQUIRE(l->ops->flow_add(l, &conn) == 0);
+    REQUIRE(l->ops->flow_add(l, &lis) == 0);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 4); /* unicast MAC, ARP broadcast, the two flows */
+
+    uint64_t t = 1000000000ull;
+    efvi_emu_faults f = {.ip_filter_fail = true};
+    efvi_emu_set_faults(nic, &f);
+    efvi_emu_reset(nic);
+    poll_at(l, w, t);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    CHECK(!st.down);
+    CHECK_EQ(st.flows, 2);
+    CHECK_EQ(st.flows_unsteered, 2);
+    CHECK_EQ(st.filter_failures, 2);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 2);
+    CHECK_EQ(L.warns, 1);
+    CHECK(strstr(L.last, "re-installed after a VI restart") != NULL);
+    CHECK(strstr(L.last, "2 flow(s)") != NULL);
+
+    poll_at(l, w, t + 5000000); /* before the first retry */
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 0);
+    poll_at(l, w, t + 10000000); /* the first retry: refused again, next in 20 ms */
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 2);
+    CHECK_EQ(st.flows_unsteered, 2);
+    CHECK_EQ(L.warns, 1); /* said once */
+    memset(&f, 0, sizeof(f));
+    efvi_emu_set_faults(nic, &f);
+    poll_at(l, w, t + 25000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 2);
+    poll_at(l, w, t + 30000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 4);
+    CHECK_EQ(st.filters_restored, 2);
+    CHECK_EQ(st.flows_unsteered, 0);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 4);
+    CHECK_EQ(L.infos, 1);
+    CHECK(strstr(L.last, "no flow lacks its filter") != NULL);
+
+    /* a flow that cannot get a filter when added (own address: kept, the MAC filter brings its
+       frames) is retried the same way, and removing it ends the retries */
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ip_filter_fail = true});
+    et_flow other = {0, PEER_IP, 7001, 40001};
+    CHECK_EQ(l->ops->flow_add(l, &other), 0);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.flows_unsteered, 1);
+    CHECK_EQ(L.warns, 2);
+    CHECK(strstr(L.last, "cannot be added") != NULL);
+    CHECK_EQ(l->ops->flow_del(l, &other), 0);
+    poll_at(l, w, t + 50000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.flows_unsteered, 0);
+    CHECK_EQ(st.filter_retries, 4);
+    CHECK_EQ(L.infos, 2);
+
+    CHECK_EQ(l->ops->flow_del(l, &conn), 0);
+    CHECK_EQ(l->ops->flow_del(l, &lis), 0);
+    efvitcp_client_close(c);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_filters_after_restart_ef10(void)
+{
+    check_filters_after_restart(EF_VI_ARCH_EF10);
+}
+
+static void test_filters_after_restart_efct(void)
+{
+    check_filters_after_restart(EF_VI_ARCH_EFCT);
+}
+
 int main(void)
 {
     efvi_emu_set_strict(false);
@@ -321,5 +453,7 @@ int main(void)
     RUN(test_restart_in_burst_ef10);
     RUN(test_stale_release_efct);
     RUN(test_stale_release_ef10);
+    RUN(test_filters_after_restart_ef10);
+    RUN(test_filters_after_restart_efct);
     return th_summary();
 }
