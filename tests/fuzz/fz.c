@@ -546,7 +546,7 @@ static void rig_finish(void)
     R.auto_ack = false;
     efvitcp_conn *live[FZ_IDS];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < R.st->n_conns; i++)
+    for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
         if (!efvitcp_is_closed(&R.st->conns[i])) live[n++] = &R.st->conns[i];
     for (uint32_t i = 0; i < n; i++) efvitcp_conn_close(live[i]);
     check();
@@ -749,7 +749,7 @@ static void op_time(rd *r)
 static uint32_t live_conns(efvitcp_conn **out)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < R.st->n_conns && n < FZ_IDS; i++)
+    for (uint32_t i = 0; i < R.st->cfg.max_conns && n < FZ_IDS; i++)
         if (!efvitcp_is_closed(&R.st->conns[i])) out[n++] = &R.st->conns[i];
     return n;
 }
@@ -870,7 +870,7 @@ static void trace(const char *what, uint32_t op)
     if (on < 0) on = getenv("FZ_TRACE") != NULL;
     if (!on) return;
     fprintf(stderr, "[%llu ns] %s %u:", (unsigned long long)efvitcp_wire_now(R.wire), what, op);
-    for (uint32_t i = 0; i < R.st->n_conns; i++)
+    for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
         if (!efvitcp_is_closed(&R.st->conns[i]))
             fprintf(stderr, " #%u %s", i, efvitcp_state_name(R.st->conns[i].state));
     fprintf(stderr, "\n");
