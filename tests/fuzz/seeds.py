@@ -77,6 +77,18 @@ for state in range(4):
         *seg(SYN), *seg(RST | ACK), *time_s(3), *HOURS]
 
 
+# fuzz_shm: opcodes 0 produce, 1/2 rx_burst, 3 release, 4 tx, 5 tx_done, 6 consume,
+# 7 scribble, 8 reopen (tests/fuzz/fuzz_shm.c).
+PRODUCE4 = [0, 3, 0, 0, 60, 0, 5, 0xDC, 0, 0, 100, 0, 0, 0]
+shm_seeds = {
+    "rx_release": [0, *PRODUCE4, 1, 10, 3, 0, 3, 1, 1, 10, 3, 0, 3, 0],
+    "tx_consume": [1, 4, 0, 0, 0, 60, 4, 1, 0, 5, 0xDC, 5, 10, 6, 10, 4, 2, 0x80, 0xFF, 0xFF, 5, 10],
+    "hostile_head": [0, *PRODUCE4, 7, 0x08, 0x7F, 0xFF, 0xFF, 0xFF, 1, 10, 7, 0, 0x10, 1, 10],
+    "hostile_len": [0, 0, 1, 0x80, 0xFF, 0xFF, 0xFF, 0xFF, 1, 10, 0, 1, 0x80, 0, 0, 0, 5, 1, 10],
+    "reopen": [0, *PRODUCE4, 7, 2, 0x00, 0x00, 0x42, 8, 7, 2, 0x00, 0x08, 0x02, 8, 1, 10],
+}
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -87,3 +99,4 @@ def write(target, seeds):
 
 write("conn", conn_seeds)
 write("frames", frames_seeds)
+write("shm", shm_seeds)
