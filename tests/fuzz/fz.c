@@ -26,6 +26,10 @@
 #define ROUNDS_MAX  256   /* peer-stack exchanges at one instant: a ping-pong */
 #define POLL_BUDGET 20000 /* polls per input: beyond it the rest of the input is skipped */
 #define REARM_MAX   32    /* user timers re-armed from on_user_timeout, per input */
+/* Sends from callbacks, per input: an application that refills on every on_more_sendable over
+   a wire without latency, with a peer that ACKs at once, is an endless exchange at one instant
+   by design, not a livelock of the stack. */
+#define CB_SEND_MAX 64
 
 /* Every byte of either stream is its sequence number mod 251 (a prime, so no power-of-two
    segmentation lines up with it): a byte lost, doubled or moved breaks the chain. */
@@ -96,11 +100,21 @@ typedef struct rig {
     uint8_t keep_mode, act;
     uint16_t act_arg;
     uint32_t rearms;
+    uint32_t cb_sends;
     uint32_t polls;
     bool stop; /* the poll budget ran out */
 } rig;
 
 static rig R;
+
+/* FZ_TRACE=1 in the environment prints every step, the states after it and every segment
+   (debugging a finding with the replay driver). */
+static bool trace_on(void)
+{
+    static int on = -1;
+    if (on < 0) on = getenv("FZ_TRACE") != NULL;
+    return on;
+}
 
 static void fail(const char *what, const char *detail)
 {
@@ -154,9 +168,14 @@ static uint32_t do_send(efvitcp_conn *c, uint32_t len, bool more)
 }
 
 /* Acts inside a callback as opcode 13 asked; false if the connection was closed. */
+static bool cb_send_ok(void)
+{
+    return R.cb_sends < CB_SEND_MAX && ++R.cb_sends;
+}
+
 static bool act(efvitcp_conn *c, char ev)
 {
-    if ((R.act & 0x02) && ev != 'D') do_send(c, R.act_arg % 3000u, R.act_arg & 1);
+    if ((R.act & 0x02) && ev != 'D' && cb_send_ok()) do_send(c, R.act_arg % 3000u, R.act_arg & 1);
     if ((R.act & 0x80) && c->st->cfg.user_timers)
         efvitcp_set_user_timer_ns(c, R.act_arg % c->st->cfg.user_timers,
                                   1000ull * (1 + R.act_arg % 5000u));
@@ -215,7 +234,7 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         uint32_t m = efvitcp_unread(c, &u);
         if (m && t->expect >= 0 && !(R.act & 0x01)) check_presented(t, u, m, "unread in on_data");
     }
-    if (R.act & 0x02) do_send(c, R.act_arg % 3000u, false);
+    if ((R.act & 0x02) && cb_send_ok()) do_send(c, R.act_arg % 3000u, false);
     if (R.act & 0x08) efvitcp_send_fin(c);
     if (!act(c, 'D')) return 0;
     return keep;
@@ -341,6 +360,12 @@ static flow *flow_of(uint16_t sport, uint16_t pport)
 
 static void send_frame(const uint8_t *f, uint32_t n)
 {
+    if (trace_on() && n >= 54 && f[23] == ET_IPPROTO_TCP) {
+        const uint8_t *t = f + 14 + (f[14] & 15) * 4;
+        fprintf(stderr, "  peer:  %u>%u flags %02x seq %u ack %u win %u\n", t[0] << 8 | t[1],
+                t[2] << 8 | t[3], t[13], (uint32_t)t[4] << 24 | t[5] << 16 | t[6] << 8 | t[7],
+                (uint32_t)t[8] << 24 | t[9] << 16 | t[10] << 8 | t[11], t[14] << 8 | t[15]);
+    }
     if (et_wire_raw_send(R.wire, R.raw, f, n) != 0) fail("raw send refused", NULL);
 }
 
@@ -377,6 +402,9 @@ static int drain(void)
         /* Any IP: the stack answers spoofed sources too (through the peer's MAC). */
         switch (et_parse_frame(f, (uint32_t)n, R.peer_mac, 0, 0, &seg, &arp, &why)) {
         case ET_FRAME_TCP: {
+            if (trace_on())
+                fprintf(stderr, "  stack: %u>%u flags %02x seq %u ack %u win %u len %u\n",
+                        seg.sport, seg.dport, seg.flags, seg.seq, seg.ack, seg.window, seg.len);
             if (seg.len && !(seg.flags & ET_TCP_SYN))
                 for (uint32_t i = 0; i < seg.len; i++)
                     if (seg.payload[i] != PAT(seg.seq + i))
@@ -866,9 +894,7 @@ static void op_flow(rd *r)
    finding with the replay driver). */
 static void trace(const char *what, uint32_t op)
 {
-    static int on = -1;
-    if (on < 0) on = getenv("FZ_TRACE") != NULL;
-    if (!on) return;
+    if (!trace_on()) return;
     fprintf(stderr, "[%llu ns] %s %u:", (unsigned long long)efvitcp_wire_now(R.wire), what, op);
     for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
         if (!efvitcp_is_closed(&R.st->conns[i]))
