@@ -14,6 +14,18 @@
 #include "net/parse.h"
 #include "wire/wire_hooks.h"
 
+#ifdef FZ_EFVI
+/* fuzz_efvi: the stack on the efvi link over an emulated X2 or X3 port (tests/efvi_emu), with
+   the NIC's faults (event queue overflows, resets, TX errors, discards, starved rings) at
+   moments the program chooses, and every misuse of the ef_vi API fatal (strict mode). */
+#include <etherfabric/ef_vi.h>
+
+#include "efvi_emu.h"
+#define IFACE "efvi:stack"
+#else
+#define IFACE "mem:stack"
+#endif
+
 #define STACK_IP    "198.18.0.1"
 #define PEER_IP     "198.18.0.2"
 #define STACK_IP_H  0xc6120001u
@@ -459,6 +471,12 @@ static void advance_to(uint64_t when)
     uint64_t last = efvitcp_wire_now(R.wire);
     while (!R.stop) {
         uint64_t t = R.srv ? efvitcp_server_next_timer(R.srv) : efvitcp_client_next_timer(R.cli);
+        /* Output deferred for want of a TX buffer asks for a poll now, every time: on a NIC
+           whose transmit is stalled (fuzz_efvi) that is a busy poll while real time passes, so
+           after a second poll at one instant time moves on to the next timer. On the mem link
+           the buffer comes back at the next poll, and a deferral that never ends shows at the
+           end (et_stack_check_idle). */
+        if (spin >= 2 && R.st->deferred) t = et_stack_next_timed(R.st);
         uint64_t d = efvitcp_wire_next_delivery(R.wire);
         if (d < t) t = d;
         if (t > when) break;
@@ -527,8 +545,18 @@ static void rig_new(rd *r, bool server, bool arp_seed)
     efvitcp_config c = R.cfg;
     c.wire = R.wire;
     c.local_addr = STACK_IP "/15";
-    err = server ? efvitcp_server_init(&R.srv, "mem:stack", &c)
-                 : efvitcp_client_init(&R.cli, "mem:stack", &c);
+#ifdef FZ_EFVI
+    efvi_emu_set_strict(true);
+    efvi_emu_nic_config ec;
+    efvi_emu_nic_config_default(&ec);
+    uint8_t e = u8(r);
+    ec.arch = (e & 1) ? EF_VI_ARCH_EFCT : EF_VI_ARCH_EF10;
+    ec.ctpio = e & 2;
+    ec.rx_csum_check = e & 4;
+    ec.seed = 1 + (e >> 3);
+    efvi_emu_set_default_config(&ec);
+#endif
+    err = server ? efvitcp_server_init(&R.srv, IFACE, &c) : efvitcp_client_init(&R.cli, IFACE, &c);
     if (err) fail("init", err);
     R.st = server ? &R.srv->st : &R.cli->st;
     memcpy(R.stack_mac, R.st->link->mac, 6);
@@ -572,6 +600,13 @@ static void rig_finish(void)
     R.polls = 0;
     R.act = 0;
     R.auto_ack = false;
+#ifdef FZ_EFVI
+    /* A NIC that stays stalled or starved keeps buffers forever: the end is checked on a
+       healthy one. */
+    efvi_emu_faults nf;
+    memset(&nf, 0, sizeof(nf));
+    efvi_emu_set_faults(efvi_emu_nic_find(R.wire, "stack"), &nf);
+#endif
     efvitcp_conn *live[FZ_IDS];
     uint32_t n = 0;
     for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
@@ -580,6 +615,10 @@ static void rig_finish(void)
     check();
     /* Long enough for TIME_WAIT (60 s) and every retransmission to end. */
     advance_to(efvitcp_wire_now(R.wire) + 3600ull * 1000000000ull);
+    /* A link retries what failed (an efvi VI that could not be restarted) at a time of its own
+       that no engine timer shows: an application busy-polls, so a few polls as time passes
+       stand for that. */
+    for (int i = 0; i < 4; i++) advance_to(efvitcp_wire_now(R.wire) + 1000000000ull);
     if (!R.stop) {
         char buf[512];
         const char *e = et_stack_check_detail(R.st, true, buf, sizeof(buf));
@@ -902,9 +941,49 @@ static void trace(const char *what, uint32_t op)
     fprintf(stderr, "\n");
 }
 
+#ifdef FZ_EFVI
+/* NIC faults on the emulated port, at this instant. */
+static void op_nic(rd *r, uint8_t op)
+{
+    efvi_emu_nic *nic = efvi_emu_nic_find(R.wire, "stack");
+    if (!nic) fail("the emulated port is gone", NULL);
+    switch (op % 4) {
+    case 0:
+        efvi_emu_reset(nic);
+        break;
+    case 1:
+        efvi_emu_tx_error(nic);
+        break;
+    default: {
+        efvi_emu_faults f;
+        memset(&f, 0, sizeof(f));
+        uint8_t b = u8(r);
+        f.evq_oflow = b & 3;
+        f.rx_discard = (b & 4) ? 0.25 : 0;
+        f.rx_starve = b & 8;
+        f.tx_stall = b & 16;
+        f.ctpio_fail = (b & 32) ? 0.5 : 0;
+        /* Not ctpio_poison: the truncated copy it puts on the wire is for a receiving NIC to
+           discard, and the peer here is no NIC. */
+        efvi_emu_set_faults(nic, &f);
+        break;
+    }
+    }
+    settle();
+}
+#endif
+
 static void step(rd *r, fz_mode mode)
 {
-    uint8_t op = u8(r) % (mode == FZ_FRAMES ? 6u : 14u);
+    uint8_t op = u8(r);
+#ifdef FZ_EFVI
+    if (op >= 0xf0) {
+        trace("nic", op);
+        op_nic(r, op);
+        return;
+    }
+#endif
+    op %= mode == FZ_FRAMES ? 6u : 14u;
     trace("op", op);
     switch (op) {
     case 0:

@@ -89,6 +89,21 @@ shm_seeds = {
 }
 
 
+# fuzz_efvi: the conn programs with the emulated port's byte after the config (bit 0 EFCT,
+# bit 1 CTPIO, bit 2 checksum checks), and NIC faults (opcodes 0xf0..0xff: reset, TX error,
+# event queue overflow, discards, starved rings).
+efvi_seeds = {}
+for name in ("server_echo", "client_bulk", "server_ooo"):
+    prog = conn_seeds[name]
+    efvi_seeds[name + "_ef10"] = prog[:3] + [0x06] + prog[3:]
+    efvi_seeds[name + "_efct"] = prog[:3] + [0x05] + prog[3:]
+for arch in (0x06, 0x05):
+    efvi_seeds[f"faults_{arch}"] = [0x00, *CFG, arch, *seg(SYN), *seg(ACK), *send(3000),
+                                    0xF2, 0x01, *seg(ACK, length=96), 0xF0, *time_ms(2),
+                                    0xF1, *send(3000), *time_ms(20), 0xF3, 0x1C, *time_s(1),
+                                    0xF2, 0x00, *time_s(5), *HOURS]
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -100,3 +115,4 @@ def write(target, seeds):
 write("conn", conn_seeds)
 write("frames", frames_seeds)
 write("shm", shm_seeds)
+write("efvi", efvi_seeds)
