@@ -554,6 +554,9 @@ static void rig_new(rd *r, bool server, bool arp_seed)
     ec.ctpio = e & 2;
     ec.rx_csum_check = e & 4;
     ec.seed = 1 + (e >> 3);
+    ec.efct_superbufs = 2; /* small pools: the fuzzer creates a port per input */
+    ec.efct_superbuf_pkts = 64;
+    ec.max_filters = 64;
     efvi_emu_set_default_config(&ec);
 #endif
     err = server ? efvitcp_server_init(&R.srv, IFACE, &c) : efvitcp_client_init(&R.cli, IFACE, &c);
