@@ -24,6 +24,6 @@ set +e
 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
     -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" \
     "$work/corpus" "$here/corpus/$target" "$here/regress/$target" 2>&1 |
-    grep -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)'
+    grep --line-buffered -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)'
 status=${PIPESTATUS[0]}
 exit "$status"
