@@ -730,6 +730,22 @@ static void op_segment(rd *r)
     settle();
 }
 
+/* The payload as the (maybe overwritten) headers place it, refilled with the pattern of the
+   (maybe overwritten) sequence number: an altered sequence number with the checksum fixed is
+   a segment no TCP can tell from a genuine one, so its bytes must be the stream's. */
+static void refill(uint8_t *f, uint32_t n)
+{
+    const uint8_t *ip = f + ET_ETH_HLEN;
+    uint32_t ihl = (ip[0] & 15u) * 4u, tot = (uint32_t)ip[2] << 8 | ip[3];
+    if (ihl < ET_IP_HLEN || ET_ETH_HLEN + ihl + ET_TCP_HLEN > n) return;
+    uint8_t *tcp = f + ET_ETH_HLEN + ihl;
+    uint32_t doff = (tcp[12] >> 4) * 4u, end = ET_ETH_HLEN + tot < n ? ET_ETH_HLEN + tot : n;
+    uint32_t at = ET_ETH_HLEN + ihl + doff;
+    if (at >= end) return;
+    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+    fill(f + at, seq + ((tcp[13] & ET_TCP_SYN) ? 1u : 0u), end - at);
+}
+
 /* Opcode 1: raw bytes, addressed to the stack (or not). */
 static void op_raw(rd *r)
 {
@@ -743,7 +759,10 @@ static void op_raw(rd *r)
         memcpy(f + 6, R.peer_mac, 6);
     }
     if ((k & 4) && n >= 14) wr16(f + 12, ET_ETHERTYPE_IP);
-    if (k & 8) fix_csums(f, n);
+    if (k & 8) {
+        refill(f, n);
+        fix_csums(f, n);
+    }
     send_frame(f, n);
     settle();
 }
@@ -762,6 +781,7 @@ static void op_mangled(rd *r)
         uint32_t at = ET_ETH_HLEN + u8(r) % (ET_IP_HLEN + ET_TCP_HLEN + ol);
         f[at] = u8(r);
     }
+    refill(f, n);
     uint8_t t = u8(r);
     if (!(t & 1)) fix_csums(f, n);
     if (t & 2) n = ET_ETH_HLEN + u16(r) % (n - ET_ETH_HLEN + 1); /* truncated */
