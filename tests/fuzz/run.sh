@@ -7,7 +7,8 @@
 # written. One process on one core. Prints libFuzzer's executions and rate at the end; exits
 # non-zero on a finding.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+# FUZZ_SRC: the tests/fuzz directory, for a copy of this script run from elsewhere.
+here="${FUZZ_SRC:-$(cd "$(dirname "$0")" && pwd)}"
 target=${1:?usage: run.sh TARGET SECONDS [BUILD_DIR]}
 seconds=${2:?usage: run.sh TARGET SECONDS [BUILD_DIR]}
 build=$(cd "${3:-$here/../../build-fuzz}" && pwd)
