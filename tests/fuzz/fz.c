@@ -26,18 +26,25 @@
 #define IFACE "mem:stack"
 #endif
 
-#define STACK_IP    "198.18.0.1"
-#define PEER_IP     "198.18.0.2"
-#define STACK_IP_H  0xc6120001u
-#define PEER_IP_H   0xc6120002u
-#define FZ_FLOWS    4
-#define FZ_IDS      64 /* per-connection tracking by efvitcp_conn_id (max_conns is at most 4) */
-#define FRAME_MAX   2048
-#define START_NS    1000000000ull
-#define SPIN_MAX    64    /* polls at one instant, with time due and not moving: a livelock */
-#define ROUNDS_MAX  256   /* peer-stack exchanges at one instant: a ping-pong */
-#define POLL_BUDGET 20000 /* polls per input: beyond it the rest of the input is skipped */
-#define REARM_MAX   32    /* user timers re-armed from on_user_timeout, per input */
+#define STACK_IP   "198.18.0.1"
+#define PEER_IP    "198.18.0.2"
+#define STACK_IP_H 0xc6120001u
+#define PEER_IP_H  0xc6120002u
+#define CLI_IP     "198.18.0.3" /* fuzz_pair: the client instance */
+#define CLI_IP_H   0xc6120003u
+#define FZ_FLOWS   4
+#define FZ_IDS     64 /* per-connection tracking by efvitcp_conn_id (max_conns is at most 4) */
+#define FRAME_MAX  2048
+#define START_NS   1000000000ull
+#define SPIN_MAX   64  /* polls at one instant, with time due and not moving: a livelock */
+#define ROUNDS_MAX 256 /* peer-stack exchanges at one instant: a ping-pong */
+/* fuzz_pair: polls of both stacks at one instant while frames keep flowing between them. Data
+   moves at one instant on a wire without latency, so the bound is above any transfer the
+   program can make (PAIR_SEND_MAX); an exchange of ACKs without end passes it. */
+#define PAIR_ROUNDS_MAX 20000
+#define PAIR_SEND_MAX   (1u << 20)
+#define POLL_BUDGET     20000 /* polls per input: beyond it the rest of the input is skipped */
+#define REARM_MAX       32    /* user timers re-armed from on_user_timeout, per input */
 /* Sends from callbacks, per input: an application that refills on every on_more_sendable over
    a wire without latency, with a peer that ACKs at once, is an endless exchange at one instant
    by design, not a livelock of the stack. */
@@ -88,6 +95,10 @@ typedef struct flow {
     uint32_t stk_tsval; /* the stack's last TSval, echoed */
     bool ts;            /* the stack's last segment carried a timestamp: send them by default */
     bool seen;          /* the stack has sent on this flow */
+    /* fuzz_pair: the client instance's end, as the tap saw it (p_nxt and p_ts above are set
+       from it too, so that op_segment spoofs the client towards the server) */
+    uint32_t c_max, c_tsval;
+    bool c_ts;
 } flow;
 
 /* What the harness knows of one connection's streams. */
@@ -101,6 +112,11 @@ typedef struct rig {
     efvitcp_server *srv;
     efvitcp_client *cli;
     et_stack *st;
+    /* fuzz_pair: a client instance beside the server, connected over the wire */
+    efvitcp_client *cli2;
+    et_stack *st2;
+    uint8_t cli_mac[6];
+    uint32_t pair_sent;
     efvitcp_config cfg;
     efvitcp_handler h;
     int raw;
@@ -139,11 +155,14 @@ static void check(void)
     char buf[512];
     const char *e = et_stack_check_detail(R.st, false, buf, sizeof(buf));
     if (e) fail("invariant broken", e);
+    if (R.st2 && (e = et_stack_check_detail(R.st2, false, buf, sizeof(buf))))
+        fail("invariant broken (client instance)", e);
 }
 
 static track *track_of(const efvitcp_conn *c)
 {
-    uint32_t id = efvitcp_conn_id(c);
+    /* The client instance of fuzz_pair has its own ids: the upper half. */
+    uint32_t id = efvitcp_conn_id(c) + (c->st == R.st2 ? FZ_IDS / 2 : 0);
     if (id >= FZ_IDS) fail("connection id out of range", NULL);
     return &R.tr[id];
 }
@@ -172,10 +191,15 @@ static uint32_t do_send(efvitcp_conn *c, uint32_t len, bool more)
     static uint8_t buf[65536];
     track *t = track_of(c);
     if (len > sizeof(buf)) len = sizeof(buf);
+    if (R.st2) { /* fuzz_pair: every byte may cross at one instant; keep that bounded */
+        if (R.pair_sent >= PAIR_SEND_MAX) return 0;
+        if (len > PAIR_SEND_MAX - R.pair_sent) len = PAIR_SEND_MAX - R.pair_sent;
+    }
     fill(buf, c->iss + 1 + t->sent, len);
     uint32_t n = efvitcp_send(c, buf, len, more);
     if (n > len) fail("send accepted more than offered", NULL);
     t->sent += n;
+    R.pair_sent += n;
     return n;
 }
 
@@ -316,13 +340,21 @@ static void fix_csums(uint8_t *f, uint32_t len)
     memcpy(tcp + 16, &c, 2);
 }
 
-/* A TCP/IPv4 frame from the peer: header fields as given, options as given, pattern payload. */
-static uint32_t build(uint8_t *f, const flow *fl, uint8_t flags, uint32_t seq, uint32_t ack,
-                      uint16_t win, const uint8_t *opt, uint32_t optlen, uint32_t len)
+/* The addresses of a TCP/IPv4 frame (host order). */
+typedef struct addrs {
+    const uint8_t *dmac;
+    uint32_t sip, dip;
+    uint16_t sport, dport;
+} addrs;
+
+/* A TCP/IPv4 frame from the raw endpoint: header fields as given, options as given, pattern
+   payload, checksums correct. */
+static uint32_t build_to(uint8_t *f, const addrs *a, uint8_t flags, uint32_t seq, uint32_t ack,
+                         uint16_t win, const uint8_t *opt, uint32_t optlen, uint32_t len)
 {
     uint32_t max = FRAME_MAX - ET_ETH_HLEN - ET_IP_HLEN - ET_TCP_HLEN - optlen;
     if (len > max) len = max;
-    memcpy(f, R.stack_mac, 6);
+    memcpy(f, a->dmac, 6);
     memcpy(f + 6, R.peer_mac, 6);
     wr16(f + 12, ET_ETHERTYPE_IP);
     uint8_t *ip = f + ET_ETH_HLEN;
@@ -333,11 +365,11 @@ static uint32_t build(uint8_t *f, const flow *fl, uint8_t flags, uint32_t seq, u
     wr16(ip + 6, ET_IP_DF);
     ip[8] = 64;
     ip[9] = ET_IPPROTO_TCP;
-    wr32(ip + 12, PEER_IP_H);
-    wr32(ip + 16, STACK_IP_H);
+    wr32(ip + 12, a->sip);
+    wr32(ip + 16, a->dip);
     uint8_t *tcp = ip + ET_IP_HLEN;
-    wr16(tcp, fl->pport);
-    wr16(tcp + 2, fl->sport);
+    wr16(tcp, a->sport);
+    wr16(tcp + 2, a->dport);
     wr32(tcp + 4, seq);
     wr32(tcp + 8, ack);
     tcp[12] = (uint8_t)(((ET_TCP_HLEN + optlen) / 4) << 4);
@@ -351,6 +383,14 @@ static uint32_t build(uint8_t *f, const flow *fl, uint8_t flags, uint32_t seq, u
     return n;
 }
 
+/* A frame from the peer of a flow to the stack. */
+static uint32_t build(uint8_t *f, const flow *fl, uint8_t flags, uint32_t seq, uint32_t ack,
+                      uint16_t win, const uint8_t *opt, uint32_t optlen, uint32_t len)
+{
+    addrs a = {R.stack_mac, PEER_IP_H, STACK_IP_H, fl->pport, fl->sport};
+    return build_to(f, &a, flags, seq, ack, win, opt, optlen, len);
+}
+
 static void poll_once(void)
 {
     uint64_t now = efvitcp_wire_now(R.wire);
@@ -358,6 +398,7 @@ static void poll_once(void)
         efvitcp_server_poll_at(R.srv, &R.h, &R, now);
     else
         efvitcp_client_poll_at(R.cli, &R.h, &R, now);
+    if (R.cli2) efvitcp_client_poll_at(R.cli2, &R.h, &R, now);
     R.polls++;
     if (R.polls >= POLL_BUDGET) R.stop = true;
     check();
@@ -457,11 +498,23 @@ static int drain(void)
 static void settle(void)
 {
     for (int round = 0;; round++) {
-        if (round == ROUNDS_MAX)
+        if (round == (R.st2 ? PAIR_ROUNDS_MAX : ROUNDS_MAX))
             fail("livelock: the peer and the stack exchange without end", NULL);
         poll_once();
-        if (!drain()) break;
+        /* fuzz_pair: the stacks answer each other; quiet when nothing is due at this instant */
+        bool due = R.st2 && efvitcp_wire_next_delivery(R.wire) <= efvitcp_wire_now(R.wire);
+        if (!drain() && !due) break;
     }
+}
+
+static uint64_t next_timer(void)
+{
+    uint64_t t = R.srv ? efvitcp_server_next_timer(R.srv) : efvitcp_client_next_timer(R.cli);
+    if (R.cli2) {
+        uint64_t t2 = efvitcp_client_next_timer(R.cli2);
+        if (t2 < t) t = t2;
+    }
+    return t;
 }
 
 /* Moves the virtual clock to `when`, polling at every timer on the way. */
@@ -470,13 +523,16 @@ static void advance_to(uint64_t when)
     uint32_t spin = 0;
     uint64_t last = efvitcp_wire_now(R.wire);
     while (!R.stop) {
-        uint64_t t = R.srv ? efvitcp_server_next_timer(R.srv) : efvitcp_client_next_timer(R.cli);
+        uint64_t t = next_timer();
         /* Output deferred for want of a TX buffer asks for a poll now, every time: on a NIC
            whose transmit is stalled (fuzz_efvi) that is a busy poll while real time passes, so
            after a second poll at one instant time moves on to the next timer. On the mem link
            the buffer comes back at the next poll, and a deferral that never ends shows at the
            end (et_stack_check_idle). */
-        if (spin >= 2 && R.st->deferred) t = et_stack_next_timed(R.st);
+        if (spin >= 2 && (R.st->deferred || (R.st2 && R.st2->deferred))) {
+            t = et_stack_next_timed(R.st);
+            if (R.st2 && et_stack_next_timed(R.st2) < t) t = et_stack_next_timed(R.st2);
+        }
         uint64_t d = efvitcp_wire_next_delivery(R.wire);
         if (d < t) t = d;
         if (t > when) break;
@@ -530,14 +586,69 @@ static void config(rd *r, efvitcp_config *c)
     c->user_timers = 4;
 }
 
-static void rig_new(rd *r, bool server, bool arp_seed)
+/* fuzz_pair: every frame the two instances exchange, as it leaves its sender. */
+static void tap(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len, uint64_t now)
+{
+    et_tcp_seg seg;
+    et_arp_msg arp;
+    efvitcp_drop_reason why;
+    if ((int)from_port == R.raw) return;
+    if (et_parse_frame(frame, len, frame, 0, 0, &seg, &arp, &why) != ET_FRAME_TCP) return;
+    if (seg.len && !(seg.flags & ET_TCP_SYN))
+        for (uint32_t i = 0; i < seg.len; i++)
+            if (seg.payload[i] != PAT(seg.seq + i))
+                fail("stream: an instance sent bytes it was not given", NULL);
+    bool from_cli = seg.saddr == CLI_IP_H;
+    uint16_t cport = from_cli ? seg.sport : seg.dport, sport = from_cli ? seg.dport : seg.sport;
+    if (cport < 33000 || cport >= 33000 + FZ_FLOWS || (seg.flags & ET_TCP_RST)) return;
+    flow *fl = &R.fl[cport - 33000];
+    uint32_t end = seg.seq + seg.len + !!(seg.flags & ET_TCP_SYN) + !!(seg.flags & ET_TCP_FIN);
+    bool syn = seg.flags & ET_TCP_SYN;
+    if (from_cli) {
+        if (syn || (int32_t)(end - fl->c_max) > 0) fl->c_max = end;
+        fl->c_ts = seg.opt.has_ts;
+        if (seg.opt.has_ts) fl->c_tsval = seg.opt.tsval;
+    } else {
+        if (syn || (int32_t)(end - fl->stk_max) > 0) fl->stk_max = end;
+        fl->ts = seg.opt.has_ts;
+        if (seg.opt.has_ts) fl->stk_tsval = seg.opt.tsval;
+    }
+    fl->sport = sport;
+}
+
+/* fuzz_pair: the client instance, its config a variation of the server's. */
+static void pair_new(rd *r)
+{
+    static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
+    uint8_t x = u8(r);
+    efvitcp_config c = R.cfg;
+    c.timestamps ^= x & 1;
+    c.window_scale ^= !!(x & 2);
+    c.cc = (efvitcp_cc)((x >> 2) % 3);
+    c.recv_buf_size = rbuf[(x >> 4) & 3];
+    c.delayed_ack_us = (x & 0x40) ? 1000 : 0;
+    c.seed = 43;
+    c.wire = R.wire;
+    c.local_addr = CLI_IP "/15";
+    const char *err = efvitcp_client_init(&R.cli2, "mem:cli", &c);
+    if (err) fail("init (client instance)", err);
+    R.st2 = &R.cli2->st;
+    memcpy(R.cli_mac, R.st2->link->mac, 6);
+    et_wire_set_tap(R.wire, tap, NULL);
+    for (int i = 0; i < FZ_FLOWS; i++) {
+        R.fl[i].pport = (uint16_t)(33000 + i);
+        R.fl[i].sport = 5000;
+    }
+}
+
+static void rig_new(rd *r, bool server, bool arp_seed, bool pair)
 {
     memset(&R, 0, sizeof(R));
     config(r, &R.cfg);
     efvitcp_wire_config wc;
     efvitcp_wire_config_default(&wc);
     wc.max_frames = 1024;
-    wc.max_ports = 2;
+    wc.max_ports = 3;
     const char *err = efvitcp_wire_new(&R.wire, &wc);
     if (err) fail("wire", err);
     /* Away from 0, so that "0 = never" fields of the engine are never confused with now. */
@@ -585,6 +696,7 @@ static void rig_new(rd *r, bool server, bool arp_seed)
         fl->p_ts = 100000u * (uint32_t)(i + 1);
     }
     for (int i = 0; i < FZ_IDS; i++) R.tr[i].expect = -1;
+    if (pair) pair_new(r);
     if (server) {
         if ((err = efvitcp_server_listen(R.srv, 5000))) fail("listen", err);
     } else if (arp_seed) {
@@ -595,6 +707,8 @@ static void rig_new(rd *r, bool server, bool arp_seed)
     }
     settle();
 }
+
+static uint32_t live_conns(efvitcp_conn **out);
 
 /* Closes everything, lets every timer run out, and checks that nothing leaked. */
 static void rig_finish(void)
@@ -611,9 +725,7 @@ static void rig_finish(void)
     efvi_emu_set_faults(efvi_emu_nic_find(R.wire, "stack"), &nf);
 #endif
     efvitcp_conn *live[FZ_IDS];
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
-        if (!efvitcp_is_closed(&R.st->conns[i])) live[n++] = &R.st->conns[i];
+    uint32_t n = live_conns(live);
     for (uint32_t i = 0; i < n; i++) efvitcp_conn_close(live[i]);
     check();
     /* Long enough for TIME_WAIT (60 s) and every retransmission to end. */
@@ -626,7 +738,10 @@ static void rig_finish(void)
         char buf[512];
         const char *e = et_stack_check_detail(R.st, true, buf, sizeof(buf));
         if (e) fail("leak after closing everything", e);
+        if (R.st2 && (e = et_stack_check_detail(R.st2, true, buf, sizeof(buf))))
+            fail("leak after closing everything (client instance)", e);
     }
+    if (R.cli2) efvitcp_client_close(R.cli2);
     if (R.srv) efvitcp_server_close(R.srv);
     if (R.cli) efvitcp_client_close(R.cli);
     efvitcp_wire_free(R.wire);
@@ -746,6 +861,50 @@ static void refill(uint8_t *f, uint32_t n)
     fill(f + at, seq + ((tcp[13] & ET_TCP_SYN) ? 1u : 0u), end - at);
 }
 
+/* fuzz_pair, opcode 0: a segment spoofed into a live connection between the two instances, as
+   from the client to the server or from the server to the client, with the numbers of the
+   connection as the tap saw them. */
+static void op_inject(rd *r)
+{
+    uint8_t k = u8(r);
+    flow *fl = &R.fl[k % FZ_FLOWS];
+    bool to_srv = !(k & 4);
+    uint8_t flags = u8(r);
+    uint32_t snd_max = to_srv ? fl->c_max : fl->stk_max, rcv_max = to_srv ? fl->stk_max : fl->c_max;
+    uint32_t snd_ts = to_srv ? fl->c_tsval : fl->stk_tsval,
+             rcv_ts = to_srv ? fl->stk_tsval : fl->c_tsval;
+    uint32_t seq = near(r, snd_max), ack = near(r, rcv_max);
+    uint8_t wk = u8(r);
+    uint16_t win = (wk & 1) ? u16(r) : (wk & 2) ? 0 : 65535;
+    uint8_t bits = u8(r), o[40];
+    uint32_t ol = 0;
+    if ((to_srv ? fl->c_ts : fl->ts) != !!(bits & 1)) {
+        o[ol++] = ET_TCPOPT_NOP;
+        o[ol++] = ET_TCPOPT_NOP;
+        o[ol++] = ET_TCPOPT_TS;
+        o[ol++] = 10;
+        wr32(o + ol, (bits & 2) ? near(r, snd_ts) : snd_ts);
+        wr32(o + ol + 4, rcv_ts);
+        ol += 8;
+    }
+    if (bits & 4) {
+        o[ol++] = ET_TCPOPT_NOP;
+        o[ol++] = ET_TCPOPT_NOP;
+        o[ol++] = ET_TCPOPT_SACK;
+        o[ol++] = 10;
+        uint32_t left = rcv_max - u16(r);
+        wr32(o + ol, left);
+        wr32(o + ol + 4, left + u16(r));
+        ol += 8;
+    }
+    addrs a = {to_srv ? R.stack_mac : R.cli_mac, to_srv ? CLI_IP_H : STACK_IP_H,
+               to_srv ? STACK_IP_H : CLI_IP_H, to_srv ? fl->pport : fl->sport,
+               to_srv ? fl->sport : fl->pport};
+    uint8_t f[FRAME_MAX];
+    send_frame(f, build_to(f, &a, flags, seq, ack, win, o, ol, payload_len(r)));
+    settle();
+}
+
 /* Opcode 1: raw bytes, addressed to the stack (or not). */
 static void op_raw(rd *r)
 {
@@ -824,7 +983,7 @@ static void op_time(rd *r)
         d = 3600ull * 1000000000ull * (1 + u8(r) % 4u);
         break; /* hours */
     case 4: {  /* to the next timer, exactly */
-        uint64_t t = R.srv ? efvitcp_server_next_timer(R.srv) : efvitcp_client_next_timer(R.cli);
+        uint64_t t = next_timer();
         d = t > now && t != UINT64_MAX ? t - now : 0;
         break;
     }
@@ -835,12 +994,15 @@ static void op_time(rd *r)
     advance_to(now + d);
 }
 
-/* The live connections, in slot order. */
+/* The live connections, in slot order (the client instance's after the server's). */
 static uint32_t live_conns(efvitcp_conn **out)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < R.st->cfg.max_conns && n < FZ_IDS; i++)
-        if (!efvitcp_is_closed(&R.st->conns[i])) out[n++] = &R.st->conns[i];
+    for (int k = 0; k < 2; k++) {
+        et_stack *st = k ? R.st2 : R.st;
+        for (uint32_t i = 0; st && i < st->cfg.max_conns && n < FZ_IDS; i++)
+            if (!efvitcp_is_closed(&st->conns[i])) out[n++] = &st->conns[i];
+    }
     return n;
 }
 
@@ -909,7 +1071,17 @@ static void op_api(rd *r, uint8_t op)
     }
     case 12: { /* listen/unlisten, or connect */
         uint8_t k = u8(r);
-        if (R.srv) {
+        if (R.cli2 && !(k & 0x10)) { /* fuzz_pair: the client instance connects to the server */
+            efvitcp_conn *nc = NULL;
+            uint16_t lport = (k & 4) ? 0 : (uint16_t)(33000 + k % FZ_FLOWS);
+            if (!efvitcp_client_connect(R.cli2, STACK_IP, (uint16_t)(5000 + ((k >> 3) & 1)), lport,
+                                        &nc) &&
+                nc) {
+                track *t = track_of(nc);
+                t->expect = -1;
+                t->sent = 0;
+            }
+        } else if (R.srv) {
             uint16_t port = (uint16_t)(5000 + (k & 1));
             if (k & 2)
                 efvitcp_server_unlisten(R.srv, port);
@@ -958,9 +1130,13 @@ static void trace(const char *what, uint32_t op)
 {
     if (!trace_on()) return;
     fprintf(stderr, "[%llu ns] %s %u:", (unsigned long long)efvitcp_wire_now(R.wire), what, op);
-    for (uint32_t i = 0; i < R.st->cfg.max_conns; i++)
-        if (!efvitcp_is_closed(&R.st->conns[i]))
-            fprintf(stderr, " #%u %s", i, efvitcp_state_name(R.st->conns[i].state));
+    for (int k = 0; k < 2; k++) {
+        et_stack *st = k ? R.st2 : R.st;
+        for (uint32_t i = 0; st && i < st->cfg.max_conns; i++)
+            if (!efvitcp_is_closed(&st->conns[i]))
+                fprintf(stderr, " %s#%u %s", k ? "client" : "", i,
+                        efvitcp_state_name(st->conns[i].state));
+    }
     fprintf(stderr, "\n");
 }
 
@@ -1010,7 +1186,10 @@ static void step(rd *r, fz_mode mode)
     trace("op", op);
     switch (op) {
     case 0:
-        op_segment(r);
+        if (mode == FZ_PAIR)
+            op_inject(r);
+        else
+            op_segment(r);
         break;
     case 1:
         op_raw(r);
@@ -1128,7 +1307,8 @@ void fz_run(const uint8_t *data, size_t size, fz_mode mode)
     uint8_t k = u8(&r);
     bool server = !(k & 0x80);
     uint8_t state = (uint8_t)(k & 0x7f) % (server ? 10u : 4u);
-    rig_new(&r, server, mode == FZ_PROGRAM || state != 2);
+    if (mode == FZ_PAIR) server = true;
+    rig_new(&r, server, mode != FZ_FRAMES || state != 2, mode == FZ_PAIR);
     if (mode == FZ_FRAMES) fixture(state);
     trace("start", state);
     while (r.n && !R.stop) step(&r, mode);

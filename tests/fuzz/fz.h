@@ -27,6 +27,11 @@ typedef enum fz_mode {
     FZ_FRAMES,
     /** Target (b): every opcode, API calls and callback behaviours included. */
     FZ_PROGRAM,
+    /** fuzz_pair: FZ_PROGRAM with a client instance beside the server, connecting to it over
+        the wire; opcode 0 spoofs segments into their connections, either way. The two stacks
+        must never exchange frames without end at one instant (RFC 5961 §7 / RFC 7323 §5.3:
+        no pair of stacks ping-pongs ACKs). */
+    FZ_PAIR,
 } fz_mode;
 
 /** Runs one input; aborts (after printing why) on a finding. */

@@ -104,6 +104,31 @@ for arch in (0x06, 0x05):
                                     0xF2, 0x00, *time_s(5), *HOURS]
 
 
+# fuzz_pair: a server and a client instance; the byte after the config varies the client's
+# (timestamps, window scaling, congestion control, buffer, delayed ACKs). Opcode 12 connects the
+# client, opcode 0 spoofs a segment into a connection: flow (bit 2: to the client), flags, seq,
+# ack, window, options (bit 1: a TSval near the sender's, bit 2: a SACK block), payload.
+def inject(flags, to_client=False, seq=(0,), ack=(0,), ts=None, length=0):
+    bits, extra = (0, []) if ts is None else (2, list(ts))
+    lb = 0 if length == 0 else 127 + length
+    return [0, 4 if to_client else 0, flags, *seq, *ack, 0, bits, *extra, lb]
+
+
+pair_seeds = {
+    "echo": [0x00, *CFG, 0x00, 12, 0, *send(3000, conn=1), *send(2000, conn=0), *time_ms(10),
+             8, 1, *time_s(1), 8, 0, *time_s(2), *HOURS],
+    "paws_storm": [0x00, *CFG, 0x00, 12, 0, *send(1000, conn=1),
+                   *inject(ACK | PSH, ts=(3, 0x7F, 0xFF, 0xFF, 0xFF), length=50),
+                   *send(4000, conn=1), *send(4000, conn=0), *time_ms(5), *time_s(10)],
+    "ack_unsent": [0x00, *CFG, 0x10, 12, 0, *send(5000, conn=0),
+                   *inject(ACK, to_client=True, ack=(1, 100)), *send(3000, conn=1),
+                   *inject(ACK, ack=(1, 100)), *time_s(1), *time_s(60)],
+    "spoofed_rst_syn": [0x00, *CFG_CUBIC_DACK, 0x05, 12, 0, 12, 1, *send(2000, conn=2),
+                        *inject(RST, seq=(1, 5)), *inject(SYN, to_client=True, seq=(2, 0, 9)),
+                        *inject(FIN | ACK, length=10), *time_s(1), *HOURS],
+}
+
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -116,3 +141,4 @@ write("conn", conn_seeds)
 write("frames", frames_seeds)
 write("shm", shm_seeds)
 write("efvi", efvi_seeds)
+write("pair", pair_seeds)
