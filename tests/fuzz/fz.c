@@ -240,6 +240,16 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
 {
     track *t = track_of(c);
     check_presented(t, d, n, "on_data");
+    if (R.act & 0x04) {
+        /* Inside on_data the held bytes are the front of those presented (none during a
+           zero-copy delivery). */
+        const uint8_t *u;
+        uint32_t m = efvitcp_unread(c, &u);
+        if (m > n) fail("unread in on_data holds more than on_data presents", NULL);
+        if (m && u[0] != d[0]) fail("stream: unread in on_data is not the front of the data", NULL);
+        track tu = {n ? d[0] : -1, 0};
+        check_presented(&tu, u, m, "unread in on_data");
+    }
     uint32_t keep = 0;
     switch (R.keep_mode % 5) {
     case 1:
@@ -264,11 +274,6 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         t->expect = -1;
     } else if (n - keep) {
         t->expect = PAT(d[n - keep - 1] + 1u);
-    }
-    if (R.act & 0x04) {
-        const uint8_t *u;
-        uint32_t m = efvitcp_unread(c, &u);
-        if (m && t->expect >= 0 && !(R.act & 0x01)) check_presented(t, u, m, "unread in on_data");
     }
     if ((R.act & 0x02) && cb_send_ok()) do_send(c, R.act_arg % 3000u, false);
     if (R.act & 0x08) efvitcp_send_fin(c);
