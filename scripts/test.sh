@@ -26,7 +26,7 @@ if [ "${1:-}" != "--quick" ]; then
         -DCMAKE_BUILD_TYPE=Debug -DEFVITCP_SANITIZE=ON
     echo "== fuzz targets (libFuzzer + ASan + UBSan, clang) =="
     # Their corpus already ran through the replay driver in both builds above (label
-    # fuzz-replay); here each target mutates it for EFVITCP_FUZZ_CI_SECONDS (15 s), one at a
+    # fuzz-replay); here each target mutates it for EFVITCP_FUZZ_CI_SECONDS (12 s: five targets, a minute), one at a
     # time. Without clang or libFuzzer (cmake/fuzz.cmake says which) the stage is skipped.
     if command -v clang >/dev/null 2>&1; then
         cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
