@@ -560,6 +560,11 @@ static void advance_to(uint64_t when)
 /* Setup                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+static void fz_log(void *ctx, int level, const char *msg)
+{
+    if (trace_on()) fprintf(stderr, "  log %d: %s\n", level, msg);
+}
+
 static void config(rd *r, efvitcp_config *c)
 {
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
@@ -589,6 +594,8 @@ static void config(rd *r, efvitcp_config *c)
     c->ooo_ranges = (b & 8) ? 1 : 8;
     c->mss = (a & 0x88) == 0x88 ? 536 : 0;
     c->user_timers = 4;
+    c->user_data_size = 64;
+    c->log = fz_log; /* the log paths too, formatting what hostile input made them say */
 }
 
 /* fuzz_pair: every frame the two instances exchange, as it leaves its sender. */
@@ -1109,6 +1116,30 @@ static void op_api(rd *r, uint8_t op)
         R.act = u8(r);
         R.act_arg = u16(r);
         break;
+    case 14: { /* what the getters say must agree with itself */
+        efvitcp_conn_stats cs;
+        efvitcp_conn_get_stats(c, &cs);
+        if (cs.state != c->state) fail("conn stats: wrong state", NULL);
+        if (cs.recv_held > c->st->cfg.recv_buf_size) fail("conn stats: holds more than fits", NULL);
+        uint32_t sendable = efvitcp_sendable(c);
+        if (sendable > (c->st->cfg.send_slots - 1) * 2048u) fail("sendable beyond the ring", NULL);
+        efvitcp_immediately_sendable(c);
+        const uint8_t *d;
+        if (efvitcp_unread(c, &d) > cs.recv_held) fail("unread beyond what the conn holds", NULL);
+        struct sockaddr_in sa;
+        efvitcp_peername(c, &sa);
+        efvitcp_local_port(c);
+        efvitcp_is_established(c);
+        efvitcp_user_data(c);
+        efvitcp_rx_hw_timestamp(c);
+        efvitcp_stats st;
+        if (R.srv) {
+            efvitcp_server_stats(R.srv, &st);
+            if (st.conns_active != efvitcp_server_conn_count(R.srv))
+                fail("stats: conns_active is not the connection count", NULL);
+        }
+        break;
+    }
     }
     check();
     settle();
@@ -1187,7 +1218,7 @@ static void step(rd *r, fz_mode mode)
         return;
     }
 #endif
-    op %= mode == FZ_FRAMES ? 6u : 14u;
+    op %= mode == FZ_FRAMES ? 6u : 15u;
     trace("op", op);
     switch (op) {
     case 0:
