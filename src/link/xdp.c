@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -474,10 +475,18 @@ static const char *open_xsk(xdp_link *x, const char *ifname)
 {
     uint32_t ring_rx = pow2_at_least(x->n_rx);
     uint32_t ring_tx = pow2_at_least(x->base.n_tx < TX_RING_MAX ? x->base.n_tx : TX_RING_MAX);
-    /* Zero copy needs the driver's XDP, so it is tried only in native mode. */
+    /* Zero copy needs the driver's XDP, so it is tried only in native mode. A queue whose last
+       AF_XDP socket was just closed stays busy until the kernel has released it, a moment later
+       (its umem is freed from a work queue): EBUSY is retried for up to a second, once at init,
+       so that a program restarted at once (or a test that opens right after another closed)
+       does not fail for it. */
     int rc = -1;
-    if (x->native) rc = open_socket(x, ifname, true, ring_rx, ring_tx);
-    if (rc) rc = open_socket(x, ifname, false, ring_rx, ring_tx);
+    for (int tries = 0; tries < 100; tries++) {
+        if (x->native) rc = open_socket(x, ifname, true, ring_rx, ring_tx);
+        if (rc) rc = open_socket(x, ifname, false, ring_rx, ring_tx);
+        if (rc != -EBUSY) break;
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+    }
     /* The error names its cause class: the message must be a constant string. */
     if (rc == -ENOMEM || rc == -ENOBUFS)
         return "xdp link: cannot create the AF_XDP socket on queue 0: out of (locked) memory";
