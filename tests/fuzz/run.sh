@@ -21,8 +21,13 @@ dict=()
 # -rss_limit_mb: an instance is sized at init, so growth means a leak; -timeout: one input
 # taking seconds is a hang (every run is bounded in polls); -max_len: programs of a few hundred
 # steps. Leak detection stays on (ASan's LeakSanitizer runs at exit).
+# FUZZ_SEED: libFuzzer's seed; CI sets one (tests/fuzz/CMakeLists.txt), so that a CI run
+# mutates the same inputs every time and a failure there is a finding to fix, not luck; a manual
+# long run leaves it unset for a fresh seed each time.
+seed=()
+[ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
 set +e
-"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+"$bin" "${seed[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
     -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" \
     "$work/corpus" "$here/corpus/$target" "$here/regress/$target" 2>&1 |
     grep --line-buffered -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)'
