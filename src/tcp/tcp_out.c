@@ -107,6 +107,29 @@ static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
     return true;
 }
 
+/* The options of our SYN or SYN-ACK at opt: RFC 9293 §3.7.1 MSS; RFC 7323 WS and TS, in a
+   SYN-ACK only if the SYN had them. Returns their length. Out of line: once per connection. */
+static __attribute__((noinline)) uint32_t syn_options(et_conn *c, uint8_t *opt)
+{
+    opt[0] = ET_TCPOPT_MSS;
+    opt[1] = 4;
+    put16(opt + 2, htons((uint16_t)c->rcv_mss));
+    uint32_t optlen = 4;
+    if (c->ws_ok) {
+        opt[4] = ET_TCPOPT_NOP;
+        opt[5] = ET_TCPOPT_WS;
+        opt[6] = 3;
+        opt[7] = c->rcv_wscale;
+        optlen = 8;
+    }
+    if (c->ts_ok) {
+        et_hdr_ts_opt(opt + optlen, et_ts_now(c->st, c->ts_offset),
+                      c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
+        optlen += ET_TS_OPTLEN;
+    }
+    return optlen;
+}
+
 /* Builds the headers of segment idx in its slot and hands it to the link. */
 static bool tx_seg(et_conn *c, uint32_t idx)
 {
@@ -122,24 +145,8 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     uint8_t flags = s->ctl;
     if (c->state != EFVITCP_SYN_SENT) flags |= ET_TCP_ACK;
     if (s->len) flags |= ET_TCP_PSH;
-    if (syn) {
-        /* RFC 9293 §3.7.1 MSS; RFC 7323 WS and TS, in a SYN-ACK only if the SYN had them. */
-        opt[0] = ET_TCPOPT_MSS;
-        opt[1] = 4;
-        put16(opt + 2, htons((uint16_t)c->rcv_mss));
-        optlen = 4;
-        if (c->ws_ok) {
-            opt[4] = ET_TCPOPT_NOP;
-            opt[5] = ET_TCPOPT_WS;
-            opt[6] = 3;
-            opt[7] = c->rcv_wscale;
-            optlen = 8;
-        }
-        if (c->ts_ok) {
-            et_hdr_ts_opt(opt + optlen, et_ts_now(st, c->ts_offset),
-                          c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
-            optlen += ET_TS_OPTLEN;
-        }
+    if (__builtin_expect(syn, 0)) {
+        optlen = syn_options(c, opt);
         optsum = et_csum_add_hdr(0, opt, optlen);
     } else if (c->ts_ok) {
         optsum = et_hdr_ts_opt(opt, et_ts_now(st, c->ts_offset), c->ts_recent);
@@ -685,6 +692,33 @@ out:
     return total;
 }
 
+/*
+ * Whether output() would send segment s, the only one queued and unsent, whole and at once: the
+ * next to send (SND.NXT at its start), not after an idle period (RFC 5681 §4.1 restarts cwnd
+ * first), inside the peer's window, and inside the congestion window or with nothing in flight.
+ * The same tests as output()'s loop for its first segment, in that order.
+ */
+static inline bool sends_whole(const et_conn *c, const et_seg *s)
+{
+    uint32_t end = et_seg_end(s);
+    bool idle = c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
+                c->st->cfg.slow_start_after_idle && c->last_tx_ns;
+    return c->snd_nxt == s->seq && !idle && seq_le(end, c->snd_una + c->snd_wnd) &&
+           (seq_le(end, c->snd_una + cwnd_allowance(c)) || c->snd_una == c->snd_nxt);
+}
+
+/* What output() does with such a segment: send it, or leave it to the deferred list when the
+   link cannot take it now. */
+static inline void send_one(et_conn *c, uint32_t idx)
+{
+    if (!tx_seg(c, idx)) {
+        et_stack_deferred_add(c->st, c);
+        return;
+    }
+    c->sr_nxt = idx + 1;
+    advanced(c, et_seg_end(et_seg_at(c, idx)));
+}
+
 uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
 {
     /* What et_conn_send does for a message that fits one new segment, without the loops: a new
@@ -702,7 +736,10 @@ uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
         c->sr_end = idx + 1;
         c->queued_end += len;
         c->tail_open = more && len < c->seg_cap;
-        et_output(c);
+        if (!c->tail_open && c->sr_nxt == idx && sends_whole(c, s))
+            send_one(c, idx);
+        else
+            et_output(c);
         return len;
     }
     struct iovec iov = {(void *)data, len};
