@@ -163,6 +163,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
                                   .plen = s->len,
                                   .sum = optsum + s->psum});
     if (!link_tx(st, id, ET_HDRS_LEN + optlen + s->len)) return false;
+    et_txts_sent(c, id, s->seq, s->len, s->ctl, s->sent_ns != 0);
     if (s->sent_ns) {
         s->retx++;
         c->retransmits++;
@@ -423,6 +424,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
                                   .plen = n,
                                   .sum = optsum + et_csum_fold(psum)});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen + n)) return false;
+    et_txts_sent(c, id, from, n, fin ? ET_TCP_FIN : 0, seq_lt(from, c->snd_max));
     if (seq_lt(from, c->snd_max)) {
         s->retx++; /* Karn: this segment gives no RTT sample any more */
         c->retransmits++;
@@ -680,6 +682,7 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
             s->psum = et_csum_fold((uint64_t)s->psum + f);
             s->len = (uint16_t)(s->len + n);
             c->queued_end += n;
+            c->queued_off += n;
             p += n;
             left -= n;
             total += n;
@@ -735,6 +738,7 @@ uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
                       .psum = et_csum_fold(et_csum_copy(dst, data, len, 0))};
         c->sr_end = idx + 1;
         c->queued_end += len;
+        c->queued_off += len;
         c->tail_open = more && len < c->seg_cap;
         if (!c->tail_open && c->sr_nxt == idx && sends_whole(c, s))
             send_one(c, idx);
