@@ -358,6 +358,22 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
 uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more);
 const char *et_conn_send_fin(et_conn *c);
 uint32_t et_conn_sendable(const et_conn *c);
+/* Whether the user may send on c now (the state allows data and no FIN is queued). */
+static inline bool et_conn_can_send(const et_conn *c)
+{
+    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued &&
+           !c->finishing;
+}
+/* et_conn_sendable(c) != 0, inline while no free slot's buffer lingers with the link (nearly
+   always): then every free slot is writable. For on_more_sendable after each ACK. */
+static inline bool et_conn_has_room(const et_conn *c)
+{
+    if (c->n_lingering) return et_conn_sendable(c) != 0;
+    uint32_t free_slots = c->st->cfg.send_slots - (c->sr_end - c->sr_una);
+    return et_conn_can_send(c) &&
+           ((free_slots && c->seg_cap) ||
+            (c->tail_open && c->seg_cap > c->segs[(c->sr_end - 1) & c->st->send_mask].len));
+}
 uint32_t et_conn_immediately_sendable(const et_conn *c);
 void et_queue_fin(et_conn *c);
 void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip);

@@ -587,12 +587,6 @@ void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t d
 
 /* ---- the user's side of sending ---- */
 
-static bool can_send(const et_conn *c)
-{
-    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued &&
-           !c->finishing;
-}
-
 /* Is free slot idx free to be written (not still read by the NIC)? */
 static inline bool slot_writable(const et_conn *c, uint32_t idx)
 {
@@ -630,7 +624,7 @@ static uint32_t busy_scan(const et_conn *c, uint32_t free_slots)
 
 uint32_t et_conn_sendable(const et_conn *c)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     uint32_t used = c->sr_end - c->sr_una;
     uint32_t n = writable_slots(c, c->st->cfg.send_slots - used) * c->seg_cap;
     if (c->tail_open) n += c->seg_cap - et_seg_at(c, c->sr_end - 1)->len;
@@ -639,7 +633,7 @@ uint32_t et_conn_sendable(const et_conn *c)
 
 uint32_t et_conn_immediately_sendable(const et_conn *c)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     uint32_t limit = c->snd_wnd < cwnd_allowance(c) ? c->snd_wnd : cwnd_allowance(c);
     uint32_t used = c->queued_end - c->snd_una;
     if (used >= limit) return 0;
@@ -649,7 +643,7 @@ uint32_t et_conn_immediately_sendable(const et_conn *c)
 
 uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     et_stack *st = c->st;
     uint32_t total = 0;
     uint32_t hdr = ET_HDRS_LEN + et_conn_optlen(c);
@@ -728,7 +722,7 @@ uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
        slot, the copy with its sum (at offset 0, so no byte swap), and the tail left open only if
        more is coming and there is room. */
     uint32_t idx = c->sr_end;
-    if (len && len <= c->seg_cap && !c->tail_open && can_send(c) &&
+    if (len && len <= c->seg_cap && !c->tail_open && et_conn_can_send(c) &&
         idx - c->sr_una < c->st->cfg.send_slots && slot_writable(c, idx)) {
         et_seg *s = et_seg_at(c, idx);
         uint8_t *dst =
