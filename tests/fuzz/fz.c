@@ -106,7 +106,7 @@ typedef struct flow {
 
 /* What the harness knows of one connection's streams. */
 typedef struct track {
-    int expect;    /* the byte the next presentation must start with, -1 unknown */
+    int last;      /* the last byte consumed: the next presentation follows it; -1 unknown */
     uint32_t sent; /* stream bytes accepted by send */
 } track;
 
@@ -176,13 +176,20 @@ static void fill(uint8_t *b, uint32_t seq, uint32_t len)
     for (uint32_t i = 0; i < len; i++) b[i] = PAT(seq + i);
 }
 
+/* Whether byte b may follow byte a in a stream: the next value mod 251, or 0 after the byte of
+   sequence number 2^32 - 1 (2^32 is no multiple of 251, so the stream wraps there). */
+static bool follows(uint8_t a, uint8_t b)
+{
+    return b == PAT(a + 1u) || (a == PAT(UINT32_MAX) && b == 0);
+}
+
 /* Bytes presented to the user (on_data, on_fin, efvitcp_unread) must continue the stream. */
 static void check_presented(track *t, const uint8_t *d, uint32_t n, const char *where)
 {
     if (!n) return;
-    if (t->expect >= 0 && d[0] != t->expect) fail("stream: wrong first byte", where);
+    if (t->last >= 0 && !follows((uint8_t)t->last, d[0])) fail("stream: wrong first byte", where);
     for (uint32_t i = 1; i < n; i++)
-        if (d[i] != PAT(d[i - 1] + 1u)) fail("stream: bytes out of order", where);
+        if (!follows(d[i - 1], d[i])) fail("stream: bytes out of order", where);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -234,7 +241,7 @@ static bool h_allow(void *ctx, const struct sockaddr_in *peer, uint16_t local_po
 static void h_established(void *ctx, efvitcp_conn *c)
 {
     track *t = track_of(c);
-    t->expect = PAT(c->irs + 1);
+    t->last = PAT(c->irs); /* the SYN's number: the first byte follows it */
     t->sent = 0;
     act(c, 'E');
 }
@@ -249,9 +256,8 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         const uint8_t *u;
         uint32_t m = efvitcp_unread(c, &u);
         if (m > n) fail("unread in on_data holds more than on_data presents", NULL);
-        if (m && u[0] != d[0]) fail("stream: unread in on_data is not the front of the data", NULL);
-        track tu = {n ? d[0] : -1, 0};
-        check_presented(&tu, u, m, "unread in on_data");
+        if (m && memcmp(u, d, m) != 0)
+            fail("stream: unread in on_data is not the front of the data", NULL);
     }
     uint32_t keep = 0;
     switch (R.keep_mode % 5) {
@@ -274,9 +280,9 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         /* consume inside on_data: the return value may then keep no more than is still held,
            and what the next presentation starts with is the engine's business to get right. */
         efvitcp_consume(c, R.act_arg % 4096u);
-        t->expect = -1;
+        t->last = -1;
     } else if (n - keep) {
-        t->expect = PAT(d[n - keep - 1] + 1u);
+        t->last = d[n - keep - 1];
     }
     if ((R.act & 0x02) && cb_send_ok()) do_send(c, R.act_arg % 3000u, false);
     if (R.act & 0x08) efvitcp_send_fin(c);
@@ -294,7 +300,7 @@ static void h_fin(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
 
 static void h_gone(void *ctx, efvitcp_conn *c)
 {
-    track_of(c)->expect = -1;
+    track_of(c)->last = -1;
 }
 
 static void h_more(void *ctx, efvitcp_conn *c)
@@ -746,7 +752,7 @@ static void rig_new(rd *r, bool server, bool arp_seed, bool pair)
         fl->p_iss = fl->p_nxt = 1000000u * (uint32_t)(i + 1);
         fl->p_ts = 100000u * (uint32_t)(i + 1);
     }
-    for (int i = 0; i < FZ_IDS; i++) R.tr[i].expect = -1;
+    for (int i = 0; i < FZ_IDS; i++) R.tr[i].last = -1;
     if (pair) pair_new(r);
     if (server) {
         if ((err = efvitcp_server_listen(R.srv, 5000))) fail("listen", err);
@@ -1102,7 +1108,7 @@ static void op_api(rd *r, uint8_t op)
         uint32_t held = efvitcp_unread(c, &d);
         check_presented(t, d, held, "efvitcp_unread");
         uint32_t n = u16(r);
-        if (held) t->expect = n < held ? d[n] : PAT(d[held - 1] + 1u);
+        if (held && n) t->last = d[(n < held ? n : held) - 1];
         efvitcp_consume(c, n);
         break;
     }
@@ -1129,7 +1135,7 @@ static void op_api(rd *r, uint8_t op)
                                         &nc) &&
                 nc) {
                 track *t = track_of(nc);
-                t->expect = -1;
+                t->last = -1;
                 t->sent = 0;
             }
         } else if (R.srv) {
@@ -1144,7 +1150,7 @@ static void op_api(rd *r, uint8_t op)
             if (!efvitcp_client_connect(R.cli, PEER_IP, fl->pport, (k & 4) ? 0 : fl->sport, &nc) &&
                 nc) {
                 track *t = track_of(nc);
-                t->expect = -1;
+                t->last = -1;
                 t->sent = 0;
             }
         }
