@@ -96,6 +96,7 @@ typedef struct flow {
     uint32_t stk_tsval; /* the stack's last TSval, echoed */
     bool ts;            /* the stack's last segment carried a timestamp: send them by default */
     uint32_t adv_edge;  /* the right edge of the stack's receive window, as last announced */
+    uint32_t adv_iss;   /* ... by the connection with this ISS */
     bool adv_known;
     bool seen; /* the stack has sent on this flow */
     /* fuzz_pair: the client instance's end, as the tap saw it (p_nxt and p_ts above are set
@@ -479,6 +480,10 @@ static void check_window(flow *fl, const et_tcp_seg *seg)
     }
     et_conn *c = conn_of(seg->sport, seg->dport);
     if (!c || !(seg->flags & ET_TCP_ACK) || !et_conn_synced(c)) return;
+    /* A new incarnation whose SYN-ACK the peer never saw (a SYN cookie's ACK recreates the
+       connection, and a fuzzer that sees the comparisons forges one) starts afresh too. */
+    if (c->iss != fl->adv_iss) fl->adv_known = false;
+    fl->adv_iss = c->iss;
     uint32_t edge = seg->ack + ((uint32_t)seg->window << c->rcv_wscale);
     if (fl->adv_known && (int32_t)(fl->adv_edge - edge) >= (int32_t)(1u << c->rcv_wscale)) {
         char d[128];
