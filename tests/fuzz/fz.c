@@ -96,7 +96,8 @@ typedef struct flow {
     uint32_t stk_tsval; /* the stack's last TSval, echoed */
     bool ts;            /* the stack's last segment carried a timestamp: send them by default */
     uint32_t adv_edge;  /* the right edge of the stack's receive window, as last announced */
-    uint32_t adv_iss;   /* ... by the connection with this ISS */
+    const et_conn *adv_conn; /* ... by this connection (slot and generation) */
+    uint32_t adv_gen;
     bool adv_known;
     bool seen; /* the stack has sent on this flow */
     /* fuzz_pair: the client instance's end, as the tap saw it (p_nxt and p_ts above are set
@@ -480,10 +481,13 @@ static void check_window(flow *fl, const et_tcp_seg *seg)
     }
     et_conn *c = conn_of(seg->sport, seg->dport);
     if (!c || !(seg->flags & ET_TCP_ACK) || !et_conn_synced(c)) return;
-    /* A new incarnation whose SYN-ACK the peer never saw (a SYN cookie's ACK recreates the
-       connection, and a fuzzer that sees the comparisons forges one) starts afresh too. */
-    if (c->iss != fl->adv_iss) fl->adv_known = false;
-    fl->adv_iss = c->iss;
+    /* A new incarnation whose SYN-ACK the peer never saw starts afresh too: the ACK of a SYN
+       cookie recreates a connection, and the peer's next sequence number with the ACK number
+       one higher is a valid cookie again (the cookie adds the peer's ISN, as Linux's does), so
+       a reset connection comes back from its own shifted handshake ACK (tests/fuzz/open). */
+    if (c != fl->adv_conn || c->gen != fl->adv_gen) fl->adv_known = false;
+    fl->adv_conn = c;
+    fl->adv_gen = c->gen;
     uint32_t edge = seg->ack + ((uint32_t)seg->window << c->rcv_wscale);
     if (fl->adv_known && (int32_t)(fl->adv_edge - edge) >= (int32_t)(1u << c->rcv_wscale)) {
         char d[128];
