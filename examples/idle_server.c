@@ -54,13 +54,16 @@ static uint32_t on_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n
     (void)ctx;
     /* "ping" anywhere in a segment's bytes is answered; the rest is echoed as it came. A
        message split across segments is a sketch's limit, not a protocol. */
+    uint32_t kept = 0;
     if (n >= 4 && memmem(d, n, "ping", 4)) {
         efvitcp_send(c, "pong\n", 5, false);
     } else {
-        efvitcp_send(c, d, n, false);
+        /* What does not fit the send buffer stays unconsumed and comes again with the next
+           data: a sketch's back-pressure (a real server would also wait for on_more_sendable). */
+        kept = n - efvitcp_send(c, d, n, false);
     }
     if (bye_ns) efvitcp_set_user_timer_ns(c, 0, bye_ns);
-    return 0;
+    return kept;
 }
 
 static void on_fin(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)

@@ -254,6 +254,10 @@ static int pkt_wake_fd(et_link *l)
 static int pkt_prime(et_link *l)
 {
     pkt_link *k = (pkt_link *)l;
+    /* Frames the kernel did not take at the last sendto (its send buffer was full) would wait
+       in the ring for as long as we sleep: one more try, and work now if they still wait. */
+    kick(k);
+    if (k->tx_queued) return 1;
     uint32_t i = k->rx_head;
     return !k->rx_held[i] && (status_load(rx_hdr(k, i)) & TP_STATUS_USER) ? 1 : 0;
 }

@@ -361,6 +361,10 @@ static int xdp_wake_fd(et_link *l)
 static int xdp_prime(et_link *l)
 {
     xdp_link *x = (xdp_link *)l;
+    /* In copy mode the kernel sends only when kicked: descriptors still in the TX ring after
+       the kicks would wait for as long as we sleep, so they are work now. */
+    xdp_tx_flush(l);
+    if (!x->zero_copy && tx_unconsumed(x)) return 1;
     fill_flush(x);
     if (xsk_ring_prod__needs_wakeup(&x->fq)) recvfrom(x->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
     uint32_t idx = 0;

@@ -5,7 +5,8 @@
  *   - answer every "ping" of a kernel client that pauses 0..150 ms between them, so that the
  *     server is asleep when each comes (a lost wake-up would leave it asleep: with no timer
  *     armed, for its 1 s cap; every answer must come within 500 ms),
- *   - fire its user timer across the sleeps: "bye" 300 ms after the last ping (+100 ms at most).
+ *   - fire its user timer across the sleeps: "bye" 300 ms after the last ping (+100 ms at most),
+ *   - echo a 2 MiB stream while it sleeps between segments.
  *
  *   idle_veth packet|xdp      (IDLE_SERVER: the idle_server binary)
  *
@@ -129,7 +130,25 @@ static void test_idle_ping_timer(void)
     CHECK(c0 >= 0 && c1 >= 0);
     CHECK(idle_pct < 5.0);
 
+    /* A stream both ways while it sleeps: 2 MiB echoed in 16 KiB pieces, each read back before
+       the next is sent (a lost wake-up of data, ACK or window update stalls it). */
     int s = connect_server();
+    REQUIRE(s >= 0);
+    static char out[16384], in[16384];
+    uint32_t pieces = 0;
+    uint64_t t0 = mono_ns();
+    for (; pieces < 128; pieces++) {
+        for (size_t i = 0; i < sizeof(out); i++) out[i] = (char)('a' + (pieces + i) % 23);
+        if (send(s, out, sizeof(out), 0) != (ssize_t)sizeof(out)) break;
+        if (!read_n(s, in, sizeof(in)) || memcmp(in, out, sizeof(in)) != 0) break;
+    }
+    CHECK_EQ(pieces, 128);
+    printf("2 MiB echoed in %.1f ms\n", (double)(mono_ns() - t0) / 1e6);
+    char b4[4];
+    CHECK(read_n(s, b4, 4) && memcmp(b4, "bye\n", 4) == 0); /* its timer, then its FIN */
+    close(s);
+
+    s = connect_server();
     REQUIRE(s >= 0);
     uint64_t max_rtt = 0, last = 0;
     int answered = 0;
