@@ -485,13 +485,13 @@ EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
  *         epoll_wait(ep, ev, n, ms_until(t));  // 4. sleep: readable fd, timer or timeout
  *     }
  *
- * A frame that arrives before the prime is seen by it (1: poll again); one that arrives after it
- * makes the fd readable; a timer, deferred output or a deadline of the link is in next_timer().
- * Anything the caller does to the instance between the prime and the sleep (a send, a timer
- * armed, a connect) may need a poll: prime again after it. Round the timeout up, never down
- * (epoll_wait's is in ms; a timerfd or epoll_pwait2 gives ns). The prime drains the fd's
- * earlier readiness, so the fd is level-triggered per arming: a wake-up for which the poll finds
- * nothing is harmless. Calls from inside a callback return -1.
+ * A frame that arrives before the prime is seen by it (1: poll again; on efvi the fd is readable
+ * at once instead); one that arrives after it makes the fd readable; a timer, deferred output or
+ * a deadline of the link is in next_timer(). Anything the caller does to the instance between
+ * the prime and the sleep (a send, a timer armed, a connect) may need a poll: prime again after
+ * it. Round the timeout up, never down (epoll_wait's is in ms; a timerfd or epoll_pwait2 gives
+ * ns). The prime drains the fd's earlier readiness, so the fd is level-triggered per arming: a
+ * wake-up for which the poll finds nothing is harmless. Calls from inside a callback return -1.
  *
  * By link: mem, an eventfd the wire writes when a frame is queued for the armed endpoint (one
  * thread drives a wire: useful for tests and for single-threaded programs); shm, a doorbell the
