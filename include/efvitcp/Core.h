@@ -463,6 +463,8 @@ struct ClientApi {
         efvitcp_client_poll_at(i, h, ctx, ns);
     }
     static uint64_t next_timer(const type *i) { return efvitcp_client_next_timer(i); }
+    static int fd(const type *i) { return efvitcp_client_fd(i); }
+    static int prime(type *i) { return efvitcp_client_prime(i); }
     static void stats(const type *i, efvitcp_stats *st) { efvitcp_client_stats(i, st); }
     static void each_conn(type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
     {
@@ -485,6 +487,8 @@ struct ServerApi {
         efvitcp_server_poll_at(i, h, ctx, ns);
     }
     static uint64_t next_timer(const type *i) { return efvitcp_server_next_timer(i); }
+    static int fd(const type *i) { return efvitcp_server_fd(i); }
+    static int prime(type *i) { return efvitcp_server_prime(i); }
     static void stats(const type *i, efvitcp_stats *st) { efvitcp_server_stats(i, st); }
     static void each_conn(type *i, void (*fn)(void *, efvitcp_conn *), void *arg)
     {
@@ -552,8 +556,15 @@ template <class Conf, class Api> class Instance
         PollCtx<Instance, H> ctx{this, &handler};
         Api::poll_at(inst_, &HandlerTable<Instance, H>::value, &ctx, now_ns);
     }
-    /** Earliest time (ns, link clock) a timer is due; UINT64_MAX if none. */
+    /** Earliest time (ns, link clock) the instance needs a poll: a timer, output waiting for
+        buffers, a deadline of the link; UINT64_MAX if none (efvitcp_client_next_timer). */
     uint64_t nextTimer() const { return Api::next_timer(inst_); }
+    /** Idle waits: the file descriptor to sleep on for POLLIN, -1 if the link has none
+        (efvitcp_client_fd; the protocol is in efvitcp.h, "Idle waits"). */
+    int fd() const { return Api::fd(inst_); }
+    /** Arms fd(): 0 = sleep until it is readable or nextTimer(), 1 = poll instead, -1 = the link
+        cannot wake a sleeper (efvitcp_client_prime). */
+    int prime() { return Api::prime(inst_); }
     /** The instance's counters. */
     efvitcp_stats getStats() const
     {

@@ -416,7 +416,12 @@ EFVITCP_API void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler 
 /** Like efvitcp_client_poll() with a caller-supplied monotonic time in nanoseconds. */
 EFVITCP_API void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                                         uint64_t now_ns);
-/** Earliest time (ns, link clock) at which a timer of the instance is due; UINT64_MAX if none. */
+/**
+ * Earliest time (ns, link clock) at which the instance needs a poll: a timer due, output waiting
+ * for transmit buffers (then the time of the last poll), or a deadline of the link's own (a
+ * retry of a failed efvi VI restart, a frame in flight on the mem wire); UINT64_MAX if none. An
+ * idle waiter sleeps no longer than this (see "Idle waits" below).
+ */
 EFVITCP_API uint64_t efvitcp_client_next_timer(const efvitcp_client *cli);
 /** Fills the first size bytes of *st with the instance's counters (ABI rules at the top). */
 EFVITCP_API void efvitcp_client_stats_sized(const efvitcp_client *cli, efvitcp_stats *st,
@@ -471,6 +476,52 @@ EFVITCP_API void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *ar
 EFVITCP_API uint32_t efvitcp_server_conn_count(const efvitcp_server *srv);
 /** Resets every connection, releases the link and frees all memory. */
 EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Idle waits                                                                                     */
+/* ---------------------------------------------------------------------------------------------- */
+
+/*
+ * Instead of busy polling, a thread may sleep until a frame arrives or a timer is due, in
+ * epoll/poll/select with its other file descriptors. The protocol, race-free (docs/operations.md):
+ *
+ *     int fd = efvitcp_server_fd(srv);        // once: add it to an epoll set (EPOLLIN)
+ *     for (;;) {
+ *         efvitcp_server_poll(srv, &h, ctx);   // as many times as the caller likes
+ *         int r = efvitcp_server_prime(srv);   // 1. arm
+ *         if (r != 0) continue;                // 2. work already waits (1) or cannot sleep (-1):
+ *                                              //    poll again (re-poll) instead of sleeping
+ *         uint64_t t = efvitcp_server_next_timer(srv);  // 3. after the last poll and the prime
+ *         epoll_wait(ep, ev, n, ms_until(t));  // 4. sleep: readable fd, timer or timeout
+ *     }
+ *
+ * A frame that arrives before the prime is seen by it (1: poll again; on efvi the fd is readable
+ * at once instead); one that arrives after it makes the fd readable; a timer, deferred output or
+ * a deadline of the link is in next_timer(). Anything the caller does to the instance between
+ * the prime and the sleep (a send, a timer armed, a connect) may need a poll: prime again after
+ * it. Round the timeout up, never down (epoll_wait's is in ms; a timerfd or epoll_pwait2 gives
+ * ns). The prime drains the fd's earlier readiness, so the fd is level-triggered per arming: a
+ * wake-up for which the poll finds nothing is harmless. Calls from inside a callback return -1.
+ *
+ * By link: mem, an eventfd the wire writes when a frame is queued for the armed endpoint (one
+ * thread drives a wire: useful for tests and for single-threaded programs); shm, a doorbell the
+ * peer process rings only when this side armed it (an abstract AF_UNIX datagram socket; both
+ * processes in one network namespace); packet, the AF_PACKET socket; xdp, the AF_XDP socket
+ * (the fill ring's need-wakeup is honoured before sleeping); efvi, the driver handle after
+ * ef_vi_prime() (an interrupt per arming).
+ */
+
+/** The file descriptor to wait on for POLLIN (see "Idle waits"); -1 if the link has none. It
+    belongs to the instance: do not read, write or close it. Valid until efvitcp_client_close. */
+EFVITCP_API int efvitcp_client_fd(const efvitcp_client *cli);
+/** Arms the fd for the next frame. 0: armed and nothing to do now, sleep until the fd is
+    readable or efvitcp_client_next_timer(); 1: work already waits, poll instead of sleeping;
+    -1: the link cannot wake a sleeper (busy-poll), or called from a callback. Never blocks. */
+EFVITCP_API int efvitcp_client_prime(efvitcp_client *cli);
+/** As efvitcp_client_fd(). */
+EFVITCP_API int efvitcp_server_fd(const efvitcp_server *srv);
+/** As efvitcp_client_prime(). */
+EFVITCP_API int efvitcp_server_prime(efvitcp_server *srv);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Connection operations                                                                          */

@@ -1157,6 +1157,43 @@ static void efvi_destroy(et_link *l)
     free(e);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Idle waits                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The driver handle: readable once an event arrives after ef_vi_prime() (an interrupt). */
+static int efvi_wake_fd(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    return e->have_dh ? (int)e->dh : -1;
+}
+
+static int efvi_prime(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!e->have_dh) return -1;
+    /* A broken VI is recreated by the next poll; frames taken from the queue wait in the ready
+       ring: both are work now. */
+    if (e->restart_needed || e->ready_n) return 1;
+    /* No VI while a restart waits for its retry: next_due wakes the sleeper for it. */
+    if (e->down || !e->have_vi) return 0;
+    /* The interrupt comes for any event at or beyond the queue's current position, so events
+       that came before this call wake the sleeper at once rather than being lost. */
+    return ef_vi_prime(&e->vi, e->dh, ef_eventq_current(&e->vi)) == 0 ? 0 : -1;
+}
+
+/* The link's own deadlines, which a poll acts on (poll_events): the next attempt of a failed VI
+   restart and the next retry of flows left without a filter. */
+static uint64_t efvi_next_due(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    uint64_t t = UINT64_MAX;
+    if (e->restart_needed) return 0;
+    if (e->down) t = e->retry_at;
+    if (e->filter_retry_ns && e->filter_retry_at < t) t = e->filter_retry_at;
+    return t;
+}
+
 static const et_link_ops efvi_ops = {
     .rx_burst = efvi_rx_burst,
     .rx_release = efvi_rx_release,
@@ -1168,6 +1205,9 @@ static const et_link_ops efvi_ops = {
     .flow_del = efvi_flow_del,
     .destroy = efvi_destroy,
     .tx_stamp = efvi_tx_stamp,
+    .wake_fd = efvi_wake_fd,
+    .prime = efvi_prime,
+    .next_due = efvi_next_due,
 };
 
 bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)

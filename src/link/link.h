@@ -63,6 +63,18 @@ typedef struct et_link_ops {
         reported by tx_done, left, or 0 if it has none (a frame completed by a VI restart);
         *flags gets ET_LINK_TXTS_*. Valid until the buffer is sent again. */
     uint64_t (*tx_stamp)(struct et_link *l, uint32_t id, uint32_t *flags);
+    /* Idle waits (efvitcp_*_fd, efvitcp_*_prime; docs/operations.md). NULL: the link has none
+       and its user busy-polls. */
+    /** The file descriptor that becomes readable (POLLIN) when a frame arrives after prime(). */
+    int (*wake_fd)(struct et_link *l);
+    /** Arms wake_fd for the next frame. Returns 1 when frames are waiting already (the fd need not
+        become readable for them: the caller polls rather than sleeps), 0 when armed, -1 when the
+        link cannot be armed now. Drains the fd's earlier readiness; never blocks. */
+    int (*prime)(struct et_link *l);
+    /** The link's own next deadline by now() (a retry after a failed restart, a frame in flight
+        on the simulated wire), UINT64_MAX for none: the engine's next timer includes it, so that
+        a sleeper is back in time. NULL: none ever. */
+    uint64_t (*next_due)(struct et_link *l);
 } et_link_ops;
 
 /** Flags of tx_stamp: the state of the NIC clock (ef_vi's sync flags). */

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "link/done_ring.h"
 #include "link/link.h"
@@ -21,6 +23,7 @@ typedef struct mem_link {
     uint32_t port;
     uint32_t n_rx;
     et_done_ring done; /* tx ids awaiting tx_done, in send order */
+    int wake_fd;       /* eventfd the wire writes when a frame is queued for an armed port */
 } mem_link;
 
 static int mem_rx_burst(et_link *l, et_rx_frame *out, int max)
@@ -58,11 +61,36 @@ static uint64_t mem_now(et_link *l)
     return et_wire_now(((mem_link *)l)->w);
 }
 
+static int mem_wake_fd(et_link *l)
+{
+    return ((mem_link *)l)->wake_fd;
+}
+
+static int mem_prime(et_link *l)
+{
+    mem_link *m = (mem_link *)l;
+    if (!m->w) return -1;
+    uint64_t v;
+    /* The counter of an earlier wake-up: the fd is readable again only for what comes next. */
+    ssize_t r = read(m->wake_fd, &v, sizeof(v));
+    (void)r;
+    return et_wire_port_arm(m->w, m->port, m->wake_fd);
+}
+
+static uint64_t mem_next_due(et_link *l)
+{
+    mem_link *m = (mem_link *)l;
+    /* A frame in flight (the wire's latency) is written to the fd when sent, not when due: the
+       sleeper must be back when it lands. */
+    return m->w ? et_wire_port_next(m->w, m->port) : UINT64_MAX;
+}
+
 static void mem_destroy(et_link *l)
 {
     mem_link *m = (mem_link *)l;
     if (!m) return;
     if (m->w) et_wire_port_detach(m->w, m->port);
+    if (m->wake_fd >= 0) close(m->wake_fd);
     et_done_ring_free(&m->done);
     free(l->tx_base);
     free(m);
@@ -78,6 +106,9 @@ static const et_link_ops mem_ops = {
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = mem_destroy,
+    .wake_fd = mem_wake_fd,
+    .prime = mem_prime,
+    .next_due = mem_next_due,
 };
 
 const char *et_mem_link_open(const char *name, const et_link_params *p, et_link **out)
@@ -101,7 +132,9 @@ const char *et_mem_link_open(const char *name, const et_link_params *p, et_link 
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);
     m->base.tx_base = aligned_alloc(4096, rounded);
     bool done_ok = et_done_ring_init(&m->done, p->n_tx);
-    if (!m->base.tx_base || !done_ok) {
+    m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!m->base.tx_base || !done_ok || m->wake_fd < 0) {
+        if (m->wake_fd >= 0) close(m->wake_fd);
         free(m->base.tx_base);
         et_done_ring_free(&m->done);
         free(m);
@@ -110,6 +143,7 @@ const char *et_mem_link_open(const char *name, const et_link_params *p, et_link 
     memset(m->base.tx_base, 0, rounded);
     err = et_wire_port_attach(p->wire, name, &m->w, &m->port, m->base.mac);
     if (err) {
+        close(m->wake_fd);
         free(m->base.tx_base);
         et_done_ring_free(&m->done);
         free(m);

@@ -244,6 +244,24 @@ static void pkt_destroy(et_link *l)
     free(k);
 }
 
+/* Idle waits: the socket is readable while the frame the kernel wrote last is still ours
+   (packet_poll), so nothing needs arming; a frame at our head already is reported instead. */
+static int pkt_wake_fd(et_link *l)
+{
+    return ((pkt_link *)l)->fd;
+}
+
+static int pkt_prime(et_link *l)
+{
+    pkt_link *k = (pkt_link *)l;
+    /* Frames the kernel did not take at the last sendto (its send buffer was full) would wait
+       in the ring for as long as we sleep: one more try, and work now if they still wait. */
+    kick(k);
+    if (k->tx_queued) return 1;
+    uint32_t i = k->rx_head;
+    return !k->rx_held[i] && (status_load(rx_hdr(k, i)) & TP_STATUS_USER) ? 1 : 0;
+}
+
 static const et_link_ops pkt_ops = {
     .rx_burst = pkt_rx_burst,
     .rx_release = pkt_rx_release,
@@ -254,6 +272,9 @@ static const et_link_ops pkt_ops = {
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = pkt_destroy,
+    .wake_fd = pkt_wake_fd,
+    .prime = pkt_prime,
+    .next_due = NULL,
 };
 
 /*

@@ -12,6 +12,13 @@
  * live peer, and a side whose owner died is simply free again. The header's attached[] pids,
  * taken with a CAS, only tell a human who is there.
  *
+ * Idle waits: each side has a doorbell, an abstract AF_UNIX datagram socket whose name it
+ * publishes in the header. A side that wants to sleep sets its armed flag and then looks at its
+ * receive ring; the peer, once per poll that sent something, looks at that flag after publishing
+ * (a full fence between, on both sides: Dekker's pattern, so that one of them sees the other) and
+ * rings only if it is set. A peer nobody waits for pays a fence per sending poll and no system
+ * call.
+ *
  * The layout is an ABI between two processes (docs/links.md spells out the offsets): every
  * value the peer can write (indices, lengths) is checked before it is used, and only private
  * copies of the layout are trusted after open.
@@ -26,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +43,7 @@
 #include "util/clock.h"
 
 #define SHM_MAGIC     0x3168736d74766665ull /* "efvtmsh1" little-endian */
-#define SHM_VERSION   1u
+#define SHM_VERSION   2u /* 2: the doorbells (a version-1 peer would never ring) */
 #define SHM_HDR_SIZE  4096u
 #define SHM_SLOT_SIZE 2048u
 #define SHM_SLOT_DATA 16u /* frame bytes start here; keeps the IP header at 2 mod 8 as at 0 */
@@ -69,6 +78,13 @@ typedef struct shm_ring {
     uint8_t pad1[124];
 } shm_ring;
 
+/* A side's doorbell: set armed before sleeping; the peer rings the socket named here. */
+typedef struct shm_bell {
+    _Atomic uint32_t armed;
+    _Atomic uint32_t name_len; /* of the abstract name after its leading NUL, 0 = no doorbell */
+    char name[56];
+} shm_bell;
+
 typedef struct shm_hdr {
     _Atomic uint64_t magic; /* stored last, with release, by the initialiser */
     uint32_t version;
@@ -81,13 +97,14 @@ typedef struct shm_hdr {
     _Atomic int32_t attached[2]; /* pid of side A / B, 0 = none (informational) */
     uint8_t pad0[128 - 48];
     shm_stats stats[2];
-    uint8_t pad1[512 - 384];
+    shm_bell bell[2]; /* bell[i]: side i's */
     shm_ring ring[2]; /* ring i carries frames from side i to the other side */
 } shm_hdr;
 
 _Static_assert(offsetof(shm_hdr, total_size) == 32, "layout");
 _Static_assert(offsetof(shm_hdr, attached) == 40, "layout");
 _Static_assert(offsetof(shm_hdr, stats) == 128, "layout");
+_Static_assert(offsetof(shm_hdr, bell) == 384 && sizeof(shm_bell) == 64, "layout");
 _Static_assert(offsetof(shm_hdr, ring) == 512, "layout");
 _Static_assert(offsetof(shm_ring, tail) == 128, "layout");
 _Static_assert(sizeof(shm_hdr) <= SHM_HDR_SIZE, "layout");
@@ -120,6 +137,10 @@ typedef struct shm_link {
     /* completions */
     et_done_ring done; /* tx ids awaiting tx_done, in send order */
     et_clock clock;
+    /* idle waits */
+    int bell_fd;        /* our doorbell (bound, abstract name in hdr->bell[side]); -1: none */
+    int ring_fd;        /* unbound, to ring the peer's */
+    uint32_t rung_head; /* tx_head when tx_flush last looked at the peer's doorbell */
 } shm_link;
 
 static uint8_t *slot_at(uint8_t *slots, uint32_t idx)
@@ -239,8 +260,8 @@ static int shm_tx(et_link *l, uint32_t id, uint32_t len)
     memcpy(slot + SHM_SLOT_DATA, et_link_tx_buf(l, id), len);
     atomic_store_explicit(slot_len(slot), len, memory_order_relaxed);
     s->tx_head++;
-    /* Published per frame: the link has no doorbell (tx_flush is NULL), and the consumer reads
-       the head line only when it has caught up anyway. */
+    /* Published per frame: the consumer reads the head line only when it has caught up anyway;
+       tx_flush only rings a peer asleep. */
     atomic_store_explicit(&s->txr->head, s->tx_head, memory_order_release);
     complete(s, id);
     return 0;
@@ -251,6 +272,84 @@ static int shm_tx_done(et_link *l, uint32_t *ids, int max)
     shm_link *s = (shm_link *)l;
     if (!ids) return 0;
     return et_done_ring_take(&s->done, ids, max);
+}
+
+/* The peer's doorbell is rung at most once per arming: it cleared armed with the exchange. */
+static __attribute__((noinline)) void ring_peer(shm_link *s, shm_bell *b)
+{
+    if (!atomic_exchange_explicit(&b->armed, 0, memory_order_relaxed) || s->ring_fd < 0) return;
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    /* The peer may have written anything: the name is bounded here, and a wrong one only rings
+       some other socket of this network namespace. */
+    uint32_t n = atomic_load_explicit(&b->name_len, memory_order_acquire);
+    if (n == 0 || n > sizeof(b->name) || n > sizeof(a.sun_path) - 1) return;
+    memcpy(a.sun_path + 1, b->name, n);
+    char one = 1;
+    /* EAGAIN: the peer has not read its earlier rings, so its socket is readable anyway. */
+    (void)sendto(s->ring_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a,
+                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+}
+
+/* tx() published the frames; once per poll that sent any, the peer's doorbell is looked at. */
+static void shm_tx_flush(et_link *l)
+{
+    shm_link *s = (shm_link *)l;
+    if (s->tx_head == s->rung_head) return;
+    s->rung_head = s->tx_head;
+    /* Our head store before the peer's flag load (the peer does the converse in shm_prime). */
+    atomic_thread_fence(memory_order_seq_cst);
+    shm_bell *b = &s->hdr->bell[1 - s->side];
+    if (atomic_load_explicit(&b->armed, memory_order_relaxed)) ring_peer(s, b);
+}
+
+static int shm_wake_fd(et_link *l)
+{
+    return ((shm_link *)l)->bell_fd;
+}
+
+static int shm_prime(et_link *l)
+{
+    shm_link *s = (shm_link *)l;
+    if (s->bell_fd < 0) return -1;
+    char buf[64];
+    while (recv(s->bell_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+    }
+    shm_bell *b = &s->hdr->bell[s->side];
+    atomic_store_explicit(&b->armed, 1, memory_order_relaxed);
+    /* Our flag store before our head load (the peer does the converse in shm_tx_flush). */
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&s->rxr->head, memory_order_acquire) != s->rx_next;
+}
+
+/* Our doorbell: an abstract socket the kernel names (autobind), published for the peer. */
+static void bell_open(shm_link *s)
+{
+    s->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    s->ring_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    socklen_t len = sizeof(sa_family_t);
+    shm_bell *b = &s->hdr->bell[s->side];
+    atomic_store_explicit(&b->armed, 0, memory_order_relaxed);
+    if (s->bell_fd >= 0 && s->ring_fd >= 0 && bind(s->bell_fd, (struct sockaddr *)&a, len) == 0) {
+        len = sizeof(a);
+        if (getsockname(s->bell_fd, (struct sockaddr *)&a, &len) == 0 &&
+            len > offsetof(struct sockaddr_un, sun_path) + 1 && a.sun_path[0] == 0) {
+            uint32_t n = (uint32_t)(len - offsetof(struct sockaddr_un, sun_path) - 1);
+            if (n <= sizeof(b->name)) {
+                memcpy(b->name, a.sun_path + 1, n);
+                atomic_store_explicit(&b->name_len, n, memory_order_release);
+                return;
+            }
+        }
+    }
+    /* No doorbell: the link works, its user cannot sleep on it (prime says -1). */
+    atomic_store_explicit(&b->name_len, 0, memory_order_release);
+    if (s->bell_fd >= 0) close(s->bell_fd);
+    s->bell_fd = -1;
 }
 
 static uint64_t shm_now(et_link *l)
@@ -403,6 +502,8 @@ static const char *attach(shm_link *s)
     s->tx_tail_cache = atomic_load_explicit(&s->txr->tail, memory_order_acquire);
     s->rx_tail = atomic_load_explicit(&s->rxr->tail, memory_order_acquire);
     s->rx_next = s->rx_head_cache = s->rx_tail;
+    s->rung_head = s->tx_head;
+    bell_open(s);
     unlock(s->fd, LOCK_OPEN);
     return NULL;
 }
@@ -413,7 +514,10 @@ static void shm_destroy(et_link *l)
     if (!s) return;
     if (s->fd >= 0) {
         bool locked = lock_wait(s->fd, LOCK_OPEN) == 0;
-        if (s->hdr && s->side >= 0) atomic_store(&s->hdr->attached[s->side], 0);
+        if (s->hdr && s->side >= 0) {
+            atomic_store(&s->hdr->attached[s->side], 0);
+            atomic_store(&s->hdr->bell[s->side].name_len, 0);
+        }
         /* The last side out removes the name; with the open lock held no one is between
            shm_open and taking a side, and a late opener sees the object unlinked. */
         if (locked && s->side >= 0 && lock_held_elsewhere(s->fd, LOCK_SIDE(1 - s->side)) == 0)
@@ -421,6 +525,8 @@ static void shm_destroy(et_link *l)
     }
     if (s->map) munmap(s->map, SHM_TOTAL);
     if (s->fd >= 0) close(s->fd); /* drops every lock of this open file description */
+    if (s->bell_fd >= 0) close(s->bell_fd);
+    if (s->ring_fd >= 0) close(s->ring_fd);
     free(s->rx_held);
     et_done_ring_free(&s->done);
     free(s->base.tx_base);
@@ -431,12 +537,15 @@ static const et_link_ops shm_ops = {
     .rx_burst = shm_rx_burst,
     .rx_release = shm_rx_release,
     .tx = shm_tx,
-    .tx_flush = NULL, /* every frame is published by tx() */
+    .tx_flush = shm_tx_flush, /* frames are published by tx(); this rings a sleeping peer */
     .tx_done = shm_tx_done,
     .now = shm_now,
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = shm_destroy,
+    .wake_fd = shm_wake_fd,
+    .prime = shm_prime,
+    .next_due = NULL,
 };
 
 const char *et_shm_link_open(const char *name, const et_link_params *p, et_link **out)
@@ -457,6 +566,7 @@ const char *et_shm_link_open(const char *name, const et_link_params *p, et_link 
     if (!s) return "out of memory";
     s->fd = -1;
     s->side = -1;
+    s->bell_fd = s->ring_fd = -1;
     s->base = tmp;
     s->clock = p->clock;
     snprintf(s->path, sizeof(s->path), SHM_PREFIX "%s", name);

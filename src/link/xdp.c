@@ -350,6 +350,29 @@ static void xdp_destroy(et_link *l)
     teardown((xdp_link *)l);
 }
 
+/* Idle waits: the AF_XDP socket is readable while its RX ring holds descriptors (xsk_poll). A
+   driver that ran out of fill entries sleeps until told of new ones: it is told before we sleep,
+   or no frame would ever reach the ring. */
+static int xdp_wake_fd(et_link *l)
+{
+    return ((xdp_link *)l)->xsk_fd;
+}
+
+static int xdp_prime(et_link *l)
+{
+    xdp_link *x = (xdp_link *)l;
+    /* In copy mode the kernel sends only when kicked: descriptors still in the TX ring after
+       the kicks would wait for as long as we sleep, so they are work now. */
+    xdp_tx_flush(l);
+    if (!x->zero_copy && tx_unconsumed(x)) return 1;
+    fill_flush(x);
+    if (xsk_ring_prod__needs_wakeup(&x->fq)) recvfrom(x->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+    uint32_t idx = 0;
+    uint32_t n = xsk_ring_cons__peek(&x->rx, 1, &idx);
+    if (n) xsk_ring_cons__cancel(&x->rx, n); /* only looked: rx_burst takes it */
+    return n ? 1 : 0;
+}
+
 static const et_link_ops xdp_ops = {
     .rx_burst = xdp_rx_burst,
     .rx_release = xdp_rx_release,
@@ -360,6 +383,9 @@ static const et_link_ops xdp_ops = {
     .flow_add = xdp_flow_add,
     .flow_del = xdp_flow_del,
     .destroy = xdp_destroy,
+    .wake_fd = xdp_wake_fd,
+    .prime = xdp_prime,
+    .next_due = NULL,
 };
 
 /*

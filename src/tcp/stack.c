@@ -332,5 +332,30 @@ uint64_t et_stack_next_timer(const et_stack *st)
 {
     uint64_t t = et_stack_next_timed(st);
     if (st->deferred && st->now_ns < t) t = st->now_ns;
+    /* What the link must do at a time of its own (a VI restart retried, a frame landing on the
+       simulated wire) happens in a poll too: a user sleeping until this time must not miss it. */
+    et_link *l = st->link;
+    if (l && l->ops->next_due) {
+        uint64_t d = l->ops->next_due(l);
+        if (d < t) t = d;
+    }
     return t;
+}
+
+int et_stack_wake_fd(const et_stack *st)
+{
+    et_link *l = st->link;
+    return l && l->ops->wake_fd ? l->ops->wake_fd(l) : -1;
+}
+
+int et_stack_prime(et_stack *st)
+{
+    et_link *l = st->link;
+    if (!l || !l->ops->prime || st->in_poll) return -1;
+    /* The link is armed first and looked at after: a frame that lands before the arming is seen
+       here, one that lands after it makes the fd readable. */
+    int r = l->ops->prime(l);
+    if (r != 0) return r;
+    uint64_t now = st->link_clock ? l->ops->now(l) : st->now_ns;
+    return et_stack_next_timer(st) <= now ? 1 : 0;
 }

@@ -263,11 +263,16 @@ void et_stack_close(et_stack *st);
 /* One poll at now_ns: TX completions, a burst of frames, timers, deferred output, doorbell. Use
    the two below, which also set the clock mode. */
 void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
-/* When the next poll has work: the earliest timer or TIME_WAIT expiry, or now while connections
-   wait for TX buffers (deferred). */
+/* When the next poll has work: the earliest timer or TIME_WAIT expiry, now while connections
+   wait for TX buffers (deferred), or the link's own deadline (et_link_ops.next_due). */
 uint64_t et_stack_next_timer(const et_stack *st);
 /* The same without the deferred connections: only what time itself brings. */
 uint64_t et_stack_next_timed(const et_stack *st);
+/* Idle waits: the link's wake-up fd (-1: none), and arming it: 1 when the next poll has work
+   now (frames waiting, a timer due, deferred output), 0 when armed and idle, -1 when the link
+   cannot sleep (none, or called from a callback). */
+int et_stack_wake_fd(const et_stack *st);
+int et_stack_prime(et_stack *st);
 void et_stack_log(et_stack *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void et_stack_deferred_add(et_stack *st, et_conn *c);

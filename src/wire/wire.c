@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wire/slot_heap.h"
 #include "wire/wire.h"
@@ -194,6 +195,8 @@ const char *wire_port_attach(efvitcp_wire *w, const char *name, uint32_t *idx_ou
     p->held = 0;
     p->owner = NULL;
     p->raw = false;
+    p->armed = false;
+    p->wake_fd = -1;
     p->has_faults = false;
     p->ge_bad = false;
     memset(&p->faults, 0, sizeof(p->faults));
@@ -258,6 +261,17 @@ static int wire_admit(efvitcp_wire *w, uint32_t from_idx, const uint8_t *frame, 
     return wire_fault_admit(w, from_idx, frame, len, arrive, at);
 }
 
+/* A sleeping port's user is woken once per arming: the write is the slow path, taken only by a
+   sender to a port whose user chose to sleep. */
+static __attribute__((noinline)) void wire_wake(wire_port *p)
+{
+    p->armed = false;
+    uint64_t one = 1;
+    /* An eventfd refuses a write only when its counter would overflow: it is readable then. */
+    ssize_t r = write(p->wake_fd, &one, sizeof(one));
+    (void)r;
+}
+
 static void wire_enqueue(efvitcp_wire *w, uint32_t from, uint32_t to, const uint8_t *frame,
                          uint32_t len, uint64_t at)
 {
@@ -275,7 +289,9 @@ static void wire_enqueue(efvitcp_wire *w, uint32_t from, uint32_t to, const uint
     sl->state = SLOT_QUEUED;
     if (w->ports[from].has_faults)
         wire_fault_corrupt(w, from, w->mem + (size_t)s * w->slot_size, len);
-    wire_heap_push(w, &w->ports[to], s);
+    wire_port *p = &w->ports[to];
+    wire_heap_push(w, p, s);
+    if (p->armed) wire_wake(p);
 }
 
 /* Port index of a wire MAC (02:00:00:00:00:NN, NN = index + 1), or -1. */
@@ -363,6 +379,20 @@ void et_wire_give_back(efvitcp_wire *w, uint32_t port, uint32_t id)
     if (sl->state != SLOT_HELD || sl->port != port) return;
     wire_slot_free(w, id);
     w->ports[port].held--;
+}
+
+int et_wire_port_arm(efvitcp_wire *w, uint32_t port, int wake_fd)
+{
+    wire_port *p = &w->ports[port];
+    p->wake_fd = wake_fd;
+    p->armed = true;
+    return p->heap_len && w->slots[p->heap[0]].at <= wire_now(w);
+}
+
+uint64_t et_wire_port_next(const efvitcp_wire *w, uint32_t port)
+{
+    const wire_port *p = &w->ports[port];
+    return p->heap_len ? w->slots[p->heap[0]].at : UINT64_MAX;
 }
 
 const char *et_wire_port_attach(efvitcp_wire *w, const char *name, efvitcp_wire **owner,

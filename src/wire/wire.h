@@ -35,6 +35,15 @@ int et_wire_lend(struct efvitcp_wire *w, uint32_t port, uint32_t max_held, et_rx
                  int max);
 /** Gives lent slot id back; a slot the port does not hold is ignored. */
 void et_wire_give_back(struct efvitcp_wire *w, uint32_t port, uint32_t id);
+/**
+ * Idle waits (efvitcp_*_prime): arms port so that the next frame queued for it writes 1 to
+ * wake_fd (an eventfd) and disarms it; a port's user sleeping on wake_fd then loses no frame sent
+ * after this call. Returns 1 when a frame is due at port already (no write comes for it: poll
+ * instead of sleeping), else 0. Any port, lending or raw.
+ */
+int et_wire_port_arm(struct efvitcp_wire *w, uint32_t port, int wake_fd);
+/** When the earliest frame queued for port is due (UINT64_MAX: none), for a sleeper's timeout. */
+uint64_t et_wire_port_next(const struct efvitcp_wire *w, uint32_t port);
 /** The wire's time in ns (efvitcp_wire_now): virtual, or CLOCK_MONOTONIC; 0 for NULL. */
 uint64_t et_wire_now(const struct efvitcp_wire *w);
 /** The wire's clock as an et_clock, for those that run on it (the emulator's NIC ports). */

@@ -40,6 +40,9 @@ typedef struct wire_port {
     uint32_t heap_len;
     uint32_t held;               /* slots lent to the port's user and not yet given back */
     struct efvitcp_wire **owner; /* cleared if the wire is freed under a lending port */
+    /* idle waits (et_wire_port_arm): the first frame queued while armed writes wake_fd */
+    bool armed;
+    int wake_fd;
     /* faults of the frames this endpoint sends */
     bool has_faults;
     bool ge_bad; /* Gilbert-Elliott chain in its bad state */

@@ -7,24 +7,41 @@
  * its fallback, a push with nothing new, an event unbundled twice, DMA outside registered memory,
  * a packet released twice) is counted as a violation on the port (efvi_emu_get_stats).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "emu_internal.h"
+#include "wire/wire.h"
 
-#define EMU_MAX_DH  1024
-#define EMU_DH_BASE 100
+#define EMU_MAX_DH 1024
 
+/* A driver handle is a file descriptor, as Onload's is one of its driver: it becomes readable
+   when an event arrives after ef_vi_prime() (the interrupt), so that a program can sleep on it
+   in epoll. Here it is an epoll fd holding an eventfd (signalled now, or by the wire when a
+   frame is queued for the port) and a timerfd (a frame in flight lands: the wire's latency). */
 static bool g_dh_open[EMU_MAX_DH];
+static int g_dh_fd[EMU_MAX_DH], g_dh_ev[EMU_MAX_DH], g_dh_tm[EMU_MAX_DH];
 static uint64_t g_next_dma_page = 0x100000; /* DMA addresses start at 4 GiB */
 static unsigned g_next_resource = 1;
 static emu_memreg *g_regs; /* every registration, for ef_memreg_free */
 
 static void emu_nic_tx_run(emu_vi *v);
 
+static int dh_index(ef_driver_handle dh)
+{
+    for (int i = 0; i < EMU_MAX_DH; i++)
+        if (g_dh_open[i] && g_dh_fd[i] == dh) return i;
+    return -1;
+}
+
 static bool dh_ok(ef_driver_handle dh)
 {
-    return dh >= EMU_DH_BASE && dh < EMU_DH_BASE + EMU_MAX_DH && g_dh_open[dh - EMU_DH_BASE];
+    return dh >= 0 && dh_index(dh) >= 0;
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -43,8 +60,23 @@ int ef_driver_open(ef_driver_handle *dh_out)
     if (!dh_out) return -EINVAL;
     for (int i = 0; i < EMU_MAX_DH; i++) {
         if (!g_dh_open[i]) {
+            int fd = epoll_create1(EPOLL_CLOEXEC);
+            int ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+            int tm = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+            struct epoll_event e = {.events = EPOLLIN};
+            if (fd < 0 || ev < 0 || tm < 0 || epoll_ctl(fd, EPOLL_CTL_ADD, ev, &e) != 0 ||
+                epoll_ctl(fd, EPOLL_CTL_ADD, tm, &e) != 0) {
+                int err = errno;
+                if (fd >= 0) close(fd);
+                if (ev >= 0) close(ev);
+                if (tm >= 0) close(tm);
+                return -err;
+            }
             g_dh_open[i] = true;
-            *dh_out = EMU_DH_BASE + i;
+            g_dh_fd[i] = fd;
+            g_dh_ev[i] = ev;
+            g_dh_tm[i] = tm;
+            *dh_out = fd;
             return 0;
         }
     }
@@ -53,8 +85,12 @@ int ef_driver_open(ef_driver_handle *dh_out)
 
 int ef_driver_close(ef_driver_handle dh)
 {
-    if (!dh_ok(dh)) return -EBADF;
-    g_dh_open[dh - EMU_DH_BASE] = false;
+    int i = dh >= 0 ? dh_index(dh) : -1;
+    if (i < 0) return -EBADF;
+    g_dh_open[i] = false;
+    close(g_dh_fd[i]);
+    close(g_dh_ev[i]);
+    close(g_dh_tm[i]);
     return 0;
 }
 
@@ -426,10 +462,51 @@ int ef_eventq_capacity(ef_vi *vi)
     return v ? (int)v->evq_size - 1 : -EINVAL;
 }
 
+static void dh_signal(int ev)
+{
+    uint64_t one = 1;
+    ssize_t r = write(ev, &one, sizeof(one));
+    (void)r;
+}
+
+/*
+ * The interrupt: the driver handle becomes readable for an event at or beyond current_ptr. An
+ * event the NIC has or would make at once (queued events, a reset to report, TX descriptors
+ * awaiting their completion, a frame due on the wire) signals now; otherwise the port's place
+ * on the wire is armed, so that the next frame queued for it signals, and a frame already in
+ * flight to it sets the timer for when it lands (a wire on the real clock; the timer's clock is
+ * the wire's). The handle's earlier readiness is taken back first, as a real driver re-arms its
+ * interrupt. Ports on a real interface (AF_PACKET) have no interrupt to model.
+ */
 int ef_vi_prime(ef_vi *vi, ef_driver_handle dh, unsigned current_ptr)
 {
-    (void)current_ptr;
-    return vi && vi->emu && dh_ok(dh) ? 0 : -EINVAL;
+    emu_vi *v = vi ? vi->emu : NULL;
+    int i = dh >= 0 ? dh_index(dh) : -1;
+    if (!v || i < 0) return -EINVAL;
+    struct efvi_emu_nic *nic = v->nic;
+    if (nic->pkt || !nic->w) return -EOPNOTSUPP;
+    uint64_t drained;
+    ssize_t r = read(g_dh_ev[i], &drained, sizeof(drained));
+    (void)r;
+    struct itimerspec off;
+    memset(&off, 0, sizeof(off));
+    timerfd_settime(g_dh_tm[i], 0, &off, NULL);
+    bool now = current_ptr != v->state.evq.evq_ptr || v->ev_count || v->oflow ||
+               (v->dead && v->reset_pending) || v->tx_evented != v->tx_pushed || v->ctpio_pending;
+    if (now || et_wire_port_arm(nic->w, (uint32_t)nic->port, g_dh_ev[i])) {
+        dh_signal(g_dh_ev[i]);
+        return 0;
+    }
+    uint64_t at = et_wire_port_next(nic->w, (uint32_t)nic->port);
+    if (at != UINT64_MAX) {
+        struct itimerspec t;
+        memset(&t, 0, sizeof(t));
+        t.it_value.tv_sec = (time_t)(at / 1000000000u);
+        t.it_value.tv_nsec = (long)(at % 1000000000u);
+        if (!t.it_value.tv_sec && !t.it_value.tv_nsec) t.it_value.tv_nsec = 1;
+        timerfd_settime(g_dh_tm[i], TFD_TIMER_ABSTIME, &t, NULL);
+    }
+    return 0;
 }
 
 int ef_eventq_wait(ef_vi *vi, ef_driver_handle vi_dh, unsigned current_ptr,
@@ -959,6 +1036,10 @@ int ef_vi_alloc_from_pd(ef_vi *vi, ef_driver_handle vi_dh, struct ef_pd *pd, ef_
     bool efct = nic->cfg.arch == EF_VI_ARCH_EFCT;
     unsigned fl = (unsigned)flags;
     if (evq_capacity == 0 || evq_opt) return -EOPNOTSUPP; /* shared event queues: not emulated */
+    if (nic->faults.vi_alloc_fail) {
+        nic->faults.vi_alloc_fail--;
+        return -ENOMEM;
+    }
     if (efct)
         fl |= EF_VI_TX_CTPIO; /* CTPIO-only NICs force it on */
     else if ((fl & EF_VI_TX_CTPIO) && !nic->cfg.ctpio)

@@ -115,6 +115,12 @@ static void op_rx(peer *p, rd *r)
 {
     et_rx_frame out[BURST];
     int max = (int)(u8(r) % (BURST + 2)) - 1; /* -1 and 0 too */
+    /* Idle waits: an engine about to sleep arms the doorbell first; whatever the peer wrote,
+       the answer is "frames wait" or "armed". */
+    if (max < 0) {
+        int pr = p->l->ops->prime(p->l);
+        if (pr != 0 && pr != 1) fail("prime on a link with a doorbell said it has none");
+    }
     int n = p->l->ops->rx_burst(p->l, max < 0 ? NULL : out, max);
     if (n < 0 || n > (max < 0 ? 0 : max)) fail("rx_burst returned more than asked");
     for (int i = 0; i < n; i++) {
@@ -173,6 +179,9 @@ static void op_tx(peer *p, rd *r)
         p->inflight[id] = true;
         p->sent_len[id] = len;
     }
+    /* The end of the engine's poll: rings the peer's doorbell if it is armed, by the name the
+       (hostile) peer published. */
+    p->l->ops->tx_flush(p->l);
 }
 
 static void op_tx_done(peer *p, rd *r)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,6 +29,7 @@
 #define L_TX_BAD_IDX 16
 #define L_TX_FULL    24
 #define L_TX_BAD_LEN 32
+#define L_BELL(s)    (384 + 64 * (s)) /* u32 armed, u32 name_len, char name[56] */
 #define L_HEAD(r)    (512 + 256 * (r))
 #define L_TAIL(r)    (512 + 256 * (r) + 128)
 #define L_HDR        4096u
@@ -142,6 +144,57 @@ static void close_both(et_link *a, et_link *b)
 
 /* ------------------------------------------------------------------------------------------ */
 
+static bool readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Idle waits: a side's doorbell is rung by the peer's tx_flush only while that side is armed,
+   once per arming; prime reports frames that came before it. */
+static void test_doorbell(void)
+{
+    set_name("bell");
+    et_link *a = open_ok(64), *b = open_ok(64);
+    REQUIRE(a && b);
+    REQUIRE(a->ops->wake_fd && a->ops->prime && b->ops->tx_flush);
+    int fa = a->ops->wake_fd(a);
+    CHECK(fa >= 0 && fa != b->ops->wake_fd(b));
+    uint8_t *m = raw_map();
+    REQUIRE(m);
+    CHECK(atomic_load(u32_at(m, L_BELL(0) + 4)) > 0); /* both names published */
+    CHECK(atomic_load(u32_at(m, L_BELL(1) + 4)) > 0);
+    et_rx_frame f[8];
+    /* Not armed: no ring. */
+    CHECK_EQ(send_seq(b, 1, 100), 0);
+    b->ops->tx_flush(b);
+    CHECK(!readable(fa));
+    /* Armed with a frame waiting: prime says so. */
+    CHECK_EQ(a->ops->prime(a), 1);
+    CHECK_EQ(a->ops->rx_burst(a, f, 8), 1);
+    a->ops->rx_release(a, f[0].id);
+    /* Armed and idle: the next frame rings, once. */
+    CHECK_EQ(a->ops->prime(a), 0);
+    CHECK_EQ(atomic_load(u32_at(m, L_BELL(0))), 1);
+    CHECK_EQ(send_seq(b, 2, 100), 0);
+    b->ops->tx_flush(b);
+    CHECK(readable(fa));
+    CHECK_EQ(atomic_load(u32_at(m, L_BELL(0))), 0);
+    /* A flush with nothing new sent looks at nothing. */
+    atomic_store(u32_at(m, L_BELL(0)), 1);
+    b->ops->tx_flush(b);
+    CHECK_EQ(atomic_load(u32_at(m, L_BELL(0))), 1);
+    /* The prime drains the earlier ring: readable again only for what follows. */
+    CHECK_EQ(a->ops->prime(a), 1);
+    CHECK(!readable(fa));
+    CHECK_EQ(a->ops->rx_burst(a, f, 8), 1);
+    a->ops->rx_release(a, f[0].id);
+    CHECK_EQ(a->ops->prime(a), 0);
+    CHECK(!readable(fa));
+    munmap(m, TOTAL);
+    close_both(a, b);
+}
+
 static void test_open_errors(void)
 {
     et_link *l = NULL;
@@ -220,7 +273,7 @@ static void test_basic(void)
 
     uint8_t *m = raw_map();
     REQUIRE(m);
-    CHECK_EQ(atomic_load(u32_at(m, L_VERSION)), 1);
+    CHECK_EQ(atomic_load(u32_at(m, L_VERSION)), 2);
     CHECK_EQ(atomic_load(u32_at(m, L_SLOT_SIZE)), SLOT_SIZE);
     CHECK_EQ(atomic_load(u32_at(m, L_N_SLOTS)), SLOTS);
     CHECK_EQ(atomic_load(u32_at(m, L_ATTACHED)), getpid());
@@ -650,5 +703,6 @@ int main(void)
     RUN(test_garbage_indices);
     RUN(test_index_wrap);
     RUN(test_stale_recovery);
+    RUN(test_doorbell);
     return th_summary();
 }
