@@ -5,6 +5,7 @@
  * reads (shown busy, never half-written); the region of a process that died without closing,
  * removed by the tool and by the next init; close and cfg.stat_shm = false.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -242,6 +243,85 @@ static void test_live_view(void)
     sim_free(&s);
 }
 
+/* Sums key over the connection rows of the instance [from, to). */
+static uint64_t sum_rows(const char *from, const char *to, const char *key)
+{
+    uint64_t sum = 0;
+    for (const char *p = strstr(from, "{\"id\":"); p && p < to; p = strstr(p + 1, "{\"id\":")) {
+        const char *end = strchr(p, '}');
+        sum += jnum(p, end, key);
+    }
+    return sum;
+}
+
+static uint32_t sink(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
+{
+    return 0;
+}
+
+/* The tool, run over and over by another process while both instances keep polling, sending and
+   publishing (every 1 ms of virtual time): every copy it shows is one whole publish. A torn one
+   would show it: the instance's bytes_out is the sum of its connections' (none has closed), and
+   the two are written at different places of the region. */
+static void test_read_while_running(void)
+{
+    sim s;
+    efvitcp_config scfg, ccfg;
+    sim_default_config(&scfg, 3);
+    sim_default_config(&ccfg, 4);
+    scfg.stat_interval_ms = ccfg.stat_interval_ms = 1;
+    REQUIRE(!sim_init(&s, NULL, &scfg, &ccfg, SPORT_A));
+    s.sh.on_data = sink;
+    efvitcp_conn *cc[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_NULL_ERR(efvitcp_client_connect(s.cli, SIM_SERVER_IP, SPORT_A, 0, &cc[i]));
+    sim_run_for(&s, 10000000);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "for i in $(seq 30); do %s --json -c -p %d; done", EFVITCP_STAT_TOOL,
+             (int)getpid());
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    int fd = fileno(p);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    static char out[1 << 20];
+    size_t len = 0;
+    static uint8_t msg[700];
+    for (long it = 0; it < 10000000; it++) {
+        for (int i = 0; i < 2; i++) efvitcp_send(cc[i], msg, sizeof(msg), false);
+        sim_run_for(&s, 1000000);
+        ssize_t n = read(fd, out + len, sizeof(out) - 1 - len);
+        if (n == 0) break; /* every run of the tool is done */
+        if (n > 0) len += (size_t)n;
+    }
+    out[len] = 0;
+    pclose(p);
+    int docs = 0, bad = 0;
+    uint64_t last = 0;
+    for (char *d = strstr(out, "{\"instances\":["); d; d = strstr(d + 1, "{\"instances\":[")) {
+        char *next = strstr(d + 1, "{\"instances\":[");
+        if (next) next[-1] = 0; /* one document at a time */
+        const char *f, *t;
+        docs++;
+        if (!find_instance(d, s.cli->st.stat.path, &f, &t)) {
+            bad++;
+        } else {
+            uint64_t total = jnum(f, t, "bytes_out"), pubs = jnum(f, t, "publishes");
+            bad += total != sum_rows(f, t, "bytes_out") || pubs < last;
+            last = pubs;
+        }
+        if (next) next[-1] = '\n';
+    }
+    CHECK_EQ(docs, 30);
+    CHECK_EQ(bad, 0);
+    CHECK(last > 1);
+    printf("  %d copies read while running, the last of publish %llu\n", docs,
+           (unsigned long long)last);
+    efvitcp_stats st;
+    efvitcp_client_stats(s.cli, &st);
+    CHECK(st.bytes_out > 0);
+    sim_free(&s);
+}
+
 /* The server's update held open (as a publish in progress would): the tool reports the instance
    busy rather than a half-written copy, and reads it again once the update ends. */
 static void test_update_in_progress(void)
@@ -407,6 +487,7 @@ int main(void)
 {
     RUN(test_live_view);
     RUN(test_update_in_progress);
+    RUN(test_read_while_running);
     RUN(test_reclaim_after_crash);
     RUN(test_lifecycle_and_knobs);
     RUN(test_help);
