@@ -11,6 +11,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* Ring arithmetic without a division: index i + n of a ring of cap entries, for i < cap and
+   n <= cap. A division costs tens of cycles on the hot path; these cost a compare. */
+static inline uint32_t et_ring_add(uint32_t i, uint32_t n, uint32_t cap)
+{
+    i += n;
+    return i >= cap ? i - cap : i;
+}
+
 typedef struct et_done_ring {
     uint32_t *ids;
     uint32_t head, count, cap;
@@ -41,7 +49,7 @@ static inline bool et_done_ring_full(const et_done_ring *r)
 /** Appends id; the ring must not be full. */
 static inline void et_done_ring_put(et_done_ring *r, uint32_t id)
 {
-    r->ids[(r->head + r->count) % r->cap] = id;
+    r->ids[et_ring_add(r->head, r->count, r->cap)] = id;
     r->count++;
 }
 
@@ -51,7 +59,7 @@ static inline int et_done_ring_take(et_done_ring *r, uint32_t *ids, int max)
     int n = 0;
     while (n < max && r->count) {
         ids[n++] = r->ids[r->head];
-        r->head = (r->head + 1) % r->cap;
+        r->head = et_ring_add(r->head, 1, r->cap);
         r->count--;
     }
     return n;

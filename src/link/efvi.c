@@ -129,6 +129,10 @@ typedef struct efvi_link {
     uint32_t rx_unpushed;
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
+    /* The engine's array while rx_burst polls: frames go there directly, and to the ready ring
+       only when it is full (or when tx_done polls). */
+    et_rx_frame *direct;
+    uint32_t direct_n, direct_max;
     bool in_scatter;
     /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
        which keeps the driver's packet id) in the low tag_bits, and above it a count of that
@@ -524,13 +528,16 @@ static uint32_t slot_tag(efvi_link *e, uint32_t slot)
 
 static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t slot, uint64_t ts)
 {
-    et_rx_frame *f = &e->ready[(e->ready_head + e->ready_n) % e->ready_cap];
-    f->data = data;
-    f->len = len;
-    f->id = slot_tag(e, slot);
-    f->hw_ts = ts;
-    f->csum = e->rx_csum;
-    e->ready_n++;
+    et_rx_frame *f;
+    if (e->direct_n < e->direct_max) {
+        f = &e->direct[e->direct_n++];
+        e->rx_lent++;
+    } else {
+        f = &e->ready[et_ring_add(e->ready_head, e->ready_n, e->ready_cap)];
+        e->ready_n++;
+    }
+    *f = (et_rx_frame){
+        .data = data, .len = len, .id = slot_tag(e, slot), .hw_ts = ts, .csum = e->rx_csum};
 }
 
 /* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
@@ -686,7 +693,7 @@ static void efvi_rx_release(et_link *l, uint32_t id)
 
 static void ring_put(efvi_link *e, uint32_t id)
 {
-    e->ring[(e->ring_head + e->ring_n) % e->base.n_tx] = id;
+    e->ring[et_ring_add(e->ring_head, e->ring_n, e->base.n_tx)] = id;
     e->ring_n++;
     e->tx_state[id] = TX_RING;
 }
@@ -753,7 +760,7 @@ static void tx_drain(efvi_link *e)
             e->st.tx_dma++;
             inited = true;
         }
-        e->pend_head = (e->pend_head + 1) % e->base.n_tx;
+        e->pend_head = et_ring_add(e->pend_head, 1, e->base.n_tx);
         e->pend_n--;
     }
     if (inited) ef_vi_transmit_push(&e->vi);
@@ -767,7 +774,7 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     e->st.tx_frames++;
     e->evq_fresh = false; /* its completion may come before the next tx_done */
     if (!e->down && !e->restart_needed && !e->pend_n && tx_now(e, id, len)) return 0;
-    e->pend[(e->pend_head + e->pend_n) % l->n_tx] = id;
+    e->pend[et_ring_add(e->pend_head, e->pend_n, l->n_tx)] = id;
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
     e->st.tx_queued++;
@@ -789,12 +796,12 @@ static void tx_completion(efvi_link *e, const ef_event *ev)
         if (e->ring[e->ring_head] != id) {
             e->st.tx_bad_completion++;
             uint32_t k = 0;
-            while (k < e->ring_n && e->ring[(e->ring_head + k) % e->base.n_tx] != id) k++;
+            while (k < e->ring_n && e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] != id) k++;
             for (; k > 0; k--)
-                e->ring[(e->ring_head + k) % e->base.n_tx] =
-                    e->ring[(e->ring_head + k - 1) % e->base.n_tx];
+                e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] =
+                    e->ring[et_ring_add(e->ring_head, k - 1, e->base.n_tx)];
         }
-        e->ring_head = (e->ring_head + 1) % e->base.n_tx;
+        e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
         e->ring_n--;
         done_put(e, id);
     }
@@ -884,7 +891,7 @@ static void restart(efvi_link *e)
        free again, and TCP resends what was lost. */
     while (e->ring_n) {
         done_put(e, e->ring[e->ring_head]);
-        e->ring_head = (e->ring_head + 1) % e->base.n_tx;
+        e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
         e->ring_n--;
     }
     for (uint32_t j = 0; j < e->n_rx && !e->efct; j++) {
@@ -1017,7 +1024,7 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
 {
     while (n < max && e->ready_n) {
         out[n++] = e->ready[e->ready_head];
-        e->ready_head = (e->ready_head + 1) % e->ready_cap;
+        e->ready_head = et_ring_add(e->ready_head, 1, e->ready_cap);
         e->ready_n--;
         e->rx_lent++;
     }
@@ -1032,8 +1039,13 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
     restart_due(e);
     int n = ready_take(e, out, 0, max);
     if (n < max) {
+        /* The ready ring is empty now: new frames go straight into out after the n taken. */
+        e->direct = out;
+        e->direct_n = (uint32_t)n;
+        e->direct_max = (uint32_t)max;
         poll_events(e, (uint32_t)(max - n));
-        n = ready_take(e, out, n, max);
+        n = (int)e->direct_n;
+        e->direct_max = 0;
     }
     e->st.rx_frames += (uint64_t)n;
     return n;

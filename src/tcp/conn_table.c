@@ -33,6 +33,7 @@ int et_ct_init(et_conn_table *t, uint32_t max, uint64_t hash_key)
     t->mask = 0;
     t->count = t->max = 0;
     t->hash_key = hash_key;
+    t->hot_key = 0;
     if (max > MAX_ENTRIES) return -1;
     uint64_t cap = MIN_CAPACITY;
     while (cap < 2ull * max) cap <<= 1;
@@ -49,6 +50,7 @@ void et_ct_free(et_conn_table *t)
     t->slots = NULL;
     t->mask = 0;
     t->count = t->max = 0;
+    t->hot_key = 0;
 }
 
 /* The slot holding key, or of the empty slot that ends its probe run. The table is never more
@@ -67,6 +69,16 @@ uint32_t et_ct_find(const et_conn_table *t, uint64_t key)
     return t->slots[i].key ? t->slots[i].val : UINT32_MAX;
 }
 
+uint32_t et_ct_lookup_slow(et_conn_table *t, uint64_t key)
+{
+    if (!key || !t->slots) return UINT32_MAX;
+    uint32_t i = probe(t, key);
+    if (!t->slots[i].key) return UINT32_MAX;
+    t->hot_key = key;
+    t->hot_val = t->slots[i].val;
+    return t->hot_val;
+}
+
 bool et_ct_insert(et_conn_table *t, uint64_t key, uint32_t val)
 {
     if (!key || !t->slots || t->count >= t->max) return false;
@@ -83,6 +95,7 @@ bool et_ct_remove(et_conn_table *t, uint64_t key)
     if (!key || !t->slots) return false;
     uint32_t hole = probe(t, key);
     if (!t->slots[hole].key) return false;
+    if (key == t->hot_key) t->hot_key = 0;
     /*
      * Close the hole instead of leaving a tombstone: walk the rest of the run and pull back every
      * entry whose home does not lie cyclically in (hole, j], i.e. whose probe path crosses the

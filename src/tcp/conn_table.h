@@ -21,6 +21,10 @@ typedef struct et_conn_table {
     uint32_t mask;
     uint32_t count, max;
     uint64_t hash_key; /**< per-instance secret mixed into the hash (hash flooding) */
+    /* The last key found and its value (hot_key 0: none): a connection's segments come in
+       runs, and a hit costs one comparison instead of the hash and the probe. */
+    uint64_t hot_key;
+    uint32_t hot_val;
 } et_conn_table;
 
 /** Key of a tuple (host order). Never 0 for a valid tuple (remote_port and local_port nonzero). */
@@ -34,6 +38,15 @@ int et_ct_init(et_conn_table *t, uint32_t max, uint64_t hash_key);
 void et_ct_free(et_conn_table *t);
 /** Value for key, or UINT32_MAX. */
 uint32_t et_ct_find(const et_conn_table *t, uint64_t key);
+uint32_t et_ct_lookup_slow(et_conn_table *t, uint64_t key);
+
+/** et_ct_find for the receive path: remembers what it found, so that the next segment of the
+    same connection costs one comparison. */
+static inline uint32_t et_ct_lookup(et_conn_table *t, uint64_t key)
+{
+    if (key == t->hot_key && key) return t->hot_val;
+    return et_ct_lookup_slow(t, key);
+}
 /** Inserts key (which must be absent). Returns false when max entries are present, and (changing
     nothing) when key is already present or is 0. */
 bool et_ct_insert(et_conn_table *t, uint64_t key, uint32_t val);

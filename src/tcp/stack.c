@@ -263,8 +263,12 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
         et_tcp_seg seg;
         et_arp_msg arp;
         efvitcp_drop_reason why = EFVITCP_DROP_RUNT;
-        switch (et_parse_frame(frames[i].data, frames[i].len, l->mac, st->local_ip, frames[i].csum,
-                               &seg, &arp, &why)) {
+        et_frame_kind kind = et_parse_frame_fast(frames[i].data, frames[i].len, l->mac,
+                                                 st->local_ip, frames[i].csum, &seg)
+                                 ? ET_FRAME_TCP
+                                 : et_parse_frame(frames[i].data, frames[i].len, l->mac,
+                                                  st->local_ip, frames[i].csum, &seg, &arp, &why);
+        switch (kind) {
         case ET_FRAME_TCP:
             st->rx_src_mac = seg.src_mac;
             st->rx_hw_ts = frames[i].hw_ts;

@@ -357,7 +357,17 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s);
 void et_timer_fire(void *ctx, et_timer *t);
 void et_rtt_sample(et_conn *c, uint64_t rtt_ns);
 void et_arm_rto(et_conn *c);
-void et_arm_retx_timer(et_conn *c);
+void et_arm_retx_timer_slow(et_conn *c);
+/* The timer for the current retx_mode, backed off by the number of retries (RFC 6298 §5.5).
+   Inline for the case of every segment sent: RTO mode, no retries, so no back-off and no clamp
+   (rto_ns lies within [min_rto, max_rto] always). */
+static inline void et_arm_retx_timer(et_conn *c)
+{
+    if (c->retx_mode == ET_RETX_RTO && !c->retries)
+        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + c->rto_ns);
+    else
+        et_arm_retx_timer_slow(c);
+}
 void et_arm_delack(et_conn *c);
 /* FIN-WAIT-2 begins: t_retx, idle there, times a silent peer out (cfg.fin_wait2_timeout_ms). */
 void et_arm_fin_wait2(et_conn *c);

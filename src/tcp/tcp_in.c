@@ -601,7 +601,7 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         st->stats.drops[EFVITCP_DROP_BAD_FLAGS]++;
         return;
     }
-    uint32_t v = et_ct_find(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
+    uint32_t v = et_ct_lookup(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
     if (v == UINT32_MAX) {
         if (!et_stack_is_listening(st, s->dport)) {
             st->stats.drops[EFVITCP_DROP_NO_CONN]++;

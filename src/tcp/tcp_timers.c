@@ -33,8 +33,8 @@ void et_rtt_sample(et_conn *c, uint64_t r)
     c->rto_ns = rto;
 }
 
-/* The timer for the current retx_mode, backed off by the number of retries (RFC 6298 §5.5). */
-void et_arm_retx_timer(et_conn *c)
+/* et_arm_retx_timer for every mode and back-off. */
+void et_arm_retx_timer_slow(et_conn *c)
 {
     et_stack *st = c->st;
     uint64_t t = c->rto_ns;

@@ -191,17 +191,6 @@ void et_wheel_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
         place(w, t);
 }
 
-void et_wheel_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
-{
-    uint64_t tick = ceil_tick(expire_ns);
-    /* A due-slot timer (rule (c)) would be re-placed by the next advance like any other, but
-       arming exactly keeps that slot's "reached tick" meaning simple. */
-    if (t->armed && tick >= t->expire_tick && t->expire_tick > w->cur_tick)
-        t->expire_tick = tick; /* run_batch re-places it when its slot comes up */
-    else
-        et_wheel_arm(w, t, expire_ns);
-}
-
 void et_wheel_cancel(et_timer_wheel *w, et_timer *t)
 {
     if (!t->armed) return;

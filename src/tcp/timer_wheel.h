@@ -54,7 +54,19 @@ void et_wheel_arm(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
  * and a placement; the price is one re-placement per original expiry. next_expiry stays a
  * lower bound.
  */
-void et_wheel_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns);
+static inline void et_wheel_postpone(et_timer_wheel *w, et_timer *t, uint64_t expire_ns)
+{
+    /* The first tick that starts at or after expire_ns: no timer fires before its time. */
+    uint64_t tick =
+        et_wheel_ns_to_tick(expire_ns) + ((expire_ns & ((1u << ET_WHEEL_TICK_SHIFT) - 1)) != 0);
+    /* Later than before (as a retransmission timer pushed back by every segment sent): a store.
+       The timer keeps the slot of its earlier tick and is re-placed when that slot comes up. A
+       due-slot timer (its tick reached) is armed exactly instead, to keep that slot simple. */
+    if (t->armed && tick >= t->expire_tick && t->expire_tick > w->cur_tick)
+        t->expire_tick = tick;
+    else
+        et_wheel_arm(w, t, expire_ns);
+}
 /** Disarms t; no effect if not armed. */
 void et_wheel_cancel(et_timer_wheel *w, et_timer *t);
 /**

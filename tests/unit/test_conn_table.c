@@ -106,6 +106,11 @@ static void model_run(uint32_t max, uint64_t hash_key, uint64_t seed, int ops)
         }
         default:
             CHECK_EQ(et_ct_find(&t, pool_keys[k]), pool_present[k] ? pool_vals[k] : UINT32_MAX);
+            /* The receive path's lookup remembers its last hit: twice, to hit the memory, which
+               removes and reinserts of other keys (and of this one) must never leave stale. */
+            for (int twice = 0; twice < 2; twice++)
+                CHECK_EQ(et_ct_lookup(&t, pool_keys[k]),
+                         pool_present[k] ? pool_vals[k] : UINT32_MAX);
             break;
         }
         CHECK_EQ(t.count, count);
@@ -193,9 +198,14 @@ static void test_duplicate_and_hostile_keys(void)
     CHECK(!et_ct_insert(&t, k, 11)); /* no second copy, value kept */
     CHECK_EQ(et_ct_find(&t, k), 10);
     CHECK_EQ(t.count, 1);
+    CHECK_EQ(et_ct_lookup(&t, k), 10); /* remembered now */
     CHECK(et_ct_remove(&t, k));
     CHECK(!et_ct_remove(&t, k));
     CHECK_EQ(et_ct_find(&t, k), UINT32_MAX);
+    CHECK_EQ(et_ct_lookup(&t, k), UINT32_MAX); /* forgotten with the key */
+    CHECK(et_ct_insert(&t, k, 12));
+    CHECK_EQ(et_ct_lookup(&t, k), 12);
+    CHECK(et_ct_remove(&t, k));
     /* key 0 is the empty marker: never stored, never found, never removed */
     CHECK(!et_ct_insert(&t, 0, 1));
     CHECK_EQ(et_ct_find(&t, 0), UINT32_MAX);
