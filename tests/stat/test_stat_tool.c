@@ -1,14 +1,17 @@
 /*
  * efvitcp-stat on live instances: a server and a client with connections over the mem wire,
  * read by the real tool in another process (--json), every figure checked against the API's
- * (efvitcp_*_stats, efvitcp_conn_get_stats, efvitcp_unread); an update held open while the tool
- * reads (shown busy, never half-written); the region of a process that died without closing,
+ * (efvitcp_*_stats, efvitcp_conn_get_stats, efvitcp_unread); the tool run again and again
+ * while the instances poll and publish (every copy whole); a server process over the shm link
+ * that keeps polling while the tool reads it; an update held open while the tool reads (shown
+ * busy, never half-written); the region of a process that died without closing,
  * removed by the tool and by the next init; close and cfg.stat_shm = false.
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/instance.h"
@@ -322,6 +325,170 @@ static void test_read_while_running(void)
     sim_free(&s);
 }
 
+/* --- two processes over the shm link ----------------------------------------------------- */
+
+#define SHM_PORT 5002
+
+typedef struct shm_row {
+    efvitcp_conn_stats cs;
+    uint32_t unread;
+    uint16_t local_port, remote_port;
+} shm_row;
+
+static efvitcp_conn *first_conn;
+static void remember(void *arg, efvitcp_conn *c)
+{
+    first_conn = c;
+}
+
+/* The child: a server on the shm link that keeps polling (publishing every 1 ms) until told to
+   stop, and on 'S' reports its connection as the API sees it. */
+static int shm_server(const char *iface, int rd, int wr)
+{
+    alarm(30);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.local_addr = SIM_SERVER_IP "/24";
+    cfg.max_conns = 4;
+    cfg.stat_interval_ms = 1;
+    efvitcp_server *srv;
+    if (efvitcp_server_init(&srv, iface, &cfg) || efvitcp_server_listen(srv, SHM_PORT)) return 1;
+    efvitcp_handler h = {.on_data = srv_on_data};
+    fcntl(rd, F_SETFL, fcntl(rd, F_GETFL) | O_NONBLOCK);
+    if (write(wr, "R", 1) != 1) return 1;
+    for (;;) {
+        efvitcp_server_poll(srv, &h, NULL);
+        char cmd;
+        ssize_t n = read(rd, &cmd, 1);
+        if (n == 0 || (n == 1 && cmd == 'Q')) break;
+        if (n == 1 && cmd == 'S') {
+            shm_row r;
+            memset(&r, 0, sizeof(r));
+            first_conn = NULL;
+            efvitcp_server_foreach(srv, remember, NULL);
+            if (first_conn) {
+                const uint8_t *d;
+                struct sockaddr_in peer;
+                efvitcp_conn_get_stats(first_conn, &r.cs);
+                r.unread = efvitcp_unread(first_conn, &d);
+                r.local_port = efvitcp_local_port(first_conn);
+                efvitcp_peername(first_conn, &peer);
+                r.remote_port = ntohs(peer.sin_port);
+            }
+            if (write(wr, &r, sizeof(r)) != (ssize_t)sizeof(r)) return 1;
+        }
+    }
+    efvitcp_server_close(srv);
+    return 0;
+}
+
+static void check_row(const char *f, const char *t, const shm_row *r)
+{
+    CHECK(jstr_is(f, t, "state", efvitcp_state_name(r->cs.state)));
+    CHECK_EQ(jnum(f, t, "local_port"), r->local_port);
+    CHECK_EQ(jnum(f, t, "remote_port"), r->remote_port);
+    CHECK_EQ(jnum(f, t, "srtt_us"), r->cs.srtt_us);
+    CHECK_EQ(jnum(f, t, "rto_us"), r->cs.rto_us);
+    CHECK_EQ(jnum(f, t, "cwnd"), r->cs.cwnd);
+    CHECK_EQ(jnum(f, t, "snd_wnd"), r->cs.snd_wnd);
+    CHECK_EQ(jnum(f, t, "rcv_wnd"), r->cs.rcv_wnd);
+    CHECK_EQ(jnum(f, t, "unacked"), r->cs.unacked);
+    CHECK_EQ(jnum(f, t, "queued"), r->cs.queued);
+    CHECK_EQ(jnum(f, t, "recv_held"), r->cs.recv_held);
+    CHECK_EQ(jnum(f, t, "unread"), r->unread);
+    CHECK_EQ(jnum(f, t, "segs_in"), r->cs.segs_in);
+    CHECK_EQ(jnum(f, t, "segs_out"), r->cs.segs_out);
+    CHECK_EQ(jnum(f, t, "bytes_in"), r->cs.bytes_in);
+    CHECK_EQ(jnum(f, t, "bytes_out"), r->cs.bytes_out);
+    CHECK_EQ(jnum(f, t, "retransmits"), r->cs.retransmits);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A server process that keeps polling and a client in this one, over the shm link: the tool
+   reads the running server's connection, and the figures equal what its own API reports. */
+static void test_shm_two_processes(void)
+{
+    char iface[64];
+    snprintf(iface, sizeof(iface), "shm:stat-%d", (int)getpid());
+    int p2c[2], c2p[2];
+    REQUIRE(pipe(p2c) == 0 && pipe(c2p) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(p2c[1]), close(c2p[0]);
+        _exit(shm_server(iface, p2c[0], c2p[1]));
+    }
+    close(p2c[0]), close(c2p[1]);
+    char ready;
+    REQUIRE(read(c2p[0], &ready, 1) == 1);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.local_addr = SIM_CLIENT_IP "/24";
+    cfg.max_conns = 4;
+    cfg.stat_interval_ms = 1;
+    efvitcp_client *cli;
+    REQUIRE(!efvitcp_client_init(&cli, iface, &cfg));
+    efvitcp_conn *c;
+    CHECK_NULL_ERR(efvitcp_client_connect(cli, SIM_SERVER_IP, SHM_PORT, 0, &c));
+    efvitcp_handler h = {.on_data = cli_on_data};
+    static uint8_t msg[2000];
+    bool sent = false;
+    /* Connect, send, and let everything settle: all acknowledged, then 50 ms more (delayed ACKs,
+       window updates). Bounded for a loaded machine. */
+    uint64_t settled = 0;
+    for (uint64_t end = now_ms() + 10000; now_ms() < end;) {
+        efvitcp_client_poll(cli, &h, NULL);
+        if (!sent && efvitcp_is_established(c)) sent = efvitcp_send(c, msg, sizeof(msg), false);
+        efvitcp_conn_stats cs;
+        efvitcp_conn_get_stats(c, &cs);
+        if (sent && !settled && cs.unacked == 0 && cs.queued == 0) settled = now_ms() + 50;
+        if (settled && now_ms() >= settled) break;
+    }
+    CHECK(sent);
+    efvitcp_conn_stats mine;
+    efvitcp_conn_get_stats(c, &mine);
+    CHECK_EQ(mine.unacked, 0);
+    CHECK_EQ(write(p2c[1], "S", 1), 1);
+    shm_row r;
+    CHECK_EQ(read(c2p[0], &r, sizeof(r)), sizeof(r));
+    CHECK_EQ(r.cs.bytes_in, sizeof(msg));
+    CHECK_EQ(r.unread, KEEP);
+
+    static char out[1 << 16];
+    char args[64];
+    snprintf(args, sizeof(args), "--json -c -p %d", (int)pid);
+    CHECK_EQ(run_tool(args, out, sizeof(out)), 0);
+    const char *f = strstr(out, "\"kind\":\"shm\""), *cf, *ct;
+    CHECK(f != NULL);
+    CHECK(strstr(out, "\"ports\":[5002]"));
+    CHECK_EQ(jnum(out, out + strlen(out), "connections"), 1);
+    if (find_conn(out, out + strlen(out), 0, &cf, &ct))
+        check_row(cf, ct, &r);
+    else
+        CHECK(!"the server's connection is listed");
+
+    /* This side's, as this process's API says. */
+    snprintf(args, sizeof(args), "--json -c -p %d", (int)getpid());
+    CHECK_EQ(run_tool(args, out, sizeof(out)), 0);
+    const char *from, *to;
+    REQUIRE(find_instance(out, cli->st.stat.path, &from, &to));
+    CHECK(jstr_is(from, to, "kind", "shm"));
+    check_conn(from, to, c);
+
+    CHECK_EQ(write(p2c[1], "Q", 1), 1);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    efvitcp_client_close(cli);
+    close(p2c[1]), close(c2p[0]);
+}
+
 /* The server's update held open (as a publish in progress would): the tool reports the instance
    busy rather than a half-written copy, and reads it again once the update ends. */
 static void test_update_in_progress(void)
@@ -488,6 +655,7 @@ int main(void)
     RUN(test_live_view);
     RUN(test_update_in_progress);
     RUN(test_read_while_running);
+    RUN(test_shm_two_processes);
     RUN(test_reclaim_after_crash);
     RUN(test_lifecycle_and_knobs);
     RUN(test_help);
