@@ -143,7 +143,9 @@ void et_stat_publish(et_stack *st)
 void et_stat_close(et_stack *st)
 {
     if (!st->stat.hdr) return;
-    et_stat_region_destroy(st->stat.hdr, st->stat.size, st->stat.path);
+    /* A child that closes an instance inherited across fork() leaves its parent's region. */
+    bool owner = st->stat.hdr->pid == (int32_t)getpid();
+    et_stat_region_destroy(st->stat.hdr, st->stat.size, owner ? st->stat.path : NULL);
     st->stat.hdr = NULL;
     st->stat_next_ns = UINT64_MAX;
 }

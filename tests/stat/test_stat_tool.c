@@ -626,6 +626,15 @@ static void test_lifecycle_and_knobs(void)
     efvitcp_client_poll(cli, NULL, NULL);
     CHECK_EQ(h->publishes, 2);
     CHECK_EQ(h->publish_ns, t0 + 10000000);
+    /* A child that closes the instance it inherited leaves this process's region alone. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        efvitcp_client_close(cli);
+        _exit(access(path, F_OK) == 0 ? 0 : 1);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(access(path, F_OK) == 0);
     efvitcp_client_close(cli);
     CHECK(access(path, F_OK) != 0);
     CHECK_EQ(regions_of(getpid()), mine);
