@@ -1,13 +1,15 @@
 /*
  * eftcat: netcat over efvitcp.
  *
- *   eftcat [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [-p LPORT] [--retries N] [-v] HOST PORT
+ *   eftcat [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [-p LPORT] [--retries N] [-v]
+ *          [--tx-timestamps FILE] HOST PORT
  *   eftcat -l [-k] [--link L] [--ip ADDR/PREFIX] [--gw ADDR] [--retries N] [-v] PORT
  *
  * Connects (or listens and serves one connection; -k: one after another), sends standard input,
  * writes what it receives to standard output, sends FIN at the end of input, and exits 0 when
  * both directions are done. Refusal, reset and timeout print a message and exit 1; bad usage
- * exits 2.
+ * exits 2. --tx-timestamps FILE writes a line per segment sent (transmit timestamp reports,
+ * efvitcp_tx_timestamps): "ts_ns start bytes flags" with flags in hex.
  *
  * One thread polls the instance; standard input and output are non-blocking and served inside the
  * same loop: input is read only while the connection can take it, and output that the terminal or
@@ -52,6 +54,7 @@ typedef struct app {
     uint8_t in[IN_CHUNK]; /* standard input read but not yet accepted by the send ring */
     uint32_t in_off, in_len;
     int in_flags, out_flags; /* to restore at exit: the descriptors may be shared */
+    FILE *txts;              /* --tx-timestamps: where the reports go, NULL = off */
 } app;
 
 static app A;
@@ -88,6 +91,8 @@ static void usage(FILE *out)
         "  --retries N  SYN and data retransmissions before giving up (default 5 and 10)\n"
         "  --min-rto-ms N  floor of the retransmission timeout (default 200, as Linux)\n"
         "  -v         report connection events and counters on standard error\n"
+        "  --tx-timestamps FILE  write \"ts_ns start bytes flags\" per segment sent to FILE\n"
+        "             (hardware times with efvi:IF,txts, else software; flags: efvitcp.h)\n"
         "  --version  print the efvitcp version\n",
         out);
 }
@@ -182,6 +187,18 @@ static void on_fin(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len
     if (A.verbose) msg("peer finished sending");
 }
 
+/* Writes the transmit timestamp reports c has; before it is freed too, which drops them. */
+static void drain_txts(efvitcp_conn *c)
+{
+    if (!A.txts || !c) return;
+    efvitcp_tx_report r[64];
+    int n;
+    while ((n = efvitcp_tx_timestamps(c, r, 64)) > 0)
+        for (int i = 0; i < n; i++)
+            fprintf(A.txts, "%llu %llu %u %x\n", (unsigned long long)r[i].ts_ns,
+                    (unsigned long long)r[i].start, r[i].bytes, r[i].flags);
+}
+
 static void end_conn(int status)
 {
     A.conn = NULL;
@@ -192,6 +209,7 @@ static void end_conn(int status)
 
 static void on_closed(void *ctx, efvitcp_conn *c)
 {
+    drain_txts(c);
     describe("closed", c);
     end_conn(STATUS_OK);
 }
@@ -306,6 +324,7 @@ static void run(void)
     uint64_t idle = 0, last_frames = 0;
     for (;;) {
         poll_once();
+        drain_txts(A.conn);
         bool moved = false;
         if (A.conn && A.established) {
             moved |= pump_out(A.conn);
@@ -422,6 +441,11 @@ int main(int argc, char **argv)
             ip = argv[++i];
         } else if (!strcmp(a, "--gw") && has_next) {
             gw = argv[++i];
+        } else if (!strcmp(a, "--tx-timestamps") && has_next) {
+            if (!(A.txts = fopen(argv[++i], "w"))) {
+                msg("%s: %s", argv[i], strerror(errno));
+                return STATUS_FAIL;
+            }
         } else if (!strcmp(a, "--retries") && has_next) {
             char *end;
             retries = strtol(argv[++i], &end, 10);
@@ -486,6 +510,7 @@ int main(int argc, char **argv)
        retransmits spuriously against them (docs/links.md). */
     cfg.min_rto_us = (uint32_t)min_rto_ms * 1000;
     if (cfg.initial_rto_us < cfg.min_rto_us) cfg.initial_rto_us = cfg.min_rto_us;
+    if (A.txts) cfg.tx_timestamps = 4096;
 
     const char *err = A.listen ? efvitcp_server_init(&A.srv, link, &cfg)
                                : efvitcp_client_init(&A.cli, link, &cfg);
@@ -522,5 +547,6 @@ int main(int argc, char **argv)
     print_stats();
     if (A.cli) efvitcp_client_close(A.cli);
     if (A.srv) efvitcp_server_close(A.srv);
+    if (A.txts && fclose(A.txts) != 0) A.status = STATUS_FAIL;
     return A.status;
 }

@@ -111,6 +111,14 @@ template <class Conf> class TcpConn : public detail::ConnData<detail::UserDataOf
     /** The NIC's RX timestamp (ns) of the segment being delivered in onData/onFin; 0 without
         one (only the efvi link with `rxts` gives them). */
     uint64_t getRxHwTimestamp() const { return efvitcp_rx_hw_timestamp(efvitcp_c_); }
+    /** Up to max transmit timestamp reports, oldest first (Conf::TxTimestamps or the C config's
+        tx_timestamps must be set; efvitcp_tx_timestamps). */
+    int getTxTimestamps(efvitcp_tx_report *out, int max)
+    {
+        return efvitcp_tx_timestamps(efvitcp_c_, out, max);
+    }
+    /** The stream offset the next byte sent will have (efvitcp_tx_offset). */
+    uint64_t getTxOffset() const { return efvitcp_tx_offset(efvitcp_c_); }
 
     /** The connection's counters and state. */
     efvitcp_conn_stats getStats() const

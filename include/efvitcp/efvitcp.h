@@ -217,6 +217,14 @@ typedef struct efvitcp_config {
         sampled. A cookie is valid 64 to 128 s. Default EFVITCP_SYN_COOKIES_WHEN_SHORT. */
     efvitcp_syn_cookies syn_cookies;
 
+    /* --- transmit timestamps (efvitcp_tx_timestamps; docs/operations.md "Timestamps") --- */
+    /** Reports of sent segments kept per connection until efvitcp_tx_timestamps() takes them:
+        0 (the default) = off, which costs nothing; 1..65536. Each segment that carries data, a
+        SYN or a FIN gets one when the link reports its transmission complete, retransmissions
+        included: the NIC's time with the efvi link's `txts` option, a software stamp (the
+        instance clock as the link took the frame, marked EFVITCP_TX_TS_SOFTWARE) elsewhere. */
+    uint32_t tx_timestamps;
+
     /* --- the live view of efvitcp-stat (docs/operations.md "efvitcp-stat") --- */
     /** Publish the instance's counters and connection table in a shared-memory file,
         /dev/shm/efvitcp-stat-PID-N (N: the lowest number free for this process), for the
@@ -358,6 +366,8 @@ typedef struct efvitcp_stats {
     uint64_t half_open_evicted;    /**< half-open connections freed for a cookie's ACK */
     uint32_t half_open; /**< connections in conns_active that are passive ones in SYN_RECEIVED
                              (cfg.max_half_open) */
+    uint64_t tx_timestamps_lost; /**< transmit timestamp reports dropped because the
+                                      connection's queue (cfg.tx_timestamps) was full */
 } efvitcp_stats;
 
 /** TCP states (RFC 9293 §3.3.2). */
@@ -535,6 +545,46 @@ EFVITCP_API void efvitcp_consume(efvitcp_conn *c, uint32_t n);
  * c is unused today (the value is per frame) but keeps the door open for per-connection stamps.
  */
 EFVITCP_API uint64_t efvitcp_rx_hw_timestamp(const efvitcp_conn *c);
+/** What a transmit timestamp report says (efvitcp_tx_report.flags). */
+enum {
+    EFVITCP_TX_TS_HARDWARE = 1u << 0,  /**< ts_ns is the NIC's time as the frame left (NIC clock) */
+    EFVITCP_TX_TS_SOFTWARE = 1u << 1,  /**< ts_ns is the instance clock as the link took the frame:
+                                            a fallback on links without transmit timestamps */
+    EFVITCP_TX_TS_CLOCK_SET = 1u << 2, /**< hardware: the NIC clock had been set from the system */
+    EFVITCP_TX_TS_IN_SYNC = 1u << 3,   /**< hardware: the NIC clock was in sync (PTP) */
+    EFVITCP_TX_TS_NONE = 1u << 4,      /**< the link completed the frame without a time (a VI
+                                            restart, a NIC that gave none): ts_ns is 0 */
+    EFVITCP_TX_TS_RETRANSMIT = 1u << 5, /**< the segment was sent before (a retransmission) */
+    EFVITCP_TX_TS_SYN = 1u << 6,        /**< the segment carries our SYN (start 0, bytes 0) */
+    EFVITCP_TX_TS_FIN = 1u << 7,        /**< the segment carries our FIN (after its bytes) */
+    EFVITCP_TX_TS_LOST = 1u << 8, /**< reports before this one were dropped: the queue was full
+                                       (efvitcp_stats.tx_timestamps_lost counts them) */
+};
+
+/** One sent segment and when it left. */
+typedef struct efvitcp_tx_report {
+    uint64_t ts_ns; /**< see flags: NIC time, instance clock time, or 0 */
+    uint64_t start; /**< stream offset of its first data byte: 0 is the first byte ever sent on
+                         the connection (efvitcp_tx_offset() tells a message's offset as it is
+                         sent); 64 bits, so it never wraps */
+    uint32_t bytes; /**< data bytes it carries (0 for a bare SYN or FIN) */
+    uint32_t flags; /**< EFVITCP_TX_TS_* */
+} efvitcp_tx_report;
+
+/**
+ * Takes up to max transmit timestamp reports of c, oldest first, into out; returns how many.
+ * Needs cfg.tx_timestamps > 0 (else always 0). A report is made when the link reports a segment's
+ * transmission complete, in the poll that reaps it, so the report of a send made now comes in a
+ * later poll (efvi: when the NIC's completion event arrives; mem, shm and packet: the next poll).
+ * Every transmission of a segment gets its own report, retransmissions flagged. To find when a
+ * message left, note efvitcp_tx_offset() before sending it and look for the report whose
+ * [start, start + bytes) holds that offset. Reports of a connection are dropped when it is freed.
+ */
+EFVITCP_API int efvitcp_tx_timestamps(efvitcp_conn *c, efvitcp_tx_report *out, int max);
+/** The stream offset the next byte sent on c will have: the number of bytes accepted by the
+    efvitcp_send* calls on c so far. */
+EFVITCP_API uint64_t efvitcp_tx_offset(const efvitcp_conn *c);
+
 /** user_data_size bytes of user memory, zeroed when the connection is created. */
 EFVITCP_API void *efvitcp_user_data(efvitcp_conn *c);
 /** The peer's address and port (sin_family is set). */

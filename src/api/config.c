@@ -96,6 +96,7 @@ const char *et_config_validate(const efvitcp_config *cfg)
     if (cfg->mss != 0 && cfg->mss < 88) return "config: mss must be 0 (auto) or >= 88";
     RANGE(user_timers, 0, 64);
     RANGE(user_data_size, 0, 1u << 20);
+    RANGE(tx_timestamps, 0, 65536);
     if (cfg->ephemeral_min == 0 || cfg->ephemeral_max < cfg->ephemeral_min)
         return "config: ephemeral port range is empty";
     if (cfg->stat_shm) RANGE(stat_interval_ms, 1, 3600000);

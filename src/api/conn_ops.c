@@ -30,6 +30,16 @@ uint32_t efvitcp_sendv(efvitcp_conn *c, const struct iovec *iov, int iovcnt, boo
     return send_iov(c, iov, iovcnt, more);
 }
 
+int efvitcp_tx_timestamps(efvitcp_conn *c, efvitcp_tx_report *out, int max)
+{
+    return c ? et_txts_take(c, out, max) : 0;
+}
+
+uint64_t efvitcp_tx_offset(const efvitcp_conn *c)
+{
+    return c->queued_off;
+}
+
 uint32_t efvitcp_sendable(const efvitcp_conn *c)
 {
     return et_conn_sendable(c);

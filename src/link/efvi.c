@@ -3,8 +3,8 @@
  *
  * Uses only the documented ef_vi API (Onload's etherfabric headers), and compiles unchanged against
  * those headers or against the emulator's (tests/efvi_emu). Interface string: "IF[,option...]"
- * after "efvi:", options "rxts" (hardware RX timestamps), "noctpio" (plain DMA sends) and "ct=N"
- * (CTPIO cut-through threshold in bytes, default 64; 65535 = store and forward).
+ * after "efvi:", options "rxts" and "txts" (hardware RX and TX timestamps), "noctpio" (plain DMA
+ * sends) and "ct=N" (CTPIO cut-through threshold in bytes, default 64; 65535 = store and forward).
  *
  * Memory: one mapping (huge pages when the system has them), registered once: the engine's
  * transmit buffers (id i at i * tx_buf_size) then, on EF10, the receive buffers (2 KiB each, the
@@ -104,7 +104,7 @@ typedef struct efvi_link {
     bool have_dh, have_pd, have_vi, have_mr;
     char ifname[NAME_MAX_LEN + 1];
     int ifindex; /* for ef_pd_alloc and capability queries */
-    bool want_ctpio, want_rxts, efct, ctpio, own_addr;
+    bool want_ctpio, want_rxts, want_txts, efct, ctpio, own_addr;
     unsigned ct_thresh;
     uint32_t prefix;
     uint32_t rx_csum; /* ET_RX_CSUM_* every delivered frame carries: what the NIC discards */
@@ -121,6 +121,9 @@ typedef struct efvi_link {
     uint32_t *pend, pend_head, pend_n;
     uint32_t *ring, ring_head, ring_n;
     et_done_ring done;
+    /* txts: per buffer the NIC's time of its last transmission (0: none), and its sync flags */
+    uint64_t *tx_ts;
+    uint8_t *tx_ts_flags;
 
     /* receive */
     uint32_t n_rx;
@@ -693,6 +696,7 @@ static void efvi_rx_release(et_link *l, uint32_t id)
 
 static void ring_put(efvi_link *e, uint32_t id)
 {
+    if (e->tx_ts) e->tx_ts[id] = 0; /* until its timestamp event says when it left */
     e->ring[et_ring_add(e->ring_head, e->ring_n, e->base.n_tx)] = id;
     e->ring_n++;
     e->tx_state[id] = TX_RING;
@@ -782,29 +786,58 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     return 0;
 }
 
+/* Buffer id completed: off the ring (in post order), onto the done ring. false for an id that
+   is not on the ring (counted, ignored). */
+static inline __attribute__((always_inline)) bool tx_complete_id(efvi_link *e, uint32_t id)
+{
+    if (id >= e->base.n_tx || e->tx_state[id] != TX_RING || !e->ring_n) {
+        e->st.tx_bad_completion++;
+        return false;
+    }
+    /* Completions come in post order (ef_vi), so the ring's head is this one. */
+    if (e->ring[e->ring_head] != id) {
+        e->st.tx_bad_completion++;
+        uint32_t k = 0;
+        while (k < e->ring_n && e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] != id) k++;
+        for (; k > 0; k--)
+            e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] =
+                e->ring[et_ring_add(e->ring_head, k - 1, e->base.n_tx)];
+    }
+    e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
+    e->ring_n--;
+    done_put(e, id);
+    return true;
+}
+
 static void tx_completion(efvi_link *e, const ef_event *ev)
 {
     ef_request_id ids[EF_VI_TRANSMIT_BATCH];
     int n = ef_vi_transmit_unbundle(&e->vi, ev, ids);
-    for (int i = 0; i < n; i++) {
-        uint32_t id = (uint32_t)ids[i];
-        if (id >= e->base.n_tx || e->tx_state[id] != TX_RING || !e->ring_n) {
-            e->st.tx_bad_completion++;
-            continue;
-        }
-        /* Completions come in post order (ef_vi), so the ring's head is this one. */
-        if (e->ring[e->ring_head] != id) {
-            e->st.tx_bad_completion++;
-            uint32_t k = 0;
-            while (k < e->ring_n && e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] != id) k++;
-            for (; k > 0; k--)
-                e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] =
-                    e->ring[et_ring_add(e->ring_head, k - 1, e->base.n_tx)];
-        }
-        e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
-        e->ring_n--;
-        done_put(e, id);
-    }
+    for (int i = 0; i < n; i++) tx_complete_id(e, (uint32_t)ids[i]);
+}
+
+/* With EF_VI_TX_TIMESTAMPS every frame completes by an event of its own that says when it left
+   (ef_vi has consumed its descriptor already: no unbundle). */
+static void tx_ts_completion(efvi_link *e, const ef_event *ev)
+{
+    uint32_t id = (uint32_t)EF_EVENT_TX_WITH_TIMESTAMP_RQ_ID(*ev);
+    if (!e->tx_ts || !tx_complete_id(e, id)) return;
+    uint64_t ts = (uint64_t)EF_EVENT_TX_WITH_TIMESTAMP_SEC(*ev) * 1000000000ull +
+                  EF_EVENT_TX_WITH_TIMESTAMP_NSEC(*ev);
+    unsigned sync = EF_EVENT_TX_WITH_TIMESTAMP_SYNC_FLAGS(*ev);
+    e->tx_ts[id] = ts ? ts : 1; /* a clock at its epoch is still a stamp */
+    e->tx_ts_flags[id] =
+        (uint8_t)(((sync & EF_VI_SYNC_FLAG_CLOCK_SET) ? ET_LINK_TXTS_CLOCK_SET : 0) |
+                  ((sync & EF_VI_SYNC_FLAG_CLOCK_IN_SYNC) ? ET_LINK_TXTS_IN_SYNC : 0));
+    e->st.tx_timestamps++;
+}
+
+static uint64_t efvi_tx_stamp(et_link *l, uint32_t id, uint32_t *flags)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (!e->tx_ts || id >= l->n_tx) return 0;
+    if (flags) *flags = e->tx_ts_flags[id];
+    return e->tx_ts[id];
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -834,6 +867,7 @@ static int vi_alloc(efvi_link *e, bool ctpio)
     unsigned flags = EF_VI_TX_IP_CSUM_DIS | EF_VI_TX_TCPUDP_CSUM_DIS;
     if (ctpio) flags |= EF_VI_TX_CTPIO;
     if (e->want_rxts) flags |= EF_VI_RX_TIMESTAMPS;
+    if (e->want_txts) flags |= EF_VI_TX_TIMESTAMPS;
     int rc = ef_vi_alloc_from_pd(&e->vi, e->dh, &e->pd, e->dh, -1, (int)e->rxq_req, (int)e->txq_req,
                                  NULL, -1, (enum ef_vi_flags)flags);
     if (rc < 0) return rc;
@@ -989,6 +1023,9 @@ static void poll_events(efvi_link *e, uint32_t budget)
             case EF_EVENT_TYPE_TX:
                 tx_completion(e, &evs[i]);
                 break;
+            case EF_EVENT_TYPE_TX_WITH_TIMESTAMP:
+                tx_ts_completion(e, &evs[i]);
+                break;
             case EF_EVENT_TYPE_TX_ERROR:
                 e->st.tx_errors++;
                 tx_completion(e, &evs[i]);
@@ -1104,6 +1141,8 @@ static void efvi_destroy(et_link *l)
     if (e->mem) munmap(e->mem, e->mem_len);
     free(e->tx_state);
     free(e->tx_len);
+    free(e->tx_ts);
+    free(e->tx_ts_flags);
     free(e->pend);
     free(e->ring);
     et_done_ring_free(&e->done);
@@ -1128,6 +1167,7 @@ static const et_link_ops efvi_ops = {
     .flow_add = efvi_flow_add,
     .flow_del = efvi_flow_del,
     .destroy = efvi_destroy,
+    .tx_stamp = efvi_tx_stamp,
 };
 
 bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)
@@ -1137,7 +1177,7 @@ bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)
     return true;
 }
 
-/* "NAME[,rxts][,noctpio][,ct=N]" */
+/* "NAME[,rxts][,txts][,noctpio][,ct=N]" */
 static const char *parse_spec(efvi_link *e, const char *spec)
 {
     const char *comma = strchr(spec, ',');
@@ -1153,6 +1193,8 @@ static const char *parse_spec(efvi_link *e, const char *spec)
         size_t len = comma ? (size_t)(comma - opt) : strlen(opt);
         if (len == 4 && memcmp(opt, "rxts", 4) == 0) {
             e->want_rxts = true;
+        } else if (len == 4 && memcmp(opt, "txts", 4) == 0) {
+            e->want_txts = true;
         } else if (len == 7 && memcmp(opt, "noctpio", 7) == 0) {
             e->want_ctpio = false;
         } else if (len > 3 && memcmp(opt, "ct=", 3) == 0) {
@@ -1165,7 +1207,7 @@ static const char *parse_spec(efvi_link *e, const char *spec)
             if (v > 65535) return "efvi link: ct=N wants 0..65535";
             e->ct_thresh = v;
         } else {
-            return "efvi link: unknown option (known: rxts, noctpio, ct=N)";
+            return "efvi link: unknown option (known: rxts, txts, noctpio, ct=N)";
         }
     }
     return NULL;
@@ -1258,7 +1300,8 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     int rc = vi_alloc(e, ctpio);
     if (rc < 0 && ctpio) rc = vi_alloc(e, false); /* CTPIO may be licensed or busy: do without */
     if (rc == -EPERM) return "efvi link: the NIC forces RX event merging, which is not supported";
-    if (rc < 0 && e->want_rxts) return "efvi link: cannot allocate a VI with RX timestamps";
+    if (rc < 0 && (e->want_rxts || e->want_txts))
+        return "efvi link: cannot allocate a VI with the timestamps asked for (rxts, txts)";
     if (rc < 0) return "efvi link: cannot allocate a virtual interface";
     /* AF_XDP, EF100 and X4 VIs differ in receive ids, transmit kicks and buffers; a build against
        a pre-EFCT Onload sees an X3 as unknown too. */
@@ -1278,6 +1321,11 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->pend = calloc(p->n_tx, sizeof(*e->pend));
     e->ring = calloc(p->n_tx, sizeof(*e->ring));
     bool done_ok = et_done_ring_init(&e->done, p->n_tx);
+    if (e->want_txts) {
+        e->tx_ts = calloc(p->n_tx, sizeof(*e->tx_ts));
+        e->tx_ts_flags = calloc(p->n_tx, 1);
+        done_ok = done_ok && e->tx_ts && e->tx_ts_flags;
+    }
     e->rx_state = calloc(p->n_rx, 1);
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
@@ -1313,6 +1361,7 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     if (frame < 14 + 576) return "efvi link: MTU below 576";
     e->base.mtu = frame - 14 > 9000 ? 9000 : frame - 14;
     if (e->st.rx_timestamps) e->base.caps |= ET_LINK_CAP_HW_TS;
+    if (e->want_txts) e->base.caps |= ET_LINK_CAP_TX_TS;
 
     if (!e->efct) {
         for (uint32_t j = e->n_rx; j > 0; j--) e->rx_free[e->rx_nfree++] = j - 1;

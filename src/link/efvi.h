@@ -30,6 +30,7 @@ typedef struct et_efvi_stats {
     uint64_t tx_completions;    /**< completions reported to the engine */
     uint64_t tx_errors;         /**< TX_ERROR events */
     uint64_t tx_bad_completion; /**< completions naming a buffer not on the ring */
+    uint64_t tx_timestamps;     /**< completions with the NIC's transmit time (txts) */
     /* recovery */
     uint64_t evq_oflow;         /**< OFLOW events */
     uint64_t resets;            /**< RESET events */

@@ -27,8 +27,9 @@ struct efvitcp_wire;
 /** Capabilities. */
 enum {
     /* Checksums the hardware verified are reported per frame (et_rx_frame.csum). */
-    ET_LINK_CAP_HW_TS = 1u << 1,   /**< RX hardware timestamps */
-    ET_LINK_CAP_OWN_ADDR = 1u << 2 /**< the stack owns its address: it must answer ARP itself */
+    ET_LINK_CAP_HW_TS = 1u << 1,    /**< RX hardware timestamps */
+    ET_LINK_CAP_OWN_ADDR = 1u << 2, /**< the stack owns its address: it must answer ARP itself */
+    ET_LINK_CAP_TX_TS = 1u << 3     /**< transmit hardware timestamps (tx_stamp) */
 };
 
 /** A flow to steer to this link (ef_vi filter, XDP map entry). Host byte order. */
@@ -58,7 +59,14 @@ typedef struct et_link_ops {
     int (*flow_del)(struct et_link *l, const et_flow *f);
     /** Releases everything the link holds (buffers included). */
     void (*destroy)(struct et_link *l);
+    /** With ET_LINK_CAP_TX_TS: the NIC's time (ns of its clock) at which tx buffer id, just
+        reported by tx_done, left, or 0 if it has none (a frame completed by a VI restart);
+        *flags gets ET_LINK_TXTS_*. Valid until the buffer is sent again. */
+    uint64_t (*tx_stamp)(struct et_link *l, uint32_t id, uint32_t *flags);
 } et_link_ops;
+
+/** Flags of tx_stamp: the state of the NIC clock (ef_vi's sync flags). */
+enum { ET_LINK_TXTS_CLOCK_SET = 1u << 0, ET_LINK_TXTS_IN_SYNC = 1u << 1 };
 
 typedef struct et_link {
     const et_link_ops *ops;

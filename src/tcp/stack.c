@@ -160,6 +160,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->now_ns = l->ops->now(l);
     st->link_clock = true; /* until the user drives the clock with poll_at */
     et_wheel_init(&st->wheel, st->now_ns);
+    if ((err = et_txts_init(st))) return err;
     et_stat_open(st, interface);
     return NULL;
 }
@@ -192,6 +193,7 @@ void et_stack_close(et_stack *st)
     free(st->tw);
     free(st->ctrl_free);
     free(st->tx_busy);
+    et_txts_free(st);
     et_ct_free(&st->table);
     et_neigh_free(&st->neigh);
 }
@@ -204,7 +206,8 @@ void et_stack_deferred_add(et_stack *st, et_conn *c)
     st->deferred = c;
 }
 
-void et_stack_reap_tx(et_stack *st)
+/* Inline into the poll, where it runs every time; et_stack_reap_tx for the other callers. */
+static inline __attribute__((always_inline)) void reap_tx(et_stack *st)
 {
     uint32_t ids[TX_DONE_BURST];
     int n;
@@ -214,8 +217,15 @@ void et_stack_reap_tx(et_stack *st)
             st->tx_busy[id] = 0;
             if (id >= st->n_conn_bufs) st->ctrl_free[st->n_ctrl_free++] = id;
         }
+        if (__builtin_expect(st->txts_meta != NULL, 0))
+            for (int i = 0; i < n; i++) et_txts_complete(st, ids[i]);
         if (n < TX_DONE_BURST) break;
     }
+}
+
+void et_stack_reap_tx(et_stack *st)
+{
+    reap_tx(st);
 }
 
 static void run_deferred(et_stack *st)
@@ -256,7 +266,7 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
        buffers. */
     et_rx_frame frames[RX_BURST];
     int n = l->ops->rx_burst(l, frames, RX_BURST);
-    et_stack_reap_tx(st);
+    reap_tx(st);
     for (int i = 0; i < n; i++) {
         st->stats.frames_in++;
         if (st->pcap) et_pcap_write(st->pcap, st->now_ns, frames[i].data, frames[i].len);

@@ -21,6 +21,7 @@
 #include "tcp/hdr_tmpl.h"
 #include "tcp/stat_pub.h"
 #include "tcp/timer_wheel.h"
+#include "tcp/tx_stamp.h"
 #include "util/pcap.h"
 #include "util/random.h"
 
@@ -118,6 +119,8 @@ struct efvitcp_conn {
     /* the send ring: segment indices are free-running, slot = index & mask */
     uint32_t sr_una, sr_nxt, sr_end; /* oldest unacked, next to send, one past last */
     uint32_t queued_end;             /* sequence number after the last queued octet */
+    uint64_t queued_off;             /* data bytes queued ever: the stream offset at queued_end
+                                        (its FIN aside), for transmit timestamp reports */
     uint32_t n_lingering; /* at least the free slots whose buffer the link has not completed (an
                              upper bound: completions do not count it down, the next scan of
                              tx_busy that finds none does). While 0, nearly always, every free
@@ -156,6 +159,10 @@ struct efvitcp_conn {
 
     struct efvitcp_conn *next_free, *next_deferred;
     uint32_t ho_prev, ho_next; /* the half-open list, oldest first (ids, UINT32_MAX = none) */
+
+    /* transmit timestamp reports (tx_stamp.c): a ring of cfg.tx_timestamps in st->txts_ring */
+    uint32_t txts_head, txts_n;
+    bool txts_lost; /* reports were dropped since the last one queued */
 
     /* counters */
     uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
@@ -220,6 +227,11 @@ typedef struct et_stack {
     uint8_t *tx_busy;    /* per TX buffer: the link has not completed it yet */
     uint32_t *ctrl_free; /* stack of free control buffer ids */
     uint32_t n_ctrl_free;
+    /* transmit timestamps (tx_stamp.c), NULL when cfg.tx_timestamps is 0: per TX buffer what
+       it carries, and per connection a queue of reports */
+    et_txts_meta *txts_meta;
+    efvitcp_tx_report *txts_ring;
+    bool txts_hw; /* the link stamps completions (ET_LINK_CAP_TX_TS) */
 
     /* the handler of the poll in progress */
     const efvitcp_handler *h;
@@ -240,6 +252,13 @@ typedef struct et_stack {
     efvitcp_stats stats;
     et_stat_pub stat; /* the live view's region (cfg.stat_shm) */
 } et_stack;
+
+/* A segment of c left in tx buffer id (tx_stamp.h): recorded only when reports are on. */
+static inline void et_txts_sent(et_conn *c, uint32_t id, uint32_t seq, uint32_t len, uint8_t ctl,
+                                bool retx)
+{
+    if (__builtin_expect(c->st->txts_meta != NULL, 0)) et_txts_record(c, id, seq, len, ctl, retx);
+}
 
 /* stack.c */
 /* cfg must already be valid (the API layer checks it against the documented ranges). */
@@ -346,6 +365,22 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
 uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more);
 const char *et_conn_send_fin(et_conn *c);
 uint32_t et_conn_sendable(const et_conn *c);
+/* Whether the user may send on c now (the state allows data and no FIN is queued). */
+static inline bool et_conn_can_send(const et_conn *c)
+{
+    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued &&
+           !c->finishing;
+}
+/* et_conn_sendable(c) != 0, inline while no free slot's buffer lingers with the link (nearly
+   always): then every free slot is writable. For on_more_sendable after each ACK. */
+static inline bool et_conn_has_room(const et_conn *c)
+{
+    if (c->n_lingering) return et_conn_sendable(c) != 0;
+    uint32_t free_slots = c->st->cfg.send_slots - (c->sr_end - c->sr_una);
+    return et_conn_can_send(c) &&
+           ((free_slots && c->seg_cap) ||
+            (c->tail_open && c->seg_cap > c->segs[(c->sr_end - 1) & c->st->send_mask].len));
+}
 uint32_t et_conn_immediately_sendable(const et_conn *c);
 void et_queue_fin(et_conn *c);
 void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip);

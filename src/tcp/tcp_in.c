@@ -513,7 +513,7 @@ STEP void ack_decision(et_conn *c)
 STEP void answer(et_conn *c, bool freed, uint32_t gen)
 {
     et_stack *st = c->st;
-    if (freed && st->h->on_more_sendable && et_conn_sendable(c)) {
+    if (freed && st->h->on_more_sendable && et_conn_has_room(c)) {
         st->h->on_more_sendable(st->hctx, c);
         if (c->gen != gen) return;
     }

@@ -107,6 +107,29 @@ static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
     return true;
 }
 
+/* The options of our SYN or SYN-ACK at opt: RFC 9293 §3.7.1 MSS; RFC 7323 WS and TS, in a
+   SYN-ACK only if the SYN had them. Returns their length. Out of line: once per connection. */
+static __attribute__((noinline)) uint32_t syn_options(et_conn *c, uint8_t *opt)
+{
+    opt[0] = ET_TCPOPT_MSS;
+    opt[1] = 4;
+    put16(opt + 2, htons((uint16_t)c->rcv_mss));
+    uint32_t optlen = 4;
+    if (c->ws_ok) {
+        opt[4] = ET_TCPOPT_NOP;
+        opt[5] = ET_TCPOPT_WS;
+        opt[6] = 3;
+        opt[7] = c->rcv_wscale;
+        optlen = 8;
+    }
+    if (c->ts_ok) {
+        et_hdr_ts_opt(opt + optlen, et_ts_now(c->st, c->ts_offset),
+                      c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
+        optlen += ET_TS_OPTLEN;
+    }
+    return optlen;
+}
+
 /* Builds the headers of segment idx in its slot and hands it to the link. */
 static bool tx_seg(et_conn *c, uint32_t idx)
 {
@@ -122,24 +145,8 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     uint8_t flags = s->ctl;
     if (c->state != EFVITCP_SYN_SENT) flags |= ET_TCP_ACK;
     if (s->len) flags |= ET_TCP_PSH;
-    if (syn) {
-        /* RFC 9293 §3.7.1 MSS; RFC 7323 WS and TS, in a SYN-ACK only if the SYN had them. */
-        opt[0] = ET_TCPOPT_MSS;
-        opt[1] = 4;
-        put16(opt + 2, htons((uint16_t)c->rcv_mss));
-        optlen = 4;
-        if (c->ws_ok) {
-            opt[4] = ET_TCPOPT_NOP;
-            opt[5] = ET_TCPOPT_WS;
-            opt[6] = 3;
-            opt[7] = c->rcv_wscale;
-            optlen = 8;
-        }
-        if (c->ts_ok) {
-            et_hdr_ts_opt(opt + optlen, et_ts_now(st, c->ts_offset),
-                          c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
-            optlen += ET_TS_OPTLEN;
-        }
+    if (__builtin_expect(syn, 0)) {
+        optlen = syn_options(c, opt);
         optsum = et_csum_add_hdr(0, opt, optlen);
     } else if (c->ts_ok) {
         optsum = et_hdr_ts_opt(opt, et_ts_now(st, c->ts_offset), c->ts_recent);
@@ -156,6 +163,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
                                   .plen = s->len,
                                   .sum = optsum + s->psum});
     if (!link_tx(st, id, ET_HDRS_LEN + optlen + s->len)) return false;
+    et_txts_sent(c, id, s->seq, s->len, s->ctl, s->sent_ns != 0);
     if (s->sent_ns) {
         s->retx++;
         c->retransmits++;
@@ -416,6 +424,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
                                   .plen = n,
                                   .sum = optsum + et_csum_fold(psum)});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen + n)) return false;
+    et_txts_sent(c, id, from, n, fin ? ET_TCP_FIN : 0, seq_lt(from, c->snd_max));
     if (seq_lt(from, c->snd_max)) {
         s->retx++; /* Karn: this segment gives no RTT sample any more */
         c->retransmits++;
@@ -578,12 +587,6 @@ void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t d
 
 /* ---- the user's side of sending ---- */
 
-static bool can_send(const et_conn *c)
-{
-    return (c->state == EFVITCP_ESTABLISHED || c->state == EFVITCP_CLOSE_WAIT) && !c->fin_queued &&
-           !c->finishing;
-}
-
 /* Is free slot idx free to be written (not still read by the NIC)? */
 static inline bool slot_writable(const et_conn *c, uint32_t idx)
 {
@@ -621,7 +624,7 @@ static uint32_t busy_scan(const et_conn *c, uint32_t free_slots)
 
 uint32_t et_conn_sendable(const et_conn *c)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     uint32_t used = c->sr_end - c->sr_una;
     uint32_t n = writable_slots(c, c->st->cfg.send_slots - used) * c->seg_cap;
     if (c->tail_open) n += c->seg_cap - et_seg_at(c, c->sr_end - 1)->len;
@@ -630,7 +633,7 @@ uint32_t et_conn_sendable(const et_conn *c)
 
 uint32_t et_conn_immediately_sendable(const et_conn *c)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     uint32_t limit = c->snd_wnd < cwnd_allowance(c) ? c->snd_wnd : cwnd_allowance(c);
     uint32_t used = c->queued_end - c->snd_una;
     if (used >= limit) return 0;
@@ -640,7 +643,7 @@ uint32_t et_conn_immediately_sendable(const et_conn *c)
 
 uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more)
 {
-    if (!can_send(c)) return 0;
+    if (!et_conn_can_send(c)) return 0;
     et_stack *st = c->st;
     uint32_t total = 0;
     uint32_t hdr = ET_HDRS_LEN + et_conn_optlen(c);
@@ -673,6 +676,7 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
             s->psum = et_csum_fold((uint64_t)s->psum + f);
             s->len = (uint16_t)(s->len + n);
             c->queued_end += n;
+            c->queued_off += n;
             p += n;
             left -= n;
             total += n;
@@ -685,13 +689,40 @@ out:
     return total;
 }
 
+/*
+ * Whether output() would send segment s, the only one queued and unsent, whole and at once: the
+ * next to send (SND.NXT at its start), not after an idle period (RFC 5681 §4.1 restarts cwnd
+ * first), inside the peer's window, and inside the congestion window or with nothing in flight.
+ * The same tests as output()'s loop for its first segment, in that order.
+ */
+static inline bool sends_whole(const et_conn *c, const et_seg *s)
+{
+    uint32_t end = et_seg_end(s);
+    bool idle = c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
+                c->st->cfg.slow_start_after_idle && c->last_tx_ns;
+    return c->snd_nxt == s->seq && !idle && seq_le(end, c->snd_una + c->snd_wnd) &&
+           (seq_le(end, c->snd_una + cwnd_allowance(c)) || c->snd_una == c->snd_nxt);
+}
+
+/* What output() does with such a segment: send it, or leave it to the deferred list when the
+   link cannot take it now. */
+static inline void send_one(et_conn *c, uint32_t idx)
+{
+    if (!tx_seg(c, idx)) {
+        et_stack_deferred_add(c->st, c);
+        return;
+    }
+    c->sr_nxt = idx + 1;
+    advanced(c, et_seg_end(et_seg_at(c, idx)));
+}
+
 uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
 {
     /* What et_conn_send does for a message that fits one new segment, without the loops: a new
        slot, the copy with its sum (at offset 0, so no byte swap), and the tail left open only if
        more is coming and there is room. */
     uint32_t idx = c->sr_end;
-    if (len && len <= c->seg_cap && !c->tail_open && can_send(c) &&
+    if (len && len <= c->seg_cap && !c->tail_open && et_conn_can_send(c) &&
         idx - c->sr_una < c->st->cfg.send_slots && slot_writable(c, idx)) {
         et_seg *s = et_seg_at(c, idx);
         uint8_t *dst =
@@ -701,8 +732,12 @@ uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
                       .psum = et_csum_fold(et_csum_copy(dst, data, len, 0))};
         c->sr_end = idx + 1;
         c->queued_end += len;
+        c->queued_off += len;
         c->tail_open = more && len < c->seg_cap;
-        et_output(c);
+        if (!c->tail_open && c->sr_nxt == idx && sends_whole(c, s))
+            send_one(c, idx);
+        else
+            et_output(c);
         return len;
     }
     struct iovec iov = {(void *)data, len};

@@ -32,6 +32,7 @@ struct Conf {
     static const bool TimestampOption = true;
     static const int CongestionControlAlgo = 1;
     static const uint32_t UserTimerCnt = 2;
+    static const uint32_t TxTimestamps = 16; /* an extra member: transmit timestamp reports */
     using UserData = int;
 };
 using Client = efvitcp::TcpClient<Conf>;
@@ -324,6 +325,16 @@ static void test_connect_established_data_close(void)
     CHECK_EQ(is.conns_opened, 1);
     CHECK_EQ(is.bytes_out, 13);
     CHECK_EQ(p.srv.getStats().conns_accepted, 1);
+
+    /* transmit timestamps (software on mem): the SYN, then the sends that made segments */
+    CHECK_EQ(cc->getTxOffset(), 13);
+    efvitcp_tx_report rep[16];
+    int nrep = cc->getTxTimestamps(rep, 16);
+    REQUIRE(nrep >= 2);
+    CHECK(rep[0].flags & EFVITCP_TX_TS_SYN);
+    CHECK(rep[1].flags & EFVITCP_TX_TS_SOFTWARE);
+    CHECK_EQ(rep[1].start, 0);
+    CHECK_EQ(rep[nrep - 1].start + rep[nrep - 1].bytes, 13);
 
     /* foreachConn sees established connections */
     int seen = 0;

@@ -156,8 +156,11 @@ static void test_rx_ring_prefix_timestamps(void)
     rig r;
     REQUIRE(rig_open(&r, NULL, 1500) == NULL);
     ef_vi vi;
-    CHECK_EQ(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, -1, -1, NULL, -1, EF_VI_TX_TIMESTAMPS),
+    CHECK_EQ(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, -1, -1, NULL, -1, EF_VI_TX_ALT),
              -EOPNOTSUPP);
+    unsigned long txts = 0; /* TX timestamps are emulated (tests/efvi/test_tx_ts.c) */
+    CHECK_EQ(ef_vi_capabilities_get(r.dh, r.ifindex, EF_VI_CAP_HW_TX_TIMESTAMPING, &txts), 0);
+    CHECK_EQ(txts, 1);
     REQUIRE(ef_vi_alloc_from_pd(&vi, r.dh, &r.pd, r.dh, -1, 600, -1, NULL, -1,
                                 EF_VI_RX_TIMESTAMPS) >= 0);
     CHECK_EQ(ef_vi_receive_capacity(&vi), 1023); /* 600 rounds up to 1024 */

@@ -67,6 +67,7 @@ typedef struct emu_txd {
     uint8_t kind;
     uint8_t ctpio_ok; /* a fallback whose CTPIO send succeeded: completes unsent */
     uint8_t error;    /* failed: reported by TX_ERROR */
+    uint64_t sent_ns; /* NIC clock when its frame went to the wire (EF_VI_TX_TIMESTAMPS) */
 } emu_txd;
 
 typedef struct emu_vi {
@@ -93,7 +94,8 @@ typedef struct emu_vi {
     bool oflow, dead, reset_pending, tx_halted;
     /* CTPIO: a send awaits its fallback */
     bool ctpio_pending, ctpio_ok;
-    uint32_t ctpio_slot; /* EFCT: the descriptor the CTPIO send reserved */
+    uint64_t ctpio_sent_ns; /* EF10: NIC clock of the last CTPIO send that went out */
+    uint32_t ctpio_slot;    /* EFCT: the descriptor the CTPIO send reserved */
     uint8_t *ctpio_buf;
     uint32_t n_filters; /* EFCT: attached to the shared queue while > 0 */
     uint32_t efct_held;

@@ -52,6 +52,7 @@ void efvi_emu_nic_config_default(efvi_emu_nic_config *cfg)
     cfg->arch = EF_VI_ARCH_EF10;
     cfg->ctpio = true;
     cfg->rx_timestamps = true;
+    cfg->tx_timestamps = true;
     cfg->rx_csum_check = true;
 }
 

@@ -256,11 +256,44 @@ static bool ctpio_done(const emu_txd *d)
     return d->kind == EMU_TXD_FALLBACK && d->ctpio_ok;
 }
 
+/* EF_VI_TX_TIMESTAMPS: one TX_WITH_TIMESTAMP event per frame, naming its dma_id with the NIC
+   clock as it left; ef_vi consumes the descriptors as it reports them (Onload's
+   ef10_tx_event_ts_rq_id, efct_tx_handle_event), so there is no unbundle. A failed descriptor
+   stops here: it goes by TX_ERROR and unbundle as without timestamps. true: all done. */
+static bool make_tx_ts_events(emu_vi *v)
+{
+    uint32_t mask = v->tx_size - 1;
+    while (v->tx_evented != v->nic_tx) {
+        const emu_txd *d = &v->tx_desc[v->tx_evented & mask];
+        if (d->error) return false;
+        uint32_t id = v->tx_ids[v->tx_evented & mask];
+        if (id != EF_REQUEST_ID_MASK) { /* the last descriptor of its frame */
+            ef_event ev;
+            memset(&ev, 0, sizeof(ev));
+            ev.tx_timestamp.type = EF_EVENT_TYPE_TX_WITH_TIMESTAMP;
+            ev.tx_timestamp.q_id = (unsigned)v->slot;
+            ev.tx_timestamp.flags =
+                (ctpio_done(d) || d->kind == EMU_TXD_EFCT) ? EF_EVENT_FLAG_CTPIO : 0;
+            ev.tx_timestamp.rq_id = id;
+            ev.tx_timestamp.ts_sec = (unsigned)(d->sent_ns / 1000000000u);
+            ev.tx_timestamp.ts_nsec = (unsigned)(d->sent_ns % 1000000000u);
+            ev.tx_timestamp.ts_flags = EF_VI_SYNC_FLAG_CLOCK_SET | EF_VI_SYNC_FLAG_CLOCK_IN_SYNC;
+            emu_vi_push_event(v, &ev);
+            v->nic->st.tx_timestamps++;
+        }
+        v->state.txq.ct_removed += d->ct_bytes;
+        v->state.txq.removed++;
+        v->tx_evented++;
+    }
+    return true;
+}
+
 /* Completion events for descriptors the NIC finished: at most EF_VI_TRANSMIT_BATCH per event,
    and one event never mixes failed with sent, or CTPIO with DMA completions. */
 static void make_tx_events(emu_vi *v)
 {
     uint32_t mask = v->tx_size - 1;
+    if ((v->flags & EF_VI_TX_TIMESTAMPS) && make_tx_ts_events(v)) return;
     while (v->tx_evented != v->nic_tx) {
         const emu_txd *d0 = &v->tx_desc[v->tx_evented & mask];
         bool err = d0->error, ct = ctpio_done(d0) || d0->kind == EMU_TXD_EFCT;
@@ -632,6 +665,7 @@ static void emu_nic_tx_run(emu_vi *v)
         if (ip || l4) emu_frame_csum_fill(v->ctpio_buf, total, ip, l4);
         if (!emu_nic_send(nic, v->ctpio_buf, total)) return; /* the link is busy: next poll */
         nic->st.tx_dma++;
+        v->tx_desc[(end - 1) & mask].sent_ns = emu_nic_now(nic);
         v->nic_tx = end;
     }
 }
@@ -681,6 +715,7 @@ static int efct_send(emu_vi *v, const ef_iovec *iov, int n, ef_request_id id)
     uint32_t idx = v->state.txq.added & (v->tx_size - 1);
     memset(&v->tx_desc[idx], 0, sizeof(v->tx_desc[idx]));
     v->tx_desc[idx].kind = EMU_TXD_EFCT;
+    v->tx_desc[idx].sent_ns = emu_nic_now(v->nic);
     v->tx_desc[idx].len = total;
     v->tx_desc[idx].ct_bytes = efct_cost(total);
     v->tx_ids[idx] = (uint32_t)id;
@@ -786,6 +821,7 @@ static void tx_ctpio(ef_vi *vi, size_t frame_len, const struct iovec *iov, int n
         uint32_t idx = v->state.txq.added & (v->tx_size - 1);
         memset(&v->tx_desc[idx], 0, sizeof(v->tx_desc[idx]));
         v->tx_desc[idx].kind = EMU_TXD_EFCT;
+        v->tx_desc[idx].sent_ns = emu_nic_now(nic);
         v->tx_desc[idx].len = len;
         v->tx_desc[idx].ct_bytes = efct_cost(len);
         v->tx_ids[idx] = EF_REQUEST_ID_MASK;
@@ -804,6 +840,7 @@ static void tx_ctpio(ef_vi *vi, size_t frame_len, const struct iovec *iov, int n
     if (ok && !emu_nic_send(nic, v->ctpio_buf, len)) ok = false;
     v->ctpio_ok = ok;
     if (ok) {
+        v->ctpio_sent_ns = emu_nic_now(nic);
         nic->st.tx_ctpio++;
         return;
     }
@@ -856,6 +893,7 @@ static int tx_ctpio_fallbackv(ef_vi *vi, const ef_iovec *iov, int n, ef_request_
         v->tx_desc[idx].cont = i < n - 1;
         v->tx_desc[idx].kind = EMU_TXD_FALLBACK;
         v->tx_desc[idx].ctpio_ok = ok;
+        v->tx_desc[idx].sent_ns = ok ? v->ctpio_sent_ns : 0; /* else when the NIC sends it */
         v->tx_ids[idx] = i == n - 1 ? (uint32_t)id : EF_REQUEST_ID_MASK;
         v->state.txq.added++;
     }
@@ -926,7 +964,8 @@ int ef_vi_alloc_from_pd(ef_vi *vi, ef_driver_handle vi_dh, struct ef_pd *pd, ef_
     else if ((fl & EF_VI_TX_CTPIO) && !nic->cfg.ctpio)
         return -EOPNOTSUPP;
     if ((fl & EF_VI_RX_TIMESTAMPS) && !nic->cfg.rx_timestamps) return -EOPNOTSUPP;
-    if (fl & (EF_VI_TX_TIMESTAMPS | EF_VI_TX_ALT | EF_VI_RX_EVENT_MERGE)) return -EOPNOTSUPP;
+    if ((fl & EF_VI_TX_TIMESTAMPS) && !nic->cfg.tx_timestamps) return -EOPNOTSUPP;
+    if (fl & (EF_VI_TX_ALT | EF_VI_RX_EVENT_MERGE)) return -EOPNOTSUPP;
     uint32_t rx, tx, evq;
     if (efct) {
         rx = 0;
@@ -1078,6 +1117,9 @@ int ef_vi_capabilities_get(ef_driver_handle handle, int ifindex, enum ef_vi_capa
         break;
     case EF_VI_CAP_HW_RX_TIMESTAMPING:
         v = nic->cfg.rx_timestamps;
+        break;
+    case EF_VI_CAP_HW_TX_TIMESTAMPING:
+        v = nic->cfg.tx_timestamps;
         break;
     case EF_VI_CAP_RX_FILTER_TYPE_TCP_FULL:
     case EF_VI_CAP_RX_FILTER_TYPE_TCP_LOCAL:

@@ -1,5 +1,6 @@
 #include "fz.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,11 @@ typedef struct flow {
     uint32_t stk_max;   /* highest sequence end the stack sent, the peer's default ACK */
     uint32_t stk_tsval; /* the stack's last TSval, echoed */
     bool ts;            /* the stack's last segment carried a timestamp: send them by default */
-    bool seen;          /* the stack has sent on this flow */
+    uint32_t adv_edge;  /* the right edge of the stack's receive window, as last announced */
+    const et_conn *adv_conn; /* ... by this connection (slot and generation) */
+    uint32_t adv_gen;
+    bool adv_known;
+    bool seen; /* the stack has sent on this flow */
     /* fuzz_pair: the client instance's end, as the tap saw it (p_nxt and p_ts above are set
        from it too, so that op_segment spoofs the client towards the server) */
     uint32_t c_max, c_tsval;
@@ -104,7 +109,7 @@ typedef struct flow {
 
 /* What the harness knows of one connection's streams. */
 typedef struct track {
-    int expect;    /* the byte the next presentation must start with, -1 unknown */
+    int last;      /* the last byte consumed: the next presentation follows it; -1 unknown */
     uint32_t sent; /* stream bytes accepted by send */
 } track;
 
@@ -174,13 +179,20 @@ static void fill(uint8_t *b, uint32_t seq, uint32_t len)
     for (uint32_t i = 0; i < len; i++) b[i] = PAT(seq + i);
 }
 
+/* Whether byte b may follow byte a in a stream: the next value mod 251, or 0 after the byte of
+   sequence number 2^32 - 1 (2^32 is no multiple of 251, so the stream wraps there). */
+static bool follows(uint8_t a, uint8_t b)
+{
+    return b == PAT(a + 1u) || (a == PAT(UINT32_MAX) && b == 0);
+}
+
 /* Bytes presented to the user (on_data, on_fin, efvitcp_unread) must continue the stream. */
 static void check_presented(track *t, const uint8_t *d, uint32_t n, const char *where)
 {
     if (!n) return;
-    if (t->expect >= 0 && d[0] != t->expect) fail("stream: wrong first byte", where);
+    if (t->last >= 0 && !follows((uint8_t)t->last, d[0])) fail("stream: wrong first byte", where);
     for (uint32_t i = 1; i < n; i++)
-        if (d[i] != PAT(d[i - 1] + 1u)) fail("stream: bytes out of order", where);
+        if (!follows(d[i - 1], d[i])) fail("stream: bytes out of order", where);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -232,7 +244,7 @@ static bool h_allow(void *ctx, const struct sockaddr_in *peer, uint16_t local_po
 static void h_established(void *ctx, efvitcp_conn *c)
 {
     track *t = track_of(c);
-    t->expect = PAT(c->irs + 1);
+    t->last = PAT(c->irs); /* the SYN's number: the first byte follows it */
     t->sent = 0;
     act(c, 'E');
 }
@@ -247,9 +259,8 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         const uint8_t *u;
         uint32_t m = efvitcp_unread(c, &u);
         if (m > n) fail("unread in on_data holds more than on_data presents", NULL);
-        if (m && u[0] != d[0]) fail("stream: unread in on_data is not the front of the data", NULL);
-        track tu = {n ? d[0] : -1, 0};
-        check_presented(&tu, u, m, "unread in on_data");
+        if (m && memcmp(u, d, m) != 0)
+            fail("stream: unread in on_data is not the front of the data", NULL);
     }
     uint32_t keep = 0;
     switch (R.keep_mode % 5) {
@@ -272,9 +283,9 @@ static uint32_t h_data(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
         /* consume inside on_data: the return value may then keep no more than is still held,
            and what the next presentation starts with is the engine's business to get right. */
         efvitcp_consume(c, R.act_arg % 4096u);
-        t->expect = -1;
+        t->last = -1;
     } else if (n - keep) {
-        t->expect = PAT(d[n - keep - 1] + 1u);
+        t->last = d[n - keep - 1];
     }
     if ((R.act & 0x02) && cb_send_ok()) do_send(c, R.act_arg % 3000u, false);
     if (R.act & 0x08) efvitcp_send_fin(c);
@@ -292,7 +303,7 @@ static void h_fin(void *ctx, efvitcp_conn *c, const uint8_t *d, uint32_t n)
 
 static void h_gone(void *ctx, efvitcp_conn *c)
 {
-    track_of(c)->expect = -1;
+    track_of(c)->last = -1;
 }
 
 static void h_more(void *ctx, efvitcp_conn *c)
@@ -447,6 +458,49 @@ static void peer_ack(flow *fl)
     send_frame(f, build(f, fl, ET_TCP_ACK, fl->p_nxt, fl->stk_max, 65535, o, ol, 0));
 }
 
+/* The stack's connection with a peer's ports, or NULL (none, or TIME_WAIT). */
+static et_conn *conn_of(uint16_t sport, uint16_t pport)
+{
+    for (uint32_t i = 0; i < R.st->cfg.max_conns; i++) {
+        et_conn *c = &R.st->conns[i];
+        if (!efvitcp_is_closed(c) && efvitcp_local_port(c) == sport) {
+            struct sockaddr_in a;
+            efvitcp_peername(c, &a);
+            if (ntohs(a.sin_port) == pport && a.sin_addr.s_addr == htonl(PEER_IP_H)) return c;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 9293 §3.8.6: the right edge of the window the stack announces never moves left, but for
+   what scaling rounds off (RFC 7323 §2.4: less than one unit of the scale). */
+static void check_window(flow *fl, const et_tcp_seg *seg)
+{
+    if (seg->flags & ET_TCP_SYN) {
+        fl->adv_known = false; /* a new incarnation */
+        return;
+    }
+    et_conn *c = conn_of(seg->sport, seg->dport);
+    if (!c || !(seg->flags & ET_TCP_ACK) || !et_conn_synced(c)) return;
+    /* A new incarnation whose SYN-ACK the peer never saw starts afresh too: the ACK of a SYN
+       cookie recreates a connection, and the peer's next sequence number with the ACK number
+       one higher is a valid cookie again (the cookie adds the peer's ISN, as Linux's does), so
+       a reset connection comes back from its own shifted handshake ACK
+       (regress/frames/window-edge-cookie-incarnation). */
+    if (c != fl->adv_conn || c->gen != fl->adv_gen) fl->adv_known = false;
+    fl->adv_conn = c;
+    fl->adv_gen = c->gen;
+    uint32_t edge = seg->ack + ((uint32_t)seg->window << c->rcv_wscale);
+    if (fl->adv_known && (int32_t)(fl->adv_edge - edge) >= (int32_t)(1u << c->rcv_wscale)) {
+        char d[128];
+        snprintf(d, sizeof(d), "edge %u after %u (ack %u, window %u << %u)", edge, fl->adv_edge,
+                 seg->ack, seg->window, c->rcv_wscale);
+        fail("the stack shrank its receive window", d);
+    }
+    if (!fl->adv_known || (int32_t)(edge - fl->adv_edge) > 0) fl->adv_edge = edge;
+    fl->adv_known = true;
+}
+
 /* Takes every frame due at the peer; returns how many it answered. */
 static int drain(void)
 {
@@ -470,6 +524,7 @@ static int drain(void)
                         fail("stream: the stack sent bytes it was not given", NULL);
             flow *fl = flow_of(seg.sport, seg.dport);
             if (!fl || seg.daddr != PEER_IP_H || (seg.flags & ET_TCP_RST)) break;
+            check_window(fl, &seg);
             uint32_t end =
                 seg.seq + seg.len + !!(seg.flags & ET_TCP_SYN) + !!(seg.flags & ET_TCP_FIN);
             if (!fl->seen || (seg.flags & ET_TCP_SYN) || (int32_t)(end - fl->stk_max) > 0)
@@ -711,7 +766,7 @@ static void rig_new(rd *r, bool server, bool arp_seed, bool pair)
         fl->p_iss = fl->p_nxt = 1000000u * (uint32_t)(i + 1);
         fl->p_ts = 100000u * (uint32_t)(i + 1);
     }
-    for (int i = 0; i < FZ_IDS; i++) R.tr[i].expect = -1;
+    for (int i = 0; i < FZ_IDS; i++) R.tr[i].last = -1;
     if (pair) pair_new(r);
     if (server) {
         if ((err = efvitcp_server_listen(R.srv, 5000))) fail("listen", err);
@@ -1101,7 +1156,7 @@ static void op_api(rd *r, uint8_t op)
         uint32_t held = efvitcp_unread(c, &d);
         check_presented(t, d, held, "efvitcp_unread");
         uint32_t n = u16(r);
-        if (held) t->expect = n < held ? d[n] : PAT(d[held - 1] + 1u);
+        if (held && n) t->last = d[(n < held ? n : held) - 1];
         efvitcp_consume(c, n);
         break;
     }
@@ -1128,7 +1183,7 @@ static void op_api(rd *r, uint8_t op)
                                         &nc) &&
                 nc) {
                 track *t = track_of(nc);
-                t->expect = -1;
+                t->last = -1;
                 t->sent = 0;
             }
         } else if (R.srv) {
@@ -1143,7 +1198,7 @@ static void op_api(rd *r, uint8_t op)
             if (!efvitcp_client_connect(R.cli, PEER_IP, fl->pport, (k & 4) ? 0 : fl->sport, &nc) &&
                 nc) {
                 track *t = track_of(nc);
-                t->expect = -1;
+                t->last = -1;
                 t->sent = 0;
             }
         }

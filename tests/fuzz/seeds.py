@@ -62,6 +62,12 @@ conn_seeds = {
                     *seg(ACK, length=96), 8, 0, *time_s(1), *seg(FIN | ACK), *time_s(70)],
     "client_refused": [0x80, *CFG_SMALL, 12, 1, *seg(RST | ACK, flow=1), 12, 0, *time_s(1),
                        *time_s(4), *time_s(16), *HOURS],
+    # the peer's sequence numbers wrap at 2^32 inside the data (the stream pattern too)
+    "server_wrap": [0x00, *CFG, 0, 0, SYN, 3, 0xFF, 0xFF, 0xFF, 0x00, 0, 0, *SYN_OPTS, 0,
+                    0, 0, ACK, 3, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0, 0,
+                    0, 0, ACK | PSH, 3, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0, 228,
+                    13, 1, 0, 0, 0, 0, 0, ACK | PSH, 3, 0, 0, 0, 0x41, 0, 0, 0, 228, 9, 0, 0, 10,
+                    *time_s(1), *HOURS],
     "client_zero_window": [0x80, *CFG, 12, 0, 0, 0, SYN | ACK, 0, 0, 2, *SYN_OPTS, 0,
                            *send(5000), *time_s(1), *time_s(10), *time_s(100), *HOURS],
 }

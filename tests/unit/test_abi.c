@@ -266,7 +266,7 @@ static void test_layout_0_1_0(void)
 static void test_config_before_stat(void)
 {
     size_t size = offsetof(efvitcp_config, stat_shm);
-    CHECK_EQ(size, offsetof(efvitcp_config, syn_cookies) + sizeof(efvitcp_syn_cookies));
+    CHECK_EQ(size, offsetof(efvitcp_config, tx_timestamps) + sizeof(uint32_t));
     efvitcp_wire *w;
     REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
     union {

@@ -63,6 +63,7 @@ static const struct {
     U32(conns_active),
     U32(time_wait_active),
     U32(half_open),
+    U64(tx_timestamps_lost),
 };
 
 static void print_stats(FILE *f, const et_stat_hdr *h)

@@ -48,6 +48,8 @@ typedef struct efvi_emu_nic_config {
     int arch;                /**< EF_VI_ARCH_EF10 (X2, default) or EF_VI_ARCH_EFCT (X3) */
     bool ctpio;              /**< EF10: offers CTPIO (EF_VI_CAP_CTPIO); EFCT sends only by CTPIO */
     bool rx_timestamps;      /**< offers EF_VI_RX_TIMESTAMPS */
+    bool tx_timestamps;      /**< offers EF_VI_TX_TIMESTAMPS: each frame sent completes by a
+                                  TX_WITH_TIMESTAMP event with the NIC clock as it left */
     bool rx_csum_check;      /**< validates IPv4 and TCP/UDP checksums: bad ones are RX_DISCARD
                                   CSUM_BAD (RX_REF_DISCARD on EFCT). Default true */
     bool force_prefix;       /**< EF10: 14-byte RX prefix even without timestamps */
@@ -93,6 +95,7 @@ typedef struct efvi_emu_stats {
     uint64_t tx_poisoned;      /**< poisoned copies put on the wire */
     uint64_t tx_eagain;        /**< transmit calls refused with -EAGAIN (ring or FIFO full) */
     uint64_t tx_errors;        /**< TX_ERROR events made */
+    uint64_t tx_timestamps;    /**< TX_WITH_TIMESTAMP events made (EF_VI_TX_TIMESTAMPS) */
     uint64_t evq_oflows;       /**< OFLOW events made */
     uint64_t resets;           /**< RESET events made */
     uint64_t filters;          /**< filters installed now */

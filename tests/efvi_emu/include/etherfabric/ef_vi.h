@@ -37,6 +37,8 @@ struct ef_vi;
 
 /* ---- events: 16 bytes, read through the macros below ---- */
 
+#define EF_VI_TX_TS_FRAC_NS_BITS 4
+
 typedef union {
     struct {
         unsigned type : 16;
@@ -72,6 +74,16 @@ typedef union {
         unsigned desc_id : 16;
         unsigned subtype : 16;
     } tx_error;
+    struct { /* the same layout as tx up to flags, as in Onload */
+        unsigned type : 16;
+        unsigned q_id : 8;
+        unsigned flags : (8 - EF_VI_TX_TS_FRAC_NS_BITS);
+        unsigned ts_nsec_frac : EF_VI_TX_TS_FRAC_NS_BITS;
+        unsigned rq_id : 32;
+        unsigned ts_sec : 32;
+        unsigned ts_nsec : 30;
+        unsigned ts_flags : 2;
+    } tx_timestamp;
     struct {
         unsigned type : 16;
         unsigned q_id : 8;
@@ -178,6 +190,16 @@ enum {
 
 #define EF_VI_SYNC_FLAG_CLOCK_SET     1
 #define EF_VI_SYNC_FLAG_CLOCK_IN_SYNC 2
+
+/* With EF_VI_TX_TIMESTAMPS: one event per frame sent, which also completes it (no unbundle). */
+#define EF_EVENT_TX_WITH_TIMESTAMP_Q_ID(e)  ((e).tx_timestamp.q_id)
+#define EF_EVENT_TX_WITH_TIMESTAMP_RQ_ID(e) ((e).tx_timestamp.rq_id)
+#define EF_EVENT_TX_WITH_TIMESTAMP_SEC(e)   ((e).tx_timestamp.ts_sec)
+#define EF_EVENT_TX_WITH_TIMESTAMP_NSEC(e)  ((e).tx_timestamp.ts_nsec)
+#define EF_EVENT_TX_WITH_TIMESTAMP_SYNC_MASK                                                       \
+    (EF_VI_SYNC_FLAG_CLOCK_SET | EF_VI_SYNC_FLAG_CLOCK_IN_SYNC)
+#define EF_EVENT_TX_WITH_TIMESTAMP_SYNC_FLAGS(e)                                                   \
+    ((e).tx_timestamp.ts_flags & EF_EVENT_TX_WITH_TIMESTAMP_SYNC_MASK)
 
 typedef struct {
     ef_addr iov_base __attribute__((aligned(8)));
