@@ -4,9 +4,9 @@
  * plus the wire's copies, with no NIC and no system call except the clock.
  *
  *   echo_bench [--link L] [--matched] [--count N] [--size N] [--samples FILE] [--name NAME]
- *              [--raw] [--callgrind]
+ *              [--raw] [--callgrind] [--stat-ms N]
  *   echo_bench [--link L] [--matched] --bulk BYTES | --bulk-segs N  [--both] [--name NAME]
- *              [--callgrind]
+ *              [--callgrind] [--stat-ms N]
  *
  * The same source is built twice: echo_bench (mem only) and echo_bench_efvi, linked with the ef_vi
  * emulator (tests/efvi_emu), which exists only when the tests are built (EFVITCP_TESTS). There
@@ -32,6 +32,9 @@
  * The loops are the bench_loop_* functions, so that callgrind can collect just them
  * (--toggle-collect); the client's sends in the ping-pong are bench_client_send, so that one side
  * can be collected apart from the other (bench/run_efvi_callgrind.sh).
+ *
+ * --stat-ms N: both instances publish the live view of efvitcp-stat every N ms (the default is
+ * the config's, 100 ms); 0 turns it off (cfg.stat_shm = false), to measure what it costs.
  *
  * Besides the human lines, every measurement is one RESULT line (bench/suite.sh parses them).
  */
@@ -75,6 +78,7 @@ typedef struct bench {
     uint64_t srv_got;
     echo_link link;
     bool matched; /* the original C++ efvitcp's settings (--matched) */
+    int stat_ms;  /* --stat-ms: -1 = the config's default, 0 = off */
     const char *error;
 } bench;
 
@@ -205,6 +209,10 @@ static void setup_tcp(bench *b, bool bulk)
         cfg.timestamps = false;
         cfg.cc = EFVITCP_CC_NONE;
         cfg.delayed_ack_us = 10000;
+    }
+    if (b->stat_ms >= 0) {
+        cfg.stat_shm = b->stat_ms > 0;
+        if (b->stat_ms > 0) cfg.stat_interval_ms = (uint32_t)b->stat_ms;
     }
     cfg.wire = b->wire;
     cfg.local_addr = SERVER_IP "/24";
@@ -438,7 +446,7 @@ int main(int argc, char **argv)
     uint64_t bulk = 0, segs = 0;
     bool raw_mode = false, callgrind = false, both = false;
     const char *samples = NULL, *name = NULL, *why = NULL;
-    bench b = {0};
+    bench b = {.stat_ms = -1};
     const char *env = getenv("EFVITCP_BENCH_CALLGRIND");
     if (env && *env && strcmp(env, "0") != 0) callgrind = true;
     for (int i = 1; i < argc; i++) {
@@ -466,9 +474,11 @@ int main(int argc, char **argv)
             raw_mode = true;
         } else if (strcmp(o, "--callgrind") == 0) {
             callgrind = true;
+        } else if (strcmp(o, "--stat-ms") == 0 && v) {
+            b.stat_ms = (int)parse_num(o, v, 0, 3600000), i++;
         } else {
             die("usage: echo_bench [--link mem|efvi|efct] [--matched] [--count N] [--size N] "
-                "[--samples FILE] [--name NAME] [--raw] [--callgrind]\n"
+                "[--samples FILE] [--name NAME] [--raw] [--callgrind] [--stat-ms N]\n"
                 "       echo_bench [--link mem|efvi|efct] [--matched] --bulk BYTES | --bulk-segs N "
                 "[--both] [--name NAME] [--callgrind]");
         }

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Instructions per 64-byte echo round trip, counted by callgrind.
 #
-#   bench/run_callgrind.sh [BUILD_DIR]     (default ./build; builds nothing: build it first,
-#                                           ideally with -DCMAKE_BUILD_TYPE=Release)
+#   bench/run_callgrind.sh [BUILD_DIR [ECHO_BENCH_ARGS...]]
+#                                          (default ./build; builds nothing: build it first,
+#                                           ideally with -DCMAKE_BUILD_TYPE=Release). Arguments
+#                                           after the build directory go to the TCP runs of
+#                                           echo_bench, e.g. --stat-ms 0 (the live view off).
 #
 # Each loop runs twice (N1 and N2 round trips) and the difference is divided by N2 - N1, so what
 # does not repeat per round trip (setup, warm-up of the wire and the timers) cancels out. Only the
@@ -10,6 +13,7 @@
 set -eu
 
 BUILD=${1:-./build}
+if [ $# -gt 0 ]; then shift; fi
 BIN=$BUILD/bench/echo_bench
 N1=1000
 N2=11000
@@ -40,8 +44,8 @@ run() {
 # Total collected instructions of a callgrind output file.
 ir() { sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1"; }
 
-run tcp1 $N1
-run tcp2 $N2
+run tcp1 $N1 "$@"
+run tcp2 $N2 "$@"
 run raw1 $N1 --raw
 run raw2 $N2 --raw
 

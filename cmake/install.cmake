@@ -17,7 +17,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/efvitcp DESTINATION ${CMAKE_INST
         COMPONENT dev)
 
 # The tools. They find the library next to them ($ORIGIN/../lib...) under any prefix.
-install(TARGETS eftcat efvitcp-sockperf-server efvitcp-sim
+install(TARGETS eftcat efvitcp-sockperf-server efvitcp-sim efvitcp-stat
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 # The example programs as source, for users to start from.
 install(FILES ${PROJECT_SOURCE_DIR}/examples/efvitcp_demo.c ${PROJECT_SOURCE_DIR}/examples/eftcat.c
@@ -73,8 +73,9 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 # The first line of a description is the package's summary.
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "kernel-bypass TCP/IPv4 stack with a reactor API
 The efvitcp shared library and its tools: eftcat (netcat over efvitcp),
-efvitcp-sockperf-server (answers a stock sockperf ping-pong) and efvitcp-sim
-(deterministic simulation of the stack over a simulated wire).")
+efvitcp-sockperf-server (answers a stock sockperf ping-pong), efvitcp-sim
+(deterministic simulation of the stack over a simulated wire) and efvitcp-stat
+(a live view of the running instances and their connections).")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME efvitcp-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_DESCRIPTION "kernel-bypass TCP/IPv4 stack with a reactor API (development files)

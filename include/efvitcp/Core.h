@@ -135,6 +135,9 @@ template <class Conf> struct ConfReader {
     EFVITCP_CONF_MEMBER(Gateway, gateway, static_cast<const char *>(v))
     EFVITCP_CONF_MEMBER(PcapPath, pcap_path, static_cast<const char *>(v))
     EFVITCP_CONF_MEMBER(TxTimestamps, tx_timestamps, static_cast<uint32_t>(v))
+    EFVITCP_CONF_MEMBER(StatShm, stat_shm, static_cast<bool>(v))
+    EFVITCP_CONF_MEMBER(StatIntervalMS, stat_interval_ms, static_cast<uint32_t>(v))
+    EFVITCP_CONF_MEMBER(StatMaxConns, stat_max_conns, static_cast<uint32_t>(v))
 
     /* The log hook: Conf::log(level, msg) behind the C signature, which carries a context. */
     static void log_tramp(void *, int level, const char *msg) { Conf::log(level, msg); }

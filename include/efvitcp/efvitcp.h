@@ -224,6 +224,22 @@ typedef struct efvitcp_config {
         included: the NIC's time with the efvi link's `txts` option, a software stamp (the
         instance clock as the link took the frame, marked EFVITCP_TX_TS_SOFTWARE) elsewhere. */
     uint32_t tx_timestamps;
+
+    /* --- the live view of efvitcp-stat (docs/operations.md "efvitcp-stat") --- */
+    /** Publish the instance's counters and connection table in a shared-memory file,
+        /dev/shm/efvitcp-stat-PID-N (N: the lowest number free for this process), for the
+        efvitcp-stat tool to read. The file is created and sized at init (an init that cannot
+        create it logs a warning and runs without it), written by poll once the clock passes
+        each stat_interval_ms (no system call: a copy into mapped memory), removed at close, and
+        removed by efvitcp-stat or the next init of any process once its process is dead. It is
+        readable by every user (mode 0644), as /proc/net/tcp is. Default true. */
+    bool stat_shm;
+    /** How often poll publishes, in milliseconds of the instance clock (the link's, or the time
+        given to poll_at). 1..3600000. Default 100. */
+    uint32_t stat_interval_ms;
+    /** Rows of the published connection table: connections beyond them are counted but not
+        listed. 0..1<<20, capped at max_conns. Default 1024. */
+    uint32_t stat_max_conns;
 } efvitcp_config;
 
 /** Fills the first size bytes of *cfg: the documented defaults for the fields this library

@@ -39,6 +39,9 @@ static void config_default(efvitcp_config *cfg)
     cfg->user_timers = 4;
     cfg->ephemeral_min = 32768;
     cfg->ephemeral_max = 60999;
+    cfg->stat_shm = true;
+    cfg->stat_interval_ms = 100;
+    cfg->stat_max_conns = 1024;
 }
 
 void efvitcp_config_default_sized(efvitcp_config *cfg, size_t size)
@@ -96,6 +99,8 @@ const char *et_config_validate(const efvitcp_config *cfg)
     RANGE(tx_timestamps, 0, 65536);
     if (cfg->ephemeral_min == 0 || cfg->ephemeral_max < cfg->ephemeral_min)
         return "config: ephemeral port range is empty";
+    if (cfg->stat_shm) RANGE(stat_interval_ms, 1, 3600000);
+    RANGE(stat_max_conns, 0, 1u << 20);
     if ((uint64_t)cfg->max_conns * cfg->send_slots > (1u << 26))
         return "config: max_conns * send_slots exceeds 2^26 send buffers";
     if ((uint64_t)cfg->max_conns * cfg->recv_buf_size > (1ull << 36))

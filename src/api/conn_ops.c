@@ -141,24 +141,7 @@ bool efvitcp_is_closed(const efvitcp_conn *c)
 
 void efvitcp_conn_get_stats_sized(const efvitcp_conn *c, efvitcp_conn_stats *out, size_t size)
 {
-    efvitcp_conn_stats s, *st = &s;
-    memset(st, 0, sizeof(*st));
-    st->state = (efvitcp_state)c->state;
-    st->segs_in = c->segs_in;
-    st->segs_out = c->segs_out;
-    st->bytes_in = c->bytes_in;
-    st->bytes_out = c->bytes_out;
-    st->retransmits = c->retransmits;
-    st->srtt_us = (uint32_t)(c->srtt_ns / 1000);
-    st->rttvar_us = (uint32_t)(c->rttvar_ns / 1000);
-    st->rto_us = (uint32_t)(c->rto_ns / 1000);
-    st->cwnd = c->cc.cwnd;
-    st->ssthresh = c->cc.ssthresh;
-    st->snd_wnd = c->snd_wnd;
-    st->rcv_wnd = et_rcv_wnd_open(c);
-    st->mss = c->send_mss;
-    st->unacked = c->snd_nxt - c->snd_una;
-    st->queued = c->queued_end - c->snd_nxt;
-    st->recv_held = et_rcv_held(c);
-    et_abi_write(out, size, st, sizeof(*st));
+    efvitcp_conn_stats s;
+    et_conn_get_stats(c, &s);
+    et_abi_write(out, size, &s, sizeof(s));
 }

@@ -98,15 +98,39 @@ static const char *open_efvi(const char *spec, const et_link_params *p, et_link 
 #endif
 }
 
+/* Names the link that opened (et_link.kind) and passes the result through. */
+static const char *opened(const char *err, et_link **out, const char *kind)
+{
+    if (!err && out && *out) (*out)->kind = kind;
+    return err;
+}
+
+/* Opens the link an explicit "kind:" prefix names; NULL in *handled when there is none. */
+static const char *open_named(const char *interface, const et_link_params *p, et_link **out,
+                              bool *handled)
+{
+    *handled = true;
+    if (strncmp(interface, "mem:", 4) == 0)
+        return opened(et_mem_link_open(interface + 4, p, out), out, "mem");
+    if (strncmp(interface, "shm:", 4) == 0)
+        return opened(et_shm_link_open(interface + 4, p, out), out, "shm");
+    if (strncmp(interface, "packet:", 7) == 0)
+        return opened(et_packet_link_open(interface + 7, p, out), out, "packet");
+    if (strncmp(interface, "xdp:", 4) == 0)
+        return opened(open_xdp(interface + 4, p, out), out, "xdp");
+    if (strncmp(interface, "efvi:", 5) == 0)
+        return opened(open_efvi(interface + 5, p, out), out, "efvi");
+    *handled = false;
+    return NULL;
+}
+
 const char *et_link_open(const char *interface, const et_link_params *p, et_link **out)
 {
     if (out) *out = NULL;
     if (!interface || !*interface) return "no interface given: supported: " LINKS_SUPPORTED;
-    if (strncmp(interface, "mem:", 4) == 0) return et_mem_link_open(interface + 4, p, out);
-    if (strncmp(interface, "shm:", 4) == 0) return et_shm_link_open(interface + 4, p, out);
-    if (strncmp(interface, "packet:", 7) == 0) return et_packet_link_open(interface + 7, p, out);
-    if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, p, out);
-    if (strncmp(interface, "efvi:", 5) == 0) return open_efvi(interface + 5, p, out);
+    bool handled;
+    const char *err = open_named(interface, p, out, &handled);
+    if (handled) return err;
     /* Error strings are static (efvitcp.h), so the offending name cannot be quoted back. */
     if (strchr(interface, ':')) {
         return "unknown link type: supported: " LINKS_SUPPORTED;
@@ -117,12 +141,12 @@ const char *et_link_open(const char *interface, const et_link_params *p, et_link
        AF_PACKET can always be opened by a privileged process but only for an address of our
        own. */
 #if defined(EFVITCP_HAVE_EFVI)
-    if (!open_efvi(interface, p, out)) return NULL;
+    if (!open_efvi(interface, p, out)) return opened(NULL, out, "efvi");
 #endif
     const char *xdp_err = open_xdp(interface, p, out);
-    if (!xdp_err) return NULL;
+    if (!xdp_err) return opened(NULL, out, "xdp");
     const char *pkt_err = et_packet_link_open(interface, p, out);
-    if (!pkt_err) return NULL;
+    if (!pkt_err) return opened(NULL, out, "packet");
 #ifdef EFVITCP_HAVE_XDP
     return xdp_err;
 #else

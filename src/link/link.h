@@ -92,6 +92,8 @@ typedef struct et_link {
     uint8_t *tx_base;    /**< tx buffer i is tx_base + i * tx_buf_size */
     uint32_t tx_buf_size;
     uint32_t n_tx;
+    const char *kind; /**< "mem", "shm", "packet", "xdp" or "efvi": set by et_link_open, for the
+                           live view (a plain interface name does not say which link opened) */
 } et_link;
 
 /** Levels of et_link_params.log: those of the public API's log callback. */

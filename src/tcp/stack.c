@@ -160,11 +160,14 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     st->now_ns = l->ops->now(l);
     st->link_clock = true; /* until the user drives the clock with poll_at */
     et_wheel_init(&st->wheel, st->now_ns);
-    return et_txts_init(st);
+    if ((err = et_txts_init(st))) return err;
+    et_stat_open(st, interface);
+    return NULL;
 }
 
 void et_stack_close(et_stack *st)
 {
+    et_stat_close(st);
     if (st->conns) {
         for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
             et_conn *c = &st->conns[i];
@@ -305,6 +308,8 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
     }
     if (l->ops->tx_flush) l->ops->tx_flush(l);
     if (st->pcap) et_pcap_flush(st->pcap);
+    /* The live view (stat_pub.c): one comparison per poll, a copy once per stat_interval_ms. */
+    if (st->now_ns >= st->stat_next_ns) et_stat_publish(st);
     st->h = &none;
     st->in_poll = false;
 }

@@ -19,6 +19,7 @@
 #include "tcp/cc.h"
 #include "tcp/conn_table.h"
 #include "tcp/hdr_tmpl.h"
+#include "tcp/stat_pub.h"
 #include "tcp/timer_wheel.h"
 #include "tcp/tx_stamp.h"
 #include "util/pcap.h"
@@ -185,6 +186,8 @@ typedef struct et_stack {
     efvitcp_config cfg;
     et_link *link;
     uint64_t now_ns;
+    uint64_t stat_next_ns; /* the live view's next publish (stat_pub.c); UINT64_MAX = none. Next
+                              to now_ns: every poll compares the two */
     uint32_t local_ip, prefix_len, gateway;
     uint32_t adv_mss;         /* MSS we advertise */
     uint32_t slot_payload;    /* payload room of a send slot without options */
@@ -247,6 +250,7 @@ typedef struct et_stack {
     int *port_fd;     /* per connection: the kernel socket reserving its local port, or -1 */
 
     efvitcp_stats stats;
+    et_stat_pub stat; /* the live view's region (cfg.stat_shm) */
 } et_stack;
 
 /* A segment of c left in tx buffer id (tx_stamp.h): recorded only when reports are on. */
@@ -286,6 +290,9 @@ static inline void et_stack_kick(et_stack *st)
 {
     if (!st->in_poll && st->link->ops->tx_flush) st->link->ops->tx_flush(st->link);
 }
+
+/* conn_stats.c: the connection's counters and state (efvitcp_conn_get_stats, the live view) */
+void et_conn_get_stats(const et_conn *c, efvitcp_conn_stats *st);
 
 /* tcp_listen.c: listening ports */
 /* Starts taking SYNs for port (steering it to the link first). NULL or why not. */

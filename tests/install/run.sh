@@ -116,7 +116,7 @@ for exe in consumer_shared consumer_static consumer_cxx_shared consumer_cxx_stat
 done
 
 step "installed tools"
-for tool in eftcat efvitcp-sockperf-server efvitcp-sim; do
+for tool in eftcat efvitcp-sockperf-server efvitcp-sim efvitcp-stat; do
     [ -x "$prefix/bin/$tool" ] || die "$tool not installed"
     "$prefix/bin/$tool" --help >"$work/help" || die "$tool --help exits non-zero"
     grep -q usage "$work/help" || die "$tool --help prints no usage"

@@ -7,6 +7,7 @@
 
 #include "harness.h"
 
+#include "api/instance.h"
 #include "efvitcp/efvitcp.h"
 
 #define SERVER_IP "198.18.0.1"
@@ -260,11 +261,40 @@ static void test_layout_0_1_0(void)
         CHECK(h.reserved[i] == NULL);
 }
 
+/* A program built before the live view of efvitcp-stat (its config ends where stat_shm starts)
+   gets it with the documented defaults, and the new knobs came after every older field. */
+static void test_config_before_stat(void)
+{
+    size_t size = offsetof(efvitcp_config, stat_shm);
+    CHECK_EQ(size, offsetof(efvitcp_config, tx_timestamps) + sizeof(uint32_t));
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    union {
+        efvitcp_config cfg;
+        uint8_t bytes[sizeof(efvitcp_config) + 32];
+    } old;
+    memset(&old, JUNK, sizeof(old));
+    efvitcp_config_default_sized(&old.cfg, size);
+    CHECK(all_junk(old.bytes + size, sizeof(old) - size));
+    old.cfg.local_addr = CLIENT_IP "/24";
+    old.cfg.wire = w;
+    efvitcp_client *cli = NULL;
+    CHECK_NULL_ERR(efvitcp_client_init_sized(&cli, "mem:client", &old.cfg, size));
+    REQUIRE(cli);
+    CHECK(cli->st.cfg.stat_shm);
+    CHECK_EQ(cli->st.cfg.stat_interval_ms, 100);
+    CHECK_EQ(cli->st.cfg.stat_max_conns, 1024);
+    CHECK(cli->st.stat.hdr != NULL);
+    efvitcp_client_close(cli);
+    efvitcp_wire_free(w);
+}
+
 int main(void)
 {
     RUN(test_old_config);
     RUN(test_new_config);
     RUN(test_wire_structs);
     RUN(test_layout_0_1_0);
+    RUN(test_config_before_stat);
     return th_summary();
 }
