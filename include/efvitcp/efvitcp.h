@@ -42,9 +42,9 @@ extern "C" {
  * runs with, which may be newer than the header it was compiled against.
  */
 #define EFVITCP_VERSION_MAJOR  0
-#define EFVITCP_VERSION_MINOR  1
+#define EFVITCP_VERSION_MINOR  2
 #define EFVITCP_VERSION_PATCH  0
-#define EFVITCP_VERSION_STRING "0.1.0"
+#define EFVITCP_VERSION_STRING "0.2.0"
 /** MAJOR * 1000000 + MINOR * 1000 + PATCH: compare versions with one integer (#if too). */
 #define EFVITCP_VERSION_NUMBER                                                                     \
     (EFVITCP_VERSION_MAJOR * 1000000 + EFVITCP_VERSION_MINOR * 1000 + EFVITCP_VERSION_PATCH)
