@@ -216,6 +216,15 @@ typedef struct efvitcp_config {
         only with timestamps (it travels in our TSval), as in Linux; the handshake's RTT is not
         sampled. A cookie is valid 64 to 128 s. Default EFVITCP_SYN_COOKIES_WHEN_SHORT. */
     efvitcp_syn_cookies syn_cookies;
+
+    /* --- loss recovery (issue 13; docs/engine.md "Loss recovery") --- */
+    /** Selective acknowledgments (RFC 2018): SACK-permitted is offered in our SYN, and answered
+        in a SYN-ACK when the peer's SYN offered it. Once both sides agree, our ACKs report the
+        out-of-order islands we hold (and duplicates, RFC 2883 D-SACK), and the peer's reports
+        drive loss recovery by RFC 6675 (several losses of one window repaired in about one
+        round trip, with data flowing both ways too). false: never offered, NewReno recovery
+        (RFC 6582) alone, as before. Default true. */
+    bool sack;
 } efvitcp_config;
 
 /** Fills the first size bytes of *cfg: the documented defaults for the fields this library
@@ -342,6 +351,15 @@ typedef struct efvitcp_stats {
     uint64_t half_open_evicted;    /**< half-open connections freed for a cookie's ACK */
     uint32_t half_open; /**< connections in conns_active that are passive ones in SYN_RECEIVED
                              (cfg.max_half_open) */
+    /* SACK (cfg.sack; docs/engine.md "Loss recovery") */
+    uint64_t sack_recoveries;     /**< loss recoveries run by RFC 6675 (SACK scoreboard) */
+    uint64_t sack_retransmits;    /**< segments those recoveries retransmitted (rescue included) */
+    uint64_t sack_blocks_ignored; /**< SACK blocks received and not trusted: outside what we
+                                       sent, below SND.UNA (not D-SACK), overlapping another of
+                                       the same ACK, inverted, or in a malformed or repeated
+                                       option */
+    uint64_t dsack_received;      /**< D-SACK blocks received (RFC 2883): a duplicate arrived */
+    uint64_t dsack_sent;          /**< ACKs of ours reporting a duplicate segment (RFC 2883) */
 } efvitcp_stats;
 
 /** TCP states (RFC 9293 §3.3.2). */
@@ -369,6 +387,9 @@ typedef struct efvitcp_conn_stats {
     uint32_t mss;                        /**< send MSS in use */
     uint32_t unacked, queued;            /**< bytes sent but unacknowledged / not yet sent */
     uint32_t recv_held;                  /**< bytes held for the user (unconsumed + out of order) */
+    /* --- added after 0.1.0 --- */
+    bool sack;                 /**< SACK was negotiated (cfg.sack and the peer's SYN) */
+    uint64_t sack_retransmits; /**< segments retransmitted by SACK-based recovery (RFC 6675) */
 } efvitcp_conn_stats;
 
 /** Returns a constant name such as "ESTABLISHED". */

@@ -34,6 +34,7 @@ static void config_default(efvitcp_config *cfg)
     cfg->keepalive_ms = 0;
     cfg->slow_start_after_idle = true;
     cfg->fin_wait2_timeout_ms = 60000;
+    cfg->sack = true;
     cfg->keepalive_intvl_ms = 1000;
     cfg->keepalive_probes = 5;
     cfg->user_timers = 4;

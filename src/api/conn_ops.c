@@ -150,5 +150,7 @@ void efvitcp_conn_get_stats_sized(const efvitcp_conn *c, efvitcp_conn_stats *out
     st->unacked = c->snd_nxt - c->snd_una;
     st->queued = c->queued_end - c->snd_nxt;
     st->recv_held = et_rcv_held(c);
+    st->sack = c->sack_ok;
+    st->sack_retransmits = c->sack_retransmits;
     et_abi_write(out, size, st, sizeof(*st));
 }

@@ -239,6 +239,17 @@ void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns)
     cc->bytes_acked = 0;
 }
 
+void et_cc_on_sack_loss(et_cc *cc, uint32_t flight, uint64_t now_ns)
+{
+    (void)now_ns;
+    repair(cc);
+    if (!cc_active(cc)) return;
+    if (cc->algo == EFVITCP_CC_CUBIC) cubic_loss(cc);
+    cc->ssthresh = loss_ssthresh(cc, flight);
+    cc->cwnd = cc->ssthresh;
+    cc->bytes_acked = 0;
+}
+
 void et_cc_on_dupack(et_cc *cc)
 {
     repair(cc);

@@ -36,6 +36,10 @@ void et_cc_on_ack(et_cc *cc, uint32_t acked, uint64_t srtt_ns, uint64_t now_ns);
 /** Entering fast recovery (RFC 6582 §3.2 step 2): flight = bytes in flight. Sets ssthresh and
     cwnd = ssthresh + 3*SMSS; the caller then adds SMSS to cwnd per further duplicate ACK. */
 void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** Entering SACK-based loss recovery (RFC 6675 §5 step 4.2): ssthresh as for fast recovery
+    (RFC 5681 eqn 4; CUBIC: RFC 9438 §4.6), and cwnd = ssthresh without inflation: pipe, not
+    cwnd, counts the segments that left the network. */
+void et_cc_on_sack_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
 /** A further duplicate ACK in fast recovery (RFC 6582 §3.2 step 4): a segment left the network,
     cwnd grows by SMSS. */
 void et_cc_on_dupack(et_cc *cc);

@@ -43,7 +43,7 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
 
 /* ET_HDRS_LEN (header bytes in front of the payload of every segment we build) and ET_TS_OPTLEN
    are in tcp/hdr_tmpl.h. */
-#define ET_SYN_OPTLEN  20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
+#define ET_SYN_OPTLEN  24 /* MSS 4 + NOP,WS 4 + NOP,NOP,SACK-permitted 4 + NOP,NOP,TS 12 */
 #define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
 
 /* Timer kinds (et_timer.kind). */
@@ -59,6 +59,8 @@ typedef struct et_seg {
     uint8_t ctl;      /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
     uint8_t retx;     /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
     uint32_t psum;    /* ones'-complement sum of the payload (folded) */
+    uint8_t sacked;   /* the peer reported holding all of it (RFC 2018): kept, not resent, until
+                         cumulatively acknowledged (§8: the peer may renege) */
     uint64_t sent_ns; /* last transmission, 0 = never sent */
 } et_seg;
 
@@ -66,6 +68,8 @@ typedef struct et_seg {
    out-of-order islands live at tail + (seq - rcv_nxt). */
 typedef struct et_ooo {
     uint32_t start, end; /* sequence numbers, start < end */
+    uint32_t stamp;      /* c->ooo_stamp when data last landed in it: SACK blocks report the
+                            most recent first (RFC 2018 §4) */
 } et_ooo;
 
 struct et_stack;
@@ -145,6 +149,19 @@ struct efvitcp_conn {
     uint64_t arp_deadline_ns; /* kernel-shared mode, WAIT_ARP: end of the resolution attempt */
 
     et_cc cc;
+
+    /* SACK (RFC 2018; sender: RFC 6675 in tcp_sack.c) */
+    bool sack_ok;       /* negotiated: cfg.sack and SACK-permitted in the peer's SYN */
+    bool dsack_pending; /* receiver: a duplicate to report first in the next ACK (RFC 2883) */
+    bool rescue_done;   /* the rescue retransmission of this recovery left (RFC 6675 §4) */
+    uint32_t dsack_start, dsack_end;
+    uint32_t ooo_stamp;  /* receiver: bumped when data lands in an island (et_ooo.stamp) */
+    uint32_t n_sacked;   /* segments of the send ring marked sacked */
+    uint32_t sack_high;  /* end of the highest sacked segment (meaningful while n_sacked) */
+    uint32_t lost_mark;  /* IsLost (RFC 6675 §4): unsacked segments starting below it are lost */
+    uint32_t high_rxt;   /* HighRxt (RFC 6675 §2): retransmitted in this recovery up to here */
+    uint32_t rescue_rxt; /* start of the segment the rescue retransmission sent */
+    uint64_t sack_retransmits;
 
     et_timer t_retx, t_delack, t_keepalive;
     et_timer *t_user; /* cfg.user_timers of them */
@@ -326,9 +343,13 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
                     uint16_t lport);
 /* A SYN-ACK for syn that no connection keeps (a SYN cookie, syn_cookie_in.c). */
 bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
-                              uint32_t tsval);
+                              bool sack, uint32_t tsval);
 /* Retransmits segment index idx (RTO, fast retransmit, persist probe). false if busy. */
 bool et_retransmit(et_conn *c, uint32_t idx);
+/* Retransmits what of segment idx was sent and is not acknowledged: [max(seq, SND.UNA),
+   min(end, SND.MAX)). Returns the bytes of sequence space sent, 0 if the buffer was busy (the
+   connection is then deferred). */
+uint32_t et_resend_seg(et_conn *c, uint32_t idx);
 /* The window we would advertise now, unscaled bytes, with receiver SWS avoidance applied. */
 uint32_t et_rcv_window(et_conn *c);
 /* ACK or send data after the user consumed received bytes, if the window opened enough. */
@@ -358,6 +379,37 @@ void et_arm_keepalive(et_conn *c);
 /* User timer id fires ns from now (saturating); 0 cancels it. */
 void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns);
 void et_conn_cancel_user_timer(et_conn *c, uint32_t id);
+
+/* tcp_sack.c: SACK (RFC 2018, RFC 2883) and SACK-based loss recovery (RFC 6675) */
+/* Receiver: writes a SACK option (NOP, NOP, SACK) into room bytes of option space at p: a
+   pending D-SACK block first, then the islands, the most recently changed first. Returns its
+   length (a multiple of 4, 0 if nothing to report) and adds its sum to *sum. */
+uint32_t et_sack_opt(et_conn *c, uint8_t *p, uint32_t room, uint64_t *sum);
+/* Receiver: [start, end) arrived again (RFC 2883): reported by the next ACK. */
+void et_sack_note_dup(et_conn *c, uint32_t start, uint32_t end);
+/* Sender: takes the SACK blocks of an acceptable ACK into the scoreboard; hostile ones are
+   counted and ignored. Returns true if a segment was newly marked. */
+bool et_sack_input(et_conn *c, const et_tcp_seg *s);
+/* Sender: enters loss recovery (RFC 6675 §5 step 4): cwnd, RecoveryPoint, the first hole. */
+void et_sack_enter_recovery(et_conn *c);
+/* Sender: a partial ACK in recovery: the new first segment is lost too (RFC 6582's inference),
+   unless it was retransmitted in this recovery already. */
+void et_sack_partial_ack(et_conn *c);
+/* Sender: SND.UNA moved: the scoreboard's marks never lag behind it. */
+void et_sack_una_moved(et_conn *c);
+/* Sender: a retransmission timeout: every SACKed mark goes (RFC 2018 §8: the peer may have
+   reneged), and the recovery state with it. */
+void et_sack_clear(et_conn *c);
+/* Sender, in recovery: retransmits lost segments while cwnd - pipe >= SMSS (NextSeg rule 1);
+   returns pipe (RFC 6675 §4 SetPipe) after them, which new data may fill up to cwnd. */
+uint32_t et_sack_output_lost(et_conn *c);
+/* Sender, in recovery, after new data (rule 2): NextSeg rules 3 and 4 with pipe as now. */
+void et_sack_output_rest(et_conn *c, uint32_t pipe);
+/* Something to report in a SACK option: islands held, or a duplicate. */
+static inline bool et_sack_pending(const et_conn *c)
+{
+    return c->sack_ok && (c->n_ooo || c->dsack_pending);
+}
 
 /* tcp_rcvbuf.c */
 /* Handles in-window payload (already trimmed to the window). Returns false if the conn was freed

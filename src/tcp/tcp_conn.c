@@ -52,6 +52,7 @@ et_conn *et_conn_alloc(et_stack *st)
     c->rcv_wscale = st->rcv_wscale;
     c->ws_ok = st->cfg.window_scale;
     c->ts_ok = st->cfg.timestamps;
+    c->sack_ok = st->cfg.sack;
     c->rcv_mss = st->adv_mss;
     st->n_conns++;
     st->stats.conns_active = st->n_conns;

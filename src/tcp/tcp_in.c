@@ -70,6 +70,7 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
         et_seg *s = et_seg_at(c, c->sr_una);
         if (seq_gt(et_seg_end(s), ack)) break;
         retx |= s->retx != 0;
+        c->n_sacked -= s->sacked;
         if (s->sent_ns) {
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
@@ -88,14 +89,18 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
     if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
+    if (c->sack_ok) et_sack_una_moved(c);
     c->retries = 0;
     c->dupacks = 0;
     c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
-            /* RFC 6582 §3.2 step 3: full acknowledgment. */
+            /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
             c->in_recovery = false;
             et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
+        } else if (c->sack_ok) {
+            /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */
+            et_sack_partial_ack(c);
         } else {
             /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
             et_retransmit_head(c);
@@ -121,6 +126,13 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
 static void dup_ack(et_conn *c)
 {
     et_stack *st = c->st;
+    if (c->sack_ok) {
+        /* RFC 6675 §5 (a): DupThresh duplicates start recovery too; the scoreboard, not cwnd
+           inflation, then counts what left the network. */
+        if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1))
+            et_sack_enter_recovery(c);
+        return;
+    }
     if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1)) {
         c->in_recovery = true;
         c->recover = c->snd_max;
@@ -278,6 +290,8 @@ static void reject_unacceptable(et_conn *c, const et_tcp_seg *s)
     et_stack *st = c->st;
     if (s->flags & ET_TCP_RST) return;
     st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
+    /* Data wholly below RCV.NXT arrived twice: the ACK says so (RFC 2883 D-SACK). */
+    if (s->len && seq_le(s->seq + s->len, c->rcv_nxt)) et_sack_note_dup(c, s->seq, s->seq + s->len);
     /* Old data gets our ACK at once (ours was lost); keepalives and zero-window probes (seq
        RCV.NXT - 1, no data) always get one. */
     if (!oow_rate_limited(c, s, s->seq == c->rcv_nxt - 1)) et_send_ack(c);
@@ -377,6 +391,8 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     bool freed = false;
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
+    /* RFC 6675 §5 (C.1): the scoreboard first, against SND.UNA before this ACK moves it. */
+    bool sacked = (s->opt.n_sack || s->opt.sack_bad) && et_sack_input(c, s);
     if (seq_gt(s->ack, c->snd_una)) {
         uint32_t advance = s->ack - c->snd_una;
         freed = ack_new_data(c, s);
@@ -395,6 +411,11 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
         else
             dup_ack(c);
     }
+    /* RFC 6675 §5 (b): IsLost(HighACK + 1) starts recovery whatever the ACK carries, so an ACK
+       that brings data, or a window change, reports loss as well as a duplicate does. */
+    if (sacked && !c->in_recovery && seq_gt(c->lost_mark, c->snd_una) &&
+        seq_gt(c->snd_una, c->recover - 1))
+        et_sack_enter_recovery(c);
     window_update(c, s, new_wnd);
     if (c->retx_mode == ET_RETX_PERSIST) {
         /* The peer answered: probes are not failing (a slow reader is never reset). */
@@ -447,8 +468,9 @@ STEP bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv
     }
     const uint8_t *p = s->payload;
     uint32_t seq = s->seq, len = s->len;
-    if (seq_lt(seq, c->rcv_nxt)) { /* already received part */
+    if (seq_lt(seq, c->rcv_nxt)) { /* already received part: RFC 2883 reports it */
         uint32_t skip = c->rcv_nxt - seq;
+        et_sack_note_dup(c, seq, c->rcv_nxt);
         p += skip;
         len -= skip;
         seq = c->rcv_nxt;
@@ -568,7 +590,8 @@ static inline bool predicted(const et_conn *c, const et_tcp_seg *s, uint32_t wnd
            s->seq == c->rcv_nxt && s->len <= wnd &&
            (!c->ts_ok || (s->opt.has_ts && (int32_t)(s->opt.tsval - c->ts_recent) >= 0)) &&
            seq_ge(s->ack, c->snd_una) && seq_le(s->ack, c->snd_max) &&
-           (s->len || s->ack != c->snd_una) && /* else a duplicate ACK or a window update */
+           (s->len || s->ack != c->snd_una) &&   /* else a duplicate ACK or a window update */
+           !s->opt.n_sack && !s->opt.sack_bad && /* SACK blocks: the scoreboard, general path */
            c->rb_head == c->rb_tail && c->n_ooo == 0 && !c->ooo_fin;
 }
 

@@ -18,6 +18,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     c->snd_wscale = c->ws_ok ? (s->opt.ws > 14 ? 14 : s->opt.ws) : 0; /* RFC 7323 §2.3 */
     if (!c->ws_ok) c->rcv_wscale = 0;
     c->ts_ok = c->ts_ok && s->opt.has_ts;
+    c->sack_ok = c->sack_ok && s->opt.sack_perm; /* RFC 2018 §2: only if both SYNs offer it */
     if (c->ts_ok) {
         c->ts_recent = s->opt.tsval;
         c->ts_recent_ns = st->now_ns;

@@ -15,6 +15,16 @@ static inline void put16(uint8_t *p, uint16_t v)
     memcpy(p, &v, 2);
 }
 
+/* NOP, NOP, SACK-permitted (RFC 2018 §2) at p; returns its length. */
+static uint32_t sack_perm_opt(uint8_t *p)
+{
+    p[0] = ET_TCPOPT_NOP;
+    p[1] = ET_TCPOPT_NOP;
+    p[2] = ET_TCPOPT_SACK_PERM;
+    p[3] = 2;
+    return 4;
+}
+
 /* Whom a segment goes to: the peer's MAC and IPv4 address, and our port and the peer's (all in
    host order). */
 typedef struct seg_peer {
@@ -98,6 +108,17 @@ static void ack_sent(et_conn *c)
     c->delack_owed = false;
 }
 
+/* After a data segment carrying our current ACK left. Its options hold timestamps alone (its
+   payload sits right after them in the slot): when an ACK is owed for SACK news (RFC 2018 §4:
+   SACK blocks in every ACK while islands are held; an island just changed), it stays owed, and
+   the pure ACK that follows the output carries them. */
+static void data_ack_sent(et_conn *c)
+{
+    bool owed = c->ack_now && et_sack_pending(c);
+    ack_sent(c);
+    c->ack_now = owed;
+}
+
 static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
 {
     if (st->link->ops->tx(st->link, id, len) != 0) return false;
@@ -135,6 +156,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
             opt[7] = c->rcv_wscale;
             optlen = 8;
         }
+        if (c->sack_ok) optlen += sack_perm_opt(opt + optlen); /* RFC 2018 §2 */
         if (c->ts_ok) {
             et_hdr_ts_opt(opt + optlen, et_ts_now(st, c->ts_offset),
                           c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
@@ -170,7 +192,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     c->last_tx_ns = st->now_ns;
     c->segs_out++;
     st->stats.segs_out++;
-    if (flags & ET_TCP_ACK) ack_sent(c);
+    if (flags & ET_TCP_ACK) data_ack_sent(c);
     return true;
 }
 
@@ -220,6 +242,7 @@ static uint32_t cwnd_allowance(const et_conn *c)
 }
 
 static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin);
+static void send_new(et_conn *c, bool force, uint32_t cwnd_end);
 
 /* Marks [.., end) sent and makes sure the retransmission timer runs. */
 static void advanced(et_conn *c, uint32_t end)
@@ -241,21 +264,45 @@ static void advanced(et_conn *c, uint32_t end)
  */
 static void output(et_conn *c, bool force)
 {
+    /* RFC 6675 §5 (C): in SACK recovery lost segments go first, and pipe, not SND.UNA, says how
+       much new data cwnd allows; what is left of cwnd then goes to NextSeg rules 3 and 4. */
+    if (c->in_recovery && c->sack_ok && et_conn_synced(c)) {
+        uint32_t pipe = et_sack_output_lost(c), nxt = c->snd_nxt;
+        uint32_t room = c->cc.cwnd > pipe ? c->cc.cwnd - pipe : 0;
+        send_new(c, force, c->snd_nxt + (room < 0x7fffffffu ? room : 0x7fffffffu));
+        et_sack_output_rest(c, pipe + (seq_gt(c->snd_nxt, nxt) ? c->snd_nxt - nxt : 0));
+        return;
+    }
     /* Called after every input and send: most calls find nothing queued. */
+    if (c->sr_nxt == c->sr_end) return;
+    send_new(c, force, c->snd_una + cwnd_allowance(c));
+}
+
+/* The body of output: sends from SND.NXT on, up to cwnd_end and the peer's window. */
+static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
+{
     if (c->sr_nxt == c->sr_end) return;
     if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
     /* RFC 5681 §4.1: nothing in flight and nothing sent for longer than the RTO: the path's
        state is unknown again, and cwnd restarts from the initial window. */
     if (c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
-        c->st->cfg.slow_start_after_idle && c->last_tx_ns)
+        c->st->cfg.slow_start_after_idle && c->last_tx_ns) {
         et_cc_on_idle_restart(&c->cc);
-    uint32_t cwnd_end = c->snd_una + cwnd_allowance(c);
+        cwnd_end = c->snd_una + cwnd_allowance(c);
+    }
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
         /* A segment still filling (send with more=true) waits like MSG_MORE. */
         if (c->sr_nxt + 1 == c->sr_end && c->tail_open) break;
         uint32_t end = et_seg_end(s);
+        if (s->sacked) {
+            /* Going back after a timeout: the peer reported holding this one since (the marks
+               are cleared at the timeout, RFC 2018 §8), so it is not sent again. */
+            c->sr_nxt++;
+            if (seq_gt(end, c->snd_nxt)) c->snd_nxt = end;
+            continue;
+        }
         uint32_t start = seq_gt(c->snd_nxt, s->seq) ? c->snd_nxt : s->seq;
         uint32_t data_end = s->seq + s->len;
         if (seq_gt(end, cwnd_end) && c->snd_una != c->snd_nxt) break; /* ACKs will open it */
@@ -340,6 +387,27 @@ bool et_retransmit_head(et_conn *c)
     return ok;
 }
 
+uint32_t et_resend_seg(et_conn *c, uint32_t idx)
+{
+    et_seg *s = et_seg_at(c, idx);
+    uint32_t from = seq_gt(c->snd_una, s->seq) ? c->snd_una : s->seq;
+    uint32_t end = et_seg_end(s), data_end = s->seq + s->len;
+    bool ok;
+    if (from == s->seq && seq_le(end, c->snd_max)) {
+        ok = tx_seg(c, idx);
+    } else {
+        bool whole = seq_le(end, c->snd_max); /* then the FIN, if any, was sent: again */
+        if (!whole) end = seq_lt(c->snd_max, data_end) ? c->snd_max : data_end;
+        ok =
+            tx_range(c, idx, from, (whole ? data_end : end) - from, whole && (s->ctl & ET_TCP_FIN));
+    }
+    if (!ok) {
+        et_stack_deferred_add(c->st, c);
+        return 0;
+    }
+    return end - from;
+}
+
 /* A control buffer for a pure ACK or a RST, or UINT32_MAX. */
 static uint32_t ctrl_get(et_stack *st)
 {
@@ -373,6 +441,9 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
         optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
+    /* RFC 2018 §4: every ACK while islands are held reports them (3 blocks beside TS, 4 alone). */
+    if (!(flags & ET_TCP_RST) && et_sack_pending(c))
+        optlen += et_sack_opt(c, buf + ET_HDRS_LEN + optlen, ET_TCP_MAX_OPTLEN - optlen, &optsum);
     uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
     write_conn_headers(
@@ -428,7 +499,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
     c->last_tx_ns = st->now_ns;
     c->segs_out++;
     st->stats.segs_out++;
-    ack_sent(c);
+    data_ack_sent(c);
     return true;
 }
 
@@ -526,7 +597,7 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
    MSS, then window scale and timestamps when the cookie keeps them, the window of an empty
    receive buffer, unscaled (RFC 7323 §2.2). */
 bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
-                              uint32_t tsval)
+                              bool sack, uint32_t tsval)
 {
     uint32_t id = ctrl_get(st);
     if (id == UINT32_MAX) return false;
@@ -543,6 +614,7 @@ bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss,
         opt[7] = st->rcv_wscale;
         optlen = 8;
     }
+    if (sack) optlen += sack_perm_opt(opt + optlen);
     if (ts) {
         et_hdr_ts_opt(opt + optlen, tsval, syn->opt.tsval);
         optlen += ET_TS_OPTLEN;

@@ -172,6 +172,7 @@ static void rto_fire(et_conn *c)
     c->recover = c->snd_max;
     c->in_recovery = false;
     c->dupacks = 0;
+    if (c->sack_ok) et_sack_clear(c);
     /* RFC 6298 §5.4-5.5: the earliest unacknowledged segment goes again, with back-off
        (through retries); the rest follows go-back-N as ACKs open the congestion window. */
     c->sr_nxt = c->sr_una;
