@@ -136,6 +136,9 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->snd_una = c->snd_nxt = c->snd_max = iss;
     c->queued_end = iss;
     c->recover = iss;
+    /* The SACK scoreboard's sequence numbers start at SND.UNA, as every later one is compared
+       with it: a 0 would read as ahead of it half the time (RFC 9293 §3.4 arithmetic). */
+    c->sack_high = c->lost_mark = c->high_rxt = c->rescue_rxt = iss;
     c->sr_una = c->sr_nxt = c->sr_end = 0;
     c->ts_offset = et_conn_ts_offset(c->st, c->remote_ip, c->remote_port, c->local_port);
 }

@@ -61,6 +61,7 @@ void et_in_syn_acked(et_conn *c, uint32_t ack)
     if (!s->retx && s->sent_ns)
         et_rtt_sample(c, c->st->now_ns > s->sent_ns ? c->st->now_ns - s->sent_ns : 0);
     c->snd_una = ack;
+    if (c->sack_ok) et_sack_una_moved(c);
     et_slot_freed(c, 0);
     c->sr_una = 1;
     c->retries = 0;

@@ -140,6 +140,34 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
     return NULL;
 }
 
+/* The SACK scoreboard (tcp_sack.c): marks only where the peer can hold data, counted right, and
+   its sequence numbers between SND.UNA and SND.MAX (RFC 6675 §2 HighRxt, IsLost). */
+static const char *check_sack(const et_conn *c, ck *k)
+{
+    if (!c->sack_ok && (c->n_sacked || c->dsack_pending))
+        FAIL("SACK state without SACK", CONN_FMT "n_sacked %u", CONN_ARGS(c), c->n_sacked);
+    uint32_t n = 0;
+    for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
+        const et_seg *s = et_seg_at(c, i);
+        if (!s->sacked) continue;
+        n++;
+        if (seq_gt(et_seg_end(s), c->snd_max) || seq_lt(s->seq, c->snd_una) || s->len == 0)
+            FAIL("sacked segment outside what was sent", CONN_FMT "idx %u seq %u end %u",
+                 CONN_ARGS(c), i, s->seq, et_seg_end(s));
+    }
+    if (n != c->n_sacked)
+        FAIL("n_sacked does not count the marks", CONN_FMT "marks %u n_sacked %u", CONN_ARGS(c), n,
+             c->n_sacked);
+    if (!c->sack_ok) return NULL;
+    uint32_t una = c->snd_una, max = c->snd_max;
+    if (seq_lt(c->lost_mark, una) || seq_gt(c->lost_mark, max) || seq_lt(c->high_rxt, una) ||
+        seq_gt(c->high_rxt, max) || (n && (seq_le(c->sack_high, una) || seq_gt(c->sack_high, max))))
+        FAIL("SACK sequence numbers outside [SND.UNA, SND.MAX]",
+             CONN_FMT "lost %u high_rxt %u sack_high %u", CONN_ARGS(c), c->lost_mark, c->high_rxt,
+             c->sack_high);
+    return NULL;
+}
+
 /* FIN flags against the state (RFC 9293 §3.3.2). */
 static const char *check_fin(const et_conn *c, ck *k)
 {
@@ -281,6 +309,7 @@ static const char *check_conn(const et_stack *st, const et_conn *c, ck *k)
              (unsigned long long)key);
     if ((e = check_send(st, c, k))) return e;
     if ((e = check_fin(c, k))) return e;
+    if ((e = check_sack(c, k))) return e;
     if ((e = check_recv(st, c, k))) return e;
     if ((e = check_timers(st, c, k))) return e;
     if (et_conn_synced(c)) {
