@@ -185,6 +185,13 @@ void et_sack_clear(et_conn *c)
 
 /* ---- sender: recovery (RFC 6675 §5) ---- */
 
+/* The end of what of segment s was sent: a segment the peer's window split ends at SND.MAX. */
+static uint32_t sent_end(const et_conn *c, const et_seg *s)
+{
+    uint32_t end = et_seg_end(s);
+    return seq_gt(end, c->snd_max) ? c->snd_max : end;
+}
+
 /* Resends segment idx for recovery; counts it. The bytes sent, 0 if the buffer was busy. */
 static uint32_t resend(et_conn *c, uint32_t idx)
 {
@@ -212,8 +219,8 @@ void et_sack_enter_recovery(et_conn *c)
        timeout takes care of it (RFC 2018 §8). */
     if (c->sr_una != c->sr_end && seq_lt(c->snd_una, c->snd_max)) {
         et_seg *s = et_seg_at(c, c->sr_una);
-        if (seq_gt(et_seg_end(s), c->lost_mark)) c->lost_mark = et_seg_end(s);
-        if (!s->sacked && resend(c, c->sr_una)) c->high_rxt = et_seg_end(s);
+        if (seq_gt(sent_end(c, s), c->lost_mark)) c->lost_mark = sent_end(c, s);
+        if (!s->sacked && resend(c, c->sr_una)) c->high_rxt = sent_end(c, s);
     }
     c->retx_mode = ET_RETX_RTO;
     et_arm_retx_timer(c);
@@ -225,8 +232,8 @@ void et_sack_partial_ack(et_conn *c)
     et_seg *s = et_seg_at(c, c->sr_una);
     /* Not the rescue either: it went after the segments this ACK was for. */
     if (c->rescue_done && seq_ge(s->seq, c->rescue_rxt)) return;
-    if (!s->sacked && seq_ge(s->seq, c->high_rxt) && seq_gt(et_seg_end(s), c->lost_mark))
-        c->lost_mark = et_seg_end(s);
+    if (!s->sacked && seq_ge(s->seq, c->high_rxt) && seq_gt(sent_end(c, s), c->lost_mark))
+        c->lost_mark = sent_end(c, s);
 }
 
 /* Bytes of segment s sent and not acknowledged. */
@@ -271,7 +278,7 @@ uint32_t et_sack_output_lost(et_conn *c)
         if (!room_for_one(c, pipe)) break;
         uint32_t n = resend(c, i);
         if (!n) break;
-        c->high_rxt = et_seg_end(s);
+        c->high_rxt = sent_end(c, s);
         pipe += n;
     }
     /* The head after a partial ACK may start below HighRxt's segment boundary: seg_from found
@@ -289,7 +296,7 @@ void et_sack_output_rest(et_conn *c, uint32_t pipe)
         if (!room_for_one(c, pipe)) return;
         uint32_t n = resend(c, i);
         if (!n) return;
-        c->high_rxt = et_seg_end(s);
+        c->high_rxt = sent_end(c, s);
         pipe += n;
     }
     /* Rule 4: one rescue retransmission per recovery, of the highest unsacked segment not
