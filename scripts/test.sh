@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds efvitcp and runs every test twice: a normal build, then one under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Usage: bash scripts/test.sh [--quick]   (--quick: skip the sanitizer build)
+# UndefinedBehaviorSanitizer; then, with clang and its libFuzzer runtime, each fuzz target for a
+# short time (tests/fuzz, docs/testing.md). Usage: bash scripts/test.sh [--quick]
+# (--quick: skip the sanitizer build and the fuzz targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -22,4 +24,16 @@ if [ "${1:-}" != "--quick" ]; then
     # the build above and would only add minutes here.
     run_suite build-asan 'interop/.*/(bulk|loss|capture|sockperf)$' \
         -DCMAKE_BUILD_TYPE=Debug -DEFVITCP_SANITIZE=ON
+    echo "== fuzz targets (libFuzzer + ASan + UBSan, clang) =="
+    # Their corpus already ran through the replay driver in both builds above (label
+    # fuzz-replay); here each target mutates it for EFVITCP_FUZZ_CI_SECONDS (12 s: five targets, a minute), one at a
+    # time. Without clang or libFuzzer (cmake/fuzz.cmake says which) the stage is skipped.
+    if command -v clang >/dev/null 2>&1; then
+        cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DEFVITCP_FUZZ=ON >/dev/null
+        cmake --build build-fuzz -j "$jobs" --target efvitcp_fuzz_targets
+        (cd build-fuzz && ctest --output-on-failure -L '^fuzz$')
+    else
+        echo "skipped: no clang"
+    fi
 fi

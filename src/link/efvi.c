@@ -27,14 +27,20 @@
  * Events are polled in batches from both rx_burst and tx_done; frames wait in a ready ring and
  * completions in a done ring until the engine takes them. OFLOW, RESET and TX_ERROR leave the VI
  * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
- * may not have left, which TCP repairs by retransmission.
+ * may not have left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
+ * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
+ * until it gave them back (restart_due), and receive ids carry a use count, so that a release of
+ * an id not lent now is ignored rather than passed to the driver.
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
  * and port filter for a listening port; flow_del removes it. With an address of its own
  * (local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
  * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's
- * address and takes only its flows.
+ * address and takes only its flows. A flow whose filter the NIC refuses (a full table) is never
+ * dropped silently: sharing the kernel's address, flow_add fails; a flow kept without one (its
+ * VI recreated, or owning the address, where the MAC filter still brings its frames) is counted
+ * (flows_unsteered), said through the log hook and retried, 10 ms doubling up to 1 s.
  *
  * Time is the clock the params give. An interface that the opener resolved itself (the params'
  * ifindex, as for an emulated NIC port) is taken as it is, without asking the kernel.
@@ -44,6 +50,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,15 +70,17 @@
 #include "net/netlink.h"
 #include "util/clock.h"
 
-#define RX_BUF_SIZE    2048u
-#define RX_DMA_OFF     64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
-#define EVS_MAX        64
-#define NAME_MAX_LEN   31u
-#define LISTEN_FLOWS   256u
-#define RETRY_NS       10000000ull
-#define HUGE_PAGE      (2u << 20)
-#define CT_THRESH_DEF  64u
-#define TX_POLL_FRAMES 16u
+#define RX_BUF_SIZE         2048u
+#define RX_DMA_OFF          64u /* EF_VI_DMA_ALIGN: the DMA area starts on a cache line */
+#define EVS_MAX             64
+#define NAME_MAX_LEN        31u
+#define LISTEN_FLOWS        256u
+#define RETRY_NS            10000000ull
+#define HUGE_PAGE           (2u << 20)
+#define CT_THRESH_DEF       64u
+#define TX_POLL_FRAMES      16u
+#define FILTER_RETRY_MAX_NS 1000000000ull
+#define FILTER_RETRY_BATCH  16u
 
 enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
 enum { RX_FREE = 0, RX_POSTED, RX_HELD };
@@ -121,13 +130,28 @@ typedef struct efvi_link {
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
     bool in_scatter;
-    uint32_t efct_lent; /* EFCT packets handed to the engine and not yet released */
+    /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
+       which keeps the driver's packet id) in the low tag_bits, and above it a count of that
+       slot's uses, never 0. rx_tag[slot] is the id out now (in the ready ring or with the
+       engine), 0 when none: a release naming an earlier use (a second release, a frame of a VI
+       since recreated) matches nothing and is ignored. */
+    uint32_t *rx_tag, *rx_seq;
+    uint32_t tag_bits, tag_mask, n_slots;
+    uint32_t rx_lent;                           /* ids handed to the engine and not yet released */
+    uint32_t *efct_pkt, *slot_free, slot_nfree; /* EFCT: packet id per slot, free slots */
 
     /* steering */
     efvi_flow *flows;
     uint32_t flow_mask, n_flows, max_flows;
     ef_filter_cookie mac_cookie[2];
     bool mac_filtered[2];
+
+    /* flows recorded without a filter (a failed install, or a VI being recreated), retried from
+       poll_events at filter_retry_at with a back-off, at most FILTER_RETRY_BATCH at a time */
+    uint32_t unsteered, filter_retry_next;
+    uint64_t filter_retry_at, filter_retry_ns;
+    void (*log)(void *log_ctx, int level, const char *msg);
+    void *log_ctx;
 
     bool restart_needed, down;
     bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
@@ -213,6 +237,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
     f->remote_port = rport;
     f->refs = 1;
     e->n_flows++;
+    e->unsteered++; /* until its filter is in */
     return f;
 }
 
@@ -220,6 +245,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
 static void flow_remove(efvi_link *e, uint32_t i)
 {
     uint32_t m = e->flow_mask;
+    if (!e->flows[i].filtered) e->unsteered--;
     e->flows[i].used = false;
     e->n_flows--;
     for (uint32_t j = (i + 1) & m; e->flows[j].used; j = (j + 1) & m) {
@@ -279,6 +305,8 @@ static int flow_filter_install(efvi_link *e, efvi_flow *f)
         return rc;
     }
     f->filtered = true;
+    e->unsteered--;
+    e->st.flows_unsteered = e->unsteered;
     e->st.filters_added++;
     e->st.filters++;
     return 0;
@@ -288,6 +316,7 @@ static void flow_filter_remove(efvi_link *e, efvi_flow *f)
 {
     if (!f->filtered) return;
     f->filtered = false;
+    e->unsteered++;
     if (e->have_vi) ef_vi_filter_del(&e->vi, e->dh, &f->cookie);
     e->st.filters_removed++;
     e->st.filters--;
@@ -347,6 +376,63 @@ static void mac_filters_remove(efvi_link *e)
     }
 }
 
+static void link_log(efvi_link *e, int level, const char *msg)
+{
+    if (e->log) e->log(e->log_ctx, level, msg);
+}
+
+static void ip_str(uint32_t ip, char *out, size_t n)
+{
+    snprintf(out, n, "%u.%u.%u.%u", ip >> 24, ip >> 16 & 255u, ip >> 8 & 255u, ip & 255u);
+}
+
+/*
+ * A flow found without its filter (f: the first such, rc: why): says so once, when flows start
+ * to lack filters, and arms the retries. Sharing the kernel's address such a flow's segments
+ * reach the kernel, which answers them with RST; owning it, only the MAC filter brings them.
+ */
+static void unsteered_found(efvi_link *e, const efvi_flow *f, int rc, const char *what)
+{
+    if (e->filter_retry_ns) return; /* already said, retries running */
+    e->filter_retry_ns = RETRY_NS;
+    e->filter_retry_at = efvi_now(&e->base) + RETRY_NS;
+    char lip[16], rip[16], msg[200];
+    ip_str(f->local_ip, lip, sizeof(lip));
+    ip_str(f->remote_ip, rip, sizeof(rip));
+    snprintf(msg, sizeof(msg),
+             "efvi link: the filter of flow %s:%u <- %s:%u %s (error %d)%s; %u flow(s) without "
+             "one, retried every 10 ms to 1 s",
+             lip, f->local_port, rip, f->remote_port, what, rc,
+             e->own_addr ? ", its frames come by the MAC filter meanwhile"
+                         : ", its segments reach the kernel meanwhile",
+             e->unsteered);
+    link_log(e, ET_LINK_LOG_WARN, msg);
+}
+
+/* Retries the filters of up to FILTER_RETRY_BATCH unsteered flows, round robin over the table. */
+static void filters_retry(efvi_link *e)
+{
+    uint32_t tried = 0, size = e->flow_mask + 1, start = e->filter_retry_next;
+    for (uint32_t k = 0; k < size && tried < FILTER_RETRY_BATCH && e->unsteered; k++) {
+        uint32_t i = (start + k) & e->flow_mask;
+        efvi_flow *f = &e->flows[i];
+        if (!f->used || f->filtered) continue;
+        tried++;
+        e->st.filter_retries++;
+        if (flow_filter_install(e, f) == 0) e->st.filters_restored++;
+        e->filter_retry_next = (i + 1) & e->flow_mask;
+    }
+    e->st.flows_unsteered = e->unsteered;
+    if (!e->unsteered) {
+        e->filter_retry_ns = 0;
+        link_log(e, ET_LINK_LOG_INFO, "efvi link: no flow lacks its filter any more");
+        return;
+    }
+    if (e->filter_retry_ns < FILTER_RETRY_MAX_NS) e->filter_retry_ns *= 2;
+    if (e->filter_retry_ns > FILTER_RETRY_MAX_NS) e->filter_retry_ns = FILTER_RETRY_MAX_NS;
+    e->filter_retry_at = efvi_now(&e->base) + e->filter_retry_ns;
+}
+
 static int efvi_flow_add(et_link *l, const et_flow *fl)
 {
     efvi_link *e = (efvi_link *)l;
@@ -360,13 +446,18 @@ static int efvi_flow_add(et_link *l, const et_flow *fl)
     if (e->n_flows >= e->max_flows) return -1;
     efvi_flow *f = flow_insert(e, lip, fl->remote_ip, fl->local_port, fl->remote_port);
     /* While the VI is being recreated the flow is only recorded: the restart installs it. */
-    if (!e->down && flow_filter_install(e, f) && !e->own_addr) {
+    int rc = e->down ? 0 : flow_filter_install(e, f);
+    if (rc && !e->own_addr) {
         /* Sharing the kernel's address, an unsteered flow would reach the kernel, which
-           answers with RST. Owning the address, the MAC filter still brings its frames. */
+           answers with RST: refused, so that the engine says so. */
         flow_remove(e, (uint32_t)flow_find(e, lip, fl->remote_ip, fl->local_port, fl->remote_port));
+        e->st.flows_unsteered = e->unsteered;
         return -1;
     }
+    /* Owning the address, the MAC filter still brings its frames: kept, and its filter retried. */
+    if (rc) unsteered_found(e, f, rc, "cannot be added");
     e->st.flows = e->n_flows;
+    e->st.flows_unsteered = e->unsteered;
     return 0;
 }
 
@@ -382,6 +473,7 @@ static int efvi_flow_del(et_link *l, const et_flow *fl)
     flow_filter_remove(e, f);
     flow_remove(e, (uint32_t)i);
     e->st.flows = e->n_flows;
+    e->st.flows_unsteered = e->unsteered;
     return 0;
 }
 
@@ -421,12 +513,21 @@ static void rx_refill(efvi_link *e)
     rx_push(e);
 }
 
-static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t id, uint64_t ts)
+/* The next id of a slot (see rx_tag). */
+static uint32_t slot_tag(efvi_link *e, uint32_t slot)
+{
+    uint32_t seq = (e->rx_seq[slot] + 1) & (UINT32_MAX >> e->tag_bits);
+    if (!seq) seq = 1;
+    e->rx_seq[slot] = seq;
+    return e->rx_tag[slot] = seq << e->tag_bits | slot;
+}
+
+static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t slot, uint64_t ts)
 {
     et_rx_frame *f = &e->ready[(e->ready_head + e->ready_n) % e->ready_cap];
     f->data = data;
     f->len = len;
-    f->id = id;
+    f->id = slot_tag(e, slot);
     f->hw_ts = ts;
     f->csum = e->rx_csum;
     e->ready_n++;
@@ -537,24 +638,44 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
             ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
     }
 #endif
-    e->efct_lent++;
-    ready_put(e, (uint8_t *)p, len, id, ts);
+    if (!e->slot_nfree) {
+        /* Cannot happen: a poll takes no more events than there are free slots. */
+        e->st.rx_discard_other++;
+        efct_vi_rxpkt_release(&e->vi, id);
+        return;
+    }
+    uint32_t slot = e->slot_free[--e->slot_nfree];
+    e->efct_pkt[slot] = id;
+    ready_put(e, (uint8_t *)p, len, slot, ts);
+}
+
+/* Gives the packet of a slot back to the VI it came from and frees the slot. */
+static void efct_slot_release(efvi_link *e, uint32_t slot)
+{
+    e->rx_tag[slot] = 0;
+    e->slot_free[e->slot_nfree++] = slot;
+    if (e->have_vi) efct_vi_rxpkt_release(&e->vi, e->efct_pkt[slot]);
 }
 #endif
 
 static void efvi_rx_release(et_link *l, uint32_t id)
 {
     efvi_link *e = (efvi_link *)l;
+    uint32_t slot = id & e->tag_mask;
+    if (!id || slot >= e->n_slots || e->rx_tag[slot] != id || !e->rx_lent) {
+        e->st.rx_stale_release++;
+        return;
+    }
+    e->rx_lent--;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
     if (e->efct) {
-        if (!e->efct_lent) return;
-        e->efct_lent--;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_slot_release(e, slot);
         return;
     }
 #endif
-    if (id >= e->n_rx || e->rx_state[id] != RX_HELD) return;
-    rx_recycle(e, id);
+    e->rx_tag[slot] = 0;
+    if (e->rx_state[slot] != RX_HELD) return;
+    rx_recycle(e, slot);
     /* Keep the ring full under load without a doorbell per buffer. */
     if (e->rx_unpushed >= 32) rx_push(e);
 }
@@ -617,7 +738,7 @@ static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
 /* The queued frames, in order, as far as the ring takes them: one doorbell for the batch. */
 static void tx_drain(efvi_link *e)
 {
-    if (e->down || !e->pend_n) return;
+    if (e->down || e->restart_needed || !e->pend_n) return;
     bool inited = false;
     while (e->pend_n) {
         uint32_t id = e->pend[e->pend_head];
@@ -645,7 +766,7 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     e->tx_len[id] = (uint16_t)len;
     e->st.tx_frames++;
     e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (!e->down && !e->pend_n && tx_now(e, id, len)) return 0;
+    if (!e->down && !e->restart_needed && !e->pend_n && tx_now(e, id, len)) return 0;
     e->pend[(e->pend_head + e->pend_n) % l->n_tx] = id;
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
@@ -730,9 +851,19 @@ static int vi_alloc(efvi_link *e, bool ctpio)
 static int filters_install(efvi_link *e)
 {
     int rc = e->own_addr ? mac_filters_install(e) : 0;
-    for (uint32_t i = 0; i <= e->flow_mask; i++)
-        if (e->flows[i].used && !e->flows[i].filtered) flow_filter_install(e, &e->flows[i]);
-    return rc;
+    if (rc) return rc; /* the restart fails and is retried whole */
+    const efvi_flow *first = NULL;
+    int first_rc = 0;
+    for (uint32_t i = 0; i <= e->flow_mask; i++) {
+        efvi_flow *f = &e->flows[i];
+        if (!f->used || f->filtered) continue;
+        int frc = flow_filter_install(e, f);
+        if (frc && !first) first = f, first_rc = frc;
+    }
+    /* The VI works without them: the flows that lack one are retried from poll_events. */
+    e->st.flows_unsteered = e->unsteered;
+    if (first) unsteered_found(e, first, first_rc, "was not re-installed after a VI restart");
+    return 0;
 }
 
 static void restart(efvi_link *e)
@@ -740,13 +871,13 @@ static void restart(efvi_link *e)
     e->restart_needed = false;
     e->st.restarts++;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-    if (e->efct && e->have_vi) {
-        /* Packets of the old VI cannot outlive it. */
-        while (e->ready_n) {
-            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
-            e->ready_head = (e->ready_head + 1) % e->ready_cap;
-            e->ready_n--;
-        }
+    if (e->efct) {
+        /* Packets of the old VI cannot outlive it: those in the ready ring go back now. None is
+           with the engine (restart_due); were one, its id would name nothing from now on. */
+        for (uint32_t k = 0; k < e->n_slots; k++)
+            if (e->rx_tag[k]) efct_slot_release(e, k);
+        e->ready_n = 0;
+        e->rx_lent = 0;
     }
 #endif
     /* Whether the frames on the ring left is unknown; once the VI is gone their buffers are
@@ -770,6 +901,7 @@ static void restart(efvi_link *e)
         ef_vi_free(&e->vi, e->dh);
         e->have_vi = false;
     }
+    e->st.flows_unsteered = e->unsteered;
     if (vi_alloc(e, e->ctpio) != 0 || filters_install(e) != 0) {
         /* Try again later; frames to send wait in the queue meanwhile. */
         e->st.restart_failures++;
@@ -793,19 +925,39 @@ static void restart(efvi_link *e)
  * are only taken as far as the engine will take their frames in this poll, so frames beyond it
  * wait in the NIC rather than in the link.
  */
+/*
+ * Recreates a broken VI unless the engine still holds packets it lent (EFCT: they live in the
+ * VI's buffers, which ef_vi_free takes away while the engine parses them, and their ids would be
+ * released on the next VI). The engine gives every frame back within its poll, so the restart
+ * waits at most until the next rx_burst, tx_done or tx_flush; meanwhile nothing is sent on the
+ * broken VI and its event queue is not polled. EF10 frames sit in the link's own registered
+ * memory, which outlives the VI: the engine keeps them across a restart and releases them onto
+ * the new VI's ring. False while the restart must wait.
+ */
+static bool restart_due(efvi_link *e)
+{
+    if (!e->restart_needed) return true;
+    if (e->efct && e->rx_lent) return false;
+    restart(e);
+    return true;
+}
+
 static void poll_events(efvi_link *e, uint32_t budget)
 {
+    if (!restart_due(e)) return;
     if (e->down) {
         if (efvi_now(&e->base) < e->retry_at) return;
         restart(e);
         if (e->down) return;
     }
+    if (e->filter_retry_ns && efvi_now(&e->base) >= e->filter_retry_at) filters_retry(e);
     rx_refill(e);
     e->evq_fresh = true;
     ef_event evs[EVS_MAX];
     uint32_t polled = 0;
     while (polled < budget) {
         uint32_t room = e->ready_cap - e->ready_n, want = budget - polled;
+        if (e->efct && room > e->slot_nfree) room = e->slot_nfree;
         if (want > room) want = room;
         if (want > EVS_MAX) want = EVS_MAX;
         if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
@@ -851,7 +1003,7 @@ static void poll_events(efvi_link *e, uint32_t budget)
             }
         }
         if (e->restart_needed) {
-            restart(e);
+            if (!restart_due(e)) e->st.restarts_deferred++;
             break;
         }
         polled += (uint32_t)(n > 0 ? n : 0);
@@ -867,6 +1019,7 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
         out[n++] = e->ready[e->ready_head];
         e->ready_head = (e->ready_head + 1) % e->ready_cap;
         e->ready_n--;
+        e->rx_lent++;
     }
     return n;
 }
@@ -875,6 +1028,8 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
     efvi_link *e = (efvi_link *)l;
     if (!out || max <= 0) return 0;
+    /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
+    restart_due(e);
     int n = ready_take(e, out, 0, max);
     if (n < max) {
         poll_events(e, (uint32_t)(max - n));
@@ -904,7 +1059,9 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
 static void efvi_tx_flush(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
-    if (e->down) return;
+    /* The end of a poll, where the engine has given back its frames: a restart put off during
+       the poll runs here, so that frames queued meanwhile go out now. */
+    if (!restart_due(e) || e->down) return;
     rx_push(e);
     tx_drain(e);
 }
@@ -919,11 +1076,8 @@ static void efvi_destroy(et_link *l)
     if (!e) return;
     if (e->have_vi) {
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-        while (e->efct && e->ready_n) {
-            efct_vi_rxpkt_release(&e->vi, e->ready[e->ready_head].id);
-            e->ready_head = (e->ready_head + 1) % e->ready_cap;
-            e->ready_n--;
-        }
+        for (uint32_t k = 0; e->efct && e->rx_tag && k < e->n_slots; k++)
+            if (e->rx_tag[k]) efct_slot_release(e, k);
 #endif
         /* Filters go explicitly, so that none outlives the stack in the NIC's tables. */
         for (uint32_t i = 0; e->flows && i <= e->flow_mask; i++)
@@ -944,6 +1098,10 @@ static void efvi_destroy(et_link *l)
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
+    free(e->rx_tag);
+    free(e->rx_seq);
+    free(e->efct_pkt);
+    free(e->slot_free);
     free(e->flows);
     free(e);
 }
@@ -1112,8 +1270,22 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
+    /* EFCT: room for a full ready ring and as much again with the engine (it takes at most a
+       burst at a time and gives it back within the poll). */
+    e->n_slots = e->efct ? 2 * e->ready_cap : e->n_rx;
+    while ((1u << e->tag_bits) < e->n_slots) e->tag_bits++;
+    e->tag_mask = (1u << e->tag_bits) - 1;
+    e->rx_tag = calloc(e->n_slots, sizeof(*e->rx_tag));
+    e->rx_seq = calloc(e->n_slots, sizeof(*e->rx_seq));
+    bool slots_ok = e->rx_tag && e->rx_seq;
+    if (e->efct) {
+        e->efct_pkt = calloc(e->n_slots, sizeof(*e->efct_pkt));
+        e->slot_free = calloc(e->n_slots, sizeof(*e->slot_free));
+        slots_ok = slots_ok && e->efct_pkt && e->slot_free;
+        for (uint32_t k = e->n_slots; slots_ok && k > 0; k--) e->slot_free[e->slot_nfree++] = k - 1;
+    }
     if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !done_ok || !e->rx_state ||
-        !e->rx_free || !e->ready || !e->flows)
+        !e->rx_free || !e->ready || !e->flows || !slots_ok)
         return "out of memory";
 
     if (ef_vi_get_mac(&e->vi, e->dh, e->base.mac) != 0) return "efvi link: cannot read the MAC";
@@ -1153,6 +1325,8 @@ const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
     e->clock = p->clock;
+    e->log = p->log;
+    e->log_ctx = p->log_ctx;
     const char *err = parse_spec(e, spec);
     if (!err) err = setup(e, p);
     if (err) {

@@ -21,6 +21,7 @@ typedef struct et_efvi_stats {
     uint64_t rx_bad_len;       /**< events whose length cannot be a frame */
     uint64_t rx_foreign;       /**< EFCT: packets of flows that are not ours (shared queue) */
     uint64_t rx_bad_event;     /**< RX events naming a buffer that was not posted */
+    uint64_t rx_stale_release; /**< releases of an id not lent now (twice, or of a recreated VI) */
     /* transmit */
     uint64_t tx_frames;         /**< frames the engine handed over */
     uint64_t tx_ctpio;          /**< sent by CTPIO (with the DMA fallback posted) */
@@ -30,14 +31,18 @@ typedef struct et_efvi_stats {
     uint64_t tx_errors;         /**< TX_ERROR events */
     uint64_t tx_bad_completion; /**< completions naming a buffer not on the ring */
     /* recovery */
-    uint64_t evq_oflow;        /**< OFLOW events */
-    uint64_t resets;           /**< RESET events */
-    uint64_t restarts;         /**< VIs recreated (OFLOW, RESET, TX_ERROR) */
-    uint64_t restart_failures; /**< recreations that failed (retried every 10 ms) */
+    uint64_t evq_oflow;         /**< OFLOW events */
+    uint64_t resets;            /**< RESET events */
+    uint64_t restarts;          /**< VIs recreated (OFLOW, RESET, TX_ERROR) */
+    uint64_t restart_failures;  /**< recreations that failed (retried every 10 ms) */
+    uint64_t restarts_deferred; /**< recreations put off until the engine gave its packets back */
     /* steering */
     uint64_t filters_added, filters_removed, filter_failures;
-    uint32_t filters; /**< hardware filters installed now (MAC filters included) */
-    uint32_t flows;   /**< flows steered now */
+    uint64_t filter_retries;   /**< installs tried again for flows without a filter */
+    uint64_t filters_restored; /**< of which succeeded */
+    uint32_t filters;          /**< hardware filters installed now (MAC filters included) */
+    uint32_t flows;            /**< flows steered now */
+    uint32_t flows_unsteered;  /**< of which without their filter now (retried; see efvi.c) */
     /* configuration found at open */
     bool efct;          /**< EFCT (X3) receive */
     bool ctpio;         /**< CTPIO transmit */

@@ -108,7 +108,9 @@ const char *et_link_open(const char *interface, const et_link_params *p, et_link
     if (strncmp(interface, "xdp:", 4) == 0) return open_xdp(interface + 4, p, out);
     if (strncmp(interface, "efvi:", 5) == 0) return open_efvi(interface + 5, p, out);
     /* Error strings are static (efvitcp.h), so the offending name cannot be quoted back. */
-    if (strchr(interface, ':')) return "unknown link type: supported: " LINKS_SUPPORTED;
+    if (strchr(interface, ':')) {
+        return "unknown link type: supported: " LINKS_SUPPORTED;
+    }
     /* A plain interface name: the best link that opens. ef_vi first where it is built, since a
        Solarflare/AMD port opens with it and nothing else is as fast there (the original C++
        efvitcp's users write init("p1p1")); on any other NIC it fails at once and xdp is next;

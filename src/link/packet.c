@@ -1,6 +1,6 @@
 /*
  * The packet link: AF_PACKET with mmap'd TPACKET_V2 receive and transmit rings, a classic BPF
- * socket filter, and PACKET_QDISC_BYPASS. Works on any Linux interface; needs CAP_NET_RAW.
+ * socket filter. Works on any Linux interface; needs CAP_NET_RAW.
  *
  * Addressing: own address only. An AF_PACKET socket sees a copy of each frame; the kernel still
  * receives the original. If the kernel owned our address it would answer every segment of our
@@ -24,6 +24,13 @@
  * next ring slot (one copy of at most one MTU, from cache) and reports the buffer complete at
  * once; tx_flush() makes the one sendto() that sends every queued slot.
  *
+ * One stack per address and interface: two would both see every frame for the address, and each
+ * would answer the other's segments with RST. The link holds a name in the abstract unix socket
+ * namespace, "efvitcp-packet/IFINDEX/A.B.C.D", bound for as long as it lives; a second opener's
+ * bind fails and it is refused. The kernel frees the name when the socket closes, which it does
+ * when the process dies too, so a crash leaves nothing stale behind (a lock file would be left
+ * under /run); and the namespace is per network namespace, as interface indexes are.
+ *
  * Flow steering: flow_add/flow_del are NULL. The filter already limits the socket to our address,
  * and the stack, as the sole owner of that address, must see every segment sent to it (it
  * answers those of unknown flows with RST, as a host does).
@@ -37,7 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "link/done_ring.h"
@@ -54,6 +64,7 @@
 typedef struct pkt_link {
     et_link base; /* first: the engine's et_link * is a pkt_link * */
     int fd;
+    int lock_fd; /* the abstract unix socket naming our interface and address, or -1 */
     uint8_t *map;
     size_t map_len;
 
@@ -226,6 +237,7 @@ static void pkt_destroy(et_link *l)
         close(k->fd);
     }
     if (k->map) munmap(k->map, k->map_len);
+    if (k->lock_fd >= 0) close(k->lock_fd);
     free(k->rx_held);
     et_done_ring_free(&k->done);
     free(l->tx_base);
@@ -297,9 +309,10 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
         return "packet link: cannot attach the socket filter";
     int one = 1;
     (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-    /* Our frames go straight to the driver: no qdisc, no copy to other taps on the way out. */
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)))
-        return "packet link: PACKET_QDISC_BYPASS not supported";
+    /* No PACKET_QDISC_BYPASS: with it a frame meeting a busy driver queue is dropped in the
+       kernel (packet_direct_xmit frees it), a loss the stack only learns of by retransmitting;
+       the interface's qdisc holds it instead. Measured on a veth pair it bought nothing (same
+       p50, no better throughput): docs/links.md. */
     /* A malformed TX slot is skipped instead of stopping the ring. */
     (void)setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one));
 
@@ -354,6 +367,36 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     return NULL;
 }
 
+/* Takes the interface and address for this link (see the top of the file). */
+static const char *claim_address(pkt_link *k, const et_link_params *p)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "packet link: cannot open a unix socket for the address lock";
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    uint32_t ip = k->base.local_ip;
+    /* sun_path[0] stays 0: an abstract name, no file. */
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "efvitcp-packet/%u/%u.%u.%u.%u",
+                     k->base.ifindex, ip >> 24, ip >> 16 & 255u, ip >> 8 & 255u, ip & 255u);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (bind(fd, (struct sockaddr *)&a, len) == 0) {
+        k->lock_fd = fd;
+        return NULL;
+    }
+    int e = errno;
+    close(fd);
+    if (e == EADDRINUSE)
+        return "packet link: another stack already has local_addr on this interface (both would "
+               "see every frame and reset each other's connections)";
+    /* A sandbox that forbids abstract sockets: run, but say the guard is missing. */
+    if (p->log)
+        p->log(p->log_ctx, ET_LINK_LOG_WARN,
+               "packet link: cannot take the address lock (abstract unix socket); a second stack "
+               "with this local_addr on this interface would not be refused");
+    return NULL;
+}
+
 const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_link **out)
 {
     if (!out) return "packet link: out is NULL";
@@ -386,6 +429,7 @@ const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_
     pkt_link *k = calloc(1, sizeof(*k));
     if (!k) return "out of memory";
     k->fd = -1;
+    k->lock_fd = -1;
     k->base = tmp;
     k->base.ops = &pkt_ops;
     k->clock = p->clock;
@@ -403,7 +447,8 @@ const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_
         return "out of memory";
     }
     memset(k->base.tx_base, 0, rounded);
-    if ((err = setup_socket(k, p, info.mtu))) {
+    /* Before the socket: a refused opener must not see (and answer) a single frame. */
+    if ((err = claim_address(k, p)) || (err = setup_socket(k, p, info.mtu))) {
         pkt_destroy(&k->base);
         return err;
     }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -44,7 +45,6 @@
 #define FILL_BATCH      64u /* released RX frames go back to the fill ring in batches */
 #define TX_RING_MAX     4096u
 #define KICKS_PER_FLUSH 64 /* copy mode sends at most a small batch per sendto() */
-#define LISTEN_ENTRIES  1024u
 #define CONN_MAP_MARGIN 16u
 
 typedef struct xdp_link {
@@ -73,7 +73,8 @@ typedef struct xdp_link {
     int prog_link; /* bpf_link fd attaching the program; -1 when not attached */
     int fd_listen, fd_conns, fd_cfg;
     struct et_xdp_cfg cfg; /* what et_cfg holds */
-    uint32_t conn_entries;
+    uint32_t conn_entries, listen_words;
+    uint64_t listen_bits[ET_XDP_LISTEN_WORDS]; /* what et_listen holds */
 
     void (*log)(void *log_ctx, int level, const char *msg);
     void *log_ctx;
@@ -258,21 +259,35 @@ static int set_cfg(xdp_link *x, const struct et_xdp_cfg *c)
     return 0;
 }
 
+/*
+ * Sets or clears a listening port's bit. The kernel copies the new word over the old one while
+ * the program may be reading it; whichever bytes it sees, old or new, every other port's bit is
+ * the same in both, so only the port changing can read either way.
+ */
+static int listen_set(xdp_link *x, uint16_t port, bool on)
+{
+    __u32 w = port >> 6;
+    __u64 bits = x->listen_bits[w], bit = 1ull << (port & 63);
+    bits = on ? bits | bit : bits & ~bit;
+    if (bpf_map_update_elem(x->fd_listen, &w, &bits, BPF_ANY)) return -1;
+    x->listen_bits[w] = bits;
+    return 0;
+}
+
 static int xdp_flow_add(et_link *l, const et_flow *f)
 {
     xdp_link *x = (xdp_link *)l;
     if (!f || f->local_port == 0) return -1;
+    /* Owning the address, the program takes all its TCP and never looks a flow up. */
+    if (x->cfg.flags & ET_XDP_F_ALL_TCP) return 0;
     /* With the address from the kernel, the program learns it from the first flow. */
     if (f->local_ip && htonl(f->local_ip) != x->cfg.local_ip) {
         struct et_xdp_cfg c = x->cfg;
         c.local_ip = htonl(f->local_ip);
         if (set_cfg(x, &c)) return -1;
     }
+    if (f->remote_ip == 0) return listen_set(x, f->local_port, true);
     __u8 one = 1;
-    if (f->remote_ip == 0) {
-        __u16 port = htons(f->local_port);
-        return bpf_map_update_elem(x->fd_listen, &port, &one, BPF_ANY) ? -1 : 0;
-    }
     struct et_xdp_conn_key k = {htonl(f->remote_ip), htons(f->remote_port), htons(f->local_port)};
     return bpf_map_update_elem(x->fd_conns, &k, &one, BPF_ANY) ? -1 : 0;
 }
@@ -281,10 +296,10 @@ static int xdp_flow_del(et_link *l, const et_flow *f)
 {
     xdp_link *x = (xdp_link *)l;
     if (!f) return -1;
+    if (x->cfg.flags & ET_XDP_F_ALL_TCP) return 0;
     int r;
     if (f->remote_ip == 0) {
-        __u16 port = htons(f->local_port);
-        r = bpf_map_delete_elem(x->fd_listen, &port);
+        r = listen_set(x, f->local_port, false);
     } else {
         struct et_xdp_conn_key k = {htonl(f->remote_ip), htons(f->remote_port),
                                     htons(f->local_port)};
@@ -398,7 +413,7 @@ static const char *attach_program(xdp_link *x)
     struct bpf_map *listen = bpf_object__find_map_by_name(x->obj, ET_XDP_MAP_LISTEN);
     struct bpf_program *prog = bpf_object__find_program_by_name(x->obj, ET_XDP_PROG_NAME);
     if (!conns || !listen || !prog || bpf_map__set_max_entries(conns, x->conn_entries) ||
-        bpf_map__set_max_entries(listen, LISTEN_ENTRIES))
+        bpf_map__set_max_entries(listen, x->listen_words))
         return "xdp link: the embedded XDP program is malformed";
     if (bpf_object__load(x->obj))
         return "xdp link: cannot load the XDP program (root or CAP_BPF + CAP_NET_ADMIN needed)";
@@ -460,10 +475,18 @@ static const char *open_xsk(xdp_link *x, const char *ifname)
 {
     uint32_t ring_rx = pow2_at_least(x->n_rx);
     uint32_t ring_tx = pow2_at_least(x->base.n_tx < TX_RING_MAX ? x->base.n_tx : TX_RING_MAX);
-    /* Zero copy needs the driver's XDP, so it is tried only in native mode. */
+    /* Zero copy needs the driver's XDP, so it is tried only in native mode. A queue whose last
+       AF_XDP socket was just closed stays busy until the kernel has released it, a moment later
+       (its umem is freed from a work queue): EBUSY is retried for up to a second, once at init,
+       so that a program restarted at once (or a test that opens right after another closed)
+       does not fail for it. */
     int rc = -1;
-    if (x->native) rc = open_socket(x, ifname, true, ring_rx, ring_tx);
-    if (rc) rc = open_socket(x, ifname, false, ring_rx, ring_tx);
+    for (int tries = 0; tries < 100; tries++) {
+        if (x->native) rc = open_socket(x, ifname, true, ring_rx, ring_tx);
+        if (rc) rc = open_socket(x, ifname, false, ring_rx, ring_tx);
+        if (rc != -EBUSY) break;
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+    }
     /* The error names its cause class: the message must be a constant string. */
     if (rc == -ENOMEM || rc == -ENOBUFS)
         return "xdp link: cannot create the AF_XDP socket on queue 0: out of (locked) memory";
@@ -506,7 +529,11 @@ const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_lin
     x->n_rx = p->n_rx;
     x->xsk_fd = -1;
     x->prog_link = -1;
-    x->conn_entries = p->max_conns + CONN_MAP_MARGIN;
+    /* Sharing the kernel's address, a connection map sized for max_conns and a listening bitmap
+       over every port. Owning it, the program takes all TCP for it and looks nothing up: one
+       entry each (a map cannot have none). */
+    x->conn_entries = p->local_addr ? 1 : p->max_conns + CONN_MAP_MARGIN;
+    x->listen_words = p->local_addr ? 1 : ET_XDP_LISTEN_WORDS;
 
     const char *err = NULL;
     if (p->local_addr) err = et_link_config_addr(p, &x->base);

@@ -1,6 +1,6 @@
 /*
  * The XDP program of the xdp link. It steers to the AF_XDP socket only what belongs to efvitcp:
- * TCP segments for our address whose destination port is listening (et_listen) or whose
+ * TCP segments for our address whose destination port is listening (et_listen, a bitmap) or whose
  * (remote ip, remote port, local port) is a connected flow (et_conns); with an address the kernel
  * does not own, also ARP for that address and every TCP segment for it. Everything else (other
  * addresses, ports, protocols, non-first fragments) goes on to the kernel untouched.
@@ -27,11 +27,12 @@ struct {
     __type(value, __u32);
 } et_xsks SEC(".maps");
 
+/* Listening ports, a bitmap (xdp_prog.h): a hash map would cap the number of ports. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, ET_XDP_MAX_LISTEN);
-    __type(key, __u16);
-    __type(value, __u8);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, ET_XDP_LISTEN_WORDS);
+    __type(key, __u32);
+    __type(value, __u64);
 } et_listen SEC(".maps");
 
 struct {
@@ -105,8 +106,9 @@ int et_xdp_steer(struct xdp_md *ctx)
         .local_port = tcp->dest,
     };
     if (bpf_map_lookup_elem(&et_conns, &k)) return steer(ctx);
-    __u16 port = tcp->dest;
-    if (bpf_map_lookup_elem(&et_listen, &port)) return steer(ctx);
+    __u32 port = bpf_ntohs(tcp->dest), word = port >> 6;
+    __u64 *bits = bpf_map_lookup_elem(&et_listen, &word);
+    if (bits && (*bits >> (port & 63)) & 1) return steer(ctx);
     return XDP_PASS;
 }
 

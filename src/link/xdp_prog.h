@@ -1,8 +1,8 @@
 /*
  * What the xdp link and its XDP program (xdp_prog.bpf.c) share: map names, key and value layouts
  * and configuration flags. Included by both the BPF program and user space, so it uses only
- * fixed-width kernel types. Every address and port in a map is in network byte order, the way the
- * program reads them from the packet.
+ * fixed-width kernel types. Every address and port in et_conns and et_cfg is in network byte order,
+ * the way the program reads them from the packet; et_listen is indexed by the port in host order.
  */
 #ifndef EFVITCP_XDP_PROG_H
 #define EFVITCP_XDP_PROG_H
@@ -18,7 +18,9 @@
 
 /* Default sizes, replaced by the link from the config before the object is loaded. */
 #define ET_XDP_MAX_QUEUES 64u
-#define ET_XDP_MAX_LISTEN 1024u
+/* et_listen is a bitmap over the port space: word port / 64 (host order), bit port % 64. 8 KiB
+   cover every port, so the stack can listen on as many as it likes; a lookup is one array load. */
+#define ET_XDP_LISTEN_WORDS 1024u
 
 /* A connected flow: the key of et_conns (value: one byte, unused). No padding: 8 bytes. */
 struct et_xdp_conn_key {

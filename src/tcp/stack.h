@@ -419,6 +419,9 @@ uint32_t et_rcv_held(const et_conn *c);
 /* The bytes held (et_rcv_held) and, in *data, where they start. */
 uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data);
 void et_rcv_consume(et_conn *c, uint32_t n);
+/* The peer's FIN at sequence end ends its data: out-of-order bytes kept beyond it are dropped
+   (islands wholly beyond it, and the part of one that straddles it), counted as beyond_fin. */
+void et_rcv_end_at(et_conn *c, uint32_t end);
 
 /* time_wait.c */
 void et_tw_add(et_stack *st, const et_conn *c);

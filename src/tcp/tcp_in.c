@@ -479,6 +479,9 @@ STEP bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv
         len = c->rcv_nxt + wnd - seq;
         *fin = false;
     }
+    /* The FIN ends the peer's data: islands beyond it go before this text can reach and merge
+       them, which would carry rcv_nxt past the FIN. */
+    if (*fin) et_rcv_end_at(c, seq + len);
     if (!len) return true;
     return et_rcv_data(c, seq, p, len) && c->gen == gen;
 }

@@ -158,6 +158,18 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
     return true;
 }
 
+void et_rcv_end_at(et_conn *c, uint32_t end)
+{
+    uint32_t n = c->n_ooo, cut = 0;
+    while (n && seq_ge(c->ooo[n - 1].start, end)) n--, cut++;
+    if (n && seq_gt(c->ooo[n - 1].end, end)) {
+        c->ooo[n - 1].end = end;
+        cut++;
+    }
+    c->n_ooo = (uint8_t)n;
+    c->st->stats.drops[EFVITCP_DROP_BEYOND_FIN] += cut;
+}
+
 void et_rcv_consume(et_conn *c, uint32_t n)
 {
     uint32_t held = c->rb_tail - c->rb_head;

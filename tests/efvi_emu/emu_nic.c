@@ -410,8 +410,8 @@ static uint16_t nic_sum(const uint8_t *p, uint32_t len, uint32_t sum)
 static uint16_t l4_sum(const uint8_t *f, uint32_t ihl, uint32_t tot)
 {
     const uint8_t *ip = f + 14;
-    uint32_t pseudo = rd16(ip + 12) + rd16(ip + 14) + rd16(ip + 16) + rd16(ip + 18) + ip[9] +
-                      (tot - ihl);
+    uint32_t pseudo =
+        rd16(ip + 12) + rd16(ip + 14) + rd16(ip + 16) + rd16(ip + 18) + ip[9] + (tot - ihl);
     return nic_sum(ip + ihl, tot - ihl, pseudo);
 }
 
@@ -582,6 +582,8 @@ int emu_filter_add(struct efvi_emu_nic *nic, emu_vi *v, const ef_filter_spec *sp
             if (nic->filt[existing].subs & bit) return -EEXIST;
             nic->filt[existing].subs |= bit;
         }
+    } else if (nic->faults.ip_filter_fail) {
+        return -ENOSPC;
     } else if (ip_find(nic, nf.kind, nf.proto, nf.lip, nf.lport, nf.rip, nf.rport) >= 0) {
         return -EEXIST;
     } else if (nic->pkt) {

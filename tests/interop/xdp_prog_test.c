@@ -112,12 +112,11 @@ static void set_cfg(uint32_t local_ip, uint32_t flags)
 
 static void listen_port(uint16_t port, bool on)
 {
-    uint16_t k = htons(port);
-    uint8_t one = 1;
-    if (on)
-        CHECK(bpf_map_update_elem(fd_listen, &k, &one, BPF_ANY) == 0);
-    else
-        CHECK(bpf_map_delete_elem(fd_listen, &k) == 0);
+    uint32_t w = port >> 6;
+    uint64_t bits = 0;
+    CHECK(bpf_map_lookup_elem(fd_listen, &w, &bits) == 0);
+    bits = on ? bits | 1ull << (port & 63) : bits & ~(1ull << (port & 63));
+    CHECK(bpf_map_update_elem(fd_listen, &w, &bits, BPF_ANY) == 0);
 }
 
 static void conn(uint32_t rip, uint16_t rport, uint16_t lport, bool on)
@@ -163,6 +162,28 @@ static void test_listening_port(void)
     listen_port(80, false);
     f = tcp(R, L, 5000, 80);
     CHECK_EQ(run(&f), XDP_PASS);
+}
+
+/* The listening set is a bitmap over every port: its word and bit edges, the port in host order. */
+static void test_listening_bitmap(void)
+{
+    set_cfg(L, 0);
+    static const uint16_t ports[] = {1, 63, 64, 127, 256, 0x1234, 0x3412, 65472, 65535};
+    for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+        uint16_t p = ports[i];
+        frame f = tcp(R, L, 5000, p);
+        CHECK_EQ(run(&f), XDP_PASS);
+        listen_port(p, true);
+        CHECK_EQ(run(&f), STEER);
+        /* the neighbours in the word, and the byte-swapped port, are not listening */
+        f = tcp(R, L, 5000, (uint16_t)(p ^ 1));
+        CHECK_EQ(run(&f), XDP_PASS);
+        f = tcp(R, L, 5000, (uint16_t)(p >> 8 | p << 8));
+        if ((uint16_t)(p >> 8 | p << 8) != p) CHECK_EQ(run(&f), XDP_PASS);
+        listen_port(p, false);
+        f = tcp(R, L, 5000, p);
+        CHECK_EQ(run(&f), XDP_PASS);
+    }
 }
 
 static void test_connected_flow(void)
@@ -339,6 +360,7 @@ int main(void)
     }
     RUN(test_no_address_steers_nothing);
     RUN(test_listening_port);
+    RUN(test_listening_bitmap);
     RUN(test_connected_flow);
     RUN(test_ip_options_move_the_ports);
     RUN(test_hostile_ip);

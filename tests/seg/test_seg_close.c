@@ -208,6 +208,35 @@ static void test_in_order_fin_discards_islands_beyond(void)
     EXPECT_NOTHING(t);
 }
 
+/* Found by fuzz_frames (tests/fuzz/regress/frames/fin-overlaps-island): a FIN segment whose data
+   reaches an island that extends past the FIN. Merging the island first carried rcv_nxt beyond
+   the FIN, which was then remembered as out of order behind rcv_nxt (the invariant checker:
+   "remembered FIN reached but not taken"). The FIN ends the peer's data: the island's bytes
+   beyond it go (counted as beyond_fin), those before it are the segment's own, and the FIN is
+   taken in order. */
+static void test_fin_segment_overlapping_island_beyond_it(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 100);
+    EXPECT(t, TH_ACK, S(1), P(101));
+    sg_send(t, TH_ACK | TH_PSH, P(601), S(1), NULL, 200); /* island 601..801 beyond a hole */
+    EXPECT(t, TH_ACK, S(1), P(101));
+    sg_send(t, TH_FIN | TH_ACK | TH_PSH, P(101), S(1), NULL, 534); /* data to 635, FIN at 635 */
+    EXPECT(t, TH_ACK, S(1), P(636));
+    CHECK_EQ(t->ev.fin, 1);
+    CHECK(sg_stream_is_pat(t, 634));
+    CHECK_EQ(sg_state(t), EFVITCP_CLOSE_WAIT);
+    CHECK(et_stack_check(t->st) == NULL);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_BEYOND_FIN], 1);
+    EXPECT_NOTHING(t);
+}
+
 /* The remembered FIN is taken only when the bytes before it are all in: a hole filled in two
    steps, and a FIN remembered from a bare FIN segment beyond the hole. Data claiming to lie
    beyond the FIN makes it forgotten (the peer contradicts itself; the FIN's retransmission
@@ -487,6 +516,7 @@ int main(void)
     RUN(test_fin_presents_unconsumed);
     RUN(test_out_of_order_fin);
     RUN(test_in_order_fin_discards_islands_beyond);
+    RUN(test_fin_segment_overlapping_island_beyond_it);
     RUN(test_fin_wait_2_timeout);
     RUN(test_out_of_order_fin_two_holes_and_contradiction);
     RUN(test_double_fin);

@@ -63,15 +63,17 @@ typedef struct efvi_emu_nic_config {
 
 /** Faults of a port, in force until changed. Zero everywhere = none. */
 typedef struct efvi_emu_faults {
-    double ctpio_fail;  /**< EF10: probability that a CTPIO send fails, so that its fallback
-                             descriptor is sent by DMA instead */
-    bool ctpio_poison;  /**< a failed cut-through send first puts a truncated, poisoned copy
-                             on the wire (a receiver sees RX_DISCARD CRC_BAD) */
-    double rx_discard;  /**< probability that an arriving frame is flagged RX_DISCARD CRC_BAD
-                             (RX_REF_DISCARD on EFCT) */
-    bool rx_starve;     /**< the NIC finds no RX descriptor (EFCT: no buffer): frames dropped */
-    bool tx_stall;      /**< the NIC takes no TX descriptor: the rings fill up */
-    uint32_t evq_oflow; /**< the next N event-queue polls find the queue overflowed */
+    double ctpio_fail;   /**< EF10: probability that a CTPIO send fails, so that its fallback
+                              descriptor is sent by DMA instead */
+    bool ctpio_poison;   /**< a failed cut-through send first puts a truncated, poisoned copy
+                              on the wire (a receiver sees RX_DISCARD CRC_BAD) */
+    double rx_discard;   /**< probability that an arriving frame is flagged RX_DISCARD CRC_BAD
+                              (RX_REF_DISCARD on EFCT) */
+    bool rx_starve;      /**< the NIC finds no RX descriptor (EFCT: no buffer): frames dropped */
+    bool tx_stall;       /**< the NIC takes no TX descriptor: the rings fill up */
+    uint32_t evq_oflow;  /**< the next N event-queue polls find the queue overflowed */
+    bool ip_filter_fail; /**< IP filters (full 4-tuple and local) cannot be added: -ENOSPC, as a
+                              full filter table says */
 } efvi_emu_faults;
 
 /** Counters of a port (all VIs on it together). */

@@ -1,0 +1,459 @@
+/*
+ * The efvi link's VI recreation (OFLOW, RESET, TX_ERROR) against what the engine holds: a VI is
+ * never freed while the engine still parses packets it lent (EFCT), releases that do not name a
+ * packet lent now (twice, or from a VI since recreated) are ignored, and EF10 buffers, which are
+ * the link's own memory, survive a recreation in the engine's hands. Also: flow filters that the
+ * recreated VI cannot take are counted, logged and retried.
+ *
+ * The hazard: the engine polls tx_done in the middle of an RX burst when it runs out of control
+ * buffers (ctrl_bufs 4, a burst of bare ACKs to closed ports, each answered with a RST), and that
+ * poll of the event queue may be the one that finds the VI broken. A wrapper around the link's
+ * operations makes the event queue overflow exactly then.
+ */
+#include <arpa/inet.h>
+
+#include <etherfabric/ef_vi.h>
+
+#include "api/instance.h"
+#include "efvi_emu.h"
+#include "harness.h"
+#include "link/efvi.h"
+#include "net/checksum.h"
+#include "wire/wire_hooks.h"
+
+#define LOCAL_IP 0xc6120002u /* 198.18.0.2 */
+#define PEER_IP  0xc6120009u /* 198.18.0.9 */
+
+static uint32_t ack_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
+                          uint16_t sport, uint16_t dport, uint32_t seq)
+{
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, src_mac, 6);
+    f[12] = 0x08, f[13] = 0x00;
+    uint8_t *ip = f + 14;
+    memset(ip, 0, 40);
+    ip[0] = 0x45;
+    uint16_t tot = htons(40);
+    memcpy(ip + 2, &tot, 2);
+    ip[8] = 64;
+    ip[9] = 6;
+    uint32_t s = htonl(PEER_IP), d = htonl(LOCAL_IP);
+    memcpy(ip + 12, &s, 4);
+    memcpy(ip + 16, &d, 4);
+    uint16_t c = et_csum_finish(et_csum_add(0, ip, 20));
+    memcpy(ip + 10, &c, 2);
+    uint8_t *tcp = ip + 20;
+    uint16_t sp = htons(sport), dp = htons(dport);
+    uint32_t sq = htonl(seq), ak = htonl(seq * 7u);
+    memcpy(tcp, &sp, 2);
+    memcpy(tcp + 2, &dp, 2);
+    memcpy(tcp + 4, &sq, 4);
+    memcpy(tcp + 8, &ak, 4);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10; /* a bare ACK: a closed port answers it with RST */
+    tcp[14] = 0x10;
+    c = et_csum_finish(et_csum_add(et_csum_pseudo(s, d, 6, 20), tcp, 20));
+    memcpy(tcp + 16, &c, 2);
+    return 54;
+}
+
+/* The wrapper: counts what the engine holds and breaks the VI from inside the burst. */
+static struct {
+    const et_link_ops *real;
+    efvi_emu_nic *nic;
+    int held;     /* frames the engine took and has not released */
+    bool armed;   /* the next tx_done inside a burst overflows the event queue */
+    int fired;    /* how often it did */
+    int max_held; /* frames held when it fired */
+} W;
+
+static int w_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    int n = W.real->rx_burst(l, out, max);
+    W.held += n;
+    return n;
+}
+
+static void w_rx_release(et_link *l, uint32_t id)
+{
+    W.held--;
+    W.real->rx_release(l, id);
+}
+
+static int w_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    if (W.armed && W.held > 0) {
+        W.armed = false;
+        W.fired++;
+        W.max_held = W.held;
+        efvi_emu_faults f = {.evq_oflow = 1};
+        efvi_emu_set_faults(W.nic, &f);
+    }
+    return W.real->tx_done(l, ids, max);
+}
+
+static et_link_ops w_ops;
+
+static void wrap(et_link *l, efvi_emu_nic *nic)
+{
+    memset(&W, 0, sizeof(W));
+    W.real = l->ops;
+    W.nic = nic;
+    w_ops = *l->ops;
+    w_ops.rx_burst = w_rx_burst;
+    w_ops.rx_release = w_rx_release;
+    w_ops.tx_done = w_tx_done;
+    l->ops = &w_ops;
+}
+
+static void unwrap(et_link *l)
+{
+    l->ops = W.real;
+}
+
+/* The link's counters (et_efvi_link_stats knows the link by its operations). */
+static bool lstats(et_link *l, et_efvi_stats *st)
+{
+    const et_link_ops *ops = l->ops;
+    if (ops == &w_ops) l->ops = W.real;
+    bool ok = et_efvi_link_stats(l, st);
+    l->ops = ops;
+    return ok;
+}
+
+static int count_rsts(efvitcp_wire *w, int peer)
+{
+    uint8_t got[2048];
+    int n, rsts = 0;
+    while ((n = et_wire_raw_recv(w, peer, got, sizeof(got))) > 0)
+        if (n >= 54 && got[12] == 0x08 && got[13] == 0x00 && got[14 + 9] == 6 &&
+            (got[14 + 20 + 13] & 0x04))
+            rsts++;
+    return rsts;
+}
+
+/* n bare ACKs to closed ports, then polls (at one instant per round) until the wire is quiet. */
+static int ack_burst(efvitcp_wire *w, int peer, const uint8_t mac[6], const uint8_t peer_mac[6],
+                     efvitcp_client *c, int n, uint32_t seq0)
+{
+    uint8_t f[64];
+    for (int i = 0; i < n; i++) {
+        uint32_t len = ack_frame(f, mac, peer_mac, (uint16_t)(20000 + i), (uint16_t)(9000 + i),
+                                 seq0 + (uint32_t)i);
+        CHECK(et_wire_raw_send(w, peer, f, len) == 0);
+    }
+    int rsts = 0;
+    for (int round = 0; round < 200; round++) {
+        efvitcp_wire_set_now(w, efvitcp_wire_now(w) + 1000000);
+        efvitcp_client_poll(c, NULL, NULL);
+        rsts += count_rsts(w, peer);
+    }
+    return rsts;
+}
+
+/*
+ * On arch, a burst of 32 bare ACKs with 4 control buffers: the engine polls tx_done inside the
+ * burst and that poll finds the event queue overflowed. No API violation may follow (the emulator
+ * counts a release of a packet the VI does not hold, and a read of one), the VI is recreated once,
+ * and the stack answers every later ACK.
+ */
+static void check_restart_in_burst(int arch)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 256;
+    cfg.ctrl_bufs = 4;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.seed = 5;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    wrap(l, nic);
+
+    W.armed = true;
+    int rsts = ack_burst(w, peer, l->mac, peer_mac, c, 32, 1000);
+    CHECK_EQ(W.fired, 1);
+    CHECK(W.max_held > 0); /* the overflow was found with frames in the engine's hands */
+    CHECK_EQ(W.held, 0);
+    CHECK(rsts > 0);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.evq_oflows, 1);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+    et_efvi_stats st;
+    REQUIRE(lstats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    CHECK_EQ(st.restart_failures, 0);
+    /* EFCT waits for the engine to give the old VI's packets back; EF10 need not */
+    CHECK_EQ(st.restarts_deferred, arch == EF_VI_ARCH_EFCT);
+    CHECK(!st.down);
+    CHECK_EQ(st.rx_stale_release, 0);
+
+    /* the recreated VI works: a burst that fits the control buffers is answered in full, and the
+       wire quiet again, every buffer is back with the link */
+    rsts = ack_burst(w, peer, l->mac, peer_mac, c, 4, 5000);
+    CHECK_EQ(rsts, 4);
+    for (int k = 0; k < 8; k++) CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 3, 6000 + k), 3);
+    CHECK_EQ(W.held, 0);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+    REQUIRE(lstats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    unwrap(l);
+    efvitcp_client_close(c);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_restart_in_burst_efct(void)
+{
+    check_restart_in_burst(EF_VI_ARCH_EFCT);
+}
+
+static void test_restart_in_burst_ef10(void)
+{
+    check_restart_in_burst(EF_VI_ARCH_EF10);
+}
+
+/*
+ * Releases that name no packet lent now are ignored and counted: a second release of the same
+ * frame while another is lent, and a release, after the VI was recreated, of a frame of the old
+ * one. Through the link's interface with a raw peer.
+ */
+static void check_stale_release(int arch)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    uint8_t f[64];
+    for (int i = 0; i < 3; i++) {
+        uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 100 + (uint32_t)i);
+        et_wire_raw_send(w, peer, f, len);
+    }
+    et_rx_frame fr[4];
+    REQUIRE(l->ops->rx_burst(l, fr, 4) == 3);
+    l->ops->rx_release(l, fr[0].id);
+    l->ops->rx_release(l, fr[0].id); /* twice, while fr[1] and fr[2] are lent */
+    l->ops->rx_release(l, fr[1].id);
+    l->ops->rx_release(l, 0xfffffff0u); /* never lent */
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.rx_stale_release, 2);
+    l->ops->rx_release(l, fr[2].id);
+
+    /* the VI is recreated (the queue overflows) with nothing lent */
+    efvi_emu_faults flt = {.evq_oflow = 1};
+    efvi_emu_set_faults(nic, &flt);
+    CHECK_EQ(l->ops->rx_burst(l, fr, 4), 0);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    uint32_t old = fr[1].id;
+    uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 200);
+    et_wire_raw_send(w, peer, f, len);
+    len = ack_frame(f, l->mac, peer_mac, 1, 2, 201);
+    et_wire_raw_send(w, peer, f, len);
+    REQUIRE(l->ops->rx_burst(l, fr, 4) == 2);
+    l->ops->rx_release(l, old); /* a frame of the old VI, while new ones are lent */
+    l->ops->rx_release(l, fr[0].id);
+    l->ops->rx_release(l, fr[1].id);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    /* EF10 ids are the link's own buffers, the same memory across VIs: only the state says */
+    CHECK_EQ(st.rx_stale_release, 3);
+    efvitcp_client_close(c);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_stale_release_efct(void)
+{
+    check_stale_release(EF_VI_ARCH_EFCT);
+}
+
+static void test_stale_release_ef10(void)
+{
+    check_stale_release(EF_VI_ARCH_EF10);
+}
+
+static struct {
+    int warns, infos;
+    char last[256];
+} L;
+
+static void log_hook(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level == EFVITCP_LOG_WARN) L.warns++;
+    if (level == EFVITCP_LOG_INFO) L.infos++;
+    snprintf(L.last, sizeof(L.last), "%s", msg);
+}
+
+static void poll_at(et_link *l, efvitcp_wire *w, uint64_t t)
+{
+    efvitcp_wire_set_now(w, t);
+    et_rx_frame fr[8];
+    int n = l->ops->rx_burst(l, fr, 8);
+    for (int i = 0; i < n; i++) l->ops->rx_release(l, fr[i].id);
+}
+
+/*
+ * Flow filters the recreated VI cannot take (the NIC's table refuses IP filters) are not lost
+ * silently: counted, said once through the log hook, retried with a back-off (10 ms, doubling)
+ * and back when the NIC takes them again, said too.
+ */
+static void check_filters_after_restart(int arch)
+{
+    memset(&L, 0, sizeof(L));
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.log = log_hook;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    et_flow conn = {0, PEER_IP, 7000, 40000}, lis = {0, 0, 80, 0};
+    REQUIRE(l->ops->flow_add(l, &conn) == 0);
+    REQUIRE(l->ops->flow_add(l, &lis) == 0);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 4); /* unicast MAC, ARP broadcast, the two flows */
+
+    uint64_t t = 1000000000ull;
+    efvi_emu_faults f = {.ip_filter_fail = true};
+    efvi_emu_set_faults(nic, &f);
+    efvi_emu_reset(nic);
+    poll_at(l, w, t);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    CHECK(!st.down);
+    CHECK_EQ(st.flows, 2);
+    CHECK_EQ(st.flows_unsteered, 2);
+    CHECK_EQ(st.filter_failures, 2);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 2);
+    CHECK_EQ(L.warns, 1);
+    CHECK(strstr(L.last, "re-installed after a VI restart") != NULL);
+    CHECK(strstr(L.last, "2 flow(s)") != NULL);
+
+    poll_at(l, w, t + 5000000); /* before the first retry */
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 0);
+    poll_at(l, w, t + 10000000); /* the first retry: refused again, next in 20 ms */
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 2);
+    CHECK_EQ(st.flows_unsteered, 2);
+    CHECK_EQ(L.warns, 1); /* said once */
+    memset(&f, 0, sizeof(f));
+    efvi_emu_set_faults(nic, &f);
+    poll_at(l, w, t + 25000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 2);
+    poll_at(l, w, t + 30000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.filter_retries, 4);
+    CHECK_EQ(st.filters_restored, 2);
+    CHECK_EQ(st.flows_unsteered, 0);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.filters, 4);
+    CHECK_EQ(L.infos, 1);
+    CHECK(strstr(L.last, "no flow lacks its filter") != NULL);
+
+    /* a flow that cannot get a filter when added (own address: kept, the MAC filter brings its
+       frames) is retried the same way, and removing it ends the retries */
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ip_filter_fail = true});
+    et_flow other = {0, PEER_IP, 7001, 40001};
+    CHECK_EQ(l->ops->flow_add(l, &other), 0);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.flows_unsteered, 1);
+    CHECK_EQ(L.warns, 2);
+    CHECK(strstr(L.last, "cannot be added") != NULL);
+    CHECK_EQ(l->ops->flow_del(l, &other), 0);
+    poll_at(l, w, t + 50000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.flows_unsteered, 0);
+    CHECK_EQ(st.filter_retries, 4);
+    CHECK_EQ(L.infos, 2);
+
+    CHECK_EQ(l->ops->flow_del(l, &conn), 0);
+    CHECK_EQ(l->ops->flow_del(l, &lis), 0);
+    efvitcp_client_close(c);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_filters_after_restart_ef10(void)
+{
+    check_filters_after_restart(EF_VI_ARCH_EF10);
+}
+
+static void test_filters_after_restart_efct(void)
+{
+    check_filters_after_restart(EF_VI_ARCH_EFCT);
+}
+
+int main(void)
+{
+    efvi_emu_set_strict(false);
+    RUN(test_restart_in_burst_efct);
+    RUN(test_restart_in_burst_ef10);
+    RUN(test_stale_release_efct);
+    RUN(test_stale_release_ef10);
+    RUN(test_filters_after_restart_ef10);
+    RUN(test_filters_after_restart_efct);
+    return th_summary();
+}
