@@ -273,6 +273,13 @@ static bool seq_acceptable(et_conn *c, et_tcp_seg *s, uint32_t wnd)
            tcp_sequence() accepts from RCV.WUP, our last_ack_sent, for the same reason. */
         ok = true;
     }
+    if (!ok && space == 0 && wnd != 0 && s->seq == c->rcv_nxt + wnd && !(s->flags & ET_TCP_RST)) {
+        /* A bare ACK at exactly our right edge: a sender that filled our window and lost its
+           last segment sends its ACKs at SND.NXT, which is there (Linux's tcp_sequence takes
+           SEG.SEQ <= RCV.NXT + RCV.WND). Two ends that each lost the tail of a full window
+           dropped each other's ACKs for ever (sim seed 14, slow, --bulk). */
+        ok = true;
+    }
     if (!ok && wnd == 0 && s->seq == c->rcv_nxt && !(s->flags & ET_TCP_RST)) {
         /* Zero window: still take ACKs and window updates, drop the text (§3.10.7.4). */
         s->len = 0;
