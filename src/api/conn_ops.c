@@ -152,5 +152,9 @@ void efvitcp_conn_get_stats_sized(const efvitcp_conn *c, efvitcp_conn_stats *out
     st->recv_held = et_rcv_held(c);
     st->sack = c->sack_ok;
     st->sack_retransmits = c->sack_retransmits;
+    st->rack_losses = c->rack_losses;
+    st->tlp_probes = c->tlp_probes;
+    st->spurious_undone = c->undos;
+    st->rack = c->rack_ok;
     et_abi_write(out, size, st, sizeof(*st));
 }

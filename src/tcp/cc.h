@@ -22,10 +22,13 @@ typedef struct et_cc {
     double k;          /**< seconds */
     double w_est;      /**< segments, RFC 9438 §4.3 */
     double cwnd_inc;   /**< fractional segments carried between ACKs */
+    uint32_t iw_segs;  /**< initial window in segments; 0 = RFC 5681 §3.1's (2 to 4 by SMSS) */
 } et_cc;
 
 /** Initial window per RFC 5681 §3.1 (RFC 3390 sizes). */
 void et_cc_init(et_cc *cc, int algo, uint32_t smss);
+/** The same with an initial window of iw_segs segments (RFC 6928: 10); 0 = RFC 5681's. */
+void et_cc_init_iw(et_cc *cc, int algo, uint32_t smss, uint32_t iw_segs);
 /** The MSS changed (after the handshake). */
 void et_cc_set_smss(et_cc *cc, uint32_t smss);
 /**
@@ -50,6 +53,9 @@ void et_cc_on_partial_ack(et_cc *cc, uint32_t acked);
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
 /** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** A congestion response proved spurious (RFC 4015 §3.2): cwnd and ssthresh back to at least
+    what they were in prior, the CUBIC curve as it was. */
+void et_cc_undo(et_cc *cc, const et_cc *prior);
 /** The connection was idle for longer than an RTO (RFC 5681 §4.1 restart window). */
 void et_cc_on_idle_restart(et_cc *cc);
 

@@ -50,7 +50,15 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
 enum { ET_T_RETX = 1, ET_T_DELACK, ET_T_KEEPALIVE, ET_T_USER, ET_T_TIME_WAIT };
 
 /* What the retransmission timer of a connection is doing. */
-enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP, ET_RETX_FIN_WAIT2 };
+enum {
+    ET_RETX_NONE = 0,
+    ET_RETX_RTO,
+    ET_RETX_PERSIST,
+    ET_RETX_ARP,
+    ET_RETX_FIN_WAIT2,
+    ET_RETX_REO, /* RACK's reordering timer (RFC 8985 §6.2 step 5); the RTO follows it */
+    ET_RETX_TLP, /* a tail loss probe is due (RFC 8985 §7.2); the RTO follows it */
+};
 
 /* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
 typedef struct et_seg {
@@ -61,6 +69,10 @@ typedef struct et_seg {
     uint32_t psum;    /* ones'-complement sum of the payload (folded) */
     uint8_t sacked;   /* the peer reported holding all of it (RFC 2018): kept, not resent, until
                          cumulatively acknowledged (§8: the peer may renege) */
+    uint8_t lost;     /* deemed lost (RFC 6675 IsLost, RACK, a partial ACK) and not resent since:
+                         out of the pipe, first in line for retransmission */
+    uint8_t rxt;      /* retransmitted in loss recovery and not deemed lost since: DupThresh
+                         never marks it lost again, only RACK's clock or the RTO can */
     uint64_t sent_ns; /* last transmission, 0 = never sent */
 } et_seg;
 
@@ -155,13 +167,39 @@ struct efvitcp_conn {
     bool dsack_pending; /* receiver: a duplicate to report first in the next ACK (RFC 2883) */
     bool rescue_done;   /* the rescue retransmission of this recovery left (RFC 6675 §4) */
     uint32_t dsack_start, dsack_end;
-    uint32_t ooo_stamp;  /* receiver: bumped when data lands in an island (et_ooo.stamp) */
-    uint32_t n_sacked;   /* segments of the send ring marked sacked */
-    uint32_t sack_high;  /* end of the highest sacked segment (meaningful while n_sacked) */
-    uint32_t lost_mark;  /* IsLost (RFC 6675 §4): unsacked segments starting below it are lost */
-    uint32_t high_rxt;   /* HighRxt (RFC 6675 §2): retransmitted in this recovery up to here */
-    uint32_t rescue_rxt; /* start of the segment the rescue retransmission sent */
+    uint32_t ooo_stamp; /* receiver: bumped when data lands in an island (et_ooo.stamp) */
+    uint32_t n_sacked;  /* segments of the send ring marked sacked */
+    uint32_t sack_high; /* end of the highest sacked segment (meaningful while n_sacked) */
     uint64_t sack_retransmits;
+
+    /* RACK-TLP (RFC 8985; tcp_rack.c), on when sack_ok and cfg.rack */
+    bool rack_ok;
+    bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
+    bool tlp_on;              /* a probe is outstanding: TLP.end_seq below is valid (§7.4) */
+    bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
+    bool dsack_round_on;      /* RACK.dsack_round below is valid */
+    bool rack_retx_seen;      /* a retransmission was delivered: the detection walk must run */
+    uint8_t reo_mult;         /* RACK.reo_wnd_mult */
+    uint8_t reo_persist;      /* RACK.reo_wnd_persist */
+    uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
+    uint32_t rack_fack;       /* RACK.fack: the highest sequence delivered */
+    uint32_t tlp_end;         /* TLP.end_seq */
+    uint32_t dsack_round;     /* RACK.dsack_round */
+    uint64_t rack_xmit_ns;    /* RACK.xmit_ts: its (last) transmission time; 0 = none yet */
+    uint64_t rack_rtt_ns;     /* RACK.rtt */
+    uint64_t min_rtt_ns;      /* the smallest RTT seen (RACK's reordering window); 0 = none */
+    uint64_t reo_deadline_ns; /* when the reordering timer is due (retx_mode ET_RETX_REO) */
+
+    /* undoing a spurious congestion response (RFC 3708 D-SACK, RFC 3522 timestamps; the
+       response of RFC 4015: the window as it was) */
+    bool undo_on;          /* an episode may still be found spurious: undo_cc is valid */
+    bool undo_ts_ok;       /* undo_tsval is the TSval of the episode's first retransmission */
+    bool undo_any;         /* the episode has retransmitted something */
+    et_cc undo_cc;         /* congestion state before the episode */
+    uint32_t undo_marker;  /* SND.UNA when the episode began */
+    uint32_t undo_retrans; /* its retransmissions not yet shown needless by a D-SACK */
+    uint32_t undo_tsval;
+    uint64_t rack_losses, tlp_probes, undos; /* per-connection counters (efvitcp_conn_stats) */
 
     et_timer t_retx, t_delack, t_keepalive;
     et_timer *t_user; /* cfg.user_timers of them */
@@ -326,6 +364,9 @@ void et_output_force(et_conn *c);
 /* After a timeout rewound SND.NXT to SND.UNA: sends the rest of the oldest segment, whatever
    the windows (RFC 6298 §5.4), and moves SND.NXT past it. */
 bool et_resend_head(et_conn *c);
+/* A tail loss probe of new data (RFC 8985 §7.3): the next segment if the peer's window takes
+   it, whatever cwnd says. false if none went. */
+bool et_output_probe(et_conn *c);
 /* Retransmits the oldest unacknowledged bytes (up to SND.NXT, at most one segment). */
 bool et_retransmit_head(et_conn *c);
 /* Queues the SYN (or, in SYN_RECEIVED, the SYN-ACK) as segment 0 and sends it. */
@@ -388,8 +429,13 @@ uint32_t et_sack_opt(et_conn *c, uint8_t *p, uint32_t room, uint64_t *sum);
 /* Receiver: [start, end) arrived again (RFC 2883): reported by the next ACK. */
 void et_sack_note_dup(et_conn *c, uint32_t start, uint32_t end);
 /* Sender: takes the SACK blocks of an acceptable ACK into the scoreboard; hostile ones are
-   counted and ignored. Returns true if a segment was newly marked. */
-bool et_sack_input(et_conn *c, const et_tcp_seg *s);
+   counted and ignored. Returns ET_SACK_NEW if a segment was newly marked, ET_SACK_DSACK if the
+   ACK reported a duplicate (RFC 2883). */
+#define ET_SACK_NEW   1u
+#define ET_SACK_DSACK 2u
+uint32_t et_sack_input(et_conn *c, const et_tcp_seg *s);
+/* Sender: DupThresh duplicate ACKs without SACK news: the head is lost, recovery begins. */
+void et_sack_dupthresh(et_conn *c);
 /* Sender: enters loss recovery (RFC 6675 §5 step 4): cwnd, RecoveryPoint, the first hole. */
 void et_sack_enter_recovery(et_conn *c);
 /* Sender: a partial ACK in recovery: the new first segment is lost too (RFC 6582's inference),
@@ -405,6 +451,39 @@ void et_sack_clear(et_conn *c);
 uint32_t et_sack_output_lost(et_conn *c);
 /* Sender, in recovery, after new data (rule 2): NextSeg rules 3 and 4 with pipe as now. */
 void et_sack_output_rest(et_conn *c, uint32_t pipe);
+/* Sender: marks segment s lost (unless sacked); clears its rxt mark. */
+static inline void et_sack_mark_lost(et_seg *s)
+{
+    if (!s->sacked) s->lost = 1;
+    s->rxt = 0;
+}
+/* Sender: bytes of segment s sent and not acknowledged. */
+uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
+
+/* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
+/* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,
+   RACK.fack and reordering (RFC 8985 §6.2 steps 1-3). */
+void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg);
+/* The loss marks (§6.2 step 5) when they can have changed; true if a segment was newly marked
+   lost. The reordering timer's deadline is left in reo_deadline_ns. */
+bool et_rack_detect(et_conn *c);
+/* After an acceptable ACK (sack_flags from et_sack_input): D-SACK rounds, loss detection, and
+   recovery when it found losses. */
+void et_rack_ack(et_conn *c, uint32_t sack_flags);
+/* Fast recovery ended (the D-SACK widened window decays, §6.2 step 4). */
+void et_rack_recovery_exit(et_conn *c);
+/* After an acceptable ACK: the TLP episode's outcome (§7.4). */
+void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
+/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. */
+void et_arm_loss_timer(et_conn *c);
+/* t_retx fired in mode REO or TLP. */
+void et_rack_timer(et_conn *c);
+/* A congestion response begins (recovery, timeout): remember the window for an undo. */
+void et_undo_begin(et_conn *c);
+/* A D-SACK block [start, end) arrived (RFC 3708). */
+void et_undo_dsack(et_conn *c, uint32_t start, uint32_t end);
+/* SND.UNA moved with seg: undo when the episode proves spurious (RFC 3522, RFC 3708). */
+void et_undo_check(et_conn *c, const et_tcp_seg *seg);
 /* Something to report in a SACK option: islands held, or a duplicate. */
 static inline bool et_sack_pending(const et_conn *c)
 {
@@ -492,6 +571,19 @@ static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void
 {
     st->link_clock = false;
     et_stack_run(st, h, ctx, now_ns);
+}
+
+/* A retransmission left: one more for the episode's D-SACKs to account for; the first one's
+   TSval is what an ACK of an original transmission echoes below (RFC 3522 §2). */
+static inline void et_undo_note_rxt(et_conn *c)
+{
+    if (!c->undo_on) return;
+    c->undo_any = true;
+    c->undo_retrans++;
+    if (!c->undo_ts_ok && c->ts_ok) {
+        c->undo_ts_ok = true;
+        c->undo_tsval = et_ts_now(c->st, c->ts_offset);
+    }
 }
 
 #endif

@@ -71,6 +71,7 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
         if (seq_gt(et_seg_end(s), ack)) break;
         retx |= s->retx != 0;
         c->n_sacked -= s->sacked;
+        if (c->rack_ok && !s->sacked) et_rack_delivered(c, s, seg); /* RFC 8985 §6.2 */
         if (s->sent_ns) {
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
@@ -93,11 +94,13 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     c->retries = 0;
     c->dupacks = 0;
     c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
+    if (c->undo_on) et_undo_check(c, seg); /* RFC 3522: was the episode spurious? */
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
             c->in_recovery = false;
             et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
+            if (c->rack_ok) et_rack_recovery_exit(c);
         } else if (c->sack_ok) {
             /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */
             et_sack_partial_ack(c);
@@ -116,21 +119,24 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
            postpones it first: in a ping-pong it is never unlinked. */
         c->retx_mode = ET_RETX_NONE;
     } else {
-        c->retx_mode = ET_RETX_RTO;
-        et_arm_retx_timer(c); /* RFC 6298 §5.3 */
+        et_arm_loss_timer(c); /* RFC 6298 §5.3; RFC 8985 §7.2: or a probe */
     }
     return freed != 0;
 }
 
-/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. */
-static void dup_ack(et_conn *c)
+/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. sack_news: the ACK
+   marked segments sacked. */
+static void dup_ack(et_conn *c, bool sack_news)
 {
     et_stack *st = c->st;
     if (c->sack_ok) {
         /* RFC 6675 §5 (a): DupThresh duplicates start recovery too; the scoreboard, not cwnd
-           inflation, then counts what left the network. */
-        if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1))
-            et_sack_enter_recovery(c);
+           inflation, then counts what left the network. With RACK, SACK news is RACK's to
+           judge by time (RFC 8985 §6.2: reordering is not loss); three duplicates without any
+           still mean the head is lost. */
+        if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1) &&
+            !(c->rack_ok && sack_news))
+            et_sack_dupthresh(c);
         return;
     }
     if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1)) {
@@ -399,8 +405,10 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
     /* RFC 6675 §5 (C.1): the scoreboard first, against SND.UNA before this ACK moves it. */
-    bool sacked = (s->opt.n_sack || s->opt.sack_bad) && et_sack_input(c, s);
+    uint32_t sk = (s->opt.n_sack || s->opt.sack_bad) ? et_sack_input(c, s) : 0;
+    bool sacked = sk & ET_SACK_NEW, una_moved = false;
     if (seq_gt(s->ack, c->snd_una)) {
+        una_moved = true;
         uint32_t advance = s->ack - c->snd_una;
         freed = ack_new_data(c, s);
         /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a
@@ -416,13 +424,21 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
         if (c->probes_out)
             c->probes_out--;
         else
-            dup_ack(c);
+            dup_ack(c, sacked);
     }
-    /* RFC 6675 §5 (b): IsLost(HighACK + 1) starts recovery whatever the ACK carries, so an ACK
-       that brings data, or a window change, reports loss as well as a duplicate does. */
-    if (sacked && !c->in_recovery && seq_gt(c->lost_mark, c->snd_una) &&
-        seq_gt(c->snd_una, c->recover - 1))
+    if (c->rack_ok) {
+        /* RFC 8985: the probe's outcome, then loss detection by time (which starts recovery
+           whatever the ACK carries: data flowing both ways makes no duplicates). */
+        if (c->tlp_on) et_rack_tlp_ack(c, s, sk, una_moved);
+        if (sk || c->n_sacked || c->in_recovery || c->reo_deadline_ns || c->rack_retx_seen ||
+            c->dsack_round_on)
+            et_rack_ack(c, sk);
+    } else if (sacked && !c->in_recovery && c->sr_una != c->sr_end &&
+               et_seg_at(c, c->sr_una)->lost && seq_gt(c->snd_una, c->recover - 1)) {
+        /* RFC 6675 §5 (b): IsLost(HighACK + 1) starts recovery whatever the ACK carries, so an
+           ACK that brings data, or a window change, reports loss as well as a duplicate does. */
         et_sack_enter_recovery(c);
+    }
     window_update(c, s, new_wnd);
     if (c->retx_mode == ET_RETX_PERSIST) {
         /* The peer answered: probes are not failing (a slow reader is never reset). */

@@ -19,6 +19,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     if (!c->ws_ok) c->rcv_wscale = 0;
     c->ts_ok = c->ts_ok && s->opt.has_ts;
     c->sack_ok = c->sack_ok && s->opt.sack_perm; /* RFC 2018 §2: only if both SYNs offer it */
+    c->rack_ok = c->sack_ok && st->cfg.rack;     /* RFC 8985 §2: RACK needs SACK */
     if (c->ts_ok) {
         c->ts_recent = s->opt.tsval;
         c->ts_recent_ns = st->now_ns;
@@ -33,7 +34,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     c->send_mss = mss - optlen;
     uint32_t cap = st->slot_payload - optlen;
     c->seg_cap = c->send_mss < cap ? c->send_mss : cap;
-    et_cc_init(&c->cc, st->cfg.cc, c->send_mss);
+    et_cc_init_iw(&c->cc, st->cfg.cc, c->send_mss, st->cfg.initial_window);
 }
 
 void et_in_report_established(et_conn *c)

@@ -182,6 +182,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
         s->retx++;
         c->retransmits++;
         st->stats.retransmits++;
+        et_undo_note_rxt(c);
     } else {
         st->stats.bytes_out += s->len;
         c->bytes_out += s->len;
@@ -244,15 +245,13 @@ static uint32_t cwnd_allowance(const et_conn *c)
 static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin);
 static void send_new(et_conn *c, bool force, uint32_t cwnd_end);
 
-/* Marks [.., end) sent and makes sure the retransmission timer runs. */
+/* Marks [.., end) sent and makes sure the retransmission timer runs; a pending probe moves to
+   PTO after this segment (RFC 8985 §7.2: restarted after new data is sent). */
 static void advanced(et_conn *c, uint32_t end)
 {
     c->snd_nxt = end;
     if (seq_gt(end, c->snd_max)) c->snd_max = end;
-    if (c->retx_mode != ET_RETX_RTO) {
-        c->retx_mode = ET_RETX_RTO;
-        et_arm_retx_timer(c);
-    }
+    if (c->retx_mode != ET_RETX_RTO && c->retx_mode != ET_RETX_REO) et_arm_loss_timer(c);
 }
 
 /*
@@ -340,6 +339,14 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
         }
         break;
     }
+}
+
+bool et_output_probe(et_conn *c)
+{
+    if (c->sr_nxt == c->sr_end || (c->sr_nxt + 1 == c->sr_end && c->tail_open)) return false;
+    uint32_t before = c->snd_nxt;
+    send_new(c, false, et_seg_end(et_seg_at(c, c->sr_nxt)));
+    return c->snd_nxt != before;
 }
 
 void et_output(et_conn *c)
@@ -491,6 +498,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
         s->retx++; /* Karn: this segment gives no RTT sample any more */
         c->retransmits++;
         st->stats.retransmits++;
+        et_undo_note_rxt(c);
     } else {
         st->stats.bytes_out += n;
         c->bytes_out += n;

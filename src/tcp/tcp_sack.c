@@ -2,22 +2,28 @@
  * Selective acknowledgments: the receiver's SACK option (RFC 2018 §4, D-SACK of RFC 2883), and
  * the sender's scoreboard and loss recovery (RFC 6675).
  *
- * The scoreboard lives in the send ring: a segment the peer reports holding whole is marked
- * sacked (et_seg.sacked) and stays in its slot until the cumulative ACK covers it (RFC 2018 §8:
- * the peer may renege). Segments are never split, so a block that covers part of one marks
- * nothing of it. Beside the marks, three sequence numbers: sack_high (the end of the highest
- * sacked segment), lost_mark (IsLost of RFC 6675 §4, true of an unsacked segment that starts
- * below it) and high_rxt (HighRxt). No allocation; every walk is bounded by the segments in
- * flight, and runs only for ACKs that carry SACK blocks or while in recovery.
+ * The scoreboard lives in the send ring, three marks per segment (et_seg): sacked (the peer
+ * reports holding it whole; it stays in its slot until the cumulative ACK covers it, RFC 2018
+ * §8: the peer may renege), lost (deemed lost and not resent since) and rxt (resent in
+ * recovery and not deemed lost since), as Linux's SACKED/LOST/RETRANS bits. Segments are never
+ * split, so a block that covers part of one marks nothing of it. What marks a segment lost:
+ * RACK's clock (tcp_rack.c) when cfg.rack is on, otherwise IsLost (RFC 6675 §4); in both, the
+ * head after three duplicate ACKs that carry no SACK news. The pipe (RFC 6675 §4, counted as
+ * RFC 8985 and Linux count it) is the unsacked bytes sent that are not marked lost. No
+ * allocation; every walk is bounded by the segments in flight, and runs only for ACKs that
+ * carry SACK blocks or while in recovery.
  *
  * Choices where the RFCs leave room, and why:
  *  - IsLost counts sacked segments above (DupThresh = 3 of them) or more than 2 * SMSS sacked
  *    bytes, as RFC 6675 does with "discontiguous sequences" read as segments (Linux's count).
- *  - A partial ACK in recovery marks the new first segment lost unless it was retransmitted in
- *    this recovery already (RFC 6582's inference): a peer that negotiated SACK but sends no
+ *    It never marks a segment carrying rxt (RFC 6675's HighRxt: each hole is resent once per
+ *    recovery on SACK evidence; a lost retransmission is RACK's or the RTO's to find).
+ *  - Without RACK, a partial ACK in recovery marks the new first segment lost unless it was
+ *    retransmitted already (RFC 6582's inference): a peer that negotiated SACK but sends no
  *    blocks still recovers as NewReno would, one hole per round trip, not by timeout.
  *  - The rescue retransmission (NextSeg rule 4) needs SACK information: with no block received
- *    there is nothing to say the tail is lost rather than the ACKs late.
+ *    there is nothing to say the tail is lost rather than the ACKs late. With RACK on, rules 3
+ *    and 4 are not used: RACK's clock finds those losses, and the tail loss probe the tail's.
  *  - A timeout clears every mark (RFC 2018 §8 "SHOULD turn off all of the SACKed bits"); the
  *    marks that the peer then sends again let the go-back-N resend skip what it holds.
  */
@@ -96,8 +102,9 @@ static uint32_t seg_from(const et_conn *c, uint32_t seq)
     return lo;
 }
 
-/* Marks the segments that [start, end) covers whole. Returns how many were newly marked. */
-static uint32_t mark(et_conn *c, uint32_t start, uint32_t end)
+/* Marks the segments that [start, end) covers whole; each one newly marked was delivered
+   (RACK). Returns how many. */
+static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg *seg)
 {
     uint32_t n = 0;
     for (uint32_t i = seg_from(c, start); i != c->sr_end; i++) {
@@ -105,19 +112,23 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end)
         if (seq_gt(et_seg_end(s), end)) break;
         if (!s->sacked) {
             s->sacked = 1;
+            s->lost = s->rxt = 0;
             c->n_sacked++;
             n++;
+            if (c->rack_ok) et_rack_delivered(c, s, seg);
         }
     }
     return n;
 }
 
-/* Recomputes sack_high and raises lost_mark (RFC 6675 §4 IsLost): walking down from the highest
-   segment sent, the first unsacked one with DupThresh sacked segments, or more than
-   (DupThresh - 1) * SMSS sacked bytes, above it is lost, and so is every unsacked one below. */
+/* Recomputes sack_high and, without RACK, marks losses by IsLost (RFC 6675 §4): walking down
+   from the highest segment sent, the first unsacked one with DupThresh sacked segments, or
+   more than (DupThresh - 1) * SMSS sacked bytes, above it is lost, and so is every unsacked
+   one below (those resent in this recovery excepted: rxt). */
 static void rescan(et_conn *c)
 {
     uint32_t cnt = 0, bytes = 0;
+    bool lost = false;
     for (uint32_t i = c->sr_end; i != c->sr_una;) {
         et_seg *s = et_seg_at(c, --i);
         if (!seq_lt(s->seq, c->snd_max)) continue;
@@ -125,16 +136,21 @@ static void rescan(et_conn *c)
             if (!cnt) c->sack_high = et_seg_end(s);
             cnt++;
             bytes += s->len;
-        } else if (cnt >= DUP_THRESH || bytes > (DUP_THRESH - 1) * c->send_mss) {
-            if (seq_gt(et_seg_end(s), c->lost_mark)) c->lost_mark = et_seg_end(s);
-            return;
+            continue;
         }
+        if (c->rack_ok) {
+            if (cnt) return; /* sack_high is known: RACK marks the losses */
+            continue;
+        }
+        if (cnt >= DUP_THRESH || bytes > (DUP_THRESH - 1) * c->send_mss) lost = true;
+        if (lost && !s->rxt) s->lost = 1;
     }
 }
 
 /* Is block b (of n, in the order received) to be believed? Counts it when not. D-SACK blocks
-   (RFC 2883 §4: the first block, below the ACK or inside the second) are counted apart. */
-static bool blk_ok(et_conn *c, const et_tcp_seg *seg, uint32_t b)
+   (RFC 2883 §4: the first block, below the ACK or inside the second) are counted apart and
+   reported in *dsack. */
+static bool blk_ok(et_conn *c, const et_tcp_seg *seg, uint32_t b, uint32_t *dsack)
 {
     et_stack *st = c->st;
     const et_sack_blk *k = &seg->opt.sack[b];
@@ -146,6 +162,8 @@ static bool blk_ok(et_conn *c, const et_tcp_seg *seg, uint32_t b)
          (seg->opt.n_sack > 1 && seq_ge(k->start, seg->opt.sack[1].start) &&
           seq_le(k->end, seg->opt.sack[1].end)))) {
         st->stats.dsack_received++;
+        *dsack |= ET_SACK_DSACK;
+        et_undo_dsack(c, k->start, k->end);
         return false;
     }
     bool ok = sane && seq_ge(k->start, lo);
@@ -157,87 +175,105 @@ static bool blk_ok(et_conn *c, const et_tcp_seg *seg, uint32_t b)
     return ok;
 }
 
-bool et_sack_input(et_conn *c, const et_tcp_seg *s)
+uint32_t et_sack_input(et_conn *c, const et_tcp_seg *s)
 {
-    if (!c->sack_ok) return false;
+    if (!c->sack_ok) return 0;
     if (s->opt.sack_bad) c->st->stats.sack_blocks_ignored++;
-    uint32_t newly = 0;
+    uint32_t newly = 0, flags = 0;
     for (uint32_t b = 0; b < s->opt.n_sack; b++)
-        if (blk_ok(c, s, b)) newly += mark(c, s->opt.sack[b].start, s->opt.sack[b].end);
-    if (!newly) return false;
+        if (blk_ok(c, s, b, &flags)) newly += mark(c, s->opt.sack[b].start, s->opt.sack[b].end, s);
+    if (!newly) return flags;
     rescan(c);
-    return true;
+    return flags | ET_SACK_NEW;
 }
 
 void et_sack_una_moved(et_conn *c)
 {
-    if (seq_lt(c->lost_mark, c->snd_una)) c->lost_mark = c->snd_una;
-    if (seq_lt(c->high_rxt, c->snd_una)) c->high_rxt = c->snd_una;
-    if (!c->n_sacked) c->sack_high = c->snd_una;
+    if (!c->n_sacked || seq_lt(c->sack_high, c->snd_una)) c->sack_high = c->snd_una;
 }
 
 void et_sack_clear(et_conn *c)
 {
-    for (uint32_t i = c->sr_una; i != c->sr_end; i++) et_seg_at(c, i)->sacked = 0;
+    for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
+        et_seg *s = et_seg_at(c, i);
+        s->sacked = s->lost = s->rxt = 0;
+    }
     c->n_sacked = 0;
-    c->sack_high = c->lost_mark = c->high_rxt = c->snd_una;
+    c->sack_high = c->snd_una;
 }
 
 /* ---- sender: recovery (RFC 6675 §5) ---- */
-
-/* The end of what of segment s was sent: a segment the peer's window split ends at SND.MAX. */
-static uint32_t sent_end(const et_conn *c, const et_seg *s)
-{
-    uint32_t end = et_seg_end(s);
-    return seq_gt(end, c->snd_max) ? c->snd_max : end;
-}
 
 /* Resends segment idx for recovery; counts it. The bytes sent, 0 if the buffer was busy. */
 static uint32_t resend(et_conn *c, uint32_t idx)
 {
     uint32_t n = et_resend_seg(c, idx);
     if (n) {
+        et_seg *s = et_seg_at(c, idx);
+        s->lost = 0;
+        s->rxt = 1;
         c->sack_retransmits++;
         c->st->stats.sack_retransmits++;
     }
     return n;
 }
 
+/* The first segment marked lost, from ring index i on (sr_end if none). */
+static uint32_t next_lost(const et_conn *c, uint32_t i)
+{
+    for (; i != c->sr_end; i++) {
+        const et_seg *s = et_seg_at(c, i);
+        if (!seq_lt(s->seq, c->snd_max)) return c->sr_end;
+        if (s->lost) return i;
+    }
+    return i;
+}
+
 void et_sack_enter_recovery(et_conn *c)
 {
     et_stack *st = c->st;
     /* Step 4.1-4.2: RecoveryPoint = HighData; ssthresh = cwnd = FlightSize / 2. */
+    et_undo_begin(c);
     c->in_recovery = true;
     c->recover = c->snd_max;
-    c->high_rxt = c->snd_una;
     c->rescue_done = false;
     et_cc_on_sack_loss(&c->cc, c->snd_nxt - c->snd_una, st->now_ns);
     st->stats.fast_retransmits++;
     st->stats.sack_recoveries++;
-    /* Step 4.3: the first segment goes at once, whatever pipe says; it is lost by definition
-       (DupThresh duplicates, or IsLost(HighACK + 1)). A sacked one means the peer reneged: the
-       timeout takes care of it (RFC 2018 §8). */
+    /* Step 4.3: the first lost segment goes at once, whatever pipe says. Entered on DupThresh
+       duplicates or IsLost(HighACK + 1), that is the head (lost by definition, unless resent
+       already); entered by RACK, the first it marked. A sacked head means the peer reneged:
+       the timeout takes care of it (RFC 2018 §8). */
     if (c->sr_una != c->sr_end && seq_lt(c->snd_una, c->snd_max)) {
         et_seg *s = et_seg_at(c, c->sr_una);
-        if (seq_gt(sent_end(c, s), c->lost_mark)) c->lost_mark = sent_end(c, s);
-        if (!s->sacked && resend(c, c->sr_una)) c->high_rxt = sent_end(c, s);
+        if (!c->rack_ok && !s->rxt) et_sack_mark_lost(s);
+        uint32_t i = next_lost(c, c->sr_una);
+        if (i != c->sr_end) resend(c, i);
     }
-    c->retx_mode = ET_RETX_RTO;
-    et_arm_retx_timer(c);
+    et_arm_loss_timer(c);
+}
+
+void et_sack_dupthresh(et_conn *c)
+{
+    /* Three duplicate ACKs with no SACK news: the head is lost whatever RACK says (a peer whose
+       blocks do not reach us still recovers in a round trip). */
+    if (c->sr_una != c->sr_end) {
+        et_seg *s = et_seg_at(c, c->sr_una);
+        if (!s->rxt) et_sack_mark_lost(s);
+    }
+    et_sack_enter_recovery(c);
 }
 
 void et_sack_partial_ack(et_conn *c)
 {
-    if (c->sr_una == c->sr_end) return;
+    if (c->sr_una == c->sr_end || c->rack_ok) return;
     et_seg *s = et_seg_at(c, c->sr_una);
-    /* Not the rescue either: it went after the segments this ACK was for. */
-    if (c->rescue_done && seq_ge(s->seq, c->rescue_rxt)) return;
-    if (!s->sacked && seq_ge(s->seq, c->high_rxt) && seq_gt(sent_end(c, s), c->lost_mark))
-        c->lost_mark = sent_end(c, s);
+    /* Not one resent in this recovery (the rescue included): it went after the segments this
+       ACK was for. */
+    if (!s->sacked && !s->rxt && seq_lt(s->seq, c->snd_max)) s->lost = 1;
 }
 
-/* Bytes of segment s sent and not acknowledged. */
-static uint32_t out_bytes(const et_conn *c, const et_seg *s)
+uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s)
 {
     uint32_t from = seq_gt(c->snd_una, s->seq) ? c->snd_una : s->seq;
     uint32_t end = et_seg_end(s);
@@ -245,18 +281,15 @@ static uint32_t out_bytes(const et_conn *c, const et_seg *s)
     return seq_gt(end, from) ? end - from : 0;
 }
 
-/* RFC 6675 §4 SetPipe: an unsacked segment counts once unless lost (the original left the
-   network), and once more if retransmitted in this recovery (below HighRxt). */
+/* RFC 6675 §4 SetPipe, as RFC 8985 and Linux count it: every unsacked byte sent that is not
+   marked lost is in the network (a resent one once: the original is presumed gone). */
 static uint32_t pipe_of(const et_conn *c)
 {
     uint32_t pipe = 0;
     for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
         const et_seg *s = et_seg_at(c, i);
         if (!seq_lt(s->seq, c->snd_max)) break;
-        if (s->sacked) continue;
-        uint32_t n = out_bytes(c, s);
-        if (!seq_lt(s->seq, c->lost_mark)) pipe += n;
-        if (seq_lt(s->seq, c->high_rxt)) pipe += n;
+        if (!s->sacked && !s->lost) pipe += et_seg_out_bytes(c, s);
     }
     return pipe;
 }
@@ -270,47 +303,38 @@ static bool room_for_one(const et_conn *c, uint32_t pipe)
 uint32_t et_sack_output_lost(et_conn *c)
 {
     uint32_t pipe = pipe_of(c);
-    /* NextSeg rule 1: the first unsacked segment above HighRxt that IsLost says is lost. */
-    for (uint32_t i = seg_from(c, c->high_rxt); i != c->sr_end; i++) {
-        et_seg *s = et_seg_at(c, i);
-        if (!seq_lt(s->seq, c->lost_mark) || !seq_lt(s->seq, c->snd_max)) break;
-        if (s->sacked) continue;
+    /* NextSeg rule 1: segments marked lost, lowest first. */
+    for (uint32_t i = next_lost(c, c->sr_una); i != c->sr_end; i = next_lost(c, i + 1)) {
         if (!room_for_one(c, pipe)) break;
         uint32_t n = resend(c, i);
         if (!n) break;
-        c->high_rxt = sent_end(c, s);
         pipe += n;
     }
-    /* The head after a partial ACK may start below HighRxt's segment boundary: seg_from found
-       the segment starting at or after it, which is what rule 1 asks for. */
     return pipe;
 }
 
 void et_sack_output_rest(et_conn *c, uint32_t pipe)
 {
-    /* Rule 3: unsacked, not retransmitted, below the highest sacked octet: probably lost. */
-    for (uint32_t i = seg_from(c, c->high_rxt); c->n_sacked && i != c->sr_end; i++) {
+    if (c->rack_ok) return; /* RACK's clock and the tail loss probe do rules 3 and 4's work */
+    /* Rule 3: unsacked, not resent, below the highest sacked octet: probably lost. */
+    for (uint32_t i = c->sr_una; c->n_sacked && i != c->sr_end; i++) {
         et_seg *s = et_seg_at(c, i);
         if (!seq_lt(s->seq, c->sack_high) || !seq_lt(s->seq, c->snd_max)) break;
-        if (s->sacked) continue;
+        if (s->sacked || s->rxt) continue;
         if (!room_for_one(c, pipe)) return;
         uint32_t n = resend(c, i);
         if (!n) return;
-        c->high_rxt = sent_end(c, s);
         pipe += n;
     }
     /* Rule 4: one rescue retransmission per recovery, of the highest unsacked segment not
-       retransmitted yet, when nothing else may go (RFC 6675 §4; HighRxt is not moved). */
+       resent yet, when nothing else may go (RFC 6675 §4). */
     if (c->rescue_done || !c->n_sacked || !room_for_one(c, pipe)) return;
     if (c->sr_nxt != c->sr_end && !c->tail_open) return; /* new data is still to go */
     for (uint32_t i = c->sr_end; i != c->sr_una;) {
         et_seg *s = et_seg_at(c, --i);
         if (!seq_lt(s->seq, c->snd_max) || s->sacked) continue;
-        if (seq_lt(s->seq, c->high_rxt)) return;
-        if (resend(c, i)) {
-            c->rescue_done = true;
-            c->rescue_rxt = s->seq;
-        }
+        if (s->rxt) return;
+        if (resend(c, i)) c->rescue_done = true;
         return;
     }
 }

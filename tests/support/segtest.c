@@ -144,6 +144,11 @@ void sg_config(efvitcp_config *cfg)
     cfg->delayed_ack_us = 0;
     cfg->cc = EFVITCP_CC_NEWRENO;
     cfg->fast_path = th_fast_path();
+    /* The scripts pin RFC 6298's timer and RFC 6675's DupThresh rules, and count segments
+       against RFC 5681's initial window: RACK-TLP and RFC 6928's window have tests of their
+       own (test_seg_rack.c, test_seg_iw.c) that turn them on. */
+    cfg->rack = false;
+    cfg->initial_window = 0;
 }
 
 void sg_cleanup(void)
