@@ -2,7 +2,8 @@
  * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
  *
  *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE]
- *               [--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--stats] [--bulk] [-v]
+ *               [--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--no-rack]
+ *               [--peer-no-sack] [--stats] [--bulk] [-v]
  *
  * --seeds      one seed N or a range FIRST..LAST (default 1..100)
  * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
@@ -19,6 +20,8 @@
  *              (cfg.fast_path) switched, and require the same frames bit for bit
  * --no-fast-path  both stacks without header prediction: every segment takes the general path
  * --no-sack       both stacks with cfg.sack off: SACK never offered, NewReno recovery
+ * --no-rack       both stacks with cfg.rack off: RFC 6675's DupThresh rules, no tail loss probes
+ * --peer-no-sack  the client with cfg.sack off: the server meets a peer that never offers SACK
  * --syn-cookies   the server answers every SYN with a SYN cookie (EFVITCP_SYN_COOKIES_ALWAYS):
  *              each handshake completes from the cookie, under the profile's faults
  * --stats      goodput in virtual time per profile, relative to clean, and fault counts
@@ -61,11 +64,11 @@ static double wall_now(void)
    output (for a pager). */
 static void usage(FILE *out, const char *argv0, bool full)
 {
-    fprintf(
-        out,
-        "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
-        "[--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--stats] [--bulk] [-v]\nprofiles:",
-        argv0);
+    fprintf(out,
+            "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
+            "[--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--no-rack] [--peer-no-sack] "
+            "[--stats] [--bulk] [-v]\nprofiles:",
+            argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(out, " %s", sim_profile_names[i]);
     fprintf(out,
             " mixed all\nlinks: mem, efvi (emulated EF10 ports), efct (emulated EFCT ports)%s\n",
@@ -82,6 +85,8 @@ static void usage(FILE *out, const char *argv0, bool full)
           "                  require the same frames bit for bit\n"
           "  --no-fast-path  both stacks without header prediction\n"
           "  --no-sack       both stacks without SACK (cfg.sack off: NewReno recovery)\n"
+          "  --no-rack       both stacks without RACK-TLP (cfg.rack off: RFC 6675 DupThresh)\n"
+          "  --peer-no-sack  the client without SACK: a peer that never offers it\n"
           "  --stats         goodput per profile relative to clean, and fault counts\n"
           "  --bulk          plain bulk transfers (what --stats measures)\n"
           "  -v              parameters, outcome and frame hash of every run\n"
@@ -165,8 +170,9 @@ static void print_stats(const prof_stats *ps, int link)
     }
 }
 
-/* --no-sack: both stacks with cfg.sack off (a flag of the whole run, like the profile range). */
-static bool no_sack;
+/* --no-sack, --no-rack, --peer-no-sack: loss recovery choices (flags of the whole run, like
+   the profile range). */
+static bool no_sack, no_rack, peer_no_sack;
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
 static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const char *pcap,
@@ -181,7 +187,9 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
                   .bulk = bulk,
                   .no_fast_path = no_fast_path,
                   .syn_cookies = cookies,
-                  .no_sack = no_sack};
+                  .no_sack = no_sack,
+                  .no_rack = no_rack,
+                  .peer_no_sack = peer_no_sack};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
@@ -242,10 +250,11 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
     else
         snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s%s%s.pcap", seed,
                  sim_profile_names[prof], link ? "-" : "", link ? sim_link_names[link] : "");
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s%s%s -v --pcap %s\n", argv0, seed,
-           sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s%s%s%s%s -v --pcap %s\n", argv0,
+           seed, sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
            bulk ? " --bulk" : "", no_fast_path ? " --no-fast-path" : "",
-           cookies ? " --syn-cookies" : "", no_sack ? " --no-sack" : "", cap);
+           cookies ? " --syn-cookies" : "", no_sack ? " --no-sack" : "",
+           no_rack ? " --no-rack" : "", peer_no_sack ? " --peer-no-sack" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -314,6 +323,10 @@ int main(int argc, char **argv)
             cookies = true;
         } else if (strcmp(a, "--no-sack") == 0) {
             no_sack = true;
+        } else if (strcmp(a, "--no-rack") == 0) {
+            no_rack = true;
+        } else if (strcmp(a, "--peer-no-sack") == 0) {
+            peer_no_sack = true;
         } else if (strcmp(a, "--bulk") == 0) {
             bulk = true;
         } else {

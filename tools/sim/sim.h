@@ -49,6 +49,9 @@ typedef struct sim_opts {
     bool no_fast_path; /* both stacks with cfg.fast_path off (header prediction) */
     bool syn_cookies;  /* the server answers every SYN with a SYN cookie (cfg.syn_cookies) */
     bool no_sack;      /* both stacks with cfg.sack off (RFC 2018 not offered) */
+    bool no_rack;      /* both stacks with cfg.rack off (RFC 6675's DupThresh rules, no TLP) */
+    bool peer_no_sack; /* the client alone with cfg.sack off: a server whose peer never offers
+                          SACK */
 } sim_opts;
 
 typedef struct sim_result {
