@@ -181,7 +181,9 @@ static void tlp_fire(et_conn *c)
     et_stack *st = c->st;
     c->tlp_retrans = false;
     if (!et_output_probe(c)) {
-        uint32_t i = c->sr_nxt;
+        /* The highest segment sent, from the ring's end: one the peer's window let go only in
+           part lies at sr_nxt itself. */
+        uint32_t i = c->sr_end;
         while (i != c->sr_una && !seq_lt(et_seg_at(c, i - 1)->seq, c->snd_max)) i--;
         if (i == c->sr_una || !et_resend_seg(c, i - 1)) {
             et_arm_rto(c); /* nothing to probe with, or the buffer is busy: the RTO covers */
@@ -224,10 +226,18 @@ void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, boo
         /* A probe of new data needs nothing more (RACK finds what it uncovered); a D-SACK says
            the original and the probe both arrived: no loss. */
         c->tlp_on = false;
-    } else if (seq_gt(seg->ack, c->tlp_end)) {
-        /* The ACK went past the probe with no D-SACK: the probe repaired a loss, and the
-           congestion response is owed (RFC 8985 §7.4.2; as a recovery that ends at once). */
+    } else if (una_moved) {
+        /* SND.UNA reached the probe with no D-SACK: most likely the probe repaired a loss, and
+           the congestion response is owed (RFC 8985 §7.4.2; as a recovery that ends at once).
+           Linux waits for an ACK beyond TLP.end_seq instead, and meanwhile sends no probe, so
+           a loss in the next flight waits for the RTO. Here the episode ends now and the
+           response is undone if the probe's D-SACK follows (the original was only late). */
         c->tlp_on = false;
+        et_undo_begin(c);
+        c->undo_any = true;
+        c->undo_retrans = 1;
+        c->undo_marker = c->tlp_end - 1; /* the probe's D-SACK ends at TLP.end_seq */
+        c->recover = c->tlp_end;         /* the episode lasts until SND.UNA passes it */
         et_cc_on_sack_loss(&c->cc, c->snd_max - c->snd_una, c->st->now_ns);
         c->st->stats.tlp_recoveries++;
     } else if (!una_moved && !(sack_flags & ET_SACK_NEW) && !seg->len) {

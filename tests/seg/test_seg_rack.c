@@ -85,8 +85,9 @@ static void test_probe_of_the_last_segment_at_pto(void)
     CHECK_EQ(st.rto_events, 1);
 }
 
-/* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the next
-   ACK beyond the probe shows the loss and cwnd is reduced once (§7.4). */
+/* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
+   that reaches the probe without a D-SACK shows the loss and cwnd is reduced once (§7.4). A
+   loss of the next flight gets a probe of its own. */
 static void test_probe_repairs_a_lost_tail(void)
 {
     efvitcp_config cfg = rack_cfg();
@@ -96,22 +97,50 @@ static void test_probe_repairs_a_lost_tail(void)
     sg_advance(t, SG_MS);
     sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
     EXPECT_NOTHING(t);
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
     CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
     EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
     sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
     EXPECT_NOTHING(t);
-    efvitcp_conn_stats before;
-    sg_conn_stats(t, &before);
-    REQUIRE(send_segs(t, 401, 1));
-    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
     efvitcp_stats st;
     sg_stats(t, &st);
     CHECK_EQ(st.tlp_recoveries, 1);
-    CHECK_EQ(st.rto_events, 0);
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
     CHECK(cs.ssthresh < before.ssthresh);
+    REQUIRE(send_segs(t, 401, 1)); /* lost too */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 2);
+    CHECK_EQ(st.rto_events, 0);
     CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* The original was only late: its ACK reaches the probe first (cwnd reduced), then the probe
+   comes back as a D-SACK and the reduction is undone. */
+static void test_needless_probe_is_undone(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK(cs.ssthresh < before.ssthresh);
+    sack_ack(t, S(401), 1, (uint32_t[]){S(301), S(401)});
+    EXPECT_NOTHING(t);
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.ssthresh, before.ssthresh);
+    CHECK(cs.cwnd >= before.cwnd);
+    CHECK_EQ(cs.spurious_undone, 1);
 }
 
 /* New data waiting for cwnd is the probe (§7.3): it goes whatever cwnd says. */
@@ -131,6 +160,31 @@ static void test_probe_of_new_data(void)
     EXPECT_WL(t, TH_ACK | TH_PSH, S(101 + n * mss), P(1), 16384, mss);
     EXPECT_NOTHING(t);
     CHECK(c->tlp_on && !c->tlp_retrans);
+}
+
+/* The peer's window let the only segment in flight go in part: the probe resends that part
+   (found from the ring's end: the segment is at sr_nxt, not below it). */
+static void test_probe_of_a_segment_sent_in_part(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = sg_server(&cfg);
+    t->win = 150; /* segments of 150 bytes (the largest window offered) */
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(sg_state(t) == EFVITCP_ESTABLISHED);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 300, false), 300);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 150);
+    sg_advance(t, SG_MS);
+    sg_send_w(t, TH_ACK, P(1), S(151), 100, NULL, 0); /* room for 100 of the next 150 */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(151), P(1), 16384, 100);
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(151), P(1), 16384, 100);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.rto_events, 0);
 }
 
 /* cfg.rack off: no probe; the RTO alone. */
@@ -355,7 +409,9 @@ int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_probe_repairs_a_lost_tail);
+    RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
+    RUN(test_probe_of_a_segment_sent_in_part);
     RUN(test_no_probe_without_rack);
     RUN(test_reordering_window_then_loss);
     RUN(test_reordering_is_not_loss);

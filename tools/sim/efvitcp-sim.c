@@ -48,6 +48,7 @@
 typedef struct prof_stats {
     uint64_t runs, failed, payload, t_data, frames, polls;
     uint64_t retransmits, rto, fast;
+    uint64_t rack, tlp, undo; /* RACK losses, tail loss probes, spurious responses undone */
     uint64_t nic; /* emulated NICs: frames dropped or discarded, failed CTPIO sends, overflows */
     double wall;
     et_wire_stats wire;
@@ -149,9 +150,10 @@ static void print_stats(const prof_stats *ps, int link)
 {
     double clean =
         ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data : 0.0;
-    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s%s\n", "profile",
-           "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto", "loss",
-           "burst", "part", "dup", "corrupt", "fixed", "queue", link ? "     nic" : "");
+    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %6s %7s %7s %7s %7s %7s %7s %7s%s\n",
+           "profile", "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto",
+           "rack", "tlp", "undo", "loss", "burst", "part", "dup", "corrupt", "fixed", "queue",
+           link ? "     nic" : "");
     for (int p = 0; p < PROF_COUNT; p++) {
         const prof_stats *s = &ps[p];
         if (!s->runs) continue;
@@ -159,12 +161,12 @@ static void print_stats(const prof_stats *ps, int link)
         char rel[16] = "-";
         if (clean > 0) snprintf(rel, sizeof(rel), "%.3f", g / clean);
         printf("%-9s %6" PRIu64 " %6" PRIu64 " %10.1f %10.1f %8s %9.2f %8" PRIu64 " %8" PRIu64
-               " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-               " %7" PRIu64,
+               " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+               " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64,
                sim_profile_names[p], s->runs, s->failed, s->payload / 1e6, g * 1e3, rel, s->wall,
-               s->retransmits, s->rto, s->wire.fault_loss, s->wire.fault_burst_loss,
-               s->wire.fault_partition, s->wire.fault_dup, s->wire.fault_corrupt,
-               s->wire.fault_corrupt_fixed, s->wire.drop_queue);
+               s->retransmits, s->rto, s->rack, s->tlp, s->undo, s->wire.fault_loss,
+               s->wire.fault_burst_loss, s->wire.fault_partition, s->wire.fault_dup,
+               s->wire.fault_corrupt, s->wire.fault_corrupt_fixed, s->wire.drop_queue);
         if (link) printf(" %8" PRIu64, s->nic);
         printf("\n");
     }
@@ -237,6 +239,9 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
         ps[prof].retransmits += r.cli.retransmits + r.srv.retransmits;
         ps[prof].rto += r.cli.rto_events + r.srv.rto_events;
         ps[prof].fast += r.cli.fast_retransmits + r.srv.fast_retransmits;
+        ps[prof].rack += r.cli.rack_losses + r.srv.rack_losses;
+        ps[prof].tlp += r.cli.tlp_probes + r.srv.tlp_probes;
+        ps[prof].undo += r.cli.spurious_undone + r.srv.spurious_undone;
         add_wire(&ps[prof].wire, &r.wire);
         ps[prof].nic += r.nic_rx_nodesc + r.nic_discard + r.nic_ctpio_fail + r.nic_oflow;
         return true;
