@@ -66,12 +66,12 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     uint32_t freed = 0;
     uint64_t rtt = 0;
     bool rtt_ok = false, retx = false;
+    uint32_t first = c->sr_una;
     while (c->sr_una != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_una);
         if (seq_gt(et_seg_end(s), ack)) break;
         retx |= s->retx != 0;
         c->n_sacked -= s->sacked;
-        if (c->rack_ok && !s->sacked) et_rack_delivered(c, s, seg); /* RFC 8985 §6.2 */
         if (s->sent_ns) {
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
@@ -86,6 +86,8 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
        retransmitted from a control buffer counts too: tx_range marks it. */
     if (retx) rtt_ok = ts_rtt(c, seg, &rtt);
     if (rtt_ok) et_rtt_sample(c, rtt);
+    /* RFC 8985 §6.2: the freed slots still hold their segments' send times. */
+    if (c->rack_ok && freed) et_rack_acked(c, first, c->sr_una, seg, retx);
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
