@@ -126,18 +126,18 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     return freed != 0;
 }
 
-/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. sack_news: the ACK
-   marked segments sacked. */
-static void dup_ack(et_conn *c, bool sack_news)
+/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. with_blocks: the ACK
+   carried SACK blocks. */
+static void dup_ack(et_conn *c, bool with_blocks)
 {
     et_stack *st = c->st;
     if (c->sack_ok) {
         /* RFC 6675 §5 (a): DupThresh duplicates start recovery too; the scoreboard, not cwnd
-           inflation, then counts what left the network. With RACK, SACK news is RACK's to
-           judge by time (RFC 8985 §6.2: reordering is not loss); three duplicates without any
-           still mean the head is lost. */
+           inflation, then counts what left the network. With RACK, duplicates that carry
+           blocks are RACK's to judge by time (RFC 8985 §6.2: reordering is not loss); three
+           without any (a peer whose blocks never come) still mean the head is lost. */
         if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1) &&
-            !(c->rack_ok && sack_news))
+            !(c->rack_ok && with_blocks))
             et_sack_dupthresh(c);
         return;
     }
@@ -426,7 +426,7 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
         if (c->probes_out)
             c->probes_out--;
         else
-            dup_ack(c, sacked);
+            dup_ack(c, s->opt.n_sack != 0);
     }
     if (c->rack_ok) {
         /* RFC 8985: the probe's outcome, then loss detection by time (which starts recovery

@@ -303,6 +303,46 @@ static void test_lost_retransmission(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* Three duplicate ACKs without SACK blocks (a peer that negotiated SACK and sends none): the
+   head is lost whatever RACK says, and goes at once. */
+static void test_three_duplicates_without_blocks(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 5));
+    sg_advance(t, SG_MS);
+    for (int i = 0; i < 2; i++) {
+        sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+        EXPECT_NOTHING(t);
+    }
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.sack_recoveries, 1);
+    CHECK_EQ(st.rack_losses, 0);
+}
+
+/* Duplicates that carry SACK news are RACK's to judge: one sacked segment, reordering window
+   still open, so the third of them retransmits nothing. */
+static void test_duplicates_with_blocks_wait_for_rack(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 5));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.sack_recoveries, 0);
+}
+
 /* ---- undo (RFC 3708, RFC 3522, RFC 4015) ---- */
 
 /* Two retransmissions, both reported needless by D-SACKs: the recovery is undone, cwnd and
@@ -417,6 +457,8 @@ int main(void)
     RUN(test_reordering_is_not_loss);
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
+    RUN(test_three_duplicates_without_blocks);
+    RUN(test_duplicates_with_blocks_wait_for_rack);
     RUN(test_undo_by_dsack);
     RUN(test_no_undo_for_a_real_loss);
     RUN(test_undo_spurious_timeout_by_timestamps);
