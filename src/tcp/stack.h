@@ -434,7 +434,8 @@ void et_sack_note_dup(et_conn *c, uint32_t start, uint32_t end);
 #define ET_SACK_NEW   1u
 #define ET_SACK_DSACK 2u
 uint32_t et_sack_input(et_conn *c, const et_tcp_seg *s);
-/* Sender: DupThresh duplicate ACKs without SACK news: the head is lost, recovery begins. */
+/* Sender: DupThresh duplicate ACKs (with RACK: without SACK blocks): the head is lost, recovery
+   begins. */
 void et_sack_dupthresh(et_conn *c);
 /* Sender: enters loss recovery (RFC 6675 §5 step 4): cwnd, RecoveryPoint, the first hole. */
 void et_sack_enter_recovery(et_conn *c);

@@ -8,8 +8,8 @@
  * recovery and not deemed lost since), as Linux's SACKED/LOST/RETRANS bits. Segments are never
  * split, so a block that covers part of one marks nothing of it. What marks a segment lost:
  * RACK's clock (tcp_rack.c) when cfg.rack is on, otherwise IsLost (RFC 6675 §4); in both, the
- * head after three duplicate ACKs that carry no SACK news. The pipe (RFC 6675 §4, counted as
- * RFC 8985 and Linux count it) is the unsacked bytes sent that are not marked lost. No
+ * head after three duplicate ACKs (with RACK: that carry no SACK blocks). The pipe (RFC 6675 §4,
+ * counted as RFC 8985 and Linux count it) is the unsacked bytes sent that are not marked lost. No
  * allocation; every walk is bounded by the segments in flight, and runs only for ACKs that
  * carry SACK blocks or while in recovery.
  *
@@ -255,8 +255,8 @@ void et_sack_enter_recovery(et_conn *c)
 
 void et_sack_dupthresh(et_conn *c)
 {
-    /* Three duplicate ACKs with no SACK news: the head is lost whatever RACK says (a peer whose
-       blocks do not reach us still recovers in a round trip). */
+    /* Three duplicate ACKs (with RACK: without blocks): the head is lost whatever RACK says (a peer
+       whose blocks do not reach us still recovers in a round trip). */
     if (c->sr_una != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_una);
         if (!s->rxt) et_sack_mark_lost(s);
