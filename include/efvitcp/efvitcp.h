@@ -240,6 +240,27 @@ typedef struct efvitcp_config {
     /** Rows of the published connection table: connections beyond them are counted but not
         listed. 0..1<<20, capped at max_conns. Default 1024. */
     uint32_t stat_max_conns;
+
+    /* --- loss recovery (issue 13; docs/engine.md "Loss recovery") --- */
+    /** Selective acknowledgments (RFC 2018): SACK-permitted is offered in our SYN, and answered
+        in a SYN-ACK when the peer's SYN offered it. Once both sides agree, our ACKs report the
+        out-of-order islands we hold (and duplicates, RFC 2883 D-SACK), and the peer's reports
+        drive loss recovery by RFC 6675 (several losses of one window repaired in about one
+        round trip, with data flowing both ways too). false: never offered, NewReno recovery
+        (RFC 6582) alone, as before. Default true. */
+    bool sack;
+    /** RACK-TLP (RFC 8985), on connections with SACK: a segment is deemed lost once one sent
+        after it was delivered and a reordering window (a quarter of the smallest RTT, widened
+        by D-SACKs) has passed, instead of after three duplicate ACKs; a lost retransmission is
+        found the same way. And tail loss probes: with data in flight and no ACK for 2 * SRTT,
+        one segment (new data, or the last one again) goes so that a lost tail is repaired in
+        about two round trips instead of an RTO. false: RFC 6675's DupThresh rules and the RTO
+        alone. Default true. */
+    bool rack;
+    /** The initial congestion window in segments (RFC 6928: min(n * MSS, max(2 * MSS, n *
+        1460)) bytes), also the restart window after idle. 0 = RFC 5681 §3.1's 2 to 4 segments
+        by MSS. 0..64. Default 10, as Linux. */
+    uint32_t initial_window;
 } efvitcp_config;
 
 /** Fills the first size bytes of *cfg: the documented defaults for the fields this library
@@ -368,6 +389,21 @@ typedef struct efvitcp_stats {
                              (cfg.max_half_open) */
     uint64_t tx_timestamps_lost; /**< transmit timestamp reports dropped because the
                                       connection's queue (cfg.tx_timestamps) was full */
+    /* SACK (cfg.sack; docs/engine.md "Loss recovery") */
+    uint64_t sack_recoveries;     /**< loss recoveries run by RFC 6675 (SACK scoreboard) */
+    uint64_t sack_retransmits;    /**< segments those recoveries retransmitted (rescue included) */
+    uint64_t sack_blocks_ignored; /**< SACK blocks received and not trusted: outside what we
+                                       sent, below SND.UNA (not D-SACK), overlapping another of
+                                       the same ACK, inverted, or in a malformed or repeated
+                                       option */
+    uint64_t dsack_received;      /**< D-SACK blocks received (RFC 2883): a duplicate arrived */
+    uint64_t dsack_sent;          /**< ACKs of ours reporting a duplicate segment (RFC 2883) */
+    /* RACK-TLP (cfg.rack) and undo */
+    uint64_t rack_losses;     /**< segments RACK deemed lost by time (RFC 8985 §6.2) */
+    uint64_t tlp_probes;      /**< tail loss probes sent (RFC 8985 §7.3) */
+    uint64_t tlp_recoveries;  /**< losses a probe repaired (RFC 8985 §7.4: cwnd reduced) */
+    uint64_t spurious_undone; /**< congestion responses undone: D-SACK (RFC 3708) or an
+                                   echoed timestamp (RFC 3522) showed them spurious */
 } efvitcp_stats;
 
 /** TCP states (RFC 9293 §3.3.2). */
@@ -395,6 +431,13 @@ typedef struct efvitcp_conn_stats {
     uint32_t mss;                        /**< send MSS in use */
     uint32_t unacked, queued;            /**< bytes sent but unacknowledged / not yet sent */
     uint32_t recv_held;                  /**< bytes held for the user (unconsumed + out of order) */
+    /* --- added after 0.1.0 --- */
+    bool sack;                 /**< SACK was negotiated (cfg.sack and the peer's SYN) */
+    uint64_t sack_retransmits; /**< segments retransmitted by SACK-based recovery (RFC 6675) */
+    uint64_t rack_losses;      /**< segments RACK deemed lost by time (RFC 8985 §6.2) */
+    uint64_t tlp_probes;       /**< tail loss probes sent (RFC 8985 §7.3) */
+    uint64_t spurious_undone;  /**< congestion responses undone as spurious */
+    bool rack;                 /**< RACK-TLP runs on this connection (cfg.rack and SACK) */
 } efvitcp_conn_stats;
 
 /** Returns a constant name such as "ESTABLISHED". */

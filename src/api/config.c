@@ -34,6 +34,9 @@ static void config_default(efvitcp_config *cfg)
     cfg->keepalive_ms = 0;
     cfg->slow_start_after_idle = true;
     cfg->fin_wait2_timeout_ms = 60000;
+    cfg->sack = true;
+    cfg->rack = true;
+    cfg->initial_window = 10;
     cfg->keepalive_intvl_ms = 1000;
     cfg->keepalive_probes = 5;
     cfg->user_timers = 4;
@@ -92,6 +95,7 @@ const char *et_config_validate(const efvitcp_config *cfg)
     if (cfg->cc != EFVITCP_CC_NONE && cfg->cc != EFVITCP_CC_NEWRENO && cfg->cc != EFVITCP_CC_CUBIC)
         return "config: cc must be EFVITCP_CC_NONE, _NEWRENO or _CUBIC";
     RANGE(keepalive_intvl_ms, 1, 0xffffffffu);
+    RANGE(initial_window, 0, 64);
     RANGE(keepalive_probes, 1, 255);
     if (cfg->mss != 0 && cfg->mss < 88) return "config: mss must be 0 (auto) or >= 88";
     RANGE(user_timers, 0, 64);

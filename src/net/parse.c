@@ -75,9 +75,19 @@ bool et_parse_tcp_options(const uint8_t *p, uint32_t len, et_tcp_opts *out)
             out->tsval = rd32(v);
             out->tsecr = rd32(v + 4);
             break;
+        case ET_TCPOPT_SACK: /* RFC 2018 §3: 2 + 8n bytes; n <= 4 as olen <= 40 */
+            if ((olen - 2) % 8 != 0 || olen < 10 || out->n_sack) {
+                out->sack_bad = true; /* malformed or repeated: the engine counts it */
+                break;
+            }
+            out->n_sack = (uint8_t)((olen - 2) / 8);
+            for (uint32_t b = 0; b < out->n_sack; b++) {
+                out->sack[b].start = rd32(v + 8 * b);
+                out->sack[b].end = rd32(v + 8 * b + 4);
+            }
+            break;
         default:
-            /* Unknown kinds (and SACK blocks, which are not used) are skipped by length
-               (RFC 1122 §4.2.2.5). */
+            /* Unknown kinds are skipped by length (RFC 1122 §4.2.2.5). */
             break;
         }
         i += olen;

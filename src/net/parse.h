@@ -8,12 +8,23 @@
 #include "efvitcp/efvitcp.h"
 #include "net/frame.h"
 
-/** TCP options seen in a segment (RFC 9293 §3.2, RFC 7323). */
+/** The most SACK blocks one option carries: 2 + 8 * 4 = 34 of the 40 option bytes. */
+#define ET_MAX_SACK_BLOCKS 4
+
+/** One SACK block (RFC 2018 §3): [start, end), sequence numbers as received. */
+typedef struct et_sack_blk {
+    uint32_t start, end;
+} et_sack_blk;
+
+/** TCP options seen in a segment (RFC 9293 §3.2, RFC 7323, RFC 2018). */
 typedef struct et_tcp_opts {
     bool has_mss, has_ws, has_ts, sack_perm;
-    uint16_t mss; /**< as received (0 is possible: the caller applies floors) */
-    uint8_t ws;   /**< as received; the caller clamps to 14 (RFC 7323 §2.3) */
+    uint16_t mss;   /**< as received (0 is possible: the caller applies floors) */
+    uint8_t ws;     /**< as received; the caller clamps to 14 (RFC 7323 §2.3) */
+    uint8_t n_sack; /**< SACK blocks in sack[] (0 = no SACK option) */
+    bool sack_bad;  /**< a SACK option of a length other than 2 + 8n, or a second one: ignored */
     uint32_t tsval, tsecr;
+    et_sack_blk sack[ET_MAX_SACK_BLOCKS]; /**< in the order received; not checked here */
 } et_tcp_opts;
 
 /** A parsed TCP/IPv4 frame. Numbers in host order; pointers into the frame. */

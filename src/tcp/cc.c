@@ -49,12 +49,24 @@ static uint32_t sane_smss(uint32_t smss)
     return smss;
 }
 
-/* RFC 5681 §3.1 (the RFC 3390 sizes). */
-static uint32_t initial_window(uint32_t smss)
+/* RFC 6928 §2 with iw_segs (10) segments: min(iw_segs * SMSS, max(2 * SMSS, 14600)) scaled
+   to iw_segs; otherwise RFC 5681 §3.1 (the RFC 3390 sizes). */
+static uint32_t initial_window_of(uint32_t smss, uint32_t iw_segs)
 {
+    if (iw_segs) {
+        uint64_t cap = (uint64_t)iw_segs * 1460;
+        uint64_t w = (uint64_t)iw_segs * smss;
+        if (w > cap) w = cap > 2ull * smss ? cap : 2ull * smss;
+        return clamp_u64(w, smss, CC_MAX);
+    }
     if (smss > 2190) return 2 * smss;
     if (smss > 1095) return 3 * smss;
     return 4 * smss;
+}
+
+static uint32_t initial_window(const et_cc *cc)
+{
+    return initial_window_of(cc->smss, cc->iw_segs);
 }
 
 static bool cc_active(const et_cc *cc)
@@ -80,8 +92,14 @@ static void repair(et_cc *cc)
 
 void et_cc_init(et_cc *cc, int algo, uint32_t smss)
 {
+    et_cc_init_iw(cc, algo, smss, 0);
+}
+
+void et_cc_init_iw(et_cc *cc, int algo, uint32_t smss, uint32_t iw_segs)
+{
     *cc = (et_cc){0};
     cc->algo = algo;
+    cc->iw_segs = iw_segs;
     cc->smss = sane_smss(smss);
     if (!cc_active(cc)) {
         /* Unknown values behave as NONE: no window is safer than a window from garbage. */
@@ -90,20 +108,20 @@ void et_cc_init(et_cc *cc, int algo, uint32_t smss)
         cc->ssthresh = CC_MAX;
         return;
     }
-    cc->cwnd = initial_window(cc->smss);
+    cc->cwnd = initial_window(cc);
     cc->ssthresh = CC_MAX;
 }
 
 void et_cc_set_smss(et_cc *cc, uint32_t smss)
 {
     repair(cc);
-    uint32_t old_iw = initial_window(cc->smss);
+    uint32_t old_iw = initial_window(cc);
     cc->smss = sane_smss(smss);
     if (!cc_active(cc)) return;
     /* cwnd still equal to the old IW with no loss seen means nothing was acknowledged yet, so
        the window is still the initial one and must follow the negotiated MSS. */
     if (cc->cwnd == old_iw && cc->ssthresh == CC_MAX) {
-        cc->cwnd = initial_window(cc->smss);
+        cc->cwnd = initial_window(cc);
         cc->bytes_acked = 0;
     }
     repair(cc);
@@ -239,6 +257,17 @@ void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns)
     cc->bytes_acked = 0;
 }
 
+void et_cc_on_sack_loss(et_cc *cc, uint32_t flight, uint64_t now_ns)
+{
+    (void)now_ns;
+    repair(cc);
+    if (!cc_active(cc)) return;
+    if (cc->algo == EFVITCP_CC_CUBIC) cubic_loss(cc);
+    cc->ssthresh = loss_ssthresh(cc, flight);
+    cc->cwnd = cc->ssthresh;
+    cc->bytes_acked = 0;
+}
+
 void et_cc_on_dupack(et_cc *cc)
 {
     repair(cc);
@@ -284,12 +313,33 @@ void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns)
     }
 }
 
+void et_cc_undo(et_cc *cc, const et_cc *prior)
+{
+    repair(cc);
+    if (!cc_active(cc) || prior->algo != cc->algo) return;
+    /* As Linux's tcp_undo_cwnd_reduction: never below what the window is now (it may have
+       grown since), the curve of CUBIC as if the loss had not been. */
+    uint32_t cwnd = cc->cwnd > prior->cwnd ? cc->cwnd : prior->cwnd;
+    uint32_t ssthresh = cc->ssthresh > prior->ssthresh ? cc->ssthresh : prior->ssthresh;
+    if (cc->algo == EFVITCP_CC_CUBIC) {
+        cc->w_max = prior->w_max;
+        cc->k = prior->k;
+        cc->w_est = prior->w_est;
+        cc->epoch_ns = prior->epoch_ns;
+    }
+    cc->cwnd = cwnd;
+    cc->ssthresh = ssthresh;
+    cc->bytes_acked = 0;
+    cc->cwnd_inc = 0.0;
+    repair(cc);
+}
+
 void et_cc_on_idle_restart(et_cc *cc)
 {
     repair(cc);
     if (!cc_active(cc)) return;
     /* RFC 5681 §4.1: restart window = min(IW, cwnd). */
-    uint32_t iw = initial_window(cc->smss);
+    uint32_t iw = initial_window(cc);
     if (cc->cwnd > iw) cc->cwnd = iw;
     cc->bytes_acked = 0;
     /* The idle time must not count as CUBIC growth time (RFC 9438 §5.8). */

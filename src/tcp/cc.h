@@ -22,10 +22,13 @@ typedef struct et_cc {
     double k;          /**< seconds */
     double w_est;      /**< segments, RFC 9438 §4.3 */
     double cwnd_inc;   /**< fractional segments carried between ACKs */
+    uint32_t iw_segs;  /**< initial window in segments; 0 = RFC 5681 §3.1's (2 to 4 by SMSS) */
 } et_cc;
 
 /** Initial window per RFC 5681 §3.1 (RFC 3390 sizes). */
 void et_cc_init(et_cc *cc, int algo, uint32_t smss);
+/** The same with an initial window of iw_segs segments (RFC 6928: 10); 0 = RFC 5681's. */
+void et_cc_init_iw(et_cc *cc, int algo, uint32_t smss, uint32_t iw_segs);
 /** The MSS changed (after the handshake). */
 void et_cc_set_smss(et_cc *cc, uint32_t smss);
 /**
@@ -36,6 +39,10 @@ void et_cc_on_ack(et_cc *cc, uint32_t acked, uint64_t srtt_ns, uint64_t now_ns);
 /** Entering fast recovery (RFC 6582 §3.2 step 2): flight = bytes in flight. Sets ssthresh and
     cwnd = ssthresh + 3*SMSS; the caller then adds SMSS to cwnd per further duplicate ACK. */
 void et_cc_on_fast_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** Entering SACK-based loss recovery (RFC 6675 §5 step 4.2): ssthresh as for fast recovery
+    (RFC 5681 eqn 4; CUBIC: RFC 9438 §4.6), and cwnd = ssthresh without inflation: pipe, not
+    cwnd, counts the segments that left the network. */
+void et_cc_on_sack_loss(et_cc *cc, uint32_t flight, uint64_t now_ns);
 /** A further duplicate ACK in fast recovery (RFC 6582 §3.2 step 4): a segment left the network,
     cwnd grows by SMSS. */
 void et_cc_on_dupack(et_cc *cc);
@@ -46,6 +53,9 @@ void et_cc_on_partial_ack(et_cc *cc, uint32_t acked);
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
 /** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** A congestion response proved spurious (RFC 4015 §3.2): cwnd and ssthresh back to at least
+    what they were in prior, the CUBIC curve as it was. */
+void et_cc_undo(et_cc *cc, const et_cc *prior);
 /** The connection was idle for longer than an RTO (RFC 5681 §4.1 restart window). */
 void et_cc_on_idle_restart(et_cc *cc);
 

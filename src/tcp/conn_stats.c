@@ -22,4 +22,10 @@ void et_conn_get_stats(const et_conn *c, efvitcp_conn_stats *st)
     st->unacked = c->snd_nxt - c->snd_una;
     st->queued = c->queued_end - c->snd_nxt;
     st->recv_held = et_rcv_held(c);
+    st->sack = c->sack_ok;
+    st->sack_retransmits = c->sack_retransmits;
+    st->rack_losses = c->rack_losses;
+    st->tlp_probes = c->tlp_probes;
+    st->spurious_undone = c->undos;
+    st->rack = c->rack_ok;
 }

@@ -45,14 +45,22 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
 
 /* ET_HDRS_LEN (header bytes in front of the payload of every segment we build) and ET_TS_OPTLEN
    are in tcp/hdr_tmpl.h. */
-#define ET_SYN_OPTLEN  20 /* MSS 4 + NOP,WS 4 + NOP,NOP,TS 12 */
+#define ET_SYN_OPTLEN  24 /* MSS 4 + NOP,WS 4 + NOP,NOP,SACK-permitted 4 + NOP,NOP,TS 12 */
 #define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
 
 /* Timer kinds (et_timer.kind). */
 enum { ET_T_RETX = 1, ET_T_DELACK, ET_T_KEEPALIVE, ET_T_USER, ET_T_TIME_WAIT };
 
 /* What the retransmission timer of a connection is doing. */
-enum { ET_RETX_NONE = 0, ET_RETX_RTO, ET_RETX_PERSIST, ET_RETX_ARP, ET_RETX_FIN_WAIT2 };
+enum {
+    ET_RETX_NONE = 0,
+    ET_RETX_RTO,
+    ET_RETX_PERSIST,
+    ET_RETX_ARP,
+    ET_RETX_FIN_WAIT2,
+    ET_RETX_REO, /* RACK's reordering timer (RFC 8985 §6.2 step 5); the RTO follows it */
+    ET_RETX_TLP, /* a tail loss probe is due (RFC 8985 §7.2); the RTO follows it */
+};
 
 /* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
 typedef struct et_seg {
@@ -61,6 +69,12 @@ typedef struct et_seg {
     uint8_t ctl;      /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
     uint8_t retx;     /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
     uint32_t psum;    /* ones'-complement sum of the payload (folded) */
+    uint8_t sacked;   /* the peer reported holding all of it (RFC 2018): kept, not resent, until
+                         cumulatively acknowledged (§8: the peer may renege) */
+    uint8_t lost;     /* deemed lost (RFC 6675 IsLost, RACK, a partial ACK) and not resent since:
+                         out of the pipe, first in line for retransmission */
+    uint8_t rxt;      /* retransmitted in loss recovery and not deemed lost since: DupThresh
+                         never marks it lost again, only RACK's clock or the RTO can */
     uint64_t sent_ns; /* last transmission, 0 = never sent */
 } et_seg;
 
@@ -68,6 +82,8 @@ typedef struct et_seg {
    out-of-order islands live at tail + (seq - rcv_nxt). */
 typedef struct et_ooo {
     uint32_t start, end; /* sequence numbers, start < end */
+    uint32_t stamp;      /* c->ooo_stamp when data last landed in it: SACK blocks report the
+                            most recent first (RFC 2018 §4) */
 } et_ooo;
 
 struct et_stack;
@@ -149,6 +165,45 @@ struct efvitcp_conn {
     uint64_t arp_deadline_ns; /* kernel-shared mode, WAIT_ARP: end of the resolution attempt */
 
     et_cc cc;
+
+    /* SACK (RFC 2018; sender: RFC 6675 in tcp_sack.c) */
+    bool sack_ok;       /* negotiated: cfg.sack and SACK-permitted in the peer's SYN */
+    bool dsack_pending; /* receiver: a duplicate to report first in the next ACK (RFC 2883) */
+    bool rescue_done;   /* the rescue retransmission of this recovery left (RFC 6675 §4) */
+    uint32_t dsack_start, dsack_end;
+    uint32_t ooo_stamp; /* receiver: bumped when data lands in an island (et_ooo.stamp) */
+    uint32_t n_sacked;  /* segments of the send ring marked sacked */
+    uint32_t sack_high; /* end of the highest sacked segment (meaningful while n_sacked) */
+    uint64_t sack_retransmits;
+
+    /* RACK-TLP (RFC 8985; tcp_rack.c), on when sack_ok and cfg.rack */
+    bool rack_ok;
+    bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
+    bool tlp_on;              /* a probe is outstanding: TLP.end_seq below is valid (§7.4) */
+    bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
+    bool dsack_round_on;      /* RACK.dsack_round below is valid */
+    bool rack_retx_seen;      /* a retransmission was delivered: the detection walk must run */
+    uint8_t reo_mult;         /* RACK.reo_wnd_mult */
+    uint8_t reo_persist;      /* RACK.reo_wnd_persist */
+    uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
+    uint32_t rack_fack;       /* RACK.fack: the highest sequence delivered */
+    uint32_t tlp_end;         /* TLP.end_seq */
+    uint32_t dsack_round;     /* RACK.dsack_round */
+    uint64_t rack_xmit_ns;    /* RACK.xmit_ts: its (last) transmission time; 0 = none yet */
+    uint64_t rack_rtt_ns;     /* RACK.rtt */
+    uint64_t min_rtt_ns;      /* the smallest RTT seen (RACK's reordering window); 0 = none */
+    uint64_t reo_deadline_ns; /* when the reordering timer is due (retx_mode ET_RETX_REO) */
+
+    /* undoing a spurious congestion response (RFC 3708 D-SACK, RFC 3522 timestamps; the
+       response of RFC 4015: the window as it was) */
+    bool undo_on;          /* an episode may still be found spurious: undo_cc is valid */
+    bool undo_ts_ok;       /* undo_tsval is the TSval of the episode's first retransmission */
+    bool undo_any;         /* the episode has retransmitted something */
+    et_cc undo_cc;         /* congestion state before the episode */
+    uint32_t undo_marker;  /* SND.UNA when the episode began */
+    uint32_t undo_retrans; /* its retransmissions not yet shown needless by a D-SACK */
+    uint32_t undo_tsval;
+    uint64_t rack_losses, tlp_probes, undos; /* per-connection counters (efvitcp_conn_stats) */
 
     et_timer t_retx, t_delack, t_keepalive;
     et_timer *t_user; /* cfg.user_timers of them */
@@ -340,6 +395,9 @@ void et_output_force(et_conn *c);
 /* After a timeout rewound SND.NXT to SND.UNA: sends the rest of the oldest segment, whatever
    the windows (RFC 6298 §5.4), and moves SND.NXT past it. */
 bool et_resend_head(et_conn *c);
+/* A tail loss probe of new data (RFC 8985 §7.3): the next segment if the peer's window takes
+   it, whatever cwnd says. false if none went. */
+bool et_output_probe(et_conn *c);
 /* Retransmits the oldest unacknowledged bytes (up to SND.NXT, at most one segment). */
 bool et_retransmit_head(et_conn *c);
 /* Queues the SYN (or, in SYN_RECEIVED, the SYN-ACK) as segment 0 and sends it. */
@@ -357,9 +415,13 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
                     uint16_t lport);
 /* A SYN-ACK for syn that no connection keeps (a SYN cookie, syn_cookie_in.c). */
 bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
-                              uint32_t tsval);
+                              bool sack, uint32_t tsval);
 /* Retransmits segment index idx (RTO, fast retransmit, persist probe). false if busy. */
 bool et_retransmit(et_conn *c, uint32_t idx);
+/* Retransmits what of segment idx was sent and is not acknowledged: [max(seq, SND.UNA),
+   min(end, SND.MAX)). Returns the bytes of sequence space sent, 0 if the buffer was busy (the
+   connection is then deferred). */
+uint32_t et_resend_seg(et_conn *c, uint32_t idx);
 /* The window we would advertise now, unscaled bytes, with receiver SWS avoidance applied. */
 uint32_t et_rcv_window(et_conn *c);
 /* ACK or send data after the user consumed received bytes, if the window opened enough. */
@@ -415,6 +477,76 @@ void et_arm_keepalive(et_conn *c);
 /* User timer id fires ns from now (saturating); 0 cancels it. */
 void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns);
 void et_conn_cancel_user_timer(et_conn *c, uint32_t id);
+
+/* tcp_sack.c: SACK (RFC 2018, RFC 2883) and SACK-based loss recovery (RFC 6675) */
+/* Receiver: writes a SACK option (NOP, NOP, SACK) into room bytes of option space at p: a
+   pending D-SACK block first, then the islands, the most recently changed first. Returns its
+   length (a multiple of 4, 0 if nothing to report) and adds its sum to *sum. */
+uint32_t et_sack_opt(et_conn *c, uint8_t *p, uint32_t room, uint64_t *sum);
+/* Receiver: [start, end) arrived again (RFC 2883): reported by the next ACK. */
+void et_sack_note_dup(et_conn *c, uint32_t start, uint32_t end);
+/* Sender: takes the SACK blocks of an acceptable ACK into the scoreboard; hostile ones are
+   counted and ignored. Returns ET_SACK_NEW if a segment was newly marked, ET_SACK_DSACK if the
+   ACK reported a duplicate (RFC 2883). */
+#define ET_SACK_NEW   1u
+#define ET_SACK_DSACK 2u
+uint32_t et_sack_input(et_conn *c, const et_tcp_seg *s);
+/* Sender: DupThresh duplicate ACKs (with RACK: without SACK blocks): the head is lost, recovery
+   begins. */
+void et_sack_dupthresh(et_conn *c);
+/* Sender: enters loss recovery (RFC 6675 §5 step 4): cwnd, RecoveryPoint, the first hole. */
+void et_sack_enter_recovery(et_conn *c);
+/* Sender: a partial ACK in recovery: the new first segment is lost too (RFC 6582's inference),
+   unless it was retransmitted in this recovery already. */
+void et_sack_partial_ack(et_conn *c);
+/* Sender: SND.UNA moved: the scoreboard's marks never lag behind it. */
+void et_sack_una_moved(et_conn *c);
+/* Sender: a retransmission timeout: every SACKed mark goes (RFC 2018 §8: the peer may have
+   reneged), and the recovery state with it. */
+void et_sack_clear(et_conn *c);
+/* Sender, in recovery: retransmits lost segments while cwnd - pipe >= SMSS (NextSeg rule 1);
+   returns pipe (RFC 6675 §4 SetPipe) after them, which new data may fill up to cwnd. */
+uint32_t et_sack_output_lost(et_conn *c);
+/* Sender, in recovery, after new data (rule 2): NextSeg rules 3 and 4 with pipe as now. */
+void et_sack_output_rest(et_conn *c, uint32_t pipe);
+/* Sender: marks segment s lost (unless sacked); clears its rxt mark. */
+static inline void et_sack_mark_lost(et_seg *s)
+{
+    if (!s->sacked) s->lost = 1;
+    s->rxt = 0;
+}
+/* Sender: bytes of segment s sent and not acknowledged. */
+uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
+
+/* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
+/* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,
+   RACK.fack and reordering (RFC 8985 §6.2 steps 1-3). */
+void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg);
+/* The loss marks (§6.2 step 5) when they can have changed; true if a segment was newly marked
+   lost. The reordering timer's deadline is left in reo_deadline_ns. */
+bool et_rack_detect(et_conn *c);
+/* After an acceptable ACK (sack_flags from et_sack_input): D-SACK rounds, loss detection, and
+   recovery when it found losses. */
+void et_rack_ack(et_conn *c, uint32_t sack_flags);
+/* Fast recovery ended (the D-SACK widened window decays, §6.2 step 4). */
+void et_rack_recovery_exit(et_conn *c);
+/* After an acceptable ACK: the TLP episode's outcome (§7.4). */
+void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
+/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. */
+void et_arm_loss_timer(et_conn *c);
+/* t_retx fired in mode REO or TLP. */
+void et_rack_timer(et_conn *c);
+/* A congestion response begins (recovery, timeout): remember the window for an undo. */
+void et_undo_begin(et_conn *c);
+/* A D-SACK block [start, end) arrived (RFC 3708). */
+void et_undo_dsack(et_conn *c, uint32_t start, uint32_t end);
+/* SND.UNA moved with seg: undo when the episode proves spurious (RFC 3522, RFC 3708). */
+void et_undo_check(et_conn *c, const et_tcp_seg *seg);
+/* Something to report in a SACK option: islands held, or a duplicate. */
+static inline bool et_sack_pending(const et_conn *c)
+{
+    return c->sack_ok && (c->n_ooo || c->dsack_pending);
+}
 
 /* tcp_rcvbuf.c */
 /* Handles in-window payload (already trimmed to the window). Returns false if the conn was freed
@@ -497,6 +629,42 @@ static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void
 {
     st->link_clock = false;
     et_stack_run(st, h, ctx, now_ns);
+}
+
+/* Ring indices [from, to) were just acknowledged cumulatively by seg (any_retx: one of them was
+   retransmitted): each one not sacked before was delivered. Originals acknowledged in order
+   with nothing delivered beyond them need only the last one: it was sent last, and none of them
+   lies below RACK.fack. */
+static inline void et_rack_acked(et_conn *c, uint32_t from, uint32_t to, const et_tcp_seg *seg,
+                                 bool any_retx)
+{
+    if (!any_retx && seq_le(c->rack_fack, et_seg_at(c, from)->seq)) {
+        /* et_rack_delivered for an original, inline: the hot path's one ACK per message. */
+        const et_seg *s = et_seg_at(c, to - 1);
+        uint64_t now = c->st->now_ns, rtt = now > s->sent_ns ? now - s->sent_ns : 1;
+        if (rtt - 1 < c->min_rtt_ns - 1) c->min_rtt_ns = rtt; /* also when min_rtt is 0 */
+        c->rack_rtt_ns = rtt;
+        if (s->sent_ns >= c->rack_xmit_ns) { /* sent last of all delivered (§6.2 step 2) */
+            c->rack_xmit_ns = s->sent_ns;
+            c->rack_end = et_seg_end(s);
+        }
+        c->rack_fack = et_seg_end(s);
+        return;
+    }
+    for (uint32_t i = from; i != to; i++)
+        if (!et_seg_at(c, i)->sacked) et_rack_delivered(c, et_seg_at(c, i), seg);
+}
+/* A retransmission left: one more for the episode's D-SACKs to account for; the first one's
+   TSval is what an ACK of an original transmission echoes below (RFC 3522 §2). */
+static inline void et_undo_note_rxt(et_conn *c)
+{
+    if (!c->undo_on) return;
+    c->undo_any = true;
+    c->undo_retrans++;
+    if (!c->undo_ts_ok && c->ts_ok) {
+        c->undo_ts_ok = true;
+        c->undo_tsval = et_ts_now(c->st, c->ts_offset);
+    }
 }
 
 #endif

@@ -34,21 +34,22 @@ void et_cookie_send(et_stack *st, const et_tcp_seg *syn)
     bool ts = cfg->timestamps && syn->opt.has_ts;
     /* Only TSval carries the window scale back: without timestamps it is not offered. */
     bool ws = ts && cfg->window_scale && syn->opt.has_ws;
+    /* Nor SACK-permitted (RFC 2018 §2), as in Linux. */
+    bool sack = ts && cfg->sack && syn->opt.sack_perm;
     uint32_t counter = et_cookie_counter(st->now_ns);
     et_cookie_tuple t = tuple_of(st, syn);
     uint32_t mss = syn->opt.has_mss ? syn->opt.mss : 536; /* RFC 9293 §3.7.1 */
     uint32_t iss = et_cookie_make(st->isn_key, &t, syn->seq, counter, et_cookie_mss_index(mss));
     uint32_t tsval = 0;
     if (ts) {
-        /* SACK-permitted is recorded although the SYN-ACK does not offer SACK yet (no SACK in
-           the stack): when it does, a cookie connection gets it back from here. No ECN. */
-        et_cookie_ts o = {.ws_ok = ws,
-                          .ws = ws ? (syn->opt.ws > 14 ? 14 : syn->opt.ws) : 0,
-                          .sack_ok = syn->opt.sack_perm};
+        /* SACK-permitted, when the SYN-ACK answers it, comes back with the ACK's TSecr. No
+           ECN. */
+        et_cookie_ts o = {
+            .ws_ok = ws, .ws = ws ? (syn->opt.ws > 14 ? 14 : syn->opt.ws) : 0, .sack_ok = sack};
         uint32_t off = et_conn_ts_offset(st, syn->saddr, syn->sport, syn->dport);
         tsval = et_cookie_tsval(et_ts_now(st, off), &o);
     }
-    if (!et_send_synack_stateless(st, syn, iss, ws, ts, tsval)) return;
+    if (!et_send_synack_stateless(st, syn, iss, ws, ts, sack, tsval)) return;
     st->stats.syn_cookies_sent++;
     st->cookie_sent = true;
     st->cookie_counter = counter;

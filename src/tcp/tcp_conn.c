@@ -52,6 +52,7 @@ et_conn *et_conn_alloc(et_stack *st)
     c->rcv_wscale = st->rcv_wscale;
     c->ws_ok = st->cfg.window_scale;
     c->ts_ok = st->cfg.timestamps;
+    c->sack_ok = st->cfg.sack;
     c->rcv_mss = st->adv_mss;
     st->n_conns++;
     st->stats.conns_active = st->n_conns;
@@ -135,6 +136,10 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->snd_una = c->snd_nxt = c->snd_max = iss;
     c->queued_end = iss;
     c->recover = iss;
+    /* The SACK scoreboard's sequence numbers start at SND.UNA, as every later one is compared
+       with it: a 0 would read as ahead of it half the time (RFC 9293 §3.4 arithmetic). */
+    c->sack_high = c->rack_end = c->rack_fack = c->undo_marker = iss;
+    c->reo_mult = 1; /* RFC 8985 §6.2: RACK.reo_wnd_mult starts at 1 */
     c->sr_una = c->sr_nxt = c->sr_end = 0;
     c->ts_offset = et_conn_ts_offset(c->st, c->remote_ip, c->remote_port, c->local_port);
 }

@@ -66,10 +66,12 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     uint32_t freed = 0;
     uint64_t rtt = 0;
     bool rtt_ok = false, retx = false;
+    uint32_t first = c->sr_una;
     while (c->sr_una != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_una);
         if (seq_gt(et_seg_end(s), ack)) break;
         retx |= s->retx != 0;
+        c->n_sacked -= s->sacked;
         if (s->sent_ns) {
             rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
             rtt_ok = true;
@@ -84,18 +86,26 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
        retransmitted from a control buffer counts too: tx_range marks it. */
     if (retx) rtt_ok = ts_rtt(c, seg, &rtt);
     if (rtt_ok) et_rtt_sample(c, rtt);
+    /* RFC 8985 §6.2: the freed slots still hold their segments' send times. */
+    if (c->rack_ok && freed) et_rack_acked(c, first, c->sr_una, seg, retx);
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
     if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
+    if (c->sack_ok) et_sack_una_moved(c);
     c->retries = 0;
     c->dupacks = 0;
     c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
+    if (c->undo_on) et_undo_check(c, seg); /* RFC 3522: was the episode spurious? */
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
-            /* RFC 6582 §3.2 step 3: full acknowledgment. */
+            /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
             c->in_recovery = false;
             et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
+            if (c->rack_ok) et_rack_recovery_exit(c);
+        } else if (c->sack_ok) {
+            /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */
+            et_sack_partial_ack(c);
         } else {
             /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
             et_retransmit_head(c);
@@ -111,16 +121,26 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
            postpones it first: in a ping-pong it is never unlinked. */
         c->retx_mode = ET_RETX_NONE;
     } else {
-        c->retx_mode = ET_RETX_RTO;
-        et_arm_retx_timer(c); /* RFC 6298 §5.3 */
+        et_arm_loss_timer(c); /* RFC 6298 §5.3; RFC 8985 §7.2: or a probe */
     }
     return freed != 0;
 }
 
-/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. */
-static void dup_ack(et_conn *c)
+/* RFC 5681 §3.2 duplicate ACK handling with RFC 6582 NewReno recovery. with_blocks: the ACK
+   carried SACK blocks. */
+static void dup_ack(et_conn *c, bool with_blocks)
 {
     et_stack *st = c->st;
+    if (c->sack_ok) {
+        /* RFC 6675 §5 (a): DupThresh duplicates start recovery too; the scoreboard, not cwnd
+           inflation, then counts what left the network. With RACK, duplicates that carry
+           blocks are RACK's to judge by time (RFC 8985 §6.2: reordering is not loss); three
+           without any (a peer whose blocks never come) still mean the head is lost. */
+        if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1) &&
+            !(c->rack_ok && with_blocks))
+            et_sack_dupthresh(c);
+        return;
+    }
     if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1)) {
         c->in_recovery = true;
         c->recover = c->snd_max;
@@ -261,6 +281,24 @@ static bool seq_acceptable(et_conn *c, et_tcp_seg *s, uint32_t wnd)
            tcp_sequence() accepts from RCV.WUP, our last_ack_sent, for the same reason. */
         ok = true;
     }
+    if (!ok && space == 0 && !(s->flags & ET_TCP_RST) && (s->flags & ET_TCP_ACK) &&
+        seq_lt(s->seq, c->rcv_nxt) && c->rcv_nxt - s->seq <= c->st->cfg.recv_buf_size &&
+        seq_gt(s->ack, c->snd_una) && seq_le(s->ack, c->snd_max)) {
+        /* A bare ACK below RCV.NXT, by no more than a window, that acknowledges new data: its
+           sender puts its pure ACKs at the edge of our window as it last heard of it, and when
+           it drops our ACKs for the same reason that edge never moves; each end then resends
+           what the other holds until the retries run out (sim seed 22, corrupt, --bulk
+           --no-sack: a window field forged on the wire let both send past the real edges). Only
+           an ACK of new data is taken, so an old reordered one is still not a duplicate. */
+        ok = true;
+    }
+    if (!ok && space == 0 && wnd != 0 && s->seq == c->rcv_nxt + wnd && !(s->flags & ET_TCP_RST)) {
+        /* A bare ACK at exactly our right edge: a sender that filled our window and lost its
+           last segment sends its ACKs at SND.NXT, which is there (Linux's tcp_sequence takes
+           SEG.SEQ <= RCV.NXT + RCV.WND). Two ends that each lost the tail of a full window
+           dropped each other's ACKs for ever (sim seed 14, slow, --bulk). */
+        ok = true;
+    }
     if (!ok && wnd == 0 && s->seq == c->rcv_nxt && !(s->flags & ET_TCP_RST)) {
         /* Zero window: still take ACKs and window updates, drop the text (§3.10.7.4). */
         s->len = 0;
@@ -278,6 +316,8 @@ static void reject_unacceptable(et_conn *c, const et_tcp_seg *s)
     et_stack *st = c->st;
     if (s->flags & ET_TCP_RST) return;
     st->stats.drops[EFVITCP_DROP_OUT_OF_WINDOW]++;
+    /* Data wholly below RCV.NXT arrived twice: the ACK says so (RFC 2883 D-SACK). */
+    if (s->len && seq_le(s->seq + s->len, c->rcv_nxt)) et_sack_note_dup(c, s->seq, s->seq + s->len);
     /* Old data gets our ACK at once (ours was lost); keepalives and zero-window probes (seq
        RCV.NXT - 1, no data) always get one. */
     if (!oow_rate_limited(c, s, s->seq == c->rcv_nxt - 1)) et_send_ack(c);
@@ -377,7 +417,11 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     bool freed = false;
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
+    /* RFC 6675 §5 (C.1): the scoreboard first, against SND.UNA before this ACK moves it. */
+    uint32_t sk = (s->opt.n_sack || s->opt.sack_bad) ? et_sack_input(c, s) : 0;
+    bool sacked = sk & ET_SACK_NEW, una_moved = false;
     if (seq_gt(s->ack, c->snd_una)) {
+        una_moved = true;
         uint32_t advance = s->ack - c->snd_una;
         freed = ack_new_data(c, s);
         /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a
@@ -393,7 +437,20 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
         if (c->probes_out)
             c->probes_out--;
         else
-            dup_ack(c);
+            dup_ack(c, s->opt.n_sack != 0);
+    }
+    if (c->rack_ok) {
+        /* RFC 8985: the probe's outcome, then loss detection by time (which starts recovery
+           whatever the ACK carries: data flowing both ways makes no duplicates). */
+        if (c->tlp_on) et_rack_tlp_ack(c, s, sk, una_moved);
+        if (sk || c->n_sacked || c->in_recovery || c->reo_deadline_ns || c->rack_retx_seen ||
+            c->dsack_round_on)
+            et_rack_ack(c, sk);
+    } else if (sacked && !c->in_recovery && c->sr_una != c->sr_end &&
+               et_seg_at(c, c->sr_una)->lost && seq_gt(c->snd_una, c->recover - 1)) {
+        /* RFC 6675 §5 (b): IsLost(HighACK + 1) starts recovery whatever the ACK carries, so an
+           ACK that brings data, or a window change, reports loss as well as a duplicate does. */
+        et_sack_enter_recovery(c);
     }
     window_update(c, s, new_wnd);
     if (c->retx_mode == ET_RETX_PERSIST) {
@@ -447,8 +504,9 @@ STEP bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv
     }
     const uint8_t *p = s->payload;
     uint32_t seq = s->seq, len = s->len;
-    if (seq_lt(seq, c->rcv_nxt)) { /* already received part */
+    if (seq_lt(seq, c->rcv_nxt)) { /* already received part: RFC 2883 reports it */
         uint32_t skip = c->rcv_nxt - seq;
+        et_sack_note_dup(c, seq, c->rcv_nxt);
         p += skip;
         len -= skip;
         seq = c->rcv_nxt;
@@ -571,7 +629,8 @@ static inline bool predicted(const et_conn *c, const et_tcp_seg *s, uint32_t wnd
            s->seq == c->rcv_nxt && s->len <= wnd &&
            (!c->ts_ok || (s->opt.has_ts && (int32_t)(s->opt.tsval - c->ts_recent) >= 0)) &&
            seq_ge(s->ack, c->snd_una) && seq_le(s->ack, c->snd_max) &&
-           (s->len || s->ack != c->snd_una) && /* else a duplicate ACK or a window update */
+           (s->len || s->ack != c->snd_una) &&   /* else a duplicate ACK or a window update */
+           !s->opt.n_sack && !s->opt.sack_bad && /* SACK blocks: the scoreboard, general path */
            c->rb_head == c->rb_tail && c->n_ooo == 0 && !c->ooo_fin;
 }
 

@@ -18,6 +18,8 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     c->snd_wscale = c->ws_ok ? (s->opt.ws > 14 ? 14 : s->opt.ws) : 0; /* RFC 7323 §2.3 */
     if (!c->ws_ok) c->rcv_wscale = 0;
     c->ts_ok = c->ts_ok && s->opt.has_ts;
+    c->sack_ok = c->sack_ok && s->opt.sack_perm; /* RFC 2018 §2: only if both SYNs offer it */
+    c->rack_ok = c->sack_ok && st->cfg.rack;     /* RFC 8985 §2: RACK needs SACK */
     if (c->ts_ok) {
         c->ts_recent = s->opt.tsval;
         c->ts_recent_ns = st->now_ns;
@@ -32,7 +34,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     c->send_mss = mss - optlen;
     uint32_t cap = st->slot_payload - optlen;
     c->seg_cap = c->send_mss < cap ? c->send_mss : cap;
-    et_cc_init(&c->cc, st->cfg.cc, c->send_mss);
+    et_cc_init_iw(&c->cc, st->cfg.cc, c->send_mss, st->cfg.initial_window);
 }
 
 void et_in_report_established(et_conn *c)
@@ -60,6 +62,7 @@ void et_in_syn_acked(et_conn *c, uint32_t ack)
     if (!s->retx && s->sent_ns)
         et_rtt_sample(c, c->st->now_ns > s->sent_ns ? c->st->now_ns - s->sent_ns : 0);
     c->snd_una = ack;
+    if (c->sack_ok) et_sack_una_moved(c);
     et_slot_freed(c, 0);
     c->sr_una = 1;
     c->retries = 0;

@@ -15,6 +15,16 @@ static inline void put16(uint8_t *p, uint16_t v)
     memcpy(p, &v, 2);
 }
 
+/* NOP, NOP, SACK-permitted (RFC 2018 §2) at p; returns its length. */
+static uint32_t sack_perm_opt(uint8_t *p)
+{
+    p[0] = ET_TCPOPT_NOP;
+    p[1] = ET_TCPOPT_NOP;
+    p[2] = ET_TCPOPT_SACK_PERM;
+    p[3] = 2;
+    return 4;
+}
+
 /* Whom a segment goes to: the peer's MAC and IPv4 address, and our port and the peer's (all in
    host order). */
 typedef struct seg_peer {
@@ -98,6 +108,17 @@ static void ack_sent(et_conn *c)
     c->delack_owed = false;
 }
 
+/* After a data segment carrying our current ACK left. Its options hold timestamps alone (its
+   payload sits right after them in the slot): when an ACK is owed for SACK news (RFC 2018 §4:
+   SACK blocks in every ACK while islands are held; an island just changed), it stays owed, and
+   the pure ACK that follows the output carries them. */
+static void data_ack_sent(et_conn *c)
+{
+    bool owed = c->ack_now && et_sack_pending(c);
+    ack_sent(c);
+    c->ack_now = owed;
+}
+
 static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
 {
     if (st->link->ops->tx(st->link, id, len) != 0) return false;
@@ -122,6 +143,7 @@ static __attribute__((noinline)) uint32_t syn_options(et_conn *c, uint8_t *opt)
         opt[7] = c->rcv_wscale;
         optlen = 8;
     }
+    if (c->sack_ok) optlen += sack_perm_opt(opt + optlen); /* RFC 2018 §2 */
     if (c->ts_ok) {
         et_hdr_ts_opt(opt + optlen, et_ts_now(c->st, c->ts_offset),
                       c->state == EFVITCP_SYN_SENT ? 0 : c->ts_recent);
@@ -168,6 +190,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
         s->retx++;
         c->retransmits++;
         st->stats.retransmits++;
+        et_undo_note_rxt(c);
     } else {
         st->stats.bytes_out += s->len;
         c->bytes_out += s->len;
@@ -178,7 +201,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     c->last_tx_ns = st->now_ns;
     c->segs_out++;
     st->stats.segs_out++;
-    if (flags & ET_TCP_ACK) ack_sent(c);
+    if (flags & ET_TCP_ACK) data_ack_sent(c);
     return true;
 }
 
@@ -228,16 +251,15 @@ static uint32_t cwnd_allowance(const et_conn *c)
 }
 
 static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool fin);
+static void send_new(et_conn *c, bool force, uint32_t cwnd_end);
 
-/* Marks [.., end) sent and makes sure the retransmission timer runs. */
+/* Marks [.., end) sent and makes sure the retransmission timer runs; a pending probe moves to
+   PTO after this segment (RFC 8985 §7.2: restarted after new data is sent). */
 static void advanced(et_conn *c, uint32_t end)
 {
     c->snd_nxt = end;
     if (seq_gt(end, c->snd_max)) c->snd_max = end;
-    if (c->retx_mode != ET_RETX_RTO) {
-        c->retx_mode = ET_RETX_RTO;
-        et_arm_retx_timer(c);
-    }
+    if (c->retx_mode != ET_RETX_RTO && c->retx_mode != ET_RETX_REO) et_arm_loss_timer(c);
 }
 
 /*
@@ -249,21 +271,45 @@ static void advanced(et_conn *c, uint32_t end)
  */
 static void output(et_conn *c, bool force)
 {
+    /* RFC 6675 §5 (C): in SACK recovery lost segments go first, and pipe, not SND.UNA, says how
+       much new data cwnd allows; what is left of cwnd then goes to NextSeg rules 3 and 4. */
+    if (c->in_recovery && c->sack_ok && et_conn_synced(c)) {
+        uint32_t pipe = et_sack_output_lost(c), nxt = c->snd_nxt;
+        uint32_t room = c->cc.cwnd > pipe ? c->cc.cwnd - pipe : 0;
+        send_new(c, force, c->snd_nxt + (room < 0x7fffffffu ? room : 0x7fffffffu));
+        et_sack_output_rest(c, pipe + (seq_gt(c->snd_nxt, nxt) ? c->snd_nxt - nxt : 0));
+        return;
+    }
     /* Called after every input and send: most calls find nothing queued. */
+    if (c->sr_nxt == c->sr_end) return;
+    send_new(c, force, c->snd_una + cwnd_allowance(c));
+}
+
+/* The body of output: sends from SND.NXT on, up to cwnd_end and the peer's window. */
+static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
+{
     if (c->sr_nxt == c->sr_end) return;
     if (!et_conn_synced(c) || c->state == EFVITCP_TIME_WAIT) return;
     /* RFC 5681 §4.1: nothing in flight and nothing sent for longer than the RTO: the path's
        state is unknown again, and cwnd restarts from the initial window. */
     if (c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
-        c->st->cfg.slow_start_after_idle && c->last_tx_ns)
+        c->st->cfg.slow_start_after_idle && c->last_tx_ns) {
         et_cc_on_idle_restart(&c->cc);
-    uint32_t cwnd_end = c->snd_una + cwnd_allowance(c);
+        cwnd_end = c->snd_una + cwnd_allowance(c);
+    }
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
         /* A segment still filling (send with more=true) waits like MSG_MORE. */
         if (c->sr_nxt + 1 == c->sr_end && c->tail_open) break;
         uint32_t end = et_seg_end(s);
+        if (s->sacked) {
+            /* Going back after a timeout: the peer reported holding this one since (the marks
+               are cleared at the timeout, RFC 2018 §8), so it is not sent again. */
+            c->sr_nxt++;
+            if (seq_gt(end, c->snd_nxt)) c->snd_nxt = end;
+            continue;
+        }
         uint32_t start = seq_gt(c->snd_nxt, s->seq) ? c->snd_nxt : s->seq;
         uint32_t data_end = s->seq + s->len;
         if (seq_gt(end, cwnd_end) && c->snd_una != c->snd_nxt) break; /* ACKs will open it */
@@ -301,6 +347,14 @@ static void output(et_conn *c, bool force)
         }
         break;
     }
+}
+
+bool et_output_probe(et_conn *c)
+{
+    if (c->sr_nxt == c->sr_end || (c->sr_nxt + 1 == c->sr_end && c->tail_open)) return false;
+    uint32_t before = c->snd_nxt;
+    send_new(c, false, et_seg_end(et_seg_at(c, c->sr_nxt)));
+    return c->snd_nxt != before;
 }
 
 void et_output(et_conn *c)
@@ -348,6 +402,27 @@ bool et_retransmit_head(et_conn *c)
     return ok;
 }
 
+uint32_t et_resend_seg(et_conn *c, uint32_t idx)
+{
+    et_seg *s = et_seg_at(c, idx);
+    uint32_t from = seq_gt(c->snd_una, s->seq) ? c->snd_una : s->seq;
+    uint32_t end = et_seg_end(s), data_end = s->seq + s->len;
+    bool ok;
+    if (from == s->seq && seq_le(end, c->snd_max)) {
+        ok = tx_seg(c, idx);
+    } else {
+        bool whole = seq_le(end, c->snd_max); /* then the FIN, if any, was sent: again */
+        if (!whole) end = seq_lt(c->snd_max, data_end) ? c->snd_max : data_end;
+        ok =
+            tx_range(c, idx, from, (whole ? data_end : end) - from, whole && (s->ctl & ET_TCP_FIN));
+    }
+    if (!ok) {
+        et_stack_deferred_add(c->st, c);
+        return 0;
+    }
+    return end - from;
+}
+
 /* A control buffer for a pure ACK or a RST, or UINT32_MAX. */
 static uint32_t ctrl_get(et_stack *st)
 {
@@ -381,6 +456,9 @@ static bool send_ctl(et_conn *c, uint32_t seq, uint8_t flags)
         optsum = et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
     }
+    /* RFC 2018 §4: every ACK while islands are held reports them (3 blocks beside TS, 4 alone). */
+    if (!(flags & ET_TCP_RST) && et_sack_pending(c))
+        optlen += et_sack_opt(c, buf + ET_HDRS_LEN + optlen, ET_TCP_MAX_OPTLEN - optlen, &optsum);
     uint16_t win = (flags & ET_TCP_RST) ? 0 : window_field(c, false);
     uint32_t ack = (flags & ET_TCP_ACK) ? c->rcv_nxt : 0;
     write_conn_headers(
@@ -429,6 +507,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
         s->retx++; /* Karn: this segment gives no RTT sample any more */
         c->retransmits++;
         st->stats.retransmits++;
+        et_undo_note_rxt(c);
     } else {
         st->stats.bytes_out += n;
         c->bytes_out += n;
@@ -437,7 +516,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
     c->last_tx_ns = st->now_ns;
     c->segs_out++;
     st->stats.segs_out++;
-    ack_sent(c);
+    data_ack_sent(c);
     return true;
 }
 
@@ -535,7 +614,7 @@ void et_send_tw_ack(et_stack *st, const et_tw *tw, uint32_t remote_ip, uint16_t 
    MSS, then window scale and timestamps when the cookie keeps them, the window of an empty
    receive buffer, unscaled (RFC 7323 §2.2). */
 bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss, bool ws, bool ts,
-                              uint32_t tsval)
+                              bool sack, uint32_t tsval)
 {
     uint32_t id = ctrl_get(st);
     if (id == UINT32_MAX) return false;
@@ -552,6 +631,7 @@ bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss,
         opt[7] = st->rcv_wscale;
         optlen = 8;
     }
+    if (sack) optlen += sack_perm_opt(opt + optlen);
     if (ts) {
         et_hdr_ts_opt(opt + optlen, tsval, syn->opt.tsval);
         optlen += ET_TS_OPTLEN;
@@ -691,15 +771,17 @@ out:
 
 /*
  * Whether output() would send segment s, the only one queued and unsent, whole and at once: the
- * next to send (SND.NXT at its start), not after an idle period (RFC 5681 §4.1 restarts cwnd
- * first), inside the peer's window, and inside the congestion window or with nothing in flight.
- * The same tests as output()'s loop for its first segment, in that order.
+ * next to send (SND.NXT at its start), not in SACK recovery, not after an idle period (RFC 5681
+ * §4.1 restarts cwnd first), inside the peer's window, and inside the congestion window or with
+ * nothing in flight. The same tests as output() and send_new() make for their first segment.
  */
 static inline bool sends_whole(const et_conn *c, const et_seg *s)
 {
     uint32_t end = et_seg_end(s);
     bool idle = c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
                 c->st->cfg.slow_start_after_idle && c->last_tx_ns;
+    /* SACK recovery (RFC 6675) decides by the pipe, not by these windows: output() does it. */
+    if (c->in_recovery && c->sack_ok) return false;
     return c->snd_nxt == s->seq && !idle && seq_le(end, c->snd_una + c->snd_wnd) &&
            (seq_le(end, c->snd_una + cwnd_allowance(c)) || c->snd_una == c->snd_nxt);
 }

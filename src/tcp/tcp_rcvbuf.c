@@ -60,6 +60,9 @@ static bool ooo_insert(et_conn *c, uint32_t start, uint32_t end)
     while (i < n && seq_lt(o[i].end, start)) i++;
     if (i < n && seq_le(o[i].start, end)) {
         /* Overlaps or touches island i: grow it and swallow the following ones it reaches. */
+        if (seq_le(o[i].start, start) && seq_le(end, o[i].end))
+            et_sack_note_dup(c, start, end); /* all held already: RFC 2883 §4.2 */
+        o[i].stamp = ++c->ooo_stamp;
         if (seq_lt(start, o[i].start)) o[i].start = start;
         if (seq_gt(end, o[i].end)) o[i].end = end;
         uint32_t j = i + 1;
@@ -80,6 +83,7 @@ static bool ooo_insert(et_conn *c, uint32_t start, uint32_t end)
     memmove(&o[i + 1], &o[i], (n - i) * sizeof(*o));
     o[i].start = start;
     o[i].end = end;
+    o[i].stamp = ++c->ooo_stamp;
     c->n_ooo = (uint8_t)(n + 1);
     return true;
 }

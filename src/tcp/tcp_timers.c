@@ -167,11 +167,19 @@ static void rto_fire(et_conn *c)
         et_arm_retx_timer(c);
         return;
     }
-    /* RFC 5681 §3.1 eqn 4 on the first timeout of an episode; RFC 6582 §4 sets recover. */
-    if (c->retries == 1) et_cc_on_rto(&c->cc, c->snd_max - c->snd_una, st->now_ns);
+    /* RFC 5681 §3.1 eqn 4 on the first timeout of an episode; RFC 6582 §4 sets recover. The
+       window before it is kept in case the timeout proves spurious (RFC 3522, RFC 4015). */
+    if (c->retries == 1) {
+        et_undo_begin(c);
+        et_cc_on_rto(&c->cc, c->snd_max - c->snd_una, st->now_ns);
+    }
+    /* RFC 8985: the probe episode and the reordering timer end with the timeout. */
+    c->tlp_on = false;
+    c->reo_deadline_ns = 0;
     c->recover = c->snd_max;
     c->in_recovery = false;
     c->dupacks = 0;
+    if (c->sack_ok) et_sack_clear(c);
     /* RFC 6298 §5.4-5.5: the earliest unacknowledged segment goes again, with back-off
        (through retries); the rest follows go-back-N as ACKs open the congestion window. */
     c->sr_nxt = c->sr_una;
@@ -214,6 +222,10 @@ static void retx_fire(et_conn *c)
         break;
     case ET_RETX_FIN_WAIT2:
         fin_wait2_fire(c);
+        break;
+    case ET_RETX_REO:
+    case ET_RETX_TLP:
+        et_rack_timer(c);
         break;
     default:
         break;

@@ -140,6 +140,38 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
     return NULL;
 }
 
+/* The SACK scoreboard (tcp_sack.c): marks only where the peer can hold data, counted right, a
+   segment lost or resent only if sent and not sacked, sack_high between SND.UNA and SND.MAX,
+   and RACK-TLP state only with SACK (RFC 8985 §2). */
+static const char *check_sack(const et_conn *c, ck *k)
+{
+    if (!c->sack_ok && (c->n_sacked || c->dsack_pending))
+        FAIL("SACK state without SACK", CONN_FMT "n_sacked %u", CONN_ARGS(c), c->n_sacked);
+    uint32_t n = 0;
+    for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
+        const et_seg *s = et_seg_at(c, i);
+        if ((s->lost || s->rxt) && (s->sacked || !seq_lt(s->seq, c->snd_max)))
+            FAIL("lost or resent mark on a sacked or unsent segment",
+                 CONN_FMT "idx %u seq %u lost %u rxt %u sacked %u", CONN_ARGS(c), i, s->seq,
+                 s->lost, s->rxt, s->sacked);
+        if (!s->sacked) continue;
+        n++;
+        if (seq_gt(et_seg_end(s), c->snd_max) || seq_lt(s->seq, c->snd_una) || s->len == 0)
+            FAIL("sacked segment outside what was sent", CONN_FMT "idx %u seq %u end %u",
+                 CONN_ARGS(c), i, s->seq, et_seg_end(s));
+    }
+    if (n != c->n_sacked)
+        FAIL("n_sacked does not count the marks", CONN_FMT "marks %u n_sacked %u", CONN_ARGS(c), n,
+             c->n_sacked);
+    if (c->rack_ok && !c->sack_ok) FAIL("RACK without SACK", CONN_FMT, CONN_ARGS(c));
+    if (!c->sack_ok) return NULL;
+    uint32_t una = c->snd_una, max = c->snd_max;
+    if (n && (seq_le(c->sack_high, una) || seq_gt(c->sack_high, max)))
+        FAIL("SACK sequence numbers outside [SND.UNA, SND.MAX]", CONN_FMT "sack_high %u",
+             CONN_ARGS(c), c->sack_high);
+    return NULL;
+}
+
 /* FIN flags against the state (RFC 9293 §3.3.2). */
 static const char *check_fin(const et_conn *c, ck *k)
 {
@@ -222,6 +254,10 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
     case ET_RETX_RTO:
     case ET_RETX_PERSIST:
     case ET_RETX_ARP:
+    case ET_RETX_REO:
+    case ET_RETX_TLP:
+        if ((c->retx_mode == ET_RETX_REO || c->retx_mode == ET_RETX_TLP) && !c->rack_ok)
+            FAIL("RACK timer mode without RACK", CONN_FMT "mode %u", CONN_ARGS(c), c->retx_mode);
         if (!c->t_retx.armed)
             FAIL("retransmission timer not armed in its mode", CONN_FMT "mode %u", CONN_ARGS(c),
                  c->retx_mode);
@@ -236,13 +272,15 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
     }
     if ((c->retx_mode == ET_RETX_ARP) != (c->state == EFVITCP_WAIT_ARP))
         FAIL("ARP timer mode outside WAIT_ARP", CONN_FMT "mode %u", CONN_ARGS(c), c->retx_mode);
-    if (outstanding && c->retx_mode != ET_RETX_RTO)
+    bool loss_timer =
+        c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO || c->retx_mode == ET_RETX_TLP;
+    if (outstanding && !loss_timer)
         FAIL("data outstanding without a retransmission timer",
              CONN_FMT "mode %u sr_una %u sr_nxt %u", CONN_ARGS(c), c->retx_mode, c->sr_una,
              c->sr_nxt);
     if (c->retx_mode == ET_RETX_PERSIST && outstanding)
         FAIL("persist timer while data is outstanding", CONN_FMT, CONN_ARGS(c));
-    if (c->retx_mode == ET_RETX_RTO && !outstanding && !deferred)
+    if (loss_timer && !outstanding && !deferred)
         FAIL("retransmission timer with nothing outstanding", CONN_FMT "sr_una %u sr_end %u",
              CONN_ARGS(c), c->sr_una, c->sr_end);
     /* Queued, unsent and not corked: it leaves when the window opens (persist), or the
@@ -281,6 +319,7 @@ static const char *check_conn(const et_stack *st, const et_conn *c, ck *k)
              (unsigned long long)key);
     if ((e = check_send(st, c, k))) return e;
     if ((e = check_fin(c, k))) return e;
+    if ((e = check_sack(c, k))) return e;
     if ((e = check_recv(st, c, k))) return e;
     if ((e = check_timers(st, c, k))) return e;
     if (et_conn_synced(c)) {

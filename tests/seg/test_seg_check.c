@@ -116,6 +116,24 @@ static void test_each_rule(void)
     BREAK(t, c->snd_wnd, c->max_snd_wnd + 1, "SND.WND above");
     BREAK(t, c->seg_cap, 0, "segment capacity");
     BREAK(t, c->cc.cwnd, c->send_mss - 1, "cwnd below one MSS");
+    BREAK(t, c->segs[c->sr_una & t->st->send_mask].sacked, 1, "n_sacked does not count");
+    BREAK(t, c->n_sacked, 1, "n_sacked does not count");
+    /* A sacked head: a lost mark on it, and sack_high outside what was sent. */
+    c->segs[c->sr_una & t->st->send_mask].sacked = 1;
+    c->n_sacked = 1;
+    c->sack_high = et_seg_end(&c->segs[c->sr_una & t->st->send_mask]);
+    BREAK(t, c->segs[c->sr_una & t->st->send_mask].lost, 1, "lost or resent mark on a sacked");
+    BREAK(t, c->sack_high, c->snd_max + 1, "SACK sequence numbers");
+    c->segs[c->sr_una & t->st->send_mask].sacked = 0;
+    c->n_sacked = 0;
+    c->sack_high = c->snd_una;
+    bool rack_was = c->rack_ok;
+    c->rack_ok = true;
+    BREAK(t, c->sack_ok, false, "RACK without SACK");
+    c->rack_ok = rack_was;
+    c->sack_ok = false;
+    BREAK(t, c->dsack_pending, true, "SACK state without SACK");
+    c->sack_ok = true;
     BREAK(t, c->state, EFVITCP_TIME_WAIT, "impossible state");
     BREAK(t, c->finishing, true, "finishing");
     BREAK(t, c->remote_port, (uint16_t)(c->remote_port + 1), "missing from the connection table");

@@ -4,7 +4,7 @@
 #include "net/checksum.h"
 
 /* RFC 9293 §3.10.7.2: a SYN to LISTEN is answered by SYN-ACK carrying our MSS (§3.7.1) and the
-   RFC 7323 options the SYN offered; SACK is not implemented, so SACK-permitted is not echoed. */
+   RFC 7323 options the SYN offered, and SACK-permitted (RFC 2018 §2) since the SYN offered it. */
 static void test_listen_syn_gets_synack_with_options(void)
 {
     sg *t = sg_server(NULL);
@@ -18,7 +18,7 @@ static void test_listen_syn_gets_synack_with_options(void)
     CHECK_EQ(r->opt.ws, 0); /* 16 KiB needs no scaling */
     CHECK(r->opt.has_ts);
     CHECK_EQ(r->opt.tsecr, SG_PEER_TS); /* RFC 7323 §3.2: TSecr echoes the SYN's TSval */
-    CHECK(!r->opt.sack_perm);
+    CHECK(r->opt.sack_perm);
     CHECK_EQ(r->sport, SG_LISTEN_PORT);
     CHECK_EQ(r->dport, SG_PEER_PORT);
     CHECK_EQ(t->ev.established, 0);

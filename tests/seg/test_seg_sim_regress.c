@@ -53,8 +53,60 @@ static void test_ack_at_once_when_window_left_is_below_a_segment(void)
     CHECK(sg_stream_is_pat(t, full + 100));
 }
 
+/* Seed 14 (slow, --bulk): both ends filled the other's window and lost the last segment of
+   it; each one's pure ACKs carried SND.NXT, exactly the other's right edge, which RFC 9293's
+   table does not accept for an empty segment, so each dropped the other's ACKs and resent data
+   the other already held, until the retries ran out. A bare ACK at the right edge is taken (as
+   Linux's tcp_sequence). */
+static void test_bare_ack_at_the_right_edge_is_taken(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    static uint8_t buf[100];
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    sg_send(t, TH_ACK, P(1 + 16384), S(101), NULL, 0); /* window 16384 from P(1) */
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.unacked, 0);
+    /* One beyond it is still dropped and answered. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    sg_send(t, TH_ACK, P(2 + 16384), S(201), NULL, 0);
+    EXPECT(t, TH_ACK, S(201), P(1));
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.unacked, 100);
+}
+
+/* Seed 22 (corrupt, --bulk --no-sack): a window field forged on the wire (checksum fixed) let
+   both ends send past the other's real right edge. Each then put its pure ACKs at the edge it
+   last heard of, below the other's RCV.NXT, and since each dropped the other's ACKs, neither
+   edge ever moved: both resent data the other held until the retries ran out. A bare ACK below
+   RCV.NXT by at most a window is taken when it acknowledges new data; one that does not is
+   still dropped and answered (an old reordered ACK must not count as a duplicate). */
+static void test_bare_ack_below_rcv_nxt_with_new_ack_is_taken(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 100);
+    EXPECT(t, TH_ACK, S(1), P(101));
+    static uint8_t buf[100];
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(101));
+    sg_send(t, TH_ACK, P(51), S(1), NULL, 0); /* nothing new: dropped, answered */
+    EXPECT(t, TH_ACK, S(101), P(101));
+    sg_send(t, TH_ACK, P(51), S(101), NULL, 0); /* new: taken */
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.unacked, 0);
+}
+
 int main(void)
 {
+    RUN(test_bare_ack_below_rcv_nxt_with_new_ack_is_taken);
+    RUN(test_bare_ack_at_the_right_edge_is_taken);
     RUN(test_segment_straddling_the_whole_window);
     RUN(test_ack_at_once_when_window_left_is_below_a_segment);
     sg_cleanup();

@@ -51,7 +51,7 @@ static void test_cookie_round_trip_keeps_options(void)
     CHECK(r->opt.has_mss && r->opt.mss == 1460);
     CHECK(r->opt.has_ws && r->opt.ws == 0);
     CHECK(r->opt.has_ts && r->opt.tsecr == SG_PEER_TS);
-    CHECK(!r->opt.sack_perm); /* no SACK in the stack yet: recorded, not offered */
+    CHECK(r->opt.sack_perm); /* offered: the bit in TSval brings it back */
     CHECK_EQ(r->opt.tsval & 0x3f, 7 | 0x10);
     CHECK_EQ(efvitcp_server_conn_count(t->srv), 0);
     CHECK_EQ(t->ev.allow, 1);
@@ -69,6 +69,7 @@ static void test_cookie_round_trip_keeps_options(void)
     et_conn *c = t->conn;
     CHECK(c->ws_ok && c->snd_wscale == 7 && c->rcv_wscale == 0);
     CHECK(c->ts_ok && c->ts_recent == SG_PEER_TS + 5);
+    CHECK(c->sack_ok);
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.mss, 1460 - 12);

@@ -144,6 +144,11 @@ void sg_config(efvitcp_config *cfg)
     cfg->delayed_ack_us = 0;
     cfg->cc = EFVITCP_CC_NEWRENO;
     cfg->fast_path = th_fast_path();
+    /* The scripts pin RFC 6298's timer and RFC 6675's DupThresh rules, and count segments
+       against RFC 5681's initial window: RACK-TLP and RFC 6928's window have tests of their
+       own (test_seg_rack.c, test_seg_iw.c) that turn them on. */
+    cfg->rack = false;
+    cfg->initial_window = 0;
 }
 
 void sg_cleanup(void)
@@ -344,6 +349,17 @@ static uint32_t build_opts(uint8_t *p, const sg_opts *o)
         wr32(p + n + 8, o->tsecr);
         n += 12;
     }
+    if (o->n_sack) {
+        p[n] = ET_TCPOPT_NOP;
+        p[n + 1] = ET_TCPOPT_NOP;
+        p[n + 2] = ET_TCPOPT_SACK;
+        p[n + 3] = (uint8_t)(2 + 8 * o->n_sack);
+        n += 4;
+        for (uint32_t b = 0; b < o->n_sack; b++, n += 8) {
+            wr32(p + n, o->sack[b].start);
+            wr32(p + n + 4, o->sack[b].end);
+        }
+    }
     uint32_t raw = o->raw_len;
     if (n + raw > ET_TCP_MAX_OPTLEN) raw = ET_TCP_MAX_OPTLEN - n;
     memcpy(p + n, o->raw, raw);
@@ -355,7 +371,7 @@ static uint32_t build_opts(uint8_t *p, const sg_opts *o)
 uint32_t sg_build(sg *t, uint8_t *f, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
                   const void *data, uint32_t len, const sg_opts *o)
 {
-    uint8_t opt[ET_TCP_MAX_OPTLEN + 4];
+    uint8_t opt[64]; /* room for a test that overfills the 40 bytes on purpose */
     uint32_t optlen = build_opts(opt, o);
     uint32_t max = 2048 - ET_ETH_HLEN - ET_IP_HLEN - ET_TCP_HLEN - optlen;
     if (len > max) len = max;
@@ -555,7 +571,12 @@ static void describe(const sg *t, const sg_rx *r, char *buf, size_t cap)
     if ((size_t)n >= cap) return;
     if (r->opt.sack_perm) n += snprintf(buf + n, cap - (size_t)n, " sackOK");
     if ((size_t)n >= cap) return;
-    if (r->opt.has_ts) snprintf(buf + n, cap - (size_t)n, " ts=%u/%u", r->opt.tsval, r->opt.tsecr);
+    if (r->opt.has_ts)
+        n += snprintf(buf + n, cap - (size_t)n, " ts=%u/%u", r->opt.tsval, r->opt.tsecr);
+    for (uint32_t b = 0; b < r->opt.n_sack && (size_t)n < cap; b++)
+        n += snprintf(buf + n, cap - (size_t)n, " sack=P+%d..P+%d",
+                      (int32_t)(r->opt.sack[b].start - t->pis),
+                      (int32_t)(r->opt.sack[b].end - t->pis));
 }
 
 static void describe_want(const sg *t, uint8_t flags, uint64_t seq, uint64_t ack, int64_t win,
@@ -579,7 +600,7 @@ static void describe_want(const sg *t, uint8_t flags, uint64_t seq, uint64_t ack
 static sg_rx *expect_common(sg *t, const char *file, int line, uint8_t flags, uint64_t seq,
                             uint64_t ack, int64_t win, int64_t len)
 {
-    char want[160], got[200];
+    char want[160], got[400];
     sg_rx *r = sg_take(t);
     t->last = t->dummy;
     memset(t->dummy, 0, sizeof(*t->dummy));

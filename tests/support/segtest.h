@@ -68,6 +68,8 @@ typedef struct sg_opts {
     bool has_ts;
     uint32_t tsval, tsecr;
     bool sack_perm;
+    uint8_t n_sack;                       /**< SACK blocks (RFC 2018 §3) after TS */
+    et_sack_blk sack[ET_MAX_SACK_BLOCKS]; /**< as sent: [start, end) */
     uint8_t raw[40]; /**< appended after the others, then padded with EOL to 4 bytes */
     uint32_t raw_len;
 } sg_opts;

@@ -67,6 +67,32 @@ static void test_initial_window(void)
     CHECK_EQ(cc.cwnd, 2 * 65535);
 }
 
+/* RFC 6928 §2: min(10 * MSS, max(2 * MSS, 14600)), and n segments alike; the MSS learned after
+   the handshake resizes it (et_cc_set_smss); an undo restores at least the prior window. */
+static void test_initial_window_rfc6928(void)
+{
+    static const struct {
+        uint32_t smss, iw;
+    } cases[] = {{536, 5360}, {1448, 14480}, {1460, 14600}, {4000, 14600}, {8960, 17920}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        et_cc cc;
+        et_cc_init_iw(&cc, EFVITCP_CC_CUBIC, cases[i].smss, 10);
+        CHECK_EQ(cc.cwnd, cases[i].iw);
+    }
+    et_cc cc;
+    et_cc_init_iw(&cc, EFVITCP_CC_NEWRENO, 536, 10);
+    et_cc_set_smss(&cc, 1460);
+    CHECK_EQ(cc.cwnd, 14600);
+    et_cc_init_iw(&cc, EFVITCP_CC_NEWRENO, 1000, 4);
+    CHECK_EQ(cc.cwnd, 4000);
+    et_cc prior = cc;
+    et_cc_on_sack_loss(&cc, 4000, 0);
+    CHECK(cc.cwnd < prior.cwnd);
+    et_cc_undo(&cc, &prior);
+    CHECK_EQ(cc.cwnd, prior.cwnd);
+    CHECK_EQ(cc.ssthresh, prior.ssthresh);
+}
+
 static void test_set_smss(void)
 {
     et_cc cc;
@@ -668,6 +694,7 @@ static void test_random_hooks(void)
 int main(void)
 {
     RUN(test_initial_window);
+    RUN(test_initial_window_rfc6928);
     RUN(test_set_smss);
     RUN(test_slow_start_doubles);
     RUN(test_newreno_avoidance);

@@ -566,7 +566,7 @@ static void test_tcp_options(void)
     const uint8_t eol_first[] = {0, 30, 0, 1};
     CHECK(opts(eol_first, sizeof(eol_first), &o));
 
-    /* NOPs only, unknown kinds and SACK blocks skipped by length. */
+    /* NOPs only and unknown kinds skipped by length; SACK blocks (RFC 2018 §3) taken. */
     const uint8_t nops[] = {1, 1, 1, 1};
     CHECK(opts(nops, 4, &o));
     const uint8_t unknown[] = {30, 6, 9, 9, 9, 9, 2, 4, 1, 0, 254, 2};
@@ -574,6 +574,20 @@ static void test_tcp_options(void)
     CHECK(o.has_mss && o.mss == 256);
     const uint8_t sack[] = {1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2};
     CHECK(opts(sack, sizeof(sack), &o));
+    CHECK(o.n_sack == 1 && o.sack[0].start == 1 && o.sack[0].end == 2 && !o.sack_bad);
+    /* RFC 2018 §3: up to four blocks fit the option space; all are taken, in order. */
+    const uint8_t sack4[] = {1, 1, 5, 34, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0,    3,    0,    0,
+                             0, 4, 0, 0,  0, 5, 0, 0, 0, 6, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff};
+    CHECK(opts(sack4, sizeof(sack4), &o));
+    CHECK(o.n_sack == 4 && o.sack[3].start == 7 && o.sack[3].end == 0xffffffffu);
+    /* A length that is not 2 + 8n, or a second SACK option: ignored and flagged, the other
+       options still taken. */
+    const uint8_t sack_odd[] = {5, 6, 0, 0, 0, 1, 2, 4, 1, 0};
+    CHECK(opts(sack_odd, sizeof(sack_odd), &o));
+    CHECK(o.n_sack == 0 && o.sack_bad && o.has_mss);
+    const uint8_t sack_two[] = {5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 5, 10, 0, 0, 0, 3, 0, 0, 0, 4};
+    CHECK(opts(sack_two, sizeof(sack_two), &o));
+    CHECK(o.n_sack == 1 && o.sack[0].start == 1 && o.sack_bad);
     const uint8_t exact_end[] = {1, 1, 30, 2};
     CHECK(opts(exact_end, 4, &o));
 

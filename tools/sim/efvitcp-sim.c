@@ -2,7 +2,8 @@
  * efvitcp-sim: runs seeds of the deterministic simulation (run.c) and reports.
  *
  *   efvitcp-sim [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE]
- *               [--twice] [--no-fast-path] [--syn-cookies] [--stats] [--bulk] [-v]
+ *               [--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--no-rack]
+ *               [--peer-no-sack] [--stats] [--bulk] [-v]
  *
  * --seeds      one seed N or a range FIRST..LAST (default 1..100)
  * --profile    clean, lossy, burst, reorder, dup, corrupt, slow, partition, flaky (all faults at
@@ -18,6 +19,9 @@
  * --twice      run every seed twice, the second time with capture on and header prediction
  *              (cfg.fast_path) switched, and require the same frames bit for bit
  * --no-fast-path  both stacks without header prediction: every segment takes the general path
+ * --no-sack       both stacks with cfg.sack off: SACK never offered, NewReno recovery
+ * --no-rack       both stacks with cfg.rack off: RFC 6675's DupThresh rules, no tail loss probes
+ * --peer-no-sack  the client with cfg.sack off: the server meets a peer that never offers SACK
  * --syn-cookies   the server answers every SYN with a SYN cookie (EFVITCP_SYN_COOKIES_ALWAYS):
  *              each handshake completes from the cookie, under the profile's faults
  * --stats      goodput in virtual time per profile, relative to clean, and fault counts
@@ -44,6 +48,7 @@
 typedef struct prof_stats {
     uint64_t runs, failed, payload, t_data, frames, polls;
     uint64_t retransmits, rto, fast;
+    uint64_t rack, tlp, undo; /* RACK losses, tail loss probes, spurious responses undone */
     uint64_t nic; /* emulated NICs: frames dropped or discarded, failed CTPIO sends, overflows */
     double wall;
     et_wire_stats wire;
@@ -62,7 +67,8 @@ static void usage(FILE *out, const char *argv0, bool full)
 {
     fprintf(out,
             "usage: %s [--seeds FIRST..LAST] [--profile NAME] [--link mem|efvi|efct] [--pcap FILE] "
-            "[--twice] [--no-fast-path] [--syn-cookies] [--stats] [--bulk] [-v]\nprofiles:",
+            "[--twice] [--no-fast-path] [--syn-cookies] [--no-sack] [--no-rack] [--peer-no-sack] "
+            "[--stats] [--bulk] [-v]\nprofiles:",
             argv0);
     for (int i = 0; i < PROF_COUNT; i++) fprintf(out, " %s", sim_profile_names[i]);
     fprintf(out,
@@ -79,6 +85,9 @@ static void usage(FILE *out, const char *argv0, bool full)
           "  --twice         run every seed twice (capture and header prediction switched) and\n"
           "                  require the same frames bit for bit\n"
           "  --no-fast-path  both stacks without header prediction\n"
+          "  --no-sack       both stacks without SACK (cfg.sack off: NewReno recovery)\n"
+          "  --no-rack       both stacks without RACK-TLP (cfg.rack off: RFC 6675 DupThresh)\n"
+          "  --peer-no-sack  the client without SACK: a peer that never offers it\n"
           "  --stats         goodput per profile relative to clean, and fault counts\n"
           "  --bulk          plain bulk transfers (what --stats measures)\n"
           "  -v              parameters, outcome and frame hash of every run\n"
@@ -141,9 +150,10 @@ static void print_stats(const prof_stats *ps, int link)
 {
     double clean =
         ps[PROF_CLEAN].t_data ? (double)ps[PROF_CLEAN].payload / ps[PROF_CLEAN].t_data : 0.0;
-    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %7s %7s %7s %7s %7s%s\n", "profile",
-           "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto", "loss",
-           "burst", "part", "dup", "corrupt", "fixed", "queue", link ? "     nic" : "");
+    printf("%-9s %6s %6s %10s %10s %8s %9s %8s %8s %7s %7s %6s %7s %7s %7s %7s %7s %7s %7s%s\n",
+           "profile", "runs", "failed", "MB", "MB/s virt", "vs clean", "wall s", "retx", "rto",
+           "rack", "tlp", "undo", "loss", "burst", "part", "dup", "corrupt", "fixed", "queue",
+           link ? "     nic" : "");
     for (int p = 0; p < PROF_COUNT; p++) {
         const prof_stats *s = &ps[p];
         if (!s->runs) continue;
@@ -151,16 +161,20 @@ static void print_stats(const prof_stats *ps, int link)
         char rel[16] = "-";
         if (clean > 0) snprintf(rel, sizeof(rel), "%.3f", g / clean);
         printf("%-9s %6" PRIu64 " %6" PRIu64 " %10.1f %10.1f %8s %9.2f %8" PRIu64 " %8" PRIu64
-               " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
-               " %7" PRIu64,
+               " %7" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64
+               " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64,
                sim_profile_names[p], s->runs, s->failed, s->payload / 1e6, g * 1e3, rel, s->wall,
-               s->retransmits, s->rto, s->wire.fault_loss, s->wire.fault_burst_loss,
-               s->wire.fault_partition, s->wire.fault_dup, s->wire.fault_corrupt,
-               s->wire.fault_corrupt_fixed, s->wire.drop_queue);
+               s->retransmits, s->rto, s->rack, s->tlp, s->undo, s->wire.fault_loss,
+               s->wire.fault_burst_loss, s->wire.fault_partition, s->wire.fault_dup,
+               s->wire.fault_corrupt, s->wire.fault_corrupt_fixed, s->wire.drop_queue);
         if (link) printf(" %8" PRIu64, s->nic);
         printf("\n");
     }
 }
+
+/* --no-sack, --no-rack, --peer-no-sack: loss recovery choices (flags of the whole run, like
+   the profile range). */
+static bool no_sack, no_rack, peer_no_sack;
 
 /* Runs one seed; on failure reports it, replays it with capture on, and returns false. */
 static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const char *pcap,
@@ -174,7 +188,10 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
                   .verbose = verbose,
                   .bulk = bulk,
                   .no_fast_path = no_fast_path,
-                  .syn_cookies = cookies};
+                  .syn_cookies = cookies,
+                  .no_sack = no_sack,
+                  .no_rack = no_rack,
+                  .peer_no_sack = peer_no_sack};
     sim_result r;
     double t0 = wall_now();
     bool ok = sim_run_seed(&o, &r);
@@ -222,6 +239,9 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
         ps[prof].retransmits += r.cli.retransmits + r.srv.retransmits;
         ps[prof].rto += r.cli.rto_events + r.srv.rto_events;
         ps[prof].fast += r.cli.fast_retransmits + r.srv.fast_retransmits;
+        ps[prof].rack += r.cli.rack_losses + r.srv.rack_losses;
+        ps[prof].tlp += r.cli.tlp_probes + r.srv.tlp_probes;
+        ps[prof].undo += r.cli.spurious_undone + r.srv.spurious_undone;
         add_wire(&ps[prof].wire, &r.wire);
         ps[prof].nic += r.nic_rx_nodesc + r.nic_discard + r.nic_ctpio_fail + r.nic_oflow;
         return true;
@@ -235,10 +255,11 @@ static bool run_one(const char *argv0, uint64_t seed, int prof, int link, const 
     else
         snprintf(cap, sizeof(cap), "efvitcp-sim-%" PRIu64 "-%s%s%s.pcap", seed,
                  sim_profile_names[prof], link ? "-" : "", link ? sim_link_names[link] : "");
-    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s%s -v --pcap %s\n", argv0, seed,
-           sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
+    printf("  replay: %s --seeds %" PRIu64 " --profile %s%s%s%s%s%s%s%s%s -v --pcap %s\n", argv0,
+           seed, sim_profile_names[prof], link ? " --link " : "", link ? sim_link_names[link] : "",
            bulk ? " --bulk" : "", no_fast_path ? " --no-fast-path" : "",
-           cookies ? " --syn-cookies" : "", cap);
+           cookies ? " --syn-cookies" : "", no_sack ? " --no-sack" : "",
+           no_rack ? " --no-rack" : "", peer_no_sack ? " --peer-no-sack" : "", cap);
     if (!pcap) {
         /* The same seed gives the same frames: replaying with capture on writes this run. */
         sim_opts o2 = o;
@@ -305,6 +326,12 @@ int main(int argc, char **argv)
             no_fast_path = true;
         } else if (strcmp(a, "--syn-cookies") == 0) {
             cookies = true;
+        } else if (strcmp(a, "--no-sack") == 0) {
+            no_sack = true;
+        } else if (strcmp(a, "--no-rack") == 0) {
+            no_rack = true;
+        } else if (strcmp(a, "--peer-no-sack") == 0) {
+            peer_no_sack = true;
         } else if (strcmp(a, "--bulk") == 0) {
             bulk = true;
         } else {

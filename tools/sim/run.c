@@ -1359,6 +1359,9 @@ static const char *make_instances(run *r, et_rng *g, const sim_opts *o)
     /* Not drawn: a run must give the same frames with header prediction on and off. */
     sc.fast_path = cc.fast_path = !o->no_fast_path;
     if (o->syn_cookies) sc.syn_cookies = EFVITCP_SYN_COOKIES_ALWAYS;
+    sc.sack = cc.sack = !o->no_sack;
+    cc.sack = cc.sack && !o->peer_no_sack;
+    sc.rack = cc.rack = !o->no_rack;
     /* Drawn even when unused so that every profile sees the same stacks and workload. */
     uint64_t bw = logpick(g, 2000, 200000) * 1000ull;
     uint32_t queue = logpick(g, 3000, 128 * 1024);

@@ -48,6 +48,10 @@ typedef struct sim_opts {
     bool bulk; /* goodput runs: plain bulk transfers, no pacing, stalls, aborts or late polls */
     bool no_fast_path; /* both stacks with cfg.fast_path off (header prediction) */
     bool syn_cookies;  /* the server answers every SYN with a SYN cookie (cfg.syn_cookies) */
+    bool no_sack;      /* both stacks with cfg.sack off (RFC 2018 not offered) */
+    bool no_rack;      /* both stacks with cfg.rack off (RFC 6675's DupThresh rules, no TLP) */
+    bool peer_no_sack; /* the client alone with cfg.sack off: a server whose peer never offers
+                          SACK */
 } sim_opts;
 
 typedef struct sim_result {

@@ -1,0 +1,468 @@
+/* Segment tests: RACK-TLP (RFC 8985) and the undo of spurious congestion responses (RFC 3708
+   D-SACK, RFC 3522 timestamps): scripted ACKs and SACK blocks in, exact retransmissions and
+   probes out, at their exact times on the virtual clock. */
+#include "check.h"
+#include "segtest.h"
+
+static uint8_t buf[8192];
+
+static efvitcp_config rack_cfg(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.rack = true;
+    return cfg;
+}
+
+/* Sends n segments of 100 bytes from S(from) and checks they all leave. */
+static bool send_segs(sg *t, uint32_t from, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (efvitcp_send(t->conn, buf, 100, false) != 100) return false;
+    for (int i = 0; i < n; i++)
+        if (!sg_expect(t, TH_ACK | TH_PSH, S(from + 100 * (uint32_t)i), P(1))) return false;
+    return true;
+}
+
+/* The peer acknowledges ack with n SACK blocks, edges[2i] .. edges[2i + 1]. */
+static void sack_ack(sg *t, uint32_t ack, uint32_t n, const uint32_t *edges)
+{
+    sg_opts o = sg_def_opts(t);
+    o.n_sack = (uint8_t)n;
+    for (uint32_t i = 0; i < n; i++) {
+        o.sack[i].start = edges[2 * i];
+        o.sack[i].end = edges[2 * i + 1];
+    }
+    sg_send_o(t, TH_ACK, P(1), ack, t->win, NULL, 0, &o);
+}
+
+/* An established server whose every RTT sample was 1 ms (the handshake's, then one segment
+   acknowledged after 1 ms): SRTT and min_RTT 1 ms, RTO 5 ms (min_rto), PTO 2 ms. S(101) is the
+   next to send. */
+static sg *rack_rig(const efvitcp_config *cfg)
+{
+    sg *t = sg_server(cfg);
+    if (!sg_syn_received(t, NULL)) return NULL;
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    if (sg_state(t) != EFVITCP_ESTABLISHED || !send_segs(t, 1, 1)) return NULL;
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    if (!sg_expect_nothing(t)) return NULL;
+    return t;
+}
+
+/* ---- tail loss probes (RFC 8985 §7) ---- */
+
+/* No ACK for PTO = 2 * SRTT (+ the delayed ACK, 0 here) after the last segment: the last
+   segment goes again (no new data to send), then the RTO runs from the probe. */
+static void test_probe_of_the_last_segment_at_pto(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint64_t t0 = sg_now(t);
+    REQUIRE(send_segs(t, 101, 3));
+    uint64_t pto = 2 * c->srtt_ns;
+    CHECK(pto < c->rto_ns);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t0 + pto);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(301), P(1), 16384, 100);
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.tlp_probes, 1);
+    CHECK(cs.rack);
+    /* No answer: the RTO follows the probe and resends the head (RFC 6298 §5.4). */
+    uint64_t rto = c->rto_ns;
+    uint64_t at2 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at2, at + rto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.rto_events, 1);
+}
+
+/* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
+   that reaches the probe without a D-SACK shows the loss and cwnd is reduced once (§7.4). A
+   loss of the next flight gets a probe of its own. */
+static void test_probe_repairs_a_lost_tail(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_recoveries, 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK(cs.ssthresh < before.ssthresh);
+    REQUIRE(send_segs(t, 401, 1)); /* lost too */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 2);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* The original was only late: its ACK reaches the probe first (cwnd reduced), then the probe
+   comes back as a D-SACK and the reduction is undone. */
+static void test_needless_probe_is_undone(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK(cs.ssthresh < before.ssthresh);
+    sack_ack(t, S(401), 1, (uint32_t[]){S(301), S(401)});
+    EXPECT_NOTHING(t);
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.ssthresh, before.ssthresh);
+    CHECK(cs.cwnd >= before.cwnd);
+    CHECK_EQ(cs.spurious_undone, 1);
+}
+
+/* New data waiting for cwnd is the probe (§7.3): it goes whatever cwnd says. */
+static void test_probe_of_new_data(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint32_t mss = c->send_mss, n = c->cc.cwnd / mss; /* segments cwnd lets go */
+    for (uint32_t i = 0; i < n + 2; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    for (uint32_t i = 0; i < n; i++) EXPECT(t, TH_ACK | TH_PSH, S(101 + i * mss), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t t0 = sg_now(t), pto = 2 * c->srtt_ns;
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t0 + pto);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101 + n * mss), P(1), 16384, mss);
+    EXPECT_NOTHING(t);
+    CHECK(c->tlp_on && !c->tlp_retrans);
+}
+
+/* The peer's window let the only segment in flight go in part: the probe resends that part
+   (found from the ring's end: the segment is at sr_nxt, not below it). */
+static void test_probe_of_a_segment_sent_in_part(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = sg_server(&cfg);
+    t->win = 150; /* segments of 150 bytes (the largest window offered) */
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(sg_state(t) == EFVITCP_ESTABLISHED);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 300, false), 300);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 150);
+    sg_advance(t, SG_MS);
+    sg_send_w(t, TH_ACK, P(1), S(151), 100, NULL, 0); /* room for 100 of the next 150 */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(151), P(1), 16384, 100);
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(151), P(1), 16384, 100);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.rto_events, 0);
+}
+
+/* cfg.rack off: no probe; the RTO alone. */
+static void test_no_probe_without_rack(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    uint64_t t0 = sg_now(t);
+    REQUIRE(send_segs(t, 101, 3));
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t0 + t->conn->rto_ns);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.tlp_probes, 0);
+    CHECK(!cs.rack);
+}
+
+/* ---- RACK loss detection (RFC 8985 §6) ---- */
+
+/* A segment sacked with two holes below it and no reordering seen: the holes are lost once a
+   quarter of min_RTT has passed beyond the RTT of the delivered segment (the reordering
+   timer), not before; then both go in one round trip. */
+static void test_reordering_window_then_loss(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint64_t t0 = sg_now(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)});
+    EXPECT_NOTHING(t); /* within the reordering window */
+    uint64_t due = t0 + c->rack_rtt_ns + c->min_rtt_ns / 4;
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, due);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 2);
+    CHECK_EQ(st.sack_recoveries, 1);
+}
+
+/* Reordering: the hole arrives within the window: nothing is resent, and RACK notes the
+   reordering (its window stays open in recovery from then on). */
+static void test_reordering_is_not_loss(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    sg_advance(t, 10 * SG_US);
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    CHECK(t->conn->rack_reord);
+    sg_advance(t, 100 * SG_MS);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.retransmits, 0);
+    CHECK_EQ(st.rack_losses, 0);
+}
+
+/* Three segments sacked above a hole and no reordering seen: the window is 0 and the hole is
+   lost at once (DupThresh's answer, by time). */
+static void test_three_sacked_mark_the_hole_at_once(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 4));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(501)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+}
+
+/* A lost retransmission is found by RACK's clock, not by the RTO: new data sent after it is
+   sacked, so the retransmission (sent before) is lost too, and goes again. */
+static void test_lost_retransmission(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE; /* cwnd out of the way: only loss detection decides */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 6));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(501)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the first retransmission */
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    REQUIRE(send_segs(t, 701, 1)); /* new data after it */
+    sg_advance(t, SG_MS);
+    /* S(701) arrives; S(101) (again), S(501) and S(601) do not. */
+    sack_ack(t, S(101), 2, (uint32_t[]){S(701), S(801), S(201), S(501)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(501), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(601), P(1));
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(801), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 4);
+    CHECK_EQ(st.rto_events, 0);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.rack_losses, 4);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* Three duplicate ACKs without SACK blocks (a peer that negotiated SACK and sends none): the
+   head is lost whatever RACK says, and goes at once. */
+static void test_three_duplicates_without_blocks(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 5));
+    sg_advance(t, SG_MS);
+    for (int i = 0; i < 2; i++) {
+        sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+        EXPECT_NOTHING(t);
+    }
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.sack_recoveries, 1);
+    CHECK_EQ(st.rack_losses, 0);
+}
+
+/* Duplicates that carry SACK news are RACK's to judge: one sacked segment, reordering window
+   still open, so the third of them retransmits nothing. */
+static void test_duplicates_with_blocks_wait_for_rack(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 5));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(301)});
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.sack_recoveries, 0);
+}
+
+/* ---- undo (RFC 3708, RFC 3522, RFC 4015) ---- */
+
+/* Two retransmissions, both reported needless by D-SACKs: the recovery is undone, cwnd and
+   ssthresh are what they were before it, and RACK counts the episode as reordering. */
+static void test_undo_by_dsack(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)});
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    efvitcp_conn_stats during;
+    sg_conn_stats(t, &during);
+    CHECK(during.cwnd < before.cwnd);
+    /* The originals were late, not lost: the ACK covers everything, then each retransmission
+       comes back as a duplicate. */
+    sack_ack(t, S(401), 1, (uint32_t[]){S(101), S(201)});
+    sack_ack(t, S(401), 1, (uint32_t[]){S(201), S(301)});
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.dsack_received, 2);
+    CHECK_EQ(st.spurious_undone, 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.spurious_undone, 1);
+    CHECK(cs.cwnd >= before.cwnd);
+    CHECK_EQ(cs.ssthresh, before.ssthresh);
+    CHECK(t->conn->rack_reord);
+}
+
+/* One of two retransmissions D-SACKed: a real loss; nothing is undone. */
+static void test_no_undo_for_a_real_loss(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)});
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    sg_flush(t);
+    sack_ack(t, S(401), 1, (uint32_t[]){S(201), S(301)});
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.spurious_undone, 0);
+}
+
+/* A timeout whose retransmission was needless (RFC 3522): the first ACK after it echoes the
+   TSval of the original, older than the retransmission's; the RTO's window collapse is undone
+   (RFC 4015). */
+static void test_undo_spurious_timeout_by_timestamps(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg); /* RACK off: the RTO itself */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 2));
+    uint32_t tsval_orig = t->last->opt.tsval;
+    efvitcp_conn_stats before;
+    sg_conn_stats(t, &before);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    CHECK(t->last->opt.tsval != tsval_orig);
+    efvitcp_conn_stats during;
+    sg_conn_stats(t, &during);
+    CHECK_EQ(during.cwnd, during.mss);
+    sg_opts o = sg_def_opts(t);
+    o.tsecr = tsval_orig;
+    sg_send_o(t, TH_ACK, P(1), S(301), t->win, NULL, 0, &o);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.spurious_undone, 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK(cs.cwnd >= before.cwnd);
+    CHECK_EQ(cs.ssthresh, before.ssthresh);
+}
+
+/* The echo of the retransmission: the timeout was real; nothing is undone. */
+static void test_no_undo_when_the_retransmission_is_echoed(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 2));
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0); /* echoes the retransmission's TSval */
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.spurious_undone, 0);
+}
+
+int main(void)
+{
+    RUN(test_probe_of_the_last_segment_at_pto);
+    RUN(test_probe_repairs_a_lost_tail);
+    RUN(test_needless_probe_is_undone);
+    RUN(test_probe_of_new_data);
+    RUN(test_probe_of_a_segment_sent_in_part);
+    RUN(test_no_probe_without_rack);
+    RUN(test_reordering_window_then_loss);
+    RUN(test_reordering_is_not_loss);
+    RUN(test_three_sacked_mark_the_hole_at_once);
+    RUN(test_lost_retransmission);
+    RUN(test_three_duplicates_without_blocks);
+    RUN(test_duplicates_with_blocks_wait_for_rack);
+    RUN(test_undo_by_dsack);
+    RUN(test_no_undo_for_a_real_loss);
+    RUN(test_undo_spurious_timeout_by_timestamps);
+    RUN(test_no_undo_when_the_retransmission_is_echoed);
+    sg_cleanup();
+    return th_summary();
+}
