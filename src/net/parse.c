@@ -179,16 +179,6 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
     if (!et_parse_tcp_options(tcp + ET_TCP_HLEN, doff - ET_TCP_HLEN, &seg->opt))
         return drop(why, EFVITCP_DROP_TCP_HEADER);
 
-    seg->src_mac = frame + 6;
-    seg->saddr = saddr;
-    seg->daddr = daddr;
-    seg->sport = rd16(tcp);
-    seg->dport = rd16(tcp + 2);
-    seg->seq = rd32(tcp + 4);
-    seg->ack = rd32(tcp + 8);
-    seg->flags = tcp[13];
-    seg->window = rd16(tcp + 14);
-    seg->payload = tcp + doff;
-    seg->len = tcp_len - doff;
+    et_seg_fill(seg, frame, saddr, daddr, tcp, doff, tcp_len);
     return ET_FRAME_TCP;
 }

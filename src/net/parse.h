@@ -61,6 +61,31 @@ et_frame_kind et_parse_frame(const uint8_t *frame, uint32_t len, const uint8_t m
                              uint32_t my_ip, uint32_t hw_csum, et_tcp_seg *seg, et_arp_msg *arp,
                              efvitcp_drop_reason *why);
 
+/* Network order read as one load each: the byte swaps compile to bswap. */
+#define ET_LD16(p) ((uint16_t)((p)[0] << 8 | (p)[1]))
+#define ET_LD32(p)                                                                                 \
+    ((uint32_t)(p)[0] << 24 | (uint32_t)(p)[1] << 16 | (uint32_t)(p)[2] << 8 | (p)[3])
+
+/** The fields of *seg that both parsers take from a validated TCP header at tcp (doff bytes of
+    header, tcp_len bytes of segment) of frame f; the options are the caller's. */
+static inline __attribute__((always_inline)) void et_seg_fill(et_tcp_seg *seg, const uint8_t *f,
+                                                              uint32_t saddr, uint32_t daddr,
+                                                              const uint8_t *tcp, uint32_t doff,
+                                                              uint32_t tcp_len)
+{
+    seg->src_mac = f + 6;
+    seg->saddr = saddr;
+    seg->daddr = daddr;
+    seg->sport = ET_LD16(tcp);
+    seg->dport = ET_LD16(tcp + 2);
+    seg->seq = ET_LD32(tcp + 4);
+    seg->ack = ET_LD32(tcp + 8);
+    seg->flags = tcp[13];
+    seg->window = ET_LD16(tcp + 14);
+    seg->payload = tcp + doff;
+    seg->len = tcp_len - doff;
+}
+
 /**
  * The common shape of a received segment, recognised in a few comparisons: an untagged IPv4
  * datagram without options or fragmentation, both checksums verified by the hardware (hw_csum has
@@ -74,10 +99,6 @@ static inline __attribute__((always_inline)) bool
 et_parse_frame_fast(const uint8_t *f, uint32_t len, const uint8_t my_mac[6], uint32_t my_ip,
                     uint32_t hw_csum, et_tcp_seg *seg)
 {
-    /* Network order read as one load each: the byte swaps below compile to bswap. */
-#define ET_LD16(p) ((uint16_t)((p)[0] << 8 | (p)[1]))
-#define ET_LD32(p)                                                                                 \
-    ((uint32_t)(p)[0] << 24 | (uint32_t)(p)[1] << 16 | (uint32_t)(p)[2] << 8 | (p)[3])
     const uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
     if ((hw_csum & both) != both || len < 54) return false;
     const uint8_t *ip = f + 14, *tcp = f + 34;
@@ -100,20 +121,8 @@ et_parse_frame_fast(const uint8_t *f, uint32_t len, const uint8_t my_mac[6], uin
         seg->opt =
             (et_tcp_opts){.has_ts = true, .tsval = ET_LD32(tcp + 24), .tsecr = ET_LD32(tcp + 28)};
     }
-    seg->src_mac = f + 6;
-    seg->saddr = saddr;
-    seg->daddr = daddr;
-    seg->sport = ET_LD16(tcp);
-    seg->dport = ET_LD16(tcp + 2);
-    seg->seq = ET_LD32(tcp + 4);
-    seg->ack = ET_LD32(tcp + 8);
-    seg->flags = tcp[13];
-    seg->window = ET_LD16(tcp + 14);
-    seg->payload = tcp + doff;
-    seg->len = tot - 20 - doff;
+    et_seg_fill(seg, f, saddr, daddr, tcp, doff, tot - 20);
     return true;
-#undef ET_LD16
-#undef ET_LD32
 }
 
 /** Parses the options area of a TCP header. Returns false for a malformed option list (length
