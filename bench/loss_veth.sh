@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Transfer time under loss, efvitcp against Linux on the same veth pair (issue 13): SIZE bytes
+# echoed through a Linux echo server (socat ... EXEC:cat) by an efvitcp client (eftcat on LINK)
+# and by a Linux client (socat) in the same namespace, with nftables dropping RATE% of the frames
+# of both clients in each direction. Every byte is checked (sha256) and every run timed.
+#
+#   sudo bash bench/loss_veth.sh BUILD_DIR [LINK] [SIZE] [RUNS] [RATES...]
+#       LINK packet (default) or xdp; SIZE default 20M; RUNS default 5; RATES default 1 5 10 20
+#
+# Prints one line per run and a summary per rate: "RESULT kind=time name=loss-R-efvitcp-LINK
+# value=MEDIAN_S" and the same for linux. Both clients use a 200 ms RTO floor (eftcat's default
+# is Linux's). Not a CI step: the full table takes minutes (20% loss is slow for both).
+set -euo pipefail
+build=$(cd "${1:?usage: loss_veth.sh BUILD_DIR [LINK] [SIZE] [RUNS] [RATES...]}" && pwd)
+link=${2:-packet}
+size=${3:-20M}
+runs=${4:-5}
+shift $(($# < 4 ? $# : 4))
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(1 5 10 20)
+export EFTCAT=$build/examples/eftcat
+export INTEROP_TOOL=${INTEROP_TOOL:-$build/tests/interop/interop_tool} # lib.sh wants it; unused here
+[ -x "$EFTCAT" ] || { echo "loss_veth: $EFTCAT not built" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+# lib.sh: namespaces, the veth pair (offloads off), addresses, helpers; LINK own-address mode.
+set -- "$link" own
+# shellcheck source=../tests/interop/lib.sh
+source "$here/../tests/interop/lib.sh"
+setup
+make_file "$WORK/src.bin" "$size"
+
+loss() { # PERCENT: both clients' frames, both directions (E_IP is efvitcp's, E_KIP the kernel's)
+    in_k nft delete table inet efvitcp_bench 2>/dev/null || true
+    in_k nft -f - <<EOF
+table inet efvitcp_bench {
+    chain in {
+        type filter hook input priority -10;
+        ip saddr { $E_IP, $E_KIP } numgen random mod 100 < $1 drop
+    }
+    chain out {
+        type filter hook output priority -10;
+        ip daddr { $E_IP, $E_KIP } numgen random mod 100 < $1 drop
+    }
+}
+EOF
+}
+
+bg_k socat TCP-LISTEN:5001,reuseaddr,fork EXEC:cat
+wait_k_listen 5001
+
+one() { # efvitcp | linux: seconds of one echo of the file
+    local t0 t1
+    rm -f "$WORK/got.bin"
+    t0=$(date +%s.%N)
+    if [ "$1" = efvitcp ]; then
+        in_e timeout 600 "$EFTCAT" "${EF_ARGS[@]}" "$K_IP" 5001 <"$WORK/src.bin" \
+            >"$WORK/got.bin" 2>"$WORK/eftcat.log" || fail "eftcat: exit $? ($(cat "$WORK/eftcat.log"))"
+    else
+        in_e timeout 600 socat -t 30 - "TCP:$K_IP:5001" <"$WORK/src.bin" >"$WORK/got.bin" ||
+            fail "socat: exit $?"
+    fi
+    t1=$(date +%s.%N)
+    same_sha "$WORK/src.bin" "$WORK/got.bin" "$1 at ${rate}% loss" >&2
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+for rate in "${rates[@]}"; do
+    loss "$rate"
+    for who in efvitcp linux; do
+        : >"$WORK/times"
+        for r in $(seq "$runs"); do
+            t=$(one "$who")
+            echo "$t" >>"$WORK/times"
+            log "$size at ${rate}% loss, $who run $r: $t s"
+        done
+        m=$(median <"$WORK/times")
+        name=$who
+        [ "$who" = efvitcp ] && name=efvitcp-$link
+        echo "RESULT kind=time name=loss-$rate-$name value=$m"
+    done
+done
+log "done"
