@@ -362,6 +362,9 @@ static void print_stats(void)
         (unsigned long long)st.segs_in, (unsigned long long)st.segs_out,
         (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
         (unsigned long long)st.retransmits);
+    msg("tail loss probes %llu, RACK losses %llu, SACK recoveries %llu, undone %llu",
+        (unsigned long long)st.tlp_probes, (unsigned long long)st.rack_losses,
+        (unsigned long long)st.sack_recoveries, (unsigned long long)st.spurious_undone);
     for (int i = 0; i < EFVITCP_DROP_REASONS; i++)
         if (st.drops[i])
             msg("dropped (%s): %llu", efvitcp_drop_reason_name((efvitcp_drop_reason)i),

@@ -37,6 +37,7 @@ same_sha "$WORK/k_src.bin" "$WORK/e_got2.bin" "kernel -> efvitcp"
 
 capture_stop
 check_no_analysis_flags "$WORK/bulk.pcap" \
-    "$(lost_below_stack "$WORK/bulk.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
+    "$(lost_below_stack "$WORK/bulk.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")" \
+    "$(tail_probes "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
 check_no_rst "$WORK/bulk.pcap"
 log PASS
