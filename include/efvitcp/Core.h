@@ -90,7 +90,8 @@ constexpr uint32_t ms_to_us(uint64_t ms, uint64_t lo, uint64_t hi)
  * Extra members, picked up when present: CtrlBufCnt, OooRangeCnt, Prefault, DelayedAckUS,
  * MinRtoUS, MaxRtoUS, InitialRtoUS (the US forms win over the MS ones), InitialRtoMS, FastPath,
  * TimeWaitMS, KeepaliveMS, KeepaliveIntvlMS, KeepaliveProbes, MSS, EphemeralMin, EphemeralMax,
- * Seed, LocalAddr, Gateway, PcapPath, TxTimestamps (reports kept per connection) (strings: `static
+ * Seed, LocalAddr, Gateway, PcapPath, TxTimestamps (reports kept per connection), SackOption,
+ * RackTlp, InitialWindow (segments) (strings: `static
  * constexpr const char *LocalAddr = "..."`), and a log hook `static void log(int level, const char
  * *msg)`.
  */
@@ -135,6 +136,9 @@ template <class Conf> struct ConfReader {
     EFVITCP_CONF_MEMBER(Gateway, gateway, static_cast<const char *>(v))
     EFVITCP_CONF_MEMBER(PcapPath, pcap_path, static_cast<const char *>(v))
     EFVITCP_CONF_MEMBER(TxTimestamps, tx_timestamps, static_cast<uint32_t>(v))
+    EFVITCP_CONF_MEMBER(SackOption, sack, static_cast<bool>(v))
+    EFVITCP_CONF_MEMBER(RackTlp, rack, static_cast<bool>(v))
+    EFVITCP_CONF_MEMBER(InitialWindow, initial_window, static_cast<uint32_t>(v))
     EFVITCP_CONF_MEMBER(StatShm, stat_shm, static_cast<bool>(v))
     EFVITCP_CONF_MEMBER(StatIntervalMS, stat_interval_ms, static_cast<uint32_t>(v))
     EFVITCP_CONF_MEMBER(StatMaxConns, stat_max_conns, static_cast<uint32_t>(v))
@@ -188,6 +192,9 @@ template <class Conf> struct ConfReader {
         set_Gateway<Conf>(cfg, 0);
         set_PcapPath<Conf>(cfg, 0);
         set_TxTimestamps<Conf>(cfg, 0);
+        set_SackOption<Conf>(cfg, 0);
+        set_RackTlp<Conf>(cfg, 0);
+        set_InitialWindow<Conf>(cfg, 0);
         set_log<Conf>(cfg, 0);
         /* The original's SYN RTO was 1000 ticks (about 1 s) whatever its RTO bounds; ours must lie
            within them, so the default 1 s is clamped into [min, max] unless Conf sets one. */

@@ -35,6 +35,9 @@ struct Conf {
     static const int CongestionControlAlgo = 1;
     static const uint32_t UserTimerCnt = 2;
     static const uint32_t TxTimestamps = 16; /* an extra member: transmit timestamp reports */
+    static const bool SackOption = true;     /* extra members: loss recovery (issue 13) */
+    static const bool RackTlp = true;
+    static const uint32_t InitialWindow = 10;
     using UserData = int;
 };
 using Client = efvitcp::TcpClient<Conf>;
@@ -321,6 +324,7 @@ static void test_connect_established_data_close(void)
     CHECK(p.s.rx == "abcdefghijklm");
     efvitcp_conn_stats st = cc->getStats();
     CHECK_EQ(st.state, EFVITCP_ESTABLISHED);
+    CHECK(st.sack && st.rack); /* negotiated from the Conf members */
     CHECK_EQ(st.bytes_out, 13);
     CHECK_EQ(st.bytes_in, 13);
     efvitcp_stats is = p.cli.getStats();
