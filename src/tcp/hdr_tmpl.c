@@ -21,7 +21,7 @@ void et_hdr_tmpl_init(et_hdr_tmpl *t, const uint8_t src_mac[6], const uint8_t ds
     uint32_t saddr_n = htonl(saddr), daddr_n = htonl(daddr);
     memcpy(ip + 12, &saddr_n, 4);
     memcpy(ip + 16, &daddr_n, 4);
-    t->ip_sum = et_csum_add_hdr(0, ip, ET_IP_HLEN);
+    t->ip_sum = et_csum_fold(et_csum_add_hdr(0, ip, ET_IP_HLEN)); /* small: see hdr_tmpl.h */
 
     uint16_t sport_n = htons(sport), dport_n = htons(dport);
     memcpy(tcp, &sport_n, 2);

@@ -34,8 +34,10 @@ void et_hdr_tmpl_init(et_hdr_tmpl *t, const uint8_t src_mac[6], const uint8_t ds
 /*
  * Writes the headers of one segment at buf from template t. The options (optlen bytes, a multiple
  * of 4) and the payload (plen bytes) are in place after the TCP header already; sum is the
- * ones'-complement sum of both, as an accumulator (et_csum_* or et_hdr_ts_opt: below 2^40, so the
- * plain additions here cannot overflow). Always inlined: it runs once per segment sent.
+ * ones'-complement sum of both, made of parts below 2^40 each (folded sums, et_hdr_ts_opt's), so
+ * that the plain additions here cannot carry out of 64 bits: never a raw et_csum_add*
+ * accumulator, which may come close to 2^64 (the SACK blocks of sequence numbers near 2^32 did).
+ * Always inlined: it runs once per segment sent.
  */
 static inline __attribute__((always_inline)) void
 et_hdr_tmpl_write(uint8_t *buf, const et_hdr_tmpl *t, uint32_t seq, uint32_t ack, uint8_t flags,

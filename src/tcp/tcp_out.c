@@ -169,7 +169,7 @@ static bool tx_seg(et_conn *c, uint32_t idx)
     if (s->len) flags |= ET_TCP_PSH;
     if (__builtin_expect(syn, 0)) {
         optlen = syn_options(c, opt);
-        optsum = et_csum_add_hdr(0, opt, optlen);
+        optsum = et_csum_fold(et_csum_add_hdr(0, opt, optlen)); /* see et_hdr_tmpl_write */
     } else if (c->ts_ok) {
         optsum = et_hdr_ts_opt(opt, et_ts_now(st, c->ts_offset), c->ts_recent);
         optlen = ET_TS_OPTLEN;
@@ -644,7 +644,7 @@ bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss,
                              .flags = ET_TCP_SYN | ET_TCP_ACK,
                              .win = (uint16_t)(wnd > 65535 ? 65535 : wnd),
                              .optlen = optlen,
-                             .sum = et_csum_add_hdr(0, opt, optlen)});
+                             .sum = et_csum_fold(et_csum_add_hdr(0, opt, optlen))});
     if (!ctrl_send(st, id, ET_HDRS_LEN + optlen)) return false;
     st->stats.segs_out++;
     return true;

@@ -81,7 +81,9 @@ uint32_t et_sack_opt(et_conn *c, uint8_t *p, uint32_t room, uint64_t *sum)
     p[1] = ET_TCPOPT_NOP;
     p[2] = ET_TCPOPT_SACK;
     p[3] = (uint8_t)(2 + 8 * n);
-    *sum += et_csum_add_hdr(0, p, 4 + 8 * n);
+    /* Folded: the header code adds sums with plain additions, which a 64-bit accumulator of
+       arbitrary option bytes (sequence numbers near 2^32) could carry out of. */
+    *sum += et_csum_fold(et_csum_add_hdr(0, p, 4 + 8 * n));
     return 4 + 8 * n;
 }
 
