@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fz_read.h"
 #include "link/link.h"
 
 #define HDR_SIZE  4096u
@@ -36,30 +37,6 @@
 #define BURST     64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-    if (!r->n) return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint16_t u16(rd *r)
-{
-    uint16_t v = (uint16_t)(u8(r) << 8);
-    return (uint16_t)(v | u8(r));
-}
-
-static uint32_t u32(rd *r)
-{
-    uint32_t v = (uint32_t)u16(r) << 16;
-    return v | u16(r);
-}
 
 static void fail(const char *what)
 {

@@ -1,4 +1,5 @@
 #include "fz.h"
+#include "fz_read.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -55,35 +56,6 @@
 /* Every byte of either stream is its sequence number mod 251 (a prime, so no power-of-two
    segmentation lines up with it): a byte lost, doubled or moved breaks the chain. */
 #define PAT(s) ((uint8_t)((uint32_t)(s) % 251u))
-
-/* ------------------------------------------------------------------------------------------ */
-/* Reading the program                                                                        */
-/* ------------------------------------------------------------------------------------------ */
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-/* Past the end every read is 0: a truncated program still means something. */
-static uint8_t u8(rd *r)
-{
-    if (!r->n) return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint16_t u16(rd *r)
-{
-    uint16_t v = (uint16_t)(u8(r) << 8);
-    return (uint16_t)(v | u8(r));
-}
-
-static uint32_t u32(rd *r)
-{
-    uint32_t v = (uint32_t)u16(r) << 16;
-    return v | u16(r);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The rig                                                                                    */
