@@ -9,9 +9,11 @@
 #
 # Code is charged to the source file it was written in (fi=/fe=, inlined code included) when that
 # file is in the tree, else to its function's file (fl=), so that libc header wrappers inlined
-# into the stack count as the stack. Code in other objects (libc's memcpy, the vDSO's clock) has no
-# file of ours: each call into it is charged, with all it costs (the call's inclusive cost), to
-# the caller's part, and its own lines are not counted, or they would count twice. So a copy the
+# into the stack count as the stack; code of the shared utilities (src/util/, the clock for one)
+# is charged to the function it was inlined into, so that the wire's clock is the wire's. Code
+# in other objects (libc's memcpy, the vDSO's clock) has no file of ours: each call into it is
+# charged, with all it costs (the call's inclusive cost), to the caller's part, and its own lines
+# are not counted, or they would count twice. So a copy the
 # link makes is the link's, and one the emulator makes is the emulator's.
 
 function id_name(v, kind,    id, rest) {
@@ -40,8 +42,14 @@ function is_exe(o) {
     return exe_seen[o]
 }
 function in_tree(file) { return substr(file, 1, length(root) + 1) == root "/" }
-# The part the current line is charged to.
-function here() { return (fi != "" && in_tree(fi)) ? group(fi) : group(fl) }
+# Whether file is one of the shared utilities (src/util/): helpers that every part inlines.
+function is_util(file) { return substr(file, 1, length(root) + 10) == root "/src/util/" }
+# The part the current line is charged to: the file it was written in, except that a shared
+# utility (the clock, say) inlined into another part's function is that part's cost.
+function here() {
+    if (fi != "" && in_tree(fi) && !(is_util(fi) && in_tree(fl) && !is_util(fl))) return group(fi)
+    return group(fl)
+}
 
 BEGIN { split("stack link wire app other", order, " ") }
 /^cmd:/ { exe = $2; next }

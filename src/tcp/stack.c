@@ -132,7 +132,8 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
         .local_addr = cfg_in->local_addr,
         .gateway = cfg_in->gateway,
         .wire = cfg_in->wire,
-        .clock = et_mono_clock(),
+        /* Real links read the time every poll: from the TSC where the kernel trusts it. */
+        .clock = et_tsc_init(&st->tsc) ? et_tsc_clock(&st->tsc) : et_mono_clock(),
         .log = cfg->log,
         .log_ctx = cfg->log_ctx,
     };

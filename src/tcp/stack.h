@@ -24,6 +24,7 @@
 #include "tcp/tx_stamp.h"
 #include "util/pcap.h"
 #include "util/random.h"
+#include "util/tsc_clock.h"
 
 /* Modular sequence-number comparison (RFC 9293 §3.4). */
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -252,6 +253,7 @@ typedef struct et_stack {
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
+    et_tsc tsc;               /* the links' clock where the TSC serves (util/tsc_clock.h) */
 
     et_conn *conns;
     et_conn *free_conns;

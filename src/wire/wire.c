@@ -66,6 +66,7 @@ const char *efvitcp_wire_new_sized(efvitcp_wire **out, const efvitcp_wire_config
     efvitcp_wire *w = calloc(1, sizeof(*w));
     if (!w) return "out of memory";
     w->cfg = c;
+    if (!c.virtual_clock && et_tsc_init(&w->tsc_state)) w->tsc = &w->tsc_state;
     /* Slots are 2 KiB, larger only when a jumbo MTU needs it. */
     uint32_t need = (c.mtu + ETH_HDR_LEN + 63u) & ~63u;
     w->slot_size = need > WIRE_SLOT_MIN ? need : WIRE_SLOT_MIN;
@@ -125,7 +126,7 @@ static uint64_t wire_clock_now(const void *w)
 
 et_clock et_wire_clock(const efvitcp_wire *w)
 {
-    et_clock c = {wire_clock_now, w};
+    et_clock c = {wire_clock_now, w, NULL};
     return c;
 }
 

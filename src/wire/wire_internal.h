@@ -60,6 +60,10 @@ struct efvitcp_wire {
     uint32_t n_free;
     wire_port *ports;
     uint64_t now; /* virtual clock */
+    /* The real clock read from the TSC where it serves (util/tsc_clock.h), else NULL: ports
+       read the time every poll. A pointer, so that a const wire can still re-anchor it. */
+    et_tsc *tsc;
+    et_tsc tsc_state;
     uint64_t seq;
     et_wire_stats st;
     void (*tap)(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t len, uint64_t now_ns);
@@ -80,6 +84,7 @@ static inline uint64_t wire_now(const efvitcp_wire *w)
 {
     if (!w) return 0;
     if (w->cfg.virtual_clock) return w->now;
+    if (w->tsc) return et_tsc_now(w->tsc);
     return et_mono_ns();
 }
 
