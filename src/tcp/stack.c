@@ -73,6 +73,8 @@ static const char *alloc_arrays(et_stack *st)
         et_conn *c = &st->conns[i];
         c->st = st;
         c->id = (uint32_t)i;
+        c->seg_mask = cfg->send_slots - 1;
+        c->buf_base = (uint32_t)i * cfg->send_slots;
         c->state = EFVITCP_CLOSED;
         c->segs = segs + i * cfg->send_slots;
         c->rbuf = rbufs + i * cfg->recv_buf_size;

@@ -91,7 +91,26 @@ struct et_stack;
 
 struct efvitcp_conn {
     struct et_stack *st;
-    uint32_t id;   /* index in the connection array */
+    uint32_t id; /* index in the connection array */
+    /* The send ring's geometry, copied from the stack: the ACK path walks the ring with one load
+       each, not two (st, then the field). */
+    uint32_t seg_mask; /* cfg.send_slots - 1 */
+    uint32_t buf_base; /* the TX buffer id of slot 0: id * cfg.send_slots */
+    /* States that take an ACK off the quiet path (tcp_in.c, calm()): flags packed in one word,
+       so that the fast path tests them all with one load. The names are the fields'. */
+    union {
+        struct {
+            bool in_recovery;    /* NewReno fast recovery (RFC 6582), or RFC 6675's */
+            bool undo_on;        /* an episode may still be found spurious: undo_cc is valid */
+            bool tlp_on;         /* a probe is outstanding: TLP.end_seq is valid (RFC 8985 §7.4) */
+            bool rack_retx_seen; /* a retransmission was delivered: RACK's detection walk runs */
+            bool dsack_round_on; /* RACK.dsack_round is valid */
+            bool fin_pending;    /* send_fin() found the ring full */
+            bool tail_open;      /* the last queued segment accepts more bytes (sent: no) */
+            bool rare_pad_;
+        };
+        uint64_t rare;
+    };
     uint32_t gen;  /* incremented when the slot is freed: detects frees inside callbacks */
     uint8_t state; /* efvitcp_state */
     bool active_open;
@@ -100,16 +119,13 @@ struct efvitcp_conn {
     bool finishing; /* in its terminal callback: nothing more may reach the wire */
     bool half_open; /* passive and in SYN_RECEIVED: on the half-open list (half_open.c) */
     bool ts_ok, ws_ok;
-    bool fin_queued;  /* our FIN is in the send ring (or waits for a slot: fin_pending) */
-    bool fin_pending; /* send_fin() found the ring full */
+    bool fin_queued; /* our FIN is in the send ring (or waits for a slot: fin_pending) */
     bool fin_rcvd;
     bool ooo_fin;         /* a FIN arrived beyond a hole: it is taken when rcv_nxt reaches... */
     uint32_t ooo_fin_seq; /* ...this, its sequence number */
-    bool in_recovery;     /* NewReno fast recovery (RFC 6582) */
     bool ack_now;         /* an ACK must leave at the end of this input */
     bool delack_owed;     /* t_delack runs for an owed ACK; once it leaves, the timer is stale */
     bool flush_partial;   /* an open tail segment may leave (more=false or an ACK arrived) */
-    bool tail_open;       /* the last queued segment accepts more bytes (sent: no) */
     uint8_t snd_wscale, rcv_wscale;
     uint8_t retx_mode;     /* ET_RETX_* */
     uint8_t retries;       /* consecutive RTO expirations / unanswered probes */
@@ -180,10 +196,7 @@ struct efvitcp_conn {
     /* RACK-TLP (RFC 8985; tcp_rack.c), on when sack_ok and cfg.rack */
     bool rack_ok;
     bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
-    bool tlp_on;              /* a probe is outstanding: TLP.end_seq below is valid (§7.4) */
     bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
-    bool dsack_round_on;      /* RACK.dsack_round below is valid */
-    bool rack_retx_seen;      /* a retransmission was delivered: the detection walk must run */
     uint8_t reo_mult;         /* RACK.reo_wnd_mult */
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
@@ -197,7 +210,6 @@ struct efvitcp_conn {
 
     /* undoing a spurious congestion response (RFC 3708 D-SACK, RFC 3522 timestamps; the
        response of RFC 4015: the window as it was) */
-    bool undo_on;          /* an episode may still be found spurious: undo_cc is valid */
     bool undo_ts_ok;       /* undo_tsval is the TSval of the episode's first retransmission */
     bool undo_any;         /* the episode has retransmitted something */
     et_cc undo_cc;         /* congestion state before the episode */
@@ -579,11 +591,11 @@ static inline uint32_t et_conn_unacked_segs(const et_conn *c)
 }
 static inline et_seg *et_seg_at(const et_conn *c, uint32_t idx)
 {
-    return &c->segs[idx & c->st->send_mask];
+    return &c->segs[idx & c->seg_mask];
 }
 static inline uint32_t et_seg_buf_id(const et_conn *c, uint32_t idx)
 {
-    return c->id * c->st->cfg.send_slots + (idx & c->st->send_mask);
+    return c->buf_base + (idx & c->seg_mask);
 }
 /* TSval clock: 1 ms per tick (RFC 7323 §5.4 asks for 1 ms to 1 s), offset per connection. */
 #define ET_TS_TICK_NS 1000000u
@@ -599,7 +611,8 @@ static inline void et_slot_freed(et_conn *c, uint32_t idx)
 }
 static inline uint32_t et_seg_end(const et_seg *s)
 {
-    return s->seq + s->len + ((s->ctl & ET_TCP_SYN) ? 1 : 0) + ((s->ctl & ET_TCP_FIN) ? 1 : 0);
+    _Static_assert(ET_TCP_FIN == 1 && ET_TCP_SYN == 2, "SYN and FIN count as one octet each");
+    return s->seq + s->len + (s->ctl & ET_TCP_FIN) + ((s->ctl & ET_TCP_SYN) >> 1);
 }
 /* The receive window as advertised: RCV.NXT to the right edge we last announced. */
 static inline uint32_t et_rcv_wnd_open(const et_conn *c)

@@ -26,6 +26,8 @@ et_conn *et_conn_alloc(et_stack *st)
     memset(c, 0, sizeof(*c));
     c->st = st;
     c->id = id;
+    c->seg_mask = st->send_mask;
+    c->buf_base = id * st->cfg.send_slots;
     /* Every slot is free: those whose buffer the link still reads (the previous connection's
        last segments) linger. */
     for (uint32_t i = 0; i < st->cfg.send_slots; i++)

@@ -56,9 +56,50 @@ static bool ts_rtt(const et_conn *c, const et_tcp_seg *seg, uint64_t *rtt)
     return true;
 }
 
+/*
+ * A connection with none of the states that an ACK of new data could act on beyond moving
+ * SND.UNA: no recovery, no SACK scoreboard, no probe or reordering timer outstanding, no undo
+ * episode, no persist, no FIN waiting for a slot, no corked tail. The fast path then skips those
+ * steps with one test (the flags share one word, et_conn.rare); for a segment without SACK
+ * blocks each of them would be a no-op.
+ */
+STEP bool calm(const et_conn *c)
+{
+    return !c->rare && !c->n_sacked && !c->reo_deadline_ns && c->retx_mode != ET_RETX_PERSIST;
+}
+
+/* The part of ack_new_data for a connection that is not calm(): after SND.UNA moved by acked
+   bytes, with flight_before bytes outstanding before it did. */
+static void ack_moved_una_rare(et_conn *c, const et_tcp_seg *seg, uint32_t acked,
+                               uint32_t flight_before)
+{
+    et_stack *st = c->st;
+    uint32_t ack = seg->ack;
+    if (c->sack_ok) et_sack_una_moved(c);
+    if (c->undo_on) et_undo_check(c, seg); /* RFC 3522: was the episode spurious? */
+    if (c->in_recovery) {
+        if (seq_ge(ack, c->recover)) {
+            /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
+            c->in_recovery = false;
+            et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
+            if (c->rack_ok) et_rack_recovery_exit(c);
+        } else if (c->sack_ok) {
+            /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */
+            et_sack_partial_ack(c);
+        } else {
+            /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
+            et_retransmit_head(c);
+            et_cc_on_partial_ack(&c->cc, acked);
+        }
+    } else if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2) {
+        /* RFC 7661 spirit: grow only when the window was actually used. */
+        et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
+    }
+}
+
 /* New data acknowledged (SND.UNA < SEG.ACK <= SND.MAX) by seg. Returns true if send slots were
-   freed. */
-STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
+   freed. quiet: calm(c), known by the caller (false when not known). */
+STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg, bool quiet)
 {
     et_stack *st = c->st;
     uint32_t ack = seg->ack;
@@ -92,28 +133,16 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg)
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
     if ((int32_t)(c->sr_nxt - c->sr_una) < 0) c->sr_nxt = c->sr_una;
-    if (c->sack_ok) et_sack_una_moved(c);
     c->retries = 0;
     c->dupacks = 0;
     c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
-    if (c->undo_on) et_undo_check(c, seg); /* RFC 3522: was the episode spurious? */
-    if (c->in_recovery) {
-        if (seq_ge(ack, c->recover)) {
-            /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
-            c->in_recovery = false;
-            et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
-            if (c->rack_ok) et_rack_recovery_exit(c);
-        } else if (c->sack_ok) {
-            /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */
-            et_sack_partial_ack(c);
-        } else {
-            /* Step 5: partial acknowledgment: resend the next hole, deflate the window. */
-            et_retransmit_head(c);
-            et_cc_on_partial_ack(&c->cc, acked);
-        }
-    } else if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2) {
+    if (quiet) {
+        c->sack_high = c->snd_una; /* et_sack_una_moved with nothing sacked */
         /* RFC 7661 spirit: grow only when the window was actually used. */
-        et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
+        if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2)
+            et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
+    } else {
+        ack_moved_una_rare(c, seg, acked, flight_before);
     }
     if (c->snd_una == c->snd_nxt) {
         /* Nothing sent is outstanding: output decides between sending, idle and persist. The
@@ -411,6 +440,28 @@ STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
 /* RFC 9293 §3.10.7.4 fifth step for an acceptable ACK: SND.UNA advances (or a duplicate ACK is
    counted, RFC 5681 §2), the window is updated, and the persist timer learns that the peer
    answered. Returns true if send slots were freed. */
+STEP bool ack_advance(et_conn *c, const et_tcp_seg *s, bool quiet)
+{
+    uint32_t advance = s->ack - c->snd_una;
+    bool freed = ack_new_data(c, s, quiet);
+    /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a window
+       update moves it (as BSD's snd_wnd -= acked). Otherwise an ACK that fails the SND.WL1/WL2
+       test (an older window probe carrying a newer ACK) would move the edge past the peer's
+       buffer. */
+    c->snd_wnd = c->snd_wnd > advance ? c->snd_wnd - advance : 0;
+    return freed;
+}
+
+/* ack_input for a calm() connection and a segment without SACK blocks (the fast path): every
+   step it leaves out would be a no-op (calm()). */
+STEP bool ack_input_calm(et_conn *c, const et_tcp_seg *s)
+{
+    uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
+    bool freed = seq_gt(s->ack, c->snd_una) && ack_advance(c, s, true);
+    window_update(c, s, new_wnd);
+    return freed;
+}
+
 STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
 {
     et_stack *st = c->st;
@@ -422,13 +473,7 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     bool sacked = sk & ET_SACK_NEW, una_moved = false;
     if (seq_gt(s->ack, c->snd_una)) {
         una_moved = true;
-        uint32_t advance = s->ack - c->snd_una;
-        freed = ack_new_data(c, s);
-        /* SND.WND counts from SND.UNA: keep the right edge where the peer put it until a
-           window update below moves it (as BSD's snd_wnd -= acked). Otherwise an ACK that
-           fails the SND.WL1/WL2 test (an older window probe carrying a newer ACK) would move
-           the edge past the peer's buffer. */
-        c->snd_wnd = c->snd_wnd > advance ? c->snd_wnd - advance : 0;
+        freed = ack_advance(c, s, false);
     } else if (s->ack == c->snd_una && s->len == 0 && !(s->flags & ET_TCP_FIN) &&
                new_wnd == c->snd_wnd && c->snd_una != c->snd_max &&
                c->retx_mode != ET_RETX_PERSIST) {
@@ -642,8 +687,8 @@ static bool fast_input(et_conn *c, const et_tcp_seg *s)
     c->segs_in++;
     note_alive(c);
     update_ts_recent(c, s);
-    bool freed = ack_input(c, s);
-    if (!fin_acked_transitions(c)) return true;
+    bool freed = calm(c) ? ack_input_calm(c, s) : ack_input(c, s);
+    /* No fin_acked_transitions: in ESTABLISHED our FIN is not queued (send_fin leaves it). */
     uint32_t gen = c->gen;
     bool fin = false;
     if (!text_input(c, s, wnd, true, &fin)) return true;
@@ -654,13 +699,19 @@ static bool fast_input(et_conn *c, const et_tcp_seg *s)
 void et_tcp_input(et_stack *st, const et_tcp_seg *s)
 {
     st->stats.segs_in++;
+    uint32_t v = et_ct_lookup(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
+    /* Header prediction first: a segment it takes has ACK alone of the four flags checked below
+       (predicted()), and nonzero ports (a connection's): the checks below would pass it. The
+       lookup only reads, whatever the segment. */
+    if (!(v & ET_TW_FLAG) && st->conns[v].state == EFVITCP_ESTABLISHED && st->cfg.fast_path &&
+        fast_input(&st->conns[v], s))
+        return;
     uint8_t f = s->flags;
     if (((f & ET_TCP_SYN) && (f & (ET_TCP_FIN | ET_TCP_RST))) ||
         !(f & (ET_TCP_SYN | ET_TCP_ACK | ET_TCP_RST)) || s->sport == 0 || s->dport == 0) {
         st->stats.drops[EFVITCP_DROP_BAD_FLAGS]++;
         return;
     }
-    uint32_t v = et_ct_lookup(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
     if (v == UINT32_MAX) {
         if (!et_stack_is_listening(st, s->dport)) {
             st->stats.drops[EFVITCP_DROP_NO_CONN]++;
@@ -688,7 +739,6 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         return;
     }
     et_conn *c = &st->conns[v];
-    if (c->state == EFVITCP_ESTABLISHED && st->cfg.fast_path && fast_input(c, s)) return;
     switch (c->state) {
     case EFVITCP_SYN_SENT:
         et_in_syn_sent(c, s);
