@@ -646,24 +646,28 @@ static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void
     et_stack_run(st, h, ctx, now_ns);
 }
 
+/* et_rack_delivered (RFC 8985 §6.2) for originals acknowledged in order with nothing delivered
+   beyond them, of which s was sent last: only s matters, as none of them lies below RACK.fack.
+   Inline: the hot path's one ACK per message. */
+static inline void et_rack_delivered_in_order(et_conn *c, const et_seg *s)
+{
+    uint64_t now = c->st->now_ns, rtt = now > s->sent_ns ? now - s->sent_ns : 1;
+    if (rtt - 1 < c->min_rtt_ns - 1) c->min_rtt_ns = rtt; /* also when min_rtt is 0 */
+    c->rack_rtt_ns = rtt;
+    uint32_t end = et_seg_end(s);
+    if (s->sent_ns >= c->rack_xmit_ns) { /* sent last of all delivered (§6.2 step 2) */
+        c->rack_xmit_ns = s->sent_ns;
+        c->rack_end = end;
+    }
+    c->rack_fack = end;
+}
 /* Ring indices [from, to) were just acknowledged cumulatively by seg (any_retx: one of them was
-   retransmitted): each one not sacked before was delivered. Originals acknowledged in order
-   with nothing delivered beyond them need only the last one: it was sent last, and none of them
-   lies below RACK.fack. */
+   retransmitted): each one not sacked before was delivered. */
 static inline void et_rack_acked(et_conn *c, uint32_t from, uint32_t to, const et_tcp_seg *seg,
                                  bool any_retx)
 {
     if (!any_retx && seq_le(c->rack_fack, et_seg_at(c, from)->seq)) {
-        /* et_rack_delivered for an original, inline: the hot path's one ACK per message. */
-        const et_seg *s = et_seg_at(c, to - 1);
-        uint64_t now = c->st->now_ns, rtt = now > s->sent_ns ? now - s->sent_ns : 1;
-        if (rtt - 1 < c->min_rtt_ns - 1) c->min_rtt_ns = rtt; /* also when min_rtt is 0 */
-        c->rack_rtt_ns = rtt;
-        if (s->sent_ns >= c->rack_xmit_ns) { /* sent last of all delivered (§6.2 step 2) */
-            c->rack_xmit_ns = s->sent_ns;
-            c->rack_end = et_seg_end(s);
-        }
-        c->rack_fack = et_seg_end(s);
+        et_rack_delivered_in_order(c, et_seg_at(c, to - 1));
         return;
     }
     for (uint32_t i = from; i != to; i++)
