@@ -102,14 +102,24 @@ et_parse_frame_fast(const uint8_t *f, uint32_t len, const uint8_t my_mac[6], uin
     const uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
     if ((hw_csum & both) != both || len < 54) return false;
     const uint8_t *ip = f + 14, *tcp = f + 34;
-    /* Destination MAC, EtherType IPv4, version 4 with a 20-byte header, and protocol TCP. */
-    if (__builtin_memcmp(f, my_mac, 6) != 0 || ET_LD16(f + 12) != 0x0800 || ip[0] != 0x45 ||
-        ip[9] != 6)
-        return false;
+    /* Two words of fixed fields, each tested with one mask: frame bytes 12-19 hold EtherType
+       IPv4 and version 4 with a 20-byte header; bytes 20-27 no fragment offset and no MF flag
+       (RFC 791 §3.1) and protocol TCP. The patterns are bytes in frame order, so the test is
+       the same on either byte order. */
+    static const uint8_t pat_a[8] = {0x08, 0x00, 0x45}, mask_a[8] = {0xff, 0xff, 0xff};
+    static const uint8_t pat_b[8] = {0, 0, 0, 6}, mask_b[8] = {0x3f, 0xff, 0, 0xff};
+    uint64_t a, b, pa, ma, pb, mb;
+    __builtin_memcpy(&a, f + 12, 8);
+    __builtin_memcpy(&b, f + 20, 8);
+    __builtin_memcpy(&pa, pat_a, 8);
+    __builtin_memcpy(&ma, mask_a, 8);
+    __builtin_memcpy(&pb, pat_b, 8);
+    __builtin_memcpy(&mb, mask_b, 8);
+    if (__builtin_memcmp(f, my_mac, 6) != 0 || (a & ma) != pa || (b & mb) != pb) return false;
     uint32_t tot = ET_LD16(ip + 2), saddr = ET_LD32(ip + 12), daddr = ET_LD32(ip + 16);
-    /* Not a fragment (RFC 791 §3.1); the same address rules as et_parse_frame (RFC 1122
-       §3.2.1.3, §4.2.3.10). */
-    if ((ET_LD16(ip + 6) & 0x3fff) || tot > len - 14 || saddr == 0 || saddr >= 0xe0000000u ||
+    /* The same address rules as et_parse_frame (RFC 1122 §3.2.1.3, §4.2.3.10): a source of 0
+       or of class D or E fails the one comparison (0 wraps around). */
+    if (tot > len - 14 || saddr - 1 >= 0xe0000000u - 1 ||
         (my_ip ? daddr != my_ip : daddr >= 0xe0000000u))
         return false;
     uint32_t doff = (uint32_t)(tcp[12] >> 4) * 4;
