@@ -82,7 +82,8 @@
 #define FILTER_RETRY_MAX_NS 1000000000ull
 #define FILTER_RETRY_BATCH  16u
 
-enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
+enum { TX_FREE = 0, TX_PENDING, TX_RING };
+enum { SLOW_RESTART = 1, SLOW_DOWN = 2, SLOW_FILTERS = 4 };
 enum { RX_FREE = 0, RX_POSTED, RX_HELD };
 
 typedef struct efvi_flow {
@@ -114,13 +115,15 @@ typedef struct efvi_link {
     size_t mem_len;
     uint32_t rx_off;
 
-    /* transmit: per buffer state and length; the software queue, the ring in post order and the
-       completions not yet reported, each a ring of n_tx ids (an id is in at most one of them) */
+    /* transmit: per buffer state and length; the software queue (a ring of n_tx ids), and the
+       ring of ids handed to the NIC in post order (ring_cap, a power of two >= n_tx): its first
+       ring_done completed and not yet reported, the rest in flight. Completions come in post
+       order, so completing one is advancing ring_done, and reporting them is reading from the
+       head: no second ring to copy through. */
     uint8_t *tx_state;
     uint16_t *tx_len;
     uint32_t *pend, pend_head, pend_n;
-    uint32_t *ring, ring_head, ring_n;
-    et_done_ring done;
+    uint32_t *ring, ring_head, ring_n, ring_done, ring_mask;
     /* txts: per buffer the NIC's time of its last transmission (0: none), and its sync flags */
     uint64_t *tx_ts;
     uint8_t *tx_ts_flags;
@@ -128,22 +131,20 @@ typedef struct efvi_link {
     /* receive */
     uint32_t n_rx;
     uint8_t *rx_state;
-    uint32_t *rx_free, rx_nfree;
-    uint32_t rx_unpushed;
+    /* EF10 buffers not on the ring; posted in batches of at least rx_batch (one doorbell) */
+    uint32_t *rx_free, rx_nfree, rx_batch;
+    uint32_t rx_min, rx_span; /* an EF10 frame's RX_BYTES lies in [rx_min, rx_min + rx_span] */
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
-    /* The engine's array while rx_burst polls: frames go there directly, and to the ready ring
-       only when it is full (or when tx_done polls). */
-    et_rx_frame *direct;
-    uint32_t direct_n, direct_max;
     bool in_scatter;
     /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
        which keeps the driver's packet id) in the low tag_bits, and above it a count of that
-       slot's uses, never 0. rx_tag[slot] is the id out now (in the ready ring or with the
-       engine), 0 when none: a release naming an earlier use (a second release, a frame of a VI
-       since recreated) matches nothing and is ignored. */
+       slot's uses, never 0 (rx_seq, kept shifted: tag_inc is one use). rx_tag[slot] is the id
+       out now (in the ready ring or with the engine), 0 when none: a release naming an earlier
+       use (a second release, a frame of a VI since recreated) matches nothing and is ignored.
+       rx_tag has tag_mask + 1 entries, so any id indexes it. */
     uint32_t *rx_tag, *rx_seq;
-    uint32_t tag_bits, tag_mask, n_slots;
+    uint32_t tag_bits, tag_mask, tag_inc, n_slots;
     uint32_t rx_lent;                           /* ids handed to the engine and not yet released */
     uint32_t *efct_pkt, *slot_free, slot_nfree; /* EFCT: packet id per slot, free slots */
 
@@ -161,12 +162,25 @@ typedef struct efvi_link {
     void *log_ctx;
 
     bool restart_needed, down;
+    /* SLOW_*: what the hot paths must look at (restart_needed, down, filter retries), in one
+       byte so that they test one thing (slow_update keeps it) */
+    uint8_t slow;
     bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
     uint64_t retry_at;
     et_clock clock;
 } efvi_link;
 
 static const et_link_ops efvi_ops;
+
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD        __attribute__((noinline, cold))
+
+static void slow_update(efvi_link *e)
+{
+    e->slow = (uint8_t)((e->restart_needed ? SLOW_RESTART : 0) | (e->down ? SLOW_DOWN : 0) |
+                        (e->filter_retry_ns ? SLOW_FILTERS : 0));
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
@@ -403,6 +417,7 @@ static void unsteered_found(efvi_link *e, const efvi_flow *f, int rc, const char
     if (e->filter_retry_ns) return; /* already said, retries running */
     e->filter_retry_ns = RETRY_NS;
     e->filter_retry_at = efvi_now(&e->base) + RETRY_NS;
+    slow_update(e);
     char lip[16], rip[16], msg[200];
     ip_str(f->local_ip, lip, sizeof(lip));
     ip_str(f->remote_ip, rip, sizeof(rip));
@@ -432,6 +447,7 @@ static void filters_retry(efvi_link *e)
     e->st.flows_unsteered = e->unsteered;
     if (!e->unsteered) {
         e->filter_retry_ns = 0;
+        slow_update(e);
         link_log(e, ET_LINK_LOG_INFO, "efvi link: no flow lacks its filter any more");
         return;
     }
@@ -488,59 +504,37 @@ static int efvi_flow_del(et_link *l, const et_flow *fl)
 /* Receive                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-static void rx_push(efvi_link *e)
-{
-    if (!e->rx_unpushed) return;
-    ef_vi_receive_push(&e->vi);
-    e->rx_unpushed = 0;
-}
-
-/* A buffer back on the ring (or on the free list when the ring is full or the VI is gone). */
+/* A buffer back to the free list, from which rx_refill posts it (EF10). */
 static void rx_recycle(efvi_link *e, uint32_t j)
 {
-    if (!e->down && ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) == 0) {
-        e->rx_state[j] = RX_POSTED;
-        e->rx_unpushed++;
-        return;
-    }
     e->rx_state[j] = RX_FREE;
     e->rx_free[e->rx_nfree++] = j;
 }
 
+/* Posts the free buffers the ring has room for, with one doorbell. */
 static void rx_refill(efvi_link *e)
 {
     if (e->efct || e->down) return;
-    while (e->rx_nfree && ef_vi_receive_space(&e->vi) > 0) {
-        uint32_t j = e->rx_free[e->rx_nfree - 1];
+    int space = ef_vi_receive_space(&e->vi);
+    uint32_t n = e->rx_nfree, k = 0;
+    if (space <= 0 || !n) return;
+    if ((uint32_t)space < n) n = (uint32_t)space;
+    for (; k < n; k++) {
+        uint32_t j = e->rx_free[e->rx_nfree - 1 - k];
         if (ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) != 0) break;
-        e->rx_nfree--;
         e->rx_state[j] = RX_POSTED;
-        e->rx_unpushed++;
     }
-    rx_push(e);
+    e->rx_nfree -= k;
+    if (k) ef_vi_receive_push(&e->vi);
 }
 
 /* The next id of a slot (see rx_tag). */
-static uint32_t slot_tag(efvi_link *e, uint32_t slot)
+static inline uint32_t slot_tag(efvi_link *e, uint32_t slot)
 {
-    uint32_t seq = (e->rx_seq[slot] + 1) & (UINT32_MAX >> e->tag_bits);
-    if (!seq) seq = 1;
+    uint32_t seq = e->rx_seq[slot] + e->tag_inc;
+    if (UNLIKELY(!seq)) seq = e->tag_inc;
     e->rx_seq[slot] = seq;
-    return e->rx_tag[slot] = seq << e->tag_bits | slot;
-}
-
-static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t slot, uint64_t ts)
-{
-    et_rx_frame *f;
-    if (e->direct_n < e->direct_max) {
-        f = &e->direct[e->direct_n++];
-        e->rx_lent++;
-    } else {
-        f = &e->ready[et_ring_add(e->ready_head, e->ready_n, e->ready_cap)];
-        e->ready_n++;
-    }
-    *f = (et_rx_frame){
-        .data = data, .len = len, .id = slot_tag(e, slot), .hw_ts = ts, .csum = e->rx_csum};
+    return e->rx_tag[slot] = seq | slot;
 }
 
 /* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
@@ -559,11 +553,12 @@ static uint64_t rx_timestamp(efvi_link *e, const void *pkt)
 #endif
 }
 
-static void rx_event(efvi_link *e, const ef_event *ev)
+/* An EF10 RX or RX_DISCARD event that is not a whole good frame (or names a buffer not posted):
+   counted, its buffer recycled. */
+static COLD void rx_event_bad(efvi_link *e, const ef_event *ev)
 {
     bool discard = EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_DISCARD;
     uint32_t j = discard ? EF_EVENT_RX_DISCARD_RQ_ID(*ev) : EF_EVENT_RX_RQ_ID(*ev);
-    uint32_t bytes = discard ? EF_EVENT_RX_DISCARD_BYTES(*ev) : EF_EVENT_RX_BYTES(*ev);
     bool sop = discard ? EF_EVENT_RX_DISCARD_SOP(*ev) : EF_EVENT_RX_SOP(*ev);
     bool cont = discard ? EF_EVENT_RX_DISCARD_CONT(*ev) : EF_EVENT_RX_CONT(*ev);
     if (j >= e->n_rx || e->rx_state[j] != RX_POSTED) {
@@ -587,31 +582,37 @@ static void rx_event(efvi_link *e, const ef_event *ev)
             e->st.rx_discard_other++;
             break;
         }
-        rx_recycle(e, j);
-        return;
-    }
-    if (piece) {
+    } else if (piece) {
         e->st.rx_jumbo++;
-        rx_recycle(e, j);
-        return;
+    } else {
+        e->st.rx_bad_len++; /* all that rx_event found wrong */
     }
-    uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
-    if (bytes < e->prefix + 14 || bytes > buf_len) {
-        e->st.rx_bad_len++;
-        rx_recycle(e, j);
-        return;
-    }
-    /* Valid only until the next poll: read now, from the start of the buffer (the prefix). */
-    uint64_t ts = e->st.rx_timestamps ? rx_timestamp(e, rx_host(e, j)) : 0;
-    e->rx_state[j] = RX_HELD;
-    ready_put(e, rx_host(e, j) + e->prefix, bytes - e->prefix, j, ts);
+    rx_recycle(e, j);
+}
+
+/* EF10 RX or RX_DISCARD: the buffer of a whole good frame (*bytes: its length with the prefix),
+   or UINT32_MAX when the event brings none. */
+static inline __attribute__((always_inline)) uint32_t rx_event(efvi_link *e, const ef_event *ev,
+                                                               uint32_t *bytes)
+{
+    uint32_t j = EF_EVENT_RX_RQ_ID(*ev);
+    *bytes = EF_EVENT_RX_BYTES(*ev);
+    if (LIKELY(EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX && j < e->n_rx &&
+               e->rx_state[j] == RX_POSTED && EF_EVENT_RX_SOP(*ev) && !EF_EVENT_RX_CONT(*ev) &&
+               !e->in_scatter && *bytes - e->rx_min <= e->rx_span))
+        return j;
+    rx_event_bad(e, ev);
+    return UINT32_MAX;
 }
 
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-static void rx_ref_event(efvi_link *e, const ef_event *ev)
+/* EFCT RX_REF or RX_REF_DISCARD: the slot now lending a packet of ours (*data, *len, *ts), or
+   UINT32_MAX when the event brings none (the packet given back, counted). */
+static uint32_t rx_ref_event(efvi_link *e, const ef_event *ev, const uint8_t **data,
+                             uint32_t *len_out, uint64_t *ts_out)
 {
     uint32_t id = ev->rx_ref.pkt_id, len = ev->rx_ref.len;
-    if (EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD) {
+    if (UNLIKELY(EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD)) {
         unsigned fl = ev->rx_ref_discard.flags;
         if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
             e->st.rx_discard_crc++;
@@ -620,20 +621,20 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
         else
             e->st.rx_discard_other++;
         efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        return UINT32_MAX;
     }
     const uint8_t *p = efct_vi_rxpkt_get(&e->vi, id);
-    if (!p || len < 14) {
+    if (UNLIKELY(!p || len < 14)) {
         e->st.rx_bad_len++;
         efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        return UINT32_MAX;
     }
-    if (!efct_ours(e, p, len)) {
+    if (UNLIKELY(!efct_ours(e, p, len))) {
         /* Another process's packet on the shared queue: give it back before it pins the
            superbuf. */
         e->st.rx_foreign++;
         efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        return UINT32_MAX;
     }
     uint64_t ts = 0;
 #if defined(ef_vi_receive_get_precise_timestamp)
@@ -648,15 +649,18 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
             ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
     }
 #endif
-    if (!e->slot_nfree) {
+    if (UNLIKELY(!e->slot_nfree)) {
         /* Cannot happen: a poll takes no more events than there are free slots. */
         e->st.rx_discard_other++;
         efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        return UINT32_MAX;
     }
     uint32_t slot = e->slot_free[--e->slot_nfree];
     e->efct_pkt[slot] = id;
-    ready_put(e, (uint8_t *)p, len, slot, ts);
+    *data = p;
+    *len_out = len;
+    *ts_out = ts;
+    return slot;
 }
 
 /* Gives the packet of a slot back to the VI it came from and frees the slot. */
@@ -672,7 +676,7 @@ static void efvi_rx_release(et_link *l, uint32_t id)
 {
     efvi_link *e = (efvi_link *)l;
     uint32_t slot = id & e->tag_mask;
-    if (!id || slot >= e->n_slots || e->rx_tag[slot] != id || !e->rx_lent) {
+    if (UNLIKELY(!id || e->rx_tag[slot] != id || !e->rx_lent)) {
         e->st.rx_stale_release++;
         return;
     }
@@ -684,28 +688,20 @@ static void efvi_rx_release(et_link *l, uint32_t id)
     }
 #endif
     e->rx_tag[slot] = 0;
-    if (e->rx_state[slot] != RX_HELD) return;
-    rx_recycle(e, slot);
-    /* Keep the ring full under load without a doorbell per buffer. */
-    if (e->rx_unpushed >= 32) rx_push(e);
+    /* Posted with the next batch (rx_refill): one doorbell for many buffers. */
+    if (LIKELY(e->rx_state[slot] == RX_HELD)) rx_recycle(e, slot);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transmit                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static void ring_put(efvi_link *e, uint32_t id)
+static inline void ring_put(efvi_link *e, uint32_t id)
 {
-    if (e->tx_ts) e->tx_ts[id] = 0; /* until its timestamp event says when it left */
-    e->ring[et_ring_add(e->ring_head, e->ring_n, e->base.n_tx)] = id;
+    if (UNLIKELY(e->tx_ts != NULL)) e->tx_ts[id] = 0; /* until its timestamp event says when */
+    e->ring[(e->ring_head + e->ring_n) & e->ring_mask] = id;
     e->ring_n++;
     e->tx_state[id] = TX_RING;
-}
-
-static void done_put(efvi_link *e, uint32_t id)
-{
-    et_done_ring_put(&e->done, id);
-    e->tx_state[id] = TX_DONE;
 }
 
 /* Free bytes in the CTPIO FIFO, which only EFCT (X3) sends through; pre-EFCT releases (Onload 7)
@@ -721,7 +717,7 @@ static int ctpio_fifo_space(const efvi_link *e)
 }
 
 /* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
-static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+static inline __attribute__((always_inline)) bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
 {
     uint8_t *buf = et_link_tx_buf(&e->base, id);
     ef_addr dma = tx_dma(e, id);
@@ -770,15 +766,12 @@ static void tx_drain(efvi_link *e)
     if (inited) ef_vi_transmit_push(&e->vi);
 }
 
-static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+/* A frame that cannot go now (the VI is being recreated, or frames wait before it): queued, and
+   the queue drained as far as the ring takes it. */
+static COLD int tx_queue(efvi_link *e, uint32_t id, uint32_t len)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (id >= l->n_tx || len < 14 || len > l->tx_buf_size || e->tx_state[id] != TX_FREE) return -1;
     e->tx_len[id] = (uint16_t)len;
-    e->st.tx_frames++;
-    e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (!e->down && !e->restart_needed && !e->pend_n && tx_now(e, id, len)) return 0;
-    e->pend[et_ring_add(e->pend_head, e->pend_n, l->n_tx)] = id;
+    e->pend[et_ring_add(e->pend_head, e->pend_n, e->base.n_tx)] = id;
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
     e->st.tx_queued++;
@@ -786,30 +779,47 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
     return 0;
 }
 
-/* Buffer id completed: off the ring (in post order), onto the done ring. false for an id that
-   is not on the ring (counted, ignored). */
-static inline __attribute__((always_inline)) bool tx_complete_id(efvi_link *e, uint32_t id)
+static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
 {
-    if (id >= e->base.n_tx || e->tx_state[id] != TX_RING || !e->ring_n) {
-        e->st.tx_bad_completion++;
-        return false;
-    }
-    /* Completions come in post order (ef_vi), so the ring's head is this one. */
-    if (e->ring[e->ring_head] != id) {
-        e->st.tx_bad_completion++;
-        uint32_t k = 0;
-        while (k < e->ring_n && e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] != id) k++;
-        for (; k > 0; k--)
-            e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] =
-                e->ring[et_ring_add(e->ring_head, k - 1, e->base.n_tx)];
-    }
-    e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
-    e->ring_n--;
-    done_put(e, id);
+    efvi_link *e = (efvi_link *)l;
+    if (UNLIKELY(id >= e->base.n_tx || len < 14 || len > e->base.tx_buf_size ||
+                 e->tx_state[id] != TX_FREE))
+        return -1;
+    e->st.tx_frames++;
+    e->evq_fresh = false; /* its completion may come before the next tx_done */
+    if (LIKELY(!(e->slow & (SLOW_RESTART | SLOW_DOWN)) && !e->pend_n) && tx_now(e, id, len))
+        return 0;
+    return tx_queue(e, id, len);
+}
+
+/* A completion that is not of the oldest frame in flight: ef_vi completes in post order, so the
+   id is counted as bad; if it is in flight at all, it completes out of turn, the rest keeping
+   their order. false for an id not in flight. */
+static COLD bool tx_complete_odd(efvi_link *e, uint32_t id)
+{
+    e->st.tx_bad_completion++;
+    uint32_t m = e->ring_mask, base = e->ring_head + e->ring_done, k = 0;
+    uint32_t inflight = e->ring_n - e->ring_done;
+    while (k < inflight && e->ring[(base + k) & m] != id) k++;
+    if (k == inflight) return false;
+    for (; k > 0; k--) e->ring[(base + k) & m] = e->ring[(base + k - 1) & m];
+    e->ring[base & m] = id;
+    e->ring_done++;
     return true;
 }
 
-static void tx_completion(efvi_link *e, const ef_event *ev)
+/* Buffer id completed: the oldest in flight becomes done (to be reported by tx_done). */
+static inline __attribute__((always_inline)) bool tx_complete_id(efvi_link *e, uint32_t id)
+{
+    if (LIKELY(e->ring_done < e->ring_n &&
+               e->ring[(e->ring_head + e->ring_done) & e->ring_mask] == id)) {
+        e->ring_done++;
+        return true;
+    }
+    return tx_complete_odd(e, id);
+}
+
+static inline __attribute__((always_inline)) void tx_completion(efvi_link *e, const ef_event *ev)
 {
     ef_request_id ids[EF_VI_TRANSMIT_BATCH];
     int n = ef_vi_transmit_unbundle(&e->vi, ev, ids);
@@ -818,7 +828,7 @@ static void tx_completion(efvi_link *e, const ef_event *ev)
 
 /* With EF_VI_TX_TIMESTAMPS every frame completes by an event of its own that says when it left
    (ef_vi has consumed its descriptor already: no unbundle). */
-static void tx_ts_completion(efvi_link *e, const ef_event *ev)
+static COLD void tx_ts_completion(efvi_link *e, const ef_event *ev)
 {
     uint32_t id = (uint32_t)EF_EVENT_TX_WITH_TIMESTAMP_RQ_ID(*ev);
     if (!e->tx_ts || !tx_complete_id(e, id)) return;
@@ -877,6 +887,11 @@ static int vi_alloc(efvi_link *e, bool ctpio)
 #endif
     e->ctpio = (ef_vi_flags(&e->vi) & EF_VI_TX_CTPIO) != 0;
     e->prefix = (uint32_t)ef_vi_receive_prefix_len(&e->vi);
+    if (!e->efct) {
+        e->rx_min = e->prefix + 14;
+        uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
+        e->rx_span = buf_len >= e->rx_min ? buf_len - e->rx_min : 0;
+    }
     e->rx_csum = rx_csum_verified(&e->vi);
     e->st.rx_csum = e->rx_csum;
     e->st.efct = e->efct;
@@ -923,17 +938,12 @@ static void restart(efvi_link *e)
 #endif
     /* Whether the frames on the ring left is unknown; once the VI is gone their buffers are
        free again, and TCP resends what was lost. */
-    while (e->ring_n) {
-        done_put(e, e->ring[e->ring_head]);
-        e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
-        e->ring_n--;
-    }
+    e->ring_done = e->ring_n;
     for (uint32_t j = 0; j < e->n_rx && !e->efct; j++) {
         if (e->rx_state[j] != RX_POSTED) continue;
         e->rx_state[j] = RX_FREE;
         e->rx_free[e->rx_nfree++] = j;
     }
-    e->rx_unpushed = 0;
     e->in_scatter = false;
     for (uint32_t i = 0; i <= e->flow_mask; i++)
         if (e->flows[i].used) flow_filter_remove(e, &e->flows[i]);
@@ -949,10 +959,12 @@ static void restart(efvi_link *e)
         e->down = true;
         e->st.down = true;
         e->retry_at = efvi_now(&e->base) + RETRY_NS;
+        slow_update(e);
         return;
     }
     e->down = false;
     e->st.down = false;
+    slow_update(e);
     rx_refill(e);
     tx_drain(e);
 }
@@ -983,78 +995,124 @@ static bool restart_due(efvi_link *e)
     return true;
 }
 
-static void poll_events(efvi_link *e, uint32_t budget)
+/* Everything but frames and plain completions; sets restart_needed for the events that break
+   the VI. */
+static COLD void event_other(efvi_link *e, const ef_event *ev)
 {
-    if (!restart_due(e)) return;
+    switch (EF_EVENT_TYPE(*ev)) {
+    case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
+        /* No buffer was consumed; the frame's pieces already seen are dropped. */
+        e->st.rx_no_desc_trunc++;
+        e->in_scatter = false;
+        break;
+    case EF_EVENT_TYPE_TX_WITH_TIMESTAMP:
+        tx_ts_completion(e, ev);
+        break;
+    case EF_EVENT_TYPE_TX_ERROR:
+        e->st.tx_errors++;
+        tx_completion(e, ev);
+        e->restart_needed = true;
+        break;
+    case EF_EVENT_TYPE_OFLOW:
+        e->st.evq_oflow++;
+        e->restart_needed = true;
+        break;
+#if defined(EFVITCP_EFVI_HAVE_EFCT) || defined(EFVITCP_EFVI_HAVE_RESET)
+    /* Pre-EFCT releases (Onload 7) have no RESET event to name. */
+    case EF_EVENT_TYPE_RESET:
+        e->st.resets++;
+        e->restart_needed = true;
+        break;
+#endif
+    default:
+        break;
+    }
+    slow_update(e);
+}
+
+/* What a poll does before it polls, when something is wrong (e->slow): a restart that was put
+   off or a retry of a failed one, and the retries of missing filters. false: do not poll. */
+static COLD bool poll_prepare_slow(efvi_link *e)
+{
+    if (!restart_due(e)) return false;
     if (e->down) {
-        if (efvi_now(&e->base) < e->retry_at) return;
+        if (efvi_now(&e->base) < e->retry_at) return false;
         restart(e);
-        if (e->down) return;
+        if (e->down) return false;
     }
     if (e->filter_retry_ns && efvi_now(&e->base) >= e->filter_retry_at) filters_retry(e);
-    rx_refill(e);
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool poll_prepare(efvi_link *e)
+{
+    if (UNLIKELY(e->slow) && !poll_prepare_slow(e)) return false;
+    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
     e->evq_fresh = true;
+    return true;
+}
+
+/*
+ * Polls at most budget events (one frame each at most: no event merging), in batches, the frames
+ * going to out (out[0..budget) has room for all). Events are only taken as far as the caller
+ * takes their frames, so frames beyond it wait in the NIC rather than in the link. Returns the
+ * number of frames; each counts as lent (rx_lent) from here on.
+ */
+static inline __attribute__((always_inline)) int poll_events(efvi_link *e, et_rx_frame *out,
+                                                             int budget)
+{
     ef_event evs[EVS_MAX];
-    uint32_t polled = 0;
-    while (polled < budget) {
-        uint32_t room = e->ready_cap - e->ready_n, want = budget - polled;
-        if (e->efct && room > e->slot_nfree) room = e->slot_nfree;
-        if (want > room) want = room;
+    int n = 0, polled = 0;
+    for (;;) {
+        int want = budget - polled;
+        if (e->efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
         if (want > EVS_MAX) want = EVS_MAX;
         if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
-        int n = ef_eventq_poll(&e->vi, evs, (int)want);
-        for (int i = 0; i < n; i++) {
-            switch (EF_EVENT_TYPE(evs[i])) {
-            case EF_EVENT_TYPE_RX:
-            case EF_EVENT_TYPE_RX_DISCARD:
-                rx_event(e, &evs[i]);
-                break;
+        int got = ef_eventq_poll(&e->vi, evs, want);
+        for (int i = 0; i < got; i++) {
+            const ef_event *ev = &evs[i];
+            unsigned type = EF_EVENT_TYPE(*ev);
+            if (type == EF_EVENT_TYPE_TX) {
+                tx_completion(e, ev);
+            } else if (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD) {
+                uint32_t bytes, j = rx_event(e, ev, &bytes);
+                if (j == UINT32_MAX) continue;
+                uint8_t *buf = rx_host(e, j);
+                /* Valid only until the next poll: read now, from the start of the buffer. */
+                uint64_t ts = UNLIKELY(e->st.rx_timestamps) ? rx_timestamp(e, buf) : 0;
+                e->rx_state[j] = RX_HELD;
+                e->rx_lent++;
+                out[n++] = (et_rx_frame){.data = buf + e->prefix,
+                                         .len = bytes - e->prefix,
+                                         .id = slot_tag(e, j),
+                                         .hw_ts = ts,
+                                         .csum = e->rx_csum};
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-            case EF_EVENT_TYPE_RX_REF:
-            case EF_EVENT_TYPE_RX_REF_DISCARD:
-                rx_ref_event(e, &evs[i]);
-                break;
+            } else if (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD) {
+                const uint8_t *p;
+                uint32_t len;
+                uint64_t ts;
+                uint32_t slot = rx_ref_event(e, ev, &p, &len, &ts);
+                if (slot == UINT32_MAX) continue;
+                e->rx_lent++;
+                out[n++] = (et_rx_frame){.data = (uint8_t *)p,
+                                         .len = len,
+                                         .id = slot_tag(e, slot),
+                                         .hw_ts = ts,
+                                         .csum = e->rx_csum};
 #endif
-            case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
-                /* No buffer was consumed; the frame's pieces already seen are dropped. */
-                e->st.rx_no_desc_trunc++;
-                e->in_scatter = false;
-                break;
-            case EF_EVENT_TYPE_TX:
-                tx_completion(e, &evs[i]);
-                break;
-            case EF_EVENT_TYPE_TX_WITH_TIMESTAMP:
-                tx_ts_completion(e, &evs[i]);
-                break;
-            case EF_EVENT_TYPE_TX_ERROR:
-                e->st.tx_errors++;
-                tx_completion(e, &evs[i]);
-                e->restart_needed = true;
-                break;
-            case EF_EVENT_TYPE_OFLOW:
-                e->st.evq_oflow++;
-                e->restart_needed = true;
-                break;
-#if defined(EFVITCP_EFVI_HAVE_EFCT) || defined(EFVITCP_EFVI_HAVE_RESET)
-            /* Pre-EFCT releases (Onload 7) have no RESET event to name. */
-            case EF_EVENT_TYPE_RESET:
-                e->st.resets++;
-                e->restart_needed = true;
-                break;
-#endif
-            default:
-                break;
+            } else {
+                event_other(e, ev);
             }
         }
-        if (e->restart_needed) {
+        if (UNLIKELY(e->restart_needed)) {
             if (!restart_due(e)) e->st.restarts_deferred++;
             break;
         }
-        polled += (uint32_t)(n > 0 ? n : 0);
-        if ((uint32_t)n < want) break;
+        polled += got > 0 ? got : 0;
+        if (got < want) break;
     }
-    rx_push(e);
-    tx_drain(e);
+    return n;
 }
 
 static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
@@ -1068,51 +1126,82 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
     return n;
 }
 
-static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
+static COLD int rx_burst_slow(efvi_link *e, et_rx_frame *out, int max)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (!out || max <= 0) return 0;
     /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
     restart_due(e);
     int n = ready_take(e, out, 0, max);
-    if (n < max) {
-        /* The ready ring is empty now: new frames go straight into out after the n taken. */
-        e->direct = out;
-        e->direct_n = (uint32_t)n;
-        e->direct_max = (uint32_t)max;
-        poll_events(e, (uint32_t)(max - n));
-        n = (int)e->direct_n;
-        e->direct_max = 0;
-    }
+    /* The ready ring is empty now: new frames go straight into out after the n taken. */
+    if (n < max && poll_prepare(e)) n += poll_events(e, out + n, max - n);
+    if (e->pend_n) tx_drain(e);
     e->st.rx_frames += (uint64_t)n;
     return n;
+}
+
+static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (UNLIKELY(!out || max <= 0)) return 0;
+    if (UNLIKELY(e->slow || e->ready_n)) return rx_burst_slow(e, out, max);
+    int n = poll_prepare(e) ? poll_events(e, out, max) : 0;
+    /* Completions make room on the ring for frames that waited. */
+    if (UNLIKELY(e->pend_n)) tx_drain(e);
+    e->st.rx_frames += (uint64_t)n;
+    return n;
+}
+
+/* tx_done's own poll, when the engine did not poll since its last send: frames found go to the
+   ready ring, for the next rx_burst. */
+static COLD void poll_for_tx(efvi_link *e)
+{
+    if (!poll_prepare(e)) return;
+    et_rx_frame tmp[TX_POLL_FRAMES];
+    int n = poll_events(e, tmp, TX_POLL_FRAMES);
+    for (int i = 0; i < n; i++) {
+        e->ready[et_ring_add(e->ready_head, e->ready_n, e->ready_cap)] = tmp[i];
+        e->ready_n++;
+    }
+    e->rx_lent -= (uint32_t)n; /* not lent until rx_burst hands them over */
+    if (e->pend_n) tx_drain(e);
 }
 
 static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
 {
     efvi_link *e = (efvi_link *)l;
-    if (!ids || max <= 0) return 0;
+    if (UNLIKELY(!ids || max <= 0)) return 0;
     /* Completions share the event queue with frames: poll no more frames than one engine poll
        takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
        queue polled since the last call and the last send has given every completion there is to
        give so far, and polling it again at once would cost a pass over an empty queue on every
        engine poll. */
-    if (!e->ready_n && !e->evq_fresh) poll_events(e, TX_POLL_FRAMES);
+    if (!e->evq_fresh && !e->ready_n) poll_for_tx(e);
     e->evq_fresh = false;
-    int n = et_done_ring_take(&e->done, ids, max);
-    for (int i = 0; i < n; i++) e->tx_state[ids[i]] = TX_FREE;
-    e->st.tx_completions += (uint64_t)n;
-    return n;
+    uint32_t n = e->ring_done < (uint32_t)max ? e->ring_done : (uint32_t)max;
+    uint32_t h = e->ring_head, m = e->ring_mask;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = e->ring[(h + i) & m];
+        ids[i] = id;
+        e->tx_state[id] = TX_FREE;
+    }
+    e->ring_head = (h + n) & m;
+    e->ring_n -= n;
+    e->ring_done -= n;
+    e->st.tx_completions += n;
+    return (int)n;
+}
+
+static COLD void tx_flush_slow(efvi_link *e)
+{
+    /* The end of a poll, where the engine has given back its frames: a restart put off during
+       the poll runs here, so that frames queued meanwhile go out now. */
+    if (!restart_due(e) || e->down) return;
+    tx_drain(e);
 }
 
 static void efvi_tx_flush(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
-    /* The end of a poll, where the engine has given back its frames: a restart put off during
-       the poll runs here, so that frames queued meanwhile go out now. */
-    if (!restart_due(e) || e->down) return;
-    rx_push(e);
-    tx_drain(e);
+    if (UNLIKELY((e->slow & (SLOW_RESTART | SLOW_DOWN)) || e->pend_n)) tx_flush_slow(e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1145,7 +1234,6 @@ static void efvi_destroy(et_link *l)
     free(e->tx_ts_flags);
     free(e->pend);
     free(e->ring);
-    et_done_ring_free(&e->done);
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
@@ -1353,14 +1441,18 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     if ((err = alloc_memory(e, p))) return err;
 
     e->n_rx = p->n_rx;
+    /* Batches of eight (the NIC takes descriptors in eights), fewer for a small pool, whose
+       buffers must not sit in the free list while the ring runs short. */
+    e->rx_batch = p->n_rx / 8 < 8 ? (p->n_rx / 8 ? p->n_rx / 8 : 1) : 8;
     e->ready_cap = p->n_rx < 256 ? 256 : p->n_rx;
     e->max_flows = p->max_conns + LISTEN_FLOWS;
     e->flow_mask = pow2_at_least(2 * e->max_flows) - 1;
     e->tx_state = calloc(p->n_tx, 1);
     e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
     e->pend = calloc(p->n_tx, sizeof(*e->pend));
-    e->ring = calloc(p->n_tx, sizeof(*e->ring));
-    bool done_ok = et_done_ring_init(&e->done, p->n_tx);
+    e->ring_mask = pow2_at_least(p->n_tx) - 1;
+    e->ring = calloc((size_t)e->ring_mask + 1, sizeof(*e->ring));
+    bool done_ok = true;
     if (e->want_txts) {
         e->tx_ts = calloc(p->n_tx, sizeof(*e->tx_ts));
         e->tx_ts_flags = calloc(p->n_tx, 1);
@@ -1375,7 +1467,8 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->n_slots = e->efct ? 2 * e->ready_cap : e->n_rx;
     while ((1u << e->tag_bits) < e->n_slots) e->tag_bits++;
     e->tag_mask = (1u << e->tag_bits) - 1;
-    e->rx_tag = calloc(e->n_slots, sizeof(*e->rx_tag));
+    e->tag_inc = 1u << e->tag_bits;
+    e->rx_tag = calloc((size_t)e->tag_mask + 1, sizeof(*e->rx_tag));
     e->rx_seq = calloc(e->n_slots, sizeof(*e->rx_seq));
     bool slots_ok = e->rx_tag && e->rx_seq;
     if (e->efct) {
