@@ -133,17 +133,19 @@ typedef struct efvi_link {
     uint8_t *rx_state;
     /* EF10 buffers not on the ring; posted in batches of at least rx_batch (one doorbell) */
     uint32_t *rx_free, rx_nfree, rx_batch;
+    uint8_t *rx_data;         /* EF10: the frame in buffer 0, after the prefix */
     uint32_t rx_min, rx_span; /* an EF10 frame's RX_BYTES lies in [rx_min, rx_min + rx_span] */
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
     bool in_scatter;
     /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
        which keeps the driver's packet id) in the low tag_bits, and above it a count of that
-       slot's uses, never 0 (rx_seq, kept shifted: tag_inc is one use). rx_tag[slot] is the id
-       out now (in the ready ring or with the engine), 0 when none: a release naming an earlier
-       use (a second release, a frame of a VI since recreated) matches nothing and is ignored.
-       rx_tag has tag_mask + 1 entries, so any id indexes it. */
-    uint32_t *rx_tag, *rx_seq;
+       slot's uses, never 0 (tag_inc is one use). rx_tag[slot] is the slot's last id, which is
+       out now (in the ready ring or with the engine) while rx_state[slot] is RX_HELD: a release
+       naming an earlier use (a second release, a frame of a VI since recreated) matches nothing
+       and is ignored. rx_tag and rx_state have tag_mask + 1 entries, so any id indexes them
+       (EFCT: rx_state is the lent table's, RX_FREE or RX_HELD). */
+    uint32_t *rx_tag;
     uint32_t tag_bits, tag_mask, tag_inc, n_slots;
     uint32_t rx_lent;                           /* ids handed to the engine and not yet released */
     uint32_t *efct_pkt, *slot_free, slot_nfree; /* EFCT: packet id per slot, free slots */
@@ -531,10 +533,9 @@ static void rx_refill(efvi_link *e)
 /* The next id of a slot (see rx_tag). */
 static inline uint32_t slot_tag(efvi_link *e, uint32_t slot)
 {
-    uint32_t seq = e->rx_seq[slot] + e->tag_inc;
-    if (UNLIKELY(!seq)) seq = e->tag_inc;
-    e->rx_seq[slot] = seq;
-    return e->rx_tag[slot] = seq | slot;
+    uint32_t tag = e->rx_tag[slot] + e->tag_inc;
+    if (UNLIKELY(tag < e->tag_inc)) tag = e->tag_inc | slot; /* the count wrapped to 0 */
+    return e->rx_tag[slot] = tag;
 }
 
 /* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
@@ -666,7 +667,7 @@ static uint32_t rx_ref_event(efvi_link *e, const ef_event *ev, const uint8_t **d
 /* Gives the packet of a slot back to the VI it came from and frees the slot. */
 static void efct_slot_release(efvi_link *e, uint32_t slot)
 {
-    e->rx_tag[slot] = 0;
+    e->rx_state[slot] = RX_FREE;
     e->slot_free[e->slot_nfree++] = slot;
     if (e->have_vi) efct_vi_rxpkt_release(&e->vi, e->efct_pkt[slot]);
 }
@@ -676,7 +677,7 @@ static void efvi_rx_release(et_link *l, uint32_t id)
 {
     efvi_link *e = (efvi_link *)l;
     uint32_t slot = id & e->tag_mask;
-    if (UNLIKELY(!id || e->rx_tag[slot] != id || !e->rx_lent)) {
+    if (UNLIKELY(e->rx_tag[slot] != id || e->rx_state[slot] != RX_HELD || !e->rx_lent)) {
         e->st.rx_stale_release++;
         return;
     }
@@ -687,9 +688,8 @@ static void efvi_rx_release(et_link *l, uint32_t id)
         return;
     }
 #endif
-    e->rx_tag[slot] = 0;
     /* Posted with the next batch (rx_refill): one doorbell for many buffers. */
-    if (LIKELY(e->rx_state[slot] == RX_HELD)) rx_recycle(e, slot);
+    rx_recycle(e, slot);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -891,6 +891,7 @@ static int vi_alloc(efvi_link *e, bool ctpio)
         e->rx_min = e->prefix + 14;
         uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
         e->rx_span = buf_len >= e->rx_min ? buf_len - e->rx_min : 0;
+        if (e->mem) e->rx_data = rx_host(e, 0) + e->prefix;
     }
     e->rx_csum = rx_csum_verified(&e->vi);
     e->st.rx_csum = e->rx_csum;
@@ -931,7 +932,7 @@ static void restart(efvi_link *e)
         /* Packets of the old VI cannot outlive it: those in the ready ring go back now. None is
            with the engine (restart_due); were one, its id would name nothing from now on. */
         for (uint32_t k = 0; k < e->n_slots; k++)
-            if (e->rx_tag[k]) efct_slot_release(e, k);
+            if (e->rx_state[k] == RX_HELD) efct_slot_release(e, k);
         e->ready_n = 0;
         e->rx_lent = 0;
     }
@@ -973,11 +974,6 @@ static void restart(efvi_link *e)
 /* Events                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/*
- * Polls at most budget events (one frame each at most: no event merging), in batches. Events
- * are only taken as far as the engine will take their frames in this poll, so frames beyond it
- * wait in the NIC rather than in the link.
- */
 /*
  * Recreates a broken VI unless the engine still holds packets it lent (EFCT: they live in the
  * VI's buffers, which ef_vi_free takes away while the engine parses them, and their ids would be
@@ -1052,59 +1048,74 @@ static inline __attribute__((always_inline)) bool poll_prepare(efvi_link *e)
     return true;
 }
 
+/* One polled event; a frame it brings goes to *f. Returns the number of frames (0 or 1). The
+   caller counts them into rx_lent. */
+static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const ef_event *ev,
+                                                            et_rx_frame *f)
+{
+    unsigned type = EF_EVENT_TYPE(*ev);
+    if (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD) {
+        uint32_t bytes, j = rx_event(e, ev, &bytes);
+        if (j == UINT32_MAX) return 0;
+        uint8_t *data = e->rx_data + (size_t)j * RX_BUF_SIZE;
+        /* Valid only until the next poll: read now, from the start of the buffer. */
+        uint64_t ts = UNLIKELY(e->st.rx_timestamps) ? rx_timestamp(e, data - e->prefix) : 0;
+        e->rx_state[j] = RX_HELD;
+        *f = (et_rx_frame){.data = data,
+                           .len = bytes - e->prefix,
+                           .id = slot_tag(e, j),
+                           .hw_ts = ts,
+                           .csum = e->rx_csum};
+        return 1;
+    }
+    if (type == EF_EVENT_TYPE_TX) {
+        tx_completion(e, ev);
+        return 0;
+    }
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD) {
+        const uint8_t *p;
+        uint32_t len;
+        uint64_t ts;
+        uint32_t slot = rx_ref_event(e, ev, &p, &len, &ts);
+        if (slot == UINT32_MAX) return 0;
+        e->rx_state[slot] = RX_HELD;
+        *f = (et_rx_frame){.data = (uint8_t *)p,
+                           .len = len,
+                           .id = slot_tag(e, slot),
+                           .hw_ts = ts,
+                           .csum = e->rx_csum};
+        return 1;
+    }
+#endif
+    event_other(e, ev);
+    return 0;
+}
+
+/* How many events a poll may take for budget frames: EFCT has a lent table to fill. */
+static inline int poll_want(const efvi_link *e, int budget)
+{
+    int want = budget < EVS_MAX ? budget : EVS_MAX;
+    if (e->efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
+    return want;
+}
+
 /*
  * Polls at most budget events (one frame each at most: no event merging), in batches, the frames
  * going to out (out[0..budget) has room for all). Events are only taken as far as the caller
  * takes their frames, so frames beyond it wait in the NIC rather than in the link. Returns the
  * number of frames; each counts as lent (rx_lent) from here on.
  */
-static inline __attribute__((always_inline)) int poll_events(efvi_link *e, et_rx_frame *out,
-                                                             int budget)
+static int poll_events(efvi_link *e, et_rx_frame *out, int budget)
 {
     ef_event evs[EVS_MAX];
     int n = 0, polled = 0;
     for (;;) {
-        int want = budget - polled;
-        if (e->efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
-        if (want > EVS_MAX) want = EVS_MAX;
+        int want = poll_want(e, budget - polled);
         if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
-        int got = ef_eventq_poll(&e->vi, evs, want);
-        for (int i = 0; i < got; i++) {
-            const ef_event *ev = &evs[i];
-            unsigned type = EF_EVENT_TYPE(*ev);
-            if (type == EF_EVENT_TYPE_TX) {
-                tx_completion(e, ev);
-            } else if (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD) {
-                uint32_t bytes, j = rx_event(e, ev, &bytes);
-                if (j == UINT32_MAX) continue;
-                uint8_t *buf = rx_host(e, j);
-                /* Valid only until the next poll: read now, from the start of the buffer. */
-                uint64_t ts = UNLIKELY(e->st.rx_timestamps) ? rx_timestamp(e, buf) : 0;
-                e->rx_state[j] = RX_HELD;
-                e->rx_lent++;
-                out[n++] = (et_rx_frame){.data = buf + e->prefix,
-                                         .len = bytes - e->prefix,
-                                         .id = slot_tag(e, j),
-                                         .hw_ts = ts,
-                                         .csum = e->rx_csum};
-#ifdef EFVITCP_EFVI_HAVE_EFCT
-            } else if (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD) {
-                const uint8_t *p;
-                uint32_t len;
-                uint64_t ts;
-                uint32_t slot = rx_ref_event(e, ev, &p, &len, &ts);
-                if (slot == UINT32_MAX) continue;
-                e->rx_lent++;
-                out[n++] = (et_rx_frame){.data = (uint8_t *)p,
-                                         .len = len,
-                                         .id = slot_tag(e, slot),
-                                         .hw_ts = ts,
-                                         .csum = e->rx_csum};
-#endif
-            } else {
-                event_other(e, ev);
-            }
-        }
+        int got = ef_eventq_poll(&e->vi, evs, want), n0 = n;
+        for (int i = 0; i < got; i++) n += poll_event(e, &evs[i], out + n);
+        e->rx_lent += (uint32_t)(n - n0);
         if (UNLIKELY(e->restart_needed)) {
             if (!restart_due(e)) e->st.restarts_deferred++;
             break;
@@ -1138,14 +1149,39 @@ static COLD int rx_burst_slow(efvi_link *e, et_rx_frame *out, int max)
     return n;
 }
 
+/* The rest of a burst whose first batch of events came full, broke the VI or made room for
+   queued frames. */
+static __attribute__((noinline)) int rx_burst_more(efvi_link *e, et_rx_frame *out, int n, int max,
+                                                   int got, int want)
+{
+    if (e->restart_needed) {
+        if (!restart_due(e)) e->st.restarts_deferred++;
+    } else if (got == want) {
+        n += poll_events(e, out + n, max - got);
+    }
+    /* Completions make room on the ring for frames that waited. */
+    if (e->pend_n) tx_drain(e);
+    return n;
+}
+
 static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
     efvi_link *e = (efvi_link *)l;
     if (UNLIKELY(!out || max <= 0)) return 0;
     if (UNLIKELY(e->slow || e->ready_n)) return rx_burst_slow(e, out, max);
-    int n = poll_prepare(e) ? poll_events(e, out, max) : 0;
-    /* Completions make room on the ring for frames that waited. */
-    if (UNLIKELY(e->pend_n)) tx_drain(e);
+    /* The usual burst: one batch of events, its frames straight into out. */
+    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
+    e->evq_fresh = true;
+    ef_event evs[EVS_MAX];
+    int want = poll_want(e, max), got = 0;
+    if (LIKELY(want >= EF_VI_EVENT_POLL_MIN_EVS)) got = ef_eventq_poll(&e->vi, evs, want);
+    et_rx_frame *f = out;
+    for (const ef_event *ev = evs, *end = evs + (got > 0 ? got : 0); ev < end; ev++)
+        f += poll_event(e, ev, f);
+    int n = (int)(f - out);
+    e->rx_lent += (uint32_t)n;
+    if (UNLIKELY(got == want || e->restart_needed || e->pend_n))
+        n = rx_burst_more(e, out, n, max, got, want);
     e->st.rx_frames += (uint64_t)n;
     return n;
 }
@@ -1174,9 +1210,11 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
        queue polled since the last call and the last send has given every completion there is to
        give so far, and polling it again at once would cost a pass over an empty queue on every
        engine poll. */
-    if (!e->evq_fresh && !e->ready_n) poll_for_tx(e);
+    if (UNLIKELY(!e->evq_fresh) && !e->ready_n) poll_for_tx(e);
     e->evq_fresh = false;
-    uint32_t n = e->ring_done < (uint32_t)max ? e->ring_done : (uint32_t)max;
+    uint32_t n = e->ring_done;
+    if (!n) return 0;
+    if (n > (uint32_t)max) n = (uint32_t)max;
     uint32_t h = e->ring_head, m = e->ring_mask;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t id = e->ring[(h + i) & m];
@@ -1214,8 +1252,8 @@ static void efvi_destroy(et_link *l)
     if (!e) return;
     if (e->have_vi) {
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-        for (uint32_t k = 0; e->efct && e->rx_tag && k < e->n_slots; k++)
-            if (e->rx_tag[k]) efct_slot_release(e, k);
+        for (uint32_t k = 0; e->efct && e->rx_state && k < e->n_slots; k++)
+            if (e->rx_state[k] == RX_HELD) efct_slot_release(e, k);
 #endif
         /* Filters go explicitly, so that none outlives the stack in the NIC's tables. */
         for (uint32_t i = 0; e->flows && i <= e->flow_mask; i++)
@@ -1238,7 +1276,6 @@ static void efvi_destroy(et_link *l)
     free(e->rx_free);
     free(e->ready);
     free(e->rx_tag);
-    free(e->rx_seq);
     free(e->efct_pkt);
     free(e->slot_free);
     free(e->flows);
@@ -1401,6 +1438,7 @@ static const char *alloc_memory(efvi_link *e, const et_link_params *p)
     /* Registered memory is pinned: a forked child must not get copy-on-write pages of it. */
     madvise(m, e->mem_len, MADV_DONTFORK);
     e->rx_off = (uint32_t)tx_bytes;
+    if (!e->efct) e->rx_data = rx_host(e, 0) + e->prefix;
     if (ef_memreg_alloc(&e->mr, e->dh, &e->pd, e->dh, m, len) != 0)
         return "efvi link: cannot register packet buffer memory (ef_memreg_alloc)";
     e->have_mr = true;
@@ -1458,7 +1496,6 @@ static const char *setup(efvi_link *e, const et_link_params *p)
         e->tx_ts_flags = calloc(p->n_tx, 1);
         done_ok = done_ok && e->tx_ts && e->tx_ts_flags;
     }
-    e->rx_state = calloc(p->n_rx, 1);
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
@@ -1469,8 +1506,9 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->tag_mask = (1u << e->tag_bits) - 1;
     e->tag_inc = 1u << e->tag_bits;
     e->rx_tag = calloc((size_t)e->tag_mask + 1, sizeof(*e->rx_tag));
-    e->rx_seq = calloc(e->n_slots, sizeof(*e->rx_seq));
-    bool slots_ok = e->rx_tag && e->rx_seq;
+    e->rx_state = calloc((size_t)e->tag_mask + 1, 1);
+    bool slots_ok = e->rx_tag && e->rx_state;
+    for (uint32_t k = 0; slots_ok && k <= e->tag_mask; k++) e->rx_tag[k] = k; /* use count 0 */
     if (e->efct) {
         e->efct_pkt = calloc(e->n_slots, sizeof(*e->efct_pkt));
         e->slot_free = calloc(e->n_slots, sizeof(*e->slot_free));
