@@ -83,7 +83,9 @@
 #define FILTER_RETRY_BATCH  16u
 
 enum { TX_FREE = 0, TX_PENDING, TX_RING };
-enum { SLOW_RESTART = 1, SLOW_DOWN = 2, SLOW_FILTERS = 4 };
+enum { SLOW_RESTART = 1, SLOW_DOWN = 2, SLOW_FILTERS = 4, SLOW_PEND = 8, SLOW_READY = 16 };
+/* What stops a frame from going to the NIC at once. */
+#define SLOW_TX (SLOW_RESTART | SLOW_DOWN | SLOW_PEND)
 enum { RX_FREE = 0, RX_POSTED, RX_HELD };
 
 typedef struct efvi_flow {
@@ -164,8 +166,9 @@ typedef struct efvi_link {
     void *log_ctx;
 
     bool restart_needed, down;
-    /* SLOW_*: what the hot paths must look at (restart_needed, down, filter retries), in one
-       byte so that they test one thing (slow_update keeps it) */
+    /* SLOW_*: what the hot paths must look at (restart_needed, down, filter retries, queued
+       frames, frames in the ready ring), in one byte so that they test one thing (slow_update
+       keeps it) */
     uint8_t slow;
     bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
     uint64_t retry_at;
@@ -181,7 +184,8 @@ static const et_link_ops efvi_ops;
 static void slow_update(efvi_link *e)
 {
     e->slow = (uint8_t)((e->restart_needed ? SLOW_RESTART : 0) | (e->down ? SLOW_DOWN : 0) |
-                        (e->filter_retry_ns ? SLOW_FILTERS : 0));
+                        (e->filter_retry_ns ? SLOW_FILTERS : 0) | (e->pend_n ? SLOW_PEND : 0) |
+                        (e->ready_n ? SLOW_READY : 0));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -764,6 +768,7 @@ static void tx_drain(efvi_link *e)
         e->pend_n--;
     }
     if (inited) ef_vi_transmit_push(&e->vi);
+    slow_update(e);
 }
 
 /* A frame that cannot go now (the VI is being recreated, or frames wait before it): queued, and
@@ -775,6 +780,7 @@ static COLD int tx_queue(efvi_link *e, uint32_t id, uint32_t len)
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
     e->st.tx_queued++;
+    slow_update(e);
     tx_drain(e);
     return 0;
 }
@@ -787,8 +793,7 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
         return -1;
     e->st.tx_frames++;
     e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (LIKELY(!(e->slow & (SLOW_RESTART | SLOW_DOWN)) && !e->pend_n) && tx_now(e, id, len))
-        return 0;
+    if (LIKELY(!(e->slow & SLOW_TX)) && tx_now(e, id, len)) return 0;
     return tx_queue(e, id, len);
 }
 
@@ -1134,6 +1139,7 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
         e->ready_n--;
         e->rx_lent++;
     }
+    slow_update(e);
     return n;
 }
 
@@ -1168,7 +1174,7 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
     efvi_link *e = (efvi_link *)l;
     if (UNLIKELY(!out || max <= 0)) return 0;
-    if (UNLIKELY(e->slow || e->ready_n)) return rx_burst_slow(e, out, max);
+    if (UNLIKELY(e->slow)) return rx_burst_slow(e, out, max);
     /* The usual burst: one batch of events, its frames straight into out. */
     if (e->rx_nfree >= e->rx_batch) rx_refill(e);
     e->evq_fresh = true;
@@ -1180,8 +1186,7 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
         f += poll_event(e, ev, f);
     int n = (int)(f - out);
     e->rx_lent += (uint32_t)n;
-    if (UNLIKELY(got == want || e->restart_needed || e->pend_n))
-        n = rx_burst_more(e, out, n, max, got, want);
+    if (UNLIKELY(got == want || e->slow)) n = rx_burst_more(e, out, n, max, got, want);
     e->st.rx_frames += (uint64_t)n;
     return n;
 }
@@ -1198,20 +1203,13 @@ static COLD void poll_for_tx(efvi_link *e)
         e->ready_n++;
     }
     e->rx_lent -= (uint32_t)n; /* not lent until rx_burst hands them over */
+    slow_update(e);
     if (e->pend_n) tx_drain(e);
 }
 
-static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
+/* The completions not yet reported, oldest first, up to max of them. */
+static inline __attribute__((always_inline)) int tx_take(efvi_link *e, uint32_t *ids, int max)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (UNLIKELY(!ids || max <= 0)) return 0;
-    /* Completions share the event queue with frames: poll no more frames than one engine poll
-       takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
-       queue polled since the last call and the last send has given every completion there is to
-       give so far, and polling it again at once would cost a pass over an empty queue on every
-       engine poll. */
-    if (UNLIKELY(!e->evq_fresh) && !e->ready_n) poll_for_tx(e);
-    e->evq_fresh = false;
     uint32_t n = e->ring_done;
     if (!n) return 0;
     if (n > (uint32_t)max) n = (uint32_t)max;
@@ -1228,6 +1226,28 @@ static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
     return (int)n;
 }
 
+/* tx_done after a send or a poll without frames taken: the queue may hold completions. */
+static __attribute__((noinline)) int tx_done_poll(efvi_link *e, uint32_t *ids, int max)
+{
+    if (!e->ready_n) poll_for_tx(e);
+    e->evq_fresh = false;
+    return tx_take(e, ids, max);
+}
+
+static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (UNLIKELY(!ids || max <= 0)) return 0;
+    /* Completions share the event queue with frames: poll no more frames than one engine poll
+       takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
+       queue polled since the last call and the last send has given every completion there is to
+       give so far, and polling it again at once would cost a pass over an empty queue on every
+       engine poll. */
+    if (UNLIKELY(!e->evq_fresh)) return tx_done_poll(e, ids, max);
+    e->evq_fresh = false;
+    return tx_take(e, ids, max);
+}
+
 static COLD void tx_flush_slow(efvi_link *e)
 {
     /* The end of a poll, where the engine has given back its frames: a restart put off during
@@ -1239,7 +1259,7 @@ static COLD void tx_flush_slow(efvi_link *e)
 static void efvi_tx_flush(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
-    if (UNLIKELY((e->slow & (SLOW_RESTART | SLOW_DOWN)) || e->pend_n)) tx_flush_slow(e);
+    if (UNLIKELY(e->slow & SLOW_TX)) tx_flush_slow(e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
