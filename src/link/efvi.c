@@ -176,6 +176,9 @@ typedef struct efvi_link {
 } efvi_link;
 
 static const et_link_ops efvi_ops;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static const et_link_ops efvi_ops_efct;
+#endif
 
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -304,8 +307,8 @@ static bool efct_ours(const efvi_link *e, const uint8_t *f, uint32_t len)
 {
     if (len < 14) return false;
     uint16_t type = rd16(f + 12);
-    if (type == 0x0806) return e->own_addr;
-    if (type != 0x0800 || len < 14 + 20 || f[14 + 9] != 6) return false;
+    if (UNLIKELY(type != 0x0800)) return type == 0x0806 && e->own_addr;
+    if (len < 14 + 20 || f[14 + 9] != 6) return false;
     uint32_t ihl = (f[14] & 15u) * 4u;
     if (ihl < 20 || len < 14 + ihl + 4) return false;
     uint32_t src = rd32(f + 14 + 12), dst = rd32(f + 14 + 16);
@@ -613,32 +616,44 @@ static inline __attribute__((always_inline)) uint32_t rx_event(efvi_link *e, con
 #ifdef EFVITCP_EFVI_HAVE_EFCT
 /* EFCT RX_REF or RX_REF_DISCARD: the slot now lending a packet of ours (*data, *len, *ts), or
    UINT32_MAX when the event brings none (the packet given back, counted). */
-static uint32_t rx_ref_event(efvi_link *e, const ef_event *ev, const uint8_t **data,
-                             uint32_t *len_out, uint64_t *ts_out)
+/* A packet the engine does not get: counted (*count) and given back at once. */
+static COLD void efct_drop(efvi_link *e, uint32_t id, uint64_t *count)
+{
+    (*count)++;
+    efct_vi_rxpkt_release(&e->vi, id);
+}
+
+static COLD void efct_discard(efvi_link *e, const ef_event *ev)
+{
+    unsigned fl = ev->rx_ref_discard.flags;
+    if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
+        e->st.rx_discard_crc++;
+    else if (fl & (EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR))
+        e->st.rx_discard_csum++;
+    else
+        e->st.rx_discard_other++;
+    efct_vi_rxpkt_release(&e->vi, ev->rx_ref.pkt_id);
+}
+
+static inline __attribute__((always_inline)) uint32_t rx_ref_event(efvi_link *e, const ef_event *ev,
+                                                                   const uint8_t **data,
+                                                                   uint32_t *len_out,
+                                                                   uint64_t *ts_out)
 {
     uint32_t id = ev->rx_ref.pkt_id, len = ev->rx_ref.len;
     if (UNLIKELY(EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD)) {
-        unsigned fl = ev->rx_ref_discard.flags;
-        if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
-            e->st.rx_discard_crc++;
-        else if (fl & (EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR))
-            e->st.rx_discard_csum++;
-        else
-            e->st.rx_discard_other++;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_discard(e, ev);
         return UINT32_MAX;
     }
     const uint8_t *p = efct_vi_rxpkt_get(&e->vi, id);
     if (UNLIKELY(!p || len < 14)) {
-        e->st.rx_bad_len++;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_drop(e, id, &e->st.rx_bad_len);
         return UINT32_MAX;
     }
     if (UNLIKELY(!efct_ours(e, p, len))) {
         /* Another process's packet on the shared queue: give it back before it pins the
            superbuf. */
-        e->st.rx_foreign++;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_drop(e, id, &e->st.rx_foreign);
         return UINT32_MAX;
     }
     uint64_t ts = 0;
@@ -656,8 +671,7 @@ static uint32_t rx_ref_event(efvi_link *e, const ef_event *ev, const uint8_t **d
 #endif
     if (UNLIKELY(!e->slot_nfree)) {
         /* Cannot happen: a poll takes no more events than there are free slots. */
-        e->st.rx_discard_other++;
-        efct_vi_rxpkt_release(&e->vi, id);
+        efct_drop(e, id, &e->st.rx_discard_other);
         return UINT32_MAX;
     }
     uint32_t slot = e->slot_free[--e->slot_nfree];
@@ -686,15 +700,23 @@ static void efvi_rx_release(et_link *l, uint32_t id)
         return;
     }
     e->rx_lent--;
-#ifdef EFVITCP_EFVI_HAVE_EFCT
-    if (e->efct) {
-        efct_slot_release(e, slot);
-        return;
-    }
-#endif
     /* Posted with the next batch (rx_refill): one doorbell for many buffers. */
     rx_recycle(e, slot);
 }
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static void efvi_rx_release_efct(et_link *l, uint32_t id)
+{
+    efvi_link *e = (efvi_link *)l;
+    uint32_t slot = id & e->tag_mask;
+    if (UNLIKELY(e->rx_tag[slot] != id || e->rx_state[slot] != RX_HELD || !e->rx_lent)) {
+        e->st.rx_stale_release++;
+        return;
+    }
+    e->rx_lent--;
+    efct_slot_release(e, slot);
+}
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transmit                                                                                   */
@@ -721,12 +743,13 @@ static int ctpio_fifo_space(const efvi_link *e)
 }
 
 /* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
-static inline __attribute__((always_inline)) bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+static inline __attribute__((always_inline)) bool tx_now_arch(efvi_link *e, uint32_t id,
+                                                              uint32_t len, const bool efct)
 {
     uint8_t *buf = et_link_tx_buf(&e->base, id);
     ef_addr dma = tx_dma(e, id);
     if (ef_vi_transmit_space(&e->vi) <= 0) return false;
-    if (e->efct) {
+    if (efct) {
         if (ctpio_fifo_space(e) < (int)len) return false;
         ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
         /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
@@ -744,6 +767,11 @@ static inline __attribute__((always_inline)) bool tx_now(efvi_link *e, uint32_t 
     }
     ring_put(e, id);
     return true;
+}
+
+static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+{
+    return e->efct ? tx_now_arch(e, id, len, true) : tx_now_arch(e, id, len, false);
 }
 
 /* The queued frames, in order, as far as the ring takes them: one doorbell for the batch. */
@@ -785,7 +813,8 @@ static COLD int tx_queue(efvi_link *e, uint32_t id, uint32_t len)
     return 0;
 }
 
-static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+static inline __attribute__((always_inline)) int tx_arch(et_link *l, uint32_t id, uint32_t len,
+                                                         const bool efct)
 {
     efvi_link *e = (efvi_link *)l;
     if (UNLIKELY(id >= e->base.n_tx || len < 14 || len > e->base.tx_buf_size ||
@@ -793,9 +822,21 @@ static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
         return -1;
     e->st.tx_frames++;
     e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (LIKELY(!(e->slow & SLOW_TX)) && tx_now(e, id, len)) return 0;
+    if (LIKELY(!(e->slow & SLOW_TX)) && tx_now_arch(e, id, len, efct)) return 0;
     return tx_queue(e, id, len);
 }
+
+static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    return tx_arch(l, id, len, false);
+}
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static int efvi_tx_efct(et_link *l, uint32_t id, uint32_t len)
+{
+    return tx_arch(l, id, len, true);
+}
+#endif
 
 /* A completion that is not of the oldest frame in flight: ef_vi completes in post order, so the
    id is counted as bad; if it is in flight at all, it completes out of turn, the rest keeping
@@ -1001,6 +1042,10 @@ static bool restart_due(efvi_link *e)
 static COLD void event_other(efvi_link *e, const ef_event *ev)
 {
     switch (EF_EVENT_TYPE(*ev)) {
+    case EF_EVENT_TYPE_RX:
+    case EF_EVENT_TYPE_RX_DISCARD:
+        e->st.rx_bad_event++; /* on EFCT, which has no buffers of ours */
+        break;
     case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
         /* No buffer was consumed; the frame's pieces already seen are dropped. */
         e->st.rx_no_desc_trunc++;
@@ -1056,10 +1101,10 @@ static inline __attribute__((always_inline)) bool poll_prepare(efvi_link *e)
 /* One polled event; a frame it brings goes to *f. Returns the number of frames (0 or 1). The
    caller counts them into rx_lent. */
 static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const ef_event *ev,
-                                                            et_rx_frame *f)
+                                                            et_rx_frame *f, const bool efct)
 {
     unsigned type = EF_EVENT_TYPE(*ev);
-    if (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD) {
+    if (!efct && (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD)) {
         uint32_t bytes, j = rx_event(e, ev, &bytes);
         if (j == UINT32_MAX) return 0;
         uint8_t *data = e->rx_data + (size_t)j * RX_BUF_SIZE;
@@ -1078,7 +1123,7 @@ static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const 
         return 0;
     }
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-    if (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD) {
+    if (efct && (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD)) {
         const uint8_t *p;
         uint32_t len;
         uint64_t ts;
@@ -1098,10 +1143,11 @@ static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const 
 }
 
 /* How many events a poll may take for budget frames: EFCT has a lent table to fill. */
-static inline int poll_want(const efvi_link *e, int budget)
+static inline __attribute__((always_inline)) int poll_want(const efvi_link *e, int budget,
+                                                           const bool efct)
 {
     int want = budget < EVS_MAX ? budget : EVS_MAX;
-    if (e->efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
+    if (efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
     return want;
 }
 
@@ -1111,15 +1157,16 @@ static inline int poll_want(const efvi_link *e, int budget)
  * takes their frames, so frames beyond it wait in the NIC rather than in the link. Returns the
  * number of frames; each counts as lent (rx_lent) from here on.
  */
-static int poll_events(efvi_link *e, et_rx_frame *out, int budget)
+static inline __attribute__((always_inline)) int poll_events_arch(efvi_link *e, et_rx_frame *out,
+                                                                  int budget, const bool efct)
 {
     ef_event evs[EVS_MAX];
     int n = 0, polled = 0;
     for (;;) {
-        int want = poll_want(e, budget - polled);
+        int want = poll_want(e, budget - polled, efct);
         if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
         int got = ef_eventq_poll(&e->vi, evs, want), n0 = n;
-        for (int i = 0; i < got; i++) n += poll_event(e, &evs[i], out + n);
+        for (int i = 0; i < got; i++) n += poll_event(e, &evs[i], out + n, efct);
         e->rx_lent += (uint32_t)(n - n0);
         if (UNLIKELY(e->restart_needed)) {
             if (!restart_due(e)) e->st.restarts_deferred++;
@@ -1129,6 +1176,12 @@ static int poll_events(efvi_link *e, et_rx_frame *out, int budget)
         if (got < want) break;
     }
     return n;
+}
+
+static int poll_events(efvi_link *e, et_rx_frame *out, int budget)
+{
+    return e->efct ? poll_events_arch(e, out, budget, true)
+                   : poll_events_arch(e, out, budget, false);
 }
 
 static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
@@ -1170,7 +1223,9 @@ static __attribute__((noinline)) int rx_burst_more(efvi_link *e, et_rx_frame *ou
     return n;
 }
 
-static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
+/* rx_burst, compiled once per architecture (the ops of the link's own, set at open). */
+static inline __attribute__((always_inline)) int rx_burst_arch(et_link *l, et_rx_frame *out,
+                                                               int max, const bool efct)
 {
     efvi_link *e = (efvi_link *)l;
     if (UNLIKELY(!out || max <= 0)) return 0;
@@ -1179,17 +1234,29 @@ static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
     if (e->rx_nfree >= e->rx_batch) rx_refill(e);
     e->evq_fresh = true;
     ef_event evs[EVS_MAX];
-    int want = poll_want(e, max), got = 0;
+    int want = poll_want(e, max, efct), got = 0;
     if (LIKELY(want >= EF_VI_EVENT_POLL_MIN_EVS)) got = ef_eventq_poll(&e->vi, evs, want);
     et_rx_frame *f = out;
     for (const ef_event *ev = evs, *end = evs + (got > 0 ? got : 0); ev < end; ev++)
-        f += poll_event(e, ev, f);
+        f += poll_event(e, ev, f, efct);
     int n = (int)(f - out);
     e->rx_lent += (uint32_t)n;
     if (UNLIKELY(got == want || e->slow)) n = rx_burst_more(e, out, n, max, got, want);
     e->st.rx_frames += (uint64_t)n;
     return n;
 }
+
+static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
+{
+    return rx_burst_arch(l, out, max, false);
+}
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static int efvi_rx_burst_efct(et_link *l, et_rx_frame *out, int max)
+{
+    return rx_burst_arch(l, out, max, true);
+}
+#endif
 
 /* tx_done's own poll, when the engine did not poll since its last send: frames found go to the
    ready ring, for the next rx_burst. */
@@ -1355,9 +1422,33 @@ static const et_link_ops efvi_ops = {
     .next_due = efvi_next_due,
 };
 
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+/* EFCT (X3): the same but for the hot path compiled for its receive and transmit. */
+static const et_link_ops efvi_ops_efct = {
+    .rx_burst = efvi_rx_burst_efct,
+    .rx_release = efvi_rx_release_efct,
+    .tx = efvi_tx_efct,
+    .tx_flush = efvi_tx_flush,
+    .tx_done = efvi_tx_done,
+    .now = efvi_now,
+    .flow_add = efvi_flow_add,
+    .flow_del = efvi_flow_del,
+    .destroy = efvi_destroy,
+    .tx_stamp = efvi_tx_stamp,
+    .wake_fd = efvi_wake_fd,
+    .prime = efvi_prime,
+    .next_due = efvi_next_due,
+};
+#endif
+
 bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)
 {
-    if (!l || l->ops != &efvi_ops || !st) return false;
+    if (!l || !st) return false;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (l->ops != &efvi_ops && l->ops != &efvi_ops_efct) return false;
+#else
+    if (l->ops != &efvi_ops) return false;
+#endif
     *st = ((const efvi_link *)l)->st;
     return true;
 }
@@ -1562,6 +1653,9 @@ static const char *setup(efvi_link *e, const et_link_params *p)
         return "efvi link: own-address mode needs MAC filters on the interface (CAP_NET_ADMIN or "
                "sfc_char mac_filters_gid); leave local_addr unset to share the kernel's address";
     e->base.ops = &efvi_ops;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (e->efct) e->base.ops = &efvi_ops_efct;
+#endif
     return NULL;
 }
 
