@@ -142,7 +142,7 @@ typedef struct efvi_link {
     bool in_scatter;
     /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
        which keeps the driver's packet id) in the low tag_bits, and above it a count of that
-       slot's uses, never 0 (tag_inc is one use). rx_tag[slot] is the slot's last id, which is
+       slot's uses, wrapping (tag_inc is one use). rx_tag[slot] is the slot's last id, which is
        out now (in the ready ring or with the engine) while rx_state[slot] is RX_HELD: a release
        naming an earlier use (a second release, a frame of a VI since recreated) matches nothing
        and is ignored. rx_tag and rx_state have tag_mask + 1 entries, so any id indexes them
@@ -540,9 +540,7 @@ static void rx_refill(efvi_link *e)
 /* The next id of a slot (see rx_tag). */
 static inline uint32_t slot_tag(efvi_link *e, uint32_t slot)
 {
-    uint32_t tag = e->rx_tag[slot] + e->tag_inc;
-    if (UNLIKELY(tag < e->tag_inc)) tag = e->tag_inc | slot; /* the count wrapped to 0 */
-    return e->rx_tag[slot] = tag;
+    return e->rx_tag[slot] += e->tag_inc; /* the count wraps without touching the slot */
 }
 
 /* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
@@ -869,7 +867,18 @@ static inline __attribute__((always_inline)) void tx_completion(efvi_link *e, co
 {
     ef_request_id ids[EF_VI_TRANSMIT_BATCH];
     int n = ef_vi_transmit_unbundle(&e->vi, ev, ids);
-    for (int i = 0; i < n; i++) tx_complete_id(e, (uint32_t)ids[i]);
+    uint32_t done = e->ring_done;
+    for (int i = 0; i < n; i++) {
+        if (LIKELY(done < e->ring_n &&
+                   e->ring[(e->ring_head + done) & e->ring_mask] == (uint32_t)ids[i])) {
+            done++;
+        } else {
+            e->ring_done = done;
+            tx_complete_odd(e, (uint32_t)ids[i]);
+            done = e->ring_done;
+        }
+    }
+    e->ring_done = done;
 }
 
 /* With EF_VI_TX_TIMESTAMPS every frame completes by an event of its own that says when it left
