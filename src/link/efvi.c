@@ -741,28 +741,43 @@ static int ctpio_fifo_space(const efvi_link *e)
 }
 
 /* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
+/* A frame put on the ring by tx_now whose send failed after all: taken back off (the newest),
+   to wait in the queue (tx_queue and tx_drain leave it there). */
+static COLD void ring_unput(efvi_link *e, uint32_t id)
+{
+    e->ring_n--;
+    e->tx_state[id] = TX_PENDING;
+}
+
+/* CTPIO, with its mandatory DMA fallback (sent by the NIC only if the CTPIO copy fails). The
+   frame goes on the ring first, so that nothing but the VI lives across the two calls. */
+static inline __attribute__((always_inline)) bool tx_ctpio(efvi_link *e, uint32_t id, uint32_t len)
+{
+    ring_put(e, id);
+    ef_vi_transmit_ctpio(&e->vi, et_link_tx_buf(&e->base, id), len, e->ct_thresh);
+    if (UNLIKELY(ef_vi_transmit_ctpio_fallback(&e->vi, tx_dma(e, id), len, (ef_request_id)id) !=
+                 0)) {
+        ring_unput(e, id);
+        return false;
+    }
+    e->st.tx_ctpio++;
+    return true;
+}
+
 static inline __attribute__((always_inline)) bool tx_now_arch(efvi_link *e, uint32_t id,
                                                               uint32_t len, const bool efct)
 {
-    uint8_t *buf = et_link_tx_buf(&e->base, id);
-    ef_addr dma = tx_dma(e, id);
     if (ef_vi_transmit_space(&e->vi) <= 0) return false;
     if (efct) {
         if (ctpio_fifo_space(e) < (int)len) return false;
-        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
         /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
-        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
-        e->st.tx_ctpio++;
-    } else if (e->ctpio && ef_vi_transmit_fill_level(&e->vi) == 0) {
-        /* CTPIO only succeeds with nothing queued for DMA; its fallback must follow before any
-           other send, and is what the NIC sends if the CTPIO copy fails. */
-        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
-        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
-        e->st.tx_ctpio++;
-    } else {
-        if (ef_vi_transmit(&e->vi, dma, (int)len, (ef_request_id)id) != 0) return false;
-        e->st.tx_dma++;
+        return tx_ctpio(e, id, len);
     }
+    /* CTPIO only succeeds with nothing queued for DMA; its fallback must follow before any other
+       send. */
+    if (e->ctpio && ef_vi_transmit_fill_level(&e->vi) == 0) return tx_ctpio(e, id, len);
+    if (ef_vi_transmit(&e->vi, tx_dma(e, id), (int)len, (ef_request_id)id) != 0) return false;
+    e->st.tx_dma++;
     ring_put(e, id);
     return true;
 }
