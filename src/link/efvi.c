@@ -11,7 +11,9 @@
  * DMA area 64 bytes in). Every buffer lies inside one 4 KiB page, the only span over which DMA
  * addresses are contiguous.
  *
- * Receive (EF10): buffers are posted in batches (the NIC takes them in eights); a frame sits after
+ * Receive (EF10): buffers are posted in batches (the NIC takes them in eights): a released buffer
+ * goes to a free list, which a poll posts with one doorbell once it holds a batch (eight, fewer
+ * for a small pool), and which is emptied before sleeping (prime). A frame sits after
  * the RX prefix, and RX_BYTES counts the prefix. Frames spread over several buffers cannot be
  * handed over in one piece and are dropped: the MTU reported to the engine keeps a frame in one
  * buffer, so only a peer ignoring our MSS sends them. Receive (EFCT): packets are lent by the
@@ -24,8 +26,12 @@
  * paths send identical bytes. When the ring (or, on EFCT, the CTPIO FIFO) is full, frames wait in
  * order in the link's own queue, sized for every buffer, so tx() never refuses a valid frame.
  *
- * Events are polled in batches from both rx_burst and tx_done; frames wait in a ready ring and
- * completions in a done ring until the engine takes them. OFLOW, RESET and TX_ERROR leave the VI
+ * Events are polled in batches, by rx_burst into the engine's own array and, when the engine has
+ * not polled since its last send, by tx_done, whose frames wait in a ready ring for the next
+ * rx_burst. Completions are a mark on the ring of frames in post order (ef_vi completes in that
+ * order), which tx_done reads. The hot paths are compiled once for EF10 and once for EFCT (two
+ * ops tables) and test one byte (slow) for everything unusual: a restart, a VI that is down,
+ * filter retries, queued frames, a non-empty ready ring. OFLOW, RESET and TX_ERROR leave the VI
  * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
  * may not have left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
  * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
@@ -1413,6 +1419,9 @@ static int efvi_prime(et_link *l)
     if (e->restart_needed || e->ready_n) return 1;
     /* No VI while a restart waits for its retry: next_due wakes the sleeper for it. */
     if (e->down || !e->have_vi) return 0;
+    /* Buffers left for the next refill batch go on the ring now: while we sleep, every one
+       of them can take a frame. */
+    rx_refill(e);
     /* The interrupt comes for any event at or beyond the queue's current position, so events
        that came before this call wake the sleeper at once rather than being lost. */
     return ef_vi_prime(&e->vi, e->dh, ef_eventq_current(&e->vi)) == 0 ? 0 : -1;
