@@ -531,16 +531,20 @@ static void rx_refill(efvi_link *e)
 {
     if (e->efct || e->down) return;
     int space = ef_vi_receive_space(&e->vi);
-    uint32_t n = e->rx_nfree, k = 0;
+    uint32_t n = e->rx_nfree;
     if (space <= 0 || !n) return;
     if ((uint32_t)space < n) n = (uint32_t)space;
-    for (; k < n; k++) {
-        uint32_t j = e->rx_free[e->rx_nfree - 1 - k];
+    /* From the top of the free list, the most recently released (warmest) first. */
+    const uint32_t *top = e->rx_free + e->rx_nfree, *p = top, *end = top - n;
+    uint8_t *state = e->rx_state;
+    while (p > end) {
+        uint32_t j = p[-1];
         if (ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) != 0) break;
-        e->rx_state[j] = RX_POSTED;
+        state[j] = RX_POSTED;
+        p--;
     }
-    e->rx_nfree -= k;
-    if (k) ef_vi_receive_push(&e->vi);
+    e->rx_nfree -= (uint32_t)(top - p);
+    if (p != top) ef_vi_receive_push(&e->vi);
 }
 
 /* The next id of a slot (see rx_tag). */
@@ -1238,15 +1242,16 @@ static COLD int rx_burst_slow(efvi_link *e, et_rx_frame *out, int max)
     return n;
 }
 
-/* The rest of a burst whose first batch of events came full, broke the VI or made room for
-   queued frames. */
-static __attribute__((noinline)) int rx_burst_more(efvi_link *e, et_rx_frame *out, int n, int max,
-                                                   int got, int want)
+/* The rest of a burst whose first batch of events came full (rest: the events it may still
+   take, frames going to f), broke the VI or made room for queued frames. Returns the frames
+   added. */
+static __attribute__((noinline)) int rx_burst_more(efvi_link *e, et_rx_frame *f, int rest)
 {
+    int n = 0;
     if (e->restart_needed) {
         if (!restart_due(e)) e->st.restarts_deferred++;
-    } else if (got == want) {
-        n += poll_events(e, out + n, max - got);
+    } else if (rest > 0) {
+        n = poll_events(e, f, rest);
     }
     /* Completions make room on the ring for frames that waited. */
     if (e->pend_n) tx_drain(e);
@@ -1266,12 +1271,14 @@ static inline __attribute__((always_inline)) int rx_burst_arch(et_link *l, et_rx
     ef_event evs[EVS_MAX];
     int want = poll_want(e, max, efct), got = 0;
     if (LIKELY(want >= EF_VI_EVENT_POLL_MIN_EVS)) got = ef_eventq_poll(&e->vi, evs, want);
+    /* A full batch: more events may wait, as many as the budget has left. */
+    int rest = got == want ? max - got : 0;
     et_rx_frame *f = out;
     for (const ef_event *ev = evs, *end = evs + (got > 0 ? got : 0); ev < end; ev++)
         f += poll_event(e, ev, f, efct);
     int n = (int)(f - out);
     e->rx_lent += (uint32_t)n;
-    if (UNLIKELY(got == want || e->slow)) n = rx_burst_more(e, out, n, max, got, want);
+    if (UNLIKELY(rest || e->slow)) n += rx_burst_more(e, f, rest);
     e->st.rx_frames += (uint64_t)n;
     return n;
 }
