@@ -606,16 +606,15 @@ static COLD void rx_event_bad(efvi_link *e, const ef_event *ev)
     rx_recycle(e, j);
 }
 
-/* EF10 RX or RX_DISCARD: the buffer of a whole good frame (*bytes: its length with the prefix),
-   or UINT32_MAX when the event brings none. */
+/* EF10 RX: the buffer of a whole good frame (*bytes: its length with the prefix), or UINT32_MAX
+   when the event brings none. */
 static inline __attribute__((always_inline)) uint32_t rx_event(efvi_link *e, const ef_event *ev,
                                                                uint32_t *bytes)
 {
     uint32_t j = EF_EVENT_RX_RQ_ID(*ev);
     *bytes = EF_EVENT_RX_BYTES(*ev);
-    if (LIKELY(EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX && j < e->n_rx &&
-               e->rx_state[j] == RX_POSTED && EF_EVENT_RX_SOP(*ev) && !EF_EVENT_RX_CONT(*ev) &&
-               !e->in_scatter && *bytes - e->rx_min <= e->rx_span))
+    if (LIKELY(j < e->n_rx && e->rx_state[j] == RX_POSTED && EF_EVENT_RX_SOP(*ev) &&
+               !EF_EVENT_RX_CONT(*ev) && !e->in_scatter && *bytes - e->rx_min <= e->rx_span))
         return j;
     rx_event_bad(e, ev);
     return UINT32_MAX;
@@ -1077,8 +1076,13 @@ static COLD void event_other(efvi_link *e, const ef_event *ev)
 {
     switch (EF_EVENT_TYPE(*ev)) {
     case EF_EVENT_TYPE_RX:
+        e->st.rx_bad_event++; /* on EFCT, which has no buffers of ours (EF10 takes it inline) */
+        break;
     case EF_EVENT_TYPE_RX_DISCARD:
-        e->st.rx_bad_event++; /* on EFCT, which has no buffers of ours */
+        if (e->efct)
+            e->st.rx_bad_event++;
+        else
+            rx_event_bad(e, ev);
         break;
     case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
         /* No buffer was consumed; the frame's pieces already seen are dropped. */
@@ -1138,7 +1142,7 @@ static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const 
                                                             et_rx_frame *f, const bool efct)
 {
     unsigned type = EF_EVENT_TYPE(*ev);
-    if (!efct && (type == EF_EVENT_TYPE_RX || type == EF_EVENT_TYPE_RX_DISCARD)) {
+    if (!efct && type == EF_EVENT_TYPE_RX) {
         uint32_t bytes, j = rx_event(e, ev, &bytes);
         if (j == UINT32_MAX) return 0;
         uint8_t *data = e->rx_data + (size_t)j * RX_BUF_SIZE;
