@@ -11,7 +11,9 @@
  * DMA area 64 bytes in). Every buffer lies inside one 4 KiB page, the only span over which DMA
  * addresses are contiguous.
  *
- * Receive (EF10): buffers are posted in batches (the NIC takes them in eights); a frame sits after
+ * Receive (EF10): buffers are posted in batches (the NIC takes them in eights): a released buffer
+ * goes to a free list, which a poll posts with one doorbell once it holds a batch (eight, fewer
+ * for a small pool), and which is emptied before sleeping (prime). A frame sits after
  * the RX prefix, and RX_BYTES counts the prefix. Frames spread over several buffers cannot be
  * handed over in one piece and are dropped: the MTU reported to the engine keeps a frame in one
  * buffer, so only a peer ignoring our MSS sends them. Receive (EFCT): packets are lent by the
@@ -24,8 +26,12 @@
  * paths send identical bytes. When the ring (or, on EFCT, the CTPIO FIFO) is full, frames wait in
  * order in the link's own queue, sized for every buffer, so tx() never refuses a valid frame.
  *
- * Events are polled in batches from both rx_burst and tx_done; frames wait in a ready ring and
- * completions in a done ring until the engine takes them. OFLOW, RESET and TX_ERROR leave the VI
+ * Events are polled in batches, by rx_burst into the engine's own array and, when the engine has
+ * not polled since its last send, by tx_done, whose frames wait in a ready ring for the next
+ * rx_burst. Completions are a mark on the ring of frames in post order (ef_vi completes in that
+ * order), which tx_done reads. The hot paths are compiled once for EF10 and once for EFCT (two
+ * ops tables) and test one byte (slow) for everything unusual: a restart, a VI that is down,
+ * filter retries, queued frames, a non-empty ready ring. OFLOW, RESET and TX_ERROR leave the VI
  * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
  * may not have left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
  * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
@@ -82,7 +88,10 @@
 #define FILTER_RETRY_MAX_NS 1000000000ull
 #define FILTER_RETRY_BATCH  16u
 
-enum { TX_FREE = 0, TX_PENDING, TX_RING, TX_DONE };
+enum { TX_FREE = 0, TX_PENDING, TX_RING };
+enum { SLOW_RESTART = 1, SLOW_DOWN = 2, SLOW_FILTERS = 4, SLOW_PEND = 8, SLOW_READY = 16 };
+/* What stops a frame from going to the NIC at once. */
+#define SLOW_TX (SLOW_RESTART | SLOW_DOWN | SLOW_PEND)
 enum { RX_FREE = 0, RX_POSTED, RX_HELD };
 
 typedef struct efvi_flow {
@@ -114,13 +123,15 @@ typedef struct efvi_link {
     size_t mem_len;
     uint32_t rx_off;
 
-    /* transmit: per buffer state and length; the software queue, the ring in post order and the
-       completions not yet reported, each a ring of n_tx ids (an id is in at most one of them) */
+    /* transmit: per buffer state and length; the software queue (a ring of n_tx ids), and the
+       ring of ids handed to the NIC in post order (ring_cap, a power of two >= n_tx): its first
+       ring_done completed and not yet reported, the rest in flight. Completions come in post
+       order, so completing one is advancing ring_done, and reporting them is reading from the
+       head: no second ring to copy through. */
     uint8_t *tx_state;
     uint16_t *tx_len;
     uint32_t *pend, pend_head, pend_n;
-    uint32_t *ring, ring_head, ring_n;
-    et_done_ring done;
+    uint32_t *ring, ring_head, ring_n, ring_done, ring_mask;
     /* txts: per buffer the NIC's time of its last transmission (0: none), and its sync flags */
     uint64_t *tx_ts;
     uint8_t *tx_ts_flags;
@@ -128,22 +139,22 @@ typedef struct efvi_link {
     /* receive */
     uint32_t n_rx;
     uint8_t *rx_state;
-    uint32_t *rx_free, rx_nfree;
-    uint32_t rx_unpushed;
+    /* EF10 buffers not on the ring; posted in batches of at least rx_batch (one doorbell) */
+    uint32_t *rx_free, rx_nfree, rx_batch;
+    uint8_t *rx_data;         /* EF10: the frame in buffer 0, after the prefix */
+    uint32_t rx_min, rx_span; /* an EF10 frame's RX_BYTES lies in [rx_min, rx_min + rx_span] */
     et_rx_frame *ready;
     uint32_t ready_head, ready_n, ready_cap;
-    /* The engine's array while rx_burst polls: frames go there directly, and to the ready ring
-       only when it is full (or when tx_done polls). */
-    et_rx_frame *direct;
-    uint32_t direct_n, direct_max;
     bool in_scatter;
     /* The ids of received frames: a slot (EF10: the buffer; EFCT: an entry of the lent table,
        which keeps the driver's packet id) in the low tag_bits, and above it a count of that
-       slot's uses, never 0. rx_tag[slot] is the id out now (in the ready ring or with the
-       engine), 0 when none: a release naming an earlier use (a second release, a frame of a VI
-       since recreated) matches nothing and is ignored. */
-    uint32_t *rx_tag, *rx_seq;
-    uint32_t tag_bits, tag_mask, n_slots;
+       slot's uses, wrapping (tag_inc is one use). rx_tag[slot] is the slot's last id, which is
+       out now (in the ready ring or with the engine) while rx_state[slot] is RX_HELD: a release
+       naming an earlier use (a second release, a frame of a VI since recreated) matches nothing
+       and is ignored. rx_tag and rx_state have tag_mask + 1 entries, so any id indexes them
+       (EFCT: rx_state is the lent table's, RX_FREE or RX_HELD). */
+    uint32_t *rx_tag;
+    uint32_t tag_bits, tag_mask, tag_inc, n_slots;
     uint32_t rx_lent;                           /* ids handed to the engine and not yet released */
     uint32_t *efct_pkt, *slot_free, slot_nfree; /* EFCT: packet id per slot, free slots */
 
@@ -161,12 +172,30 @@ typedef struct efvi_link {
     void *log_ctx;
 
     bool restart_needed, down;
+    /* SLOW_*: what the hot paths must look at (restart_needed, down, filter retries, queued
+       frames, frames in the ready ring), in one byte so that they test one thing (slow_update
+       keeps it) */
+    uint8_t slow;
     bool evq_fresh; /* the event queue was polled since the last tx_done and tx */
     uint64_t retry_at;
     et_clock clock;
 } efvi_link;
 
 static const et_link_ops efvi_ops;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static const et_link_ops efvi_ops_efct;
+#endif
+
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD        __attribute__((noinline, cold))
+
+static void slow_update(efvi_link *e)
+{
+    e->slow = (uint8_t)((e->restart_needed ? SLOW_RESTART : 0) | (e->down ? SLOW_DOWN : 0) |
+                        (e->filter_retry_ns ? SLOW_FILTERS : 0) | (e->pend_n ? SLOW_PEND : 0) |
+                        (e->ready_n ? SLOW_READY : 0));
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
@@ -284,8 +313,8 @@ static bool efct_ours(const efvi_link *e, const uint8_t *f, uint32_t len)
 {
     if (len < 14) return false;
     uint16_t type = rd16(f + 12);
-    if (type == 0x0806) return e->own_addr;
-    if (type != 0x0800 || len < 14 + 20 || f[14 + 9] != 6) return false;
+    if (UNLIKELY(type != 0x0800)) return type == 0x0806 && e->own_addr;
+    if (len < 14 + 20 || f[14 + 9] != 6) return false;
     uint32_t ihl = (f[14] & 15u) * 4u;
     if (ihl < 20 || len < 14 + ihl + 4) return false;
     uint32_t src = rd32(f + 14 + 12), dst = rd32(f + 14 + 16);
@@ -403,6 +432,7 @@ static void unsteered_found(efvi_link *e, const efvi_flow *f, int rc, const char
     if (e->filter_retry_ns) return; /* already said, retries running */
     e->filter_retry_ns = RETRY_NS;
     e->filter_retry_at = efvi_now(&e->base) + RETRY_NS;
+    slow_update(e);
     char lip[16], rip[16], msg[200];
     ip_str(f->local_ip, lip, sizeof(lip));
     ip_str(f->remote_ip, rip, sizeof(rip));
@@ -432,6 +462,7 @@ static void filters_retry(efvi_link *e)
     e->st.flows_unsteered = e->unsteered;
     if (!e->unsteered) {
         e->filter_retry_ns = 0;
+        slow_update(e);
         link_log(e, ET_LINK_LOG_INFO, "efvi link: no flow lacks its filter any more");
         return;
     }
@@ -488,59 +519,38 @@ static int efvi_flow_del(et_link *l, const et_flow *fl)
 /* Receive                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-static void rx_push(efvi_link *e)
-{
-    if (!e->rx_unpushed) return;
-    ef_vi_receive_push(&e->vi);
-    e->rx_unpushed = 0;
-}
-
-/* A buffer back on the ring (or on the free list when the ring is full or the VI is gone). */
+/* A buffer back to the free list, from which rx_refill posts it (EF10). */
 static void rx_recycle(efvi_link *e, uint32_t j)
 {
-    if (!e->down && ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) == 0) {
-        e->rx_state[j] = RX_POSTED;
-        e->rx_unpushed++;
-        return;
-    }
     e->rx_state[j] = RX_FREE;
     e->rx_free[e->rx_nfree++] = j;
 }
 
+/* Posts the free buffers the ring has room for, with one doorbell. */
 static void rx_refill(efvi_link *e)
 {
     if (e->efct || e->down) return;
-    while (e->rx_nfree && ef_vi_receive_space(&e->vi) > 0) {
-        uint32_t j = e->rx_free[e->rx_nfree - 1];
+    int space = ef_vi_receive_space(&e->vi);
+    uint32_t n = e->rx_nfree;
+    if (space <= 0 || !n) return;
+    if ((uint32_t)space < n) n = (uint32_t)space;
+    /* From the top of the free list, the most recently released (warmest) first. */
+    const uint32_t *top = e->rx_free + e->rx_nfree, *p = top, *end = top - n;
+    uint8_t *state = e->rx_state;
+    while (p > end) {
+        uint32_t j = p[-1];
         if (ef_vi_receive_init(&e->vi, rx_dma(e, j), (ef_request_id)j) != 0) break;
-        e->rx_nfree--;
-        e->rx_state[j] = RX_POSTED;
-        e->rx_unpushed++;
+        state[j] = RX_POSTED;
+        p--;
     }
-    rx_push(e);
+    e->rx_nfree -= (uint32_t)(top - p);
+    if (p != top) ef_vi_receive_push(&e->vi);
 }
 
 /* The next id of a slot (see rx_tag). */
-static uint32_t slot_tag(efvi_link *e, uint32_t slot)
+static inline uint32_t slot_tag(efvi_link *e, uint32_t slot)
 {
-    uint32_t seq = (e->rx_seq[slot] + 1) & (UINT32_MAX >> e->tag_bits);
-    if (!seq) seq = 1;
-    e->rx_seq[slot] = seq;
-    return e->rx_tag[slot] = seq << e->tag_bits | slot;
-}
-
-static void ready_put(efvi_link *e, uint8_t *data, uint32_t len, uint32_t slot, uint64_t ts)
-{
-    et_rx_frame *f;
-    if (e->direct_n < e->direct_max) {
-        f = &e->direct[e->direct_n++];
-        e->rx_lent++;
-    } else {
-        f = &e->ready[et_ring_add(e->ready_head, e->ready_n, e->ready_cap)];
-        e->ready_n++;
-    }
-    *f = (et_rx_frame){
-        .data = data, .len = len, .id = slot_tag(e, slot), .hw_ts = ts, .csum = e->rx_csum};
+    return e->rx_tag[slot] += e->tag_inc; /* the count wraps without touching the slot */
 }
 
 /* The NIC's arrival time of a packet (EF10: pkt is the buffer start, where the prefix is; EFCT:
@@ -559,11 +569,12 @@ static uint64_t rx_timestamp(efvi_link *e, const void *pkt)
 #endif
 }
 
-static void rx_event(efvi_link *e, const ef_event *ev)
+/* An EF10 RX or RX_DISCARD event that is not a whole good frame (or names a buffer not posted):
+   counted, its buffer recycled. */
+static COLD void rx_event_bad(efvi_link *e, const ef_event *ev)
 {
     bool discard = EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_DISCARD;
     uint32_t j = discard ? EF_EVENT_RX_DISCARD_RQ_ID(*ev) : EF_EVENT_RX_RQ_ID(*ev);
-    uint32_t bytes = discard ? EF_EVENT_RX_DISCARD_BYTES(*ev) : EF_EVENT_RX_BYTES(*ev);
     bool sop = discard ? EF_EVENT_RX_DISCARD_SOP(*ev) : EF_EVENT_RX_SOP(*ev);
     bool cont = discard ? EF_EVENT_RX_DISCARD_CONT(*ev) : EF_EVENT_RX_CONT(*ev);
     if (j >= e->n_rx || e->rx_state[j] != RX_POSTED) {
@@ -587,53 +598,70 @@ static void rx_event(efvi_link *e, const ef_event *ev)
             e->st.rx_discard_other++;
             break;
         }
-        rx_recycle(e, j);
-        return;
-    }
-    if (piece) {
+    } else if (piece) {
         e->st.rx_jumbo++;
-        rx_recycle(e, j);
-        return;
+    } else {
+        e->st.rx_bad_len++; /* all that rx_event found wrong */
     }
-    uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
-    if (bytes < e->prefix + 14 || bytes > buf_len) {
-        e->st.rx_bad_len++;
-        rx_recycle(e, j);
-        return;
-    }
-    /* Valid only until the next poll: read now, from the start of the buffer (the prefix). */
-    uint64_t ts = e->st.rx_timestamps ? rx_timestamp(e, rx_host(e, j)) : 0;
-    e->rx_state[j] = RX_HELD;
-    ready_put(e, rx_host(e, j) + e->prefix, bytes - e->prefix, j, ts);
+    rx_recycle(e, j);
+}
+
+/* EF10 RX: the buffer of a whole good frame (*bytes: its length with the prefix), or UINT32_MAX
+   when the event brings none. */
+static inline __attribute__((always_inline)) uint32_t rx_event(efvi_link *e, const ef_event *ev,
+                                                               uint32_t *bytes)
+{
+    uint32_t j = EF_EVENT_RX_RQ_ID(*ev);
+    *bytes = EF_EVENT_RX_BYTES(*ev);
+    if (LIKELY(j < e->n_rx && e->rx_state[j] == RX_POSTED && EF_EVENT_RX_SOP(*ev) &&
+               !EF_EVENT_RX_CONT(*ev) && !e->in_scatter && *bytes - e->rx_min <= e->rx_span))
+        return j;
+    rx_event_bad(e, ev);
+    return UINT32_MAX;
 }
 
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-static void rx_ref_event(efvi_link *e, const ef_event *ev)
+/* EFCT RX_REF or RX_REF_DISCARD: the slot now lending a packet of ours (*data, *len, *ts), or
+   UINT32_MAX when the event brings none (the packet given back, counted). */
+/* A packet the engine does not get: counted (*count) and given back at once. */
+static COLD void efct_drop(efvi_link *e, uint32_t id, uint64_t *count)
+{
+    (*count)++;
+    efct_vi_rxpkt_release(&e->vi, id);
+}
+
+static COLD void efct_discard(efvi_link *e, const ef_event *ev)
+{
+    unsigned fl = ev->rx_ref_discard.flags;
+    if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
+        e->st.rx_discard_crc++;
+    else if (fl & (EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR))
+        e->st.rx_discard_csum++;
+    else
+        e->st.rx_discard_other++;
+    efct_vi_rxpkt_release(&e->vi, ev->rx_ref.pkt_id);
+}
+
+static inline __attribute__((always_inline)) uint32_t rx_ref_event(efvi_link *e, const ef_event *ev,
+                                                                   const uint8_t **data,
+                                                                   uint32_t *len_out,
+                                                                   uint64_t *ts_out)
 {
     uint32_t id = ev->rx_ref.pkt_id, len = ev->rx_ref.len;
-    if (EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD) {
-        unsigned fl = ev->rx_ref_discard.flags;
-        if (fl & EF_VI_DISCARD_RX_ETH_FCS_ERR)
-            e->st.rx_discard_crc++;
-        else if (fl & (EF_VI_DISCARD_RX_L3_CSUM_ERR | EF_VI_DISCARD_RX_L4_CSUM_ERR))
-            e->st.rx_discard_csum++;
-        else
-            e->st.rx_discard_other++;
-        efct_vi_rxpkt_release(&e->vi, id);
-        return;
+    if (UNLIKELY(EF_EVENT_TYPE(*ev) == EF_EVENT_TYPE_RX_REF_DISCARD)) {
+        efct_discard(e, ev);
+        return UINT32_MAX;
     }
     const uint8_t *p = efct_vi_rxpkt_get(&e->vi, id);
-    if (!p || len < 14) {
-        e->st.rx_bad_len++;
-        efct_vi_rxpkt_release(&e->vi, id);
-        return;
+    if (UNLIKELY(!p || len < 14)) {
+        efct_drop(e, id, &e->st.rx_bad_len);
+        return UINT32_MAX;
     }
-    if (!efct_ours(e, p, len)) {
+    if (UNLIKELY(!efct_ours(e, p, len))) {
         /* Another process's packet on the shared queue: give it back before it pins the
            superbuf. */
-        e->st.rx_foreign++;
-        efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        efct_drop(e, id, &e->st.rx_foreign);
+        return UINT32_MAX;
     }
     uint64_t ts = 0;
 #if defined(ef_vi_receive_get_precise_timestamp)
@@ -648,21 +676,23 @@ static void rx_ref_event(efvi_link *e, const ef_event *ev)
             ts = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
     }
 #endif
-    if (!e->slot_nfree) {
+    if (UNLIKELY(!e->slot_nfree)) {
         /* Cannot happen: a poll takes no more events than there are free slots. */
-        e->st.rx_discard_other++;
-        efct_vi_rxpkt_release(&e->vi, id);
-        return;
+        efct_drop(e, id, &e->st.rx_discard_other);
+        return UINT32_MAX;
     }
     uint32_t slot = e->slot_free[--e->slot_nfree];
     e->efct_pkt[slot] = id;
-    ready_put(e, (uint8_t *)p, len, slot, ts);
+    *data = p;
+    *len_out = len;
+    *ts_out = ts;
+    return slot;
 }
 
 /* Gives the packet of a slot back to the VI it came from and frees the slot. */
 static void efct_slot_release(efvi_link *e, uint32_t slot)
 {
-    e->rx_tag[slot] = 0;
+    e->rx_state[slot] = RX_FREE;
     e->slot_free[e->slot_nfree++] = slot;
     if (e->have_vi) efct_vi_rxpkt_release(&e->vi, e->efct_pkt[slot]);
 }
@@ -672,40 +702,39 @@ static void efvi_rx_release(et_link *l, uint32_t id)
 {
     efvi_link *e = (efvi_link *)l;
     uint32_t slot = id & e->tag_mask;
-    if (!id || slot >= e->n_slots || e->rx_tag[slot] != id || !e->rx_lent) {
+    if (UNLIKELY(e->rx_tag[slot] != id || e->rx_state[slot] != RX_HELD || !e->rx_lent)) {
         e->st.rx_stale_release++;
         return;
     }
     e->rx_lent--;
+    /* Posted with the next batch (rx_refill): one doorbell for many buffers. */
+    rx_recycle(e, slot);
+}
+
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-    if (e->efct) {
-        efct_slot_release(e, slot);
+static void efvi_rx_release_efct(et_link *l, uint32_t id)
+{
+    efvi_link *e = (efvi_link *)l;
+    uint32_t slot = id & e->tag_mask;
+    if (UNLIKELY(e->rx_tag[slot] != id || e->rx_state[slot] != RX_HELD || !e->rx_lent)) {
+        e->st.rx_stale_release++;
         return;
     }
-#endif
-    e->rx_tag[slot] = 0;
-    if (e->rx_state[slot] != RX_HELD) return;
-    rx_recycle(e, slot);
-    /* Keep the ring full under load without a doorbell per buffer. */
-    if (e->rx_unpushed >= 32) rx_push(e);
+    e->rx_lent--;
+    efct_slot_release(e, slot);
 }
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Transmit                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static void ring_put(efvi_link *e, uint32_t id)
+static inline void ring_put(efvi_link *e, uint32_t id)
 {
-    if (e->tx_ts) e->tx_ts[id] = 0; /* until its timestamp event says when it left */
-    e->ring[et_ring_add(e->ring_head, e->ring_n, e->base.n_tx)] = id;
+    if (UNLIKELY(e->tx_ts != NULL)) e->tx_ts[id] = 0; /* until its timestamp event says when */
+    e->ring[(e->ring_head + e->ring_n) & e->ring_mask] = id;
     e->ring_n++;
     e->tx_state[id] = TX_RING;
-}
-
-static void done_put(efvi_link *e, uint32_t id)
-{
-    et_done_ring_put(&e->done, id);
-    e->tx_state[id] = TX_DONE;
 }
 
 /* Free bytes in the CTPIO FIFO, which only EFCT (X3) sends through; pre-EFCT releases (Onload 7)
@@ -721,29 +750,50 @@ static int ctpio_fifo_space(const efvi_link *e)
 }
 
 /* Hands one frame to the NIC now; false when the ring or FIFO has no room. */
-static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+/* A frame put on the ring by tx_now whose send failed after all: taken back off (the newest),
+   to wait in the queue (tx_queue and tx_drain leave it there). */
+static COLD void ring_unput(efvi_link *e, uint32_t id)
 {
-    uint8_t *buf = et_link_tx_buf(&e->base, id);
-    ef_addr dma = tx_dma(e, id);
-    if (ef_vi_transmit_space(&e->vi) <= 0) return false;
-    if (e->efct) {
-        if (ctpio_fifo_space(e) < (int)len) return false;
-        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
-        /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
-        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
-        e->st.tx_ctpio++;
-    } else if (e->ctpio && ef_vi_transmit_fill_level(&e->vi) == 0) {
-        /* CTPIO only succeeds with nothing queued for DMA; its fallback must follow before any
-           other send, and is what the NIC sends if the CTPIO copy fails. */
-        ef_vi_transmit_ctpio(&e->vi, buf, len, e->ct_thresh);
-        if (ef_vi_transmit_ctpio_fallback(&e->vi, dma, len, (ef_request_id)id) != 0) return false;
-        e->st.tx_ctpio++;
-    } else {
-        if (ef_vi_transmit(&e->vi, dma, (int)len, (ef_request_id)id) != 0) return false;
-        e->st.tx_dma++;
+    e->ring_n--;
+    e->tx_state[id] = TX_PENDING;
+}
+
+/* CTPIO, with its mandatory DMA fallback (sent by the NIC only if the CTPIO copy fails). The
+   frame goes on the ring first, so that nothing but the VI lives across the two calls. */
+static inline __attribute__((always_inline)) bool tx_ctpio(efvi_link *e, uint32_t id, uint32_t len)
+{
+    ring_put(e, id);
+    ef_vi_transmit_ctpio(&e->vi, et_link_tx_buf(&e->base, id), len, e->ct_thresh);
+    if (UNLIKELY(ef_vi_transmit_ctpio_fallback(&e->vi, tx_dma(e, id), len, (ef_request_id)id) !=
+                 0)) {
+        ring_unput(e, id);
+        return false;
     }
+    e->st.tx_ctpio++;
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool tx_now_arch(efvi_link *e, uint32_t id,
+                                                              uint32_t len, const bool efct)
+{
+    if (ef_vi_transmit_space(&e->vi) <= 0) return false;
+    if (efct) {
+        if (ctpio_fifo_space(e) < (int)len) return false;
+        /* On X3 the fallback names the dma_id, and resends if the FIFO had no room. */
+        return tx_ctpio(e, id, len);
+    }
+    /* CTPIO only succeeds with nothing queued for DMA; its fallback must follow before any other
+       send. */
+    if (e->ctpio && ef_vi_transmit_fill_level(&e->vi) == 0) return tx_ctpio(e, id, len);
+    if (ef_vi_transmit(&e->vi, tx_dma(e, id), (int)len, (ef_request_id)id) != 0) return false;
+    e->st.tx_dma++;
     ring_put(e, id);
     return true;
+}
+
+static bool tx_now(efvi_link *e, uint32_t id, uint32_t len)
+{
+    return e->efct ? tx_now_arch(e, id, len, true) : tx_now_arch(e, id, len, false);
 }
 
 /* The queued frames, in order, as far as the ring takes them: one doorbell for the batch. */
@@ -768,57 +818,96 @@ static void tx_drain(efvi_link *e)
         e->pend_n--;
     }
     if (inited) ef_vi_transmit_push(&e->vi);
+    slow_update(e);
 }
 
-static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+/* A frame that cannot go now (the VI is being recreated, or frames wait before it): queued, and
+   the queue drained as far as the ring takes it. */
+static COLD int tx_queue(efvi_link *e, uint32_t id, uint32_t len)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (id >= l->n_tx || len < 14 || len > l->tx_buf_size || e->tx_state[id] != TX_FREE) return -1;
     e->tx_len[id] = (uint16_t)len;
-    e->st.tx_frames++;
-    e->evq_fresh = false; /* its completion may come before the next tx_done */
-    if (!e->down && !e->restart_needed && !e->pend_n && tx_now(e, id, len)) return 0;
-    e->pend[et_ring_add(e->pend_head, e->pend_n, l->n_tx)] = id;
+    e->pend[et_ring_add(e->pend_head, e->pend_n, e->base.n_tx)] = id;
     e->pend_n++;
     e->tx_state[id] = TX_PENDING;
     e->st.tx_queued++;
+    slow_update(e);
     tx_drain(e);
     return 0;
 }
 
-/* Buffer id completed: off the ring (in post order), onto the done ring. false for an id that
-   is not on the ring (counted, ignored). */
-static inline __attribute__((always_inline)) bool tx_complete_id(efvi_link *e, uint32_t id)
+static inline __attribute__((always_inline)) int tx_arch(et_link *l, uint32_t id, uint32_t len,
+                                                         const bool efct)
 {
-    if (id >= e->base.n_tx || e->tx_state[id] != TX_RING || !e->ring_n) {
-        e->st.tx_bad_completion++;
-        return false;
-    }
-    /* Completions come in post order (ef_vi), so the ring's head is this one. */
-    if (e->ring[e->ring_head] != id) {
-        e->st.tx_bad_completion++;
-        uint32_t k = 0;
-        while (k < e->ring_n && e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] != id) k++;
-        for (; k > 0; k--)
-            e->ring[et_ring_add(e->ring_head, k, e->base.n_tx)] =
-                e->ring[et_ring_add(e->ring_head, k - 1, e->base.n_tx)];
-    }
-    e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
-    e->ring_n--;
-    done_put(e, id);
+    efvi_link *e = (efvi_link *)l;
+    if (UNLIKELY(id >= e->base.n_tx || len < 14 || len > e->base.tx_buf_size ||
+                 e->tx_state[id] != TX_FREE))
+        return -1;
+    e->st.tx_frames++;
+    e->evq_fresh = false; /* its completion may come before the next tx_done */
+    if (LIKELY(!(e->slow & SLOW_TX)) && tx_now_arch(e, id, len, efct)) return 0;
+    return tx_queue(e, id, len);
+}
+
+static int efvi_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    return tx_arch(l, id, len, false);
+}
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static int efvi_tx_efct(et_link *l, uint32_t id, uint32_t len)
+{
+    return tx_arch(l, id, len, true);
+}
+#endif
+
+/* A completion that is not of the oldest frame in flight: ef_vi completes in post order, so the
+   id is counted as bad; if it is in flight at all, it completes out of turn, the rest keeping
+   their order. false for an id not in flight. */
+static COLD bool tx_complete_odd(efvi_link *e, uint32_t id)
+{
+    e->st.tx_bad_completion++;
+    uint32_t m = e->ring_mask, base = e->ring_head + e->ring_done, k = 0;
+    uint32_t inflight = e->ring_n - e->ring_done;
+    while (k < inflight && e->ring[(base + k) & m] != id) k++;
+    if (k == inflight) return false;
+    for (; k > 0; k--) e->ring[(base + k) & m] = e->ring[(base + k - 1) & m];
+    e->ring[base & m] = id;
+    e->ring_done++;
     return true;
 }
 
-static void tx_completion(efvi_link *e, const ef_event *ev)
+/* Buffer id completed: the oldest in flight becomes done (to be reported by tx_done). */
+static inline __attribute__((always_inline)) bool tx_complete_id(efvi_link *e, uint32_t id)
+{
+    if (LIKELY(e->ring_done < e->ring_n &&
+               e->ring[(e->ring_head + e->ring_done) & e->ring_mask] == id)) {
+        e->ring_done++;
+        return true;
+    }
+    return tx_complete_odd(e, id);
+}
+
+static inline __attribute__((always_inline)) void tx_completion(efvi_link *e, const ef_event *ev)
 {
     ef_request_id ids[EF_VI_TRANSMIT_BATCH];
     int n = ef_vi_transmit_unbundle(&e->vi, ev, ids);
-    for (int i = 0; i < n; i++) tx_complete_id(e, (uint32_t)ids[i]);
+    uint32_t done = e->ring_done;
+    for (int i = 0; i < n; i++) {
+        if (LIKELY(done < e->ring_n &&
+                   e->ring[(e->ring_head + done) & e->ring_mask] == (uint32_t)ids[i])) {
+            done++;
+        } else {
+            e->ring_done = done;
+            tx_complete_odd(e, (uint32_t)ids[i]);
+            done = e->ring_done;
+        }
+    }
+    e->ring_done = done;
 }
 
 /* With EF_VI_TX_TIMESTAMPS every frame completes by an event of its own that says when it left
    (ef_vi has consumed its descriptor already: no unbundle). */
-static void tx_ts_completion(efvi_link *e, const ef_event *ev)
+static COLD void tx_ts_completion(efvi_link *e, const ef_event *ev)
 {
     uint32_t id = (uint32_t)EF_EVENT_TX_WITH_TIMESTAMP_RQ_ID(*ev);
     if (!e->tx_ts || !tx_complete_id(e, id)) return;
@@ -877,6 +966,12 @@ static int vi_alloc(efvi_link *e, bool ctpio)
 #endif
     e->ctpio = (ef_vi_flags(&e->vi) & EF_VI_TX_CTPIO) != 0;
     e->prefix = (uint32_t)ef_vi_receive_prefix_len(&e->vi);
+    if (!e->efct) {
+        e->rx_min = e->prefix + 14;
+        uint32_t buf_len = (uint32_t)ef_vi_receive_buffer_len(&e->vi);
+        e->rx_span = buf_len >= e->rx_min ? buf_len - e->rx_min : 0;
+        if (e->mem) e->rx_data = rx_host(e, 0) + e->prefix;
+    }
     e->rx_csum = rx_csum_verified(&e->vi);
     e->st.rx_csum = e->rx_csum;
     e->st.efct = e->efct;
@@ -916,24 +1011,19 @@ static void restart(efvi_link *e)
         /* Packets of the old VI cannot outlive it: those in the ready ring go back now. None is
            with the engine (restart_due); were one, its id would name nothing from now on. */
         for (uint32_t k = 0; k < e->n_slots; k++)
-            if (e->rx_tag[k]) efct_slot_release(e, k);
+            if (e->rx_state[k] == RX_HELD) efct_slot_release(e, k);
         e->ready_n = 0;
         e->rx_lent = 0;
     }
 #endif
     /* Whether the frames on the ring left is unknown; once the VI is gone their buffers are
        free again, and TCP resends what was lost. */
-    while (e->ring_n) {
-        done_put(e, e->ring[e->ring_head]);
-        e->ring_head = et_ring_add(e->ring_head, 1, e->base.n_tx);
-        e->ring_n--;
-    }
+    e->ring_done = e->ring_n;
     for (uint32_t j = 0; j < e->n_rx && !e->efct; j++) {
         if (e->rx_state[j] != RX_POSTED) continue;
         e->rx_state[j] = RX_FREE;
         e->rx_free[e->rx_nfree++] = j;
     }
-    e->rx_unpushed = 0;
     e->in_scatter = false;
     for (uint32_t i = 0; i <= e->flow_mask; i++)
         if (e->flows[i].used) flow_filter_remove(e, &e->flows[i]);
@@ -949,10 +1039,12 @@ static void restart(efvi_link *e)
         e->down = true;
         e->st.down = true;
         e->retry_at = efvi_now(&e->base) + RETRY_NS;
+        slow_update(e);
         return;
     }
     e->down = false;
     e->st.down = false;
+    slow_update(e);
     rx_refill(e);
     tx_drain(e);
 }
@@ -961,11 +1053,6 @@ static void restart(efvi_link *e)
 /* Events                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/*
- * Polls at most budget events (one frame each at most: no event merging), in batches. Events
- * are only taken as far as the engine will take their frames in this poll, so frames beyond it
- * wait in the NIC rather than in the link.
- */
 /*
  * Recreates a broken VI unless the engine still holds packets it lent (EFCT: they live in the
  * VI's buffers, which ef_vi_free takes away while the engine parses them, and their ids would be
@@ -983,78 +1070,156 @@ static bool restart_due(efvi_link *e)
     return true;
 }
 
-static void poll_events(efvi_link *e, uint32_t budget)
+/* Everything but frames and plain completions; sets restart_needed for the events that break
+   the VI. */
+static COLD void event_other(efvi_link *e, const ef_event *ev)
 {
-    if (!restart_due(e)) return;
+    switch (EF_EVENT_TYPE(*ev)) {
+    case EF_EVENT_TYPE_RX:
+        e->st.rx_bad_event++; /* on EFCT, which has no buffers of ours (EF10 takes it inline) */
+        break;
+    case EF_EVENT_TYPE_RX_DISCARD:
+        if (e->efct)
+            e->st.rx_bad_event++;
+        else
+            rx_event_bad(e, ev);
+        break;
+    case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
+        /* No buffer was consumed; the frame's pieces already seen are dropped. */
+        e->st.rx_no_desc_trunc++;
+        e->in_scatter = false;
+        break;
+    case EF_EVENT_TYPE_TX_WITH_TIMESTAMP:
+        tx_ts_completion(e, ev);
+        break;
+    case EF_EVENT_TYPE_TX_ERROR:
+        e->st.tx_errors++;
+        tx_completion(e, ev);
+        e->restart_needed = true;
+        break;
+    case EF_EVENT_TYPE_OFLOW:
+        e->st.evq_oflow++;
+        e->restart_needed = true;
+        break;
+#if defined(EFVITCP_EFVI_HAVE_EFCT) || defined(EFVITCP_EFVI_HAVE_RESET)
+    /* Pre-EFCT releases (Onload 7) have no RESET event to name. */
+    case EF_EVENT_TYPE_RESET:
+        e->st.resets++;
+        e->restart_needed = true;
+        break;
+#endif
+    default:
+        break;
+    }
+    slow_update(e);
+}
+
+/* What a poll does before it polls, when something is wrong (e->slow): a restart that was put
+   off or a retry of a failed one, and the retries of missing filters. false: do not poll. */
+static COLD bool poll_prepare_slow(efvi_link *e)
+{
+    if (!restart_due(e)) return false;
     if (e->down) {
-        if (efvi_now(&e->base) < e->retry_at) return;
+        if (efvi_now(&e->base) < e->retry_at) return false;
         restart(e);
-        if (e->down) return;
+        if (e->down) return false;
     }
     if (e->filter_retry_ns && efvi_now(&e->base) >= e->filter_retry_at) filters_retry(e);
-    rx_refill(e);
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool poll_prepare(efvi_link *e)
+{
+    if (UNLIKELY(e->slow) && !poll_prepare_slow(e)) return false;
+    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
     e->evq_fresh = true;
-    ef_event evs[EVS_MAX];
-    uint32_t polled = 0;
-    while (polled < budget) {
-        uint32_t room = e->ready_cap - e->ready_n, want = budget - polled;
-        if (e->efct && room > e->slot_nfree) room = e->slot_nfree;
-        if (want > room) want = room;
-        if (want > EVS_MAX) want = EVS_MAX;
-        if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
-        int n = ef_eventq_poll(&e->vi, evs, (int)want);
-        for (int i = 0; i < n; i++) {
-            switch (EF_EVENT_TYPE(evs[i])) {
-            case EF_EVENT_TYPE_RX:
-            case EF_EVENT_TYPE_RX_DISCARD:
-                rx_event(e, &evs[i]);
-                break;
+    return true;
+}
+
+/* One polled event; a frame it brings goes to *f. Returns the number of frames (0 or 1). The
+   caller counts them into rx_lent. */
+static inline __attribute__((always_inline)) int poll_event(efvi_link *e, const ef_event *ev,
+                                                            et_rx_frame *f, const bool efct)
+{
+    unsigned type = EF_EVENT_TYPE(*ev);
+    if (!efct && type == EF_EVENT_TYPE_RX) {
+        uint32_t bytes, j = rx_event(e, ev, &bytes);
+        if (j == UINT32_MAX) return 0;
+        uint8_t *data = e->rx_data + (size_t)j * RX_BUF_SIZE;
+        /* Valid only until the next poll: read now, from the start of the buffer. */
+        uint64_t ts = UNLIKELY(e->st.rx_timestamps) ? rx_timestamp(e, data - e->prefix) : 0;
+        e->rx_state[j] = RX_HELD;
+        *f = (et_rx_frame){.data = data,
+                           .len = bytes - e->prefix,
+                           .id = slot_tag(e, j),
+                           .hw_ts = ts,
+                           .csum = e->rx_csum};
+        return 1;
+    }
+    if (type == EF_EVENT_TYPE_TX) {
+        tx_completion(e, ev);
+        return 0;
+    }
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-            case EF_EVENT_TYPE_RX_REF:
-            case EF_EVENT_TYPE_RX_REF_DISCARD:
-                rx_ref_event(e, &evs[i]);
-                break;
+    if (efct && (type == EF_EVENT_TYPE_RX_REF || type == EF_EVENT_TYPE_RX_REF_DISCARD)) {
+        const uint8_t *p;
+        uint32_t len;
+        uint64_t ts;
+        uint32_t slot = rx_ref_event(e, ev, &p, &len, &ts);
+        if (slot == UINT32_MAX) return 0;
+        e->rx_state[slot] = RX_HELD;
+        *f = (et_rx_frame){.data = (uint8_t *)p,
+                           .len = len,
+                           .id = slot_tag(e, slot),
+                           .hw_ts = ts,
+                           .csum = e->rx_csum};
+        return 1;
+    }
 #endif
-            case EF_EVENT_TYPE_RX_NO_DESC_TRUNC:
-                /* No buffer was consumed; the frame's pieces already seen are dropped. */
-                e->st.rx_no_desc_trunc++;
-                e->in_scatter = false;
-                break;
-            case EF_EVENT_TYPE_TX:
-                tx_completion(e, &evs[i]);
-                break;
-            case EF_EVENT_TYPE_TX_WITH_TIMESTAMP:
-                tx_ts_completion(e, &evs[i]);
-                break;
-            case EF_EVENT_TYPE_TX_ERROR:
-                e->st.tx_errors++;
-                tx_completion(e, &evs[i]);
-                e->restart_needed = true;
-                break;
-            case EF_EVENT_TYPE_OFLOW:
-                e->st.evq_oflow++;
-                e->restart_needed = true;
-                break;
-#if defined(EFVITCP_EFVI_HAVE_EFCT) || defined(EFVITCP_EFVI_HAVE_RESET)
-            /* Pre-EFCT releases (Onload 7) have no RESET event to name. */
-            case EF_EVENT_TYPE_RESET:
-                e->st.resets++;
-                e->restart_needed = true;
-                break;
-#endif
-            default:
-                break;
-            }
-        }
-        if (e->restart_needed) {
+    event_other(e, ev);
+    return 0;
+}
+
+/* How many events a poll may take for budget frames: EFCT has a lent table to fill. */
+static inline __attribute__((always_inline)) int poll_want(const efvi_link *e, int budget,
+                                                           const bool efct)
+{
+    int want = budget < EVS_MAX ? budget : EVS_MAX;
+    if (efct && want > (int)e->slot_nfree) want = (int)e->slot_nfree;
+    return want;
+}
+
+/*
+ * Polls at most budget events (one frame each at most: no event merging), in batches, the frames
+ * going to out (out[0..budget) has room for all). Events are only taken as far as the caller
+ * takes their frames, so frames beyond it wait in the NIC rather than in the link. Returns the
+ * number of frames; each counts as lent (rx_lent) from here on.
+ */
+static inline __attribute__((always_inline)) int poll_events_arch(efvi_link *e, et_rx_frame *out,
+                                                                  int budget, const bool efct)
+{
+    ef_event evs[EVS_MAX];
+    int n = 0, polled = 0;
+    for (;;) {
+        int want = poll_want(e, budget - polled, efct);
+        if (want < EF_VI_EVENT_POLL_MIN_EVS) break;
+        int got = ef_eventq_poll(&e->vi, evs, want), n0 = n;
+        for (int i = 0; i < got; i++) n += poll_event(e, &evs[i], out + n, efct);
+        e->rx_lent += (uint32_t)(n - n0);
+        if (UNLIKELY(e->restart_needed)) {
             if (!restart_due(e)) e->st.restarts_deferred++;
             break;
         }
-        polled += (uint32_t)(n > 0 ? n : 0);
-        if ((uint32_t)n < want) break;
+        polled += got > 0 ? got : 0;
+        if (got < want) break;
     }
-    rx_push(e);
-    tx_drain(e);
+    return n;
+}
+
+static int poll_events(efvi_link *e, et_rx_frame *out, int budget)
+{
+    return e->efct ? poll_events_arch(e, out, budget, true)
+                   : poll_events_arch(e, out, budget, false);
 }
 
 static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
@@ -1065,54 +1230,144 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
         e->ready_n--;
         e->rx_lent++;
     }
+    slow_update(e);
+    return n;
+}
+
+static COLD int rx_burst_slow(efvi_link *e, et_rx_frame *out, int max)
+{
+    /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
+    restart_due(e);
+    int n = ready_take(e, out, 0, max);
+    /* The ready ring is empty now: new frames go straight into out after the n taken. */
+    if (n < max && poll_prepare(e)) n += poll_events(e, out + n, max - n);
+    if (e->pend_n) tx_drain(e);
+    e->st.rx_frames += (uint64_t)n;
+    return n;
+}
+
+/* The rest of a burst whose first batch of events came full (rest: the events it may still
+   take, frames going to f), broke the VI or made room for queued frames. Returns the frames
+   added. */
+static __attribute__((noinline)) int rx_burst_more(efvi_link *e, et_rx_frame *f, int rest)
+{
+    int n = 0;
+    if (e->restart_needed) {
+        if (!restart_due(e)) e->st.restarts_deferred++;
+    } else if (rest > 0) {
+        n = poll_events(e, f, rest);
+    }
+    /* Completions make room on the ring for frames that waited. */
+    if (e->pend_n) tx_drain(e);
+    return n;
+}
+
+/* rx_burst, compiled once per architecture (the ops of the link's own, set at open). */
+static inline __attribute__((always_inline)) int rx_burst_arch(et_link *l, et_rx_frame *out,
+                                                               int max, const bool efct)
+{
+    efvi_link *e = (efvi_link *)l;
+    if (UNLIKELY(!out || max <= 0)) return 0;
+    if (UNLIKELY(e->slow)) return rx_burst_slow(e, out, max);
+    /* The usual burst: one batch of events, its frames straight into out. */
+    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
+    e->evq_fresh = true;
+    ef_event evs[EVS_MAX];
+    int want = poll_want(e, max, efct), got = 0;
+    if (LIKELY(want >= EF_VI_EVENT_POLL_MIN_EVS)) got = ef_eventq_poll(&e->vi, evs, want);
+    /* A full batch: more events may wait, as many as the budget has left. */
+    int rest = got == want ? max - got : 0;
+    et_rx_frame *f = out;
+    for (const ef_event *ev = evs, *end = evs + (got > 0 ? got : 0); ev < end; ev++)
+        f += poll_event(e, ev, f, efct);
+    int n = (int)(f - out);
+    e->rx_lent += (uint32_t)n;
+    if (UNLIKELY(rest || e->slow)) n += rx_burst_more(e, f, rest);
+    e->st.rx_frames += (uint64_t)n;
     return n;
 }
 
 static int efvi_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
-    efvi_link *e = (efvi_link *)l;
-    if (!out || max <= 0) return 0;
-    /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
-    restart_due(e);
-    int n = ready_take(e, out, 0, max);
-    if (n < max) {
-        /* The ready ring is empty now: new frames go straight into out after the n taken. */
-        e->direct = out;
-        e->direct_n = (uint32_t)n;
-        e->direct_max = (uint32_t)max;
-        poll_events(e, (uint32_t)(max - n));
-        n = (int)e->direct_n;
-        e->direct_max = 0;
+    return rx_burst_arch(l, out, max, false);
+}
+
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+static int efvi_rx_burst_efct(et_link *l, et_rx_frame *out, int max)
+{
+    return rx_burst_arch(l, out, max, true);
+}
+#endif
+
+/* tx_done's own poll, when the engine did not poll since its last send: frames found go to the
+   ready ring, for the next rx_burst. */
+static COLD void poll_for_tx(efvi_link *e)
+{
+    if (!poll_prepare(e)) return;
+    et_rx_frame tmp[TX_POLL_FRAMES];
+    int n = poll_events(e, tmp, TX_POLL_FRAMES);
+    for (int i = 0; i < n; i++) {
+        e->ready[et_ring_add(e->ready_head, e->ready_n, e->ready_cap)] = tmp[i];
+        e->ready_n++;
     }
-    e->st.rx_frames += (uint64_t)n;
-    return n;
+    e->rx_lent -= (uint32_t)n; /* not lent until rx_burst hands them over */
+    slow_update(e);
+    if (e->pend_n) tx_drain(e);
+}
+
+/* The completions not yet reported, oldest first, up to max of them. */
+static inline __attribute__((always_inline)) int tx_take(efvi_link *e, uint32_t *ids, int max)
+{
+    uint32_t n = e->ring_done;
+    if (!n) return 0;
+    if (n > (uint32_t)max) n = (uint32_t)max;
+    uint32_t h = e->ring_head, m = e->ring_mask;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = e->ring[(h + i) & m];
+        ids[i] = id;
+        e->tx_state[id] = TX_FREE;
+    }
+    e->ring_head = (h + n) & m;
+    e->ring_n -= n;
+    e->ring_done -= n;
+    e->st.tx_completions += n;
+    return (int)n;
+}
+
+/* tx_done after a send or a poll without frames taken: the queue may hold completions. */
+static __attribute__((noinline)) int tx_done_poll(efvi_link *e, uint32_t *ids, int max)
+{
+    if (!e->ready_n) poll_for_tx(e);
+    e->evq_fresh = false;
+    return tx_take(e, ids, max);
 }
 
 static int efvi_tx_done(et_link *l, uint32_t *ids, int max)
 {
     efvi_link *e = (efvi_link *)l;
-    if (!ids || max <= 0) return 0;
+    if (UNLIKELY(!ids || max <= 0)) return 0;
     /* Completions share the event queue with frames: poll no more frames than one engine poll
        takes after this (it takes at least TX_POLL_FRAMES). The engine takes its frames first: a
        queue polled since the last call and the last send has given every completion there is to
        give so far, and polling it again at once would cost a pass over an empty queue on every
        engine poll. */
-    if (!e->ready_n && !e->evq_fresh) poll_events(e, TX_POLL_FRAMES);
+    if (UNLIKELY(!e->evq_fresh)) return tx_done_poll(e, ids, max);
     e->evq_fresh = false;
-    int n = et_done_ring_take(&e->done, ids, max);
-    for (int i = 0; i < n; i++) e->tx_state[ids[i]] = TX_FREE;
-    e->st.tx_completions += (uint64_t)n;
-    return n;
+    return tx_take(e, ids, max);
+}
+
+static COLD void tx_flush_slow(efvi_link *e)
+{
+    /* The end of a poll, where the engine has given back its frames: a restart put off during
+       the poll runs here, so that frames queued meanwhile go out now. */
+    if (!restart_due(e) || e->down) return;
+    tx_drain(e);
 }
 
 static void efvi_tx_flush(et_link *l)
 {
     efvi_link *e = (efvi_link *)l;
-    /* The end of a poll, where the engine has given back its frames: a restart put off during
-       the poll runs here, so that frames queued meanwhile go out now. */
-    if (!restart_due(e) || e->down) return;
-    rx_push(e);
-    tx_drain(e);
+    if (UNLIKELY(e->slow & SLOW_TX)) tx_flush_slow(e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1125,8 +1380,8 @@ static void efvi_destroy(et_link *l)
     if (!e) return;
     if (e->have_vi) {
 #ifdef EFVITCP_EFVI_HAVE_EFCT
-        for (uint32_t k = 0; e->efct && e->rx_tag && k < e->n_slots; k++)
-            if (e->rx_tag[k]) efct_slot_release(e, k);
+        for (uint32_t k = 0; e->efct && e->rx_state && k < e->n_slots; k++)
+            if (e->rx_state[k] == RX_HELD) efct_slot_release(e, k);
 #endif
         /* Filters go explicitly, so that none outlives the stack in the NIC's tables. */
         for (uint32_t i = 0; e->flows && i <= e->flow_mask; i++)
@@ -1145,12 +1400,10 @@ static void efvi_destroy(et_link *l)
     free(e->tx_ts_flags);
     free(e->pend);
     free(e->ring);
-    et_done_ring_free(&e->done);
     free(e->rx_state);
     free(e->rx_free);
     free(e->ready);
     free(e->rx_tag);
-    free(e->rx_seq);
     free(e->efct_pkt);
     free(e->slot_free);
     free(e->flows);
@@ -1177,6 +1430,9 @@ static int efvi_prime(et_link *l)
     if (e->restart_needed || e->ready_n) return 1;
     /* No VI while a restart waits for its retry: next_due wakes the sleeper for it. */
     if (e->down || !e->have_vi) return 0;
+    /* Buffers left for the next refill batch go on the ring now: while we sleep, every one
+       of them can take a frame. */
+    rx_refill(e);
     /* The interrupt comes for any event at or beyond the queue's current position, so events
        that came before this call wake the sleeper at once rather than being lost. */
     return ef_vi_prime(&e->vi, e->dh, ef_eventq_current(&e->vi)) == 0 ? 0 : -1;
@@ -1210,9 +1466,33 @@ static const et_link_ops efvi_ops = {
     .next_due = efvi_next_due,
 };
 
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+/* EFCT (X3): the same but for the hot path compiled for its receive and transmit. */
+static const et_link_ops efvi_ops_efct = {
+    .rx_burst = efvi_rx_burst_efct,
+    .rx_release = efvi_rx_release_efct,
+    .tx = efvi_tx_efct,
+    .tx_flush = efvi_tx_flush,
+    .tx_done = efvi_tx_done,
+    .now = efvi_now,
+    .flow_add = efvi_flow_add,
+    .flow_del = efvi_flow_del,
+    .destroy = efvi_destroy,
+    .tx_stamp = efvi_tx_stamp,
+    .wake_fd = efvi_wake_fd,
+    .prime = efvi_prime,
+    .next_due = efvi_next_due,
+};
+#endif
+
 bool et_efvi_link_stats(const et_link *l, et_efvi_stats *st)
 {
-    if (!l || l->ops != &efvi_ops || !st) return false;
+    if (!l || !st) return false;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (l->ops != &efvi_ops && l->ops != &efvi_ops_efct) return false;
+#else
+    if (l->ops != &efvi_ops) return false;
+#endif
     *st = ((const efvi_link *)l)->st;
     return true;
 }
@@ -1313,6 +1593,7 @@ static const char *alloc_memory(efvi_link *e, const et_link_params *p)
     /* Registered memory is pinned: a forked child must not get copy-on-write pages of it. */
     madvise(m, e->mem_len, MADV_DONTFORK);
     e->rx_off = (uint32_t)tx_bytes;
+    if (!e->efct) e->rx_data = rx_host(e, 0) + e->prefix;
     if (ef_memreg_alloc(&e->mr, e->dh, &e->pd, e->dh, m, len) != 0)
         return "efvi link: cannot register packet buffer memory (ef_memreg_alloc)";
     e->have_mr = true;
@@ -1353,20 +1634,23 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     if ((err = alloc_memory(e, p))) return err;
 
     e->n_rx = p->n_rx;
+    /* Batches of eight (the NIC takes descriptors in eights), fewer for a small pool, whose
+       buffers must not sit in the free list while the ring runs short. */
+    e->rx_batch = p->n_rx / 8 < 8 ? (p->n_rx / 8 ? p->n_rx / 8 : 1) : 8;
     e->ready_cap = p->n_rx < 256 ? 256 : p->n_rx;
     e->max_flows = p->max_conns + LISTEN_FLOWS;
     e->flow_mask = pow2_at_least(2 * e->max_flows) - 1;
     e->tx_state = calloc(p->n_tx, 1);
     e->tx_len = calloc(p->n_tx, sizeof(*e->tx_len));
     e->pend = calloc(p->n_tx, sizeof(*e->pend));
-    e->ring = calloc(p->n_tx, sizeof(*e->ring));
-    bool done_ok = et_done_ring_init(&e->done, p->n_tx);
+    e->ring_mask = pow2_at_least(p->n_tx) - 1;
+    e->ring = calloc((size_t)e->ring_mask + 1, sizeof(*e->ring));
+    bool done_ok = true;
     if (e->want_txts) {
         e->tx_ts = calloc(p->n_tx, sizeof(*e->tx_ts));
         e->tx_ts_flags = calloc(p->n_tx, 1);
         done_ok = done_ok && e->tx_ts && e->tx_ts_flags;
     }
-    e->rx_state = calloc(p->n_rx, 1);
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
@@ -1375,9 +1659,11 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->n_slots = e->efct ? 2 * e->ready_cap : e->n_rx;
     while ((1u << e->tag_bits) < e->n_slots) e->tag_bits++;
     e->tag_mask = (1u << e->tag_bits) - 1;
-    e->rx_tag = calloc(e->n_slots, sizeof(*e->rx_tag));
-    e->rx_seq = calloc(e->n_slots, sizeof(*e->rx_seq));
-    bool slots_ok = e->rx_tag && e->rx_seq;
+    e->tag_inc = 1u << e->tag_bits;
+    e->rx_tag = calloc((size_t)e->tag_mask + 1, sizeof(*e->rx_tag));
+    e->rx_state = calloc((size_t)e->tag_mask + 1, 1);
+    bool slots_ok = e->rx_tag && e->rx_state;
+    for (uint32_t k = 0; slots_ok && k <= e->tag_mask; k++) e->rx_tag[k] = k; /* use count 0 */
     if (e->efct) {
         e->efct_pkt = calloc(e->n_slots, sizeof(*e->efct_pkt));
         e->slot_free = calloc(e->n_slots, sizeof(*e->slot_free));
@@ -1411,6 +1697,9 @@ static const char *setup(efvi_link *e, const et_link_params *p)
         return "efvi link: own-address mode needs MAC filters on the interface (CAP_NET_ADMIN or "
                "sfc_char mac_filters_gid); leave local_addr unset to share the kernel's address";
     e->base.ops = &efvi_ops;
+#ifdef EFVITCP_EFVI_HAVE_EFCT
+    if (e->efct) e->base.ops = &efvi_ops_efct;
+#endif
     return NULL;
 }
 
