@@ -68,7 +68,7 @@ typedef struct et_seg {
     uint16_t len;     /* payload bytes */
     uint8_t ctl;      /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
     uint8_t retx;     /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
-    uint32_t psum;    /* ones'-complement sum of the payload (folded) */
+    uint32_t psum;    /* ones'-complement sum of the payload, folded to 32 bits at least */
     uint8_t sacked;   /* the peer reported holding all of it (RFC 2018): kept, not resent, until
                          cumulatively acknowledged (§8: the peer may renege) */
     uint8_t lost;     /* deemed lost (RFC 6675 IsLost, RACK, a partial ACK) and not resent since:
@@ -534,6 +534,16 @@ void et_rack_recovery_exit(et_conn *c);
 void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
 /* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. */
 void et_arm_loss_timer(et_conn *c);
+/* The probe timeout (RFC 8985 §7.2) with the peer's delayed ACK taken to be ours
+   (cfg.delayed_ack_us) for any flight, not RFC 8985's 200 ms WCDelAckT for a single segment
+   only: that would put the probe of every one-segment request at the RTO, and with an odd number
+   of segments in flight the last one's ACK may be delayed too (Linux adds 2 ms to any PTO for the
+   same reason). */
+static inline uint64_t et_pto_ns(const et_conn *c)
+{
+    uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
+    return t < c->rto_ns ? t : c->rto_ns;
+}
 /* t_retx fired in mode REO or TLP. */
 void et_rack_timer(et_conn *c);
 /* A congestion response begins (recovery, timeout): remember the window for an undo. */
