@@ -263,6 +263,27 @@ static void advanced(et_conn *c, uint32_t end)
 }
 
 /*
+ * advanced() for a segment after the first of one output call, which armed a probe: arming it
+ * again would change nothing, so it is skipped. The clock has not moved (now_ns changes only
+ * between calls), nor has anything the arming reads (tx_seg and tx_range touch counters and the
+ * ACK state, not RACK's or the recovery state), and SND.NXT stays at SND.MAX while new data
+ * leaves, so et_arm_loss_timer would pick the probe again at the same time: et_wheel_postpone
+ * of the tick the timer has already, in the future, only stores it again. A timer due at the
+ * current tick (a probe timeout below one tick) is armed again as before.
+ */
+static void advanced_again(et_conn *c, uint32_t end, bool first)
+{
+    if (!first && c->retx_mode == ET_RETX_TLP && c->t_retx.armed &&
+        c->t_retx.expire_tick > c->st->wheel.cur_tick && c->snd_nxt == c->snd_max &&
+        seq_gt(end, c->snd_max)) {
+        c->snd_nxt = end;
+        c->snd_max = end;
+        return;
+    }
+    advanced(c, end);
+}
+
+/*
  * Sends what the windows allow, from SND.NXT on. A segment is sent whole from its slot when it can
  * be; what starts or ends inside a segment (after a partial ACK, or when the peer's window takes
  * only part of one) is copied into a control buffer. The congestion window never splits a
@@ -298,6 +319,7 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
         cwnd_end = c->snd_una + cwnd_allowance(c);
     }
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
+    bool first = true; /* no segment sent by this call yet (advanced_again) */
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
         /* A segment still filling (send with more=true) waits like MSG_MORE. */
@@ -322,7 +344,8 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
                 break;
             }
             c->sr_nxt++;
-            advanced(c, end);
+            advanced_again(c, end, first);
+            first = false;
             continue;
         }
         /* The peer's window ends inside this segment. */
