@@ -470,7 +470,16 @@ static inline void et_arm_retx_timer(et_conn *c)
     else
         et_arm_retx_timer_slow(c);
 }
-void et_arm_delack(et_conn *c);
+/* Measured from the first unacknowledged segment (RFC 9293 §3.8.6.3), so an owed ACK's timer is
+   never pushed back; a stale one (its ACK left) is, lazily. Inline: every data segment of a
+   request-response exchange arms it. */
+static inline void et_arm_delack(et_conn *c)
+{
+    if (c->delack_owed) return;
+    c->delack_owed = true;
+    et_wheel_postpone(&c->st->wheel, &c->t_delack,
+                      c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
+}
 /* FIN-WAIT-2 begins: t_retx, idle there, times a silent peer out (cfg.fin_wait2_timeout_ms). */
 void et_arm_fin_wait2(et_conn *c);
 void et_arm_keepalive(et_conn *c);
@@ -532,8 +541,8 @@ void et_rack_ack(et_conn *c, uint32_t sack_flags);
 void et_rack_recovery_exit(et_conn *c);
 /* After an acceptable ACK: the TLP episode's outcome (§7.4). */
 void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
-/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. */
-void et_arm_loss_timer(et_conn *c);
+/* et_arm_loss_timer for every case (tcp_rack.c). */
+void et_arm_loss_timer_slow(et_conn *c);
 /* The probe timeout (RFC 8985 §7.2) with the peer's delayed ACK taken to be ours
    (cfg.delayed_ack_us) for any flight, not RFC 8985's 200 ms WCDelAckT for a single segment
    only: that would put the probe of every one-segment request at the RTO, and with an odd number
@@ -543,6 +552,20 @@ static inline uint64_t et_pto_ns(const et_conn *c)
 {
     uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
     return t < c->rto_ns ? t : c->rto_ns;
+}
+/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
+   case of nearly every ACK that leaves data in flight and of every output: no reordering timer
+   pending and a probe allowed (tcp_rack.c's tlp_ok, RFC 8985 §7.2), so a probe it is. */
+static inline void et_arm_loss_timer(et_conn *c)
+{
+    if (c->rack_ok && !c->reo_deadline_ns && !c->in_recovery && !c->tlp_on && !c->retries &&
+        c->srtt_ns && c->snd_nxt == c->snd_max && c->state != EFVITCP_SYN_SENT &&
+        c->state != EFVITCP_SYN_RECEIVED) {
+        c->retx_mode = ET_RETX_TLP;
+        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        return;
+    }
+    et_arm_loss_timer_slow(c);
 }
 /* t_retx fired in mode REO or TLP. */
 void et_rack_timer(et_conn *c);

@@ -854,8 +854,8 @@ static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t i
              c->last_tx_ns);
 }
 
-/* et_arm_loss_timer() after new data left in the open (not in recovery, SND.NXT = SND.MAX, the
-   connection synchronised): its common case, a tail loss probe (RFC 8985 §7.2), inline. */
+/* advanced()'s et_arm_loss_timer() after new data left in the open (not in recovery, SND.NXT =
+   SND.MAX, the connection synchronised): what is left of the inline test of its common case. */
 static inline void arm_loss_timer_sent(et_conn *c)
 {
     if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
@@ -864,7 +864,7 @@ static inline void arm_loss_timer_sent(et_conn *c)
         et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
         return;
     }
-    et_arm_loss_timer(c);
+    et_arm_loss_timer_slow(c);
 }
 
 static void send_buf_fast(et_conn *c, et_stack *st, uint32_t idx, uint32_t seq, const void *data,

@@ -139,7 +139,8 @@ void et_rack_recovery_exit(et_conn *c)
 
 /* ---- tail loss probes (§7) ---- */
 
-/* §7.2: the connection may schedule a probe. */
+/* §7.2: the connection may schedule a probe. et_arm_loss_timer (stack.h) tests the same inline:
+   the two change together. */
 static bool tlp_ok(const et_conn *c)
 {
     return c->rack_ok && !c->in_recovery && !c->tlp_on && !c->retries && c->srtt_ns &&
@@ -147,7 +148,7 @@ static bool tlp_ok(const et_conn *c)
            c->state != EFVITCP_SYN_RECEIVED;
 }
 
-void et_arm_loss_timer(et_conn *c)
+void et_arm_loss_timer_slow(et_conn *c)
 {
     et_stack *st = c->st;
     if (c->rack_ok && c->reo_deadline_ns) {
