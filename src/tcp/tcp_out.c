@@ -756,18 +756,27 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
         while (left) {
             et_seg *s;
             uint32_t idx;
-            if (c->tail_open) {
-                idx = c->sr_end - 1;
-                s = et_seg_at(c, idx);
-            } else {
+            if (!c->tail_open) {
+                /* A new slot: the chunk starts it, at offset 0 (no byte swap), and its sum is
+                   the segment's; open while it has room. */
                 idx = c->sr_end;
                 if (idx - c->sr_una >= st->cfg.send_slots || !slot_writable(c, idx)) goto out;
-                s = et_seg_at(c, idx);
-                memset(s, 0, sizeof(*s));
-                s->seq = c->queued_end;
-                c->sr_end++;
-                c->tail_open = true;
+                uint32_t n = left < c->seg_cap ? (uint32_t)left : c->seg_cap;
+                uint8_t *dst = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + hdr;
+                *et_seg_at(c, idx) = (et_seg){.seq = c->queued_end,
+                                              .len = (uint16_t)n,
+                                              .psum = et_csum_fold32(et_csum_copy_own(dst, p, n))};
+                c->sr_end = idx + 1;
+                c->tail_open = n < c->seg_cap;
+                c->queued_end += n;
+                c->queued_off += n;
+                p += n;
+                left -= n;
+                total += n;
+                continue;
             }
+            idx = c->sr_end - 1;
+            s = et_seg_at(c, idx);
             uint32_t room = c->seg_cap - s->len;
             uint32_t n = left < room ? (uint32_t)left : room;
             uint8_t *dst = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + hdr + s->len;
