@@ -388,8 +388,15 @@ uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
 bool et_conn_port_free(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 
 /* tcp_out.c */
-/* Sends what the windows allow. */
-void et_output(et_conn *c);
+/* et_output for every case. */
+void et_output_slow(et_conn *c);
+/* Sends what the windows allow. Inline for the call after every input and send that finds
+   nothing queued (and no SACK recovery, whose lost segments go first): no call at all. */
+static inline void et_output(et_conn *c)
+{
+    if (c->sr_nxt == c->sr_end && !c->in_recovery) return;
+    et_output_slow(c);
+}
 /* As et_output, and sends part of a segment into a small peer window (persist timer). */
 void et_output_force(et_conn *c);
 /* After a timeout rewound SND.NXT to SND.UNA: sends the rest of the oldest segment, whatever

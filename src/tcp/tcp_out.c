@@ -380,7 +380,7 @@ bool et_output_probe(et_conn *c)
     return c->snd_nxt != before;
 }
 
-void et_output(et_conn *c)
+void et_output_slow(et_conn *c)
 {
     output(c, false);
 }

@@ -181,11 +181,14 @@ static void test_own(void)
         for (size_t i = 0; i < sizeof(src); i++) src[i] = round == 1 ? 0xff : (uint8_t)next_rand();
         for (size_t align = 0; align < 16; align++) {
             for (size_t len = 0; len <= 1600; len += len < 300 ? 1 : 37) {
-                memset(buf, round == 2 ? 0xff : (uint8_t)next_rand(), sizeof(buf));
+                uint8_t fill = round == 2 ? 0xff : (uint8_t)next_rand();
+                memset(buf, fill, sizeof(buf));
                 uint8_t *dst = buf + 8 + align;
                 uint16_t want = et_csum_fold(et_csum_add(0, src, len));
                 CHECK_EQ(et_csum_fold(et_csum_copy_own(dst, src, len)), want);
                 CHECK(memcmp(dst, src, len) == 0);
+                for (uint8_t *q = buf; q < dst; q++) CHECK_EQ(*q, fill);
+                for (uint8_t *q = dst + len; q < buf + sizeof(buf); q++) CHECK_EQ(*q, fill);
                 CHECK_EQ(et_csum_fold(et_csum_own(dst, len)), want);
                 CHECK_EQ(et_csum_fold(et_csum_fold32(et_csum_own(dst, len))), want);
             }
