@@ -148,13 +148,16 @@ static inline void et_copy_short(uint8_t *d, const uint8_t *s, size_t n)
     }
 }
 
-/** memcpy, then et_csum_own of the copy (dst is in a buffer of our own, see there). */
+/** et_csum_copy_own for more than 64 bytes (checksum.c): copy and sum in one pass where the CPU
+    has AVX2, else memcpy and et_csum_own. */
+uint64_t et_csum_copy_long(void *dst, const void *src, size_t len);
+
+/** Copies len bytes from src to dst, a buffer of our own (see et_csum_own), and returns their
+    sum. */
 static inline uint64_t et_csum_copy_own(void *dst, const void *src, size_t len)
 {
-    if (len <= 64)
-        et_copy_short((uint8_t *)dst, (const uint8_t *)src, len);
-    else
-        memcpy(dst, src, len);
+    if (len > 64) return et_csum_copy_long(dst, src, len);
+    et_copy_short((uint8_t *)dst, (const uint8_t *)src, len);
     return et_csum_own(dst, len);
 }
 

@@ -196,6 +196,19 @@ static void test_own(void)
     }
 }
 
+/* A copy longer than one call of the vector loop takes (2^14 blocks of 32 bytes), all ones (the
+   largest words) and random. */
+static void test_own_long(void)
+{
+    static uint8_t src[(1 << 20) + 77], dst[8 + (1 << 20) + 77];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(src); i++) src[i] = round ? (uint8_t)next_rand() : 0xff;
+        uint16_t want = et_csum_fold(et_csum_add(0, src, sizeof(src)));
+        CHECK_EQ(et_csum_fold(et_csum_copy_own(dst + 8, src, sizeof(src))), want);
+        CHECK(memcmp(dst + 8, src, sizeof(src)) == 0);
+    }
+}
+
 /* et_csum_fold against the reference fold (repeated fold-and-add) on edge and random values. */
 static void test_fold(void)
 {
@@ -396,6 +409,7 @@ int main(void)
     RUN(test_accumulator_carries);
     RUN(test_copy);
     RUN(test_own);
+    RUN(test_own_long);
     RUN(test_fold);
     RUN(test_incremental_update);
     RUN(test_update_edge_values);
