@@ -107,9 +107,9 @@ uint64_t et_csum_add(uint64_t sum, const void *p, size_t len)
  * and a store per block, the sum three more instructions instead of four adds with carry). Each
  * 16-bit word is biased by 0x8000 into a signed word, so that vpmaddwd against ones adds
  * adjacent pairs exactly into 32-bit lanes; the bias, 0x8000 per word, is added back at the end.
- * A lane gains at most 2^16 in magnitude per block, so blocks up to 2^14 per call keep every
- * lane far from overflow. The sum is the plain sum of the words, which folds to the same
- * ones'-complement value as any other way of adding them.
+ * A lane gains at most 2^16 in magnitude per block it takes (every other block), so with up to
+ * 2^11 blocks per call the eight lanes' total stays below 2^31 in magnitude. The sum is the plain
+ * sum of the words, which folds to the same ones'-complement value as any other way of adding them.
  */
 __attribute__((target("avx2"))) static uint64_t copy_sum_avx2(uint8_t *d, const uint8_t *s,
                                                               size_t blocks)
@@ -157,11 +157,12 @@ __attribute__((target("avx2"))) static uint64_t copy_sum_avx2(uint8_t *d, const 
         _mm256_storeu_si256((__m256i *)(void *)(d + 32 * k), v);
         a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_xor_si256(v, bias), ones));
     }
-    int32_t lane[8];
-    _mm256_storeu_si256((__m256i *)(void *)lane, _mm256_add_epi32(a0, a1));
-    int64_t t = (int64_t)blocks * 16 * 0x8000;
-    for (int k = 0; k < 8; k++) t += lane[k];
-    return (uint64_t)t;
+    /* The eight lanes' total, in 32 bits: below 2^31 in magnitude for up to 2^11 blocks. */
+    __m256i a = _mm256_add_epi32(a0, a1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return (uint64_t)((int64_t)blocks * 16 * 0x8000 + _mm_cvtsi128_si32(h));
 }
 
 static int have_avx2 = -1; /* unknown until the first long copy */
@@ -183,15 +184,18 @@ uint64_t et_csum_copy_long(void *dst, const void *src, size_t len)
     uint64_t sum = 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (avx2()) {
-        while (len >= 32) {
-            size_t blocks = len / 32 < 16384 ? len / 32 : 16384;
-            sum = et_csum_add64(sum, copy_sum_avx2(d, s, blocks));
-            d += 32 * blocks;
-            s += 32 * blocks;
-            len -= 32 * blocks;
+        /* Sums of at most 2^27 words each: plain adds cannot carry out of 64 bits. */
+        for (size_t blocks = len / 32; blocks;) {
+            size_t b = blocks < 2048 ? blocks : 2048;
+            sum += copy_sum_avx2(d, s, b);
+            d += 32 * b;
+            s += 32 * b;
+            blocks -= b;
         }
         /* The rest (under 32 bytes) at an offset that is a multiple of 32: even, so its words
            are the message's words. */
+        len &= 31;
+        if (!len) return sum;
         et_copy_short(d, s, len);
         return et_csum_add64(sum, et_csum_own(d, len));
     }

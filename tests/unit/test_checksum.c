@@ -196,7 +196,7 @@ static void test_own(void)
     }
 }
 
-/* A copy longer than one call of the vector loop takes (2^14 blocks of 32 bytes), all ones (the
+/* A copy longer than one call of the vector loop takes (2^11 blocks of 32 bytes), all ones (the
    largest words) and random. */
 static void test_own_long(void)
 {
