@@ -165,15 +165,19 @@ __attribute__((target("avx2"))) static uint64_t copy_sum_avx2(uint8_t *d, const 
     return (uint64_t)((int64_t)blocks * 16 * 0x8000 + _mm_cvtsi128_si32(h));
 }
 
-static int have_avx2 = -1; /* unknown until the first long copy */
+/* Unknown (-1) until the first long copy. Instances may run in threads of their own: every one
+   finds the same answer, and relaxed atomics make the race a defined one. */
+static int have_avx2 = -1;
 
 static bool avx2(void)
 {
-    if (__builtin_expect(have_avx2 < 0, 0)) {
+    int v = __atomic_load_n(&have_avx2, __ATOMIC_RELAXED);
+    if (__builtin_expect(v < 0, 0)) {
         __builtin_cpu_init();
-        have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+        v = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have_avx2, v, __ATOMIC_RELAXED);
     }
-    return have_avx2;
+    return v;
 }
 #endif
 
