@@ -18,9 +18,18 @@ static inline uint32_t send_iov(efvitcp_conn *c, const struct iovec *iov, int io
 uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more)
 {
     et_stack *st = c->st;
-    et_stack_refresh_clock(st);
+    /* From a callback (an echo from on_data), the poll's clock is current and the poll rings
+       the doorbell: the send is all there is. */
+    if (st->in_poll) return et_conn_send_buf(c, data, len, more);
+    /* Between polls: et_stack_refresh_clock and et_stack_kick, inline (not in a poll, and a send
+       never enters one). */
+    const et_link_ops *ops = st->link->ops;
+    if (st->link_clock) {
+        uint64_t now = ops->now(st->link);
+        if (now > st->now_ns) st->now_ns = now;
+    }
     uint32_t n = et_conn_send_buf(c, data, len, more);
-    if (!more) et_stack_kick(st);
+    if (!more && ops->tx_flush) ops->tx_flush(st->link);
     return n;
 }
 

@@ -2,6 +2,7 @@
 #include "checksum.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <string.h>
 
 /*
@@ -96,6 +97,115 @@ uint64_t et_csum_add(uint64_t sum, const void *p, size_t len)
     }
     if (len) s = et_csum_add64(s, load_tail(b, len));
     return et_csum_add64(sum, s);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/*
+ * Copy and sum of whole 32-byte blocks in one pass (a segment's payload: the copy costs a load
+ * and a store per block, the sum three more instructions instead of four adds with carry). Each
+ * 16-bit word is biased by 0x8000 into a signed word, so that vpmaddwd against ones adds
+ * adjacent pairs exactly into 32-bit lanes; the bias, 0x8000 per word, is added back at the end.
+ * A lane gains at most 2^16 in magnitude per block it takes (every other block), so with up to
+ * 2^11 blocks per call the eight lanes' total stays below 2^31 in magnitude. The sum is the plain
+ * sum of the words, which folds to the same ones'-complement value as any other way of adding them.
+ */
+__attribute__((target("avx2"))) static uint64_t copy_sum_avx2(uint8_t *d, const uint8_t *s,
+                                                              size_t blocks)
+{
+    const __m256i ones = _mm256_set1_epi16(1), bias = _mm256_set1_epi16((short)0x8000);
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    size_t quads = blocks / 4;
+    if (quads) {
+        /* Four blocks a turn, indexed from the end so that one add both moves and tests: 22
+           instructions for 128 bytes (the compiler's own loop spends more on register moves). */
+        const uint8_t *se = s + 128 * quads;
+        uint8_t *de = d + 128 * quads;
+        intptr_t i = -(intptr_t)(128 * quads);
+        __m256i v0, v1, v2, v3;
+        __asm__("1:\n\t"
+                "vmovdqu (%[se],%[i]), %[v0]\n\t"
+                "vmovdqu 32(%[se],%[i]), %[v1]\n\t"
+                "vmovdqu 64(%[se],%[i]), %[v2]\n\t"
+                "vmovdqu 96(%[se],%[i]), %[v3]\n\t"
+                "vmovdqu %[v0], (%[de],%[i])\n\t"
+                "vmovdqu %[v1], 32(%[de],%[i])\n\t"
+                "vmovdqu %[v2], 64(%[de],%[i])\n\t"
+                "vmovdqu %[v3], 96(%[de],%[i])\n\t"
+                "vpxor %[bias], %[v0], %[v0]\n\t"
+                "vpxor %[bias], %[v1], %[v1]\n\t"
+                "vpxor %[bias], %[v2], %[v2]\n\t"
+                "vpxor %[bias], %[v3], %[v3]\n\t"
+                "vpmaddwd %[ones], %[v0], %[v0]\n\t"
+                "vpmaddwd %[ones], %[v1], %[v1]\n\t"
+                "vpmaddwd %[ones], %[v2], %[v2]\n\t"
+                "vpmaddwd %[ones], %[v3], %[v3]\n\t"
+                "vpaddd %[v0], %[a0], %[a0]\n\t"
+                "vpaddd %[v1], %[a1], %[a1]\n\t"
+                "vpaddd %[v2], %[a0], %[a0]\n\t"
+                "vpaddd %[v3], %[a1], %[a1]\n\t"
+                "addq $128, %[i]\n\t"
+                "jnz 1b"
+                : [a0] "+x"(a0), [a1] "+x"(a1), [i] "+r"(i), [v0] "=&x"(v0), [v1] "=&x"(v1),
+                  [v2] "=&x"(v2), [v3] "=&x"(v3)
+                : [se] "r"(se), [de] "r"(de), [bias] "x"(bias), [ones] "x"(ones)
+                : "cc", "memory");
+    }
+    for (size_t k = 4 * quads; k < blocks; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + 32 * k));
+        _mm256_storeu_si256((__m256i *)(void *)(d + 32 * k), v);
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_xor_si256(v, bias), ones));
+    }
+    /* The eight lanes' total, in 32 bits: below 2^31 in magnitude for up to 2^11 blocks. */
+    __m256i a = _mm256_add_epi32(a0, a1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return (uint64_t)((int64_t)blocks * 16 * 0x8000 + _mm_cvtsi128_si32(h));
+}
+
+/* Unknown (-1) until the first long copy. Instances may run in threads of their own: every one
+   finds the same answer, and relaxed atomics make the race a defined one. */
+static int have_avx2 = -1;
+
+static bool avx2(void)
+{
+    int v = __atomic_load_n(&have_avx2, __ATOMIC_RELAXED);
+    if (__builtin_expect(v < 0, 0)) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have_avx2, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#endif
+
+uint64_t et_csum_copy_long(void *dst, const void *src, size_t len)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    uint64_t sum = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (avx2()) {
+        /* Sums of at most 2^27 words each: plain adds cannot carry out of 64 bits. */
+        for (size_t blocks = len / 32; blocks;) {
+            size_t b = blocks < 2048 ? blocks : 2048;
+            sum += copy_sum_avx2(d, s, b);
+            d += 32 * b;
+            s += 32 * b;
+            blocks -= b;
+        }
+        /* The rest (under 32 bytes) at an offset that is a multiple of 32: even, so its words
+           are the message's words. */
+        len &= 31;
+        if (!len) return sum;
+        et_copy_short(d, s, len);
+        return et_csum_add64(sum, et_csum_own(d, len));
+    }
+#endif
+    memcpy(d, s, len);
+    return et_csum_own(d, len);
 }
 
 uint64_t et_csum_copy(void *dst, const void *src, size_t len, uint64_t sum)

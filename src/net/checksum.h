@@ -19,7 +19,6 @@
 uint64_t et_csum_add(uint64_t sum, const void *p, size_t len);
 /** Copies len bytes from src to dst and returns sum plus their checksum contribution. */
 uint64_t et_csum_copy(void *dst, const void *src, size_t len, uint64_t sum);
-/** Folds an accumulator to 16 bits (not complemented). */
 /** a + b with the end-around carry of the ones'-complement sum (2^64 is 1 modulo 0xffff). */
 static inline uint64_t et_csum_add64(uint64_t a, uint64_t b)
 {
@@ -48,14 +47,120 @@ static inline uint64_t et_csum_add_hdr(uint64_t sum, const void *p, size_t len)
     return sum;
 }
 
+/** Folds an accumulator to 32 bits with the end-around carry: the same ones'-complement value
+    (2^32 is 1 modulo 0xffff), 0 only for 0. An add and an add-with-carry. */
+static inline uint32_t et_csum_fold32(uint64_t sum)
+{
+    uint32_t hi = (uint32_t)(sum >> 32), s = (uint32_t)sum + hi;
+    return s + (s < hi);
+}
+
+/*
+ * Folds an accumulator to 16 bits (not complemented). 32 bits to 16 in the high half of s + (s
+ * rotated by 16): its low half adds the two halves and carries into the high half, which adds them
+ * again plus that carry, so the high half is hi + lo with the end-around carry. The result is the
+ * canonical one (0 only for a zero sum, 0xffff for a non-zero multiple of 0xffff), the same as
+ * repeated fold-and-add gives.
+ */
 static inline uint16_t et_csum_fold(uint64_t sum)
 {
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return (uint16_t)sum;
+    uint32_t s = et_csum_fold32(sum);
+    return (uint16_t)((s + ((s << 16) | (s >> 16))) >> 16);
 }
+/**
+ * The sum of len bytes at p in a buffer of our own, where the 8 bytes before p are readable too
+ * (a payload behind its headers in a TX buffer): a last part word is one load ending at the last
+ * byte, shifted right past the bytes before it (little-endian: the bytes that remain are the
+ * payload's, in place, zero-padded as RFC 1071 pads), so there is no byte-wise tail. Whole
+ * 64-byte blocks and then words on add-with-carry chains (as et_csum_add's blocks; lea and dec
+ * leave the carry flag alone). Inline: a 64-byte message costs about twenty instructions.
+ */
+static inline uint64_t et_csum_own(const void *p, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    uint64_t s = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    size_t blocks = len >> 6, words = (len >> 3) & 7;
+    if (blocks)
+        __asm__("clc\n"
+                "1:\n\t"
+                "adcq 0(%[p]), %[s]\n\t"
+                "adcq 8(%[p]), %[s]\n\t"
+                "adcq 16(%[p]), %[s]\n\t"
+                "adcq 24(%[p]), %[s]\n\t"
+                "adcq 32(%[p]), %[s]\n\t"
+                "adcq 40(%[p]), %[s]\n\t"
+                "adcq 48(%[p]), %[s]\n\t"
+                "adcq 56(%[p]), %[s]\n\t"
+                "leaq 64(%[p]), %[p]\n\t"
+                "decq %[n]\n\t"
+                "jnz 1b\n\t"
+                "adcq $0, %[s]"
+                : [s] "+r"(s), [p] "+r"(b), [n] "+r"(blocks)
+                :
+                : "cc", "memory");
+    if (words)
+        __asm__("clc\n"
+                "1:\n\t"
+                "adcq 0(%[p]), %[s]\n\t"
+                "leaq 8(%[p]), %[p]\n\t"
+                "decq %[n]\n\t"
+                "jnz 1b\n\t"
+                "adcq $0, %[s]"
+                : [s] "+r"(s), [p] "+r"(b), [n] "+r"(words)
+                :
+                : "cc", "memory");
+    size_t rest = len & 7;
+    if (rest) {
+        uint64_t w;
+        memcpy(&w, b + rest - 8, 8);
+        s = et_csum_add64(s, w >> (64 - 8 * rest));
+    }
+    return s;
+#else
+    return et_csum_add(s, b, len);
+#endif
+}
+
+/* n bytes from s to d, n at most 64, inline: two overlapping copies of a power of two cover any
+   length between it and twice it (a request-response message needs no call into libc). */
+static inline void et_copy_short(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n > 16) {
+        if (n > 32) {
+            memcpy(d, s, 32);
+            memcpy(d + n - 32, s + n - 32, 32);
+        } else {
+            memcpy(d, s, 16);
+            memcpy(d + n - 16, s + n - 16, 16);
+        }
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
+/** et_csum_copy_own for more than 64 bytes (checksum.c): copy and sum in one pass where the CPU
+    has AVX2, else memcpy and et_csum_own. */
+uint64_t et_csum_copy_long(void *dst, const void *src, size_t len);
+
+/** Copies len bytes from src to dst, a buffer of our own (see et_csum_own), and returns their
+    sum. */
+static inline uint64_t et_csum_copy_own(void *dst, const void *src, size_t len)
+{
+    if (len > 64) return et_csum_copy_long(dst, src, len);
+    et_copy_short((uint8_t *)dst, (const uint8_t *)src, len);
+    return et_csum_own(dst, len);
+}
+
 /** The value to store (memcpy) in a checksum field. */
 static inline uint16_t et_csum_finish(uint64_t sum)
 {

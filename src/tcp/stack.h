@@ -69,7 +69,7 @@ typedef struct et_seg {
     uint16_t len;     /* payload bytes */
     uint8_t ctl;      /* ET_TCP_SYN and/or ET_TCP_FIN: they occupy sequence space */
     uint8_t retx;     /* transmissions after the first: no RTT sample (Karn, RFC 6298 §3) */
-    uint32_t psum;    /* ones'-complement sum of the payload (folded) */
+    uint32_t psum;    /* ones'-complement sum of the payload, folded to 32 bits at least */
     uint8_t sacked;   /* the peer reported holding all of it (RFC 2018): kept, not resent, until
                          cumulatively acknowledged (§8: the peer may renege) */
     uint8_t lost;     /* deemed lost (RFC 6675 IsLost, RACK, a partial ACK) and not resent since:
@@ -402,8 +402,15 @@ uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport);
 bool et_conn_port_free(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 
 /* tcp_out.c */
-/* Sends what the windows allow. */
-void et_output(et_conn *c);
+/* et_output for every case. */
+void et_output_slow(et_conn *c);
+/* Sends what the windows allow. Inline for the call after every input and send that finds
+   nothing queued (and no SACK recovery, whose lost segments go first): no call at all. */
+static inline void et_output(et_conn *c)
+{
+    if (c->sr_nxt == c->sr_end && !c->in_recovery) return;
+    et_output_slow(c);
+}
 /* As et_output, and sends part of a segment into a small peer window (persist timer). */
 void et_output_force(et_conn *c);
 /* After a timeout rewound SND.NXT to SND.UNA: sends the rest of the oldest segment, whatever
@@ -484,7 +491,16 @@ static inline void et_arm_retx_timer(et_conn *c)
     else
         et_arm_retx_timer_slow(c);
 }
-void et_arm_delack(et_conn *c);
+/* Measured from the first unacknowledged segment (RFC 9293 §3.8.6.3), so an owed ACK's timer is
+   never pushed back; a stale one (its ACK left) is, lazily. Inline: every data segment of a
+   request-response exchange arms it. */
+static inline void et_arm_delack(et_conn *c)
+{
+    if (c->delack_owed) return;
+    c->delack_owed = true;
+    et_wheel_postpone(&c->st->wheel, &c->t_delack,
+                      c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
+}
 /* FIN-WAIT-2 begins: t_retx, idle there, times a silent peer out (cfg.fin_wait2_timeout_ms). */
 void et_arm_fin_wait2(et_conn *c);
 void et_arm_keepalive(et_conn *c);
@@ -546,8 +562,32 @@ void et_rack_ack(et_conn *c, uint32_t sack_flags);
 void et_rack_recovery_exit(et_conn *c);
 /* After an acceptable ACK: the TLP episode's outcome (§7.4). */
 void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
-/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. */
-void et_arm_loss_timer(et_conn *c);
+/* et_arm_loss_timer for every case (tcp_rack.c). */
+void et_arm_loss_timer_slow(et_conn *c);
+/* The probe timeout (RFC 8985 §7.2) with the peer's delayed ACK taken to be ours
+   (cfg.delayed_ack_us) for any flight, not RFC 8985's 200 ms WCDelAckT for a single segment
+   only: that would put the probe of every one-segment request at the RTO, and with an odd number
+   of segments in flight the last one's ACK may be delayed too (Linux adds 2 ms to any PTO for the
+   same reason). */
+static inline uint64_t et_pto_ns(const et_conn *c)
+{
+    uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
+    return t < c->rto_ns ? t : c->rto_ns;
+}
+/* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
+   case of nearly every ACK that leaves data in flight and of every output: no reordering timer
+   pending and a probe allowed (tcp_rack.c's tlp_ok, RFC 8985 §7.2), so a probe it is. */
+static inline void et_arm_loss_timer(et_conn *c)
+{
+    if (c->rack_ok && !c->reo_deadline_ns && !c->in_recovery && !c->tlp_on && !c->retries &&
+        c->srtt_ns && c->snd_nxt == c->snd_max && c->state != EFVITCP_SYN_SENT &&
+        c->state != EFVITCP_SYN_RECEIVED) {
+        c->retx_mode = ET_RETX_TLP;
+        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        return;
+    }
+    et_arm_loss_timer_slow(c);
+}
 /* t_retx fired in mode REO or TLP. */
 void et_rack_timer(et_conn *c);
 /* A congestion response begins (recovery, timeout): remember the window for an undo. */

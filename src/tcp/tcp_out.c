@@ -263,6 +263,27 @@ static void advanced(et_conn *c, uint32_t end)
 }
 
 /*
+ * advanced() for a segment after the first of one output call, which armed a probe: arming it
+ * again would change nothing, so it is skipped. The clock has not moved (now_ns changes only
+ * between calls), nor has anything the arming reads (tx_seg and tx_range touch counters and the
+ * ACK state, not RACK's or the recovery state), and SND.NXT stays at SND.MAX while new data
+ * leaves, so et_arm_loss_timer would pick the probe again at the same time: et_wheel_postpone
+ * of the tick the timer has already, in the future, only stores it again. A timer due at the
+ * current tick (a probe timeout below one tick) is armed again as before.
+ */
+static void advanced_again(et_conn *c, uint32_t end, bool first)
+{
+    if (!first && c->retx_mode == ET_RETX_TLP && c->t_retx.armed &&
+        c->t_retx.expire_tick > c->st->wheel.cur_tick && c->snd_nxt == c->snd_max &&
+        seq_gt(end, c->snd_max)) {
+        c->snd_nxt = end;
+        c->snd_max = end;
+        return;
+    }
+    advanced(c, end);
+}
+
+/*
  * Sends what the windows allow, from SND.NXT on. A segment is sent whole from its slot when it can
  * be; what starts or ends inside a segment (after a partial ACK, or when the peer's window takes
  * only part of one) is copied into a control buffer. The congestion window never splits a
@@ -298,6 +319,7 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
         cwnd_end = c->snd_una + cwnd_allowance(c);
     }
     uint32_t rwnd_end = c->snd_una + c->snd_wnd;
+    bool first = true; /* no segment sent by this call yet (advanced_again) */
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
         /* A segment still filling (send with more=true) waits like MSG_MORE. */
@@ -322,7 +344,8 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
                 break;
             }
             c->sr_nxt++;
-            advanced(c, end);
+            advanced_again(c, end, first);
+            first = false;
             continue;
         }
         /* The peer's window ends inside this segment. */
@@ -357,7 +380,7 @@ bool et_output_probe(et_conn *c)
     return c->snd_nxt != before;
 }
 
-void et_output(et_conn *c)
+void et_output_slow(et_conn *c)
 {
     output(c, false);
 }
@@ -491,7 +514,7 @@ static bool tx_range(et_conn *c, uint32_t idx, uint32_t from, uint32_t n, bool f
     }
     const uint8_t *src = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN +
                          et_conn_optlen(c) + (from - s->seq);
-    uint64_t psum = et_csum_copy(buf + ET_HDRS_LEN + optlen, src, n, 0);
+    uint64_t psum = et_csum_copy_own(buf + ET_HDRS_LEN + optlen, src, n);
     uint8_t flags = ET_TCP_ACK | (n ? ET_TCP_PSH : 0) | (fin ? ET_TCP_FIN : 0);
     write_conn_headers(c, buf,
                        &(seg_hdr){.seq = from,
@@ -733,22 +756,31 @@ uint32_t et_conn_send(et_conn *c, const struct iovec *iov, int iovcnt, bool more
         while (left) {
             et_seg *s;
             uint32_t idx;
-            if (c->tail_open) {
-                idx = c->sr_end - 1;
-                s = et_seg_at(c, idx);
-            } else {
+            if (!c->tail_open) {
+                /* A new slot: the chunk starts it, at offset 0 (no byte swap), and its sum is
+                   the segment's; open while it has room. */
                 idx = c->sr_end;
                 if (idx - c->sr_una >= st->cfg.send_slots || !slot_writable(c, idx)) goto out;
-                s = et_seg_at(c, idx);
-                memset(s, 0, sizeof(*s));
-                s->seq = c->queued_end;
-                c->sr_end++;
-                c->tail_open = true;
+                uint32_t n = left < c->seg_cap ? (uint32_t)left : c->seg_cap;
+                uint8_t *dst = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + hdr;
+                *et_seg_at(c, idx) = (et_seg){.seq = c->queued_end,
+                                              .len = (uint16_t)n,
+                                              .psum = et_csum_fold32(et_csum_copy_own(dst, p, n))};
+                c->sr_end = idx + 1;
+                c->tail_open = n < c->seg_cap;
+                c->queued_end += n;
+                c->queued_off += n;
+                p += n;
+                left -= n;
+                total += n;
+                continue;
             }
+            idx = c->sr_end - 1;
+            s = et_seg_at(c, idx);
             uint32_t room = c->seg_cap - s->len;
             uint32_t n = left < room ? (uint32_t)left : room;
             uint8_t *dst = et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + hdr + s->len;
-            uint64_t part = et_csum_copy(dst, p, n, 0);
+            uint64_t part = et_csum_copy_own(dst, p, n);
             /* A chunk that starts at an odd offset contributes its sum byte-swapped
                (RFC 1071 §2(B)). */
             uint16_t f = et_csum_fold(part);
@@ -798,20 +830,113 @@ static inline void send_one(et_conn *c, uint32_t idx)
     advanced(c, et_seg_end(et_seg_at(c, idx)));
 }
 
+/*
+ * The straight line of efvitcp_send (issue 11), for the message of a request-response exchange:
+ * it fits one new segment, nothing is queued before it, and output() would send it whole and at
+ * once. The tests are those of et_conn_send_buf's queueing below and of sends_whole(), in one
+ * expression (each one a load and a compare); any that fails sends the message the general way,
+ * which is the reference. What the general way would do then, tx_seg() and advanced() for a new
+ * data segment, is done here with what is known: no SYN or FIN, ACK and PSH set, a first
+ * transmission, SND.NXT at SND.MAX, the payload copied and summed in its slot in one place.
+ */
+static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t idx, uint32_t seq,
+                                uint32_t len, bool more)
+{
+    /* A message for a new slot (none open) that nothing queued waits before, SND.NXT and
+       SND.MAX at the end of the queue (not rewound by a timeout); outside SACK or NewReno
+       recovery (output() decides by the pipe there); the template built (the first segment
+       builds it). */
+    if (more || len - 1 >= c->seg_cap || idx != c->sr_nxt || seq != c->snd_nxt ||
+        seq != c->snd_max || c->tail_open || idx - c->sr_una >= st->cfg.send_slots ||
+        !et_conn_can_send(c) || c->in_recovery || !c->tmpl_ok)
+        return false;
+    uint32_t end = seq + len;
+    /* The peer's window (sends_whole) */
+    if (seq_gt(end, c->snd_una + c->snd_wnd)) return false;
+    /* Data in flight: the congestion window (without limited transmit's extra segments, which
+       only the general way counts: it sends what this refuses) */
+    if (c->snd_una != seq)
+        return seq_le(end,
+                      c->snd_una + (c->cc.cwnd < 0x7fffffffu ? (uint32_t)c->cc.cwnd : 0x7fffffffu));
+    /* Nothing in flight (SND.UNA = SND.NXT = SND.MAX): not idle for an RTO (RFC 5681 §4.1) */
+    return !(st->now_ns - c->last_tx_ns > c->rto_ns && st->cfg.slow_start_after_idle &&
+             c->last_tx_ns);
+}
+
+/* advanced()'s et_arm_loss_timer() after new data left in the open (not in recovery, SND.NXT =
+   SND.MAX, the connection synchronised): what is left of the inline test of its common case. */
+static inline void arm_loss_timer_sent(et_conn *c)
+{
+    if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
+    if (c->rack_ok && !c->reo_deadline_ns && !c->tlp_on && !c->retries && c->srtt_ns) {
+        c->retx_mode = ET_RETX_TLP;
+        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        return;
+    }
+    et_arm_loss_timer_slow(c);
+}
+
+static void send_buf_fast(et_conn *c, et_stack *st, uint32_t idx, uint32_t seq, const void *data,
+                          uint32_t len, uint32_t id)
+{
+    uint8_t *buf = et_link_tx_buf(st->link, id);
+    uint32_t optlen = et_conn_optlen(c);
+    /* A partial sum below 2^32 (et_hdr_tmpl_write's rule): a fold to 32 bits is enough. */
+    uint32_t psum = et_csum_fold32(et_csum_copy_own(buf + ET_HDRS_LEN + optlen, data, len));
+    et_seg *s = et_seg_at(c, idx);
+    *s = (et_seg){.seq = seq, .len = (uint16_t)len, .psum = psum};
+    uint32_t end = seq + len;
+    c->sr_end = idx + 1;
+    c->queued_end = end;
+    c->queued_off += len;
+    uint64_t sum = psum;
+    if (optlen) sum += et_hdr_ts_opt(buf + ET_HDRS_LEN, et_ts_now(st, c->ts_offset), c->ts_recent);
+    uint16_t win = window_field(c, false);
+    et_hdr_tmpl_write(buf, &c->tmpl, seq, c->rcv_nxt, ET_TCP_ACK | ET_TCP_PSH, win, optlen, len,
+                      sum);
+    if (__builtin_expect(!link_tx(st, id, ET_HDRS_LEN + optlen + len), 0)) {
+        et_stack_deferred_add(st, c); /* queued: output sends it when a buffer is back */
+        return;
+    }
+    et_txts_sent(c, id, seq, len, 0, false);
+    st->stats.bytes_out += len;
+    c->bytes_out += len;
+    uint64_t now = st->now_ns;
+    s->sent_ns = now ? now : 1; /* see tx_seg */
+    c->last_tx_ns = now;
+    c->segs_out++;
+    st->stats.segs_out++;
+    data_ack_sent(c);
+    /* advanced() */
+    c->sr_nxt = idx + 1;
+    c->snd_nxt = end;
+    c->snd_max = end;
+    arm_loss_timer_sent(c);
+}
+
 uint32_t et_conn_send_buf(et_conn *c, const void *data, uint32_t len, bool more)
 {
+    et_stack *st = c->st;
+    uint32_t idx = c->sr_end, seq = c->queued_end;
+    if (__builtin_expect(fast_send_ok(c, st, idx, seq, len, more), 1)) {
+        /* The buffer is free (the NIC no longer reads it: slot_writable, and tx_seg's check). */
+        uint32_t id = et_seg_buf_id(c, idx);
+        if (__builtin_expect(!st->tx_busy[id], 1)) {
+            send_buf_fast(c, st, idx, seq, data, len, id);
+            return len;
+        }
+    }
     /* What et_conn_send does for a message that fits one new segment, without the loops: a new
        slot, the copy with its sum (at offset 0, so no byte swap), and the tail left open only if
        more is coming and there is room. */
-    uint32_t idx = c->sr_end;
     if (len && len <= c->seg_cap && !c->tail_open && et_conn_can_send(c) &&
-        idx - c->sr_una < c->st->cfg.send_slots && slot_writable(c, idx)) {
+        idx - c->sr_una < st->cfg.send_slots && slot_writable(c, idx)) {
         et_seg *s = et_seg_at(c, idx);
         uint8_t *dst =
-            et_link_tx_buf(c->st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN + et_conn_optlen(c);
-        *s = (et_seg){.seq = c->queued_end,
+            et_link_tx_buf(st->link, et_seg_buf_id(c, idx)) + ET_HDRS_LEN + et_conn_optlen(c);
+        *s = (et_seg){.seq = seq,
                       .len = (uint16_t)len,
-                      .psum = et_csum_fold(et_csum_copy(dst, data, len, 0))};
+                      .psum = et_csum_fold(et_csum_copy_own(dst, data, len))};
         c->sr_end = idx + 1;
         c->queued_end += len;
         c->queued_off += len;

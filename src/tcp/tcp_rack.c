@@ -139,7 +139,8 @@ void et_rack_recovery_exit(et_conn *c)
 
 /* ---- tail loss probes (§7) ---- */
 
-/* §7.2: the connection may schedule a probe. */
+/* §7.2: the connection may schedule a probe. et_arm_loss_timer (stack.h) tests the same inline:
+   the two change together. */
 static bool tlp_ok(const et_conn *c)
 {
     return c->rack_ok && !c->in_recovery && !c->tlp_on && !c->retries && c->srtt_ns &&
@@ -147,17 +148,7 @@ static bool tlp_ok(const et_conn *c)
            c->state != EFVITCP_SYN_RECEIVED;
 }
 
-/* §7.2 with the peer's delayed ACK taken to be ours (cfg.delayed_ack_us) for any flight, not
-   RFC 8985's 200 ms WCDelAckT for a single segment only: that would put the probe of every
-   one-segment request at the RTO, and with an odd number of segments in flight the last one's
-   ACK may be delayed too (Linux adds 2 ms to any PTO for the same reason). */
-static uint64_t pto(const et_conn *c)
-{
-    uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
-    return t < c->rto_ns ? t : c->rto_ns;
-}
-
-void et_arm_loss_timer(et_conn *c)
+void et_arm_loss_timer_slow(et_conn *c)
 {
     et_stack *st = c->st;
     if (c->rack_ok && c->reo_deadline_ns) {
@@ -167,7 +158,7 @@ void et_arm_loss_timer(et_conn *c)
     }
     if (tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
-        et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + pto(c));
+        et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + et_pto_ns(c));
         return;
     }
     c->retx_mode = ET_RETX_RTO;

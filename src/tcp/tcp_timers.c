@@ -55,16 +55,6 @@ void et_arm_rto(et_conn *c)
     et_arm_retx_timer(c);
 }
 
-void et_arm_delack(et_conn *c)
-{
-    /* Measured from the first unacknowledged segment (RFC 9293 §3.8.6.3), so an owed ACK's
-       timer is never pushed back; a stale one (its ACK left) is, lazily. */
-    if (c->delack_owed) return;
-    c->delack_owed = true;
-    et_wheel_postpone(&c->st->wheel, &c->t_delack,
-                      c->st->now_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000);
-}
-
 void et_arm_fin_wait2(et_conn *c)
 {
     et_stack *st = c->st;

@@ -171,6 +171,79 @@ static void test_copy(void)
     }
 }
 
+/* et_csum_own and et_csum_copy_own (payloads behind their headers): the same sum as et_csum_add
+   for every length and alignment, the bytes before the payload (which the last word's load
+   reads) of any value, nothing written outside the copy. */
+static void test_own(void)
+{
+    uint8_t src[1600], buf[8 + 16 + 1600 + 16];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof(src); i++) src[i] = round == 1 ? 0xff : (uint8_t)next_rand();
+        for (size_t align = 0; align < 16; align++) {
+            for (size_t len = 0; len <= 1600; len += len < 300 ? 1 : 37) {
+                uint8_t fill = round == 2 ? 0xff : (uint8_t)next_rand();
+                memset(buf, fill, sizeof(buf));
+                uint8_t *dst = buf + 8 + align;
+                uint16_t want = et_csum_fold(et_csum_add(0, src, len));
+                CHECK_EQ(et_csum_fold(et_csum_copy_own(dst, src, len)), want);
+                CHECK(memcmp(dst, src, len) == 0);
+                for (uint8_t *q = buf; q < dst; q++) CHECK_EQ(*q, fill);
+                for (uint8_t *q = dst + len; q < buf + sizeof(buf); q++) CHECK_EQ(*q, fill);
+                CHECK_EQ(et_csum_fold(et_csum_own(dst, len)), want);
+                CHECK_EQ(et_csum_fold(et_csum_fold32(et_csum_own(dst, len))), want);
+            }
+        }
+    }
+}
+
+/* A copy longer than one call of the vector loop takes (2^11 blocks of 32 bytes), all ones (the
+   largest words) and random. */
+static void test_own_long(void)
+{
+    static uint8_t src[(1 << 20) + 77], dst[8 + (1 << 20) + 77];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(src); i++) src[i] = round ? (uint8_t)next_rand() : 0xff;
+        uint16_t want = et_csum_fold(et_csum_add(0, src, sizeof(src)));
+        CHECK_EQ(et_csum_fold(et_csum_copy_own(dst + 8, src, sizeof(src))), want);
+        CHECK(memcmp(dst + 8, src, sizeof(src)) == 0);
+    }
+}
+
+/* et_csum_fold against the reference fold (repeated fold-and-add) on edge and random values. */
+static void test_fold(void)
+{
+    static const uint64_t edge[] = {0,
+                                    1,
+                                    0xffff,
+                                    0x10000,
+                                    0xfffe0001,
+                                    0xffffffff,
+                                    0x100000000ull,
+                                    0x1fffffffeull,
+                                    0xffffffff00000001ull,
+                                    0xffffffffffff0000ull,
+                                    UINT64_MAX - 1,
+                                    UINT64_MAX};
+    for (int i = 0; i < 2000000; i++) {
+        uint64_t v = i < (int)(sizeof(edge) / sizeof(edge[0])) ? edge[i] : next_rand();
+        if (i % 3 == 1) v >>= next_rand() % 64;
+        uint64_t r = v;
+        r = (r & 0xffffffffu) + (r >> 32);
+        r = (r & 0xffffffffu) + (r >> 32);
+        r = (r & 0xffffu) + (r >> 16);
+        r = (r & 0xffffu) + (r >> 16);
+        if (et_csum_fold(v) != (uint16_t)r) {
+            CHECK_EQ(et_csum_fold(v), (uint16_t)r);
+            break;
+        }
+        uint64_t r32 = et_csum_fold32(v);
+        if (r32 > 0xffffffffu || et_csum_fold(r32) != (uint16_t)r) {
+            CHECK_EQ(et_csum_fold(r32), (uint16_t)r);
+            break;
+        }
+    }
+}
+
 /* A 20-byte header with a valid checksum at offset 10, random contents. */
 static void random_header(uint8_t *h, size_t len)
 {
@@ -335,6 +408,9 @@ int main(void)
     RUN(test_all_lengths_and_alignments);
     RUN(test_accumulator_carries);
     RUN(test_copy);
+    RUN(test_own);
+    RUN(test_own_long);
+    RUN(test_fold);
     RUN(test_incremental_update);
     RUN(test_update_edge_values);
     RUN(test_tcp_segment);
