@@ -509,6 +509,9 @@ void et_sack_clear(et_conn *c);
 uint32_t et_sack_output_lost(et_conn *c);
 /* Sender, in recovery, after new data (rule 2): NextSeg rules 3 and 4 with pipe as now. */
 void et_sack_output_rest(et_conn *c, uint32_t pipe);
+/* A probe in recovery (tcp_rack.c): resends the highest segment sent and not sacked; the bytes
+   sent, 0 if none or the buffer was busy. */
+uint32_t et_sack_probe(et_conn *c);
 /* Sender: marks segment s lost (unless sacked); clears its rxt mark. */
 static inline void et_sack_mark_lost(et_seg *s)
 {
