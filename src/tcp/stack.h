@@ -183,6 +183,7 @@ struct efvitcp_conn {
     bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
     bool dsack_round_on;      /* RACK.dsack_round below is valid */
     bool rack_retx_seen;      /* a retransmission was delivered: the detection walk must run */
+    bool tlp_again;           /* a probe unanswered: one more at 2 * PTO (tlp_fire) */
     uint8_t reo_mult;         /* RACK.reo_wnd_mult */
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */

@@ -170,6 +170,7 @@ void et_arm_loss_timer(et_conn *c)
     }
     if (tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
+        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + pto(c));
         return;
     }
@@ -177,11 +178,41 @@ void et_arm_loss_timer(et_conn *c)
     et_arm_retx_timer(c);
 }
 
+/* After a probe: a second one at twice the PTO if it was the first since the last news, else
+   the RTO. A probe or its ACK lost (at 20% loss each way, one probe in three) otherwise costs an
+   RTO, 200 ms and a window of one segment where the round trip is microseconds; a second probe
+   makes that one in nine. Beyond RFC 8985 (one probe per episode, §7.3), as QUIC's probe timeout
+   (RFC 9002 §6.2.1: probes with exponential back-off, one more before declaring persistent
+   congestion); bounded to two, then the RTO of RFC 6298 as before. */
+static void after_probe(et_conn *c)
+{
+    if (c->tlp_again) {
+        c->tlp_again = false;
+        et_arm_rto(c);
+        return;
+    }
+    /* Never later than the RTO would have come: at worst as before. */
+    uint64_t t = 2 * pto(c);
+    c->tlp_again = true;
+    c->retx_mode = ET_RETX_TLP;
+    et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + (t < c->rto_ns ? t : c->rto_ns));
+}
+
 /* §7.3: one segment of new data if the peer's window takes it, otherwise the last one sent
-   again; then the RTO. */
+   again; then the RTO (after_probe). */
 static void tlp_fire(et_conn *c)
 {
     et_stack *st = c->st;
+    if (c->tlp_on && !c->in_recovery) {
+        /* The second probe of an episode (after_probe): the highest segment not sacked again;
+           TLP.end_seq stays that of the first, whose §7.4 outcome is still awaited. */
+        if (et_sack_probe(c)) {
+            c->tlp_probes++;
+            st->stats.tlp_probes++;
+        }
+        after_probe(c);
+        return;
+    }
     if (c->in_recovery) {
         /* A probe in recovery (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002
            §6.2's probe timeout runs in recovery too): the retransmissions and new data of the
@@ -196,7 +227,7 @@ static void tlp_fire(et_conn *c)
             c->tlp_probes++;
             st->stats.tlp_probes++;
         }
-        et_arm_rto(c);
+        after_probe(c);
         return;
     }
     c->tlp_retrans = false;
@@ -215,7 +246,7 @@ static void tlp_fire(et_conn *c)
     c->tlp_end = c->snd_nxt;
     c->tlp_probes++;
     st->stats.tlp_probes++;
-    et_arm_rto(c);
+    after_probe(c);
 }
 
 void et_rack_timer(et_conn *c)

@@ -74,15 +74,46 @@ static void test_probe_of_the_last_segment_at_pto(void)
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.tlp_probes, 1);
     CHECK(cs.rack);
-    /* No answer: the RTO follows the probe and resends the head (RFC 6298 §5.4). */
-    uint64_t rto = c->rto_ns;
+    /* No answer: a second probe at twice the PTO (the probe or its ACK may have been lost; as
+       RFC 9002 §6.2.1's backed-off probes), the same segment again. */
     uint64_t at2 = sg_run_until_output(t, SG_SEC);
-    CHECK_TIME(at2, at + rto);
+    CHECK_TIME(at2, at + 2 * pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    /* Still none: the RTO follows and resends the head (RFC 6298 §5.4). */
+    uint64_t rto = c->rto_ns;
+    uint64_t at3 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at3, at2 + rto);
     EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
     efvitcp_stats st;
     sg_stats(t, &st);
-    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.tlp_probes, 2);
     CHECK_EQ(st.rto_events, 1);
+}
+
+/* The first probe is lost: the second one repairs the tail, with no RTO. */
+static void test_second_probe_repairs_a_lost_tail(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the probe: lost too */
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the second probe */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 2);
+    CHECK_EQ(st.tlp_recoveries, 1);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
 }
 
 /* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
@@ -538,6 +569,7 @@ int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_probe_repairs_a_lost_tail);
+    RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
     RUN(test_probe_of_a_segment_sent_in_part);
