@@ -18,35 +18,11 @@ runs=${4:-5}
 shift $(($# < 4 ? $# : 4))
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(1 5 10 20)
-export EFTCAT=$build/examples/eftcat
-export INTEROP_TOOL=${INTEROP_TOOL:-$build/tests/interop/interop_tool} # lib.sh wants it; unused here
-[ -x "$EFTCAT" ] || { echo "loss_veth: $EFTCAT not built" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-# lib.sh: namespaces, the veth pair (offloads off), addresses, helpers; LINK own-address mode.
-set -- "$link" own
-# shellcheck source=../tests/interop/lib.sh
-source "$here/../tests/interop/lib.sh"
-setup
+# shellcheck source=loss_common.sh
+source "$here/loss_common.sh"
+loss_common_setup "$build" "$link"
 make_file "$WORK/src.bin" "$size"
-
-loss() { # PERCENT: both clients' frames, both directions (E_IP is efvitcp's, E_KIP the kernel's)
-    in_k nft delete table inet efvitcp_bench 2>/dev/null || true
-    in_k nft -f - <<EOF
-table inet efvitcp_bench {
-    chain in {
-        type filter hook input priority -10;
-        ip saddr { $E_IP, $E_KIP } numgen random mod 100 < $1 drop
-    }
-    chain out {
-        type filter hook output priority -10;
-        ip daddr { $E_IP, $E_KIP } numgen random mod 100 < $1 drop
-    }
-}
-EOF
-}
-
-bg_k socat TCP-LISTEN:5001,reuseaddr,fork EXEC:cat
-wait_k_listen 5001
 
 one() { # efvitcp | linux: seconds of one echo of the file
     local t0 t1
@@ -64,10 +40,8 @@ one() { # efvitcp | linux: seconds of one echo of the file
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
 for rate in "${rates[@]}"; do
-    loss "$rate"
+    loss_set "$rate"
     for who in efvitcp linux; do
         : >"$WORK/times"
         for r in $(seq "$runs"); do

@@ -55,6 +55,11 @@ typedef struct app {
     uint32_t in_off, in_len;
     int in_flags, out_flags; /* to restore at exit: the descriptors may be shared */
     FILE *txts;              /* --tx-timestamps: where the reports go, NULL = off */
+    /* --rr SIZE --count N: request/response instead of standard input and output */
+    uint32_t rr_size, rr_count, rr_done;
+    uint64_t rr_got, rr_t0; /* bytes of the current response; when its request went */
+    bool rr_waiting;        /* a request is outstanding */
+    uint64_t *rr_ns;        /* completion time of each request */
 } app;
 
 static app A;
@@ -93,6 +98,10 @@ static void usage(FILE *out)
         "  -v         report connection events and counters on standard error\n"
         "  --tx-timestamps FILE  write \"ts_ns start bytes flags\" per segment sent to FILE\n"
         "             (hardware times with efvi:IF,txts, else software; flags: efvitcp.h)\n"
+        "  --rr SIZE  request/response: send SIZE bytes, wait for SIZE bytes back, again;\n"
+        "             one request outstanding at a time, standard input unused; prints\n"
+        "             p50/p99/p99.9/max completion times (client only)\n"
+        "  --count N  requests of --rr (default 10000)\n"
         "  --version  print the efvitcp version\n",
         out);
 }
@@ -172,8 +181,14 @@ static void on_established(void *ctx, efvitcp_conn *c)
     describe("connected to", c);
 }
 
+static void rr_got(uint32_t len);
+
 static uint32_t on_data(void *ctx, efvitcp_conn *c, const uint8_t *data, uint32_t len)
 {
+    if (A.rr_size) {
+        rr_got(len);
+        return 0;
+    }
     return len - out_some(data, len);
 }
 
@@ -290,6 +305,65 @@ static bool pump_in(efvitcp_conn *c)
     return moved;
 }
 
+/* --rr: the response's bytes arrive; once all SIZE are in, the request is complete. */
+static void rr_got(uint32_t len)
+{
+    if (!A.rr_waiting) return;
+    A.rr_got += len;
+    if (A.rr_got < A.rr_size) return;
+    A.rr_ns[A.rr_done++] = now_ns() - A.rr_t0;
+    A.rr_waiting = false;
+}
+
+/* --rr: the next request once the last one is answered; our FIN after the last. */
+static bool rr_step(efvitcp_conn *c)
+{
+    if (A.rr_waiting || A.fin_sent) return false;
+    if (A.rr_done == A.rr_count) {
+        const char *err = efvitcp_send_fin(c);
+        if (err) {
+            msg("cannot send FIN: %s", err);
+            efvitcp_conn_close(c);
+            end_conn(STATUS_FAIL);
+            return true;
+        }
+        A.fin_sent = true;
+        return true;
+    }
+    if (efvitcp_sendable(c) < A.rr_size) return false;
+    A.rr_t0 = now_ns();
+    A.rr_got = 0;
+    A.rr_waiting = true;
+    if (efvitcp_send(c, A.in, A.rr_size, false) != A.rr_size) {
+        msg("request not accepted whole");
+        efvitcp_conn_close(c);
+        end_conn(STATUS_FAIL);
+    }
+    return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --rr: the percentiles of the completion times (microseconds), on standard output. */
+static void rr_report(void)
+{
+    uint32_t n = A.rr_done;
+    if (!n) {
+        printf("rr: no request completed\n");
+        return;
+    }
+    qsort(A.rr_ns, n, sizeof(A.rr_ns[0]), cmp_u64);
+#define RR_AT(q) (A.rr_ns[(uint32_t)((double)(n - 1) * (q) + 0.5)] / 1000.0)
+    printf("rr: %u requests of %u bytes: p50 %.1f us p99 %.1f us p99.9 %.1f us max %.1f us\n", n,
+           A.rr_size, RR_AT(0.5), RR_AT(0.99), RR_AT(0.999), A.rr_ns[n - 1] / 1000.0);
+#undef RR_AT
+    if (n != A.rr_count) A.status = STATUS_FAIL;
+}
+
 /* Writes bytes the stack holds for us because standard output was full. */
 static bool pump_out(efvitcp_conn *c)
 {
@@ -326,7 +400,10 @@ static void run(void)
         poll_once();
         drain_txts(A.conn);
         bool moved = false;
-        if (A.conn && A.established) {
+        if (A.conn && A.established && A.rr_size) {
+            moved |= rr_step(A.conn);
+            if (A.rr_waiting) moved = true; /* a request/response client never naps */
+        } else if (A.conn && A.established) {
             moved |= pump_out(A.conn);
             if (A.conn) moved |= pump_in(A.conn);
         }
@@ -362,9 +439,11 @@ static void print_stats(void)
         (unsigned long long)st.segs_in, (unsigned long long)st.segs_out,
         (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
         (unsigned long long)st.retransmits);
-    msg("tail loss probes %llu, RACK losses %llu, SACK recoveries %llu, undone %llu",
+    msg("tail loss probes %llu, RACK losses %llu, SACK recoveries %llu, undone %llu, timeouts "
+        "%llu",
         (unsigned long long)st.tlp_probes, (unsigned long long)st.rack_losses,
-        (unsigned long long)st.sack_recoveries, (unsigned long long)st.spurious_undone);
+        (unsigned long long)st.sack_recoveries, (unsigned long long)st.spurious_undone,
+        (unsigned long long)st.rto_events);
     for (int i = 0; i < EFVITCP_DROP_REASONS; i++)
         if (st.drops[i])
             msg("dropped (%s): %llu", efvitcp_drop_reason_name((efvitcp_drop_reason)i),
@@ -463,6 +542,22 @@ int main(int argc, char **argv)
                 msg("--min-rto-ms must be 1..60000");
                 return STATUS_USAGE;
             }
+        } else if (!strcmp(a, "--rr") && has_next) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end != '\0' || v < 1 || v > IN_CHUNK) {
+                msg("--rr must be 1..%d", IN_CHUNK);
+                return STATUS_USAGE;
+            }
+            A.rr_size = (uint32_t)v;
+        } else if (!strcmp(a, "--count") && has_next) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end != '\0' || v < 1 || v > 100000000) {
+                msg("--count must be 1..100000000");
+                return STATUS_USAGE;
+            }
+            A.rr_count = (uint32_t)v;
         } else if (!strcmp(a, "-p") && has_next) {
             if (!parse_port(argv[++i], &lport)) {
                 msg("bad local port: %s", argv[i]);
@@ -514,6 +609,8 @@ int main(int argc, char **argv)
     cfg.min_rto_us = (uint32_t)min_rto_ms * 1000;
     if (cfg.initial_rto_us < cfg.min_rto_us) cfg.initial_rto_us = cfg.min_rto_us;
     if (A.txts) cfg.tx_timestamps = 4096;
+    /* A capture of every frame, for diagnosis (the benchmarks under loss). */
+    cfg.pcap_path = getenv("EFTCAT_PCAP");
 
     const char *err = A.listen ? efvitcp_server_init(&A.srv, link, &cfg)
                                : efvitcp_client_init(&A.cli, link, &cfg);
@@ -546,7 +643,20 @@ int main(int argc, char **argv)
             msg("connecting to %s:%u (%s), %llu ns", host_ip, port, link,
                 (unsigned long long)(now_ns() - t0));
     }
+    if (A.rr_size) {
+        if (A.listen) {
+            msg("--rr is for a client");
+            return STATUS_USAGE;
+        }
+        if (!A.rr_count) A.rr_count = 10000;
+        memset(A.in, 'r', A.rr_size);
+        if (!(A.rr_ns = calloc(A.rr_count, sizeof(A.rr_ns[0])))) {
+            msg("out of memory");
+            return STATUS_FAIL;
+        }
+    }
     run();
+    if (A.rr_size) rr_report();
     print_stats();
     if (A.cli) efvitcp_client_close(A.cli);
     if (A.srv) efvitcp_server_close(A.srv);

@@ -295,6 +295,21 @@ void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight)
     cc->cwnd_inc = 0.0;
 }
 
+void et_cc_on_sack_recovery_exit(et_cc *cc)
+{
+    repair(cc);
+    if (!cc_active(cc)) return;
+    /* RFC 6675 §5: SACK recovery sets cwnd = ssthresh on entry and pipe, not cwnd inflation,
+       meters what it sends; its end leaves cwnd at ssthresh (RFC 6937 §3 likewise; Linux's
+       tcp_end_cwnd_reduction). RFC 6582's deflation to the flight belongs to NewReno, whose
+       cwnd was inflated: here, under steady loss the flight at the end of a recovery is often
+       a segment or two, and deflating to it would leave a window of two or three segments
+       after every recovery, too small for the next losses to be seen before the RTO. */
+    if (cc->cwnd < cc->ssthresh) cc->cwnd = cc->ssthresh;
+    cc->bytes_acked = 0;
+    cc->cwnd_inc = 0.0;
+}
+
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns)
 {
     repair(cc);

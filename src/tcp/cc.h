@@ -51,6 +51,8 @@ void et_cc_on_dupack(et_cc *cc);
 void et_cc_on_partial_ack(et_cc *cc, uint32_t acked);
 /** Leaving fast recovery on a full ACK (RFC 6582 §3.2 step 3): flight after the ACK. */
 void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
+/** The end of SACK-based recovery (RFC 6675 §5): cwnd = ssthresh. */
+void et_cc_on_sack_recovery_exit(et_cc *cc);
 /** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns);
 /** A congestion response proved spurious (RFC 4015 §3.2): cwnd and ssthresh back to at least

@@ -197,6 +197,7 @@ struct efvitcp_conn {
     bool rack_ok;
     bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
     bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
+    bool tlp_again;           /* a probe unanswered: one more at 2 * PTO (tlp_fire) */
     uint8_t reo_mult;         /* RACK.reo_wnd_mult */
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
@@ -539,6 +540,9 @@ void et_sack_clear(et_conn *c);
 uint32_t et_sack_output_lost(et_conn *c);
 /* Sender, in recovery, after new data (rule 2): NextSeg rules 3 and 4 with pipe as now. */
 void et_sack_output_rest(et_conn *c, uint32_t pipe);
+/* A probe in recovery (tcp_rack.c): resends the highest segment sent and not sacked; the bytes
+   sent, 0 if none or the buffer was busy. */
+uint32_t et_sack_probe(et_conn *c);
 /* Sender: marks segment s lost (unless sacked); clears its rxt mark. */
 static inline void et_sack_mark_lost(et_seg *s)
 {
@@ -574,15 +578,20 @@ static inline uint64_t et_pto_ns(const et_conn *c)
     uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
     return t < c->rto_ns ? t : c->rto_ns;
 }
+/* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire). */
+static inline bool et_tlp_ok(const et_conn *c)
+{
+    return c->rack_ok && !c->tlp_on && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
+           c->state != EFVITCP_SYN_SENT && c->state != EFVITCP_SYN_RECEIVED;
+}
 /* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
    case of nearly every ACK that leaves data in flight and of every output: no reordering timer
-   pending and a probe allowed (tcp_rack.c's tlp_ok, RFC 8985 §7.2), so a probe it is. */
+   pending and a probe allowed, so a probe it is (as et_arm_loss_timer_slow decides). */
 static inline void et_arm_loss_timer(et_conn *c)
 {
-    if (c->rack_ok && !c->reo_deadline_ns && !c->in_recovery && !c->tlp_on && !c->retries &&
-        c->srtt_ns && c->snd_nxt == c->snd_max && c->state != EFVITCP_SYN_SENT &&
-        c->state != EFVITCP_SYN_RECEIVED) {
+    if (!c->reo_deadline_ns && et_tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
+        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
         return;
     }

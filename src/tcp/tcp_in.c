@@ -81,7 +81,10 @@ static void ack_moved_una_rare(et_conn *c, const et_tcp_seg *seg, uint32_t acked
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */
             c->in_recovery = false;
-            et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
+            if (c->sack_ok)
+                et_cc_on_sack_recovery_exit(&c->cc);
+            else
+                et_cc_on_recovery_exit(&c->cc, c->snd_nxt - c->snd_una);
             if (c->rack_ok) et_rack_recovery_exit(c);
         } else if (c->sack_ok) {
             /* RFC 6675: cwnd stays; the scoreboard and pipe decide what output sends. */

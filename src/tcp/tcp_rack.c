@@ -11,10 +11,10 @@
  * reordering was seen and either recovery runs or DupThresh segments are sacked (§6.2 step 4),
  * so that a plain loss is repaired at once and a reordering path waits a quarter RTT.
  *
- * TLP: with data in flight, outside recovery and with an RTT sample, the retransmission timer
- * first serves as the probe timeout, PTO = 2 * SRTT plus the peer's delayed ACK (taken to be
- * ours, cfg.delayed_ack_us), at most the RTO (§7.2). On expiry one segment goes: new
- * data if the peer's window allows, otherwise the last segment sent again (§7.3); then the RTO
+ * TLP: with data in flight and with an RTT sample (in recovery too, see tlp_fire), the
+ * retransmission timer first serves as the probe timeout, PTO = 2 * SRTT plus the peer's delayed
+ * ACK (taken to be ours, cfg.delayed_ack_us), at most the RTO (§7.2). On expiry one segment goes:
+ * new data if the peer's window allows, otherwise the last segment sent again (§7.3); then the RTO
  * runs. The probe's ACK shows a loss the probe repaired, and congestion control responds (§7.4).
  *
  * Choices where the RFCs leave room, and why:
@@ -126,8 +126,12 @@ void et_rack_ack(et_conn *c, uint32_t sack_flags)
        keeps one recovery per window of data. */
     if (lost && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1) && !c->retries)
         et_sack_enter_recovery(c);
-    else if (c->snd_una != c->snd_max && c->reo_deadline_ns != reo_before &&
-             c->retx_mode != ET_RETX_PERSIST)
+    else if (c->snd_una != c->snd_max && c->retx_mode != ET_RETX_PERSIST &&
+             (c->reo_deadline_ns != reo_before || (c->in_recovery && (sack_flags & ET_SACK_NEW))))
+        /* In recovery an ACK that sacks new data is progress as a cumulative one is outside
+           it (§7.2 restarts the probe timer on those): the probe waits a PTO from the last
+           sign of delivery, not from the last cumulative ACK, which in recovery may be long
+           past (the RTO would come first). */
         et_arm_loss_timer(c);
 }
 
@@ -139,15 +143,6 @@ void et_rack_recovery_exit(et_conn *c)
 
 /* ---- tail loss probes (§7) ---- */
 
-/* §7.2: the connection may schedule a probe. et_arm_loss_timer (stack.h) tests the same inline:
-   the two change together. */
-static bool tlp_ok(const et_conn *c)
-{
-    return c->rack_ok && !c->in_recovery && !c->tlp_on && !c->retries && c->srtt_ns &&
-           c->snd_nxt == c->snd_max && c->state != EFVITCP_SYN_SENT &&
-           c->state != EFVITCP_SYN_RECEIVED;
-}
-
 void et_arm_loss_timer_slow(et_conn *c)
 {
     et_stack *st = c->st;
@@ -156,8 +151,9 @@ void et_arm_loss_timer_slow(et_conn *c)
         et_wheel_postpone(&st->wheel, &c->t_retx, c->reo_deadline_ns);
         return;
     }
-    if (tlp_ok(c)) {
+    if (et_tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
+        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + et_pto_ns(c));
         return;
     }
@@ -165,11 +161,58 @@ void et_arm_loss_timer_slow(et_conn *c)
     et_arm_retx_timer(c);
 }
 
+/* After a probe: a second one at twice the PTO if it was the first since the last news, else
+   the RTO. A probe or its ACK lost (at 20% loss each way, one probe in three) otherwise costs an
+   RTO, 200 ms and a window of one segment where the round trip is microseconds; a second probe
+   makes that one in nine. Beyond RFC 8985 (one probe per episode, §7.3), as QUIC's probe timeout
+   (RFC 9002 §6.2.1: probes with exponential back-off, one more before declaring persistent
+   congestion); bounded to two, then the RTO of RFC 6298 as before. */
+static void after_probe(et_conn *c)
+{
+    if (c->tlp_again) {
+        c->tlp_again = false;
+        et_arm_rto(c);
+        return;
+    }
+    /* Never later than the RTO would have come: at worst as before. */
+    uint64_t t = 2 * et_pto_ns(c);
+    c->tlp_again = true;
+    c->retx_mode = ET_RETX_TLP;
+    et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + (t < c->rto_ns ? t : c->rto_ns));
+}
+
 /* §7.3: one segment of new data if the peer's window takes it, otherwise the last one sent
-   again; then the RTO. */
+   again; then the RTO (after_probe). */
 static void tlp_fire(et_conn *c)
 {
     et_stack *st = c->st;
+    if (c->tlp_on && !c->in_recovery) {
+        /* The second probe of an episode (after_probe): the highest segment not sacked again;
+           TLP.end_seq stays that of the first, whose §7.4 outcome is still awaited. */
+        if (et_sack_probe(c)) {
+            c->tlp_probes++;
+            st->stats.tlp_probes++;
+        }
+        after_probe(c);
+        return;
+    }
+    if (c->in_recovery) {
+        /* A probe in recovery (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002
+           §6.2's probe timeout runs in recovery too): the retransmissions and new data of the
+           recovery went and no ACK came back for a PTO, so the last of them were lost, or
+           their ACKs. RACK finds a lost retransmission only by the delivery of something sent
+           after it (§6.2), and nothing was: without the probe only the RTO repairs it, 200 ms
+           and a window of one segment where the path's round trip is microseconds. The probe
+           is RFC 6675's rescue retransmission, the highest segment not sacked: its ACK (a SACK
+           block for it, or the cumulative ACK) lets RACK mark what went before it lost. The
+           recovery already reduced cwnd for this episode: no §7.4 response. */
+        if (et_sack_probe(c)) {
+            c->tlp_probes++;
+            st->stats.tlp_probes++;
+        }
+        after_probe(c);
+        return;
+    }
     c->tlp_retrans = false;
     if (!et_output_probe(c)) {
         /* The highest segment sent, from the ring's end: one the peer's window let go only in
@@ -186,7 +229,7 @@ static void tlp_fire(et_conn *c)
     c->tlp_end = c->snd_nxt;
     c->tlp_probes++;
     st->stats.tlp_probes++;
-    et_arm_rto(c);
+    after_probe(c);
 }
 
 void et_rack_timer(et_conn *c)

@@ -340,3 +340,13 @@ void et_sack_output_rest(et_conn *c, uint32_t pipe)
         return;
     }
 }
+
+uint32_t et_sack_probe(et_conn *c)
+{
+    for (uint32_t i = c->sr_end; i != c->sr_una;) {
+        et_seg *s = et_seg_at(c, --i);
+        if (!seq_lt(s->seq, c->snd_max) || s->sacked) continue;
+        return resend(c, i);
+    }
+    return 0;
+}

@@ -74,15 +74,46 @@ static void test_probe_of_the_last_segment_at_pto(void)
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.tlp_probes, 1);
     CHECK(cs.rack);
-    /* No answer: the RTO follows the probe and resends the head (RFC 6298 §5.4). */
-    uint64_t rto = c->rto_ns;
+    /* No answer: a second probe at twice the PTO (the probe or its ACK may have been lost; as
+       RFC 9002 §6.2.1's backed-off probes), the same segment again. */
     uint64_t at2 = sg_run_until_output(t, SG_SEC);
-    CHECK_TIME(at2, at + rto);
+    CHECK_TIME(at2, at + 2 * pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    /* Still none: the RTO follows and resends the head (RFC 6298 §5.4). */
+    uint64_t rto = c->rto_ns;
+    uint64_t at3 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at3, at2 + rto);
     EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
     efvitcp_stats st;
     sg_stats(t, &st);
-    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.tlp_probes, 2);
     CHECK_EQ(st.rto_events, 1);
+}
+
+/* The first probe is lost: the second one repairs the tail, with no RTO. */
+static void test_second_probe_repairs_a_lost_tail(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the probe: lost too */
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the second probe */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 2);
+    CHECK_EQ(st.tlp_recoveries, 1);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
 }
 
 /* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
@@ -303,6 +334,95 @@ static void test_lost_retransmission(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A lost retransmission with nothing sent after it (the window is full, or the application has
+   no more): RACK cannot find it lost, as nothing sent later is delivered. Before, only the RTO
+   repaired it (a window of one segment after 200 ms on a path of microseconds, the stalls of
+   the 10-20% loss benchmark); now a probe goes a PTO after the ACK that started the recovery:
+   the highest segment not sacked, S(101) here, and its ACK ends the recovery without an RTO. */
+static void test_probe_in_recovery(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 4));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(501)});
+    uint64_t t_ack = sg_now(t);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the recovery's retransmission: lost */
+    EXPECT_NOTHING(t);
+    uint64_t pto = 2 * c->srtt_ns;
+    CHECK(pto < c->rto_ns);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t_ack + pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the probe */
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 1);
+    CHECK_EQ(st.rto_events, 0);
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    EXPECT_NOTHING(t);
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK_EQ(st.tlp_recoveries, 0); /* the recovery responded to this loss already */
+    CHECK(!c->in_recovery);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* The probe in recovery waits a PTO from the last ACK that sacked something new, not from the
+   recovery's start: an ACK with news in the middle moves it. */
+static void test_probe_in_recovery_after_the_last_news(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 5));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(501)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t pto = 2 * c->srtt_ns;
+    sg_advance(t, pto / 2);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(201), S(601)}); /* S(501) arrived: news */
+    uint64_t t_news = sg_now(t);
+    EXPECT_NOTHING(t);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t_news + pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+}
+
+/* The end of SACK recovery leaves cwnd at ssthresh (RFC 6675 §5; RFC 6937 §3; Linux), not at
+   the flight plus one segment (RFC 6582's deflation for NewReno's inflated window): with
+   nothing in flight at the end, as under steady loss, that would leave two segments. */
+static void test_recovery_exit_leaves_cwnd_at_ssthresh(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.initial_window = 10; /* eight segments of 1000 bytes in the first flight */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    for (int i = 0; i < 8; i++) REQUIRE(efvitcp_send(t->conn, buf, 1000, false) == 1000);
+    for (uint32_t i = 0; i < 8; i++)
+        REQUIRE(sg_expect(t, TH_ACK | TH_PSH, S(101 + 1000 * i), P(1)));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(1101), S(8101)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats in;
+    sg_conn_stats(t, &in);
+    CHECK(in.ssthresh > 2 * 1460); /* above what deflation to the flight would leave */
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(8101), NULL, 0); /* the full ACK, nothing in flight */
+    EXPECT_NOTHING(t);
+    efvitcp_conn_stats out;
+    sg_conn_stats(t, &out);
+    CHECK(!t->conn->in_recovery);
+    CHECK_EQ(out.ssthresh, in.ssthresh);
+    CHECK_EQ(out.cwnd, out.ssthresh);
+}
+
 /* Three duplicate ACKs without SACK blocks (a peer that negotiated SACK and sends none): the
    head is lost whatever RACK says, and goes at once. */
 static void test_three_duplicates_without_blocks(void)
@@ -449,6 +569,7 @@ int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_probe_repairs_a_lost_tail);
+    RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
     RUN(test_probe_of_a_segment_sent_in_part);
@@ -457,6 +578,9 @@ int main(void)
     RUN(test_reordering_is_not_loss);
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
+    RUN(test_probe_in_recovery);
+    RUN(test_probe_in_recovery_after_the_last_news);
+    RUN(test_recovery_exit_leaves_cwnd_at_ssthresh);
     RUN(test_three_duplicates_without_blocks);
     RUN(test_duplicates_with_blocks_wait_for_rack);
     RUN(test_undo_by_dsack);
