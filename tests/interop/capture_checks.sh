@@ -64,7 +64,8 @@ tail_probes() { # EFTCAT_LOG...
 #                               resent the FIN (an R line): we acknowledged both the FIN and its
 #                               resend, as TIME-WAIT must (RFC 9293), the kernel closed on the
 #                               first ACK and answers the second with a RST (SEQ: its FIN's end).
-# Our own resends are never excused here. Computed once per capture (a pass of tshark).
+# Our own resends are never excused here. The lines go to _EXCUSES, computed once per capture (a
+# pass of tshark): call it in the checking shell, not in $(...), where the cache would be lost.
 peer_timer_excuses() { # PCAP
     if [ "${_EXCUSES_PCAP:-}" != "$1" ]; then
         _EXCUSES=$(tshark -r "$1" -n -Y tcp -T fields -E separator=/t -e frame.number \
@@ -76,7 +77,6 @@ peer_timer_excuses() { # PCAP
                 "$_PEER_TIMER_AWK") || fail "tshark cannot read $1"
         _EXCUSES_PCAP=$1
     fi
-    printf '%s\n' "$_EXCUSES"
 }
 
 _PEER_TIMER_AWK='
@@ -120,10 +120,13 @@ function flag(v) { return v == "1" || v == "True" }
     }
 }'
 
-# The frame numbers of peer_timer_excuses lines of the given kinds, as a display filter's set
-# lists them ("1, 2").
-excused_frames() { # PCAP KINDS (e.g. RA)
-    peer_timer_excuses "$1" | awk -v k="$2" 'index(k, $1) { printf "%s%s", n++ ? ", " : "", $2 }'
+# From the lines of peer_timer_excuses (_EXCUSES) of the given kinds: their frame numbers as a
+# display filter's set lists them ("1, 2"), or their count.
+excused_frames() { # KINDS (e.g. RA)
+    awk -v k="$1" '$1 != "" && index(k, $1) { printf "%s%s", n++ ? ", " : "", $2 }' <<<"$_EXCUSES"
+}
+excused_count() { # KINDS
+    awk -v k="$1" '$1 != "" && index(k, $1) { n++ } END { print n + 0 }' <<<"$_EXCUSES"
 }
 
 # No tcp.analysis flag in the capture of a run without injected loss, but notes of flow control,
@@ -171,18 +174,17 @@ check_no_analysis_flags() { # FILE [LOST] [PROBES]
     fi
     n=$(tshark_count "$1" "tcp.analysis.flags && $allowed")
     if [ "$n" != 0 ]; then
-        local resent answers ms nr na
-        resent=$(excused_frames "$1" R)
-        answers=$(excused_frames "$1" A)
+        local resent answers ms
+        peer_timer_excuses "$1"
+        resent=$(excused_frames R)
+        answers=$(excused_frames A)
         if [ -n "$resent" ]; then
-            nr=$(peer_timer_excuses "$1" | awk '$1 == "R" { n++ } END { print n + 0 }')
-            na=$(peer_timer_excuses "$1" | awk '$1 == "A" { n++ } END { print n + 0 }')
-            ms=$(peer_timer_excuses "$1" | awk '$1 == "R" {
-                if (min == "" || $6 < min) min = $6; if ($6 > max) max = $6 }
-                END { printf "%s to %s ms", min, max }')
-            log "$nr segments resent by the kernel had arrived (captured $ms before: a timer's" \
-                "resend, our process descheduled on a loaded machine and acknowledging late):" \
-                "frames $resent; with our $na duplicate ACKs answering them" \
+            ms=$(awk '$1 == "R" { if (min == "" || $6 < min) min = $6; if ($6 > max) max = $6 }
+                END { printf "%s to %s ms", min, max }' <<<"$_EXCUSES")
+            log "$(excused_count R) segments resent by the kernel had arrived (captured $ms" \
+                "before: a timer's resend, our process descheduled on a loaded machine and" \
+                "acknowledging late): frames $resent; with our $(excused_count A) duplicate" \
+                "ACKs answering them" \
                 "${answers:+(frames $answers) }they are not held against the run"
             allowed="$allowed && !(frame.number in {$resent${answers:+, $answers}})"
             n=$(tshark_count "$1" "tcp.analysis.flags && $allowed")
@@ -202,7 +204,8 @@ check_no_rst() { # FILE
     local n excused=""
     n=$(tshark_count "$1" "tcp.flags.reset == 1")
     if [ "$n" != 0 ]; then
-        excused=$(excused_frames "$1" X)
+        peer_timer_excuses "$1"
+        excused=$(excused_frames X)
         if [ -n "$excused" ]; then
             log "the kernel's RST in frames $excused answers our second ACK of its FIN, which" \
                 "it resent by a timer while we were descheduled: it closed on our first ACK," \

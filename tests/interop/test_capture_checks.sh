@@ -59,7 +59,8 @@ env_min_ms() { # MS CHECK ARGS...
     "$@"
 }
 list_excuses() { # PCAP
-    peer_timer_excuses "$1" | grep . || echo none
+    peer_timer_excuses "$1"
+    grep . <<<"$_EXCUSES" || echo none
 }
 
 without() { # PCAP FRAME: a copy of the fixture without that frame
