@@ -261,6 +261,20 @@ static const efvitcp_handler handler = {
 
 /* ---- the loop ---- */
 
+/* Our FIN after the last byte; false (the connection closed, the run failed) if it cannot go. */
+static bool send_our_fin(efvitcp_conn *c)
+{
+    const char *err = efvitcp_send_fin(c);
+    if (err) {
+        msg("cannot send FIN: %s", err);
+        efvitcp_conn_close(c);
+        end_conn(STATUS_FAIL);
+        return false;
+    }
+    A.fin_sent = true;
+    return true;
+}
+
 /* Moves standard input into the connection as far as its send ring allows. */
 static bool pump_in(efvitcp_conn *c)
 {
@@ -291,14 +305,7 @@ static bool pump_in(efvitcp_conn *c)
             if (A.in_off < A.in_len) break; /* the ring is full: on_more_sendable will come */
         }
         if (A.in_eof && A.in_off == A.in_len) {
-            const char *err = efvitcp_send_fin(c);
-            if (err) {
-                msg("cannot send FIN: %s", err);
-                efvitcp_conn_close(c);
-                end_conn(STATUS_FAIL);
-                return true;
-            }
-            A.fin_sent = true;
+            if (!send_our_fin(c)) return true;
             moved = true;
         }
     }
@@ -320,14 +327,7 @@ static bool rr_step(efvitcp_conn *c)
 {
     if (A.rr_waiting || A.fin_sent) return false;
     if (A.rr_done == A.rr_count) {
-        const char *err = efvitcp_send_fin(c);
-        if (err) {
-            msg("cannot send FIN: %s", err);
-            efvitcp_conn_close(c);
-            end_conn(STATUS_FAIL);
-            return true;
-        }
-        A.fin_sent = true;
+        send_our_fin(c);
         return true;
     }
     if (efvitcp_sendable(c) < A.rr_size) return false;

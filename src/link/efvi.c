@@ -1450,20 +1450,18 @@ static uint64_t efvi_next_due(et_link *l)
     return t;
 }
 
+/* What the two architectures share; each table names its own hot path. */
+#define EFVI_OPS_COMMON                                                                            \
+    .tx_flush = efvi_tx_flush, .tx_done = efvi_tx_done, .now = efvi_now,                           \
+    .flow_add = efvi_flow_add, .flow_del = efvi_flow_del, .destroy = efvi_destroy,                 \
+    .tx_stamp = efvi_tx_stamp, .wake_fd = efvi_wake_fd, .prime = efvi_prime,                       \
+    .next_due = efvi_next_due
+
 static const et_link_ops efvi_ops = {
     .rx_burst = efvi_rx_burst,
     .rx_release = efvi_rx_release,
     .tx = efvi_tx,
-    .tx_flush = efvi_tx_flush,
-    .tx_done = efvi_tx_done,
-    .now = efvi_now,
-    .flow_add = efvi_flow_add,
-    .flow_del = efvi_flow_del,
-    .destroy = efvi_destroy,
-    .tx_stamp = efvi_tx_stamp,
-    .wake_fd = efvi_wake_fd,
-    .prime = efvi_prime,
-    .next_due = efvi_next_due,
+    EFVI_OPS_COMMON,
 };
 
 #ifdef EFVITCP_EFVI_HAVE_EFCT
@@ -1472,16 +1470,7 @@ static const et_link_ops efvi_ops_efct = {
     .rx_burst = efvi_rx_burst_efct,
     .rx_release = efvi_rx_release_efct,
     .tx = efvi_tx_efct,
-    .tx_flush = efvi_tx_flush,
-    .tx_done = efvi_tx_done,
-    .now = efvi_now,
-    .flow_add = efvi_flow_add,
-    .flow_del = efvi_flow_del,
-    .destroy = efvi_destroy,
-    .tx_stamp = efvi_tx_stamp,
-    .wake_fd = efvi_wake_fd,
-    .prime = efvi_prime,
-    .next_due = efvi_next_due,
+    EFVI_OPS_COMMON,
 };
 #endif
 

@@ -67,6 +67,39 @@ static inline uint16_t et_csum_fold(uint64_t sum)
     uint32_t s = et_csum_fold32(sum);
     return (uint16_t)((s + ((s << 16) | (s >> 16))) >> 16);
 }
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/*
+ * Whole 64-byte blocks on one add-with-carry chain: the carry flag carries each word's overflow
+ * into the next add, which is exactly the end-around carry, so a block costs eight adds instead
+ * of a load, an add, a compare and a counter update per word (about 0.15 instructions a byte
+ * against 1.1). lea and dec leave the carry flag alone, so the chain runs across iterations.
+ * The closing adc $0 folds the last carry and cannot carry out itself: that would need an
+ * all-ones sum with the carry set, which only an add of an all-ones word to an all-ones sum with
+ * the carry already set produces, so the chain (started by clc) never reaches that state.
+ */
+static inline uint64_t et_csum_blocks64(uint64_t s, const uint8_t *p, size_t blocks)
+{
+    if (!blocks) return s;
+    __asm__("clc\n"
+            "1:\n\t"
+            "adcq 0(%[p]), %[s]\n\t"
+            "adcq 8(%[p]), %[s]\n\t"
+            "adcq 16(%[p]), %[s]\n\t"
+            "adcq 24(%[p]), %[s]\n\t"
+            "adcq 32(%[p]), %[s]\n\t"
+            "adcq 40(%[p]), %[s]\n\t"
+            "adcq 48(%[p]), %[s]\n\t"
+            "adcq 56(%[p]), %[s]\n\t"
+            "leaq 64(%[p]), %[p]\n\t"
+            "decq %[n]\n\t"
+            "jnz 1b\n\t"
+            "adcq $0, %[s]"
+            : [s] "+r"(s), [p] "+r"(p), [n] "+r"(blocks)
+            :
+            : "cc", "memory");
+    return s;
+}
+#endif
 /**
  * The sum of len bytes at p in a buffer of our own, where the 8 bytes before p are readable too
  * (a payload behind its headers in a TX buffer): a last part word is one load ending at the last
@@ -82,24 +115,8 @@ static inline uint64_t et_csum_own(const void *p, size_t len)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     size_t blocks = len >> 6, words = (len >> 3) & 7;
-    if (blocks)
-        __asm__("clc\n"
-                "1:\n\t"
-                "adcq 0(%[p]), %[s]\n\t"
-                "adcq 8(%[p]), %[s]\n\t"
-                "adcq 16(%[p]), %[s]\n\t"
-                "adcq 24(%[p]), %[s]\n\t"
-                "adcq 32(%[p]), %[s]\n\t"
-                "adcq 40(%[p]), %[s]\n\t"
-                "adcq 48(%[p]), %[s]\n\t"
-                "adcq 56(%[p]), %[s]\n\t"
-                "leaq 64(%[p]), %[p]\n\t"
-                "decq %[n]\n\t"
-                "jnz 1b\n\t"
-                "adcq $0, %[s]"
-                : [s] "+r"(s), [p] "+r"(b), [n] "+r"(blocks)
-                :
-                : "cc", "memory");
+    s = et_csum_blocks64(s, b, blocks);
+    b += blocks * 64;
     if (words)
         __asm__("clc\n"
                 "1:\n\t"
