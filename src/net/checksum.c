@@ -131,19 +131,11 @@ __attribute__((target("avx2"))) static uint64_t copy_sum_avx2(uint8_t *d, const 
     return (uint64_t)((int64_t)blocks * 16 * 0x8000 + _mm_cvtsi128_si32(h));
 }
 
-/* Unknown (-1) until the first long copy. Instances may run in threads of their own: every one
-   finds the same answer, and relaxed atomics make the race a defined one. */
-static int have_avx2 = -1;
-
+/* The CPU's answer, kept by the compiler's runtime (set by its constructor, before main): a load
+   and a bit test, and no state of ours. */
 static bool avx2(void)
 {
-    int v = __atomic_load_n(&have_avx2, __ATOMIC_RELAXED);
-    if (__builtin_expect(v < 0, 0)) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&have_avx2, v, __ATOMIC_RELAXED);
-    }
-    return v;
+    return __builtin_cpu_supports("avx2");
 }
 #endif
 
