@@ -440,9 +440,7 @@ STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
     }
 }
 
-/* RFC 9293 §3.10.7.4 fifth step for an acceptable ACK: SND.UNA advances (or a duplicate ACK is
-   counted, RFC 5681 §2), the window is updated, and the persist timer learns that the peer
-   answered. Returns true if send slots were freed. */
+/* SND.UNA moves to SEG.ACK (above it): ack_new_data, then the send window's left edge. */
 STEP bool ack_advance(et_conn *c, const et_tcp_seg *s, bool quiet)
 {
     uint32_t advance = s->ack - c->snd_una;
@@ -465,6 +463,9 @@ STEP bool ack_input_calm(et_conn *c, const et_tcp_seg *s)
     return freed;
 }
 
+/* RFC 9293 §3.10.7.4 fifth step for an acceptable ACK: SND.UNA advances (or a duplicate ACK is
+   counted, RFC 5681 §2), the window is updated, and the persist timer learns that the peer
+   answered. Returns true if send slots were freed. */
 STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
 {
     et_stack *st = c->st;
