@@ -863,17 +863,12 @@ static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t i
              c->last_tx_ns);
 }
 
-/* advanced()'s et_arm_loss_timer() after new data left in the open (not in recovery, SND.NXT =
-   SND.MAX, the connection synchronised): what is left of the inline test of its common case. */
+/* advanced()'s et_arm_loss_timer() after new data left in the open (SND.NXT = SND.MAX, the
+   connection synchronised): an RTO or reordering timer already running stays as it is. */
 static inline void arm_loss_timer_sent(et_conn *c)
 {
     if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
-    if (c->rack_ok && !c->reo_deadline_ns && !c->tlp_on && !c->retries && c->srtt_ns) {
-        c->retx_mode = ET_RETX_TLP;
-        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
-        return;
-    }
-    et_arm_loss_timer_slow(c);
+    et_arm_loss_timer(c); /* one predicate for a probe (et_tlp_ok), which also clears tlp_again */
 }
 
 static void send_buf_fast(et_conn *c, et_stack *st, uint32_t idx, uint32_t seq, const void *data,
