@@ -6,7 +6,9 @@
 #include <stdint.h>
 
 #include "efvitcp/efvitcp.h"
+#include "net/checksum.h"
 #include "net/frame.h"
+#include "net/headers.h"
 
 /** The most SACK blocks one option carries: 2 + 8 * 4 = 34 of the 40 option bytes. */
 #define ET_MAX_SACK_BLOCKS 4
@@ -86,21 +88,37 @@ static inline __attribute__((always_inline)) void et_seg_fill(et_tcp_seg *seg, c
     seg->len = tcp_len - doff;
 }
 
+/** The checksums of an IPv4 datagram without options at ip (tot bytes, TCP) that the hardware
+    did not verify (hw_csum): RFC 1122 §3.2.1.2 for the header, and RFC 9293 §3.1 for the
+    segment, whose pseudo-header, header and data, checksum included, sum to all ones. */
+static inline bool et_parse_sum_ok(const uint8_t *ip, uint32_t tot, uint32_t hw_csum)
+{
+    if (!(hw_csum & ET_RX_CSUM_IP) && et_csum_fold(et_csum_add_hdr(0, ip, 20)) != 0xffff)
+        return false;
+    if (hw_csum & ET_RX_CSUM_TCP) return true;
+    uint32_t sn, dn;
+    __builtin_memcpy(&sn, ip + 12, 4);
+    __builtin_memcpy(&dn, ip + 16, 4);
+    uint64_t sum = et_csum_pseudo(sn, dn, ET_IPPROTO_TCP, (uint16_t)(tot - 20));
+    return et_csum_fold(et_csum_add(sum, ip + 20, tot - 20)) == 0xffff;
+}
+
 /**
  * The common shape of a received segment, recognised in a few comparisons: an untagged IPv4
- * datagram without options or fragmentation, both checksums verified by the hardware (hw_csum has
- * ET_RX_CSUM_IP and ET_RX_CSUM_TCP), for my_mac and my_ip, with no TCP options or exactly NOP, NOP,
- * timestamps (RFC 7323 Appendix A). For such a frame it fills *seg exactly as et_parse_frame
- * would and returns true; for every other frame it returns false and changes nothing that matters:
- * the caller then runs et_parse_frame, which stays the reference (tests/unit/test_parse_fast.c
- * holds the two to the same result on every frame). Inline: it runs once per frame received.
+ * datagram without options or fragmentation, for my_mac and my_ip, with no TCP options or exactly
+ * NOP, NOP, timestamps (RFC 7323 Appendix A), and intact checksums: those the hardware did not
+ * verify (hw_csum lacks ET_RX_CSUM_IP or ET_RX_CSUM_TCP, as on every link without receive
+ * offload) are summed here. For such a frame it fills *seg exactly as et_parse_frame would and
+ * returns true; for every other frame, a bad checksum included, it returns false and changes
+ * nothing that matters: the caller then runs et_parse_frame, which stays the reference and names
+ * the drop (tests/unit/test_parse_fast.c holds the two to the same result on every frame).
+ * Inline: it runs once per frame received.
  */
 static inline __attribute__((always_inline)) bool
 et_parse_frame_fast(const uint8_t *f, uint32_t len, const uint8_t my_mac[6], uint32_t my_ip,
                     uint32_t hw_csum, et_tcp_seg *seg)
 {
-    const uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
-    if ((hw_csum & both) != both || len < 54) return false;
+    if (len < 54) return false;
     const uint8_t *ip = f + 14, *tcp = f + 34;
     /* Two words of fixed fields, each tested with one mask: frame bytes 12-19 hold EtherType
        IPv4 and version 4 with a 20-byte header; bytes 20-27 no fragment offset and no MF flag
@@ -131,6 +149,9 @@ et_parse_frame_fast(const uint8_t *f, uint32_t len, const uint8_t my_mac[6], uin
         seg->opt =
             (et_tcp_opts){.has_ts = true, .tsval = ET_LD32(tcp + 24), .tsecr = ET_LD32(tcp + 28)};
     }
+    const uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
+    if (__builtin_expect((hw_csum & both) != both, 0) && !et_parse_sum_ok(ip, tot, hw_csum))
+        return false;
     et_seg_fill(seg, f, saddr, daddr, tcp, doff, tot - 20);
     return true;
 }

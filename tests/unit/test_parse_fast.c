@@ -80,8 +80,43 @@ static void test_common_shape_taken(void)
         CHECK(compare(buf, len, 0, both)); /* an instance that takes any address */
         /* Ethernet padding after the datagram (RFC 894) changes nothing. */
         CHECK(compare(buf, len + (uint32_t)(prng() % 32), MY_IP, both));
-        /* Without both checksums verified by the NIC, the reference does the work. */
-        CHECK(!compare(buf, len, MY_IP, (uint32_t)(prng() % 3)));
+        /* Without both checksums verified by the NIC, the shortcut sums what it did not. */
+        CHECK(compare(buf, len, MY_IP, (uint32_t)(prng() % 3)));
+    }
+}
+
+/* A bad checksum that the NIC did not verify: the shortcut passes the frame to the reference,
+   which drops it and names the checksum. One the NIC verified is not summed again. */
+static void test_bad_checksum_left_to_reference(void)
+{
+    uint8_t buf[2048];
+    for (int i = 0; i < 2000; i++) {
+        bool ts = prng() & 1;
+        uint32_t plen = (uint32_t)(prng() % 1460);
+        uint32_t len = make_frame(buf, ts, plen);
+        /* One bit (which no ones'-complement sum absorbs) of a field that decides nothing
+           else: the IP id or TTL, or the TCP ports, sequence and ACK numbers or payload. */
+        static const uint32_t ip_at[] = {18, 19, 22};
+        bool in_ip = prng() & 1;
+        uint32_t hdr = len - plen, at;
+        if (in_ip)
+            at = ip_at[prng() % 3];
+        else if (plen && (prng() & 1))
+            at = hdr + (uint32_t)(prng() % plen);
+        else
+            at = 34 + (uint32_t)(prng() % 12);
+        buf[at] ^= (uint8_t)(1u << (prng() % 8));
+        uint32_t verified = in_ip ? ET_RX_CSUM_TCP : ET_RX_CSUM_IP;
+        et_tcp_seg seg;
+        et_arp_msg arp;
+        efvitcp_drop_reason why = EFVITCP_DROP_REASONS;
+        CHECK(!et_parse_frame_fast(buf, len, my_mac, MY_IP, verified, &seg));
+        CHECK(!et_parse_frame_fast(buf, len, my_mac, MY_IP, 0, &seg));
+        CHECK_EQ(et_parse_frame(buf, len, my_mac, MY_IP, verified, &seg, &arp, &why),
+                 ET_FRAME_DROP);
+        CHECK_EQ(why, in_ip ? EFVITCP_DROP_IP_CSUM : EFVITCP_DROP_TCP_CSUM);
+        /* What the NIC says it verified is trusted: the same frame, both flags, is taken. */
+        CHECK(et_parse_frame_fast(buf, len, my_mac, MY_IP, ET_RX_CSUM_IP | ET_RX_CSUM_TCP, &seg));
     }
 }
 
@@ -114,6 +149,7 @@ static void test_mutated_frames(void)
 int main(void)
 {
     RUN(test_common_shape_taken);
+    RUN(test_bad_checksum_left_to_reference);
     RUN(test_mutated_frames);
     return th_summary();
 }
