@@ -683,7 +683,7 @@ static inline bool predicted(const et_conn *c, const et_tcp_seg *s, uint32_t wnd
            c->rb_head == c->rb_tail && c->n_ooo == 0 && !c->ooo_fin;
 }
 
-static bool fast_input(et_conn *c, const et_tcp_seg *s)
+STEP bool fast_input(et_conn *c, const et_tcp_seg *s)
 {
     uint32_t wnd = et_rcv_wnd_open(c);
     if (!predicted(c, s, wnd)) return false;
@@ -700,16 +700,11 @@ static bool fast_input(et_conn *c, const et_tcp_seg *s)
     return true;
 }
 
-void et_tcp_input(et_stack *st, const et_tcp_seg *s)
+/* Every segment that header prediction did not take; v: its lookup. Out of line, so that
+   et_tcp_input, the fast path and the lookup, stays small enough to be inlined into the poll
+   loop, its one caller, by link-time optimisation. */
+static __attribute__((noinline)) void general_input(et_stack *st, const et_tcp_seg *s, uint32_t v)
 {
-    st->stats.segs_in++;
-    uint32_t v = et_ct_lookup(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
-    /* Header prediction first: a segment it takes has ACK alone of the four flags checked below
-       (predicted()), and nonzero ports (a connection's): the checks below would pass it. The
-       lookup only reads, whatever the segment. */
-    if (!(v & ET_TW_FLAG) && st->conns[v].state == EFVITCP_ESTABLISHED && st->cfg.fast_path &&
-        fast_input(&st->conns[v], s))
-        return;
     uint8_t f = s->flags;
     if (((f & ET_TCP_SYN) && (f & (ET_TCP_FIN | ET_TCP_RST))) ||
         !(f & (ET_TCP_SYN | ET_TCP_ACK | ET_TCP_RST)) || s->sport == 0 || s->dport == 0) {
@@ -755,4 +750,17 @@ void et_tcp_input(et_stack *st, const et_tcp_seg *s)
         synced_input(c, s);
         break;
     }
+}
+
+void et_tcp_input(et_stack *st, const et_tcp_seg *s)
+{
+    st->stats.segs_in++;
+    uint32_t v = et_ct_lookup(&st->table, et_ct_key(s->saddr, s->sport, s->dport));
+    /* Header prediction first: a segment it takes has ACK alone of the four flags checked by
+       general_input (predicted()), and nonzero ports (a connection's): those checks would pass
+       it. The lookup only reads, whatever the segment. */
+    if (!(v & ET_TW_FLAG) && st->conns[v].state == EFVITCP_ESTABLISHED && st->cfg.fast_path &&
+        fast_input(&st->conns[v], s))
+        return;
+    general_input(st, s, v);
 }
