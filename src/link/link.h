@@ -118,6 +118,10 @@ typedef struct et_link_params {
     et_clock clock;
     void (*log)(void *log_ctx, int level, const char *msg); /**< may be NULL; ET_LINK_LOG_* */
     void *log_ctx;
+    /** cfg.prefault: memory the link maps for the instance is made present when it opens (the
+        shm link's shared object); false leaves it to fault in on first use. The engine touches
+        the transmit buffers itself (tx_base), so a link need not. */
+    bool prefault;
 } et_link_params;
 
 /**

@@ -137,6 +137,7 @@ typedef struct shm_link {
     /* completions */
     et_done_ring done; /* tx ids awaiting tx_done, in send order */
     et_clock clock;
+    int populate; /* MAP_POPULATE or 0: the shared object's mapping (cfg.prefault) */
     /* idle waits */
     int bell_fd;        /* our doorbell (bound, abstract name in hdr->bell[side]); -1: none */
     int ring_fd;        /* unbound, to ring the peer's */
@@ -416,7 +417,7 @@ static const char *init_object(shm_link *s)
     /* Truncating to 0 first discards whatever a crashed run or a stranger left in it. */
     if (ftruncate(s->fd, 0) != 0 || ftruncate(s->fd, (off_t)SHM_TOTAL) != 0)
         return "shm link: cannot size the shared object (is /dev/shm full?)";
-    void *m = mmap(NULL, SHM_TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd, 0);
+    void *m = mmap(NULL, SHM_TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED | s->populate, s->fd, 0);
     if (m == MAP_FAILED) return "shm link: mmap of the shared object failed";
     s->map = m;
     shm_hdr *h = m;
@@ -439,7 +440,7 @@ static const char *join_object(shm_link *s)
     const char *bad = "shm link: /dev/shm/efvitcp-NAME is in use but is not a valid "
                       "efvitcp shm object of this version";
     if (st.st_size < (off_t)SHM_TOTAL) return bad;
-    void *m = mmap(NULL, SHM_TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd, 0);
+    void *m = mmap(NULL, SHM_TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED | s->populate, s->fd, 0);
     if (m == MAP_FAILED) return "shm link: mmap of the shared object failed";
     s->map = m;
     shm_hdr *h = m;
@@ -581,8 +582,12 @@ const char *et_shm_link_open(const char *name, const et_link_params *p, et_link 
         shm_destroy(&s->base);
         return "out of memory";
     }
-    memset(s->base.tx_base, 0, rounded);
+    /* Not zeroed, as the mem link's: the engine writes every byte of a frame before it sends
+       it, and prefaults the area itself when cfg.prefault asks (et_stack_init). */
     s->n_rx = p->n_rx < SHM_SLOTS ? p->n_rx : SHM_SLOTS;
+    /* The rings: present from the start (the first frames take no page faults), or as they
+       are first used when the instance asked for lazy memory. */
+    s->populate = p->prefault ? MAP_POPULATE : 0;
     if ((err = attach(s))) {
         /* Not attached: leave the name alone, close() drops whatever locks were taken. */
         if (s->map) munmap(s->map, SHM_TOTAL);

@@ -138,6 +138,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
         .clock = et_tsc_init(&st->tsc) ? et_tsc_clock(&st->tsc) : et_mono_clock(),
         .log = cfg->log,
         .log_ctx = cfg->log_ctx,
+        .prefault = cfg->prefault,
     };
     if ((err = alloc_arrays(st))) return err;
     if (et_ct_init(&st->table, cfg->max_conns + cfg->max_time_wait, et_rng_next(&st->rng)))
