@@ -287,6 +287,14 @@ drops_below_stack() { # LOG...
             awk '{ n += $1 } END { print n + 0 }')
         pkt=$((pkt + v))
     done
+    # The link's socket must have said what it dropped (when it closed): without it a loss there
+    # would go unexplained.
+    case "$LINK" in
+    xdp | packet)
+        grep -qs "$LINK link: closing; kernel drops:" "$@" ||
+            fail "no $LINK link drop counters in $* (the link reports them at close to eftcat -v)"
+        ;;
+    esac
     local eth_k eth_e
     eth_k=$(in_k ethtool -S "$VK" 2>/dev/null | awk -F': *' '/drops|errors/ && $2 != 0 {
         gsub(/^ */, "", $1); printf " %s %s", $1, $2 }')
