@@ -1,6 +1,7 @@
 # 50 MB each way at once, efvitcp client to a kernel server and kernel client to an efvitcp
 # server, sha256 checked at both ends; the capture must show no tcp.analysis flag and no RST.
 source "$(dirname "$0")/lib.sh"
+export EFVI_EMU_STATS=1 # the emulator's drop counters at close, for drops_below_stack
 setup
 make_file "$WORK/e_src.bin" 50M
 make_file "$WORK/k_src.bin" 50M

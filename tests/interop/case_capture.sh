@@ -2,6 +2,7 @@
 # efvitcp server): tshark must find every frame we sent with valid IP and TCP checksums, no
 # tcp.analysis flag and no RST.
 source "$(dirname "$0")/lib.sh"
+export EFVI_EMU_STATS=1 # the emulator's drop counters at close, for drops_below_stack
 setup
 make_file "$WORK/e_src.bin" 2M
 make_file "$WORK/k_src.bin" 2M

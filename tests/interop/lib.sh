@@ -271,7 +271,8 @@ capture_stop() {
 #     in our side's rx_dropped (so only the larger of the two counts); its fill-ring-empty count is
 #     of attempts, not frames, and is printed only;
 #   the AF_PACKET socket's drops (a full receive ring: the packet link, the ef_vi emulator's
-#     port), which no device counter sees.
+#     port), which no device counter sees; and the emulator's own (no RX descriptor, a bad frame),
+#     reported when EFVI_EMU_STATS is set, as the cases that call this do.
 drops_below_stack() { # LOG...
     local k_tx e_rx xsk pkt f v
     k_tx=$(in_k ip -s link show "$VK" | awk '/TX:/ { getline; print $4; exit }')
@@ -286,6 +287,11 @@ drops_below_stack() { # LOG...
         v=$(sed -n 's|.*packet link: closing; kernel drops: rx \([0-9]*\).*|\1|p' "$f" |
             awk '{ n += $1 } END { print n + 0 }')
         pkt=$((pkt + v))
+        # The ef_vi emulator's port (EFVI_EMU_STATS): frames its AF_PACKET ring lost
+        # (wire_overflow), that found no RX descriptor (nodesc) or that it dropped as bad.
+        v=$(sed -n 's|.*ef_vi emulator: port .*: rx frames .* nodesc \([0-9]*\) csum_bad [0-9]* wire_dropped \([0-9]*\) wire_overflow \([0-9]*\);.*|\1 \2 \3|p' "$f" |
+            awk '{ n += $1 + $2 + $3 } END { print n + 0 }')
+        pkt=$((pkt + v))
     done
     # The link's socket must have said what it dropped (when it closed): without it a loss there
     # would go unexplained.
@@ -293,6 +299,10 @@ drops_below_stack() { # LOG...
     xdp | packet)
         grep -qs "$LINK link: closing; kernel drops:" "$@" ||
             fail "no $LINK link drop counters in $* (the link reports them at close to eftcat -v)"
+        ;;
+    efvi | efct)
+        grep -qs "ef_vi emulator: port .*: rx frames" "$@" ||
+            fail "no ef_vi emulator counters in $* (EFVI_EMU_STATS=1)"
         ;;
     esac
     local eth_k eth_e
@@ -302,7 +312,7 @@ drops_below_stack() { # LOG...
         gsub(/^ */, "", $1); printf " %s %s", $1, $2 }')
     DROPS_BELOW=$((${k_tx:-0} + (${e_rx:-0} > xsk ? ${e_rx:-0} : xsk) + pkt))
     log "drops below the stack: veth $VK tx_dropped ${k_tx:-?}, $VE rx_dropped ${e_rx:-?};" \
-        "AF_XDP rx_dropped + rx_ring_full $xsk; AF_PACKET $pkt;" \
+        "AF_XDP rx_dropped + rx_ring_full $xsk; AF_PACKET (and the ef_vi emulator) $pkt;" \
         "ethtool -S $VK:${eth_k:- nothing non-zero}; $VE:${eth_e:- nothing non-zero}" \
         "(frames toward efvitcp lost: $DROPS_BELOW)"
 }
