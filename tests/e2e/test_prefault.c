@@ -5,6 +5,7 @@
  * included. Checked with mincore() on the receive buffers and the link's transmit buffers, and
  * then by running traffic through a pair with and without it.
  */
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -57,8 +58,9 @@ static void test_prefault_makes_memory_resident(void)
             CHECK(rb < 10); /* left virtual: faults on first use */
             /* The mem link's transmit buffers too: it zeroed them whole at every open, whatever
                prefault said (16% of fuzz_conn's time, a third of the replay's instructions:
-               docs/testing.md, "Figures"). */
-            CHECK(tx < 10);
+               docs/testing.md, "Figures"). Registered memory (the efvi link's, on the emulator
+               here) is pinned, hence present, whatever prefault says. */
+            if (strcmp(st->link->kind, "mem") == 0) CHECK(tx < 10);
         }
         sim_free(&s);
     }
