@@ -258,10 +258,10 @@ capture_stop() {
 # ---- drops below the stack ----
 
 # The drop counters between the kernel peer's socket and our stack, read once the transfers are
-# over (before the namespaces go): the veth pair, the link's own socket (the logs of `eftcat -v`
-# and interop_tool, written when the link closes), and the kernel's backlog. Prints one line of
-# counters (nothing omitted, zeros included) to the log and sets DROPS_BELOW to the number of
-# frames toward efvitcp that they show lost:
+# over (before the namespaces go): the veth pair (its device counters, which include the
+# kernel's backlog, and every non-zero drop or error counter of `ethtool -S`) and the link's own
+# socket (the `eftcat -v` logs, written when the link closes). Prints them in one line to the log
+# and sets DROPS_BELOW to the number of frames toward efvitcp that they show lost:
 #   veth tx_dropped on the kernel's side: the frame met a full receive ring of our side (veth's
 #     ptr_ring of 256 frames, filled when our side's NAPI is not scheduled: a busy CPU) or our
 #     side down. tcpdump on the kernel's side captured it: it is lost after the capture;
