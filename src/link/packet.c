@@ -79,6 +79,9 @@ typedef struct pkt_link {
 
     et_done_ring done; /* TX buffer ids awaiting tx_done */
     et_clock clock;
+    /* Set once the link is open: the drop counters at close (log_stats). */
+    void (*log)(void *log_ctx, int level, const char *msg);
+    void *log_ctx;
 } pkt_link;
 
 static inline struct tpacket2_hdr *rx_hdr(const pkt_link *k, uint32_t i)
@@ -227,10 +230,26 @@ static uint64_t pkt_now(et_link *l)
     return et_clock_now(&((pkt_link *)l)->clock);
 }
 
+/* The kernel's drop counter of the socket (a full receive ring), for the log: losses here look
+   like network loss, and no device counter sees them. As the xdp link's, so that one line tells
+   what was lost below the stack (tests/interop/lib.sh, drops_below_stack). */
+static void log_stats(const pkt_link *k)
+{
+    struct tpacket_stats st;
+    socklen_t len = sizeof(st);
+    if (!k->log || k->fd < 0 || getsockopt(k->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len)) return;
+    char msg[120];
+    /* tp_packets counts the dropped frames too (the kernel adds them when it reports). */
+    snprintf(msg, sizeof(msg), "packet link: closing; kernel drops: rx %u of %u frames",
+             st.tp_drops, st.tp_packets);
+    k->log(k->log_ctx, ET_LINK_LOG_INFO, msg);
+}
+
 static void pkt_destroy(et_link *l)
 {
     pkt_link *k = (pkt_link *)l;
     if (!k) return;
+    log_stats(k);
     if (k->fd >= 0) {
         /* Frames still queued leave now (the stack's last RSTs), then the socket goes. */
         kick(k);
@@ -473,6 +492,8 @@ const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_
         pkt_destroy(&k->base);
         return err;
     }
+    k->log = p->log;
+    k->log_ctx = p->log_ctx;
     *out = &k->base;
     return NULL;
 }

@@ -2,6 +2,7 @@
 # efvitcp server): tshark must find every frame we sent with valid IP and TCP checksums, no
 # tcp.analysis flag and no RST.
 source "$(dirname "$0")/lib.sh"
+export EFVI_EMU_STATS=1 # the emulator's drop counters at close, for drops_below_stack
 setup
 make_file "$WORK/e_src.bin" 2M
 make_file "$WORK/k_src.bin" 2M
@@ -31,9 +32,10 @@ same_sha "$WORK/e_src.bin" "$WORK/k_got2.bin" "efvitcp -> kernel"
 same_sha "$WORK/k_src.bin" "$WORK/e_got2.bin" "kernel -> efvitcp"
 
 capture_stop
+drops_below_stack "$WORK/eftcat1.log" "$WORK/eftcat2.log"
 check_checksums "$WORK/full.pcap"
-check_no_analysis_flags "$WORK/full.pcap" \
-    "$(lost_below_stack "$WORK/full.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")" \
-    "$(tail_probes "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
+# Assigned first: a failure inside lost_below_stack must stop the run (set -e).
+lost=$(lost_below_stack "$WORK/full.pcap" "$WORK/eftcat1.log" "$WORK/eftcat2.log")
+check_no_analysis_flags "$WORK/full.pcap" "$lost" "$(tail_probes "$WORK/eftcat1.log" "$WORK/eftcat2.log")"
 check_no_rst "$WORK/full.pcap"
 log PASS

@@ -221,18 +221,100 @@ nft_dropped() { # in | out: packets dropped so far
 # A capture on the kernel's interface: what went over the wire in both directions.
 capture_start() { # FILE [SNAPLEN]
     CAP_FILE=$1
-    bg_k tcpdump -i "$VK" -n -U -B 32768 -s "${2:-0}" -w "$CAP_FILE" "host $E_IP" \
+    # --immediate-mode: each frame is handed to tcpdump at once (TPACKET_V2), not in blocks of
+    # TPACKET_V3 that the kernel retires only when full or after tcpdump's 1 s timeout, whose
+    # last one a SIGINT loses (the capture ended up to hundreds of frames before the run did).
+    bg_k tcpdump -i "$VK" -n -U --immediate-mode -B 32768 -s "${2:-0}" -w "$CAP_FILE" "host $E_IP" \
         2>"$WORK/tcpdump.log"
     CAP_PID=$LAST_PID
     wait_until 10 "tcpdump to start" grep -q "listening on" "$WORK/tcpdump.log"
 }
 
 capture_stop() {
+    # tcpdump stops at SIGINT without reading what its ring still holds: on a loaded machine it
+    # may lag behind the wire, and the capture would end before the run did (frames missing at
+    # its end, which would upset the counts of lost_below_stack). The file grows while it
+    # catches up: wait until it stops (10 s at most).
+    local size=-1 now end=$((SECONDS + 10))
+    while now=$(stat -c %s "$CAP_FILE" 2>/dev/null) && [ "$now" != "$size" ] &&
+        [ $SECONDS -lt $end ]; do
+        size=$now
+        sleep 0.2
+    done
     kill -INT "$CAP_PID" 2>/dev/null || true
     wait "$CAP_PID" 2>/dev/null || true
     # A capture that lost frames would show gaps that are not on the wire.
     grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log" ||
         fail "the capture itself dropped frames: $(grep dropped "$WORK/tcpdump.log" | head -1)"
+    local got seen
+    got=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/tcpdump.log")
+    seen=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$WORK/tcpdump.log")
+    if [ -n "$got" ] && [ -n "$seen" ] && [ "$got" != "$seen" ]; then
+        log "the capture holds $got frames of the $seen its filter took (tcpdump stopped before" \
+            "it read the rest: the capture ends early)"
+    fi
+}
+
+# ---- drops below the stack ----
+
+# The drop counters between the kernel peer's socket and our stack, read once the transfers are
+# over (before the namespaces go): the veth pair (its device counters, which include the
+# kernel's backlog, and every non-zero drop or error counter of `ethtool -S`) and the link's own
+# socket (the `eftcat -v` logs, written when the link closes). Prints them in one line to the log
+# and sets DROPS_BELOW to the number of frames toward efvitcp that they show lost:
+#   veth tx_dropped on the kernel's side: the frame met a full receive ring of our side (veth's
+#     ptr_ring of 256 frames, filled when our side's NAPI is not scheduled: a busy CPU) or our
+#     side down. tcpdump on the kernel's side captured it: it is lost after the capture;
+#   veth rx_dropped on our side: frames our side's receive path dropped (an XDP redirect to a
+#     socket whose ring is full or whose fill ring is empty, a full backlog);
+#   the AF_XDP socket's rx_dropped (no fill ring entry) and rx_ring_full, which are also counted
+#     in our side's rx_dropped (so only the larger of the two counts); its fill-ring-empty count is
+#     of attempts, not frames, and is printed only;
+#   the AF_PACKET socket's drops (a full receive ring: the packet link, the ef_vi emulator's
+#     port), which no device counter sees; and the emulator's own (no RX descriptor, a bad frame),
+#     reported when EFVI_EMU_STATS is set, as the cases that call this do.
+drops_below_stack() { # LOG...
+    local k_tx e_rx xsk pkt f v
+    k_tx=$(in_k ip -s link show "$VK" | awk '/TX:/ { getline; print $4; exit }')
+    e_rx=$(in_e ip -s link show "$VE" | awk '/RX:/ { getline; print $4; exit }')
+    xsk=0
+    pkt=0
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        v=$(sed -n 's|.*xdp link: closing; kernel drops: rx \([0-9]*\), rx ring full \([0-9]*\),.*|\1 \2|p' "$f" |
+            awk '{ n += $1 + $2 } END { print n + 0 }')
+        xsk=$((xsk + v))
+        v=$(sed -n 's|.*packet link: closing; kernel drops: rx \([0-9]*\).*|\1|p' "$f" |
+            awk '{ n += $1 } END { print n + 0 }')
+        pkt=$((pkt + v))
+        # The ef_vi emulator's port (EFVI_EMU_STATS): frames its AF_PACKET ring lost
+        # (wire_overflow), that found no RX descriptor (nodesc) or that it dropped as bad.
+        v=$(sed -n 's|.*ef_vi emulator: port .*: rx frames .* nodesc \([0-9]*\) csum_bad [0-9]* wire_dropped \([0-9]*\) wire_overflow \([0-9]*\);.*|\1 \2 \3|p' "$f" |
+            awk '{ n += $1 + $2 + $3 } END { print n + 0 }')
+        pkt=$((pkt + v))
+    done
+    # The link's socket must have said what it dropped (when it closed): without it a loss there
+    # would go unexplained.
+    case "$LINK" in
+    xdp | packet)
+        grep -qs "$LINK link: closing; kernel drops:" "$@" ||
+            fail "no $LINK link drop counters in $* (the link reports them at close to eftcat -v)"
+        ;;
+    efvi | efct)
+        grep -qs "ef_vi emulator: port .*: rx frames" "$@" ||
+            fail "no ef_vi emulator counters in $* (EFVI_EMU_STATS=1)"
+        ;;
+    esac
+    local eth_k eth_e
+    eth_k=$(in_k ethtool -S "$VK" 2>/dev/null | awk -F': *' '/drops|errors/ && $2 != 0 {
+        gsub(/^ */, "", $1); printf " %s %s", $1, $2 }')
+    eth_e=$(in_e ethtool -S "$VE" 2>/dev/null | awk -F': *' '/drops|errors/ && $2 != 0 {
+        gsub(/^ */, "", $1); printf " %s %s", $1, $2 }')
+    DROPS_BELOW=$((${k_tx:-0} + (${e_rx:-0} > xsk ? ${e_rx:-0} : xsk) + pkt))
+    log "drops below the stack: veth $VK tx_dropped ${k_tx:-?}, $VE rx_dropped ${e_rx:-?};" \
+        "AF_XDP rx_dropped + rx_ring_full $xsk; AF_PACKET (and the ef_vi emulator) $pkt;" \
+        "ethtool -S $VK:${eth_k:- nothing non-zero}; $VE:${eth_e:- nothing non-zero}" \
+        "(frames toward efvitcp lost: $DROPS_BELOW)"
 }
 
 

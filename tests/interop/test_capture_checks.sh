@@ -9,6 +9,16 @@
 #                               we ACK both (138, 139), it closed on the first and answers the
 #                               second with a RST (140);
 #   own-tlp.pcap                efvi-own/bulk: our own tail loss probe (66).
+#   veth-drop-two-conns.pcap    xdp-own/bulk (quick run 7, a CPU hog beside it; snaplen 80):
+#                               frames 36205-36660 of the first connection (client port 55698 to
+#                               the kernel's 5001), where 35 of the kernel's segments (frames
+#                               8-42 here) were captured and then dropped by the veth (its
+#                               receive ring full: tx_dropped on the kernel's side), our SACK
+#                               duplicate ACKs and the kernel's resends; then the handshake of
+#                               the second connection (41432 to our 5002). The eftcat logs of
+#                               the run are written below with the counts of the cut: the first
+#                               took in 35 segments fewer than the capture holds, the second 400
+#                               more (the capture ended before that connection did).
 # Variants with a frame removed (editcap) must fail: a resend whose original was never captured,
 # a RST or a duplicate ACK of ours that nothing explains. Run: bash test_capture_checks.sh
 # (ctest: unit/capture_checks). Exit status 0 pass, 1 fail, 77 skip (never under CI=true).
@@ -102,6 +112,43 @@ expect FAIL "our own resend, no tail loss probe sent" "1 frames carry tcp.analys
     check_no_analysis_flags "$FIX/own-tlp.pcap" 0 0
 expect PASS "our own resend, one tail loss probe sent" "within the 1 tail loss probes" \
     check_no_analysis_flags "$FIX/own-tlp.pcap" 0 1
+
+# Segments lost below the stack, counted per connection (lost_below_stack).
+V=$FIX/veth-drop-two-conns.pcap
+eftcat_log() { # FILE PEER_PORT LOCAL_PORT SEGMENTS_IN
+    printf '%s\n' "eftcat: connected to 198.18.0.2:$2 (local port $3)" \
+        "eftcat: frames in/out $4/0, segments in/out $4/0, bytes in/out 0/0, retransmits 0" >"$1"
+}
+eftcat_log "$TMP/e1.log" 5001 55698 251 # 286 captured toward us
+eftcat_log "$TMP/e2.log" 41432 5002 411 # 11 captured toward us
+eftcat_log "$TMP/e1-all.log" 5001 55698 286
+expect PASS "35 segments captured and lost in one connection, 400 more taken in than captured in the other" \
+    "^35$" lost_below_stack "$V" "$TMP/e1.log" "$TMP/e2.log"
+expect FAIL "the flags of that loss, not excused" "frames carry tcp.analysis flags" \
+    check_no_analysis_flags "$V" 0 0
+with_lost() { # PCAP LOG...: check_no_analysis_flags with the loss lost_below_stack finds
+    local lost
+    lost=$(lost_below_stack "$@")
+    check_no_analysis_flags "$1" "$lost" 0
+}
+expect PASS "... excused by the loss found per connection" "35 segments to efvitcp were lost" \
+    with_lost "$V" "$TMP/e1.log" "$TMP/e2.log"
+with_drops() { # DROPS PCAP LOG...: the same with DROPS_BELOW set (drops_below_stack)
+    DROPS_BELOW=$1
+    shift
+    with_lost "$@"
+}
+expect PASS "drop counters below the stack that explain the loss are said" \
+    "captured toward efvitcp and never taken in: 35; the drop counters below the stack explain 35 *$" \
+    with_drops 35 "$V" "$TMP/e1.log" "$TMP/e2.log"
+expect PASS "... and a loss no counter explains is said too" "\(35 explained by no counter\)" \
+    with_drops 0 "$V" "$TMP/e1.log" "$TMP/e2.log"
+expect PASS "drop counters excuse a loss the capture-vs-count comparison misses" \
+    "35 segments to efvitcp were lost" with_drops 35 "$V" "$TMP/e1-all.log" "$TMP/e2.log"
+expect FAIL "no loss and no drops: the flags stand" "frames carry tcp.analysis flags" \
+    with_drops 0 "$V" "$TMP/e1-all.log" "$TMP/e2.log"
+expect FAIL "a log that names no connection" "no connection named" \
+    lost_below_stack "$V" "$TMP/e1.log" <(echo "eftcat: segments in/out 1/1,")
 
 if [ "$FAILED" != 0 ]; then
     echo "FAIL: $FAILED of the capture-check expectations not met"

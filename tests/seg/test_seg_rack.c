@@ -116,6 +116,64 @@ static void test_second_probe_repairs_a_lost_tail(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* Regression (f197cf6): a probe goes unanswered for its PTO (the timer fired, a second probe is
+   due at 2 * PTO: tlp_again), then the peer's ACK covers everything before that second probe
+   (the probe repaired the tail); nothing is outstanding and the timer is left in mode NONE with
+   tlp_again still set. The application sends one segment, which leaves by the straight-line send
+   (et_conn_send_buf's fast path, arm_loss_timer_sent): that is news, a fresh probe episode. Its
+   first probe comes a PTO after the send, and the second, unanswered too, 2 * PTO after the
+   first; only then the RTO. The straight-line send once armed the probe with its own copy of the
+   test, which left tlp_again set: the fresh episode's first probe was taken for a second one and
+   the RTO followed it instead of the second probe. */
+static void test_fresh_episode_after_straight_line_send(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 3));
+    uint64_t pto = 2 * c->srtt_ns;
+    REQUIRE(pto < c->rto_ns);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    REQUIRE(at != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the first probe: no answer for a while */
+    EXPECT_NOTHING(t);
+    sg_advance(t, pto); /* half way to the second probe (due at at + 2 * PTO) */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0); /* everything, the probe's segment included */
+    EXPECT_NOTHING(t);
+    REQUIRE(c->snd_una == c->snd_max && !c->tlp_on && !c->in_recovery);
+    efvitcp_stats st0;
+    sg_stats(t, &st0);
+    /* New data by the straight-line send (nothing in flight, sent within an RTO of the last
+       segment, one whole segment, the template built). */
+    uint64_t t_send = sg_now(t);
+    REQUIRE(efvitcp_send(t->conn, buf, 100, false) == 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t pto2 = 2 * c->srtt_ns; /* the ACK above took an RTT sample */
+    REQUIRE(pto2 < c->rto_ns);
+    uint64_t p1 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(p1, t_send + pto2); /* the fresh episode's first probe */
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t p2 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(p2, p1 + 2 * pto2); /* its second probe, not the RTO (p1 + RTO) */
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, st0.tlp_probes + 2);
+    CHECK_EQ(st.rto_events, 0);
+    /* Then the RTO, from the second probe. */
+    uint64_t p3 = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(p3, p2 + c->rto_ns);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
    that reaches the probe without a D-SACK shows the loss and cwnd is reduced once (§7.4). A
    loss of the next flight gets a probe of its own. */
@@ -570,6 +628,7 @@ int main(void)
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
+    RUN(test_fresh_episode_after_straight_line_send);
     RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
     RUN(test_probe_of_a_segment_sent_in_part);
