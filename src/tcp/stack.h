@@ -578,10 +578,15 @@ static inline uint64_t et_pto_ns(const et_conn *c)
     uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
     return t < c->rto_ns ? t : c->rto_ns;
 }
-/* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire). */
+/* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire).
+   Also while an earlier probe's outcome is pending (TLP.end_seq set), where §7.2 schedules none:
+   the ACK that re-arms the timer brought news (new data acknowledged or sacked, or a recovery
+   that the probe's SACK started), and what is still outstanding can be lost again, a recovery's
+   retransmission in particular, which only the RTO repaired then (one timeout in eight of the
+   20% loss benchmark). The outcome (et_rack_tlp_ack) is still judged against the first probe. */
 static inline bool et_tlp_ok(const et_conn *c)
 {
-    return c->rack_ok && !c->tlp_on && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
+    return c->rack_ok && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
            c->state != EFVITCP_SYN_SENT && c->state != EFVITCP_SYN_RECEIVED;
 }
 /* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
