@@ -197,7 +197,7 @@ struct efvitcp_conn {
     bool rack_ok;
     bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
     bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
-    bool tlp_again;           /* a probe unanswered: one more at 2 * PTO (tlp_fire) */
+    uint8_t tlp_backoff;      /* probes unanswered since the last news (tcp_rack.c, after_probe) */
     uint8_t reo_mult;         /* RACK.reo_wnd_mult */
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
@@ -208,6 +208,7 @@ struct efvitcp_conn {
     uint64_t rack_rtt_ns;     /* RACK.rtt */
     uint64_t min_rtt_ns;      /* the smallest RTT seen (RACK's reordering window); 0 = none */
     uint64_t reo_deadline_ns; /* when the reordering timer is due (retx_mode ET_RETX_REO) */
+    uint64_t tlp_rto_at_ns;   /* the RTO after unanswered probes (valid while tlp_backoff) */
 
     /* undoing a spurious congestion response (RFC 3708 D-SACK, RFC 3522 timestamps; the
        response of RFC 4015: the window as it was) */
@@ -596,7 +597,7 @@ static inline void et_arm_loss_timer(et_conn *c)
 {
     if (!c->reo_deadline_ns && et_tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
-        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
+        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
         return;
     }

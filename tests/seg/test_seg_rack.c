@@ -116,6 +116,66 @@ static void test_second_probe_repairs_a_lost_tail(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* Where the RTO is many PTOs (Linux's 200 ms floor on a path of a millisecond), unanswered
+   probes go on, each at twice the interval of the one before, while they come before the RTO
+   would have come after a second probe; that RTO then comes at its old time. A probe or its ACK
+   lost no longer costs an RTO (at 20% loss each way, two probes failed one time in nine), and
+   the third probe here repairs the tail. */
+static void test_probes_back_off_until_the_rto(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.min_rto_us = 200000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 3));
+    uint64_t pto = 2 * c->srtt_ns, rto = c->rto_ns;
+    CHECK_EQ(rto, 200 * SG_MS);
+    uint64_t first = sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t at = first;
+    for (uint32_t k = 1; k <= 5; k++) { /* at +2, +4, +8, +16 and +32 PTO */
+        uint64_t next = sg_run_until_output(t, SG_SEC);
+        CHECK_TIME(next, at + (pto << k));
+        EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+        EXPECT_NOTHING(t);
+        at = next;
+    }
+    /* The next would come at +64 PTO, after the RTO's old time: the RTO, at that time. */
+    uint64_t at_rto = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at_rto, first + 2 * pto + rto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 6);
+    CHECK_EQ(st.rto_events, 1);
+}
+
+/* The first two probes are lost: the third repairs the tail, with no RTO. */
+static void test_third_probe_repairs_a_lost_tail(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.min_rto_us = 200000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
+    for (int k = 0; k < 3; k++) {              /* two probes lost, the third arrives */
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+        EXPECT_NOTHING(t);
+    }
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 3);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The probe repairs a lost tail: the peer's ACK covers it, nothing else goes, no RTO; the ACK
    that reaches the probe without a D-SACK shows the loss and cwnd is reduced once (§7.4). A
    loss of the next flight gets a probe of its own. */
@@ -612,6 +672,8 @@ int main(void)
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
+    RUN(test_probes_back_off_until_the_rto);
+    RUN(test_third_probe_repairs_a_lost_tail);
     RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
     RUN(test_probe_of_a_segment_sent_in_part);
