@@ -202,6 +202,7 @@ struct efvitcp_conn {
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
     uint32_t rack_fack;       /* RACK.fack: the highest sequence delivered */
+    uint32_t rack_fack_ack;   /* RACK.fack before the ACK being processed (ack_input) */
     uint32_t tlp_end;         /* TLP.end_seq */
     uint32_t dsack_round;     /* RACK.dsack_round */
     uint64_t rack_xmit_ns;    /* RACK.xmit_ts: its (last) transmission time; 0 = none yet */
@@ -556,7 +557,7 @@ uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
 /* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
 /* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,
    RACK.fack and reordering (RFC 8985 §6.2 steps 1-3). */
-void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg);
+void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint32_t prior_fack);
 /* The loss marks (§6.2 step 5) when they can have changed; true if a segment was newly marked
    lost. The reordering timer's deadline is left in reo_deadline_ns. */
 bool et_rack_detect(et_conn *c);
@@ -717,16 +718,16 @@ static inline void et_rack_delivered_in_order(et_conn *c, const et_seg *s)
     c->rack_fack = end;
 }
 /* Ring indices [from, to) were just acknowledged cumulatively by seg (any_retx: one of them was
-   retransmitted): each one not sacked before was delivered. */
+   retransmitted): each one not sacked before was delivered. prior_fack: RACK.fack before seg. */
 static inline void et_rack_acked(et_conn *c, uint32_t from, uint32_t to, const et_tcp_seg *seg,
-                                 bool any_retx)
+                                 bool any_retx, uint32_t prior_fack)
 {
     if (!any_retx && seq_le(c->rack_fack, et_seg_at(c, from)->seq)) {
         et_rack_delivered_in_order(c, et_seg_at(c, to - 1));
         return;
     }
     for (uint32_t i = from; i != to; i++)
-        if (!et_seg_at(c, i)->sacked) et_rack_delivered(c, et_seg_at(c, i), seg);
+        if (!et_seg_at(c, i)->sacked) et_rack_delivered(c, et_seg_at(c, i), seg, prior_fack);
 }
 /* A retransmission left: one more for the episode's D-SACKs to account for; the first one's
    TSval is what an ACK of an original transmission echoes below (RFC 3522 §2). */

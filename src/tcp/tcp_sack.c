@@ -117,7 +117,7 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg 
             s->lost = s->rxt = 0;
             c->n_sacked++;
             n++;
-            if (c->rack_ok) et_rack_delivered(c, s, seg);
+            if (c->rack_ok) et_rack_delivered(c, s, seg, c->rack_fack_ack);
         }
     }
     return n;

@@ -496,6 +496,71 @@ static void test_probe_in_the_recovery_a_probe_started(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A timeout in a recovery keeps the ssthresh the recovery set: one reduction per congestion
+   event (Linux's tcp_enter_loss). Ten full segments; the peer acknowledges three and sacks
+   three more, so the fourth is lost: recovery, ssthresh = 3.5 segments (NewReno). Its
+   retransmission is acknowledged (SND.UNA passes the sacked ones) and the last three segments
+   meet silence: probes, then the RTO. Before, the RTO cut ssthresh again, to 0.7 times the three
+   segments outstanding then. */
+static void test_timeout_in_recovery_keeps_ssthresh(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.initial_window = 10;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint32_t mss = c->send_mss;
+    REQUIRE(mss > 1000);
+    for (int i = 0; i < 10; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    for (uint32_t i = 0; i < 10; i++) EXPECT(t, TH_ACK | TH_PSH, S(101 + i * mss), P(1));
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101 + 3 * mss), 1, (uint32_t[]){S(101 + 4 * mss), S(101 + 7 * mss)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101 + 3 * mss), P(1));
+    CHECK(c->in_recovery);
+    uint32_t ssthresh = c->cc.ssthresh;
+    CHECK_EQ(ssthresh, 7 * mss / 2); /* NewReno here (sg_config): half the flight */
+    sg_flush(t);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(101 + 7 * mss), NULL, 0); /* the retransmission arrived */
+    CHECK(c->in_recovery);
+    sg_flush(t);
+    efvitcp_stats st;
+    for (int k = 0; k < 20; k++) {
+        sg_stats(t, &st);
+        if (st.rto_events) break;
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        sg_flush(t);
+    }
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    CHECK_EQ(c->cc.cwnd, mss);
+    CHECK_EQ(c->cc.ssthresh, ssthresh);
+}
+
+/* RFC 8985 §6.2 step 3 judges reordering against the highest sequence delivered before the ACK
+   (Linux's prior_fack): an ACK that acknowledges some segments and sacks later ones, or one
+   whose blocks come most recent first (RFC 2018 §4) with a lower block after a higher one, is
+   no reordering. Before, both set RACK.reordering_seen, and every later loss waited a
+   reordering window. */
+static void test_one_ack_is_no_reordering(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 6));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(201), 1, (uint32_t[]){S(301), S(401)}); /* S(101) acknowledged, S(301) sacked */
+    CHECK(!c->rack_reord);
+    sack_ack(t, S(201), 2, (uint32_t[]){S(601), S(701), S(401), S(501)}); /* most recent first */
+    CHECK(!c->rack_reord);
+    CHECK_EQ(c->n_sacked, 3);
+    /* Three sacked and no reordering: no window, the hole goes at once (as by DupThresh). */
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    CHECK(c->in_recovery);
+}
+
 /* The end of SACK recovery leaves cwnd at ssthresh (RFC 6675 §5; RFC 6937 §3; Linux), not at
    the flight plus one segment (RFC 6582's deflation for NewReno's inflated window): with
    nothing in flight at the end, as under steady loss, that would leave two segments. */
@@ -685,6 +750,8 @@ int main(void)
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
     RUN(test_probe_in_the_recovery_a_probe_started);
+    RUN(test_timeout_in_recovery_keeps_ssthresh);
+    RUN(test_one_ack_is_no_reordering);
     RUN(test_recovery_exit_leaves_cwnd_at_ssthresh);
     RUN(test_three_duplicates_without_blocks);
     RUN(test_duplicates_with_blocks_wait_for_rack);
