@@ -328,6 +328,25 @@ void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns)
     }
 }
 
+void et_cc_on_rto_in_recovery(et_cc *cc)
+{
+    repair(cc);
+    if (!cc_active(cc)) return;
+    /* The recovery set ssthresh for this congestion event already: the window restarts from
+       one segment, ssthresh stays (as Linux's tcp_enter_loss, which recomputes it only outside
+       recovery or on an episode's first timeout). Computed again from the flight, which in a
+       recovery's late stage is a segment or two, it would be cut twice for one event. */
+    cc->cwnd = cc->smss;
+    cc->bytes_acked = 0;
+    if (cc->algo == EFVITCP_CC_CUBIC) {
+        /* RFC 9438 §4.8, as et_cc_on_rto. */
+        cc->w_max = 0.0;
+        cc->k = 0.0;
+        cc->epoch_ns = 0;
+        cc->cwnd_inc = 0.0;
+    }
+}
+
 void et_cc_undo(et_cc *cc, const et_cc *prior)
 {
     repair(cc);

@@ -55,6 +55,9 @@ void et_cc_on_recovery_exit(et_cc *cc, uint32_t flight);
 void et_cc_on_sack_recovery_exit(et_cc *cc);
 /** Retransmission timeout (RFC 5681 §3.1 eqn 4, cwnd = 1 SMSS; CUBIC: RFC 9438 §4.8). */
 void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns);
+/** Retransmission timeout in a loss recovery that reduced ssthresh for this congestion event
+    already: cwnd = 1 SMSS, ssthresh kept (CUBIC: RFC 9438 §4.8's curve reset). */
+void et_cc_on_rto_in_recovery(et_cc *cc);
 /** A congestion response proved spurious (RFC 4015 §3.2): cwnd and ssthresh back to at least
     what they were in prior, the CUBIC curve as it was. */
 void et_cc_undo(et_cc *cc, const et_cc *prior);

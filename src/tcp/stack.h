@@ -197,17 +197,19 @@ struct efvitcp_conn {
     bool rack_ok;
     bool rack_reord;          /* RACK.reordering_seen: a segment was delivered below RACK.fack */
     bool tlp_retrans;         /* ... and it was a retransmission (TLP.is_retrans) */
-    bool tlp_again;           /* a probe unanswered: one more at 2 * PTO (tlp_fire) */
+    uint8_t tlp_backoff;      /* probes unanswered since the last news (tcp_rack.c, after_probe) */
     uint8_t reo_mult;         /* RACK.reo_wnd_mult */
     uint8_t reo_persist;      /* RACK.reo_wnd_persist */
     uint32_t rack_end;        /* RACK.end_seq: end of the most recently sent segment delivered */
     uint32_t rack_fack;       /* RACK.fack: the highest sequence delivered */
+    uint32_t rack_fack_ack;   /* RACK.fack before the ACK being processed (ack_input) */
     uint32_t tlp_end;         /* TLP.end_seq */
     uint32_t dsack_round;     /* RACK.dsack_round */
     uint64_t rack_xmit_ns;    /* RACK.xmit_ts: its (last) transmission time; 0 = none yet */
     uint64_t rack_rtt_ns;     /* RACK.rtt */
     uint64_t min_rtt_ns;      /* the smallest RTT seen (RACK's reordering window); 0 = none */
     uint64_t reo_deadline_ns; /* when the reordering timer is due (retx_mode ET_RETX_REO) */
+    uint64_t tlp_rto_at_ns;   /* the RTO after unanswered probes (valid while tlp_backoff) */
 
     /* undoing a spurious congestion response (RFC 3708 D-SACK, RFC 3522 timestamps; the
        response of RFC 4015: the window as it was) */
@@ -555,7 +557,7 @@ uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
 /* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
 /* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,
    RACK.fack and reordering (RFC 8985 §6.2 steps 1-3). */
-void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg);
+void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint32_t prior_fack);
 /* The loss marks (§6.2 step 5) when they can have changed; true if a segment was newly marked
    lost. The reordering timer's deadline is left in reo_deadline_ns. */
 bool et_rack_detect(et_conn *c);
@@ -578,10 +580,15 @@ static inline uint64_t et_pto_ns(const et_conn *c)
     uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
     return t < c->rto_ns ? t : c->rto_ns;
 }
-/* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire). */
+/* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire).
+   Also while an earlier probe's outcome is pending (TLP.end_seq set), where §7.2 schedules none:
+   the ACK that re-arms the timer brought news (new data acknowledged or sacked, or a recovery
+   that the probe's SACK started), and what is still outstanding can be lost again, a recovery's
+   retransmission in particular, which only the RTO repaired then (one timeout in eight of the
+   20% loss benchmark). The outcome (et_rack_tlp_ack) is still judged against the first probe. */
 static inline bool et_tlp_ok(const et_conn *c)
 {
-    return c->rack_ok && !c->tlp_on && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
+    return c->rack_ok && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
            c->state != EFVITCP_SYN_SENT && c->state != EFVITCP_SYN_RECEIVED;
 }
 /* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
@@ -591,7 +598,7 @@ static inline void et_arm_loss_timer(et_conn *c)
 {
     if (!c->reo_deadline_ns && et_tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
-        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
+        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
         return;
     }
@@ -711,16 +718,16 @@ static inline void et_rack_delivered_in_order(et_conn *c, const et_seg *s)
     c->rack_fack = end;
 }
 /* Ring indices [from, to) were just acknowledged cumulatively by seg (any_retx: one of them was
-   retransmitted): each one not sacked before was delivered. */
+   retransmitted): each one not sacked before was delivered. prior_fack: RACK.fack before seg. */
 static inline void et_rack_acked(et_conn *c, uint32_t from, uint32_t to, const et_tcp_seg *seg,
-                                 bool any_retx)
+                                 bool any_retx, uint32_t prior_fack)
 {
     if (!any_retx && seq_le(c->rack_fack, et_seg_at(c, from)->seq)) {
         et_rack_delivered_in_order(c, et_seg_at(c, to - 1));
         return;
     }
     for (uint32_t i = from; i != to; i++)
-        if (!et_seg_at(c, i)->sacked) et_rack_delivered(c, et_seg_at(c, i), seg);
+        if (!et_seg_at(c, i)->sacked) et_rack_delivered(c, et_seg_at(c, i), seg, prior_fack);
 }
 /* A retransmission left: one more for the episode's D-SACKs to account for; the first one's
    TSval is what an ACK of an original transmission echoes below (RFC 3522 §2). */

@@ -140,7 +140,7 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->recover = iss;
     /* The SACK scoreboard's sequence numbers start at SND.UNA, as every later one is compared
        with it: a 0 would read as ahead of it half the time (RFC 9293 §3.4 arithmetic). */
-    c->sack_high = c->rack_end = c->rack_fack = c->undo_marker = iss;
+    c->sack_high = c->rack_end = c->rack_fack = c->rack_fack_ack = c->undo_marker = iss;
     c->reo_mult = 1; /* RFC 8985 §6.2: RACK.reo_wnd_mult starts at 1 */
     c->sr_una = c->sr_nxt = c->sr_end = 0;
     c->ts_offset = et_conn_ts_offset(c->st, c->remote_ip, c->remote_port, c->local_port);

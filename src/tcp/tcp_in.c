@@ -131,7 +131,8 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg, bool quiet)
     if (retx) rtt_ok = ts_rtt(c, seg, &rtt);
     if (rtt_ok) et_rtt_sample(c, rtt);
     /* RFC 8985 §6.2: the freed slots still hold their segments' send times. */
-    if (c->rack_ok && freed) et_rack_acked(c, first, c->sr_una, seg, retx);
+    if (c->rack_ok && freed)
+        et_rack_acked(c, first, c->sr_una, seg, retx, quiet ? c->rack_fack : c->rack_fack_ack);
     uint32_t flight_before = c->snd_nxt - c->snd_una;
     c->snd_una = ack;
     if (seq_gt(ack, c->snd_nxt)) c->snd_nxt = ack; /* data sent before a go-back-N rewind */
@@ -473,6 +474,7 @@ STEP bool ack_input(et_conn *c, const et_tcp_seg *s)
     uint32_t old_wnd = c->snd_wnd;
     uint32_t new_wnd = (uint32_t)s->window << c->snd_wscale;
     /* RFC 6675 §5 (C.1): the scoreboard first, against SND.UNA before this ACK moves it. */
+    c->rack_fack_ack = c->rack_fack; /* RACK judges reordering against it (et_rack_delivered) */
     uint32_t sk = (s->opt.n_sack || s->opt.sack_bad) ? et_sack_input(c, s) : 0;
     bool sacked = sk & ET_SACK_NEW, una_moved = false;
     if (seq_gt(s->ack, c->snd_una)) {

@@ -868,7 +868,7 @@ static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t i
 static inline void arm_loss_timer_sent(et_conn *c)
 {
     if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
-    et_arm_loss_timer(c); /* one predicate for a probe (et_tlp_ok), which also clears tlp_again */
+    et_arm_loss_timer(c); /* one predicate for a probe (et_tlp_ok), which also clears tlp_backoff */
 }
 
 static void send_buf_fast(et_conn *c, et_stack *st, uint32_t idx, uint32_t seq, const void *data,

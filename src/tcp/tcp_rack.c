@@ -39,7 +39,7 @@ static bool sent_after(uint64_t t1, uint32_t seq1, uint64_t t2, uint32_t seq2)
     return t1 > t2 || (t1 == t2 && seq_gt(seq1, seq2));
 }
 
-void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg)
+void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint32_t prior_fack)
 {
     et_stack *st = c->st;
     if (!s->sent_ns) return;
@@ -60,11 +60,15 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg)
         c->rack_xmit_ns = s->sent_ns;
         c->rack_end = end;
     }
-    /* Step 3: an original delivered below the highest sequence delivered was reordered. */
-    if (seq_gt(end, c->rack_fack))
-        c->rack_fack = end;
-    else if (!s->retx && seq_lt(end, c->rack_fack))
-        c->rack_reord = true;
+    /* Step 3: an original delivered below the highest sequence delivered was reordered; below
+       the highest delivered before this ACK, as Linux's prior_fack: one ACK reports its blocks
+       most recent first, not in sequence order, and acknowledges cumulatively after sacking
+       (one whose predecessor was lost acknowledges what that one did and sacks beyond). Judged
+       against RACK.fack as it moves within the ACK, both looked like reordering: at 20% loss
+       every connection had reordering "seen" within its first losses, and its losses then
+       waited a reordering window (a quarter of min_RTT, widened by every D-SACK round). */
+    if (seq_gt(end, c->rack_fack)) c->rack_fack = end;
+    if (!s->retx && seq_lt(end, prior_fack)) c->rack_reord = true;
 }
 
 /* Step 4: the reordering window. */
@@ -153,7 +157,7 @@ void et_arm_loss_timer_slow(et_conn *c)
     }
     if (et_tlp_ok(c)) {
         c->retx_mode = ET_RETX_TLP;
-        c->tlp_again = false; /* a fresh probe timeout: news since the last probe */
+        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
         et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + et_pto_ns(c));
         return;
     }
@@ -161,24 +165,36 @@ void et_arm_loss_timer_slow(et_conn *c)
     et_arm_retx_timer(c);
 }
 
-/* After a probe: a second one at twice the PTO if it was the first since the last news, else
-   the RTO. A probe or its ACK lost (at 20% loss each way, one probe in three) otherwise costs an
-   RTO, 200 ms and a window of one segment where the round trip is microseconds; a second probe
-   makes that one in nine. Beyond RFC 8985 (one probe per episode, §7.3), as QUIC's probe timeout
-   (RFC 9002 §6.2.1: probes with exponential back-off, one more before declaring persistent
-   congestion); bounded to two, then the RTO of RFC 6298 as before. */
+/* After a probe with no news since the last one: another probe, each at twice the interval
+   of the one before (PTO, 2 PTO, 4 PTO, ...), as long as it comes before the RTO would have come
+   with a single second probe (the first probe's time + 2 PTO + RTO, as before); then that RTO.
+   A probe or its ACK lost (at 20% loss each way, one probe in three) otherwise costs an RTO,
+   200 ms and a window of one segment where the round trip is microseconds; with two probes
+   that was one in nine, with the back-off (five or six probes where the RTO is a hundred PTOs)
+   about one in a thousand. Beyond RFC 8985 (one probe per episode, §7.3), as QUIC's probe
+   timeout (RFC 9002 §6.2.1: probes with exponential back-off, where the RTO of RFC 6298 is
+   gone); each probe is one segment, and the RTO is never later than before. */
 static void after_probe(et_conn *c)
 {
-    if (c->tlp_again) {
-        c->tlp_again = false;
-        et_arm_rto(c);
+    et_stack *st = c->st;
+    uint64_t pto = et_pto_ns(c);
+    if (!c->tlp_backoff) {
+        uint64_t second = 2 * pto < c->rto_ns ? 2 * pto : c->rto_ns;
+        c->tlp_rto_at_ns = st->now_ns + second + c->rto_ns;
+    }
+    if (c->tlp_backoff < 16) c->tlp_backoff++;
+    uint64_t next = st->now_ns + (pto << c->tlp_backoff);
+    if (c->tlp_backoff == 1) {
+        /* The second probe, never later than the RTO would have come. */
+        if (next > st->now_ns + c->rto_ns) next = st->now_ns + c->rto_ns;
+    } else if (next >= c->tlp_rto_at_ns) {
+        c->retx_mode = ET_RETX_RTO;
+        et_wheel_postpone(&st->wheel, &c->t_retx,
+                          c->tlp_rto_at_ns > st->now_ns ? c->tlp_rto_at_ns : st->now_ns);
         return;
     }
-    /* Never later than the RTO would have come: at worst as before. */
-    uint64_t t = 2 * et_pto_ns(c);
-    c->tlp_again = true;
     c->retx_mode = ET_RETX_TLP;
-    et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + (t < c->rto_ns ? t : c->rto_ns));
+    et_wheel_postpone(&st->wheel, &c->t_retx, next);
 }
 
 /* §7.3: one segment of new data if the peer's window takes it, otherwise the last one sent

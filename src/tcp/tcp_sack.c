@@ -117,7 +117,7 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg 
             s->lost = s->rxt = 0;
             c->n_sacked++;
             n++;
-            if (c->rack_ok) et_rack_delivered(c, s, seg);
+            if (c->rack_ok) et_rack_delivered(c, s, seg, c->rack_fack_ack);
         }
     }
     return n;
@@ -169,7 +169,12 @@ static bool blk_ok(et_conn *c, const et_tcp_seg *seg, uint32_t b, uint32_t *dsac
         return false;
     }
     bool ok = sane && seq_ge(k->start, lo);
-    for (uint32_t j = 0; ok && j < b; j++) { /* RFC 2018 §3: blocks are disjoint */
+    /* RFC 2018 §3: blocks are disjoint; a D-SACK first block is not one of them (RFC 2883 §4:
+       it lies inside the second block when the duplicate was above SND.UNA). Compared with
+       it, the second block was rejected as overlapping, and the segments it reported stayed
+       unsacked: the probes then resent, again and again, a segment the peer held (each one
+       D-SACKed and nothing learnt) while the lost one below waited for the RTO. */
+    for (uint32_t j = (*dsack & ET_SACK_DSACK) ? 1 : 0; ok && j < b; j++) {
         const et_sack_blk *o = &seg->opt.sack[j];
         if (seq_lt(k->start, o->end) && seq_lt(o->start, k->end)) ok = false;
     }

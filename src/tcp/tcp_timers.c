@@ -161,7 +161,10 @@ static void rto_fire(et_conn *c)
        window before it is kept in case the timeout proves spurious (RFC 3522, RFC 4015). */
     if (c->retries == 1) {
         et_undo_begin(c);
-        et_cc_on_rto(&c->cc, c->snd_max - c->snd_una, st->now_ns);
+        if (c->in_recovery && c->sack_ok)
+            et_cc_on_rto_in_recovery(&c->cc); /* one reduction per congestion event */
+        else
+            et_cc_on_rto(&c->cc, c->snd_max - c->snd_una, st->now_ns);
     }
     /* RFC 8985: the probe episode and the reordering timer end with the timeout. */
     c->tlp_on = false;

@@ -461,14 +461,15 @@ static void test_data_timeout_on_cut_wire(void)
     CHECK_EQ(efvitcp_send(p.C.conn, "hello", 5, false), 5);
     REQUIRE(sim_run(&p.s, 10 * SEC, client_terminal, &p));
     /* RACK-TLP (the default) probes first: PTO = 2 * SRTT + the delayed ACK (1 ms), capped at
-       the RTO (RFC 8985 §7.2), and a second probe at twice that (tlp_fire). Then the RTO, 5 ms
-       (min_rto over a 20 us RTT) doubled 4 times: about 1.04 + 2.08 + 5+10+20+40+80 ms; two
-       probes and 4 retransmissions. */
+       the RTO (RFC 8985 §7.2), a second probe at twice that and a third at twice that again,
+       which still comes before the RTO after the second (after_probe). Then the RTO, at that
+       time, 5 ms (min_rto over a 20 us RTT) doubled 4 times: about 1.04 + 2.08 + 5+10+20+40+80
+       ms; three probes and 4 retransmissions. */
     uint64_t dt = sim_now(&p.s) - t0;
     CHECK(dt >= 158 * MS && dt < 158 * MS + 200 * US);
     CHECK(strcmp(p.C.log, "ET") == 0);
-    CHECK_EQ(p.C.final.retransmits, 6);
-    CHECK_EQ(p.C.final.tlp_probes, 2);
+    CHECK_EQ(p.C.final.retransmits, 7);
+    CHECK_EQ(p.C.final.tlp_probes, 3);
     CHECK_EQ(p.C.final.unacked, 5);
     efvitcp_stats c, s;
     stats_of(&p, &c, &s);
@@ -476,10 +477,10 @@ static void test_data_timeout_on_cut_wire(void)
     CHECK_EQ(c.conns_timeout, 1);
     CHECK_EQ(c.rst_sent, 1); /* lost on the cut wire */
     CHECK_EQ(c.conns_active, 0);
-    CHECK_EQ(p.s.dropped, 8); /* the data, two probes, 4 retransmissions, the RST */
+    CHECK_EQ(p.s.dropped, 9); /* the data, three probes, 4 retransmissions, the RST */
     et_wire_stats ws;
     et_wire_get_stats(p.s.wire, &ws);
-    CHECK_EQ(ws.drop_unknown, 8); /* the wire itself discarded them */
+    CHECK_EQ(ws.drop_unknown, 9); /* the wire itself discarded them */
     /* heal: the server still believes in the connection */
     sim_set_drop(&p.s, NULL, NULL);
     CHECK_EQ(s.conns_active, 1);

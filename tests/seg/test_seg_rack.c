@@ -122,9 +122,9 @@ static void test_second_probe_repairs_a_lost_tail(void)
    tlp_again still set. The application sends one segment, which leaves by the straight-line send
    (et_conn_send_buf's fast path, arm_loss_timer_sent): that is news, a fresh probe episode. Its
    first probe comes a PTO after the send, and the second, unanswered too, 2 * PTO after the
-   first; only then the RTO. The straight-line send once armed the probe with its own copy of the
-   test, which left tlp_again set: the fresh episode's first probe was taken for a second one and
-   the RTO followed it instead of the second probe. */
+   first; then the back-off or the RTO as after any second probe. The straight-line send once armed
+   the probe with its own copy of the test, which left tlp_again set: the fresh episode's first
+   probe was taken for a second one and the RTO followed it instead of the second probe. */
 static void test_fresh_episode_after_straight_line_send(void)
 {
     efvitcp_config cfg = rack_cfg();
@@ -165,12 +165,74 @@ static void test_fresh_episode_after_straight_line_send(void)
     sg_stats(t, &st);
     CHECK_EQ(st.tlp_probes, st0.tlp_probes + 2);
     CHECK_EQ(st.rto_events, 0);
-    /* Then the RTO, from the second probe. */
-    uint64_t p3 = sg_run_until_output(t, SG_SEC);
-    CHECK_TIME(p3, p2 + c->rto_ns);
+    /* Then a third probe at 4 * PTO if it comes before the RTO would have come after the
+       second probe (test_probes_back_off_until_the_rto), else that RTO. */
+    uint64_t rto_at = p2 + c->rto_ns, p3 = sg_run_until_output(t, SG_SEC);
+    bool third = p2 + 4 * pto2 < rto_at;
+    CHECK_TIME(p3, third ? p2 + 4 * pto2 : rto_at);
     EXPECT(t, TH_ACK | TH_PSH, S(401), P(1));
     sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, third ? 0 : 1);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* Where the RTO is many PTOs (Linux's 200 ms floor on a path of a millisecond), unanswered
+   probes go on, each at twice the interval of the one before, while they come before the RTO
+   would have come after a second probe; that RTO then comes at its old time. A probe or its ACK
+   lost no longer costs an RTO (at 20% loss each way, two probes failed one time in nine), and
+   the third probe here repairs the tail. */
+static void test_probes_back_off_until_the_rto(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.min_rto_us = 200000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 3));
+    uint64_t pto = 2 * c->srtt_ns, rto = c->rto_ns;
+    CHECK_EQ(rto, 200 * SG_MS);
+    uint64_t first = sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    uint64_t at = first;
+    for (uint32_t k = 1; k <= 5; k++) { /* at +2, +4, +8, +16 and +32 PTO */
+        uint64_t next = sg_run_until_output(t, SG_SEC);
+        CHECK_TIME(next, at + (pto << k));
+        EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+        EXPECT_NOTHING(t);
+        at = next;
+    }
+    /* The next would come at +64 PTO, after the RTO's old time: the RTO, at that time. */
+    uint64_t at_rto = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at_rto, first + 2 * pto + rto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 6);
     CHECK_EQ(st.rto_events, 1);
+}
+
+/* The first two probes are lost: the third repairs the tail, with no RTO. */
+static void test_third_probe_repairs_a_lost_tail(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.min_rto_us = 200000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) lost */
+    for (int k = 0; k < 3; k++) {              /* two probes lost, the third arrives */
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+        EXPECT_NOTHING(t);
+    }
+    sg_send(t, TH_ACK, P(1), S(401), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 3);
+    CHECK_EQ(st.rto_events, 0);
     CHECK(et_stack_check(t->st) == NULL);
 }
 
@@ -452,6 +514,113 @@ static void test_probe_in_recovery_after_the_last_news(void)
     EXPECT_NOTHING(t);
 }
 
+/* A probe's outcome still pending does not stop the probes of the recovery it starts. The probe
+   of S(401) uncovers S(301)'s loss (its SACK block); the recovery resends S(301), and that is
+   lost too. Before, a pending probe (TLP.end_seq set, RFC 8985 §7.2's condition for a new PTO)
+   left only the RTO to repair it: in the 20% loss benchmark, one timeout in eight. Now the
+   probe of the recovery goes a PTO after the retransmission. */
+static void test_probe_in_the_recovery_a_probe_started(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 4));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) and S(401) lost */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1)); /* the probe, of the last segment */
+    EXPECT_NOTHING(t);
+    CHECK(c->tlp_on);
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(301), 1, (uint32_t[]){S(401), S(501)});
+    /* RACK marks S(301) lost (at once or after the reordering window) and recovery resends it. */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    uint64_t t_rxt = sg_now(t);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* lost again */
+    EXPECT_NOTHING(t);
+    CHECK(c->in_recovery);
+    uint64_t pto = 2 * c->srtt_ns;
+    CHECK(pto < c->rto_ns);
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t_rxt + pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the probe in recovery, not the RTO */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_probes, 2);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(!c->in_recovery);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* A timeout in a recovery keeps the ssthresh the recovery set: one reduction per congestion
+   event (Linux's tcp_enter_loss). Ten full segments; the peer acknowledges three and sacks
+   three more, so the fourth is lost: recovery, ssthresh = 3.5 segments (NewReno). Its
+   retransmission is acknowledged (SND.UNA passes the sacked ones) and the last three segments
+   meet silence: probes, then the RTO. Before, the RTO cut ssthresh again, to 0.7 times the three
+   segments outstanding then. */
+static void test_timeout_in_recovery_keeps_ssthresh(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.initial_window = 10;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint32_t mss = c->send_mss;
+    REQUIRE(mss > 1000);
+    for (int i = 0; i < 10; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    for (uint32_t i = 0; i < 10; i++) EXPECT(t, TH_ACK | TH_PSH, S(101 + i * mss), P(1));
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(101 + 3 * mss), 1, (uint32_t[]){S(101 + 4 * mss), S(101 + 7 * mss)});
+    EXPECT(t, TH_ACK | TH_PSH, S(101 + 3 * mss), P(1));
+    CHECK(c->in_recovery);
+    uint32_t ssthresh = c->cc.ssthresh;
+    CHECK_EQ(ssthresh, 7 * mss / 2); /* NewReno here (sg_config): half the flight */
+    sg_flush(t);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(101 + 7 * mss), NULL, 0); /* the retransmission arrived */
+    CHECK(c->in_recovery);
+    sg_flush(t);
+    efvitcp_stats st;
+    for (int k = 0; k < 20; k++) {
+        sg_stats(t, &st);
+        if (st.rto_events) break;
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        sg_flush(t);
+    }
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    CHECK_EQ(c->cc.cwnd, mss);
+    CHECK_EQ(c->cc.ssthresh, ssthresh);
+}
+
+/* RFC 8985 §6.2 step 3 judges reordering against the highest sequence delivered before the ACK
+   (Linux's prior_fack): an ACK that acknowledges some segments and sacks later ones, or one
+   whose blocks come most recent first (RFC 2018 §4) with a lower block after a higher one, is
+   no reordering. Before, both set RACK.reordering_seen, and every later loss waited a
+   reordering window. */
+static void test_one_ack_is_no_reordering(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 6));
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(201), 1, (uint32_t[]){S(301), S(401)}); /* S(101) acknowledged, S(301) sacked */
+    CHECK(!c->rack_reord);
+    sack_ack(t, S(201), 2, (uint32_t[]){S(601), S(701), S(401), S(501)}); /* most recent first */
+    CHECK(!c->rack_reord);
+    CHECK_EQ(c->n_sacked, 3);
+    /* Three sacked and no reordering: no window, the hole goes at once (as by DupThresh). */
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    CHECK(c->in_recovery);
+}
+
 /* The end of SACK recovery leaves cwnd at ssthresh (RFC 6675 §5; RFC 6937 §3; Linux), not at
    the flight plus one segment (RFC 6582's deflation for NewReno's inflated window): with
    nothing in flight at the end, as under steady loss, that would leave two segments. */
@@ -629,6 +798,8 @@ int main(void)
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_fresh_episode_after_straight_line_send);
+    RUN(test_probes_back_off_until_the_rto);
+    RUN(test_third_probe_repairs_a_lost_tail);
     RUN(test_needless_probe_is_undone);
     RUN(test_probe_of_new_data);
     RUN(test_probe_of_a_segment_sent_in_part);
@@ -639,6 +810,9 @@ int main(void)
     RUN(test_lost_retransmission);
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
+    RUN(test_probe_in_the_recovery_a_probe_started);
+    RUN(test_timeout_in_recovery_keeps_ssthresh);
+    RUN(test_one_ack_is_no_reordering);
     RUN(test_recovery_exit_leaves_cwnd_at_ssthresh);
     RUN(test_three_duplicates_without_blocks);
     RUN(test_duplicates_with_blocks_wait_for_rack);

@@ -320,6 +320,24 @@ static void test_sender_hostile_blocks(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A D-SACK first block inside the second block (RFC 2883 §4, a duplicate above SND.UNA) does
+   not make the second one look overlapping: its segments are marked sacked. Before, the second
+   block was counted hostile and ignored, and a probe kept resending a segment the peer held. */
+static void test_sender_dsack_inside_the_second_block(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    REQUIRE(send_segs(t, 5));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    sack_ack_d(t, P(1), S(101), 10, 2, (uint32_t[]){S(301), S(401), S(201), S(401)});
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.dsack_received, 1);
+    CHECK_EQ(st.sack_blocks_ignored, 0);
+    CHECK_EQ(t->conn->n_sacked, 2); /* S(201) and S(301) */
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* RFC 2018 §8: SACKed data stays until cumulatively acknowledged; a peer that reneges (drops
    what it SACKed) gets it again after the timeout, which clears every mark. */
 static void test_sender_reneging(void)
@@ -374,6 +392,7 @@ int main(void)
     RUN(test_sender_recovery_with_data_both_ways);
     RUN(test_sender_rescue);
     RUN(test_sender_hostile_blocks);
+    RUN(test_sender_dsack_inside_the_second_block);
     RUN(test_sender_reneging);
     RUN(test_newreno_without_sack);
     sg_cleanup();
