@@ -310,22 +310,27 @@ void et_cc_on_sack_recovery_exit(et_cc *cc)
     cc->cwnd_inc = 0.0;
 }
 
-void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns)
+/* RFC 5681 §3.1: after a timeout the loss window is one segment; CUBIC (RFC 9438 §4.8) starts
+   its first stage after it with K = 0 and W_max = cwnd at its start, which w_max = 0 makes
+   cubic_epoch_start do. */
+static void loss_window(et_cc *cc)
 {
-    repair(cc);
-    if (!cc_active(cc)) return;
-    cc->ssthresh = loss_ssthresh(cc, flight);
-    /* RFC 5681 §3.1: the loss window is one segment. */
     cc->cwnd = cc->smss;
     cc->bytes_acked = 0;
     if (cc->algo == EFVITCP_CC_CUBIC) {
-        /* RFC 9438 §4.8: the first stage after a timeout uses K = 0 and W_max = cwnd at its
-           start; w_max = 0 makes cubic_epoch_start do exactly that. */
         cc->w_max = 0.0;
         cc->k = 0.0;
         cc->epoch_ns = 0;
         cc->cwnd_inc = 0.0;
     }
+}
+
+void et_cc_on_rto(et_cc *cc, uint32_t flight, uint64_t now_ns)
+{
+    repair(cc);
+    if (!cc_active(cc)) return;
+    cc->ssthresh = loss_ssthresh(cc, flight);
+    loss_window(cc);
 }
 
 void et_cc_on_rto_in_recovery(et_cc *cc)
@@ -336,15 +341,7 @@ void et_cc_on_rto_in_recovery(et_cc *cc)
        one segment, ssthresh stays (as Linux's tcp_enter_loss, which recomputes it only outside
        recovery or on an episode's first timeout). Computed again from the flight, which in a
        recovery's late stage is a segment or two, it would be cut twice for one event. */
-    cc->cwnd = cc->smss;
-    cc->bytes_acked = 0;
-    if (cc->algo == EFVITCP_CC_CUBIC) {
-        /* RFC 9438 §4.8, as et_cc_on_rto. */
-        cc->w_max = 0.0;
-        cc->k = 0.0;
-        cc->epoch_ns = 0;
-        cc->cwnd_inc = 0.0;
-    }
+    loss_window(cc);
 }
 
 void et_cc_undo(et_cc *cc, const et_cc *prior)
