@@ -4,7 +4,7 @@
  * plus the wire's copies, with no NIC and no system call except the clock.
  *
  *   echo_bench [--link L] [--matched] [--count N] [--size N] [--samples FILE] [--name NAME]
- *              [--raw] [--callgrind] [--stat-ms N]
+ *              [--raw] [--callgrind] [--stat-ms N] [--idle N]
  *   echo_bench [--link L] [--matched] --bulk BYTES | --bulk-segs N  [--both] [--name NAME]
  *              [--callgrind] [--stat-ms N]
  *
@@ -32,6 +32,10 @@
  * The loops are the bench_loop_* functions, so that callgrind can collect just them
  * (--toggle-collect); the client's sends in the ping-pong are bench_client_send, so that one side
  * can be collected apart from the other (bench/run_efvi_callgrind.sh).
+ *
+ * --idle N (with --callgrind): after the ping-pong, N polls of the server with its connection
+ * established and nothing to do, in bench_loop_idle: what one idle turn of a busy poll loop
+ * costs (bench/run_efvi_callgrind.sh).
  *
  * --stat-ms N: both instances publish the live view of efvitcp-stat every N ms (the default is
  * the config's, 100 ms); 0 turns it off (cfg.stat_shm = false), to measure what it costs.
@@ -261,6 +265,14 @@ NOINLINE void bench_loop_tcp(bench *b, uint32_t n, uint64_t *lat)
     }
 }
 
+/* n polls of the server with an established connection and nothing to do: the cost of a busy
+   poll loop's idle turns (--idle), which decide how soon a frame is seen after it lands. */
+NOINLINE void bench_loop_idle(bench *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        efvitcp_server_poll(b->srv, b->matched ? &server_handler_matched : &server_handler, b);
+}
+
 /* Offers whole segments only, so that every segment on the wire is a full one. */
 static uint64_t push(efvitcp_conn *c, uint64_t left, uint32_t mss)
 {
@@ -442,7 +454,7 @@ static void run_bulk(bench *bp, const char *name, uint64_t bytes, uint64_t segs,
 
 int main(int argc, char **argv)
 {
-    uint32_t count = 0, size = 64;
+    uint32_t count = 0, size = 64, idle = 0;
     uint64_t bulk = 0, segs = 0;
     bool raw_mode = false, callgrind = false, both = false;
     const char *samples = NULL, *name = NULL, *why = NULL;
@@ -459,6 +471,8 @@ int main(int argc, char **argv)
             bulk = parse_num(o, v, 1, 1ull << 40), i++;
         } else if (strcmp(o, "--bulk-segs") == 0 && v) {
             segs = parse_num(o, v, 1, 1ull << 30), i++;
+        } else if (strcmp(o, "--idle") == 0 && v) {
+            idle = (uint32_t)parse_num(o, v, 1, 1000000000), i++;
         } else if (strcmp(o, "--samples") == 0 && v) {
             samples = v, i++;
         } else if (strcmp(o, "--name") == 0 && v) {
@@ -478,7 +492,7 @@ int main(int argc, char **argv)
             b.stat_ms = (int)parse_num(o, v, 0, 3600000), i++;
         } else {
             die("usage: echo_bench [--link mem|efvi|efct] [--matched] [--count N] [--size N] "
-                "[--samples FILE] [--name NAME] [--raw] [--callgrind] [--stat-ms N]\n"
+                "[--samples FILE] [--name NAME] [--raw] [--callgrind] [--stat-ms N] [--idle N]\n"
                 "       echo_bench [--link mem|efvi|efct] [--matched] --bulk BYTES | --bulk-segs N "
                 "[--both] [--name NAME] [--callgrind]");
         }
@@ -521,6 +535,7 @@ int main(int argc, char **argv)
         b.size = size;
         if (callgrind) {
             bench_loop_tcp(&b, count, NULL);
+            if (idle) bench_loop_idle(&b, idle);
         } else {
             char what[160];
             snprintf(what, sizeof(what), "%u-byte TCP echo over %s (both stacks)%s", size,

@@ -29,6 +29,9 @@
 # included), sent = the sender's efvitcp_send and efvitcp_client_poll (ACK processing included);
 # S1 and S2 segments, the difference divided by S2 - S1. Targets for src/: 700 received, 900 sent.
 #
+# Idle polls: S1 and S2 polls of the server with its connection established and nothing to do
+# (echo_bench --idle), after a short ping-pong; what one turn of a busy-poll loop costs.
+#
 # Every figure is also a line "RESULT kind=instr name=... value=..." (bench/suite.sh reads them).
 set -eu
 
@@ -164,6 +167,21 @@ seg() {
 seg efvi
 seg efct
 
+# idle LINK: per poll of an established server with nothing to do (--idle: the turns of a busy
+# poll loop between messages). After the first, every such poll is quiet (et_stack_quiet) on a
+# link that can tell it has nothing waiting (efvi); mem makes each a full poll.
+idle() {
+    link=$1
+    run $link-idle1 --link $link --matched --count 100 --idle $S1 -- bench_loop_idle
+    run $link-idle2 --link $link --matched --count 100 --idle $S2 -- bench_loop_idle
+    d=$((S2 - S1))
+    st=$(per $link-idle1 $link-idle2 $d stack) ln=$(per $link-idle1 $link-idle2 $d link)
+    w=$(per $link-idle1 $link-idle2 $d wire)
+    printf "%-10s %7d %7d %7d %7d\n" "$link" "$st" "$ln" "$w" $((st + ln)) >>"$TMP/idle"
+    echo "RESULT kind=instr name=$link-emu-idle-poll-src value=$((st + ln))" >>"$TMP/results"
+}
+for link in efvi efct mem; do idle $link; done
+
 hdr="           client  client  server  server   wire/     app  other  client  server  target  worst"
 hdr2="            stack    link   stack    link    emu                     src/    src/            ÷ target"
 for set in matched default; do
@@ -184,5 +202,10 @@ echo "instructions per full ${mss}-byte segment on the emulated ports (default s
 echo "             stack    link   wire/     app  other    src/  target  src/"
 echo "                              emu                                  ÷ target"
 cat "$TMP/segs"
+echo
+echo "instructions per idle poll (an established connection, nothing to do):"
+echo "             stack    link   wire/    src/"
+echo "                              emu"
+cat "$TMP/idle"
 echo
 cat "$TMP/results"

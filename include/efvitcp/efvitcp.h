@@ -404,6 +404,10 @@ typedef struct efvitcp_stats {
     uint64_t tlp_recoveries;  /**< losses a probe repaired (RFC 8985 §7.4: cwnd reduced) */
     uint64_t spurious_undone; /**< congestion responses undone: D-SACK (RFC 3708) or an
                                    echoed timestamp (RFC 3522) showed them spurious */
+    /** Polls that ended at once, finding nothing to do: no frame, completion or timer due, on a
+        link that can tell (efvi; the others make every poll a full one). A busy-poll loop's idle
+        turns, each a fraction of a full poll's cost. */
+    uint64_t polls_quiet;
 } efvitcp_stats;
 
 /** TCP states (RFC 9293 §3.3.2). */

@@ -1450,9 +1450,20 @@ static uint64_t efvi_next_due(et_link *l)
     return t;
 }
 
+/* et_link_ops.idle: nothing put off (e->slow: a restart, a queue of frames waiting for ring
+   space, frames in the ready ring, filter retries), no completion taken and not reported, no
+   receive ring to refill (EF10; EFCT has none), and no event: ef_eventq_has_event reads the next
+   event's slot without polling. */
+static int efvi_idle(et_link *l)
+{
+    efvi_link *e = (efvi_link *)l;
+    return !e->slow && !e->ring_done && (e->efct || e->rx_nfree < e->rx_batch) &&
+           !ef_eventq_has_event(&e->vi);
+}
+
 /* What the two architectures share; each table names its own hot path. */
 #define EFVI_OPS_COMMON                                                                            \
-    .tx_flush = efvi_tx_flush, .tx_done = efvi_tx_done, .now = efvi_now,                           \
+    .tx_flush = efvi_tx_flush, .tx_done = efvi_tx_done, .now = efvi_now, .idle = efvi_idle,        \
     .flow_add = efvi_flow_add, .flow_del = efvi_flow_del, .destroy = efvi_destroy,                 \
     .tx_stamp = efvi_tx_stamp, .wake_fd = efvi_wake_fd, .prime = efvi_prime,                       \
     .next_due = efvi_next_due

@@ -216,6 +216,7 @@ static inline __attribute__((always_inline)) void reap_tx(et_stack *st)
     uint32_t ids[TX_DONE_BURST];
     int n;
     while ((n = st->link->ops->tx_done(st->link, ids, TX_DONE_BURST)) > 0) {
+        st->quiet_try = false; /* the poll found work */
         for (int i = 0; i < n; i++) {
             uint32_t id = ids[i];
             st->tx_busy[id] = 0;
@@ -270,6 +271,8 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
        buffers. */
     et_rx_frame frames[RX_BURST];
     int n = l->ops->rx_burst(l, frames, RX_BURST);
+    /* Nothing received or completed (reap_tx): the next poll asks whether it can be quiet. */
+    st->quiet_try = n == 0;
     reap_tx(st);
     for (int i = 0; i < n; i++) {
         st->stats.frames_in++;
@@ -316,6 +319,12 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
     if (st->now_ns >= st->stat_next_ns) et_stat_publish(st);
     st->h = &none;
     st->in_poll = false;
+}
+
+__attribute__((noinline)) void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h,
+                                                     void *ctx, uint64_t now_ns)
+{
+    if (!et_stack_quiet(st, now_ns)) et_stack_run(st, h, ctx, now_ns);
 }
 
 void et_stack_refresh_clock(et_stack *st)

@@ -266,6 +266,7 @@ typedef struct et_stack {
     uint8_t send_shift;       /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
     uint8_t rcv_wscale;       /* window scale we offer */
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
+    bool quiet_try;           /* the last poll found nothing: ask whether this one can be quiet */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
     et_tsc tsc;               /* the links' clock where the TSC serves (util/tsc_clock.h) */
@@ -687,19 +688,59 @@ static inline uint32_t et_conn_optlen(const et_conn *c)
     return c->ts_ok ? ET_TS_OPTLEN : 0;
 }
 
+/*
+ * A poll at now_ns that would do nothing: no timer due (the wheel's next_hint, the oldest
+ * TIME_WAIT record), no deferred work, no live-view publication, no capture to flush, and a link
+ * with nothing waiting (et_link_ops.idle). It then does what such a full poll changes, the clock
+ * and the wheel's current tick, and et_stack_run is skipped. A busy-poll loop spends most of its
+ * polls here: a full poll that finds nothing costs several times this (the burst's frame array,
+ * the link's event batch, the completion reaping and the doorbell check, each behind a call).
+ */
+static inline bool et_stack_quiet(et_stack *st, uint64_t now_ns)
+{
+    et_link *l = st->link;
+    /* The link first: after an idle stretch the poll that brings work makes this test alone. */
+    if (!l->ops->idle || !l->ops->idle(l)) return false;
+    if (st->deferred || st->pcap || now_ns >= st->stat_next_ns) return false;
+    uint64_t tick = et_wheel_ns_to_tick(now_ns);
+    if (tick < st->wheel.cur_tick) tick = st->wheel.cur_tick; /* as et_wheel_advance */
+    if (tick >= st->wheel.next_hint) return false;
+    if (st->tw_count) { /* as et_tw_expire: a record to drop now */
+        const et_tw *tw = &st->tw[st->tw_head];
+        if (!tw->key || tw->expire_ns <= now_ns) return false;
+    }
+    if (now_ns > st->now_ns) st->now_ns = now_ns;
+    st->wheel.cur_tick = tick;
+    st->timers_deferred = 0;
+    st->stats.polls_quiet++;
+    return true;
+}
+
+/* A poll after one that found nothing (quiet_try): a quiet one if it can be, else et_stack_run.
+   Out of line, so that a loop whose every poll finds work (a ping-pong: each poll brings a frame
+   or a completion) pays one test for the quiet path and nothing else. */
+void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+
 /* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
    clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
 static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
 {
     st->link_clock = true;
-    et_stack_run(st, h, ctx, st->link->ops->now(st->link));
+    uint64_t now = st->link->ops->now(st->link);
+    if (st->quiet_try)
+        et_stack_run_or_quiet(st, h, ctx, now);
+    else
+        et_stack_run(st, h, ctx, now);
 }
 /* One poll at the caller's clock now_ns (efvitcp_*_poll_at): the caller drives time. */
 static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx,
                                     uint64_t now_ns)
 {
     st->link_clock = false;
-    et_stack_run(st, h, ctx, now_ns);
+    if (st->quiet_try)
+        et_stack_run_or_quiet(st, h, ctx, now_ns);
+    else
+        et_stack_run(st, h, ctx, now_ns);
 }
 
 /* et_rack_delivered (RFC 8985 §6.2) for originals acknowledged in order with nothing delivered

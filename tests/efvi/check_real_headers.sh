@@ -115,13 +115,15 @@ echo "nm -u:     $(tr '\n' ' ' <"$tmp/undef")"
 # Calls libciul exports that the link may make, depending on the release: the setup, memory,
 # filter and unbundle calls of every release; ef_vi_receive_get_timestamp where there is no
 # precise call; efct_vi_rxpkt_get_timestamp where it is not an inline (Onload 8);
-# ef_vi_transmit_ctpio_fallback where it is not an ops macro (Onload 7).
+# ef_vi_transmit_ctpio_fallback where it is not an ops macro (Onload 7); ef_eventq_has_event, or
+# where it is an inline the check calls it makes (ef_eventq_check_event*, efct_/efxdp_ ones).
 known="ef_driver_open ef_driver_close ef_pd_alloc ef_pd_free ef_vi_alloc_from_pd ef_vi_free
 ef_vi_get_mac ef_vi_mtu ef_vi_capabilities_get ef_memreg_alloc ef_memreg_free ef_vi_transmit_init
 ef_vi_transmit_unbundle ef_filter_spec_init ef_filter_spec_set_ip4_full ef_filter_spec_set_ip4_local
 ef_filter_spec_set_eth_local ef_filter_spec_set_eth_type ef_vi_filter_add ef_vi_filter_del
 ef_vi_receive_get_timestamp ef_vi_transmit_ctpio_fallback efct_vi_rxpkt_get efct_vi_rxpkt_release
-efct_vi_rxpkt_get_timestamp"
+efct_vi_rxpkt_get_timestamp ef_eventq_has_event ef_eventq_check_event ef_eventq_check_event_phase_bit
+efct_ef_eventq_check_event efxdp_ef_eventq_check_event"
 # Calls every build makes (a missing one means the link was compiled to nothing).
 required="ef_driver_open ef_pd_alloc ef_vi_alloc_from_pd ef_memreg_alloc ef_vi_filter_add
 ef_vi_transmit_unbundle"

@@ -451,6 +451,23 @@ static int evq_poll(ef_vi *vi, ef_event *evs, int n)
     return k;
 }
 
+int ef_eventq_has_event(ef_vi *vi)
+{
+    emu_vi *v = vi ? vi->emu : NULL;
+    if (!v) return 0;
+    struct efvi_emu_nic *nic = v->nic;
+    if (v->dead) return v->reset_pending;
+    /* What evq_poll would do before it hands out events, up to the first one for this VI. */
+    if (!v->efct) emu_nic_tx_run(v);
+    make_tx_events(v);
+    if (nic->faults.evq_oflow || v->oflow) return 1;
+    uint32_t served = 0;
+    while (!v->ev_count && !v->dead && !v->oflow && !(nic->pkt && served++ >= EMU_PKT_POLL_MAX) &&
+           emu_nic_service_one(nic)) {
+    }
+    return v->ev_count || v->oflow || (v->dead && v->reset_pending);
+}
+
 static void evq_prime(ef_vi *vi)
 {
     (void)vi;

@@ -471,6 +471,10 @@ static inline void ef_vi_transmit_ctpio(ef_vi *vi, const void *frame_buf, size_t
 #define ef_eventq_poll(evq, evs, evs_len) (evq)->ops.eventq_poll((evq), (evs), (evs_len))
 
 extern int ef_eventq_capacity(ef_vi *vi);
+/* True if ef_eventq_poll() would return event(s) now. The real one reads the next event's slot;
+   the emulated NIC first does the work a NIC does on its own (completes transmissions, takes the
+   next frames off the wire), as ef_eventq_poll does. */
+extern int ef_eventq_has_event(ef_vi *vi);
 
 static inline unsigned ef_eventq_current(ef_vi *evq)
 {
