@@ -46,6 +46,12 @@ static inline bool et_done_ring_full(const et_done_ring *r)
     return r->count == r->cap;
 }
 
+/** Whether no id waits to be reported. */
+static inline bool et_done_ring_empty(const et_done_ring *r)
+{
+    return r->count == 0;
+}
+
 /** Appends id; the ring must not be full. */
 static inline void et_done_ring_put(et_done_ring *r, uint32_t id)
 {

@@ -54,11 +54,11 @@ typedef struct et_link_ops {
     int (*tx_done)(struct et_link *l, uint32_t *ids, int max);
     /** The link's monotonic clock in ns. */
     uint64_t (*now)(struct et_link *l);
-    /** Nonzero when rx_burst, tx_done and tx_flush would all find nothing to do now: no frame or
-        completion waiting, no receive ring to refill, nothing queued or put off. Cheaper than
-        they are: the engine asks it first and, with no timer due either, ends an idle poll
-        there (et_stack_quiet). NULL: never known, every poll is a full one. */
-    int (*idle)(struct et_link *l);
+    /** Nonzero when rx_burst, tx_done and tx_flush would all find nothing to do at now (by
+        now()): no frame or completion waiting, no receive ring to refill, nothing queued or put
+        off. Cheaper than they are: the engine asks it first and, with no timer due either, ends
+        an idle poll there (et_stack_quiet). NULL: never known, every poll is a full one. */
+    int (*idle)(struct et_link *l, uint64_t now);
     /** Installs / removes steering for a flow; 0 on success. NULL when not needed. */
     int (*flow_add)(struct et_link *l, const et_flow *f);
     int (*flow_del)(struct et_link *l, const et_flow *f);

@@ -56,6 +56,14 @@ static int mem_tx_done(et_link *l, uint32_t *ids, int max)
     return et_done_ring_take(&m->done, ids, max);
 }
 
+/* et_link_ops.idle: no transmit buffer to report, and no frame due on the port by now (one in
+   flight, the wire's latency, lands later). */
+static int mem_idle(et_link *l, uint64_t now)
+{
+    mem_link *m = (mem_link *)l;
+    return et_done_ring_empty(&m->done) && (!m->w || et_wire_port_next(m->w, m->port) > now);
+}
+
 static uint64_t mem_now(et_link *l)
 {
     return et_wire_now(((mem_link *)l)->w);
@@ -103,6 +111,7 @@ static const et_link_ops mem_ops = {
     .tx_flush = NULL, /* tx() puts the frame on the wire */
     .tx_done = mem_tx_done,
     .now = mem_now,
+    .idle = mem_idle,
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = mem_destroy,

@@ -225,6 +225,16 @@ static int pkt_tx_done(et_link *l, uint32_t *ids, int max)
     return et_done_ring_take(&((pkt_link *)l)->done, ids, max);
 }
 
+/* et_link_ops.idle: no frame at the head of the receive ring, nothing queued for the kernel to
+   send (kick), no transmit buffer to report. */
+static int pkt_idle(et_link *l, uint64_t now)
+{
+    pkt_link *k = (pkt_link *)l;
+    (void)now;
+    return !k->tx_queued && et_done_ring_empty(&k->done) &&
+           !(status_load(rx_hdr(k, k->rx_head)) & TP_STATUS_USER);
+}
+
 static uint64_t pkt_now(et_link *l)
 {
     return et_clock_now(&((pkt_link *)l)->clock);
@@ -288,6 +298,7 @@ static const et_link_ops pkt_ops = {
     .tx_flush = pkt_tx_flush,
     .tx_done = pkt_tx_done,
     .now = pkt_now,
+    .idle = pkt_idle,
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = pkt_destroy,

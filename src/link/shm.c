@@ -305,6 +305,17 @@ static void shm_tx_flush(et_link *l)
     if (atomic_load_explicit(&b->armed, memory_order_relaxed)) ring_peer(s, b);
 }
 
+/* et_link_ops.idle: no frame published by the peer beyond what we took, no doorbell owed for
+   frames we published, no transmit buffer to report. */
+static int shm_idle(et_link *l, uint64_t now)
+{
+    shm_link *s = (shm_link *)l;
+    (void)now;
+    return s->tx_head == s->rung_head && et_done_ring_empty(&s->done) &&
+           s->rx_head_cache == s->rx_next &&
+           atomic_load_explicit(&s->rxr->head, memory_order_acquire) == s->rx_next;
+}
+
 static int shm_wake_fd(et_link *l)
 {
     return ((shm_link *)l)->bell_fd;
@@ -541,6 +552,7 @@ static const et_link_ops shm_ops = {
     .tx_flush = shm_tx_flush, /* frames are published by tx(); this rings a sleeping peer */
     .tx_done = shm_tx_done,
     .now = shm_now,
+    .idle = shm_idle,
     .flow_add = NULL,
     .flow_del = NULL,
     .destroy = shm_destroy,

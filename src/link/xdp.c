@@ -242,6 +242,25 @@ static int xdp_tx_done(et_link *l, uint32_t *ids, int max)
     return k;
 }
 
+/* Whether a consumer ring has entries the kernel produced that were not taken yet (what
+   xsk_ring_cons__peek would find, without reserving them). */
+static bool cons_ready(const struct xsk_ring_cons *r)
+{
+    return __atomic_load_n(r->producer, __ATOMIC_ACQUIRE) != r->cached_cons;
+}
+
+/* et_link_ops.idle: no frame on the RX ring and no completion on the completion ring, no fill
+   entries to give back or fill ring to wake (rx_burst's work with no frame), and nothing
+   xdp_tx_flush would kick. */
+static int xdp_idle(et_link *l, uint64_t now)
+{
+    xdp_link *x = (xdp_link *)l;
+    (void)now;
+    return !x->n_fill_pend && !cons_ready(&x->rx) && !cons_ready(&x->cq) &&
+           !xsk_ring_prod__needs_wakeup(&x->fq) &&
+           (!tx_unconsumed(x) || !xsk_ring_prod__needs_wakeup(&x->tx));
+}
+
 static uint64_t xdp_now(et_link *l)
 {
     return et_clock_now(&((xdp_link *)l)->clock);
@@ -380,6 +399,7 @@ static const et_link_ops xdp_ops = {
     .tx_flush = xdp_tx_flush,
     .tx_done = xdp_tx_done,
     .now = xdp_now,
+    .idle = xdp_idle,
     .flow_add = xdp_flow_add,
     .flow_del = xdp_flow_del,
     .destroy = xdp_destroy,

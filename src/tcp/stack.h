@@ -700,7 +700,7 @@ static inline bool et_stack_quiet(et_stack *st, uint64_t now_ns)
 {
     et_link *l = st->link;
     /* The link first: after an idle stretch the poll that brings work makes this test alone. */
-    if (!l->ops->idle || !l->ops->idle(l)) return false;
+    if (!l->ops->idle || !l->ops->idle(l, now_ns)) return false;
     if (st->deferred || st->pcap || now_ns >= st->stat_next_ns) return false;
     uint64_t tick = et_wheel_ns_to_tick(now_ns);
     if (tick < st->wheel.cur_tick) tick = st->wheel.cur_tick; /* as et_wheel_advance */
