@@ -535,7 +535,20 @@ int main(int argc, char **argv)
         b.size = size;
         if (callgrind) {
             bench_loop_tcp(&b, count, NULL);
-            if (idle) bench_loop_idle(&b, idle);
+            if (idle) {
+                /* Both sides polled past the client's delayed ACK (10 ms with --matched) and
+                   the server's probe timeout, so that the server has nothing in flight and no
+                   timer due while only it is polled. */
+                for (uint64_t t0 = now_ns(); now_ns() - t0 < 50000000ull;) poll_both(&b);
+                efvitcp_stats before, after;
+                efvitcp_server_stats(b.srv, &before);
+                bench_loop_idle(&b, idle);
+                efvitcp_server_stats(b.srv, &after);
+                printf("idle: %u polls of the server, %" PRIu64 " quiet, %" PRIu64
+                       " frames sent during them\n",
+                       idle, after.polls_quiet - before.polls_quiet,
+                       after.frames_out - before.frames_out);
+            }
         } else {
             char what[160];
             snprintf(what, sizeof(what), "%u-byte TCP echo over %s (both stacks)%s", size,

@@ -72,8 +72,15 @@ run() {
         echo "run_efvi_callgrind.sh: $name failed" >&2
         exit 1
     fi
-    # A segment lost and resent would be counted as work per round trip or per segment.
-    if ! grep -q "retransmits: client 0, server 0" "$TMP/$name.log"; then
+    # A segment lost and resent would be counted as work per round trip or per segment. Idle
+    # runs: nothing may leave during the idle polls (what settled before them is not counted).
+    if grep -q "^idle:" "$TMP/$name.log"; then
+        if ! grep -q "quiet, 0 frames sent" "$TMP/$name.log"; then
+            grep "^idle:" "$TMP/$name.log" >&2
+            echo "run_efvi_callgrind.sh: $name sent frames during its idle polls" >&2
+            exit 1
+        fi
+    elif ! grep -q "retransmits: client 0, server 0" "$TMP/$name.log"; then
         grep retransmits "$TMP/$name.log" >&2
         echo "run_efvi_callgrind.sh: $name retransmitted: the counts would be off" >&2
         exit 1
