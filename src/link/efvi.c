@@ -195,6 +195,7 @@ static void slow_update(efvi_link *e)
     e->slow = (uint8_t)((e->restart_needed ? SLOW_RESTART : 0) | (e->down ? SLOW_DOWN : 0) |
                         (e->filter_retry_ns ? SLOW_FILTERS : 0) | (e->pend_n ? SLOW_PEND : 0) |
                         (e->ready_n ? SLOW_READY : 0));
+    e->base.tx_flush_none = !(e->slow & SLOW_TX); /* efvi_tx_flush's own test */
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1701,6 +1702,7 @@ static const char *setup(efvi_link *e, const et_link_params *p)
 #ifdef EFVITCP_EFVI_HAVE_EFCT
     if (e->efct) e->base.ops = &efvi_ops_efct;
 #endif
+    slow_update(e); /* and with it tx_flush_none */
     return NULL;
 }
 

@@ -99,6 +99,10 @@ typedef struct et_link {
     uint32_t n_tx;
     const char *kind; /**< "mem", "shm", "packet", "xdp" or "efvi": set by et_link_open, for the
                            live view (a plain interface name does not say which link opened) */
+    /** Set by a link whose tx_flush has nothing to do at the end of a poll while it stays set
+        (efvi: no restart, queue or outage in the way): the poll then skips the call. Links
+        that leave it 0 are always called. */
+    uint8_t tx_flush_none;
 } et_link;
 
 /** Levels of et_link_params.log: those of the public API's log callback. */
