@@ -26,8 +26,12 @@ dict=()
 # long run leaves it unset for a fresh seed each time.
 seed=()
 [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
+# FUZZ_TIMEOUT: seconds before one input counts as a hang (default 10). libFuzzer measures wall
+# time: a run at nice 19 beside busy jobs can be starved for longer than that and report
+# timeouts that replay in milliseconds (replay them: tests/fuzz/fuzz_TARGET_replay FILE).
+timeout=${FUZZ_TIMEOUT:-10}
 set +e
-"$bin" "${seed[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+"$bin" "${seed[@]}" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len=4096 \
     -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" \
     "$work/corpus" "$here/corpus/$target" "$here/regress/$target" 2>&1 |
     grep --line-buffered -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)'
