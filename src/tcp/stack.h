@@ -107,7 +107,8 @@ struct efvitcp_conn {
             bool dsack_round_on; /* RACK.dsack_round is valid */
             bool fin_pending;    /* send_fin() found the ring full */
             bool tail_open;      /* the last queued segment accepts more bytes (sent: no) */
-            bool rare_pad_;
+            bool loss_on;        /* after a timeout until SND.UNA passes recover, with SACK:
+                                    Linux's CA_Loss (output sends segments marked lost) */
         };
         uint64_t rare;
     };
@@ -411,7 +412,7 @@ void et_output_slow(et_conn *c);
    nothing queued (and no SACK recovery, whose lost segments go first): no call at all. */
 static inline void et_output(et_conn *c)
 {
-    if (c->sr_nxt == c->sr_end && !c->in_recovery) return;
+    if (c->sr_nxt == c->sr_end && !c->in_recovery && !c->loss_on) return;
     et_output_slow(c);
 }
 /* As et_output, and sends part of a segment into a small peer window (persist timer). */
@@ -551,8 +552,6 @@ static inline void et_sack_mark_lost(et_seg *s)
     if (!s->sacked) s->lost = 1;
     s->rxt = 0;
 }
-/* Sender: bytes of segment s sent and not acknowledged. */
-uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
 
 /* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
 /* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,

@@ -89,7 +89,8 @@ static bool detect(et_conn *c)
     c->rack_retx_seen = false;
     for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
         et_seg *s = et_seg_at(c, i);
-        if (!seq_lt(s->seq, c->snd_max)) break;
+        /* Not beyond SND.NXT: after a timeout those wait for the go-back-N (loss_on). */
+        if (!seq_lt(s->seq, c->snd_nxt)) break;
         if (s->sacked || s->lost || !s->sent_ns) continue;
         if (!sent_after(c->rack_xmit_ns, c->rack_end, s->sent_ns, et_seg_end(s))) continue;
         uint64_t due = s->sent_ns + c->rack_rtt_ns + wnd;
@@ -212,16 +213,17 @@ static void tlp_fire(et_conn *c)
         after_probe(c);
         return;
     }
-    if (c->in_recovery) {
-        /* A probe in recovery (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002
-           §6.2's probe timeout runs in recovery too): the retransmissions and new data of the
-           recovery went and no ACK came back for a PTO, so the last of them were lost, or
-           their ACKs. RACK finds a lost retransmission only by the delivery of something sent
-           after it (§6.2), and nothing was: without the probe only the RTO repairs it, 200 ms
-           and a window of one segment where the path's round trip is microseconds. The probe
-           is RFC 6675's rescue retransmission, the highest segment not sacked: its ACK (a SACK
-           block for it, or the cumulative ACK) lets RACK mark what went before it lost. The
-           recovery already reduced cwnd for this episode: no §7.4 response. */
+    if (c->in_recovery || c->loss_on) {
+        /* A probe in recovery, or after a timeout once the go-back-N has sent everything
+           (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002 §6.2's probe timeout
+           runs in recovery too): the retransmissions and new data of the recovery went and
+           no ACK came back for a PTO, so the last of them were lost, or their ACKs. RACK finds a
+           lost retransmission only by the delivery of something sent after it (§6.2), and nothing
+           was: without the probe only the RTO repairs it, 200 ms and a window of one segment where
+           the path's round trip is microseconds. The probe is RFC 6675's rescue retransmission, the
+           highest segment not sacked: its ACK (a SACK block for it, or the cumulative ACK) lets
+           RACK mark what went before it lost. The recovery already reduced cwnd for this episode:
+           no §7.4 response. */
         if (et_sack_probe(c)) {
             c->tlp_probes++;
             st->stats.tlp_probes++;
@@ -319,6 +321,7 @@ static void undo(et_conn *c)
     c->undos++;
     st->stats.spurious_undone++;
     c->rack_reord = true;
+    c->loss_on = false;
     if (c->in_recovery) {
         /* Nothing was lost: the marks go, and a later loss may start a new recovery. */
         c->in_recovery = false;

@@ -454,6 +454,51 @@ static void test_lost_retransmission(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* After a timeout, a resend of the go-back-N that is lost again goes again as soon as RACK
+   finds it lost (a segment resent after it sacked), as in Linux's CA_Loss. Before, it was marked
+   lost and left: RFC 6582's one recovery per window kept a recovery from starting until SND.UNA
+   passed the timeout's recover, so only the next timeout (or probes) sent it (sim seed 54, lossy,
+   --bulk: 162 timeouts, a third of its time). */
+static void test_lost_resend_after_a_timeout(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE; /* cwnd out of the way: the go-back-N sends at once */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 6));
+    efvitcp_stats st;
+    for (int k = 0; k < 20; k++) {
+        sg_stats(t, &st);
+        if (st.rto_events) break;
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        sg_flush(t);
+    }
+    sg_stats(t, &st);
+    REQUIRE(st.rto_events == 1); /* it resent S(101), flushed above */
+    CHECK(c->loss_on);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    for (uint32_t i = 0; i < 5; i++) EXPECT(t, TH_ACK | TH_PSH, S(201 + 100 * i), P(1));
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    /* S(201) and S(601) lost again: S(301) .. S(501), resent after S(201), arrive. */
+    sack_ack(t, S(201), 1, (uint32_t[]){S(301), S(601)});
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t); /* S(601) went last: nothing after it shows it lost */
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(601), 0, NULL);
+    CHECK(c->loss_on); /* S(601) .. S(701) still out */
+    sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK | TH_PSH, S(601), P(1)); /* the probe, not the RTO */
+    sg_send(t, TH_ACK, P(1), S(701), NULL, 0);
+    CHECK(!c->loss_on);
+    EXPECT_NOTHING(t);
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* A lost retransmission with nothing sent after it (the window is full, or the application has
    no more): RACK cannot find it lost, as nothing sent later is delivered. Before, only the RTO
    repaired it (a window of one segment after 200 ms on a path of microseconds, the stalls of
@@ -808,6 +853,7 @@ int main(void)
     RUN(test_reordering_is_not_loss);
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
+    RUN(test_lost_resend_after_a_timeout);
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
     RUN(test_probe_in_the_recovery_a_probe_started);
