@@ -269,13 +269,14 @@ static void advanced(et_conn *c, uint32_t end)
  * ACK state, not RACK's or the recovery state), and SND.NXT stays at SND.MAX while new data
  * leaves, so et_arm_loss_timer would pick the probe again at the same time: et_wheel_postpone
  * of the tick the timer has already, in the future, only stores it again. A timer due at the
- * current tick (a probe timeout below one tick) is armed again as before.
+ * current tick (a probe timeout below one tick) is armed again as before, and so is one armed
+ * for a flight below two segments (et_pto_ns adds the delayed ACK for such a flight only).
  */
 static void advanced_again(et_conn *c, uint32_t end, bool first)
 {
     if (!first && c->retx_mode == ET_RETX_TLP && c->t_retx.armed &&
         c->t_retx.expire_tick > c->st->wheel.cur_tick && c->snd_nxt == c->snd_max &&
-        seq_gt(end, c->snd_max)) {
+        seq_gt(end, c->snd_max) && !et_flight_delack(c)) {
         c->snd_nxt = end;
         c->snd_max = end;
         return;

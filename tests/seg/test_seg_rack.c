@@ -91,6 +91,37 @@ static void test_probe_of_the_last_segment_at_pto(void)
     CHECK_EQ(st.rto_events, 1);
 }
 
+/* RFC 8985 §7.2: the peer's delayed ACK is added to the probe timeout for a flight below two
+   full segments only. With more in flight the peer acknowledges at once; before, every
+   probe waited 2 * SRTT plus the delayed ACK (2 ms here), on a path of microseconds a hundred
+   round trips for each lost tail (sim seed 8, lossy, --bulk). */
+static void test_delayed_ack_in_the_pto_below_two_segments(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.delayed_ack_us = 2000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint64_t t0 = sg_now(t);
+    REQUIRE(send_segs(t, 101, 1));
+    uint64_t pto = 2 * c->srtt_ns + 2 * SG_MS;
+    CHECK(pto < c->rto_ns);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t0 + pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the probe of the only segment */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    EXPECT_NOTHING(t);
+    uint64_t t1 = sg_now(t);
+    uint32_t mss = c->send_mss;
+    for (int i = 0; i < 2; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    for (uint32_t i = 0; i < 2; i++) EXPECT(t, TH_ACK | TH_PSH, S(201 + i * mss), P(1));
+    EXPECT_NOTHING(t);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t1 + 2 * c->srtt_ns);
+    EXPECT(t, TH_ACK | TH_PSH, S(201 + mss), P(1)); /* the probe of the last of two full ones */
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The first probe is lost: the second one repairs the tail, with no RTO. */
 static void test_second_probe_repairs_a_lost_tail(void)
 {
@@ -840,6 +871,7 @@ static void test_no_undo_when_the_retransmission_is_echoed(void)
 int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
+    RUN(test_delayed_ack_in_the_pto_below_two_segments);
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_fresh_episode_after_straight_line_send);
