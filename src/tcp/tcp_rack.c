@@ -43,7 +43,11 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint3
 {
     et_stack *st = c->st;
     if (!s->sent_ns) return;
-    uint64_t rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
+    /* At least 1 ns, as min_RTT: a clock that has not turned is no zero RTT (a path faster than
+       the clock's resolution). At 0, every retransmission's delivery there fell below min_RTT
+       (1) and was taken for the original's (step 2): RACK never learnt from it, and the losses
+       sent before it waited for the RTO (sim seed 8, lossy, --bulk, latency 0). */
+    uint64_t rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 1;
     uint32_t end = et_seg_end(s);
     if (s->retx) {
         /* Step 2: which transmission was delivered is ambiguous. An echo older than the last
@@ -53,7 +57,7 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint3
         if (rtt < c->min_rtt_ns) return;
         c->rack_retx_seen = true;
     } else if (!c->min_rtt_ns || rtt < c->min_rtt_ns) {
-        c->min_rtt_ns = rtt ? rtt : 1;
+        c->min_rtt_ns = rtt;
     }
     c->rack_rtt_ns = rtt;
     if (sent_after(s->sent_ns, end, c->rack_xmit_ns, c->rack_end)) {

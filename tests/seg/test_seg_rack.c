@@ -92,7 +92,8 @@ static void test_probe_of_the_last_segment_at_pto(void)
 }
 
 /* RFC 8985 §7.2: the peer's delayed ACK is added to the probe timeout for a flight below two
-   full segments only. With more in flight the peer acknowledges at once; before, every
+   full segments only, a quarter of it otherwise (the slack for ACKs a little late). With more in
+   flight the peer acknowledges at once; before, every
    probe waited 2 * SRTT plus the delayed ACK (2 ms here), on a path of microseconds a hundred
    round trips for each lost tail (sim seed 8, lossy, --bulk). */
 static void test_delayed_ack_in_the_pto_below_two_segments(void)
@@ -116,7 +117,7 @@ static void test_delayed_ack_in_the_pto_below_two_segments(void)
     for (int i = 0; i < 2; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
     for (uint32_t i = 0; i < 2; i++) EXPECT(t, TH_ACK | TH_PSH, S(201 + i * mss), P(1));
     EXPECT_NOTHING(t);
-    CHECK_TIME(sg_run_until_output(t, SG_SEC), t1 + 2 * c->srtt_ns);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t1 + 2 * c->srtt_ns + SG_MS / 2);
     EXPECT(t, TH_ACK | TH_PSH, S(201 + mss), P(1)); /* the probe of the last of two full ones */
     EXPECT_NOTHING(t);
     CHECK(et_stack_check(t->st) == NULL);
@@ -530,6 +531,37 @@ static void test_lost_resend_after_a_timeout(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A path faster than the clock (RTT 0, min_RTT 1 ns): the probe's SACK is RACK's news, and the
+   segments sent before it are lost at once. Before, a retransmission delivered within the clock's
+   tick had an RTT of 0, below min_RTT, and was taken for its original (RFC 8985 §6.2 step 2):
+   the losses waited for the RTO (sim seed 8, lossy, --bulk, latency 0). */
+static void test_retransmission_delivered_within_a_tick(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE;
+    sg *t = sg_server(&cfg);
+    REQUIRE(t);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0); /* the handshake's RTT: 0 */
+    REQUIRE(sg_state(t) == EFVITCP_ESTABLISHED);
+    REQUIRE(send_segs(t, 1, 1));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* min_RTT: 0, counted as 1 ns */
+    CHECK_EQ(t->conn->min_rtt_ns, 1);
+    REQUIRE(send_segs(t, 101, 3));
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the probe */
+    EXPECT_NOTHING(t);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)}); /* at once: the probe arrived */
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 2);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* A lost retransmission with nothing sent after it (the window is full, or the application has
    no more): RACK cannot find it lost, as nothing sent later is delivered. Before, only the RTO
    repaired it (a window of one segment after 200 ms on a path of microseconds, the stalls of
@@ -886,6 +918,7 @@ int main(void)
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
     RUN(test_lost_resend_after_a_timeout);
+    RUN(test_retransmission_delivered_within_a_tick);
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
     RUN(test_probe_in_the_recovery_a_probe_started);
