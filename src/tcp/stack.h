@@ -107,7 +107,8 @@ struct efvitcp_conn {
             bool dsack_round_on; /* RACK.dsack_round is valid */
             bool fin_pending;    /* send_fin() found the ring full */
             bool tail_open;      /* the last queued segment accepts more bytes (sent: no) */
-            bool rare_pad_;
+            bool loss_on;        /* after a timeout until SND.UNA passes recover, with SACK:
+                                    Linux's CA_Loss (output sends segments marked lost) */
         };
         uint64_t rare;
     };
@@ -413,7 +414,7 @@ void et_output_slow(et_conn *c);
    nothing queued (and no SACK recovery, whose lost segments go first): no call at all. */
 static inline void et_output(et_conn *c)
 {
-    if (c->sr_nxt == c->sr_end && !c->in_recovery) return;
+    if (c->sr_nxt == c->sr_end && !c->in_recovery && !c->loss_on) return;
     et_output_slow(c);
 }
 /* As et_output, and sends part of a segment into a small peer window (persist timer). */
@@ -553,8 +554,6 @@ static inline void et_sack_mark_lost(et_seg *s)
     if (!s->sacked) s->lost = 1;
     s->rxt = 0;
 }
-/* Sender: bytes of segment s sent and not acknowledged. */
-uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s);
 
 /* tcp_rack.c: RACK-TLP (RFC 8985) and undo of spurious congestion responses */
 /* Segment s (acknowledged or sacked by seg just now) was delivered: RACK.xmit_ts, RACK.rtt,
@@ -572,14 +571,27 @@ void et_rack_recovery_exit(et_conn *c);
 void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, bool una_moved);
 /* et_arm_loss_timer for every case (tcp_rack.c). */
 void et_arm_loss_timer_slow(et_conn *c);
-/* The probe timeout (RFC 8985 §7.2) with the peer's delayed ACK taken to be ours
-   (cfg.delayed_ack_us) for any flight, not RFC 8985's 200 ms WCDelAckT for a single segment
-   only: that would put the probe of every one-segment request at the RTO, and with an odd number
-   of segments in flight the last one's ACK may be delayed too (Linux adds 2 ms to any PTO for the
-   same reason). */
+/* Whether the flight is below two full-sized segments, which a receiver may hold for its
+   delayed ACK timer (RFC 5681 §4.2: an ACK at least for every second full-sized segment). */
+static inline bool et_flight_delack(const et_conn *c)
+{
+    return c->snd_max - c->snd_una < 2 * c->send_mss;
+}
+/* The probe timeout (RFC 8985 §7.2): 2 * SRTT, plus the peer's delayed ACK when the flight may
+   wait for it (RFC 8985's FlightSize of one segment, counted in bytes as receivers count),
+   taken to be ours (cfg.delayed_ack_us), not RFC 8985's 200 ms WCDelAckT: that would put the
+   probe of every one-segment request at the RTO. With two full segments or more in flight the
+   peer acknowledges at once, and the timer is armed again on that ACK with what is left (an odd
+   last segment: the delayed ACK is added then), as Linux's tcp_schedule_loss_probe adds its
+   delayed ACK maximum for one packet out only. Added whole for any flight, a path of
+   microseconds behind a 5 ms delayed ACK waited 5 ms for every probe of a lost window (sim seed
+   8, lossy, --bulk). A quarter of it stays for larger flights, as Linux's 2 ms TCP_TIMEOUT_MIN:
+   with none, ACKs a little late (the emulated EFCT link's, test_many_connections of
+   e2e-efct/test_lifecycle) drew needless probes. */
 static inline uint64_t et_pto_ns(const et_conn *c)
 {
-    uint64_t t = 2 * c->srtt_ns + (uint64_t)c->st->cfg.delayed_ack_us * 1000;
+    uint64_t dack = (uint64_t)c->st->cfg.delayed_ack_us * 1000;
+    uint64_t t = 2 * c->srtt_ns + (et_flight_delack(c) ? dack : dack / 4);
     return t < c->rto_ns ? t : c->rto_ns;
 }
 /* RFC 8985 §7.2: the connection may schedule a probe (in recovery too: tcp_rack.c, tlp_fire).

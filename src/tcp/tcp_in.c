@@ -77,6 +77,7 @@ static void ack_moved_una_rare(et_conn *c, const et_tcp_seg *seg, uint32_t acked
     uint32_t ack = seg->ack;
     if (c->sack_ok) et_sack_una_moved(c);
     if (c->undo_on) et_undo_check(c, seg); /* RFC 3522: was the episode spurious? */
+    if (c->loss_on && seq_ge(ack, c->recover)) c->loss_on = false; /* the timeout's data is in */
     if (c->in_recovery) {
         if (seq_ge(ack, c->recover)) {
             /* RFC 6582 §3.2 step 3: full acknowledgment (RFC 6675 §5: RecoveryPoint). */

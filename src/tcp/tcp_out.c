@@ -269,13 +269,14 @@ static void advanced(et_conn *c, uint32_t end)
  * ACK state, not RACK's or the recovery state), and SND.NXT stays at SND.MAX while new data
  * leaves, so et_arm_loss_timer would pick the probe again at the same time: et_wheel_postpone
  * of the tick the timer has already, in the future, only stores it again. A timer due at the
- * current tick (a probe timeout below one tick) is armed again as before.
+ * current tick (a probe timeout below one tick) is armed again as before, and so is one armed
+ * for a flight below two segments (et_pto_ns adds the delayed ACK for such a flight only).
  */
 static void advanced_again(et_conn *c, uint32_t end, bool first)
 {
     if (!first && c->retx_mode == ET_RETX_TLP && c->t_retx.armed &&
         c->t_retx.expire_tick > c->st->wheel.cur_tick && c->snd_nxt == c->snd_max &&
-        seq_gt(end, c->snd_max)) {
+        seq_gt(end, c->snd_max) && !et_flight_delack(c)) {
         c->snd_nxt = end;
         c->snd_max = end;
         return;
@@ -294,11 +295,17 @@ static void output(et_conn *c, bool force)
 {
     /* RFC 6675 §5 (C): in SACK recovery lost segments go first, and pipe, not SND.UNA, says how
        much new data cwnd allows; what is left of cwnd then goes to NextSeg rules 3 and 4. */
-    if (c->in_recovery && c->sack_ok && et_conn_synced(c)) {
+    if ((c->in_recovery || c->loss_on) && c->sack_ok && et_conn_synced(c)) {
+        /* After a timeout (loss_on) likewise, as Linux's CA_Loss: the go-back-N resends what
+           the timeout presumed lost, and a resend that RACK then finds lost (a segment sent
+           after it was sacked, RFC 8985 §6.2) goes again before the go-back-N continues.
+           Otherwise it waited for the next timeout: RFC 6582's one recovery per window keeps
+           a new recovery from starting until SND.UNA passes the timeout's recover. */
         uint32_t pipe = et_sack_output_lost(c), nxt = c->snd_nxt;
         uint32_t room = c->cc.cwnd > pipe ? c->cc.cwnd - pipe : 0;
         send_new(c, force, c->snd_nxt + (room < 0x7fffffffu ? room : 0x7fffffffu));
-        et_sack_output_rest(c, pipe + (seq_gt(c->snd_nxt, nxt) ? c->snd_nxt - nxt : 0));
+        if (c->in_recovery)
+            et_sack_output_rest(c, pipe + (seq_gt(c->snd_nxt, nxt) ? c->snd_nxt - nxt : 0));
         return;
     }
     /* Called after every input and send: most calls find nothing queued. */
@@ -813,7 +820,7 @@ static inline bool sends_whole(const et_conn *c, const et_seg *s)
     bool idle = c->snd_una == c->snd_max && c->st->now_ns - c->last_tx_ns > c->rto_ns &&
                 c->st->cfg.slow_start_after_idle && c->last_tx_ns;
     /* SACK recovery (RFC 6675) decides by the pipe, not by these windows: output() does it. */
-    if (c->in_recovery && c->sack_ok) return false;
+    if ((c->in_recovery || c->loss_on) && c->sack_ok) return false;
     return c->snd_nxt == s->seq && !idle && seq_le(end, c->snd_una + c->snd_wnd) &&
            (seq_le(end, c->snd_una + cwnd_allowance(c)) || c->snd_una == c->snd_nxt);
 }
@@ -848,7 +855,7 @@ static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t i
        builds it). */
     if (more || len - 1 >= c->seg_cap || idx != c->sr_nxt || seq != c->snd_nxt ||
         seq != c->snd_max || c->tail_open || idx - c->sr_una >= st->cfg.send_slots ||
-        !et_conn_can_send(c) || c->in_recovery || !c->tmpl_ok)
+        !et_conn_can_send(c) || c->in_recovery || c->loss_on || !c->tmpl_ok)
         return false;
     uint32_t end = seq + len;
     /* The peer's window (sends_whole) */

@@ -43,7 +43,11 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint3
 {
     et_stack *st = c->st;
     if (!s->sent_ns) return;
-    uint64_t rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 0;
+    /* At least 1 ns, as min_RTT: a clock that has not turned is no zero RTT (a path faster than
+       the clock's resolution). At 0, every retransmission's delivery there fell below min_RTT
+       (1) and was taken for the original's (step 2): RACK never learnt from it, and the losses
+       sent before it waited for the RTO (sim seed 8, lossy, --bulk, latency 0). */
+    uint64_t rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 1;
     uint32_t end = et_seg_end(s);
     if (s->retx) {
         /* Step 2: which transmission was delivered is ambiguous. An echo older than the last
@@ -53,7 +57,7 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint3
         if (rtt < c->min_rtt_ns) return;
         c->rack_retx_seen = true;
     } else if (!c->min_rtt_ns || rtt < c->min_rtt_ns) {
-        c->min_rtt_ns = rtt ? rtt : 1;
+        c->min_rtt_ns = rtt;
     }
     c->rack_rtt_ns = rtt;
     if (sent_after(s->sent_ns, end, c->rack_xmit_ns, c->rack_end)) {
@@ -89,7 +93,8 @@ static bool detect(et_conn *c)
     c->rack_retx_seen = false;
     for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
         et_seg *s = et_seg_at(c, i);
-        if (!seq_lt(s->seq, c->snd_max)) break;
+        /* Not beyond SND.NXT: after a timeout those wait for the go-back-N (loss_on). */
+        if (!seq_lt(s->seq, c->snd_nxt)) break;
         if (s->sacked || s->lost || !s->sent_ns) continue;
         if (!sent_after(c->rack_xmit_ns, c->rack_end, s->sent_ns, et_seg_end(s))) continue;
         uint64_t due = s->sent_ns + c->rack_rtt_ns + wnd;
@@ -212,16 +217,17 @@ static void tlp_fire(et_conn *c)
         after_probe(c);
         return;
     }
-    if (c->in_recovery) {
-        /* A probe in recovery (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002
-           §6.2's probe timeout runs in recovery too): the retransmissions and new data of the
-           recovery went and no ACK came back for a PTO, so the last of them were lost, or
-           their ACKs. RACK finds a lost retransmission only by the delivery of something sent
-           after it (§6.2), and nothing was: without the probe only the RTO repairs it, 200 ms
-           and a window of one segment where the path's round trip is microseconds. The probe
-           is RFC 6675's rescue retransmission, the highest segment not sacked: its ACK (a SACK
-           block for it, or the cumulative ACK) lets RACK mark what went before it lost. The
-           recovery already reduced cwnd for this episode: no §7.4 response. */
+    if (c->in_recovery || c->loss_on) {
+        /* A probe in recovery, or after a timeout once the go-back-N has sent everything
+           (beyond RFC 8985 §7.2, which probes only outside it; RFC 9002 §6.2's probe timeout
+           runs in recovery too): the retransmissions and new data of the recovery went and
+           no ACK came back for a PTO, so the last of them were lost, or their ACKs. RACK finds a
+           lost retransmission only by the delivery of something sent after it (§6.2), and nothing
+           was: without the probe only the RTO repairs it, 200 ms and a window of one segment where
+           the path's round trip is microseconds. The probe is RFC 6675's rescue retransmission, the
+           highest segment not sacked: its ACK (a SACK block for it, or the cumulative ACK) lets
+           RACK mark what went before it lost. The recovery already reduced cwnd for this episode:
+           no §7.4 response. */
         if (et_sack_probe(c)) {
             c->tlp_probes++;
             st->stats.tlp_probes++;
@@ -319,6 +325,7 @@ static void undo(et_conn *c)
     c->undos++;
     st->stats.spurious_undone++;
     c->rack_reord = true;
+    c->loss_on = false;
     if (c->in_recovery) {
         /* Nothing was lost: the marks go, and a later loss may start a new recovery. */
         c->in_recovery = false;

@@ -145,7 +145,8 @@ static void rescan(et_conn *c)
             continue;
         }
         if (cnt >= DUP_THRESH || bytes > (DUP_THRESH - 1) * c->send_mss) lost = true;
-        if (lost && !s->rxt) s->lost = 1;
+        /* Not beyond SND.NXT: after a timeout the go-back-N sends those anyway. */
+        if (lost && !s->rxt && seq_lt(s->seq, c->snd_nxt)) s->lost = 1;
     }
 }
 
@@ -225,12 +226,14 @@ static uint32_t resend(et_conn *c, uint32_t idx)
     return n;
 }
 
-/* The first segment marked lost, from ring index i on (sr_end if none). */
+/* The first segment marked lost, from ring index i on (sr_end if none). Below SND.NXT, which
+   is SND.MAX but after a timeout (loss_on), when the segments from SND.NXT on are the
+   go-back-N's to send, in order. */
 static uint32_t next_lost(const et_conn *c, uint32_t i)
 {
     for (; i != c->sr_end; i++) {
         const et_seg *s = et_seg_at(c, i);
-        if (!seq_lt(s->seq, c->snd_max)) return c->sr_end;
+        if (!seq_lt(s->seq, c->snd_nxt)) return c->sr_end;
         if (s->lost) return i;
     }
     return i;
@@ -242,6 +245,7 @@ void et_sack_enter_recovery(et_conn *c)
     /* Step 4.1-4.2: RecoveryPoint = HighData; ssthresh = cwnd = FlightSize / 2. */
     et_undo_begin(c);
     c->in_recovery = true;
+    c->loss_on = false;
     c->recover = c->snd_max;
     c->rescue_done = false;
     et_cc_on_sack_loss(&c->cc, c->snd_nxt - c->snd_una, st->now_ns);
@@ -280,23 +284,20 @@ void et_sack_partial_ack(et_conn *c)
     if (!s->sacked && !s->rxt && seq_lt(s->seq, c->snd_max)) s->lost = 1;
 }
 
-uint32_t et_seg_out_bytes(const et_conn *c, const et_seg *s)
-{
-    uint32_t from = seq_gt(c->snd_una, s->seq) ? c->snd_una : s->seq;
-    uint32_t end = et_seg_end(s);
-    if (seq_gt(end, c->snd_max)) end = c->snd_max;
-    return seq_gt(end, from) ? end - from : 0;
-}
-
 /* RFC 6675 §4 SetPipe, as RFC 8985 and Linux count it: every unsacked byte sent that is not
-   marked lost is in the network (a resent one once: the original is presumed gone). */
+   marked lost is in the network (a resent one once: the original is presumed gone). Below
+   SND.NXT: after a timeout what lies beyond it is presumed lost (Linux's tcp_enter_loss marks
+   it so) and waits for the go-back-N. */
 static uint32_t pipe_of(const et_conn *c)
 {
     uint32_t pipe = 0;
     for (uint32_t i = c->sr_una; i != c->sr_end; i++) {
         const et_seg *s = et_seg_at(c, i);
-        if (!seq_lt(s->seq, c->snd_max)) break;
-        if (!s->sacked && !s->lost) pipe += et_seg_out_bytes(c, s);
+        if (!seq_lt(s->seq, c->snd_nxt)) break;
+        if (s->sacked || s->lost) continue;
+        uint32_t from = seq_gt(c->snd_una, s->seq) ? c->snd_una : s->seq, end = et_seg_end(s);
+        if (seq_gt(end, c->snd_nxt)) end = c->snd_nxt; /* sent only in part so far */
+        if (seq_gt(end, from)) pipe += end - from;
     }
     return pipe;
 }

@@ -171,6 +171,7 @@ static void rto_fire(et_conn *c)
     c->reo_deadline_ns = 0;
     c->recover = c->snd_max;
     c->in_recovery = false;
+    c->loss_on = c->sack_ok; /* until SND.UNA passes recover: output sends what RACK marks */
     c->dupacks = 0;
     if (c->sack_ok) et_sack_clear(c);
     /* RFC 6298 §5.4-5.5: the earliest unacknowledged segment goes again, with back-off

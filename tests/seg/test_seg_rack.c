@@ -91,6 +91,38 @@ static void test_probe_of_the_last_segment_at_pto(void)
     CHECK_EQ(st.rto_events, 1);
 }
 
+/* RFC 8985 §7.2: the peer's delayed ACK is added to the probe timeout for a flight below two
+   full segments only, a quarter of it otherwise (the slack for ACKs a little late). With more in
+   flight the peer acknowledges at once; before, every
+   probe waited 2 * SRTT plus the delayed ACK (2 ms here), on a path of microseconds a hundred
+   round trips for each lost tail (sim seed 8, lossy, --bulk). */
+static void test_delayed_ack_in_the_pto_below_two_segments(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.delayed_ack_us = 2000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint64_t t0 = sg_now(t);
+    REQUIRE(send_segs(t, 101, 1));
+    uint64_t pto = 2 * c->srtt_ns + 2 * SG_MS;
+    CHECK(pto < c->rto_ns);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t0 + pto);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the probe of the only segment */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    EXPECT_NOTHING(t);
+    uint64_t t1 = sg_now(t);
+    uint32_t mss = c->send_mss;
+    for (int i = 0; i < 2; i++) CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    for (uint32_t i = 0; i < 2; i++) EXPECT(t, TH_ACK | TH_PSH, S(201 + i * mss), P(1));
+    EXPECT_NOTHING(t);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t1 + 2 * c->srtt_ns + SG_MS / 2);
+    EXPECT(t, TH_ACK | TH_PSH, S(201 + mss), P(1)); /* the probe of the last of two full ones */
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The first probe is lost: the second one repairs the tail, with no RTO. */
 static void test_second_probe_repairs_a_lost_tail(void)
 {
@@ -454,6 +486,82 @@ static void test_lost_retransmission(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* After a timeout, a resend of the go-back-N that is lost again goes again as soon as RACK
+   finds it lost (a segment resent after it sacked), as in Linux's CA_Loss. Before, it was marked
+   lost and left: RFC 6582's one recovery per window kept a recovery from starting until SND.UNA
+   passed the timeout's recover, so only the next timeout (or probes) sent it (sim seed 54, lossy,
+   --bulk: 162 timeouts, a third of its time). */
+static void test_lost_resend_after_a_timeout(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE; /* cwnd out of the way: the go-back-N sends at once */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 6));
+    efvitcp_stats st;
+    for (int k = 0; k < 20; k++) {
+        sg_stats(t, &st);
+        if (st.rto_events) break;
+        CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+        sg_flush(t);
+    }
+    sg_stats(t, &st);
+    REQUIRE(st.rto_events == 1); /* it resent S(101), flushed above */
+    CHECK(c->loss_on);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    for (uint32_t i = 0; i < 5; i++) EXPECT(t, TH_ACK | TH_PSH, S(201 + 100 * i), P(1));
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    /* S(201) and S(601) lost again: S(301) .. S(501), resent after S(201), arrive. */
+    sack_ack(t, S(201), 1, (uint32_t[]){S(301), S(601)});
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t); /* S(601) went last: nothing after it shows it lost */
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(601), 0, NULL);
+    CHECK(c->loss_on); /* S(601) .. S(701) still out */
+    sg_run_until_output(t, SG_SEC);
+    EXPECT(t, TH_ACK | TH_PSH, S(601), P(1)); /* the probe, not the RTO */
+    sg_send(t, TH_ACK, P(1), S(701), NULL, 0);
+    CHECK(!c->loss_on);
+    EXPECT_NOTHING(t);
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* A path faster than the clock (RTT 0, min_RTT 1 ns): the probe's SACK is RACK's news, and the
+   segments sent before it are lost at once. Before, a retransmission delivered within the clock's
+   tick had an RTT of 0, below min_RTT, and was taken for its original (RFC 8985 §6.2 step 2):
+   the losses waited for the RTO (sim seed 8, lossy, --bulk, latency 0). */
+static void test_retransmission_delivered_within_a_tick(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE;
+    sg *t = sg_server(&cfg);
+    REQUIRE(t);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0); /* the handshake's RTT: 0 */
+    REQUIRE(sg_state(t) == EFVITCP_ESTABLISHED);
+    REQUIRE(send_segs(t, 1, 1));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* min_RTT: 0, counted as 1 ns */
+    CHECK_EQ(t->conn->min_rtt_ns, 1);
+    REQUIRE(send_segs(t, 101, 3));
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1)); /* the probe */
+    EXPECT_NOTHING(t);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)}); /* at once: the probe arrived */
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 2);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* A lost retransmission with nothing sent after it (the window is full, or the application has
    no more): RACK cannot find it lost, as nothing sent later is delivered. Before, only the RTO
    repaired it (a window of one segment after 200 ms on a path of microseconds, the stalls of
@@ -795,6 +903,7 @@ static void test_no_undo_when_the_retransmission_is_echoed(void)
 int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
+    RUN(test_delayed_ack_in_the_pto_below_two_segments);
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_fresh_episode_after_straight_line_send);
@@ -808,6 +917,8 @@ int main(void)
     RUN(test_reordering_is_not_loss);
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
+    RUN(test_lost_resend_after_a_timeout);
+    RUN(test_retransmission_delivered_within_a_tick);
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
     RUN(test_probe_in_the_recovery_a_probe_started);
