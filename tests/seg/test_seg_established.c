@@ -246,6 +246,29 @@ static void test_delayed_ack_every_second_full_segment(void)
     CHECK(sg_stream_is_pat(t, 5792));
 }
 
+/* RFC 5681 §4.2 with a peer that announced a smaller MSS (536): its full-sized segments are
+   536 bytes (less options), and every second one is ACKed at once. Before, "full" was our own
+   MSS, so its segments never counted as full and every ACK waited for the timer. */
+static void test_delayed_ack_full_by_the_peers_mss(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.delayed_ack_us = 40000;
+    sg *t = sg_server(&cfg);
+    sg_opts o = sg_syn_opts(t);
+    o.has_mss = true;
+    o.mss = 536;
+    REQUIRE(sg_syn_received(t, &o));
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(sg_state(t) == EFVITCP_ESTABLISHED);
+    uint32_t full = t->conn->send_mss;
+    REQUIRE(full <= 536);
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, full);
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK | TH_PSH, P(1 + full), S(1), NULL, full);
+    EXPECT(t, TH_ACK, S(1), P(1 + 2 * full));
+}
+
 /* An ACK that left with our data makes the delayed-ACK timer stale; it is left armed and pushed
    back lazily. The next lone segment must still wait the full delay, and the stale expiry must
    send nothing. */
@@ -472,6 +495,7 @@ int main(void)
     RUN(test_unconsumed_bytes_shrink_window_and_come_again);
     RUN(test_delayed_ack_timing);
     RUN(test_delayed_ack_every_second_full_segment);
+    RUN(test_delayed_ack_full_by_the_peers_mss);
     RUN(test_delayed_ack_every_second_full_segment_no_ts);
     RUN(test_no_delayed_ack);
     RUN(test_delayed_ack_piggybacked);
