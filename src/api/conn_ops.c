@@ -29,7 +29,7 @@ uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more
         if (now > st->now_ns) st->now_ns = now;
     }
     uint32_t n = et_conn_send_buf(c, data, len, more);
-    if (!more && ops->tx_flush && !st->link->tx_flush_none) ops->tx_flush(st->link);
+    if (!more) et_link_flush(st->link);
     return n;
 }
 

@@ -105,6 +105,11 @@ typedef struct et_link {
     uint8_t tx_flush_none;
 } et_link;
 
+/** Rings l's doorbell (tx_flush) unless the link has none or has said it has nothing to ring. */
+static inline void et_link_flush(et_link *l)
+{
+    if (l->ops->tx_flush && !l->tx_flush_none) l->ops->tx_flush(l);
+}
 /** Levels of et_link_params.log: those of the public API's log callback. */
 enum { ET_LINK_LOG_ERROR = 0, ET_LINK_LOG_WARN = 1, ET_LINK_LOG_INFO = 2, ET_LINK_LOG_DEBUG = 3 };
 

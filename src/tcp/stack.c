@@ -313,7 +313,7 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
         et_stack_reap_tx(st);
         run_deferred(st);
     }
-    if (l->ops->tx_flush && !l->tx_flush_none) l->ops->tx_flush(l);
+    et_link_flush(l);
     if (st->pcap) et_pcap_flush(st->pcap);
     /* The live view (stat_pub.c): one comparison per poll, a copy once per stat_interval_ms. */
     if (st->now_ns >= st->stat_next_ns) et_stat_publish(st);

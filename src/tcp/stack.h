@@ -362,8 +362,7 @@ void et_stack_reap_tx(et_stack *st);
    at the next poll's (AF_PACKET, AF_XDP in copy mode); inside a poll the poll rings it once. */
 static inline void et_stack_kick(et_stack *st)
 {
-    if (!st->in_poll && st->link->ops->tx_flush && !st->link->tx_flush_none)
-        st->link->ops->tx_flush(st->link);
+    if (!st->in_poll) et_link_flush(st->link);
 }
 
 /* conn_stats.c: the connection's counters and state (efvitcp_conn_get_stats, the live view) */
