@@ -571,10 +571,16 @@ void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, boo
 /* et_arm_loss_timer for every case (tcp_rack.c). */
 void et_arm_loss_timer_slow(et_conn *c);
 /* Whether the flight is below two full-sized segments, which a receiver may hold for its
-   delayed ACK timer (RFC 5681 §4.2: an ACK at least for every second full-sized segment). */
+   delayed ACK timer (RFC 5681 §4.2: an ACK at least for every second full-sized segment), and
+   the peer's window has room for another full one. Without that room no second segment can
+   come, and receivers acknowledge at once (ours: ack_decision's "blocked"; Linux: the window
+   update when the application reads, tcp_cleanup_rbuf); a probe that waited for a delayed ACK
+   there made every loss behind a receive buffer of one or two segments cost the whole delayed
+   ACK (sim, lossy and burst, --bulk: 0.63 and 0.69 of clean before, 0.68 and 0.74 after). */
 static inline bool et_flight_delack(const et_conn *c)
 {
-    return c->snd_max - c->snd_una < 2 * c->send_mss;
+    uint32_t flight = c->snd_max - c->snd_una;
+    return flight < 2 * c->send_mss && c->snd_wnd >= flight + c->send_mss;
 }
 /* The probe timeout (RFC 8985 §7.2): 2 * SRTT, plus the peer's delayed ACK when the flight may
    wait for it (RFC 8985's FlightSize of one segment, counted in bytes as receivers count),

@@ -123,6 +123,32 @@ static void test_delayed_ack_in_the_pto_below_two_segments(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A flight of one segment that leaves the peer's window no room for a second full one: the
+   receiver cannot wait for a second segment before it acknowledges (ack_decision's "blocked";
+   Linux answers the read that opens its window), so the probe does not wait for its delayed ACK
+   either (sim seeds 4 and 88, lossy, --bulk: receive buffers below two segments, where every
+   loss is a tail loss). */
+static void test_no_delayed_ack_in_the_pto_when_the_window_is_full(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.delayed_ack_us = 2000;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    uint32_t mss = c->send_mss;
+    sg_send_w(t, TH_ACK, P(1), S(101), (uint16_t)(mss + mss / 2), NULL, 0);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(c->snd_wnd, mss + mss / 2);
+    uint64_t t0 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, buf, mss, false), mss);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t); /* the other half segment waits (sender SWS avoidance) */
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t0 + 2 * c->srtt_ns + SG_MS / 2);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1)); /* the probe */
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The first probe is lost: the second one repairs the tail, with no RTO. */
 static void test_second_probe_repairs_a_lost_tail(void)
 {
@@ -904,6 +930,7 @@ int main(void)
 {
     RUN(test_probe_of_the_last_segment_at_pto);
     RUN(test_delayed_ack_in_the_pto_below_two_segments);
+    RUN(test_no_delayed_ack_in_the_pto_when_the_window_is_full);
     RUN(test_probe_repairs_a_lost_tail);
     RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_fresh_episode_after_straight_line_send);
