@@ -435,11 +435,7 @@ STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
     et_in_set_snd_wnd(c, new_wnd);
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->ack;
-    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) {
-        uint32_t cap = c->st->slot_payload - et_conn_optlen(c);
-        uint32_t m = c->send_mss < cap ? c->send_mss : cap;
-        c->seg_cap = c->max_snd_wnd < m ? c->max_snd_wnd : m;
-    }
+    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) et_in_seg_cap(c);
 }
 
 /* SND.UNA moves to SEG.ACK (above it): ack_new_data, then the send window's left edge. */

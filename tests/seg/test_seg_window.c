@@ -1,5 +1,6 @@
 /* Segment tests: the send side's flow control: the peer's window, zero-window probing
    (RFC 9293 §3.8.6.1), sender SWS avoidance (§3.8.6.2.1), corking and send-space callbacks. */
+#include "check.h"
 #include "segtest.h"
 
 static uint8_t buf[65536];
@@ -212,18 +213,66 @@ static void test_sender_sws_small_window_waits(void)
     EXPECT_NOTHING(t);
 }
 
-/* A window of at least half the largest one offered takes its share of a segment at once. */
+/* A window of at least half the largest one offered takes its share of a segment at once. With
+   segments of at most half the largest window (test_segments_of_half_a_small_window) that
+   happens only below 536 bytes, where a segment is the whole window. */
 static void test_sender_sws_half_window_splits(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 500;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 300, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 500, false), 500);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 300);
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK, P(1), S(301), 500, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(301), P(1), 16384, 200);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* A peer whose window is below two segments gets segments of half its largest window (all of
+   it below 536 bytes), as from Linux (tcp_bound_to_half_wnd): two segments in flight, so that a
+   SACK block covers a whole one and RACK finds the loss of the other. Segments grow back to the
+   MSS when the window grows. */
+static void test_segments_of_half_a_small_window(void)
 {
     sg *t = sg_server(NULL);
     t->win = 1000;
     REQUIRE(sg_established(t));
-    sg_send_w(t, TH_ACK, P(1), S(1), 600, NULL, 0);
-    CHECK_EQ(efvitcp_send(t->conn, buf, 1000, false), 1000);
-    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 600);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1200, false), 1200);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 500);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(501), P(1), 16384, 500);
     EXPECT_NOTHING(t);
-    sg_send_w(t, TH_ACK, P(1), S(601), 1000, NULL, 0);
-    EXPECT_WL(t, TH_ACK | TH_PSH, S(601), P(1), 16384, 400);
+    /* One segment lost, the other sacked: the SACK block covers it whole. */
+    sg_opts o = sg_def_opts(t);
+    o.n_sack = 1;
+    o.sack[0].start = S(501);
+    o.sack[0].end = S(1001);
+    sg_send_o(t, TH_ACK, P(1), S(1), 1000, NULL, 0, &o);
+    CHECK_EQ(t->conn->n_sacked, 1);
+    /* The window grows: new segments take the MSS again. */
+    sg_send_w(t, TH_ACK, P(1), S(1001), 8000, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1001), P(1), 16384, 200);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 3000, false), 3000);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1201), P(1), 16384, 1448);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(2649), P(1), 16384, 1448);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(4097), P(1), 16384, 104);
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* Below 536 bytes (RFC 9293's default MSS), segments of the whole window. */
+static void test_segments_of_a_tiny_window(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 400;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(efvitcp_send(t->conn, buf, 600, false), 600);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 400);
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK, P(1), S(401), 400, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(401), P(1), 16384, 200);
+    CHECK(et_stack_check(t->st) == NULL);
 }
 
 /* send(more=true) keeps a partial segment open (like MSG_MORE) until more=false. */
@@ -378,6 +427,8 @@ int main(void)
     RUN(test_zero_window_probe_accepted);
     RUN(test_sender_sws_small_window_waits);
     RUN(test_sender_sws_half_window_splits);
+    RUN(test_segments_of_half_a_small_window);
+    RUN(test_segments_of_a_tiny_window);
     RUN(test_cork_with_more);
     RUN(test_more_sendable_callback);
     RUN(test_send_segmentation);
