@@ -58,7 +58,8 @@ template <class Conf> class TcpConn : public detail::ConnData<detail::UserDataOf
 
     /**
      * Queues up to size bytes and returns how many were accepted. more=true holds a partly
-     * filled segment for more data (like MSG_MORE) until a send with more=false or the next ACK.
+     * filled segment for more data (like MSG_MORE) until a send with more=false or the next ACK;
+     * with nothing in flight, at most 200 ms (as efvitcp_send).
      */
     uint32_t send(const void *data, uint32_t size, bool more = false)
     {

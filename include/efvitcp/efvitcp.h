@@ -594,10 +594,12 @@ EFVITCP_API int efvitcp_server_prime(efvitcp_server *srv);
  * Queues up to len bytes and returns how many were accepted (0..len; less when the send ring is
  * full). With more=false what is queued leaves as soon as the windows allow; with more=true a
  * partly filled segment waits for more data (like MSG_MORE) until a send with more=false, or until
- * the next ACK arrives. Returns 0 unless the connection may send (established or CLOSE_WAIT,
- * before send_fin). Called outside a poll with more=false, the segments it let go leave before it
- * returns: the link's doorbell rings (a system call on packet and on xdp in copy mode); inside a
- * poll's callbacks the poll rings it once for all of them.
+ * the ACK of what is in flight arrives; with nothing in flight, at most 200 ms (Linux's bound on
+ * TCP_CORK), so that a last send left with more=true is never held for ever. Returns 0 unless the
+ * connection may send (established or CLOSE_WAIT, before send_fin). Called outside a poll with
+ * more=false, the segments it let go leave before it returns: the link's doorbell rings (a system
+ * call on packet and on xdp in copy mode); inside a poll's callbacks the poll rings it once for all
+ * of them.
  */
 EFVITCP_API uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more);
 /** As efvitcp_send() for a gather list; returns the bytes accepted. */

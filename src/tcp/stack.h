@@ -48,6 +48,9 @@ static inline bool seq_ge(uint32_t a, uint32_t b)
    are in tcp/hdr_tmpl.h. */
 #define ET_SYN_OPTLEN  24 /* MSS 4 + NOP,WS 4 + NOP,NOP,SACK-permitted 4 + NOP,NOP,TS 12 */
 #define ET_MIN_SND_MSS 48 /* floor on the peer's MSS (hostile tiny MSS) */
+/* How long a segment corked by send(more=true) waits when nothing is in flight, so that no ACK
+   will uncork it: Linux's bound on TCP_CORK (200 ms). */
+#define ET_CORK_NS (200 * 1000000ull)
 
 /* Timer kinds (et_timer.kind). */
 enum { ET_T_RETX = 1, ET_T_DELACK, ET_T_KEEPALIVE, ET_T_USER, ET_T_TIME_WAIT };
@@ -59,8 +62,9 @@ enum {
     ET_RETX_PERSIST,
     ET_RETX_ARP,
     ET_RETX_FIN_WAIT2,
-    ET_RETX_REO, /* RACK's reordering timer (RFC 8985 §6.2 step 5); the RTO follows it */
-    ET_RETX_TLP, /* a tail loss probe is due (RFC 8985 §7.2); the RTO follows it */
+    ET_RETX_REO,  /* RACK's reordering timer (RFC 8985 §6.2 step 5); the RTO follows it */
+    ET_RETX_TLP,  /* a tail loss probe is due (RFC 8985 §7.2); the RTO follows it */
+    ET_RETX_CORK, /* a tail corked by send(more=true) with nothing in flight: ET_CORK_NS */
 };
 
 /* One send slot: a segment built in a link TX buffer (headers + payload) and its metadata. */
@@ -508,6 +512,8 @@ static inline void et_arm_delack(et_conn *c)
 }
 /* FIN-WAIT-2 begins: t_retx, idle there, times a silent peer out (cfg.fin_wait2_timeout_ms). */
 void et_arm_fin_wait2(et_conn *c);
+/* The cork bound (ET_CORK_NS) for a tail that output() holds with nothing in flight. */
+void et_arm_cork(et_conn *c);
 void et_arm_keepalive(et_conn *c);
 /* User timer id fires ns from now (saturating); 0 cancels it. */
 void et_conn_set_user_timer(et_conn *c, uint32_t id, uint64_t ns);

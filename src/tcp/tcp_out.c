@@ -329,8 +329,15 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
     bool first = true; /* no segment sent by this call yet (advanced_again) */
     while (c->sr_nxt != c->sr_end) {
         et_seg *s = et_seg_at(c, c->sr_nxt);
-        /* A segment still filling (send with more=true) waits like MSG_MORE. */
-        if (c->sr_nxt + 1 == c->sr_end && c->tail_open) break;
+        /* A segment still filling (send with more=true) waits like MSG_MORE: for more data, or
+           for the ACK of what is in flight (ack_advance uncorks it). With nothing in flight no
+           ACK will come, and the wait is bounded (ET_CORK_NS): a last send left with more=true
+           otherwise held its bytes until the peer's next keepalive, or for ever (sim seed 24,
+           burst: 4.4 s). */
+        if (c->sr_nxt + 1 == c->sr_end && c->tail_open) {
+            if (c->snd_una == c->snd_max && c->retx_mode == ET_RETX_NONE) et_arm_cork(c);
+            break;
+        }
         uint32_t end = et_seg_end(s);
         if (s->sacked) {
             /* Going back after a timeout: the peer reported holding this one since (the marks

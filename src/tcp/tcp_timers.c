@@ -200,6 +200,22 @@ static void fin_wait2_fire(et_conn *c)
     give_up(c);
 }
 
+void et_arm_cork(et_conn *c)
+{
+    c->retx_mode = ET_RETX_CORK;
+    et_wheel_arm(&c->st->wheel, &c->t_retx, c->st->now_ns + ET_CORK_NS);
+}
+
+/* The corked tail still waits and still nothing is in flight (a send would have armed the RTO or
+   a probe instead): it goes now, as Linux sends a corked segment after 200 ms. */
+static void cork_fire(et_conn *c)
+{
+    c->retx_mode = ET_RETX_NONE;
+    if (!c->tail_open || c->snd_una != c->snd_max) return;
+    c->tail_open = false;
+    et_output(c);
+}
+
 /* One timer, t_retx, serves whichever of ARP resolution, persist and RTO the connection needs
    (retx_mode); in mode NONE it was left armed lazily and fires as a no-op. */
 static void retx_fire(et_conn *c)
@@ -216,6 +232,9 @@ static void retx_fire(et_conn *c)
         break;
     case ET_RETX_FIN_WAIT2:
         fin_wait2_fire(c);
+        break;
+    case ET_RETX_CORK:
+        cork_fire(c);
         break;
     case ET_RETX_REO:
     case ET_RETX_TLP:

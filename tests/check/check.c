@@ -262,6 +262,11 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
             FAIL("retransmission timer not armed in its mode", CONN_FMT "mode %u", CONN_ARGS(c),
                  c->retx_mode);
         break;
+    case ET_RETX_CORK: /* the bound of a corked tail (ET_CORK_NS), with nothing in flight */
+        if (!c->t_retx.armed || outstanding)
+            FAIL("cork timer not armed or with data in flight", CONN_FMT "armed %d outstanding %d",
+                 CONN_ARGS(c), c->t_retx.armed, outstanding);
+        break;
     case ET_RETX_FIN_WAIT2: /* the silent peer's timeout, in FIN-WAIT-2 only */
         if (!c->t_retx.armed || c->state != EFVITCP_FIN_WAIT_2 || outstanding)
             FAIL("FIN-WAIT-2 timeout outside FIN-WAIT-2 or not armed",
@@ -290,6 +295,13 @@ static const char *check_timers(const et_stack *st, const et_conn *c, ck *k)
         FAIL("queued data with nothing in flight, no persist timer and not deferred",
              CONN_FMT "sr_nxt %u sr_end %u snd_wnd %u cwnd %u", CONN_ARGS(c), c->sr_nxt, c->sr_end,
              c->snd_wnd, c->cc.cwnd);
+    /* Corked with nothing in flight: no ACK will uncork it, the cork bound must. */
+    bool corked = c->tail_open && c->sr_nxt + 1 == c->sr_end;
+    if (et_conn_synced(c) && corked && !outstanding && c->snd_nxt == c->snd_max &&
+        c->retx_mode != ET_RETX_CORK && c->retx_mode != ET_RETX_PERSIST && !deferred)
+        FAIL("corked tail with nothing in flight and no cork timer",
+             CONN_FMT "mode %u sr_nxt %u sr_end %u", CONN_ARGS(c), c->retx_mode, c->sr_nxt,
+             c->sr_end);
     if (c->fin_pending && !deferred && c->sr_end - c->sr_una < st->cfg.send_slots && !outstanding)
         FAIL("FIN waits for a free slot but nothing will free one", CONN_FMT, CONN_ARGS(c));
     bool ack_owed = et_conn_synced(c) && c->rcv_nxt != c->last_ack_sent;

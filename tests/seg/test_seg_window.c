@@ -295,6 +295,37 @@ static void test_cork_with_more(void)
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1455), P(1), 16384, 10);
 }
 
+/* A tail corked with nothing in flight waits for no ACK: it leaves after ET_CORK_NS (200 ms,
+   Linux's bound on TCP_CORK), unless a send without more takes it first. */
+static void test_cork_bounded_with_nothing_in_flight(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    uint64_t t0 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, "ab", 2, true), 2);
+    EXPECT_NOTHING(t);
+    CHECK_TIME(sg_run_until_output(t, SG_SEC), t0 + ET_CORK_NS);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 2);
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(3), NULL, 0);
+    /* Uncorked in time by a send without more: one segment, nothing at the bound. */
+    t0 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, "cd", 2, true), 2);
+    sg_advance(t, ET_CORK_NS / 2);
+    CHECK_EQ(efvitcp_send(t->conn, "ef", 2, false), 2);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(3), P(1), 16384, 4);
+    sg_send(t, TH_ACK, P(1), S(7), NULL, 0);
+    CHECK(sg_run_until_output(t, 2 * ET_CORK_NS) == UINT64_MAX);
+    /* With data in flight the ACK uncorks, not the bound. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1448 + 10, true), 1458);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(7), P(1), 16384, 1448);
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1455), NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1455), P(1), 16384, 10);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* on_more_sendable fires when an ACK frees send slots, and send() takes only what fits. */
 static void refill_hook(sg *t, char ev, efvitcp_conn *c)
 {
@@ -430,6 +461,7 @@ int main(void)
     RUN(test_segments_of_half_a_small_window);
     RUN(test_segments_of_a_tiny_window);
     RUN(test_cork_with_more);
+    RUN(test_cork_bounded_with_nothing_in_flight);
     RUN(test_more_sendable_callback);
     RUN(test_send_segmentation);
     RUN(test_sendv);
