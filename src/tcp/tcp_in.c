@@ -353,8 +353,13 @@ static void reject_unacceptable(et_conn *c, const et_tcp_seg *s)
     /* Data wholly below RCV.NXT arrived twice: the ACK says so (RFC 2883 D-SACK). */
     if (s->len && seq_le(s->seq + s->len, c->rcv_nxt)) et_sack_note_dup(c, s->seq, s->seq + s->len);
     /* Old data gets our ACK at once (ours was lost); keepalives and zero-window probes (seq
-       RCV.NXT - 1, no data) always get one. */
-    if (!oow_rate_limited(c, s, s->seq == c->rcv_nxt - 1)) et_send_ack(c);
+       RCV.NXT - 1, no data) always get one, if they acknowledge nothing we never sent: a real
+       peer's probe cannot. Two stacks that each took a forged FIN in the other's name (each
+       RCV.NXT one beyond what the other sent) see each other's ACKs as such probes, and
+       answered them without end at one instant (fuzz: regress/pair/phantom-fins-ack-loop). */
+    bool probe =
+        s->seq == c->rcv_nxt - 1 && (!(s->flags & ET_TCP_ACK) || seq_le(s->ack, c->snd_max));
+    if (!oow_rate_limited(c, s, probe)) et_send_ack(c);
 }
 
 /* RFC 9293 §3.10.7.4 second step with RFC 5961 §3.2: a RST at exactly RCV.NXT resets, any other

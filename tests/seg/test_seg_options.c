@@ -74,6 +74,27 @@ static void test_ack_of_unsent_data_answers_rate_limited(void)
     CHECK_EQ(st.drops[EFVITCP_DROP_BAD_ACK], 7);
 }
 
+/* A keepalive (seq RCV.NXT - 1, no data) is answered every time; a segment of that shape that
+   acknowledges data never sent is no peer's probe, and its answers are rate limited like any
+   other: two stacks that each took a forged FIN in the other's name exchanged such ACKs without
+   end (fuzz: regress/pair/phantom-fins-ack-loop). */
+static void test_probe_shaped_ack_of_unsent_data_rate_limited(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    for (int i = 0; i < 3; i++) {
+        sg_send(t, TH_ACK, P(0), S(1), NULL, 0);
+        EXPECT(t, TH_ACK, S(1), P(1));
+    }
+    sg_advance(t, 500 * SG_MS);
+    for (int i = 0; i < 3; i++) sg_send(t, TH_ACK, P(0), S(2), NULL, 0);
+    EXPECT(t, TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.drops[EFVITCP_DROP_OUT_OF_WINDOW], 6);
+}
+
 /* RFC 7323 §5.3: PAWS does not apply to RST (a reset with an old TSval still counts). */
 static void test_paws_exempts_rst(void)
 {
@@ -272,6 +293,7 @@ int main(void)
     RUN(test_paws_exempts_rst);
     RUN(test_paws_bare_ack_answers_rate_limited);
     RUN(test_ack_of_unsent_data_answers_rate_limited);
+    RUN(test_probe_shaped_ack_of_unsent_data_rate_limited);
     RUN(test_missing_ts_dropped);
     RUN(test_ts_recent_and_tsval_clock);
     RUN(test_window_scale_applied_after_handshake);
