@@ -342,16 +342,14 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
         if (s->sacked) {
             /* Going back after a timeout: the peer reported holding this one since (the marks
                are cleared at the timeout, RFC 2018 §8), so it is not sent again. It stays
-               outstanding until cumulatively acknowledged (the peer may renege): a persist
-               timer, armed while the go-back-N had nothing outstanding behind a zero window,
-               gives way to the RTO, or its expiry found data outstanding and left no timer at
-               all (fuzz: regress/efvi/persist-after-sacked-skip). */
+               outstanding until cumulatively acknowledged (the peer may renege), so the RTO
+               runs for it: the go-back-N may have had nothing outstanding before it (an ACK
+               up to SND.NXT left no timer, or a persist timer behind a zero window), and with
+               the next segment held by a zero window nothing else would arm one (fuzz:
+               regress/efvi/persist-after-sacked-skip, regress/efvi/none-after-sacked-skip). */
             c->sr_nxt++;
             if (seq_gt(end, c->snd_nxt)) c->snd_nxt = end;
-            if (c->retx_mode == ET_RETX_PERSIST) {
-                c->retx_mode = ET_RETX_RTO;
-                et_arm_retx_timer(c);
-            }
+            if (c->retx_mode == ET_RETX_PERSIST || c->retx_mode == ET_RETX_NONE) et_arm_rto(c);
             continue;
         }
         uint32_t start = seq_gt(c->snd_nxt, s->seq) ? c->snd_nxt : s->seq;
