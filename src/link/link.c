@@ -101,7 +101,11 @@ static const char *open_efvi(const char *spec, const et_link_params *p, et_link 
 /* Names the link that opened (et_link.kind) and passes the result through. */
 static const char *opened(const char *err, et_link **out, const char *kind)
 {
-    if (!err && out && *out) (*out)->kind = kind;
+    if (!err && out && *out) {
+        (*out)->kind = kind;
+        /* No doorbell at all: et_link_flush tests the flag alone. */
+        if (!(*out)->ops->tx_flush) (*out)->tx_flush_none = 1;
+    }
     return err;
 }
 

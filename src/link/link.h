@@ -101,14 +101,14 @@ typedef struct et_link {
                            live view (a plain interface name does not say which link opened) */
     /** Set by a link whose tx_flush has nothing to do at the end of a poll while it stays set
         (efvi: no restart, queue or outage in the way): the poll then skips the call. Links
-        that leave it 0 are always called. */
+        that leave it 0 are always called. Set for a link without tx_flush when it opens. */
     uint8_t tx_flush_none;
 } et_link;
 
 /** Rings l's doorbell (tx_flush) unless the link has none or has said it has nothing to ring. */
 static inline void et_link_flush(et_link *l)
 {
-    if (l->ops->tx_flush && !l->tx_flush_none) l->ops->tx_flush(l);
+    if (!l->tx_flush_none) l->ops->tx_flush(l);
 }
 /** Levels of et_link_params.log: those of the public API's log callback. */
 enum { ET_LINK_LOG_ERROR = 0, ET_LINK_LOG_WARN = 1, ET_LINK_LOG_INFO = 2, ET_LINK_LOG_DEBUG = 3 };

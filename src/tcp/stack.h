@@ -647,6 +647,35 @@ static inline bool et_sack_pending(const et_conn *c)
 /* Handles in-window payload (already trimmed to the window). Returns false if the conn was freed
    by a callback. */
 bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len);
+/* The len bytes at p that the user left unconsumed (rem of them, at the end) after a zero-copy
+   delivery: copied to the front of the empty buffer. */
+void et_rcv_keep(et_conn *c, const uint8_t *p, uint32_t len, uint32_t rem);
+/* et_rcv_data for the next bytes expected with nothing held back (no unconsumed bytes, no
+   island): zero copy, the user reads the link's buffer. Inline for header prediction, which
+   takes most segments this way; the rest go to et_rcv_data. */
+static inline bool et_rcv_data_next(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
+{
+    if (seq != c->rcv_nxt || c->rb_head != c->rb_tail || c->n_ooo)
+        return et_rcv_data(c, seq, p, len);
+    et_stack *st = c->st;
+    uint32_t gen = c->gen;
+    c->rcv_nxt += len;
+    c->bytes_in += len;
+    st->stats.bytes_in += len;
+    if (!st->h->on_data) {
+        c->rb_head = c->rb_tail = 0;
+        return true;
+    }
+    c->rb_lent = len;
+    uint32_t rem = st->h->on_data(st->hctx, c, p, len);
+    c->rb_lent = 0; /* (a slot freed and reused inside the callback has 0 there too) */
+    if (c->gen != gen) return false;
+    if (__builtin_expect(rem != 0, 0))
+        et_rcv_keep(c, p, len, rem > len ? len : rem);
+    else
+        c->rb_head = c->rb_tail = 0;
+    return true;
+}
 uint32_t et_rcv_held(const et_conn *c);
 /* The bytes held (et_rcv_held) and, in *data, where they start. */
 uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data);

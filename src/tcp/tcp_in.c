@@ -572,7 +572,7 @@ STEP bool text_input(et_conn *c, const et_tcp_seg *s, uint32_t wnd, bool can_rcv
        them, which would carry rcv_nxt past the FIN. */
     if (*fin) et_rcv_end_at(c, seq + len);
     if (!len) return true;
-    return et_rcv_data(c, seq, p, len) && c->gen == gen;
+    return et_rcv_data_next(c, seq, p, len) && c->gen == gen;
 }
 
 /* RFC 9293 §3.10.7.4 eighth step: a FIN in order, or one remembered from beyond a hole that the

@@ -119,7 +119,7 @@ static void data_ack_sent(et_conn *c)
     c->ack_now = owed;
 }
 
-static bool link_tx(et_stack *st, uint32_t id, uint32_t len)
+static inline __attribute__((always_inline)) bool link_tx(et_stack *st, uint32_t id, uint32_t len)
 {
     if (st->link->ops->tx(st->link, id, len) != 0) return false;
     if (st->pcap) et_pcap_write(st->pcap, st->now_ns, et_link_tx_buf(st->link, id), len);

@@ -88,28 +88,19 @@ static bool ooo_insert(et_conn *c, uint32_t start, uint32_t end)
     return true;
 }
 
+void et_rcv_keep(et_conn *c, const uint8_t *p, uint32_t len, uint32_t rem)
+{
+    memcpy(c->rbuf, p + len - rem, rem);
+    c->rb_head = 0;
+    c->rb_tail = rem;
+}
+
 bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
 {
     et_stack *st = c->st;
     uint32_t gen = c->gen;
-    if (seq == c->rcv_nxt && c->rb_head == c->rb_tail && c->n_ooo == 0) {
-        /* Zero copy: the user reads the link's buffer. */
-        c->rcv_nxt += len;
-        c->bytes_in += len;
-        st->stats.bytes_in += len;
-        c->rb_lent = len;
-        uint32_t rem = deliver(c, p, len);
-        c->rb_lent = 0; /* (a slot freed and reused inside the callback has 0 there too) */
-        if (c->gen != gen) return false;
-        if (rem) {
-            memcpy(c->rbuf, p + len - rem, rem);
-            c->rb_head = 0;
-            c->rb_tail = rem;
-        } else {
-            c->rb_head = c->rb_tail = 0;
-        }
-        return true;
-    }
+    if (seq == c->rcv_nxt && c->rb_head == c->rb_tail && c->n_ooo == 0)
+        return et_rcv_data_next(c, seq, p, len);
     if (!make_room(c, (seq - c->rcv_nxt) + len)) {
         /* Cannot happen while the window is honoured; trim rather than overrun, and tell the
            peer at once where the window really ends: in-window data is never dropped silently. */
