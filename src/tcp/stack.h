@@ -650,13 +650,12 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len);
 /* The len bytes at p that the user left unconsumed (rem of them, at the end) after a zero-copy
    delivery: copied to the front of the empty buffer. */
 void et_rcv_keep(et_conn *c, const uint8_t *p, uint32_t len, uint32_t rem);
-/* et_rcv_data for the next bytes expected with nothing held back (no unconsumed bytes, no
-   island): zero copy, the user reads the link's buffer. Inline for header prediction, which
-   takes most segments this way; the rest go to et_rcv_data. */
-static inline bool et_rcv_data_next(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
+/* The next len bytes expected, with nothing held back (no unconsumed bytes, no island), to the
+   user: zero copy, on_data reads the link's buffer. The caller has checked that they are
+   (et_rcv_data_next, or header prediction, whose tests include these). false if the connection
+   was freed by the callback. */
+static inline bool et_rcv_lend(et_conn *c, const uint8_t *p, uint32_t len)
 {
-    if (seq != c->rcv_nxt || c->rb_head != c->rb_tail || c->n_ooo)
-        return et_rcv_data(c, seq, p, len);
     et_stack *st = c->st;
     uint32_t gen = c->gen;
     c->rcv_nxt += len;
@@ -675,6 +674,13 @@ static inline bool et_rcv_data_next(et_conn *c, uint32_t seq, const uint8_t *p, 
     else
         c->rb_head = c->rb_tail = 0;
     return true;
+}
+/* et_rcv_data, inline where it lends (et_rcv_lend); everything else goes to et_rcv_data. */
+static inline bool et_rcv_data_next(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
+{
+    if (seq != c->rcv_nxt || c->rb_head != c->rb_tail || c->n_ooo)
+        return et_rcv_data(c, seq, p, len);
+    return et_rcv_lend(c, p, len);
 }
 uint32_t et_rcv_held(const et_conn *c);
 /* The bytes held (et_rcv_held) and, in *data, where they start. */

@@ -100,7 +100,7 @@ bool et_rcv_data(et_conn *c, uint32_t seq, const uint8_t *p, uint32_t len)
     et_stack *st = c->st;
     uint32_t gen = c->gen;
     if (seq == c->rcv_nxt && c->rb_head == c->rb_tail && c->n_ooo == 0)
-        return et_rcv_data_next(c, seq, p, len);
+        return et_rcv_lend(c, p, len);
     if (!make_room(c, (seq - c->rcv_nxt) + len)) {
         /* Cannot happen while the window is honoured; trim rather than overrun, and tell the
            peer at once where the window really ends: in-window data is never dropped silently. */
