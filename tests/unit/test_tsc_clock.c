@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #include "harness.h"
+
+#include "api/instance.h"
+#include "efvitcp/efvitcp.h"
 #include "util/clock.h"
 #include "util/random.h"
 #include "util/tsc_clock.h"
@@ -121,11 +124,33 @@ static void test_real_counter(void)
     CHECK_EQ(off, 0);
 }
 
+/* An instance on a simulated wire runs on the wire's clock (link.h): it calibrates no TSC, a
+   50 µs spin at every init that was most of a small instance's setup (one per fuzz input). Its
+   et_tsc stays as zeroed; an instance on a real link is what test_real_counter covers. */
+static void test_no_calibration_on_a_wire(void)
+{
+    efvitcp_wire *w = NULL;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.local_addr = "198.18.0.1/24";
+    cfg.wire = w;
+    cfg.max_conns = 2;
+    efvitcp_client *cli = NULL;
+    CHECK_NULL_ERR(efvitcp_client_init(&cli, "mem:client", &cfg));
+    REQUIRE(cli);
+    CHECK_EQ(cli->st.tsc.span, 0);
+    CHECK_EQ(cli->st.tsc.mult, 0);
+    efvitcp_client_close(cli);
+    efvitcp_wire_free(w);
+}
+
 int main(void)
 {
     RUN(test_follows_the_clock);
     RUN(test_exact_without_jitter);
     RUN(test_counter_back);
     RUN(test_real_counter);
+    RUN(test_no_calibration_on_a_wire);
     return th_summary();
 }
