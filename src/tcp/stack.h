@@ -661,14 +661,13 @@ static inline bool et_rcv_lend(et_conn *c, const uint8_t *p, uint32_t len)
     c->rcv_nxt += len;
     c->bytes_in += len;
     st->stats.bytes_in += len;
-    if (!st->h->on_data) {
-        c->rb_head = c->rb_tail = 0;
-        return true;
+    uint32_t rem = 0;
+    if (st->h->on_data) {
+        c->rb_lent = len;
+        rem = st->h->on_data(st->hctx, c, p, len);
+        c->rb_lent = 0; /* (a slot freed and reused inside the callback has 0 there too) */
+        if (c->gen != gen) return false;
     }
-    c->rb_lent = len;
-    uint32_t rem = st->h->on_data(st->hctx, c, p, len);
-    c->rb_lent = 0; /* (a slot freed and reused inside the callback has 0 there too) */
-    if (c->gen != gen) return false;
     if (__builtin_expect(rem != 0, 0))
         et_rcv_keep(c, p, len, rem > len ? len : rem);
     else

@@ -126,7 +126,7 @@ static void test_real_counter(void)
 
 /* An instance on a simulated wire runs on the wire's clock (link.h): it calibrates no TSC, a
    50 µs spin at every init that was most of a small instance's setup (one per fuzz input). Its
-   et_tsc stays as zeroed; an instance on a real link is what test_real_counter covers. */
+   et_tsc stays as zeroed (the calibration itself is test_real_counter's). */
 static void test_no_calibration_on_a_wire(void)
 {
     efvitcp_wire *w = NULL;
