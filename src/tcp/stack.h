@@ -167,7 +167,9 @@ struct efvitcp_conn {
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right edge last advertised */
     uint32_t last_ack_sent;
-    uint32_t rcv_mss;          /* what we advertised */
+    uint32_t rcv_mss;  /* what we advertised */
+    uint32_t ack_full; /* a full-sized segment for ack_decision's every-second rule: rcv_mss less
+                          the options, or send_mss if smaller (et_conn_set_ack_full) */
     uint32_t rb_head, rb_tail; /* receive buffer offsets, see et_ooo */
     uint32_t rb_lent;          /* bytes on loan to on_data from the link's buffer (zero copy): the
                                   user may keep them, so the window counts them as used */
@@ -744,6 +746,15 @@ static inline uint32_t et_rcv_space_used(const et_conn *c)
 static inline uint32_t et_conn_optlen(const et_conn *c)
 {
     return c->ts_ok ? ET_TS_OPTLEN : 0;
+}
+/* RFC 5681 §4.2's full-sized segment, as the sender sends them: the MSS we advertised less the
+   timestamp option (else two full segments never trigger the every-second ACK), or the peer's
+   send MSS when smaller (a peer that announced a smaller MSS never sends ours, and every ACK
+   then waited for the timer: sim seed 79, burst). Set whenever one of them changes. */
+static inline void et_conn_set_ack_full(et_conn *c)
+{
+    uint32_t full = c->rcv_mss - et_conn_optlen(c);
+    c->ack_full = c->send_mss && c->send_mss < full ? c->send_mss : full;
 }
 
 /*

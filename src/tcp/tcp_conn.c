@@ -56,6 +56,7 @@ et_conn *et_conn_alloc(et_stack *st)
     c->ts_ok = st->cfg.timestamps;
     c->sack_ok = st->cfg.sack;
     c->rcv_mss = st->adv_mss;
+    et_conn_set_ack_full(c);
     st->n_conns++;
     st->stats.conns_active = st->n_conns;
     return c;

@@ -606,13 +606,8 @@ STEP void ack_decision(et_conn *c)
     if (c->ack_now) {
         et_send_ack(c);
     } else if (c->rcv_nxt != c->last_ack_sent) {
-        /* RFC 5681 §4.2: at least every second full-sized segment, whose payload is the MSS
-           less the timestamp option (else two full segments never trigger it). */
-        uint32_t full = c->rcv_mss - et_conn_optlen(c);
-        /* Full-sized as the sender sends them: a peer that announced a smaller MSS never sends
-           ours, and every ACK then waited for the timer (and the sender's probes, armed for an
-           ACK at every second segment, went needlessly: sim seed 79, burst). */
-        if (c->send_mss && c->send_mss < full) full = c->send_mss;
+        /* RFC 5681 §4.2: at least every second full-sized segment (et_conn_set_ack_full). */
+        uint32_t full = c->ack_full;
         /* Nor while the sender cannot send a full segment until it hears from us: with a
            receive buffer below two segments the rule above never fires, and each segment would
            wait for the timer. */

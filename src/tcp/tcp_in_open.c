@@ -34,6 +34,7 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     c->send_mss = mss - optlen;
     uint32_t cap = st->slot_payload - optlen;
     c->seg_cap = c->send_mss < cap ? c->send_mss : cap;
+    et_conn_set_ack_full(c);
     et_cc_init_iw(&c->cc, st->cfg.cc, c->send_mss, st->cfg.initial_window);
 }
 

@@ -884,11 +884,18 @@ static inline bool fast_send_ok(const et_conn *c, const et_stack *st, uint32_t i
 }
 
 /* advanced()'s et_arm_loss_timer() after new data left in the open (SND.NXT = SND.MAX, the
-   connection synchronised): an RTO or reordering timer already running stays as it is. */
+   connection synchronised): an RTO or reordering timer already running stays as it is. Of
+   et_tlp_ok's tests, those of the state and of SND.NXT hold here by construction. */
 static inline void arm_loss_timer_sent(et_conn *c)
 {
     if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
-    et_arm_loss_timer(c); /* one predicate for a probe (et_tlp_ok), which also clears tlp_backoff */
+    if (!c->reo_deadline_ns && c->rack_ok && !c->retries && c->srtt_ns) {
+        c->retx_mode = ET_RETX_TLP;
+        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
+        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        return;
+    }
+    et_arm_loss_timer_slow(c);
 }
 
 static void send_buf_fast(et_conn *c, et_stack *st, uint32_t idx, uint32_t seq, const void *data,
