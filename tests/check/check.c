@@ -213,6 +213,12 @@ static const char *check_recv(const et_stack *st, const et_conn *c, ck *k)
              CONN_ARGS(c), c->rb_head, c->rb_tail, size);
     if (c->n_ooo > st->cfg.ooo_ranges)
         FAIL("more islands than ooo_ranges", CONN_FMT "n_ooo %u", CONN_ARGS(c), c->n_ooo);
+    /* ack_full is derived state kept for the hot path: it must follow the MSS and options. */
+    uint32_t full = c->rcv_mss - (c->ts_ok ? ET_TS_OPTLEN : 0);
+    if (c->send_mss && c->send_mss < full) full = c->send_mss;
+    if (c->ack_full != full)
+        FAIL("ack_full out of date", CONN_FMT "ack_full %u, rcv_mss %u send_mss %u ts_ok %d",
+             CONN_ARGS(c), c->ack_full, c->rcv_mss, c->send_mss, c->ts_ok);
     uint32_t prev_end = c->rcv_nxt;
     for (uint32_t i = 0; i < c->n_ooo; i++) {
         const et_ooo *o = &c->ooo[i];
