@@ -361,6 +361,31 @@ static void test_sender_reneging(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A SACK block may cover our FIN: a Linux receiver builds its blocks from its out-of-order
+   queue, where a FIN after a hole lies with the data before it. The segment that carries the FIN
+   alone is marked like any other the block covers whole, counts as sacked, and the close goes
+   on (fuzz: tests/fuzz/regress/conn/sacked-fin-only-segment). */
+static void test_sender_fin_only_segment_sacked(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    REQUIRE(send_segs(t, 4));
+    CHECK_NULL_ERR(efvitcp_send_fin(t->conn));
+    EXPECT(t, TH_ACK | TH_FIN, S(401), P(1));
+    /* Everything after the first segment arrived, the FIN included. */
+    sack_ack(t, S(1), 1, (uint32_t[]){S(101), S(402)});
+    et_conn *c = t->conn;
+    CHECK_EQ(c->n_sacked, 4);
+    CHECK(et_stack_check(t->st) == NULL);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1)); /* the hole, resent at once */
+    /* The FIN held by the peer is not resent with the hole. */
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(402), NULL, 0);
+    CHECK_EQ(sg_state(t), EFVITCP_FIN_WAIT_2);
+    CHECK_EQ(c->n_sacked, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* The NewReno path is kept for cfg.sack off: a partial ACK resends the next hole at once. */
 static void test_newreno_without_sack(void)
 {
@@ -394,6 +419,7 @@ int main(void)
     RUN(test_sender_hostile_blocks);
     RUN(test_sender_dsack_inside_the_second_block);
     RUN(test_sender_reneging);
+    RUN(test_sender_fin_only_segment_sacked);
     RUN(test_newreno_without_sack);
     sg_cleanup();
     return th_summary();
