@@ -618,15 +618,21 @@ static inline bool et_tlp_ok(const et_conn *c)
     return c->rack_ok && !c->retries && c->srtt_ns && c->snd_nxt == c->snd_max &&
            c->state != EFVITCP_SYN_SENT && c->state != EFVITCP_SYN_RECEIVED;
 }
+/* Arms t_retx for a fresh probe (RFC 8985 §7.2), once the caller has found a probe allowed:
+   news since the last probe, so its back-off starts again. */
+static inline void et_arm_probe(et_conn *c)
+{
+    c->retx_mode = ET_RETX_TLP;
+    c->tlp_backoff = 0;
+    et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+}
 /* Arms t_retx for what is outstanding: the reordering timer, a probe, or the RTO. Inline for the
    case of nearly every ACK that leaves data in flight and of every output: no reordering timer
    pending and a probe allowed, so a probe it is (as et_arm_loss_timer_slow decides). */
 static inline void et_arm_loss_timer(et_conn *c)
 {
     if (!c->reo_deadline_ns && et_tlp_ok(c)) {
-        c->retx_mode = ET_RETX_TLP;
-        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
-        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        et_arm_probe(c);
         return;
     }
     et_arm_loss_timer_slow(c);

@@ -890,9 +890,7 @@ static inline void arm_loss_timer_sent(et_conn *c)
 {
     if (c->retx_mode == ET_RETX_RTO || c->retx_mode == ET_RETX_REO) return;
     if (!c->reo_deadline_ns && c->rack_ok && !c->retries && c->srtt_ns) {
-        c->retx_mode = ET_RETX_TLP;
-        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
-        et_wheel_postpone(&c->st->wheel, &c->t_retx, c->st->now_ns + et_pto_ns(c));
+        et_arm_probe(c);
         return;
     }
     et_arm_loss_timer_slow(c);

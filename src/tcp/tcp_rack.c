@@ -161,9 +161,7 @@ void et_arm_loss_timer_slow(et_conn *c)
         return;
     }
     if (et_tlp_ok(c)) {
-        c->retx_mode = ET_RETX_TLP;
-        c->tlp_backoff = 0; /* a fresh probe timeout: news since the last probe */
-        et_wheel_postpone(&st->wheel, &c->t_retx, st->now_ns + et_pto_ns(c));
+        et_arm_probe(c);
         return;
     }
     c->retx_mode = ET_RETX_RTO;
