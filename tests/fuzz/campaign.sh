@@ -10,9 +10,9 @@
 #
 #   2026-12-07T04:43:57 core=0 target=conn execs=350110 rc=0
 #
-# and its full output to BUILD_DIR/fuzz-work/logs/. At the end (or on Ctrl-C: the turns running
-# are stopped and counted) it prints the executions per target and in all, from that log, over
-# this campaign and over every campaign in the log. Exits non-zero when a turn found something:
+# and its full output to BUILD_DIR/fuzz-work/logs/. At the end (or on Ctrl-C, or SIGTERM to this
+# script: the turns running are stopped and counted) it prints the executions per target and in
+# all, from that log, over this campaign and over every campaign in the log. Exits non-zero when a turn found something:
 # the artifact is in BUILD_DIR/fuzz-work/TARGET/ (replay it with tests/fuzz/fuzz_TARGET_replay).
 # Runs at nice 19: the machine stays usable, and libFuzzer's per-input timeout is raised to
 # FUZZ_TIMEOUT=120 s so that a starved turn does not report a hang (run.sh).
@@ -25,6 +25,7 @@ turn=${FUZZ_TURN:-900}
 targets=(conn frames pair efvi shm)
 work=$build/fuzz-work
 log=$work/campaign.log
+stopped=$work/.campaign-stop-$$
 mkdir -p "$work/logs"
 for t in "${targets[@]}"; do
     [ -x "$build/tests/fuzz/fuzz_$t" ] || {
@@ -41,8 +42,9 @@ echo "# campaign $start: $hours h, $jobs cores, turns of $turn s" >>"$log"
 core() {
     local n=$1 i=$1 t out rc left execs
     while :; do
+        [ -e "$stopped" ] && return 0
         left=$((end - $(date +%s)))
-        [ $left -ge 10 ] || return 0
+        [ "$left" -ge 2 ] || return 0
         [ "$left" -lt "$turn" ] || left=$turn
         t=${targets[$((i % ${#targets[@]}))]}
         out=$work/logs/$t-core$n-$(date +%Y%m%dT%H%M%S).log
@@ -61,9 +63,17 @@ core() {
 }
 
 pids=()
-# Ctrl-C: libFuzzer stops its turn, prints its count and exits with 72. (Called by the trap.)
+# Ctrl-C or SIGTERM: libFuzzer stops its turn, prints its count and exits with 72. (Called by the trap.)
 # shellcheck disable=SC2317
-stop() { pkill -INT -f "fuzz_[a-z]* .*-artifact_prefix=$work/" 2>/dev/null; }
+stop() {
+    touch "$stopped" # no core starts another turn
+    # A fuzzer still starting has no handler yet and ignores SIGINT (a background job's
+    # inheritance): again until none is left, for ten seconds at most.
+    for _ in $(seq 40); do
+        pkill -INT -f "fuzz_[a-z]* .*-artifact_prefix=$work/" 2>/dev/null || break
+        sleep 0.25
+    done
+}
 trap stop INT TERM
 for n in $(seq 0 $((jobs - 1))); do
     core "$n" &
@@ -71,15 +81,17 @@ for n in $(seq 0 $((jobs - 1))); do
 done
 status=0
 for p in "${pids[@]}"; do
-    # A trapped Ctrl-C ends a wait early: wait again until the core has counted its turn.
-    while :; do
+    # A trapped signal ends a wait early (status above 128): wait again for the core's own
+    # status (0, or 1 for a finding); a core that is gone with its status taken gives 127.
+    r=129
+    while [ $r -gt 128 ]; do
         wait "$p"
         r=$?
-        kill -0 "$p" 2>/dev/null || break
     done
     [ "$r" -eq 0 ] || status=1
 done
 trap - INT TERM
+rm -f "$stopped"
 
 # Executions per target: this campaign's lines, then every line of the log.
 sum() {
