@@ -8,7 +8,13 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build=$(cd "${1:?usage: campaign_test.sh BUILD_DIR}" && pwd)
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# On the way out, a failed check included: nothing of ours left running.
+cleanup() {
+    pkill -KILL -f "campaign.sh [0-9.]* $scratch" 2>/dev/null
+    pkill -KILL -f "artifact_prefix=$scratch/" 2>/dev/null
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
 mkdir -p "$scratch/tests/fuzz"
 for t in conn frames pair efvi shm; do ln -s "$build/tests/fuzz/fuzz_$t" "$scratch/tests/fuzz/"; done
 log=$scratch/fuzz-work/campaign.log
