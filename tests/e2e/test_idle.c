@@ -178,7 +178,9 @@ static void test_frame_in_flight_in_next_timer(void)
     }
     uint64_t took = efvitcp_wire_now(p.w) - sent;
     CHECK_EQ(S.rx, 1);
-    CHECK(took >= 50000000 && took < 80000000);
+    /* Back when it landed: a sleep that missed it would last the 1 s cap. The margin is for a
+       loaded machine, where a sleep may overrun by tens of milliseconds. */
+    CHECK(took >= 50000000 && took < 500000000);
     CHECK(naps >= 1 && naps <= 5);
     pair_free(&p);
 }
@@ -226,14 +228,20 @@ static void test_ping_pong_asleep(void)
     CHECK_NULL_ERR(efvitcp_client_connect(p.cli, SIM_SERVER_IP, 5000, 0, NULL));
     uint32_t sent = 0;
     bool timer_set = false;
-    uint64_t timer_due = 0;
+    uint64_t timer_due = 0, timer_late = 0; /* the timer's time lies between the two */
+    int missed = 0; /* polls that began after the timer was due and did not fire it */
     while (efvitcp_wire_now(p.w) - t0 < 5000000000ull) {
+        bool due = timer_set && efvitcp_wire_now(p.w) >= timer_late && !C.timers;
         idle_step(&p, ep, &h);
+        if (due && !C.timers) missed++;
         if (!C.conn) continue;
         if (!timer_set) {
-            /* A user timer 30 ms out, in the middle of the exchange: it must fire on time. */
-            efvitcp_set_user_timer_ns(C.conn, 0, 30000000);
+            /* A user timer 30 ms out, in the middle of the exchange: it must fire on time. The
+               clock is read on both sides of the call: on a loaded machine the thread may be
+               preempted on either side, and the stack's own reading lies between the two. */
             timer_due = efvitcp_wire_now(p.w) + 30000000;
+            efvitcp_set_user_timer_ns(C.conn, 0, 30000000);
+            timer_late = efvitcp_wire_now(p.w) + 30000000;
             timer_set = true;
         }
         /* Ping-pong: the next message once the last one came back. */
@@ -249,9 +257,10 @@ static void test_ping_pong_asleep(void)
     CHECK_EQ(C.rx, MSGS * MSG_SIZE);
     CHECK_EQ(S.rx, MSGS * MSG_SIZE);
     CHECK_EQ(C.timers, 1);
-    /* Fired no earlier than due, and late by the sleep's rounding to ms at most (plus load). */
+    /* Fired no earlier than due, and by the first poll that began after it was due: how late
+       that poll comes is the machine's load and the sleep's rounding, not the stack's. */
     CHECK(C.timer_at >= timer_due);
-    CHECK(C.timer_at < timer_due + 20000000);
+    CHECK_EQ(missed, 0);
     /* Each round trip is two 1 ms flights: about 100 ms for 50, spent asleep. */
     CHECK(wall >= 100000000);
     /* Asleep between flights: on one thread every frame is queued before the peer primes, so
