@@ -23,9 +23,8 @@ uint32_t efvitcp_send(efvitcp_conn *c, const void *data, uint32_t len, bool more
     if (st->in_poll) return et_conn_send_buf(c, data, len, more);
     /* Between polls: et_stack_refresh_clock and et_stack_kick, inline (not in a poll, and a send
        never enters one). */
-    const et_link_ops *ops = st->link->ops;
     if (st->link_clock) {
-        uint64_t now = ops->now(st->link);
+        uint64_t now = et_link_now(st->link);
         if (now > st->now_ns) st->now_ns = now;
     }
     uint32_t n = et_conn_send_buf(c, data, len, more);

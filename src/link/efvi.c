@@ -1718,6 +1718,7 @@ const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link
     efvi_link *e = calloc(1, sizeof(*e));
     if (!e) return "out of memory";
     e->clock = p->clock;
+    e->base.tsc = p->clock.tsc; /* now() is that clock: the engine may read it inline */
     e->log = p->log;
     e->log_ctx = p->log_ctx;
     const char *err = parse_spec(e, spec);

@@ -103,7 +103,18 @@ typedef struct et_link {
         (efvi: no restart, queue or outage in the way): the poll then skips the call. Links
         that leave it 0 are always called. Set for a link without tx_flush when it opens. */
     uint8_t tx_flush_none;
+    /** Set by a link whose now() is the TSC clock of its params (et_link_params.clock.tsc): the
+        engine then reads the time inline (et_link_now), without the call through ops->now that
+        every poll and every send between polls would pay. NULL: now() is called. */
+    et_tsc *tsc;
 } et_link;
+
+/** The time of l by its clock (ops->now), read inline where it is the TSC. */
+static inline uint64_t et_link_now(et_link *l)
+{
+    if (l->tsc) return et_tsc_now(l->tsc);
+    return l->ops->now(l);
+}
 
 /** Rings l's doorbell (tx_flush) unless the link has none or has said it has nothing to ring. */
 static inline void et_link_flush(et_link *l)

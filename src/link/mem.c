@@ -165,6 +165,7 @@ const char *et_mem_link_open(const char *name, const et_link_params *p, et_link 
     m->n_rx = p->n_rx;
     m->base.ops = &mem_ops;
     m->base.mtu = et_wire_mtu(p->wire);
+    m->base.tsc = et_wire_clock(p->wire).tsc; /* now() is the wire's time: inline where a TSC */
     m->base.caps = ET_LINK_CAP_OWN_ADDR;
     m->base.tx_buf_size = p->tx_buf_size;
     m->base.n_tx = p->n_tx;

@@ -484,6 +484,7 @@ const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_
     k->base = tmp;
     k->base.ops = &pkt_ops;
     k->clock = p->clock;
+    k->base.tsc = p->clock.tsc; /* now() is that clock: the engine may read it inline */
     memcpy(k->base.mac, info.mac, 6);
     k->base.mtu = info.mtu;
     k->base.ifindex = info.ifindex;

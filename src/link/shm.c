@@ -582,6 +582,7 @@ const char *et_shm_link_open(const char *name, const et_link_params *p, et_link 
     s->bell_fd = s->ring_fd = -1;
     s->base = tmp;
     s->clock = p->clock;
+    s->base.tsc = p->clock.tsc; /* now() is that clock: the engine may read it inline */
     snprintf(s->path, sizeof(s->path), SHM_PREFIX "%s", name);
     uint64_t bytes = (uint64_t)p->n_tx * p->tx_buf_size;
     size_t rounded = (size_t)((bytes + 4095u) & ~(uint64_t)4095u);

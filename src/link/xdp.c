@@ -569,6 +569,7 @@ const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_lin
     x->log = p->log;
     x->log_ctx = p->log_ctx;
     x->clock = p->clock;
+    x->base.tsc = p->clock.tsc; /* now() is that clock: the engine may read it inline */
     x->base.ops = &xdp_ops;
     x->base.n_tx = p->n_tx;
     x->base.tx_buf_size = p->tx_buf_size;

@@ -164,7 +164,7 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     if (cfg->mss && cfg->mss < mss) mss = cfg->mss;
     st->adv_mss = mss;
     st->rcv_wscale = cfg->window_scale ? window_shift_for(cfg->recv_buf_size) : 0;
-    st->now_ns = l->ops->now(l);
+    st->now_ns = et_link_now(l);
     st->link_clock = true; /* until the user drives the clock with poll_at */
     et_wheel_init(&st->wheel, st->now_ns);
     if ((err = et_txts_init(st))) return err;
@@ -335,7 +335,7 @@ void et_stack_refresh_clock(et_stack *st)
     /* Between polls of an instance driven by the link clock, a send or timer must not be
        stamped with the time of the last poll: RTT samples and timers would be off by the gap. */
     if (st->in_poll || !st->link_clock) return;
-    uint64_t now = st->link->ops->now(st->link);
+    uint64_t now = et_link_now(st->link);
     if (now > st->now_ns) st->now_ns = now;
 }
 
@@ -377,6 +377,6 @@ int et_stack_prime(et_stack *st)
        here, one that lands after it makes the fd readable. */
     int r = l->ops->prime(l);
     if (r != 0) return r;
-    uint64_t now = st->link_clock ? l->ops->now(l) : st->now_ns;
+    uint64_t now = st->link_clock ? et_link_now(l) : st->now_ns;
     return et_stack_next_timer(st) <= now ? 1 : 0;
 }

@@ -801,7 +801,7 @@ void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h, void *ctx, ui
 static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
 {
     st->link_clock = true;
-    uint64_t now = st->link->ops->now(st->link);
+    uint64_t now = et_link_now(st->link);
     if (st->quiet_try)
         et_stack_run_or_quiet(st, h, ctx, now);
     else

@@ -52,7 +52,7 @@ void et_txts_record(et_conn *c, uint32_t id, uint32_t seq, uint32_t len, uint8_t
     }
     /* Software time: the link's clock now, not the poll's start (links driven by poll_at have
        only the poll's time). */
-    m->sw_ts = st->link_clock ? st->link->ops->now(st->link) : st->now_ns;
+    m->sw_ts = st->link_clock ? et_link_now(st->link) : st->now_ns;
 }
 
 void et_txts_complete(et_stack *st, uint32_t id)

@@ -126,7 +126,9 @@ static uint64_t wire_clock_now(const void *w)
 
 et_clock et_wire_clock(const efvitcp_wire *w)
 {
-    et_clock c = {wire_clock_now, w, NULL};
+    /* Where the wire's time is its TSC (a real-time wire that calibrated one), its users read
+       the counter inline as every real link does; a virtual clock has none. */
+    et_clock c = {wire_clock_now, w, w ? w->tsc : NULL};
     return c;
 }
 

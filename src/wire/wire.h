@@ -46,7 +46,8 @@ int et_wire_port_arm(struct efvitcp_wire *w, uint32_t port, int wake_fd);
 uint64_t et_wire_port_next(const struct efvitcp_wire *w, uint32_t port);
 /** The wire's time in ns (efvitcp_wire_now): virtual, or CLOCK_MONOTONIC; 0 for NULL. */
 uint64_t et_wire_now(const struct efvitcp_wire *w);
-/** The wire's clock as an et_clock, for those that run on it (the emulator's NIC ports). */
+/** The wire's clock as an et_clock, for those that run on it (the emulator's NIC ports, the mem
+    link); its tsc is the wire's when the wire's time is read from the TSC. */
 et_clock et_wire_clock(const struct efvitcp_wire *w);
 
 #endif
