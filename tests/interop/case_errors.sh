@@ -42,7 +42,9 @@ if [ "$MODE" = kernel ]; then
     # Sharing the kernel's address, our ephemeral port is held by a kernel socket: the kernel
     # must refuse it to anyone else while the connection lives.
     lport=$(in_k ss -Htn state established "( sport = :5004 )" | awk '{print $4}' | sed 's/.*://')
-    if in_e timeout 2 socat -u "TCP-LISTEN:$lport,bind=$E_IP" /dev/null 2>"$WORK/bind.log"; then
+    # socat fails at once on a port in use; the time-out only ends a listen on a free one, and
+    # is long enough that a loaded machine still gets socat as far as its bind.
+    if in_e timeout 10 socat -u "TCP-LISTEN:$lport,bind=$E_IP" /dev/null 2>"$WORK/bind.log"; then
         fail "port $lport of our connection was free in the kernel"
     fi
     grep -qi "in use" "$WORK/bind.log" || fail "binding port $lport: $(cat "$WORK/bind.log")"
