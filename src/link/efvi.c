@@ -1446,8 +1446,10 @@ static uint64_t efvi_next_due(et_link *l)
     efvi_link *e = (efvi_link *)l;
     uint64_t t = UINT64_MAX;
     if (e->restart_needed) return 0;
-    if (e->down) t = e->retry_at;
-    if (e->filter_retry_ns && e->filter_retry_at < t) t = e->filter_retry_at;
+    /* Down, a poll stops before the filter retries (poll_prepare_slow), and the restart that
+       ends it installs every filter: their time would stay due, a sleeper spinning on it. */
+    if (e->down) return e->retry_at;
+    if (e->filter_retry_ns) t = e->filter_retry_at;
     return t;
 }
 

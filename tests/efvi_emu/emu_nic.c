@@ -887,3 +887,13 @@ bool emu_nic_service_one(struct efvi_emu_nic *nic)
     nic->in_service = false;
     return got;
 }
+
+uint32_t efvi_emu_nic_drain(efvi_emu_nic *nic)
+{
+    if (!nic || !nic->w) return 0;
+    for (int i = 0; i < EMU_MAX_VIS; i++)
+        if (nic->vis[i]) return 0;
+    uint32_t n = 0;
+    while (emu_nic_service_one(nic)) n++;
+    return n;
+}

@@ -105,6 +105,7 @@ typedef struct rig {
     /* callback behaviour (opcode 13) */
     uint8_t keep_mode, act;
     uint16_t act_arg;
+    uint8_t knobs; /* the role byte's (config) */
     uint32_t rearms;
     uint32_t cb_sends;
     uint32_t polls;
@@ -243,7 +244,9 @@ static bool act(efvitcp_conn *c, char ev)
     if ((R.act & 0x80) && c->st->cfg.user_timers)
         efvitcp_set_user_timer_ns(c, R.act_arg % c->st->cfg.user_timers,
                                   1000ull * (1 + R.act_arg % 5000u));
-    if ((R.act & 0x10) && ev == (char)('A' + R.act_arg % 8)) {
+    /* Any of the callbacks that act() serves may close: on_established, on_data, on_fin,
+       on_more_sendable, on_user_timeout. */
+    if ((R.act & 0x10) && ev == "EDFMU"[R.act_arg % 5]) {
         efvitcp_conn_close(c);
         check();
         return false;
@@ -607,6 +610,12 @@ static void advance_to(uint64_t when)
             t = et_stack_next_timed(R.st);
             if (R.st2 && et_stack_next_timed(R.st2) < t) t = et_stack_next_timed(R.st2);
         }
+#ifdef FZ_EFVI
+        /* A port whose VI is gone (a restart that failed) takes its frames off the wire as a NIC
+           does, to the kernel; the emulator receives only when a VI polls, and the frame due
+           would stop time here. */
+        efvi_emu_nic_drain(efvi_emu_nic_find(R.wire, "stack"));
+#endif
         uint64_t d = efvitcp_wire_next_delivery(R.wire);
         if (d < t) t = d;
         if (t > when) break;
@@ -634,7 +643,10 @@ static void fz_log(void *ctx, int level, const char *msg)
     if (trace_on()) fprintf(stderr, "  log %d: %s\n", level, msg);
 }
 
-static void config(rd *r, efvitcp_config *c)
+/* knobs: the role byte's low bits where they pick no fixture (every target but fuzz_frames), 0
+   in fuzz_frames: settings the two config bytes have no room for, the defaults when clear
+   (0x20 is op_nic's). */
+static void config(rd *r, efvitcp_config *c, uint8_t knobs)
 {
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
     static const uint32_t slots[4] = {4, 8, 16, 64};
@@ -668,6 +680,14 @@ static void config(rd *r, efvitcp_config *c)
     /* The live view in a quarter of the runs: it costs a file in /dev/shm per instance, and
        changes nothing the stack does (op 14 holds it to the getters). */
     c->stat_shm = (a & 0x41) == 0x41;
+    /* Loss recovery without RACK (RFC 6675's DupThresh and rescue rules, which the peer's SACK
+       blocks drive) and without SACK (NewReno alone); initial windows at their edges (1, 64,
+       and 0: RFC 5681's 2 to 4 segments); FIN-WAIT-2 held without a timeout. */
+    static const uint32_t iw[4] = {10, 1, 64, 0};
+    if (knobs & 1) c->rack = false;
+    if (knobs & 2) c->sack = false;
+    if (knobs & 0x0c) c->initial_window = iw[(knobs >> 2) & 3];
+    if (knobs & 0x10) c->fin_wait2_timeout_ms = 0;
 }
 
 /* fuzz_pair: every frame the two instances exchange, as it leaves its sender. */
@@ -723,10 +743,11 @@ static void pair_new(rd *r)
     }
 }
 
-static void rig_new(rd *r, bool server, bool arp_seed, bool pair)
+static void rig_new(rd *r, bool server, bool arp_seed, bool pair, uint8_t knobs)
 {
     memset(&R, 0, sizeof(R));
-    config(r, &R.cfg);
+    R.knobs = knobs;
+    config(r, &R.cfg, knobs);
     efvitcp_wire_config wc;
     efvitcp_wire_config_default(&wc);
     /* Frame slots of the wire (2 KiB each, allocated whole per input): under ASan a wire's
@@ -1328,6 +1349,13 @@ static void op_nic(rd *r, uint8_t op)
         f.rx_starve = b & 8;
         f.tx_stall = b & 16;
         f.ctpio_fail = (b & 32) ? 0.5 : 0;
+        /* With knob 0x20: a full filter table (flows kept unsteered, retried) and a driver out
+           of VIs (the next restarts fail and the link waits, down). A knob, not two more bits of
+           b alone, so that the inputs of regress/ keep the faults they were found with. */
+        if (R.knobs & 0x20) {
+            f.ip_filter_fail = b & 64;
+            f.vi_alloc_fail = (b & 128) ? 2 : 0;
+        }
         /* Not ctpio_poison: the truncated copy it puts on the wire is for a receiving NIC to
            discard, and the peer here is no NIC. */
         efvi_emu_set_faults(nic, &f);
@@ -1474,7 +1502,8 @@ void fz_run(const uint8_t *data, size_t size, fz_mode mode)
     bool server = !(k & 0x80);
     uint8_t state = (uint8_t)(k & 0x7f) % (server ? 10u : 4u);
     if (mode == FZ_PAIR) server = true;
-    rig_new(&r, server, mode != FZ_FRAMES || state != 2, mode == FZ_PAIR);
+    rig_new(&r, server, mode != FZ_FRAMES || state != 2, mode == FZ_PAIR,
+            mode == FZ_FRAMES ? 0 : k & 0x7f);
     if (mode == FZ_FRAMES) fixture(state);
     trace("start", state);
     while (r.n && !R.stop) step(&r, mode);

@@ -149,6 +149,15 @@ void efvi_emu_reset(efvi_emu_nic *nic);
 /** The next DMA transmit on the port fails with TX_ERROR (BUS) and halts its TX queue. */
 void efvi_emu_tx_error(efvi_emu_nic *nic);
 void efvi_emu_get_stats(const efvi_emu_nic *nic, efvi_emu_stats *st);
+/**
+ * Takes the frames due for the port off the wire while no VI is open on it, as a NIC receives
+ * whatever its VIs do: with no filter of a VI's they go to the kernel (counted in rx_to_kernel).
+ * The emulator receives when a VI polls, so a port whose VI is gone (a restart that failed)
+ * would otherwise hold its frames on the wire, due forever, for a driver of virtual time that
+ * waits for them. With a VI open it takes nothing (its event queue paces reception). Returns the
+ * frames taken; 0 for NULL or an AF_PACKET port.
+ */
+uint32_t efvi_emu_nic_drain(efvi_emu_nic *nic);
 /** The port's MAC address and interface index. */
 void efvi_emu_nic_addr(const efvi_emu_nic *nic, uint8_t mac[6], int *ifindex);
 /** Violations over every port since the start (also those of freed ports). */
