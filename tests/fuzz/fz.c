@@ -580,7 +580,15 @@ static void settle(void)
         poll_once();
         /* fuzz_pair: the stacks answer each other; quiet when nothing is due at this instant */
         bool due = R.st2 && efvitcp_wire_next_delivery(R.wire) <= efvitcp_wire_now(R.wire);
-        if (!drain() && !due) break;
+        if (drain() || due) continue;
+        /* Knob 0x40: then as a user about to sleep does (efvitcp.h, "Idle waits"): arm the
+           instance's fd, and poll again when it says work waits. */
+        if (!(R.knobs & 0x40)) break;
+        int pr = R.srv ? efvitcp_server_prime(R.srv) : efvitcp_client_prime(R.cli);
+        if (pr < 0) fail("prime between polls refused", NULL);
+        /* Output deferred for want of a TX buffer says "poll now" every time (advance_to): a
+           busy poll while real time brings the buffer, not one more round at this instant. */
+        if (pr == 0 || R.st->deferred) break;
     }
 }
 
@@ -688,6 +696,9 @@ static void config(rd *r, efvitcp_config *c, uint8_t knobs)
     if (knobs & 2) c->sack = false;
     if (knobs & 0x0c) c->initial_window = iw[(knobs >> 2) & 3];
     if (knobs & 0x10) c->fin_wait2_timeout_ms = 0;
+    /* The paths around the engine (0x40): a capture of every frame (to /dev/null: the writing
+       without the disk), and settle's idle-wait protocol. */
+    if (knobs & 0x40) c->pcap_path = "/dev/null";
 }
 
 /* fuzz_pair: every frame the two instances exchange, as it leaves its sender. */
