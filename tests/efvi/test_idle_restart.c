@@ -16,22 +16,55 @@
 
 #define RETRY_NS 10000000ull
 
-static void check_retry_in_next_timer(int arch)
-{
+/* A client instance on an emulated port of arch on a wire with a virtual clock. */
+typedef struct rig {
     efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic *nic;
+    efvitcp_client *c;
+} rig;
+
+/* Nothing set up on a failure (reported): the caller stops at g->c == NULL. */
+static void rig_new(rig *out, int arch)
+{
+    rig g = {0};
+    *out = g;
+    REQUIRE(efvitcp_wire_new(&g.w, NULL) == NULL);
     efvi_emu_nic_config nc;
     efvi_emu_nic_config_default(&nc);
     nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    REQUIRE(efvi_emu_nic_create(g.w, "n", &nc, &g.nic) == NULL);
     efvitcp_config cfg;
     efvitcp_config_default(&cfg);
     cfg.max_conns = 4;
-    cfg.wire = w;
+    cfg.wire = g.w;
     cfg.local_addr = "198.18.0.2/15";
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    REQUIRE(efvitcp_client_init(&g.c, "efvi:n", &cfg) == NULL);
+    *out = g;
+}
+
+/* A poll at time t; the link's counters after it. */
+static bool poll_at(rig *g, uint64_t t, et_efvi_stats *st)
+{
+    efvitcp_wire_set_now(g->w, t);
+    efvitcp_client_poll(g->c, NULL, NULL);
+    return et_efvi_link_stats(((et_stack *)g->c)->link, st);
+}
+
+static void rig_free(rig *g)
+{
+    efvitcp_client_close(g->c);
+    efvi_emu_nic_put(g->nic);
+    efvitcp_wire_free(g->w);
+}
+
+static void check_retry_in_next_timer(int arch)
+{
+    rig g;
+    rig_new(&g, arch);
+    REQUIRE(g.c);
+    efvitcp_wire *w = g.w;
+    efvi_emu_nic *nic = g.nic;
+    efvitcp_client *c = g.c;
     et_link *l = ((et_stack *)c)->link;
     CHECK(efvitcp_client_fd(c) >= 0);
     CHECK_EQ(efvitcp_client_next_timer(c), UINT64_MAX); /* nothing to do, ever */
@@ -52,24 +85,18 @@ static void check_retry_in_next_timer(int arch)
     CHECK_EQ(efvitcp_client_next_timer(c), now + RETRY_NS);
     CHECK_EQ(efvitcp_client_prime(c), 0);
     /* Still failing at the retry: the next one is 10 ms later again. */
-    efvitcp_wire_set_now(w, now + RETRY_NS);
-    efvitcp_client_poll(c, NULL, NULL);
-    REQUIRE(et_efvi_link_stats(l, &st));
+    REQUIRE(poll_at(&g, now + RETRY_NS, &st));
     CHECK(st.down);
     CHECK_EQ(efvitcp_client_next_timer(c), now + 2 * RETRY_NS);
     /* The driver recovers: the poll at the deadline brings the VI back, and nothing is due. */
     efvi_emu_faults none = {0};
     efvi_emu_set_faults(nic, &none);
-    efvitcp_wire_set_now(w, now + 2 * RETRY_NS);
-    efvitcp_client_poll(c, NULL, NULL);
-    REQUIRE(et_efvi_link_stats(l, &st));
+    REQUIRE(poll_at(&g, now + 2 * RETRY_NS, &st));
     CHECK(!st.down);
     CHECK_EQ(efvitcp_client_next_timer(c), UINT64_MAX);
     CHECK_EQ(efvitcp_client_prime(c), 0);
 
-    efvitcp_client_close(c);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    rig_free(&g);
 }
 
 /* A flow without its filter (a full table) is retried from the poll, but not while the VI is
@@ -78,20 +105,12 @@ static void check_retry_in_next_timer(int arch)
    would spin until the VI came back (fuzz_efvi's livelock check found it). */
 static void check_filter_retry_while_down(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    rig g;
+    rig_new(&g, arch);
+    REQUIRE(g.c);
+    efvitcp_wire *w = g.w;
+    efvi_emu_nic *nic = g.nic;
+    efvitcp_client *c = g.c;
     et_link *l = ((et_stack *)c)->link;
     uint64_t t0 = efvitcp_wire_now(w);
 
@@ -113,23 +132,17 @@ static void check_filter_retry_while_down(int arch)
     REQUIRE(st.down);
     /* At the filter retry's time the VI is still down and its retry moves on: the next deadline
        is that retry (before the fix: the filter retry's, now, for as long as the VI was down). */
-    efvitcp_wire_set_now(w, t0 + RETRY_NS);
-    efvitcp_client_poll(c, NULL, NULL);
-    REQUIRE(et_efvi_link_stats(l, &st));
+    REQUIRE(poll_at(&g, t0 + RETRY_NS, &st));
     CHECK(st.down);
     CHECK_EQ(efvitcp_client_next_timer(c), t0 + 2 * RETRY_NS);
     /* The VI comes back with the table free again: the restart installs the flow's filter. */
     efvi_emu_faults none = {0};
     efvi_emu_set_faults(nic, &none);
-    efvitcp_wire_set_now(w, t0 + 2 * RETRY_NS);
-    efvitcp_client_poll(c, NULL, NULL);
-    REQUIRE(et_efvi_link_stats(l, &st));
+    REQUIRE(poll_at(&g, t0 + 2 * RETRY_NS, &st));
     CHECK(!st.down);
     CHECK_EQ(st.flows_unsteered, 0);
 
-    efvitcp_client_close(c);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    rig_free(&g);
 }
 
 static void test_filter_retry_while_down_ef10(void)
@@ -158,20 +171,12 @@ static void test_retry_in_next_timer_efct(void)
    open it takes nothing: the VI's event queue paces reception. */
 static void check_drain_without_vi(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    rig g;
+    rig_new(&g, arch);
+    REQUIRE(g.c);
+    efvitcp_wire *w = g.w;
+    efvi_emu_nic *nic = g.nic;
+    efvitcp_client *c = g.c;
     et_link *l = ((et_stack *)c)->link;
     uint8_t peer_mac[6], nic_mac[6];
     int raw, ifindex;
@@ -216,9 +221,7 @@ static void check_drain_without_vi(int arch)
     CHECK_EQ(es1.rx_to_kernel - es0.rx_to_kernel, 2);
     CHECK_EQ(efvi_emu_nic_drain(NULL), 0u);
 
-    efvitcp_client_close(c);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    rig_free(&g);
 }
 
 static void test_drain_without_vi_ef10(void)
