@@ -653,7 +653,7 @@ static void fz_log(void *ctx, int level, const char *msg)
 
 /* knobs: the role byte's low bits where they pick no fixture (every target but fuzz_frames), 0
    in fuzz_frames: settings the two config bytes have no room for, the defaults when clear
-   (0x20 is op_nic's). */
+   (0x20: op_nic's in fuzz_efvi, a lossy path between the stacks in fuzz_pair). */
 static void config(rd *r, efvitcp_config *c, uint8_t knobs)
 {
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
@@ -748,6 +748,18 @@ static void pair_new(rd *r)
     R.st2 = &R.cli2->st;
     memcpy(R.cli_mac, R.st2->link->mac, 6);
     et_wire_set_tap(R.wire, tap, NULL);
+    if (R.knobs & 0x20) {
+        /* A lossy, reordering path between the two stacks (both ways; the injected peer's
+           frames keep theirs): the recovery of each, RACK or not, SACK or not, under the fuzzed
+           calls and the forged segments. The tap sees each frame as it leaves, before the
+           path. (No corruption: the injected peer receives on the same path, and the rig takes
+           a bad checksum there for the stack's.) */
+        efvitcp_wire_faults f = {
+            .loss = 0.05, .duplicate = 0.02, .jitter_mean_ns = 50000, .jitter_max_ns = 500000};
+        if ((err = efvitcp_wire_set_faults(R.wire, "stack", &f)) ||
+            (err = efvitcp_wire_set_faults(R.wire, "cli", &f)))
+            fail("wire faults", err);
+    }
     for (int i = 0; i < FZ_FLOWS; i++) {
         R.fl[i].pport = (uint16_t)(33000 + i);
         R.fl[i].sport = 5000;
