@@ -653,7 +653,8 @@ static void fz_log(void *ctx, int level, const char *msg)
 
 /* knobs: the role byte's low bits where they pick no fixture (every target but fuzz_frames), 0
    in fuzz_frames: settings the two config bytes have no room for, the defaults when clear
-   (0x20: op_nic's in fuzz_efvi, a lossy path between the stacks in fuzz_pair). */
+   (0x20: a port of another shape and op_nic's allocation faults in fuzz_efvi, a lossy path
+   between the stacks in fuzz_pair). */
 static void config(rd *r, efvitcp_config *c, uint8_t knobs)
 {
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
@@ -688,6 +689,10 @@ static void config(rd *r, efvitcp_config *c, uint8_t knobs)
     /* The live view in a quarter of the runs: it costs a file in /dev/shm per instance, and
        changes nothing the stack does (op 14 holds it to the getters). */
     c->stat_shm = (a & 0x41) == 0x41;
+    /* Transmit timestamp reports in a quarter of the runs, with a queue of one report (the
+       LOST marking) or sixteen. They change no frame the stack sends, so the bits they borrow
+       keep every committed input's run; op 14 takes the reports and checks them. */
+    if (((a ^ b) & 3) == 3) c->tx_timestamps = (b & 0x40) ? 1 : 16;
     /* Loss recovery without RACK (RFC 6675's DupThresh and rescue rules, which the peer's SACK
        blocks drive) and without SACK (NewReno alone); initial windows at their edges (1, 64,
        and 0: RFC 5681's 2 to 4 segments); FIN-WAIT-2 held without a timeout. */
@@ -799,9 +804,29 @@ static void rig_new(rd *r, bool server, bool arp_seed, bool pair, uint8_t knobs)
     ec.efct_superbufs = 2; /* small pools: the fuzzer creates a port per input */
     ec.efct_superbuf_pkts = 64;
     ec.max_filters = 64;
+    /* Knob 0x20, a port of another shape: the link's options (hardware timestamps both ways,
+       DMA only, a cut-through threshold) and the port's own (an RX prefix, receive buffers too
+       small for a full frame, so that the link's MTU shrinks and longer frames scatter, a
+       smaller MTU, the shortest TX ring). One more byte, read only under the knob: the inputs
+       without it keep their runs. */
+    char iface[64] = IFACE;
+    if (knobs & 0x20) {
+        static const uint32_t rx_len[4] = {0, 1536, 1024, 640};
+        uint8_t s = u8(r);
+        snprintf(iface, sizeof(iface), "%s%s%s%s%s", IFACE, (s & 1) ? ",rxts" : "",
+                 (s & 2) ? ",txts" : "", (s & 4) ? ",noctpio" : "", (s & 0x80) ? ",ct=64" : "");
+        ec.rx_timestamps = s & 1;
+        ec.tx_timestamps = s & 2;
+        ec.force_prefix = s & 8;
+        ec.rx_buffer_len = rx_len[(s >> 4) & 3];
+        ec.mtu = (s & 0x40) ? 1014 : 0;
+        ec.max_txq = (s & 0x80) ? 512 : 0;
+    }
     efvi_emu_set_default_config(&ec);
+#else
+    const char *iface = IFACE;
 #endif
-    err = server ? efvitcp_server_init(&R.srv, IFACE, &c) : efvitcp_client_init(&R.cli, IFACE, &c);
+    err = server ? efvitcp_server_init(&R.srv, iface, &c) : efvitcp_client_init(&R.cli, iface, &c);
     if (err) fail("init", err);
     R.st = server ? &R.srv->st : &R.cli->st;
     memcpy(R.stack_mac, R.st->link->mac, 6);
@@ -1199,6 +1224,40 @@ static void check_live_view(efvitcp_conn *c)
     if (h.n_rows == h.n_conns) fail("live view: a live connection has no row", NULL);
 }
 
+/* Transmit timestamp reports (efvitcp.h, efvitcp_tx_report): what each says of itself, of the
+   link and of the stream must hold. */
+static void check_tx_reports(efvitcp_conn *c, int max)
+{
+    efvitcp_tx_report rep[8];
+    int n = efvitcp_tx_timestamps(c, rep, max);
+    if (n < 0 || n > max) fail("tx timestamps: more reports than asked", NULL);
+    if (n && !c->st->cfg.tx_timestamps) fail("tx timestamps: reports while they are off", NULL);
+    uint64_t off = efvitcp_tx_offset(c);
+    for (int i = 0; i < n; i++) {
+        const efvitcp_tx_report *t = &rep[i];
+        uint32_t f = t->flags;
+        uint32_t kind = f & (EFVITCP_TX_TS_HARDWARE | EFVITCP_TX_TS_SOFTWARE | EFVITCP_TX_TS_NONE);
+        if (f >> 9) fail("tx timestamps: unknown flags", NULL);
+        if (kind != EFVITCP_TX_TS_HARDWARE && kind != EFVITCP_TX_TS_SOFTWARE &&
+            kind != EFVITCP_TX_TS_NONE)
+            fail("tx timestamps: not exactly one of hardware, software, none", NULL);
+        if ((kind == EFVITCP_TX_TS_SOFTWARE) == c->st->txts_hw)
+            fail("tx timestamps: a software stamp on a stamping link, or the reverse", NULL);
+        if ((kind == EFVITCP_TX_TS_NONE) != (t->ts_ns == 0))
+            fail("tx timestamps: a time that contradicts its flags", NULL);
+        if (kind == EFVITCP_TX_TS_SOFTWARE && t->ts_ns > efvitcp_wire_now(R.wire))
+            fail("tx timestamps: a software stamp from the future", NULL);
+        if (kind != EFVITCP_TX_TS_HARDWARE &&
+            (f & (EFVITCP_TX_TS_CLOCK_SET | EFVITCP_TX_TS_IN_SYNC)))
+            fail("tx timestamps: NIC clock flags without a NIC time", NULL);
+        if ((f & EFVITCP_TX_TS_SYN) && (t->start || t->bytes))
+            fail("tx timestamps: a SYN's report with stream bytes", NULL);
+        if (t->start + t->bytes > off) fail("tx timestamps: bytes never sent", NULL);
+        if ((f & EFVITCP_TX_TS_FIN) && t->start + t->bytes != off)
+            fail("tx timestamps: a FIN before the end of the stream", NULL);
+    }
+}
+
 static void op_api(rd *r, uint8_t op)
 {
     efvitcp_conn *c = op == 12 ? NULL : pick(r);
@@ -1306,6 +1365,7 @@ static void op_api(rd *r, uint8_t op)
         efvitcp_is_established(c);
         efvitcp_user_data(c);
         efvitcp_rx_hw_timestamp(c);
+        check_tx_reports(c, (int)(R.act_arg % 9u));
         efvitcp_stats st;
         if (R.srv) {
             efvitcp_server_stats(R.srv, &st);

@@ -68,6 +68,10 @@ conn_seeds = {
                     0, 0, ACK | PSH, 3, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0, 228,
                     13, 1, 0, 0, 0, 0, 0, ACK | PSH, 3, 0, 0, 0, 0x41, 0, 0, 0, 228, 9, 0, 0, 10,
                     *time_s(1), *HOURS],
+    # transmit timestamp reports on (config bits (a ^ b) & 3 == 3), taken by op 14
+    "server_txts": [0x00, 0x80, 0x0B, *seg(SYN), *seg(ACK), *seg(ACK | PSH, length=96),
+                    *send(4096), *time_ms(11), *seg(ACK), 13, 0, 0, 0, 0, 8, 14, 0, *send(3000),
+                    8, 0, *time_s(1), 14, 0, *seg(FIN | ACK), *time_s(2), 14, 0, *HOURS],
     "client_zero_window": [0x80, *CFG, 12, 0, 0, 0, SYN | ACK, 0, 0, 2, *SYN_OPTS, 0,
                            *send(5000), *time_s(1), *time_s(10), *time_s(100), *HOURS],
 }
@@ -103,6 +107,11 @@ for name in ("server_echo", "client_bulk", "server_ooo"):
     prog = conn_seeds[name]
     efvi_seeds[name + "_ef10"] = prog[:3] + [0x06] + prog[3:]
     efvi_seeds[name + "_efct"] = prog[:3] + [0x05] + prog[3:]
+# knob 0x20 (role byte): the byte after the port's is its shape (tests/fuzz/fz.c, rig_new)
+for name, shape in (("ts", 0x03), ("small_bufs", 0x2C), ("mtu_txq", 0xC0)):
+    prog = conn_seeds["server_txts"]
+    efvi_seeds[f"shape_{name}_ef10"] = [0x20, *prog[1:3], 0x06, shape, *prog[3:]]
+    efvi_seeds[f"shape_{name}_efct"] = [0x20, *prog[1:3], 0x05, shape, *prog[3:]]
 for arch in (0x06, 0x05):
     efvi_seeds[f"faults_{arch}"] = [0x00, *CFG, arch, *seg(SYN), *seg(ACK), *send(3000),
                                     0xF2, 0x01, *seg(ACK, length=96), 0xF0, *time_ms(2),
