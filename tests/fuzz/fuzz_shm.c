@@ -8,7 +8,10 @@
  *
  * Oracles: every frame lent lies inside its slot of the receive ring with a length of 14..1514,
  * no slot is lent twice, at most n_rx are lent at once; tx_done reports only ids in flight, each
- * once; a frame the link publishes has a valid length and is the one sent; and ASan/UBSan.
+ * once; a frame the link publishes has a valid length and is the one sent; while side B alone
+ * published its tail, the link neither overwrites an unconsumed slot nor refuses a frame with
+ * room on the ring (bursts past the ring's size with knob 0x02 of the first byte); and
+ * ASan/UBSan.
  * The layout constants are the ABI of docs/links.md (shm link), repeated here on purpose: the
  * fuzzer checks the link against the documented layout, not against itself.
  */
@@ -54,6 +57,8 @@ typedef struct peer {
     bool inflight[N_TX]; /* tx ids handed to the link and not yet completed */
     uint32_t sent_len[N_TX];
     bool reopened;
+    bool flood;  /* knob 0x02 of the first byte: op_tx may send a burst (op_flood) */
+    bool forged; /* ring 0's tail was ever published by anyone but op_consume: no ring claims */
     const uint8_t *rx_base; /* the link's receive ring, learnt from the first frame lent */
 } peer;
 
@@ -143,10 +148,58 @@ static void op_release(peer *p, rd *r)
     }
 }
 
+/* Completions, as an engine reaps them: only ids in flight, each once. */
+static void reap(peer *p, int max)
+{
+    uint32_t ids[N_TX + 4];
+    int n = p->l->ops->tx_done(p->l, ids, max);
+    if (n < 0 || n > max) fail("tx_done returned more than asked");
+    for (int i = 0; i < n; i++) {
+        if (ids[i] >= N_TX || !p->inflight[ids[i]]) fail("tx_done reported an id not in flight");
+        p->inflight[ids[i]] = false;
+    }
+}
+
+/* The link's ring to side B as side B sees it, while side B alone published its tail: never more
+   frames than slots unconsumed (an overwritten one would be a frame lost). */
+static uint32_t unconsumed(peer *p)
+{
+    uint32_t used = atomic_load_explicit(word(p, RING(0)), memory_order_acquire) - p->cons;
+    if (!p->forged && used > SLOTS) fail("the link overwrote frames side B had not consumed");
+    return used;
+}
+
+/* A burst of up to 2,047 short frames with side B not consuming, more than the ring holds: the
+   ring-full paths of tx, which 4 KiB of single sends cannot reach. The link must refuse exactly
+   when the ring is full, never earlier (a stall) and never later (an overwrite). */
+static void op_flood(peer *p, rd *r)
+{
+    uint32_t k = u16(r) % 2048u, len = 14u + u8(r);
+    reap(p, N_TX);
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t *b = et_link_tx_buf(p->l, 0);
+        for (uint32_t j = 0; j < len; j++) b[j] = (uint8_t)(i + j);
+        uint32_t before = unconsumed(p);
+        if (p->l->ops->tx(p->l, 0, len) != 0) {
+            if (!p->forged && before != SLOTS) fail("tx refused with room on the ring");
+            break;
+        }
+        p->inflight[0] = true;
+        p->sent_len[0] = len;
+        unconsumed(p);
+        reap(p, N_TX);
+    }
+    p->l->ops->tx_flush(p->l);
+}
+
 static void op_tx(peer *p, rd *r)
 {
     uint32_t id = u8(r) % N_TX;
     uint8_t sel = u8(r);
+    if (p->flood && (sel & 0x40)) {
+        op_flood(p, r);
+        return;
+    }
     uint32_t len = (sel & 0x80) ? u16(r) : 14u + u16(r) % (MTU + 1u);
     if (p->inflight[id]) return; /* the engine never rewrites a buffer in flight */
     if (len > p->l->tx_buf_size) len = p->l->tx_buf_size;
@@ -163,14 +216,7 @@ static void op_tx(peer *p, rd *r)
 
 static void op_tx_done(peer *p, rd *r)
 {
-    uint32_t ids[N_TX + 4];
-    int max = u8(r) % (N_TX + 4);
-    int n = p->l->ops->tx_done(p->l, ids, max);
-    if (n < 0 || n > max) fail("tx_done returned more than asked");
-    for (int i = 0; i < n; i++) {
-        if (ids[i] >= N_TX || !p->inflight[ids[i]]) fail("tx_done reported an id not in flight");
-        p->inflight[ids[i]] = false;
-    }
+    reap(p, u8(r) % (N_TX + 4));
 }
 
 /* Side B reads what the link published on ring 0, checking each frame, and frees the slots. */
@@ -179,7 +225,7 @@ static void op_consume(peer *p, rd *r)
     uint32_t head = atomic_load_explicit(word(p, RING(0)), memory_order_acquire);
     uint32_t k = u8(r);
     while (k-- && p->cons != head) {
-        if (head - p->cons > SLOTS) return; /* our own hostile tail let it wrap: no claim */
+        if (unconsumed(p) > SLOTS) return; /* our own hostile tail let it wrap: no claim */
         uint8_t *s = slot(p, 0, p->cons);
         uint32_t len;
         memcpy(&len, s, 4);
@@ -201,6 +247,7 @@ static void op_scribble(peer *p, rd *r)
                      (k & 8) ? u32(r) : p->prod + (uint32_t)(int32_t)(int8_t)u8(r));
         break;
     case 1: /* ring 0's tail */
+        p->forged = true;
         atomic_store(word(p, RING(0) + 128),
                      (k & 8) ? u32(r) : p->cons + (uint32_t)(int32_t)(int8_t)u8(r));
         break;
@@ -208,6 +255,7 @@ static void op_scribble(peer *p, rd *r)
         uint32_t off = u16(r) % HDR_SIZE;
         /* Not ring 0's head: the link keeps its own copy, only our consumer would be fooled. */
         if (off < RING(0) || off >= RING(0) + 4) p->map[off] = u8(r);
+        if (off >= RING(0) + 128 && off < RING(0) + 132) p->forged = true;
         break;
     }
     default: { /* a slot length written behind the link's back, after it may have read it */
@@ -232,6 +280,7 @@ static void op_reopen(peer *p, const char *name)
     prm.clock = et_mono_clock();
     et_link *b = NULL;
     if (!et_shm_link_open(name, &prm, &b) && b) {
+        p->forged = true; /* it may have joined as side B and published ring 0's tail */
         et_rx_frame out[4];
         int n = b->ops->rx_burst(b, out, 4);
         for (int i = 0; i < n; i++) b->ops->rx_release(b, out[i].id);
@@ -250,7 +299,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     et_link_params prm;
     memset(&prm, 0, sizeof(prm));
     prm.n_tx = N_TX;
-    prm.tx_buf_size = (u8(&r) & 1) ? 1024 : 2048;
+    uint8_t first = u8(&r);
+    prm.tx_buf_size = (first & 1) ? 1024 : 2048;
     prm.n_rx = N_RX;
     prm.local_addr = "198.18.0.1/15";
     prm.clock = et_mono_clock();
@@ -267,6 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Continue the rings where the link found them (a fresh object: 0). */
     p->prod = atomic_load(word(p, RING(1)));
     p->cons = atomic_load(word(p, RING(0) + 128));
+    p->flood = first & 2;
     while (r.n) {
         switch (u8(&r) % 9) {
         case 0:
@@ -299,10 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An engine gives every lent slot back and reaps every completion before it closes. */
     for (uint32_t id = 0; id < SLOTS; id++)
         if (p->held[id]) p->l->ops->rx_release(p->l, id);
-    uint32_t ids[N_TX];
-    int n = p->l->ops->tx_done(p->l, ids, N_TX);
-    for (int i = 0; i < n; i++)
-        if (ids[i] >= N_TX || !p->inflight[ids[i]]) fail("tx_done reported an id not in flight");
+    reap(p, N_TX);
     p->l->ops->destroy(p->l);
     munmap(p->map, TOTAL);
     return 0;

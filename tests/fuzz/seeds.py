@@ -96,6 +96,10 @@ shm_seeds = {
     "hostile_head": [0, *PRODUCE4, 7, 0x08, 0x7F, 0xFF, 0xFF, 0xFF, 1, 10, 7, 0, 0x10, 1, 10],
     "hostile_len": [0, 0, 1, 0x80, 0xFF, 0xFF, 0xFF, 0xFF, 1, 10, 0, 1, 0x80, 0, 0, 0, 5, 1, 10],
     "reopen": [0, *PRODUCE4, 7, 2, 0x00, 0x00, 0x42, 8, 7, 2, 0x00, 0x08, 0x02, 8, 1, 10],
+    # knob 0x02: op 4 with selector bit 0x40 is a burst (1,040 frames: the ring fills at 1,024),
+    # then side B consumes 255 and the next burst refills them
+    "flood": [0x02, 4, 0, 0x40, 0x04, 0x10, 50, 6, 0xFF, 4, 0, 0x40, 0x01, 0x00, 50, 6, 200,
+              4, 0, 0x40, 0x07, 0xFF, 0, 5, 10],
 }
 
 
