@@ -789,6 +789,10 @@ typedef struct efvitcp_wire_faults {
     bool partition; /**< drop everything the endpoint sends (a cut cable, a dead switch port) */
     uint32_t mtu;   /**< IP MTU of the endpoint's frames, 68..the wire's mtu (longer ones are
                          dropped, as with the wire's mtu); 0 = the wire's */
+    /** The endpoint's link refuses the next tx_refuse frames handed to it, as a NIC whose
+        transmit ring is full, and takes the ones after: a stack must keep what it could not
+        send and send it in a later poll. Counts down as frames are refused; 0 = none. */
+    uint32_t tx_refuse;
 } efvitcp_wire_faults;
 
 /** efvitcp_wire_set_faults() with *f of f_size bytes (ABI rules at the top). */

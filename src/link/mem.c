@@ -43,7 +43,8 @@ static int mem_tx(et_link *l, uint32_t id, uint32_t len)
 {
     mem_link *m = (mem_link *)l;
     if (id >= l->n_tx || len > l->tx_buf_size || et_done_ring_full(&m->done)) return -1;
-    if (m->w) et_wire_send(m->w, m->port, et_link_tx_buf(l, id), len);
+    /* A refusal (the wire's tx_refuse fault) is a NIC's full ring: the engine keeps the frame. */
+    if (m->w && et_wire_send(m->w, m->port, et_link_tx_buf(l, id), len) != 0) return -1;
     /* The copy into the wire slot is the DMA: the buffer is free again at once. */
     et_done_ring_put(&m->done, id);
     return 0;

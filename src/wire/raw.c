@@ -36,8 +36,7 @@ void et_wire_raw_detach(efvitcp_wire *w, int port)
 int et_wire_raw_send(efvitcp_wire *w, int port, const uint8_t *frame, uint32_t len)
 {
     if (!raw_port(w, port) || !frame || len > w->slot_size) return -1;
-    et_wire_send(w, (uint32_t)port, frame, len);
-    return 0;
+    return et_wire_send(w, (uint32_t)port, frame, len);
 }
 
 int et_wire_raw_recv(efvitcp_wire *w, int port, uint8_t *buf, uint32_t cap)

@@ -306,14 +306,20 @@ static int mac_to_port(const efvitcp_wire *w, const uint8_t *mac)
     return w->ports[idx].used ? (int)idx : -1;
 }
 
-void et_wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint32_t len)
+int et_wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint32_t len)
 {
+    wire_port *fp = &w->ports[from];
+    if (__builtin_expect(fp->has_faults, 0) && fp->faults.tx_refuse) {
+        fp->faults.tx_refuse--;
+        w->st.fault_tx_refused++;
+        return -1;
+    }
     uint64_t now = wire_now(w);
     w->st.sent++;
     if (w->tap) w->tap(w->tap_ctx, from, frame, len, now);
     uint64_t at[WIRE_MAX_COPIES];
     int copies = wire_admit(w, from, frame, len, now, at);
-    if (copies == 0) return;
+    if (copies == 0) return 0;
 
     static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     if (memcmp(frame, bcast, 6) == 0) {
@@ -321,15 +327,16 @@ void et_wire_send(efvitcp_wire *w, uint32_t from, const uint8_t *frame, uint32_t
             if (i == from || !w->ports[i].used) continue;
             for (int c = 0; c < copies; c++) wire_enqueue(w, from, i, frame, len, at[c]);
         }
-        return;
+        return 0;
     }
     /* A switch does not send a frame back out of the port it came in on. */
     int to = mac_to_port(w, frame);
     if (to < 0 || (uint32_t)to == from) {
         w->st.drop_unknown++;
-        return;
+        return 0;
     }
     for (int c = 0; c < copies; c++) wire_enqueue(w, from, (uint32_t)to, frame, len, at[c]);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -24,8 +24,10 @@ const char *et_wire_port_attach(struct efvitcp_wire *w, const char *name,
 void et_wire_port_detach(struct efvitcp_wire *w, uint32_t port);
 /** The wire's IP MTU. */
 uint32_t et_wire_mtu(const struct efvitcp_wire *w);
-/** Puts a frame on the wire from port: bandwidth, queue, latency, faults and tap apply. */
-void et_wire_send(struct efvitcp_wire *w, uint32_t port, const uint8_t *frame, uint32_t len);
+/** Puts a frame on the wire from port: bandwidth, queue, latency, faults and tap apply. 0 when
+    the wire took it (it may still have dropped it, counted), -1 when the port's link refuses it
+    (the tx_refuse fault): the frame never left, and the sender keeps it. */
+int et_wire_send(struct efvitcp_wire *w, uint32_t port, const uint8_t *frame, uint32_t len);
 /**
  * Lends up to max frames due at port by the wire's clock, in delivery order; a frame's id is its
  * wire slot and it has no hardware timestamp. While the port holds max_held frames, frames due

@@ -32,6 +32,7 @@ typedef struct et_wire_stats {
     uint64_t fault_jitter;        /**< copies delayed by a non-zero jitter */
     uint64_t fault_corrupt;       /**< copies with a bit flipped, checksums left */
     uint64_t fault_corrupt_fixed; /**< copies with a TCP header bit flipped, checksum fixed */
+    uint64_t fault_tx_refused;    /**< frames the sender's link refused (tx_refuse) */
 } et_wire_stats;
 
 /** Kinds of injected faults reported to the fault hook. */
@@ -56,7 +57,8 @@ void et_wire_raw_detach(struct efvitcp_wire *w, int port);
 /**
  * Sends a frame from a raw endpoint through the same path as a stack's frames (bandwidth, queue,
  * latency, MTU, tap). 0 when the wire took it (it may still have dropped it, counted), -1 for a
- * port that is not a raw endpoint, a NULL frame, or len beyond a wire slot.
+ * port that is not a raw endpoint, a NULL frame, len beyond a wire slot, or a frame refused by
+ * the endpoint's tx_refuse fault.
  */
 int et_wire_raw_send(struct efvitcp_wire *w, int port, const uint8_t *frame, uint32_t len);
 /**

@@ -39,7 +39,13 @@
 #define FZ_IDS     64 /* per-connection tracking by efvitcp_conn_id (max_conns is at most 4) */
 #define FRAME_MAX  2048
 #define START_NS   1000000000ull
-#define SPIN_MAX   64  /* polls at one instant, with time due and not moving: a livelock */
+#define SPIN_MAX   64 /* polls at one instant, with time due and not moving: a livelock */
+#ifdef FZ_EFVI
+#define DEFER_SPIN 2 /* polls at one instant with output deferred before time moves (advance_to)   \
+                      */
+#else
+#define DEFER_SPIN 40
+#endif
 #define ROUNDS_MAX 256 /* peer-stack exchanges at one instant: a ping-pong */
 /* fuzz_pair: polls of both stacks at one instant while frames keep flowing between them. Data
    moves at one instant on a wire without latency, so the bound is above any transfer the
@@ -612,9 +618,10 @@ static void advance_to(uint64_t when)
         /* Output deferred for want of a TX buffer asks for a poll now, every time: on a NIC
            whose transmit is stalled (fuzz_efvi) that is a busy poll while real time passes, so
            after a second poll at one instant time moves on to the next timer. On the mem link
-           the buffer comes back at the next poll, and a deferral that never ends shows at the
+           the buffer comes back at the next poll, or once the link stops refusing (knob 0x20:
+           up to 32 frames, at least one a poll), and a deferral that never ends shows at the
            end (et_stack_check_idle). */
-        if (spin >= 2 && (R.st->deferred || (R.st2 && R.st2->deferred))) {
+        if (spin >= DEFER_SPIN && (R.st->deferred || (R.st2 && R.st2->deferred))) {
             t = et_stack_next_timed(R.st);
             if (R.st2 && et_stack_next_timed(R.st2) < t) t = et_stack_next_timed(R.st2);
         }
@@ -735,6 +742,23 @@ static void tap(void *ctx, uint32_t from_port, const uint8_t *frame, uint32_t le
 }
 
 /* fuzz_pair: the client instance, its config a variation of the server's. */
+/* Knob 0x20, in fuzz_pair: a lossy, reordering path between the two stacks (both ways; the
+   injected peer's frames keep theirs): the recovery of each, RACK or not, SACK or not, under the
+   fuzzed calls and the forged segments. The tap sees each frame as it leaves, before the path.
+   (No corruption: the injected peer receives on the same path, and the rig takes a bad checksum
+   there for the stack's.) Elsewhere a clean path. */
+static efvitcp_wire_faults path_faults(void)
+{
+    efvitcp_wire_faults f = {0};
+    if (R.st2 && (R.knobs & 0x20)) {
+        f.loss = 0.05;
+        f.duplicate = 0.02;
+        f.jitter_mean_ns = 50000;
+        f.jitter_max_ns = 500000;
+    }
+    return f;
+}
+
 static void pair_new(rd *r)
 {
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
@@ -754,13 +778,7 @@ static void pair_new(rd *r)
     memcpy(R.cli_mac, R.st2->link->mac, 6);
     et_wire_set_tap(R.wire, tap, NULL);
     if (R.knobs & 0x20) {
-        /* A lossy, reordering path between the two stacks (both ways; the injected peer's
-           frames keep theirs): the recovery of each, RACK or not, SACK or not, under the fuzzed
-           calls and the forged segments. The tap sees each frame as it leaves, before the
-           path. (No corruption: the injected peer receives on the same path, and the rig takes
-           a bad checksum there for the stack's.) */
-        efvitcp_wire_faults f = {
-            .loss = 0.05, .duplicate = 0.02, .jitter_mean_ns = 50000, .jitter_max_ns = 500000};
+        efvitcp_wire_faults f = path_faults();
         if ((err = efvitcp_wire_set_faults(R.wire, "stack", &f)) ||
             (err = efvitcp_wire_set_faults(R.wire, "cli", &f)))
             fail("wire faults", err);
@@ -1392,6 +1410,18 @@ static void op_flow(rd *r)
         fl->seen = false;
         fl->ts = false;
     }
+#ifndef FZ_EFVI
+    /* Knob 0x20 (conn, pair): a link that refuses its next frames, as a NIC whose transmit ring
+       is full (efvitcp_wire_faults.tx_refuse): output deferred to later polls, ACKs sent again.
+       In fuzz_pair an odd flow picks the client instance's link. */
+    static const uint32_t refuse[8] = {0, 1, 2, 3, 5, 8, 16, 32};
+    if ((R.knobs & 0x20) && (k & 0xe0)) {
+        efvitcp_wire_faults f = path_faults();
+        f.tx_refuse = refuse[k >> 5];
+        const char *err = efvitcp_wire_set_faults(R.wire, R.st2 && (k & 1) ? "cli" : "stack", &f);
+        if (err) fail("wire faults", err);
+    }
+#endif
 }
 
 /* FZ_TRACE=1 in the environment prints every step and the states after it (debugging a
@@ -1591,5 +1621,13 @@ void fz_run(const uint8_t *data, size_t size, fz_mode mode)
     trace("start", state);
     while (r.n && !R.stop) step(&r, mode);
     trace("end", 0);
+    if (trace_on()) {
+        et_wire_stats ws;
+        et_wire_get_stats(R.wire, &ws);
+        fprintf(stderr, "  wire: sent %llu delivered %llu refused %llu lost %llu\n",
+                (unsigned long long)ws.sent, (unsigned long long)ws.delivered,
+                (unsigned long long)ws.fault_tx_refused,
+                (unsigned long long)(ws.fault_loss + ws.drop_no_slot + ws.drop_rx_full));
+    }
     rig_finish();
 }

@@ -72,6 +72,10 @@ conn_seeds = {
     "server_txts": [0x00, 0x80, 0x0B, *seg(SYN), *seg(ACK), *seg(ACK | PSH, length=96),
                     *send(4096), *time_ms(11), *seg(ACK), 13, 0, 0, 0, 0, 8, 14, 0, *send(3000),
                     8, 0, *time_s(1), 14, 0, *seg(FIN | ACK), *time_s(2), 14, 0, *HOURS],
+    # knob 0x20: op 5's high bits make the stack's link refuse its next 32, then 5 frames
+    "server_busy": [0x20, *CFG, *seg(SYN), *seg(ACK), 5, 0xE0, *send(8000), *time_ms(11),
+                    *seg(ACK), 5, 0xA0, *send(3000), 8, 0, *time_s(1), *seg(FIN | ACK),
+                    *time_s(2), *HOURS],
     "client_zero_window": [0x80, *CFG, 12, 0, 0, 0, SYN | ACK, 0, 0, 2, *SYN_OPTS, 0,
                            *send(5000), *time_s(1), *time_s(10), *time_s(100), *HOURS],
 }
@@ -142,6 +146,10 @@ pair_seeds = {
     "ack_unsent": [0x00, *CFG, 0x10, 12, 0, *send(5000, conn=0),
                    *inject(ACK, to_client=True, ack=(1, 100)), *send(3000, conn=1),
                    *inject(ACK, ack=(1, 100)), *time_s(1), *time_s(60)],
+    # knob 0x20: the lossy path, and op 5's high bits make a link refuse frames (odd flow: the
+    # client instance's)
+    "busy_lossy": [0x20, *CFG, 0x00, 12, 0, *time_ms(2), 5, 0xE1, *send(3000, conn=1), 5, 0xC0,
+                   *send(2000, conn=0), *time_ms(10), 8, 1, *time_s(1), 8, 0, *time_s(2), *HOURS],
     "spoofed_rst_syn": [0x00, *CFG_CUBIC_DACK, 0x05, 12, 0, 12, 1, *send(2000, conn=2),
                         *inject(RST, seq=(1, 5)), *inject(SYN, to_client=True, seq=(2, 0, 9)),
                         *inject(FIN | ACK, length=10), *time_s(1), *HOURS],

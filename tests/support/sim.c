@@ -34,6 +34,11 @@ void sim_set_links(const char *server_link, const char *client_link)
     if (client_link) sim_client_link = client_link;
 }
 
+bool sim_links_mem(void)
+{
+    return strncmp(sim_server_link, "mem", 3) == 0 && strncmp(sim_client_link, "mem", 3) == 0;
+}
+
 void sim_default_config(efvitcp_config *cfg, uint64_t seed)
 {
     efvitcp_config_default(cfg);

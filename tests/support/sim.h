@@ -70,6 +70,9 @@ typedef struct sim {
  * SIM_DEFAULT_LINK defined start with that link for both.
  */
 void sim_set_links(const char *server_link, const char *client_link);
+/* Both instances of the next sim_init use the mem link (faults of the link itself, such as the
+   wire's tx_refuse, apply to mem links only: an emulated NIC port sends what it is given). */
+bool sim_links_mem(void);
 
 /* Default configs used by sim_init when the arguments are NULL: small and deterministic. */
 void sim_default_config(efvitcp_config *cfg, uint64_t seed);

@@ -1,7 +1,7 @@
 /*
  * Fault injection of the mem wire (efvitcp_wire_set_faults): validation, each impairment on its
  * own with exact or statistically bounded counts, the order of the decisions, the counters and
- * the fault hook, and reproducibility from the wire's seed.
+ * the fault hook, reproducibility from the wire's seed, and a link that refuses frames.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -532,6 +532,49 @@ static void test_order_queue_before_faults(void)
     efvitcp_wire_free(w);
 }
 
+/* A link that refuses (a NIC's full transmit ring): the next tx_refuse frames are refused
+   before anything else happens to them (not sent, not tapped, not queued), counted; the ones
+   after go, and the endpoint's other faults stay in force. */
+static void test_tx_refuse(void)
+{
+    rig r;
+    REQUIRE(rig_new(&r, 23, 0));
+    efvitcp_wire_faults f;
+    memset(&f, 0, sizeof(f));
+    f.tx_refuse = 3;
+    f.mtu = 576;
+    CHECK_NULL_ERR(efvitcp_wire_set_faults(r.w, "a", &f));
+    uint8_t fr[FRAME_MAX];
+    uint32_t len = tcp_frame(&r, fr, 0, 100);
+    for (int i = 0; i < 3; i++) CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), -1);
+    CHECK_EQ(efvitcp_wire_next_delivery(r.w), UINT64_MAX);
+    CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), 0);
+    len = tcp_frame(&r, fr, 1, 1000); /* past the endpoint's MTU: taken, then dropped */
+    CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), 0);
+    efvitcp_wire_set_now(r.w, 1000000);
+    uint32_t seqs[4];
+    CHECK_EQ(recv_all(&r, seqs, 4), 1);
+    CHECK_EQ(seqs[0], 0);
+    et_wire_stats st;
+    et_wire_get_stats(r.w, &st);
+    CHECK_EQ(st.fault_tx_refused, 3);
+    CHECK_EQ(st.sent, 2);
+    CHECK_EQ(st.drop_mtu, 1);
+    /* Setting the faults again starts a new count; clearing them ends it. */
+    f.tx_refuse = 1;
+    CHECK_NULL_ERR(efvitcp_wire_set_faults(r.w, "a", &f));
+    len = tcp_frame(&r, fr, 2, 100);
+    CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), -1);
+    CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), 0);
+    f.tx_refuse = 5;
+    CHECK_NULL_ERR(efvitcp_wire_set_faults(r.w, "a", &f));
+    CHECK_NULL_ERR(efvitcp_wire_set_faults(r.w, "a", NULL));
+    CHECK_EQ(et_wire_raw_send(r.w, r.a, fr, len), 0);
+    et_wire_get_stats(r.w, &st);
+    CHECK_EQ(st.fault_tx_refused, 4);
+    rig_free(&r);
+}
+
 int main(void)
 {
     RUN(test_validation);
@@ -544,5 +587,6 @@ int main(void)
     RUN(test_corrupt_fixed_reaches_tcp);
     RUN(test_partition_and_mtu);
     RUN(test_order_queue_before_faults);
+    RUN(test_tx_refuse);
     return th_summary();
 }
