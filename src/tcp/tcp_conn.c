@@ -90,6 +90,9 @@ void et_conn_free(et_conn *c)
             c->next_deferred = NULL;
         }
     }
+    /* Its transmit timestamp reports go with it (efvitcp_tx_timestamps on the free slot: none). */
+    c->txts_n = 0;
+    c->txts_lost = false;
     c->state = EFVITCP_CLOSED;
     c->gen++;
     c->next_free = st->free_conns;

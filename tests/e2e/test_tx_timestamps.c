@@ -122,6 +122,36 @@ static void test_full_queue_drops_and_marks(void)
     sim_free(&s);
 }
 
+/* Reports a connection did not take are dropped when its slot is freed (efvitcp.h): a pointer
+   kept past the end reads none, and the slot's next connection starts with none. Regression: the
+   freed slot kept its queue, so efvitcp_tx_timestamps() on it returned the old connection's
+   reports until the slot was reused. */
+static void test_reports_dropped_on_free(void)
+{
+    sim s;
+    side x[2] = {{0}, {0}};
+    setup(&s, x, 0, 8);
+    static const uint8_t msg[MSG] = {7};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(efvitcp_send(x[1].conn, msg, MSG, false), MSG);
+        sim_run_for(&s, 1000000);
+    }
+    efvitcp_conn *c = x[1].conn;
+    efvitcp_conn_close(c);
+    REQUIRE(efvitcp_is_closed(c));
+    efvitcp_tx_report rep[8];
+    CHECK_EQ(efvitcp_tx_timestamps(c, rep, 8), 0);
+    /* The slot's next connection: its SYN's report alone. */
+    x[0].conn = x[1].conn = NULL;
+    REQUIRE(efvitcp_client_connect(s.cli, SIM_SERVER_IP, PORT, 0, &x[1].conn) == NULL);
+    CHECK(x[1].conn == c);
+    REQUIRE(sim_run(&s, 1000000000ull, both_up, x));
+    int n = efvitcp_tx_timestamps(c, rep, 8);
+    REQUIRE(n == 1);
+    CHECK(rep[0].flags & EFVITCP_TX_TS_SYN);
+    sim_free(&s);
+}
+
 static void test_config_range(void)
 {
     efvitcp_config cfg;
@@ -136,6 +166,7 @@ int main(void)
 {
     RUN(test_software_stamps_and_offsets);
     RUN(test_full_queue_drops_and_marks);
+    RUN(test_reports_dropped_on_free);
     RUN(test_config_range);
     return th_summary();
 }
