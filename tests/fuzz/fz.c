@@ -41,8 +41,9 @@
 #define START_NS   1000000000ull
 #define SPIN_MAX   64 /* polls at one instant, with time due and not moving: a livelock */
 #ifdef FZ_EFVI
-#define DEFER_SPIN 2 /* polls at one instant with output deferred before time moves (advance_to)   \
-                      */
+#define DEFER_SPIN                                                                                 \
+    2 /* polls at one instant with output deferred before time moves (advance_to)                  \
+       */
 #else
 #define DEFER_SPIN 40
 #endif
@@ -1205,7 +1206,72 @@ static efvitcp_conn *pick(rd *r)
     efvitcp_conn *live[FZ_IDS];
     uint32_t n = live_conns(live);
     uint8_t k = u8(r);
+#ifndef FZ_EFVI
+    /* Knob 0x20 (conn, pair): half the picks take any slot, a free one too, as a program that
+       kept a connection's pointer past its end (stale_calls); in fuzz_pair bit 0x40 picks the
+       client instance's. */
+    if ((R.knobs & 0x20) && (k & 0x80)) {
+        et_stack *st = R.st2 && (k & 0x40) ? R.st2 : R.st;
+        return &st->conns[(k & 0x3f) % st->cfg.max_conns];
+    }
+#endif
     return n ? live[k % n] : NULL;
+}
+
+/* The calls of a program that kept a connection's pointer past its end (efvitcp.h: the slot
+   stays valid memory and may be handed out again). On a free slot each fails cleanly and does
+   nothing: no bytes taken, no timer armed, no RST, no close counted, no report of the connection
+   it was, and the stack's invariants hold after it (op_api's check). */
+static void stale_calls(efvitcp_conn *c, uint8_t op)
+{
+    static const uint8_t buf[64];
+    et_stack *st = c->st;
+    efvitcp_stats before, after;
+    et_instance_stats(st, &before, sizeof(before));
+    switch (op) {
+    case 6:
+        if (efvitcp_send(c, buf, sizeof(buf), R.act_arg & 1)) fail("send on a free slot", NULL);
+        break;
+    case 7: {
+        struct iovec iov[2] = {{(void *)buf, 10}, {(void *)buf, sizeof(buf)}};
+        if (efvitcp_sendv(c, iov, 2, false)) fail("sendv on a free slot", NULL);
+        break;
+    }
+    case 8:
+        if (!efvitcp_send_fin(c)) fail("send_fin on a free slot succeeded", NULL);
+        break;
+    case 9: {
+        const uint8_t *d;
+        if (efvitcp_unread(c, &d)) fail("unread bytes on a free slot", NULL);
+        efvitcp_consume(c, R.act_arg);
+        break;
+    }
+    case 10:
+        efvitcp_conn_close(c);
+        break;
+    case 11:
+        if (!efvitcp_set_user_timer(c, R.act_arg % st->cfg.user_timers, 1 + R.act_arg))
+            fail("a user timer armed on a free slot", NULL);
+        efvitcp_cancel_user_timer(c, R.act_arg % (st->cfg.user_timers + 2));
+        break;
+    default: { /* 14: the getters */
+        efvitcp_tx_report rep[4];
+        efvitcp_conn_stats cs;
+        efvitcp_conn_get_stats(c, &cs);
+        if (cs.state != EFVITCP_CLOSED || !efvitcp_is_closed(c) || efvitcp_is_established(c))
+            fail("a free slot says it is not closed", NULL);
+        if (efvitcp_sendable(c) || efvitcp_immediately_sendable(c))
+            fail("a free slot says it can send", NULL);
+        if (efvitcp_tx_timestamps(c, rep, 4)) fail("reports of a freed connection", NULL);
+        break;
+    }
+    }
+    et_instance_stats(st, &after, sizeof(after));
+    if (after.rst_sent != before.rst_sent || after.conns_closed != before.conns_closed ||
+        after.conns_active != before.conns_active)
+        fail("a call on a free slot changed the instance", NULL);
+    for (uint32_t i = 0; i < st->cfg.user_timers; i++)
+        if (c->t_user[i].armed) fail("a free slot has a user timer armed", NULL);
 }
 
 /* The live view of efvitcp-stat, published now and read back as the tool reads it, says what the
@@ -1280,6 +1346,12 @@ static void op_api(rd *r, uint8_t op)
 {
     efvitcp_conn *c = op == 12 ? NULL : pick(r);
     if (op != 12 && op != 13 && !c) return;
+    if (op != 12 && op != 13 && efvitcp_is_closed(c)) {
+        stale_calls(c, op);
+        check();
+        settle();
+        return;
+    }
     switch (op) {
     case 6: {
         uint8_t k = u8(r);

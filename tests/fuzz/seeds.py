@@ -76,6 +76,11 @@ conn_seeds = {
     "server_busy": [0x20, *CFG, *seg(SYN), *seg(ACK), 5, 0xE0, *send(8000), *time_ms(11),
                     *seg(ACK), 5, 0xA0, *send(3000), 8, 0, *time_s(1), *seg(FIN | ACK),
                     *time_s(2), *HOURS],
+    # knob 0x20: calls on a freed slot (pick byte 0x80: slot 0, live or not) after op 10 closed
+    # it, with transmit timestamp reports still queued
+    "server_stale": [0x20, 0x80, 0x0B, *seg(SYN), *seg(ACK), *send(3000), *time_ms(1),
+                     10, 0, 14, 0x80, 6, 0x80, 7, 0x80, 8, 0x80, 9, 0x80, 11, 0x80, 10, 0x80,
+                     *seg(SYN, flow=1), *seg(ACK, flow=1), 14, 0x80, *time_s(1), *HOURS],
     "client_zero_window": [0x80, *CFG, 12, 0, 0, 0, SYN | ACK, 0, 0, 2, *SYN_OPTS, 0,
                            *send(5000), *time_s(1), *time_s(10), *time_s(100), *HOURS],
 }
