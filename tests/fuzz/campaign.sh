@@ -12,8 +12,9 @@
 #
 # and its full output to BUILD_DIR/fuzz-work/logs/. At the end (or on Ctrl-C, or SIGTERM to this
 # script: the turns running are stopped and counted) it prints the executions per target and in
-# all, from that log, over this campaign and over every campaign in the log. Exits non-zero when a turn found something:
-# the artifact is in BUILD_DIR/fuzz-work/TARGET/ (replay it with tests/fuzz/fuzz_TARGET_replay).
+# all, from that log, over this campaign and over every campaign in the log. Exits non-zero when
+# a turn found something: the artifact is in BUILD_DIR/fuzz-work/TARGET/ (replay it with
+# tests/fuzz/fuzz_TARGET_replay).
 # Runs at nice 19: the machine stays usable, and libFuzzer's per-input timeout is raised to
 # FUZZ_TIMEOUT=120 s so that a starved turn does not report a hang (run.sh).
 set -uo pipefail

@@ -659,12 +659,15 @@ static void fz_log(void *ctx, int level, const char *msg)
     if (trace_on()) fprintf(stderr, "  log %d: %s\n", level, msg);
 }
 
-/* knobs: the role byte's low bits where they pick no fixture (every target but fuzz_frames), 0
-   in fuzz_frames: settings the two config bytes have no room for, the defaults when clear
-   (0x20: a port of another shape and op_nic's allocation faults in fuzz_efvi, a lossy path
-   between the stacks in fuzz_pair). */
-static void config(rd *r, efvitcp_config *c, uint8_t knobs)
+/* R.knobs: the role byte's low bits where they pick no fixture (every target but fuzz_frames),
+   0 in fuzz_frames: settings the two config bytes have no room for, the defaults when clear.
+   0x20 is the harsher world of each target, outside the config: in fuzz_efvi a port of another
+   shape (rig_new) and allocation faults (op_nic); in fuzz_conn and fuzz_pair links that refuse
+   frames (op_flow) and calls on freed slots (pick), and in fuzz_pair a lossy path too
+   (path_faults). */
+static void config(rd *r, efvitcp_config *c)
 {
+    uint8_t knobs = R.knobs;
     static const uint32_t rbuf[4] = {1024, 4096, 16384, 131072};
     static const uint32_t slots[4] = {4, 8, 16, 64};
     static const uint32_t conns[4] = {1, 2, 4, 4};
@@ -794,7 +797,7 @@ static void rig_new(rd *r, bool server, bool arp_seed, bool pair, uint8_t knobs)
 {
     memset(&R, 0, sizeof(R));
     R.knobs = knobs;
-    config(r, &R.cfg, knobs);
+    config(r, &R.cfg);
     efvitcp_wire_config wc;
     efvitcp_wire_config_default(&wc);
     /* Frame slots of the wire (2 KiB each, allocated whole per input): under ASan a wire's
