@@ -791,7 +791,8 @@ typedef struct efvitcp_wire_faults {
                          dropped, as with the wire's mtu); 0 = the wire's */
     /** The endpoint's link refuses the next tx_refuse frames handed to it, as a NIC whose
         transmit ring is full, and takes the ones after: a stack must keep what it could not
-        send and send it in a later poll. Counts down as frames are refused; 0 = none. */
+        send and send it in a later poll. Counts down as frames are refused; 0 = none. For
+        instances on "mem:" links, whose transmit then fails. */
     uint32_t tx_refuse;
 } efvitcp_wire_faults;
 
