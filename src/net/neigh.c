@@ -10,6 +10,7 @@ int et_neigh_init(et_neigh *n, uint32_t cap)
 {
     n->e = NULL;
     n->cap = 0;
+    n->lock_ns = 0;
     if (cap == 0) return 0;
     n->e = calloc(cap, sizeof(*n->e));
     if (!n->e) return -1;
@@ -61,18 +62,37 @@ et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns)
 }
 
 et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], bool create,
-                               uint64_t now_ns)
+                               uint64_t now_ns, et_neigh_news *news)
 {
-    /* A group (multicast/broadcast) or zero sender address is never a neighbour's own; taking
-       it would send unicast TCP to every host, or nowhere. */
-    static const uint8_t zero[6];
-    if (ip == 0 || (mac[0] & 1) || memcmp(mac, zero, 6) == 0) return NULL;
+    et_neigh_news dummy;
+    if (!news) news = &dummy;
+    *news = ET_NEIGH_IGNORED;
+    /* A group or zero sender address is never a neighbour's own; taking it would send unicast
+       TCP to every host, or nowhere. */
+    if (ip == 0 || !et_mac_is_host(mac)) return NULL;
     et_neigh_entry *e = et_neigh_find(n, ip);
-    if (!e && create) e = et_neigh_get(n, ip, now_ns);
-    if (!e) return NULL;
-    memcpy(e->mac, mac, 6);
+    if (e) {
+        if (!e->resolved)
+            *news = ET_NEIGH_RESOLVED;
+        else if (memcmp(e->mac, mac, 6) == 0)
+            *news = ET_NEIGH_CONFIRMED;
+        else if (now_ns - e->mac_ns < n->lock_ns) {
+            *news = ET_NEIGH_LOCKED;
+            return NULL;
+        } else
+            *news = ET_NEIGH_MOVED;
+    } else if (create) {
+        e = et_neigh_get(n, ip, now_ns);
+        if (!e) return NULL;
+        *news = ET_NEIGH_CREATED;
+    } else {
+        return NULL;
+    }
+    if (*news != ET_NEIGH_CONFIRMED) {
+        memcpy(e->mac, mac, 6);
+        e->mac_ns = now_ns;
+    }
     e->resolved = true;
-    e->tries = 0;
     e->updated_ns = now_ns;
     return e;
 }

@@ -14,15 +14,30 @@ typedef struct et_neigh_entry {
     uint32_t ip; /**< host order; 0 = free */
     uint8_t mac[6];
     bool resolved;
-    uint8_t tries;       /**< ARP requests sent while unresolved */
-    uint64_t updated_ns; /**< last confirmation (reply or request from it) */
-    uint64_t next_try_ns;
+    uint64_t updated_ns;  /**< last confirmation (reply or request from it) */
+    uint64_t mac_ns;      /**< when mac took its present value */
+    uint64_t next_try_ns; /**< no request for it before this time (et_neigh_request_due) */
 } et_neigh_entry;
 
 typedef struct et_neigh {
     et_neigh_entry *e;
     uint32_t cap;
+    /** A resolved entry takes another MAC only this long after its last change (Linux's
+        locktime): of two hosts answering for one address, the first answer stands, and a host
+        flipping an entry back and forth moves the connections through it once per lock_ns at
+        most. 0 (et_neigh_init's) takes every change. */
+    uint64_t lock_ns;
 } et_neigh;
+
+/** What et_neigh_learn made of an address and MAC. */
+typedef enum et_neigh_news {
+    ET_NEIGH_IGNORED,   /**< nothing learnt: unknown and not created, or not a host's MAC */
+    ET_NEIGH_CREATED,   /**< a new entry, resolved */
+    ET_NEIGH_RESOLVED,  /**< an entry waiting for its MAC has it */
+    ET_NEIGH_CONFIRMED, /**< the MAC it had */
+    ET_NEIGH_MOVED,     /**< a resolved entry took another MAC */
+    ET_NEIGH_LOCKED,    /**< another MAC within lock_ns of the last change: refused */
+} et_neigh_news;
 
 /** cap entries, allocated here (init time). 0 on success. */
 int et_neigh_init(et_neigh *n, uint32_t cap);
@@ -33,10 +48,26 @@ et_neigh_entry *et_neigh_find(et_neigh *n, uint32_t ip);
     unresolved entry, then the oldest, when full). NULL only when cap is 0 or ip is 0. */
 et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns);
 /** Records ip -> mac. Only updates an existing entry unless create is true (RFC 826 merge: we
-    create on requests addressed to us). Returns the entry, or NULL when there is none or ip is 0
-    or mac is zero or a group address (never learnt). */
+    create on requests addressed to us). Returns the entry, or NULL when nothing was learnt: no
+    entry and no create, ip 0, mac zero or a group address (never learnt), or a change refused
+    within lock_ns. news (may be NULL) says which. */
 et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], bool create,
-                               uint64_t now_ns);
+                               uint64_t now_ns, et_neigh_news *news);
+
+/** A host's own MAC: neither zero nor a group (multicast or broadcast) address. */
+static inline bool et_mac_is_host(const uint8_t mac[6])
+{
+    return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+/** Whether a request for e may go now; if so, the next one waits gap_ns. Connections waiting
+    for one neighbour each retry on their own timers: they share its requests. */
+static inline bool et_neigh_request_due(et_neigh_entry *e, uint64_t now_ns, uint64_t gap_ns)
+{
+    if (now_ns < e->next_try_ns) return false;
+    e->next_try_ns = now_ns + gap_ns;
+    return true;
+}
 
 /**
  * Writes a 42-byte ARP frame into buf: oper 1 (request, broadcast, tha zero) or 2 (reply to

@@ -45,6 +45,9 @@ typedef struct et_addr_ops {
     int (*arp_timer)(struct efvitcp_conn *c);
     /** An ARP frame for us (RFC 826). */
     void (*arp_input)(struct et_stack *st, const et_arp_msg *a);
+    /** A retransmission timeout on c (a SYN's too): what it sent may be going to a neighbour
+        that is gone or moved to another MAC. */
+    void (*retx_timeout)(struct efvitcp_conn *c);
 } et_addr_ops;
 
 extern const et_addr_ops et_addr_own;

@@ -193,12 +193,8 @@ static int kernel_arp_timer(et_conn *c)
     uint8_t mac[6];
     et_nl_neigh_state s = et_nl_neigh_get(st->nl, st->link->ifindex, c->next_hop, mac);
     if (s == ET_NL_NEIGH_OK) {
-        et_conn_set_peer_mac(c, mac);
-        c->retx_mode = ET_RETX_NONE;
-        c->retries = 0;
         c->probe_backoff = 0;
-        c->state = EFVITCP_SYN_SENT;
-        et_output_syn(c);
+        et_conn_resolved(c, mac);
         return 1;
     }
     /* Attempts last initial_rto << retries, as the ARP attempts of an owned address. */
@@ -221,6 +217,13 @@ static void kernel_arp_input(et_stack *st, const et_arp_msg *a)
     st->stats.drops[EFVITCP_DROP_ARP]++;
 }
 
+/* The kernel keeps the neighbour table; a connection keeps the MAC it resolved (re-reading the
+   kernel's entry on a timeout is not done yet). */
+static void kernel_retx_timeout(et_conn *c)
+{
+    (void)c;
+}
+
 const et_addr_ops et_addr_kernel = {
     .init = kernel_init,
     .close = kernel_close,
@@ -230,4 +233,5 @@ const et_addr_ops et_addr_kernel = {
     .resolve = kernel_resolve,
     .arp_timer = kernel_arp_timer,
     .arp_input = kernel_arp_input,
+    .retx_timeout = kernel_retx_timeout,
 };

@@ -1,16 +1,25 @@
 /*
  * Own-address mode (addr.h): the stack alone owns its address. The next hop is the destination
- * on the configured subnet and the gateway beyond it; MACs come from our neighbour cache, which
+ * on the configured subnet and the gateway beyond it; MACs come from our own neighbour cache, which
  * ARP (RFC 826) fills; ports come from our own connection table.
+ *
+ * Every connection holds a copy of its next hop's MAC (its header template), so the cache is not
+ * read per segment: a neighbour that resolves or moves is pushed to the connections through it
+ * (follow). A neighbour is asked again when a connection through it times out and nothing from it
+ * has confirmed its MAC for ET_NEIGH_REACHABLE_NS (Linux's reachable time): a gateway replaced by
+ * one with another MAC is found by the first timeout, not by the connections giving up.
  */
 #include <string.h>
 
 #include "tcp/addr.h"
 #include "tcp/stack.h"
 
+#define ET_NEIGH_REACHABLE_NS (30ull * 1000000000)
+#define ET_NEIGH_LOCK_NS      1000000000ull /* Linux's locktime (net.ipv4.neigh.*.locktime) */
+
 static const char *own_init(et_stack *st)
 {
-    (void)st;
+    st->neigh.lock_ns = ET_NEIGH_LOCK_NS;
     return NULL;
 }
 
@@ -19,15 +28,15 @@ static void own_close(et_stack *st)
     (void)st;
 }
 
-static bool same_subnet(const et_stack *st, uint32_t ip)
+static uint32_t next_hop(const et_stack *st, uint32_t ip)
 {
     uint32_t mask = st->prefix_len ? ~0u << (32 - st->prefix_len) : 0;
-    return (ip & mask) == (st->local_ip & mask);
+    return (ip & mask) == (st->local_ip & mask) ? ip : st->gateway;
 }
 
-static const char *own_route(et_stack *st, uint32_t ip, uint32_t *next_hop)
+static const char *own_route(et_stack *st, uint32_t ip, uint32_t *hop)
 {
-    *next_hop = same_subnet(st, ip) ? ip : st->gateway;
+    *hop = next_hop(st, ip);
     return NULL;
 }
 
@@ -45,6 +54,14 @@ static void own_release(et_conn *c)
     (void)c;
 }
 
+/* A broadcast request for e's address, unless one went within half an initial RTO: the
+   connections waiting for one neighbour retry on their own timers and share its requests. */
+static void request(et_stack *st, et_neigh_entry *e)
+{
+    if (et_neigh_request_due(e, st->now_ns, (uint64_t)st->cfg.initial_rto_us * 500))
+        et_send_arp(st, 1, NULL, e->ip);
+}
+
 static bool own_resolve(et_conn *c)
 {
     et_stack *st = c->st;
@@ -53,52 +70,79 @@ static bool own_resolve(et_conn *c)
         et_conn_set_peer_mac(c, e->mac);
         return true;
     }
-    et_send_arp(st, 1, NULL, c->next_hop);
+    request(st, e);
     c->retx_mode = ET_RETX_ARP;
     et_arm_retx_timer(c);
     return false;
 }
 
-/* Requests go again every initial RTO, backed off like SYNs and bounded by syn_retries. */
+/* Requests go again every initial RTO, backed off like SYNs and bounded by syn_retries. An entry
+   found resolved here was learnt without follow() (it was evicted while this connection
+   waited, then created by a request from the neighbour): the SYN goes now. */
 static int own_arp_timer(et_conn *c)
 {
     et_stack *st = c->st;
     et_neigh_entry *e = et_neigh_get(&st->neigh, c->next_hop, st->now_ns);
+    if (e->resolved) {
+        et_conn_resolved(c, e->mac);
+        return 1;
+    }
     if (++c->retries > st->cfg.syn_retries) return -1;
-    if (!e->resolved) et_send_arp(st, 1, NULL, c->next_hop);
+    request(st, e);
     et_arm_retx_timer(c);
     return 0;
 }
 
-/* A neighbour became known: start the handshakes that waited for it. */
-static void neigh_resolved(et_stack *st, uint32_t ip, const uint8_t mac[6])
+/* The neighbour at ip resolved or moved to mac: the handshakes that waited for it start, and the
+   connections through it send to mac from their next segment on. A scan of every slot, so it
+   runs only for an entry we asked for or one that moved, at most once per lock_ns each: never
+   for the new entries that ARP from any number of addresses creates. */
+static void follow(et_stack *st, uint32_t ip, const uint8_t mac[6])
 {
     for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
         et_conn *c = &st->conns[i];
-        if (c->state != EFVITCP_WAIT_ARP || c->next_hop != ip) continue;
-        et_conn_set_peer_mac(c, mac);
-        et_wheel_cancel(&st->wheel, &c->t_retx);
-        c->retx_mode = ET_RETX_NONE;
-        c->retries = 0;
-        c->state = EFVITCP_SYN_SENT;
-        et_output_syn(c);
+        if (c->state == EFVITCP_CLOSED || next_hop(st, c->remote_ip) != ip) continue;
+        if (c->state == EFVITCP_WAIT_ARP)
+            et_conn_resolved(c, mac);
+        else
+            et_conn_set_peer_mac(c, mac);
     }
 }
 
-/* RFC 826 packet reception, with the RFC 5227 caution of updating only entries we asked for
-   unless the request is addressed to us. */
+/* RFC 826 packet reception. Entries are created only by requests addressed to us (as RFC 5227
+   §2.6 and Linux without arp_accept): a reply updates only an entry we asked for. */
 static void own_arp_input(et_stack *st, const et_arp_msg *a)
 {
-    if (a->spa == 0 || a->spa == st->local_ip) {
-        st->stats.drops[EFVITCP_DROP_ARP]++;
+    bool request_for_us = a->oper == 1 && a->tpa == st->local_ip;
+    if (a->spa == 0) {
+        /* RFC 5227 §2.1.1: a host probing whether our address is free; the answer (to its MAC,
+           from our address) tells it that it is not, as Linux answers. */
+        if (request_for_us && et_mac_is_host(a->sha))
+            et_send_arp(st, 2, a->sha, 0);
+        else
+            st->stats.drops[EFVITCP_DROP_ARP]++;
         return;
     }
-    bool for_us = a->tpa == st->local_ip;
-    et_neigh_entry *e = et_neigh_find(&st->neigh, a->spa);
-    bool was_resolved = e && e->resolved;
-    e = et_neigh_learn(&st->neigh, a->spa, a->sha, for_us, st->now_ns);
-    if (for_us && a->oper == 1) et_send_arp(st, 2, a->sha, a->spa);
-    if (e && !was_resolved) neigh_resolved(st, a->spa, a->sha);
+    if (a->spa == st->local_ip) {
+        st->stats.drops[EFVITCP_DROP_ARP]++; /* another host claims our address */
+        return;
+    }
+    et_neigh_news news;
+    et_neigh_learn(&st->neigh, a->spa, a->sha, request_for_us, st->now_ns, &news);
+    if (request_for_us && !et_mac_is_host(a->sha)) {
+        st->stats.drops[EFVITCP_DROP_ARP]++; /* unanswered: a reply to a group would reach all */
+        return;
+    }
+    if (news == ET_NEIGH_LOCKED) st->stats.drops[EFVITCP_DROP_ARP]++; /* answered, not learnt */
+    if (request_for_us) et_send_arp(st, 2, a->sha, a->spa);
+    if (news == ET_NEIGH_RESOLVED || news == ET_NEIGH_MOVED) follow(st, a->spa, a->sha);
+}
+
+static void own_retx_timeout(et_conn *c)
+{
+    et_stack *st = c->st;
+    et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop(st, c->remote_ip), st->now_ns);
+    if (e && (!e->resolved || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS)) request(st, e);
 }
 
 const et_addr_ops et_addr_own = {
@@ -110,4 +154,5 @@ const et_addr_ops et_addr_own = {
     .resolve = own_resolve,
     .arp_timer = own_arp_timer,
     .arp_input = own_arp_input,
+    .retx_timeout = own_retx_timeout,
 };

@@ -394,6 +394,8 @@ static inline void et_conn_set_peer_mac(et_conn *c, const uint8_t mac[6])
     memcpy(c->remote_mac, mac, 6);
     c->tmpl_ok = false;
 }
+/* A connection in WAIT_ARP has its next hop's MAC: to SYN_SENT, and the SYN goes. */
+void et_conn_resolved(et_conn *c, const uint8_t mac[6]);
 /* Frees the slot: timers, table entry, send ring; no callback. */
 void et_conn_free(et_conn *c);
 /* The user's close (efvitcp_conn_close): a RST to a synchronised peer, then the slot is freed.

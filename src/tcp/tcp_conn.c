@@ -176,6 +176,16 @@ uint16_t et_conn_pick_port(et_stack *st, uint32_t rip, uint16_t rport)
     return 0;
 }
 
+void et_conn_resolved(et_conn *c, const uint8_t mac[6])
+{
+    et_conn_set_peer_mac(c, mac);
+    et_wheel_cancel(&c->st->wheel, &c->t_retx);
+    c->retx_mode = ET_RETX_NONE;
+    c->retries = 0;
+    c->state = EFVITCP_SYN_SENT;
+    et_output_syn(c);
+}
+
 const char *et_conn_connect(et_stack *st, uint32_t ip, uint16_t port, uint16_t local_port,
                             et_conn **out)
 {

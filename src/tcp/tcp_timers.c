@@ -152,6 +152,7 @@ static void rto_fire(et_conn *c)
         c->retries = (uint8_t)limit;
     }
     st->stats.rto_events++;
+    st->addr->retx_timeout(c);
     if (syn) {
         et_retransmit(c, 0);
         et_arm_retx_timer(c);

@@ -493,6 +493,7 @@ static int drain(sg *t)
             break;
         }
         case ET_FRAME_ARP:
+            t->arp_last = arp;
             if (arp.oper == 1) {
                 t->arp_requests++;
                 if (t->arp_auto && arp.tpa == SG_PEER_IP_H) {

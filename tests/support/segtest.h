@@ -138,6 +138,7 @@ struct sg {
 
     sg_events ev;
     uint32_t arp_requests, arp_replies; /**< ARP frames the stack emitted */
+    et_arp_msg arp_last;                /**< the last of them */
 
     /* segments emitted by the stack and not yet looked at */
     sg_rx *q;

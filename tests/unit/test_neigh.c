@@ -34,7 +34,7 @@ static void test_init_and_empty(void)
     /* 0 marks free slots and never names an entry. */
     CHECK(et_neigh_find(&n, 0) == NULL);
     CHECK(et_neigh_get(&n, 0, 1) == NULL);
-    CHECK(et_neigh_learn(&n, 0, MAC_A, true, 1) == NULL);
+    CHECK(et_neigh_learn(&n, 0, MAC_A, true, 1, NULL) == NULL);
     for (uint32_t i = 0; i < n.cap; i++) CHECK_EQ(n.e[i].ip, 0);
     et_neigh_free(&n);
     CHECK(n.e == NULL);
@@ -44,7 +44,7 @@ static void test_init_and_empty(void)
     /* A zero-capacity cache holds nothing and never fails. */
     REQUIRE(et_neigh_init(&n, 0) == 0);
     CHECK(et_neigh_get(&n, IP_A, 1) == NULL);
-    CHECK(et_neigh_learn(&n, IP_A, MAC_A, true, 1) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A, MAC_A, true, 1, NULL) == NULL);
     CHECK(et_neigh_find(&n, IP_A) == NULL);
     et_neigh_free(&n);
 }
@@ -57,15 +57,12 @@ static void test_get_creates_unresolved(void)
     REQUIRE(e != NULL);
     CHECK_EQ(e->ip, IP_A);
     CHECK(!e->resolved);
-    CHECK_EQ(e->tries, 0);
     CHECK_EQ(e->updated_ns, 1000);
     CHECK_EQ(e->next_try_ns, 1000); /* a request is due at once */
     CHECK(et_neigh_find(&n, IP_A) == e);
     /* A second get returns the same entry untouched. */
-    e->tries = 3;
     e->next_try_ns = 5000;
     CHECK(et_neigh_get(&n, IP_A, 2000) == e);
-    CHECK_EQ(e->tries, 3);
     CHECK_EQ(e->next_try_ns, 5000);
     CHECK_EQ(e->updated_ns, 1000);
     int used = 0;
@@ -79,10 +76,10 @@ static void test_learn_rules(void)
     et_neigh n;
     REQUIRE(et_neigh_init(&n, 4) == 0);
     /* RFC 826 merge: without create, an unknown sender is not added. */
-    CHECK(et_neigh_learn(&n, IP_A, MAC_A, false, 10) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A, MAC_A, false, 10, NULL) == NULL);
     CHECK(et_neigh_find(&n, IP_A) == NULL);
     /* With create (a request addressed to us), it is. */
-    et_neigh_entry *e = et_neigh_learn(&n, IP_A, MAC_A, true, 20);
+    et_neigh_entry *e = et_neigh_learn(&n, IP_A, MAC_A, true, 20, NULL);
     REQUIRE(e != NULL);
     CHECK(e->resolved);
     CHECK(memcmp(e->mac, MAC_A, 6) == 0);
@@ -90,17 +87,15 @@ static void test_learn_rules(void)
     CHECK(et_neigh_find(&n, IP_A) == e);
 
     /* An existing entry is updated without create: a new MAC (failover) and a fresh time. */
-    CHECK(et_neigh_learn(&n, IP_A, MAC_C, false, 30) == e);
+    CHECK(et_neigh_learn(&n, IP_A, MAC_C, false, 30, NULL) == e);
     CHECK(memcmp(e->mac, MAC_C, 6) == 0);
     CHECK_EQ(e->updated_ns, 30);
 
-    /* An unresolved entry (we asked) is resolved by a reply, and its retry count is reset. */
+    /* An unresolved entry (we asked) is resolved by a reply. */
     et_neigh_entry *b = et_neigh_get(&n, IP_B, 40);
     REQUIRE(b != NULL);
-    b->tries = 2;
-    CHECK(et_neigh_learn(&n, IP_B, MAC_B, false, 50) == b);
+    CHECK(et_neigh_learn(&n, IP_B, MAC_B, false, 50, NULL) == b);
     CHECK(b->resolved);
-    CHECK_EQ(b->tries, 0);
     CHECK_EQ(b->updated_ns, 50);
     CHECK(memcmp(b->mac, MAC_B, 6) == 0);
 
@@ -108,13 +103,75 @@ static void test_learn_rules(void)
     const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     const uint8_t mcast[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
     const uint8_t zero[6] = {0};
-    CHECK(et_neigh_learn(&n, IP_A, bcast, true, 60) == NULL);
-    CHECK(et_neigh_learn(&n, IP_A, mcast, false, 60) == NULL);
-    CHECK(et_neigh_learn(&n, IP_A, zero, true, 60) == NULL);
-    CHECK(et_neigh_learn(&n, IP_A + 9, mcast, true, 60) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A, bcast, true, 60, NULL) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A, mcast, false, 60, NULL) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A, zero, true, 60, NULL) == NULL);
+    CHECK(et_neigh_learn(&n, IP_A + 9, mcast, true, 60, NULL) == NULL);
     CHECK(et_neigh_find(&n, IP_A + 9) == NULL);
     CHECK(memcmp(e->mac, MAC_C, 6) == 0);
     CHECK_EQ(e->updated_ns, 30);
+    et_neigh_free(&n);
+}
+
+/* What learn reports, which decides whether connections follow (addr_own.c), and the lock time:
+   of two answers for one address the first stands, and an entry moves at most once per lock. */
+static void test_learn_news(void)
+{
+    et_neigh n;
+    REQUIRE(et_neigh_init(&n, 4) == 0);
+    CHECK_EQ(n.lock_ns, 0);
+    n.lock_ns = 1000;
+    et_neigh_news news = ET_NEIGH_MOVED;
+    CHECK(et_neigh_learn(&n, IP_A, MAC_A, false, 10, &news) == NULL);
+    CHECK_EQ(news, ET_NEIGH_IGNORED);
+    et_neigh_entry *e = et_neigh_learn(&n, IP_A, MAC_A, true, 20, &news);
+    REQUIRE(e != NULL);
+    CHECK_EQ(news, ET_NEIGH_CREATED);
+    CHECK_EQ(e->mac_ns, 20);
+    CHECK(et_neigh_learn(&n, IP_A, MAC_A, false, 30, &news) == e);
+    CHECK_EQ(news, ET_NEIGH_CONFIRMED);
+    CHECK_EQ(e->updated_ns, 30);
+    CHECK_EQ(e->mac_ns, 20);
+    /* Another MAC within the lock of the first: refused, the entry untouched. */
+    CHECK(et_neigh_learn(&n, IP_A, MAC_B, false, 1019, &news) == NULL);
+    CHECK_EQ(news, ET_NEIGH_LOCKED);
+    CHECK(memcmp(e->mac, MAC_A, 6) == 0);
+    CHECK_EQ(e->updated_ns, 30);
+    /* Confirmations do not extend the lock: it runs from the change. */
+    CHECK(et_neigh_learn(&n, IP_A, MAC_B, true, 1020, &news) == e);
+    CHECK_EQ(news, ET_NEIGH_MOVED);
+    CHECK(memcmp(e->mac, MAC_B, 6) == 0);
+    CHECK_EQ(e->mac_ns, 1020);
+    CHECK(et_neigh_learn(&n, IP_A, MAC_A, false, 1500, &news) == NULL);
+    CHECK_EQ(news, ET_NEIGH_LOCKED);
+    /* An entry we asked for takes any MAC at once. */
+    et_neigh_entry *b = et_neigh_get(&n, IP_B, 1600);
+    REQUIRE(b != NULL);
+    CHECK(et_neigh_learn(&n, IP_B, MAC_C, false, 1601, &news) == b);
+    CHECK_EQ(news, ET_NEIGH_RESOLVED);
+    CHECK_EQ(b->mac_ns, 1601);
+    /* A group or zero MAC: ignored, whatever the entry. */
+    const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    CHECK(et_neigh_learn(&n, IP_B, bcast, true, 5000, &news) == NULL);
+    CHECK_EQ(news, ET_NEIGH_IGNORED);
+    CHECK(!et_mac_is_host(bcast));
+    CHECK(!et_mac_is_host((const uint8_t[6]){0}));
+    CHECK(et_mac_is_host(MAC_A));
+    et_neigh_free(&n);
+}
+
+/* Requests for one entry are spaced by the gap, however many ask. */
+static void test_request_due(void)
+{
+    et_neigh n;
+    REQUIRE(et_neigh_init(&n, 2) == 0);
+    et_neigh_entry *e = et_neigh_get(&n, IP_A, 100);
+    REQUIRE(e != NULL);
+    CHECK(et_neigh_request_due(e, 100, 50));
+    CHECK(!et_neigh_request_due(e, 100, 50));
+    CHECK(!et_neigh_request_due(e, 149, 50));
+    CHECK(et_neigh_request_due(e, 150, 50));
+    CHECK_EQ(e->next_try_ns, 200);
     et_neigh_free(&n);
 }
 
@@ -123,8 +180,8 @@ static void test_eviction(void)
     et_neigh n;
     REQUIRE(et_neigh_init(&n, 4) == 0);
     /* Resolved entries at t = 1, 2 and an unresolved one at t = 5; one slot free. */
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1) != NULL);
-    REQUIRE(et_neigh_learn(&n, 2, MAC_A, true, 2) != NULL);
+    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1, NULL) != NULL);
+    REQUIRE(et_neigh_learn(&n, 2, MAC_A, true, 2, NULL) != NULL);
     REQUIRE(et_neigh_get(&n, 3, 5) != NULL);
     /* A free slot is used before anything is evicted. */
     REQUIRE(et_neigh_get(&n, 4, 6) != NULL);
@@ -139,13 +196,13 @@ static void test_eviction(void)
     CHECK(et_neigh_find(&n, 3) == NULL);
     CHECK(et_neigh_find(&n, 4) != NULL);
     /* Next, unresolved 4 (t = 6) before unresolved 5 (t = 10). */
-    REQUIRE(et_neigh_learn(&n, 6, MAC_B, true, 11) != NULL);
+    REQUIRE(et_neigh_learn(&n, 6, MAC_B, true, 11, NULL) != NULL);
     CHECK(et_neigh_find(&n, 4) == NULL);
     CHECK(et_neigh_find(&n, 5) != NULL);
     /* Resolve 5: now everything is resolved and the oldest (1 at t = 1) goes, unless it was
        refreshed; refresh 1, so 2 goes. */
-    REQUIRE(et_neigh_learn(&n, 5, MAC_C, false, 12) != NULL);
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, false, 13) != NULL);
+    REQUIRE(et_neigh_learn(&n, 5, MAC_C, false, 12, NULL) != NULL);
+    REQUIRE(et_neigh_learn(&n, 1, MAC_A, false, 13, NULL) != NULL);
     e = et_neigh_get(&n, 7, 14);
     REQUIRE(e != NULL);
     CHECK(!e->resolved);
@@ -159,7 +216,7 @@ static void test_eviction(void)
 
     /* A cache of one always yields its only slot. */
     REQUIRE(et_neigh_init(&n, 1) == 0);
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1) != NULL);
+    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1, NULL) != NULL);
     e = et_neigh_get(&n, 2, 2);
     REQUIRE(e != NULL);
     CHECK(e == &n.e[0]);
@@ -188,7 +245,7 @@ static void test_random_ops(void)
         } else {
             uint8_t mac[6] = {0x02, 0, 0, 0, (uint8_t)ip, (uint8_t)next_rand()};
             bool had = et_neigh_find(&n, ip) != NULL;
-            et_neigh_entry *e = et_neigh_learn(&n, ip, mac, op == 1, now);
+            et_neigh_entry *e = et_neigh_learn(&n, ip, mac, op == 1, now, NULL);
             CHECK_EQ(e != NULL, had || op == 1);
             if (e) {
                 memcpy(last_mac[ip], mac, 6);
@@ -263,7 +320,7 @@ static void test_arp_reply_roundtrip(void)
     REQUIRE(et_parse_frame(f, len, MAC_B, IP_B, 0, &seg, &arp, &why) == ET_FRAME_ARP);
     /* B: the request is addressed to it, so it creates an entry for A and replies. */
     CHECK(arp.tpa == IP_B);
-    et_neigh_entry *eb = et_neigh_learn(&nb, arp.spa, arp.sha, arp.tpa == IP_B, 110);
+    et_neigh_entry *eb = et_neigh_learn(&nb, arp.spa, arp.sha, arp.tpa == IP_B, 110, NULL);
     REQUIRE(eb != NULL);
     CHECK(eb->resolved);
     CHECK(memcmp(eb->mac, MAC_A, 6) == 0);
@@ -281,7 +338,7 @@ static void test_arp_reply_roundtrip(void)
     CHECK(memcmp(arp.tha, MAC_A, 6) == 0);
     CHECK_EQ(arp.spa, IP_B);
     CHECK_EQ(arp.tpa, IP_A);
-    CHECK(et_neigh_learn(&na, arp.spa, arp.sha, false, 120) == ea);
+    CHECK(et_neigh_learn(&na, arp.spa, arp.sha, false, 120, NULL) == ea);
     CHECK(ea->resolved);
     CHECK(memcmp(ea->mac, MAC_B, 6) == 0);
     CHECK_EQ(ea->updated_ns, 120);
@@ -299,6 +356,8 @@ int main(void)
     RUN(test_init_and_empty);
     RUN(test_get_creates_unresolved);
     RUN(test_learn_rules);
+    RUN(test_learn_news);
+    RUN(test_request_due);
     RUN(test_eviction);
     RUN(test_random_ops);
     RUN(test_arp_request_bytes);
