@@ -185,6 +185,10 @@ const char *et_shm_link_open(const char *name, const et_link_params *p, et_link 
 
 /** The AF_PACKET link (src/link/packet.c) on interface ifname. Own-address mode only. */
 const char *et_packet_link_open(const char *ifname, const et_link_params *p, et_link **out);
+/** The packet link's ring frame size for an interface MTU: the power of two from 2048 that holds
+    the ring's header and the frame, or 0 when that exceeds a ring block (64 KiB). An interface
+    whose driver sets no MTU limit (dummy) may report up to 2^31 - 1. */
+uint32_t et_packet_frame_size(uint32_t mtu);
 
 #ifdef EFVITCP_HAVE_XDP
 /**

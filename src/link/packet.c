@@ -341,6 +341,17 @@ static void build_filter(struct sock_filter *f, uint32_t ip)
     memcpy(f, prog, sizeof(prog));
 }
 
+/* Frame slots: a power of two holding the ring header, the frame and alignment slack. The sum
+   is 64-bit and the doubling stops at the block: an MTU near 2^31 would otherwise wrap fs to 0
+   and loop for ever. */
+uint32_t et_packet_frame_size(uint32_t mtu)
+{
+    uint64_t need = (uint64_t)mtu + ET_ETH_HLEN + RX_ETH_SLACK;
+    uint32_t fs = 2048;
+    while (fs < need && fs <= RING_BLOCK) fs <<= 1;
+    return fs <= RING_BLOCK ? fs : 0;
+}
+
 static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t mtu)
 {
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -367,10 +378,8 @@ static const char *setup_socket(pkt_link *k, const et_link_params *p, uint32_t m
     /* A malformed TX slot is skipped instead of stopping the ring. */
     (void)setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one));
 
-    /* Frame slots: a power of two holding the ring header, the frame and alignment slack. */
-    uint32_t need = mtu + ET_ETH_HLEN + RX_ETH_SLACK, fs = 2048;
-    while (fs < need) fs <<= 1;
-    if (fs > RING_BLOCK) return "packet link: MTU too large";
+    uint32_t fs = et_packet_frame_size(mtu);
+    if (!fs) return "packet link: MTU too large";
     uint32_t per_block = RING_BLOCK / fs;
 
     uint32_t rx = p->n_rx < per_block ? per_block : p->n_rx;
