@@ -165,7 +165,13 @@ static int xdp_rx_burst(et_link *l, et_rx_frame *out, int max)
         if (addr < x->rx_off || addr >= x->area_size) continue;
         uint64_t id = (addr - x->rx_off) / x->chunk;
         uint64_t in_chunk = (addr - x->rx_off) % x->chunk;
-        if (id >= x->n_rx || x->rx_held[id] || in_chunk + d->len > x->chunk) continue;
+        if (id >= x->n_rx || x->rx_held[id]) continue;
+        if (in_chunk + d->len > x->chunk) {
+            /* A length past its chunk: the frame goes back to the fill ring, or the kernel's
+               pool would shrink by one for good. */
+            x->fill_pend[x->n_fill_pend++] = (uint32_t)id;
+            continue;
+        }
         x->rx_held[id] = 1;
         out[k].data = x->area + addr;
         out[k].len = d->len;
@@ -348,7 +354,8 @@ static void teardown(xdp_link *x)
 /* The kernel's drop counters of the socket, for the log: losses here look like network loss. */
 static void log_stats(const xdp_link *x)
 {
-    struct xdp_statistics st;
+    /* An older kernel fills only the fields it knows (len says how many): the rest read 0. */
+    struct xdp_statistics st = {0};
     socklen_t len = sizeof(st);
     if (!x->log || x->xsk_fd < 0 || getsockopt(x->xsk_fd, SOL_XDP, XDP_STATISTICS, &st, &len))
         return;
