@@ -461,16 +461,22 @@ static bool on_route(void *arg, const void *msg, size_t len)
     return false;
 }
 
-int et_nl_route_get(et_nl *nl, uint32_t dst, et_route *out)
+int et_nl_route_get(et_nl *nl, uint32_t dst, uint32_t src, et_route *out)
 {
     struct rtmsg rtm;
     memset(&rtm, 0, sizeof(rtm));
     rtm.rtm_family = AF_INET;
     rtm.rtm_dst_len = 32;
+    rtm.rtm_src_len = src ? 32 : 0;
     req_buf r;
     req_init(&r, RTM_GETROUTE, 0, &rtm, sizeof(rtm));
     uint32_t be = htonl(dst);
     if (!add_attr(&r, sizeof(r), RTA_DST, &be, 4)) return -EINVAL;
+    /* The source, as `ip route get DST from SRC`: rules that choose a table by source address
+       (policy routing on a host with several interfaces) apply to our frames as to the kernel's
+       own from that address. */
+    uint32_t src_be = htonl(src);
+    if (src && !add_attr(&r, sizeof(r), RTA_SRC, &src_be, 4)) return -EINVAL;
     et_route rt;
     memset(&rt, 0, sizeof(rt));
     one_q q = {&rt, false};

@@ -66,8 +66,9 @@ int et_nl_if_addr(et_nl *nl, uint32_t ifindex, uint32_t *ip, uint32_t *prefix_le
 /** Whether any interface of this namespace has ip (host order) as a local address:
     1 yes, 0 no, -1 the query failed. */
 int et_nl_addr_owned(et_nl *nl, uint32_t ip);
-/** The route to dst (host order). 0 on success, else a negative errno (-ENETUNREACH, ...). */
-int et_nl_route_get(et_nl *nl, uint32_t dst, et_route *out);
+/** The route to dst from src (host order; src 0: from any address). 0 on success, else a
+    negative errno (-ENETUNREACH, ...). */
+int et_nl_route_get(et_nl *nl, uint32_t dst, uint32_t src, et_route *out);
 /** The kernel's neighbour entry for ip on interface ifindex; mac is written for ET_NL_NEIGH_OK.
     A failed query reads as ET_NL_NEIGH_NONE. */
 et_nl_neigh_state et_nl_neigh_get(et_nl *nl, uint32_t ifindex, uint32_t ip, uint8_t mac[6]);

@@ -73,7 +73,7 @@ static void kernel_close(et_stack *st)
 static const char *kernel_route(et_stack *st, uint32_t ip, uint32_t *next_hop)
 {
     et_route rt;
-    int err = et_nl_route_get(st->nl, ip, &rt);
+    int err = et_nl_route_get(st->nl, ip, st->local_ip, &rt);
     if (err == -ENETUNREACH || err == -EHOSTUNREACH) return "no route to host";
     if (err) return "netlink: route lookup failed";
     if (rt.type == RTN_LOCAL) return "destination is an address of this host";

@@ -347,7 +347,7 @@ static void test_live_loopback(void)
             CHECK_EQ(plen, 8);
             CHECK_EQ(et_nl_addr_owned(&nl, 0x7f000001u), 1);
             et_route rt;
-            CHECK_EQ(et_nl_route_get(&nl, 0x7f000001u, &rt), 0);
+            CHECK_EQ(et_nl_route_get(&nl, 0x7f000001u, 0, &rt), 0);
             CHECK_EQ(rt.oif, lo);
             CHECK_EQ(rt.type, RTN_LOCAL);
         }
