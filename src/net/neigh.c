@@ -34,26 +34,26 @@ et_neigh_entry *et_neigh_find(et_neigh *n, uint32_t ip)
     return NULL;
 }
 
-/* A free slot, else the least recently updated unresolved entry (a dead request is the cheapest
-   loss), else the least recently updated entry. */
+/* A free slot, else the entry we needed least recently (et_neigh_get), the oldest first among
+   those never needed: entries that ARP from other hosts created go before any of ours, so a flood
+   of them from many addresses evicts only its own, never the entry a connection waits for. */
 static et_neigh_entry *victim(et_neigh *n)
 {
-    et_neigh_entry *unres = NULL, *any = NULL;
+    et_neigh_entry *v = NULL;
     for (uint32_t i = 0; i < n->cap; i++) {
         et_neigh_entry *e = &n->e[i];
         if (e->ip == 0) return e;
-        if (!e->resolved && (!unres || e->updated_ns < unres->updated_ns)) unres = e;
-        if (!any || e->updated_ns < any->updated_ns) any = e;
+        if (!v || e->used_ns < v->used_ns ||
+            (e->used_ns == v->used_ns && e->updated_ns < v->updated_ns))
+            v = e;
     }
-    return unres ? unres : any;
+    return v;
 }
 
-et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns)
+static et_neigh_entry *create(et_neigh *n, uint32_t ip, uint64_t now_ns)
 {
-    if (ip == 0) return NULL;
-    et_neigh_entry *e = et_neigh_find(n, ip);
-    if (e || n->cap == 0) return e;
-    e = victim(n);
+    et_neigh_entry *e = victim(n);
+    if (!e) return NULL; /* cap 0 */
     memset(e, 0, sizeof(*e));
     e->ip = ip;
     e->updated_ns = now_ns;
@@ -61,7 +61,16 @@ et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns)
     return e;
 }
 
-et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], bool create,
+et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns)
+{
+    if (ip == 0) return NULL;
+    et_neigh_entry *e = et_neigh_find(n, ip);
+    if (!e && !(e = create(n, ip, now_ns))) return NULL;
+    e->used_ns = now_ns;
+    return e;
+}
+
+et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], unsigned flags,
                                uint64_t now_ns, et_neigh_news *news)
 {
     et_neigh_news dummy;
@@ -76,14 +85,12 @@ et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], b
             *news = ET_NEIGH_RESOLVED;
         else if (memcmp(e->mac, mac, 6) == 0)
             *news = ET_NEIGH_CONFIRMED;
-        else if (now_ns - e->mac_ns < n->lock_ns) {
+        else if (!(flags & ET_NEIGH_OVERRIDE) && now_ns - e->mac_ns < n->lock_ns) {
             *news = ET_NEIGH_LOCKED;
             return NULL;
         } else
             *news = ET_NEIGH_MOVED;
-    } else if (create) {
-        e = et_neigh_get(n, ip, now_ns);
-        if (!e) return NULL;
+    } else if ((flags & ET_NEIGH_CREATE) && (e = create(n, ip, now_ns))) {
         *news = ET_NEIGH_CREATED;
     } else {
         return NULL;

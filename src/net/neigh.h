@@ -16,7 +16,8 @@ typedef struct et_neigh_entry {
     bool resolved;
     uint64_t updated_ns;  /**< last confirmation (reply or request from it) */
     uint64_t mac_ns;      /**< when mac took its present value */
-    uint64_t next_try_ns; /**< no request for it before this time (et_neigh_request_due) */
+    uint64_t used_ns;     /**< when we last needed it (et_neigh_get); 0: never */
+    uint64_t next_try_ns; /**< no request for it before this time */
 } et_neigh_entry;
 
 typedef struct et_neigh {
@@ -44,29 +45,26 @@ int et_neigh_init(et_neigh *n, uint32_t cap);
 void et_neigh_free(et_neigh *n);
 /** The entry for ip, or NULL. */
 et_neigh_entry *et_neigh_find(et_neigh *n, uint32_t ip);
-/** The entry for ip, created unresolved if missing (evicting the least recently updated
-    unresolved entry, then the oldest, when full). NULL only when cap is 0 or ip is 0. */
+/** The entry for ip, which we need (a connection through it): created unresolved if missing,
+    in a free slot or else in place of the entry needed least recently (ARP from other hosts
+    creates entries never needed: those go first). NULL only when cap is 0 or ip is 0. */
 et_neigh_entry *et_neigh_get(et_neigh *n, uint32_t ip, uint64_t now_ns);
-/** Records ip -> mac. Only updates an existing entry unless create is true (RFC 826 merge: we
-    create on requests addressed to us). Returns the entry, or NULL when nothing was learnt: no
-    entry and no create, ip 0, mac zero or a group address (never learnt), or a change refused
-    within lock_ns. news (may be NULL) says which. */
-et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], bool create,
+
+/** et_neigh_learn flags. */
+enum {
+    ET_NEIGH_CREATE = 1,   /**< create a missing entry (RFC 826 merge: a request addressed to us) */
+    ET_NEIGH_OVERRIDE = 2, /**< take a new MAC within lock_ns (a gratuitous announcement) */
+};
+/** Records ip -> mac. Only updates an existing entry unless flags has ET_NEIGH_CREATE. Returns the
+    entry, or NULL when nothing was learnt: no entry and no create, ip 0, mac zero or a group
+    address (never learnt), or a change refused within lock_ns. news (may be NULL) says which. */
+et_neigh_entry *et_neigh_learn(et_neigh *n, uint32_t ip, const uint8_t mac[6], unsigned flags,
                                uint64_t now_ns, et_neigh_news *news);
 
 /** A host's own MAC: neither zero nor a group (multicast or broadcast) address. */
 static inline bool et_mac_is_host(const uint8_t mac[6])
 {
     return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
-}
-
-/** Whether a request for e may go now; if so, the next one waits gap_ns. Connections waiting
-    for one neighbour each retry on their own timers: they share its requests. */
-static inline bool et_neigh_request_due(et_neigh_entry *e, uint64_t now_ns, uint64_t gap_ns)
-{
-    if (now_ns < e->next_try_ns) return false;
-    e->next_try_ns = now_ns + gap_ns;
-    return true;
 }
 
 /**

@@ -55,11 +55,12 @@ static void own_release(et_conn *c)
 }
 
 /* A broadcast request for e's address, unless one went within half an initial RTO: the
-   connections waiting for one neighbour retry on their own timers and share its requests. */
+   connections waiting for one neighbour retry on their own timers and share its requests. One
+   that could not go (no control buffer) leaves the next caller free to try. */
 static void request(et_stack *st, et_neigh_entry *e)
 {
-    if (et_neigh_request_due(e, st->now_ns, (uint64_t)st->cfg.initial_rto_us * 500))
-        et_send_arp(st, 1, NULL, e->ip);
+    if (st->now_ns >= e->next_try_ns && et_send_arp(st, 1, NULL, e->ip))
+        e->next_try_ns = st->now_ns + (uint64_t)st->cfg.initial_rto_us * 500;
 }
 
 static bool own_resolve(et_conn *c)
@@ -110,7 +111,9 @@ static void follow(et_stack *st, uint32_t ip, const uint8_t mac[6])
 }
 
 /* RFC 826 packet reception. Entries are created only by requests addressed to us (as RFC 5227
-   §2.6 and Linux without arp_accept): a reply updates only an entry we asked for. */
+   §2.6 and Linux without arp_accept): a reply updates only an entry we asked for. A gratuitous
+   announcement (sender and target address the same) moves an entry within the lock time, as in
+   Linux: it is how a failover says so. */
 static void own_arp_input(et_stack *st, const et_arp_msg *a)
 {
     bool request_for_us = a->oper == 1 && a->tpa == st->local_ip;
@@ -128,7 +131,9 @@ static void own_arp_input(et_stack *st, const et_arp_msg *a)
         return;
     }
     et_neigh_news news;
-    et_neigh_learn(&st->neigh, a->spa, a->sha, request_for_us, st->now_ns, &news);
+    unsigned flags =
+        (request_for_us ? ET_NEIGH_CREATE : 0u) | (a->spa == a->tpa ? ET_NEIGH_OVERRIDE : 0u);
+    et_neigh_learn(&st->neigh, a->spa, a->sha, flags, st->now_ns, &news);
     if (request_for_us && !et_mac_is_host(a->sha)) {
         st->stats.drops[EFVITCP_DROP_ARP]++; /* unanswered: a reply to a group would reach all */
         return;
@@ -138,11 +143,18 @@ static void own_arp_input(et_stack *st, const et_arp_msg *a)
     if (news == ET_NEIGH_RESOLVED || news == ET_NEIGH_MOVED) follow(st, a->spa, a->sha);
 }
 
+/* A SYN-ACK's timeout is none of this: its MAC came with the SYN a moment ago, and a flood of
+   spoofed SYNs must not fill the cache. Otherwise the connection takes the MAC the cache has (an
+   entry that was evicted and came back with another MAC was not followed), and a neighbour nothing
+   confirmed for the reachable time is asked again. */
 static void own_retx_timeout(et_conn *c)
 {
     et_stack *st = c->st;
+    if (c->state == EFVITCP_SYN_RECEIVED) return;
     et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop(st, c->remote_ip), st->now_ns);
-    if (e && (!e->resolved || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS)) request(st, e);
+    if (!e) return; /* beyond the subnet with no gateway: a peer whose SYN came anyway */
+    if (e->resolved && memcmp(e->mac, c->remote_mac, 6) != 0) et_conn_set_peer_mac(c, e->mac);
+    if (!e->resolved || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS) request(st, e);
 }
 
 const et_addr_ops et_addr_own = {

@@ -484,7 +484,9 @@ static inline bool et_conn_has_room(const et_conn *c)
 }
 uint32_t et_conn_immediately_sendable(const et_conn *c);
 void et_queue_fin(et_conn *c);
-void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip);
+/* An ARP request (oper 1, broadcast) or reply (2, to dst_mac); false when no control buffer or
+   the link refused it. */
+bool et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip);
 
 /* tcp_in.c */
 void et_tcp_input(et_stack *st, const et_tcp_seg *s);

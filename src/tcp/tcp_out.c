@@ -693,19 +693,19 @@ bool et_send_synack_stateless(et_stack *st, const et_tcp_seg *syn, uint32_t iss,
     return true;
 }
 
-void et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip)
+bool et_send_arp(et_stack *st, uint16_t oper, const uint8_t *dst_mac, uint32_t dst_ip)
 {
     static const uint8_t zero[6];
     uint32_t id = ctrl_get(st);
-    if (id == UINT32_MAX) return;
+    if (id == UINT32_MAX) return false;
     uint32_t len = et_arp_build(et_link_tx_buf(st->link, id), oper, st->link->mac, st->local_ip,
                                 dst_mac ? dst_mac : zero, dst_ip);
-    if (ctrl_send(st, id, len)) {
-        if (oper == 1)
-            st->stats.arp_requests_sent++;
-        else
-            st->stats.arp_replies_sent++;
-    }
+    if (!ctrl_send(st, id, len)) return false;
+    if (oper == 1)
+        st->stats.arp_requests_sent++;
+    else
+        st->stats.arp_replies_sent++;
+    return true;
 }
 
 /* ---- the user's side of sending ---- */

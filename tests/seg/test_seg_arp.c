@@ -81,10 +81,9 @@ static void test_unsolicited_reply_not_learnt(void)
     CHECK_EQ(sg_state(t), EFVITCP_WAIT_ARP);
 }
 
-/* The entry a connection waits for is evicted by requests from many other hosts, then created
-   again by the neighbour's own request: the connection's retry finds it and the SYN goes without
-   another request. */
-static void test_evicted_wait_resolved_at_retry(void)
+/* Requests from many other hosts do not evict the entry a connection waits for (their entries,
+   never needed, go first): the neighbour's request to us resolves it and the SYN goes at once. */
+static void test_flood_keeps_waiting_entry(void)
 {
     sg *t = sg_client_no_arp(NULL);
     t->arp_auto = false;
@@ -92,8 +91,29 @@ static void test_evicted_wait_resolved_at_retry(void)
     EXPECT_NOTHING(t);
     CHECK_EQ(t->arp_requests, 1);
     const uint8_t other[6] = {0x02, 0xaa, 0, 0, 0, 1};
-    for (uint32_t i = 0; i < 64; i++) peer_arp(t, 1, other, SG_PEER_IP_H + 16 + i, SG_STACK_IP_H);
-    CHECK(et_neigh_find(&t->st->neigh, SG_PEER_IP_H) == NULL);
+    for (uint32_t i = 0; i < 200; i++) peer_arp(t, 1, other, SG_PEER_IP_H + 16 + i, SG_STACK_IP_H);
+    CHECK(et_neigh_find(&t->st->neigh, SG_PEER_IP_H) != NULL);
+    peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_STACK_IP_H);
+    EXPECT(t, TH_SYN, SG_ANY, 0);
+    CHECK_EQ(sg_state(t), EFVITCP_SYN_SENT);
+}
+
+/* When every entry is one we need, another host's request does evict the least recently needed:
+   here the one a connection waits for. The neighbour's request then creates it afresh, and the
+   connection's retry finds it resolved: the SYN goes without another request. */
+static void test_evicted_wait_resolved_at_retry(void)
+{
+    sg *t = sg_client_no_arp(NULL);
+    t->arp_auto = false;
+    REQUIRE(!efvitcp_client_connect(t->cli, SG_PEER_IP, SG_REMOTE_PORT, SG_CLIENT_PORT, &t->conn));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->arp_requests, 1);
+    et_neigh *n = &t->st->neigh;
+    for (uint32_t i = 1; i < n->cap; i++)
+        REQUIRE(et_neigh_get(n, SG_PEER_IP_H + 16 + i, sg_now(t) + i) != NULL);
+    const uint8_t other[6] = {0x02, 0xaa, 0, 0, 0, 1};
+    peer_arp(t, 1, other, SG_PEER_IP_H + 8, SG_STACK_IP_H);
+    CHECK(et_neigh_find(n, SG_PEER_IP_H) == NULL);
     peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_STACK_IP_H);
     CHECK_EQ(sg_state(t), EFVITCP_WAIT_ARP);
     uint64_t at = sg_run_until_output(t, 2 * SG_SEC);
@@ -172,6 +192,84 @@ static void test_timeout_asks_again(void)
     CHECK(sg_payload_is_pat(t, 0));
 }
 
+/* The neighbour's entry is evicted (every entry is one we need, then another host asks), and the
+   neighbour comes back at another MAC with a request of its own: a new entry, which moves no
+   connection. The connection's timeout takes the cache's MAC (confirmed a moment ago: no
+   request), and the retransmission reaches the neighbour. */
+static void test_timeout_takes_recreated_mac(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_established_active(t, NULL));
+    et_neigh *n = &t->st->neigh;
+    for (uint32_t i = 1; i < n->cap; i++)
+        REQUIRE(et_neigh_get(n, SG_PEER_IP_H + 16 + i, sg_now(t) + i) != NULL);
+    const uint8_t other[6] = {0x02, 0xaa, 0, 0, 0, 1};
+    peer_arp(t, 1, other, SG_PEER_IP_H + 8, SG_STACK_IP_H);
+    REQUIRE(et_neigh_find(n, SG_PEER_IP_H) == NULL);
+    int old = move_peer(t);
+    REQUIRE(old >= 0);
+    peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_STACK_IP_H);
+    sg_fill(buf, 0, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    sg_pump(t);
+    EXPECT_NOTHING(t);
+    CHECK_EQ(count_at(t, old), 1);
+    uint64_t at = sg_run_until_output(t, 10 * SG_SEC);
+    REQUIRE(at != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    CHECK_EQ(t->last->len, 100);
+    CHECK_EQ(t->arp_requests, 0);
+    CHECK_EQ(count_at(t, old), 0);
+}
+
+/* A gratuitous announcement (sender and target address the same) moves the entry within the
+   lock time, as Linux takes one: it is how a failover says so. */
+static void test_gratuitous_overrides_lock(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_established_active(t, NULL));
+    int old = move_peer(t);
+    REQUIRE(old >= 0);
+    peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_PEER_IP_H);
+    CHECK_EQ(arp_drops(t), 0);
+    CHECK_EQ(t->arp_replies, 0); /* not a request for us */
+    sg_fill(buf, 0, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    CHECK_EQ(count_at(t, old), 0);
+}
+
+/* A passive connection follows too (its MAC came from the SYN, its next hop is the peer). */
+static void test_passive_follows_move(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    sg_advance(t, 2 * SG_SEC);
+    /* The server never asked for the peer: its request creates the entry at the old MAC first. */
+    peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_STACK_IP_H);
+    sg_advance(t, 2 * SG_SEC);
+    int old = move_peer(t);
+    REQUIRE(old >= 0);
+    peer_arp(t, 1, t->peer_mac, SG_PEER_IP_H, SG_STACK_IP_H);
+    sg_fill(buf, 0, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    CHECK_EQ(count_at(t, old), 0);
+}
+
+/* A SYN-ACK's timeout neither asks nor fills the cache: its MAC came with the SYN, and spoofed
+   SYNs from many addresses must not churn the entries. */
+static void test_synack_timeout_no_request(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_syn_received(t, NULL));
+    uint64_t at = sg_run_until_output(t, 10 * SG_SEC);
+    REQUIRE(at != UINT64_MAX);
+    EXPECT(t, TH_SYN | TH_ACK, S(0), P(1));
+    CHECK_EQ(t->arp_requests, 0);
+    CHECK(et_neigh_find(&t->st->neigh, SG_PEER_IP_H) == NULL);
+}
+
 /* A timeout toward a neighbour confirmed within the reachable time sends no request. */
 static void test_timeout_confirmed_no_request(void)
 {
@@ -224,11 +322,16 @@ int main(void)
 {
     RUN(test_requests_shared);
     RUN(test_unsolicited_reply_not_learnt);
+    RUN(test_flood_keeps_waiting_entry);
     RUN(test_evicted_wait_resolved_at_retry);
     RUN(test_connection_follows_move);
     RUN(test_move_within_lock_refused);
     RUN(test_timeout_asks_again);
     RUN(test_timeout_confirmed_no_request);
+    RUN(test_timeout_takes_recreated_mac);
+    RUN(test_gratuitous_overrides_lock);
+    RUN(test_passive_follows_move);
+    RUN(test_synack_timeout_no_request);
     RUN(test_probe_answered);
     RUN(test_group_sender_refused);
     sg_cleanup();

@@ -160,63 +160,55 @@ static void test_learn_news(void)
     et_neigh_free(&n);
 }
 
-/* Requests for one entry are spaced by the gap, however many ask. */
-static void test_request_due(void)
-{
-    et_neigh n;
-    REQUIRE(et_neigh_init(&n, 2) == 0);
-    et_neigh_entry *e = et_neigh_get(&n, IP_A, 100);
-    REQUIRE(e != NULL);
-    CHECK(et_neigh_request_due(e, 100, 50));
-    CHECK(!et_neigh_request_due(e, 100, 50));
-    CHECK(!et_neigh_request_due(e, 149, 50));
-    CHECK(et_neigh_request_due(e, 150, 50));
-    CHECK_EQ(e->next_try_ns, 200);
-    et_neigh_free(&n);
-}
-
+/* Eviction goes by need: a free slot first, then the entry we needed least recently
+   (et_neigh_get), those never needed (created by other hosts' requests) before any of ours, the
+   least recently updated of them first. */
 static void test_eviction(void)
 {
     et_neigh n;
     REQUIRE(et_neigh_init(&n, 4) == 0);
-    /* Resolved entries at t = 1, 2 and an unresolved one at t = 5; one slot free. */
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1, NULL) != NULL);
-    REQUIRE(et_neigh_learn(&n, 2, MAC_A, true, 2, NULL) != NULL);
+    /* Entries 1 and 2 created by requests to us (never needed) at t = 1, 2; 3 and 4 needed at
+       t = 5, 6 (unresolved). */
+    REQUIRE(et_neigh_learn(&n, 1, MAC_A, ET_NEIGH_CREATE, 1, NULL) != NULL);
+    REQUIRE(et_neigh_learn(&n, 2, MAC_A, ET_NEIGH_CREATE, 2, NULL) != NULL);
     REQUIRE(et_neigh_get(&n, 3, 5) != NULL);
-    /* A free slot is used before anything is evicted. */
     REQUIRE(et_neigh_get(&n, 4, 6) != NULL);
     for (uint32_t ip = 1; ip <= 4; ip++) CHECK(et_neigh_find(&n, ip) != NULL);
 
-    /* Full: the least recently updated unresolved entry goes first, even though resolved
-       entries are older. */
+    /* Full. Never needed, least recently updated: 1 goes, though 3 and 4 are unresolved. */
     et_neigh_entry *e = et_neigh_get(&n, 5, 10);
     REQUIRE(e != NULL);
     CHECK_EQ(e->ip, 5);
     CHECK(!e->resolved);
-    CHECK(et_neigh_find(&n, 3) == NULL);
+    CHECK_EQ(e->used_ns, 10);
+    CHECK(et_neigh_find(&n, 1) == NULL);
+    /* Another host's request: 2 goes; the entries we wait for stay. */
+    REQUIRE(et_neigh_learn(&n, 6, MAC_B, ET_NEIGH_CREATE, 11, NULL) != NULL);
+    CHECK(et_neigh_find(&n, 2) == NULL);
+    CHECK(et_neigh_find(&n, 3) != NULL);
     CHECK(et_neigh_find(&n, 4) != NULL);
-    /* Next, unresolved 4 (t = 6) before unresolved 5 (t = 10). */
-    REQUIRE(et_neigh_learn(&n, 6, MAC_B, true, 11, NULL) != NULL);
-    CHECK(et_neigh_find(&n, 4) == NULL);
-    CHECK(et_neigh_find(&n, 5) != NULL);
-    /* Resolve 5: now everything is resolved and the oldest (1 at t = 1) goes, unless it was
-       refreshed; refresh 1, so 2 goes. */
-    REQUIRE(et_neigh_learn(&n, 5, MAC_C, false, 12, NULL) != NULL);
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, false, 13, NULL) != NULL);
-    e = et_neigh_get(&n, 7, 14);
+    /* And again: 6, never needed, goes before any of ours; learning does not count as need. */
+    REQUIRE(et_neigh_learn(&n, 5, MAC_C, 0, 12, NULL) != NULL);
+    REQUIRE(et_neigh_learn(&n, 7, MAC_B, ET_NEIGH_CREATE, 13, NULL) != NULL);
+    CHECK(et_neigh_find(&n, 6) == NULL);
+    /* Now 7 is the only one never needed; needing it makes 3 (t = 5) the least recent. Needing
+       3 again makes it 4 (t = 6). */
+    REQUIRE(et_neigh_get(&n, 7, 14) != NULL);
+    REQUIRE(et_neigh_get(&n, 3, 15) != NULL);
+    e = et_neigh_get(&n, 8, 16);
     REQUIRE(e != NULL);
     CHECK(!e->resolved);
     CHECK(memcmp(e->mac, (const uint8_t[6]){0}, 6) == 0);
-    CHECK(et_neigh_find(&n, 2) == NULL);
-    CHECK(et_neigh_find(&n, 1) != NULL);
+    CHECK(et_neigh_find(&n, 4) == NULL);
+    CHECK(et_neigh_find(&n, 3) != NULL);
     CHECK(et_neigh_find(&n, 5) != NULL);
-    CHECK(et_neigh_find(&n, 6) != NULL);
-    CHECK(et_neigh_find(&n, 7) == e);
+    CHECK(et_neigh_find(&n, 7) != NULL);
+    CHECK(et_neigh_find(&n, 8) == e);
     et_neigh_free(&n);
 
     /* A cache of one always yields its only slot. */
     REQUIRE(et_neigh_init(&n, 1) == 0);
-    REQUIRE(et_neigh_learn(&n, 1, MAC_A, true, 1, NULL) != NULL);
+    REQUIRE(et_neigh_learn(&n, 1, MAC_A, ET_NEIGH_CREATE, 1, NULL) != NULL);
     e = et_neigh_get(&n, 2, 2);
     REQUIRE(e != NULL);
     CHECK(e == &n.e[0]);
@@ -357,7 +349,6 @@ int main(void)
     RUN(test_get_creates_unresolved);
     RUN(test_learn_rules);
     RUN(test_learn_news);
-    RUN(test_request_due);
     RUN(test_eviction);
     RUN(test_random_ops);
     RUN(test_arp_request_bytes);
