@@ -35,25 +35,44 @@ static int cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A directory's files in name order, so that a run is the same everywhere. */
+/* A directory's files in name order, so that a run is the same everywhere; all of them (a
+   campaign's corpus holds tens of thousands). */
 static int run_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return run_file(dir);
-    char *names[4096];
-    int n = 0, bad = 0;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int bad = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < 4096)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            char **more = realloc(names, cap * sizeof(*names));
+            if (!more) {
+                fprintf(stderr, "replay: out of memory listing %s\n", dir);
+                bad = 1;
+                break;
+            }
+            names = more;
+        }
+        if (!(names[n] = strdup(e->d_name))) {
+            bad = 1;
+            break;
+        }
+        n++;
+    }
     closedir(d);
-    qsort(names, (size_t)n, sizeof(names[0]), cmp);
-    for (int i = 0; i < n; i++) {
+    if (n) qsort(names, n, sizeof(names[0]), cmp);
+    for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) bad |= run_file(path);
         free(names[i]);
     }
+    free(names);
     return bad;
 }
 
