@@ -217,11 +217,24 @@ static void kernel_arp_input(et_stack *st, const et_arp_msg *a)
     st->stats.drops[EFVITCP_DROP_ARP]++;
 }
 
-/* The kernel keeps the neighbour table; a connection keeps the MAC it resolved (re-reading the
-   kernel's entry on a timeout is not done yet). */
+/* The kernel keeps the neighbour table and hears the ARP of the interface (a neighbour that moved
+   and announced it, or that it resolved again): a timeout takes the MAC the kernel has now. An
+   entry it no longer has, or gave up on, it is asked to resolve; a later timeout takes the
+   answer. One netlink exchange per timeout (two for a passive connection, whose next hop is looked
+   up then); a SYN-ACK's timeout is none of this (its MAC came with the SYN). */
 static void kernel_retx_timeout(et_conn *c)
 {
-    (void)c;
+    et_stack *st = c->st;
+    if (c->state == EFVITCP_SYN_RECEIVED) return;
+    uint32_t hop = c->next_hop;
+    if (!c->active_open && kernel_route(st, c->remote_ip, &hop)) return;
+    uint8_t mac[6];
+    et_nl_neigh_state s = et_nl_neigh_get(st->nl, st->link->ifindex, hop, mac);
+    if (s == ET_NL_NEIGH_OK) {
+        if (memcmp(mac, c->remote_mac, 6) != 0) et_conn_set_peer_mac(c, mac);
+    } else if (s == ET_NL_NEIGH_NONE || s == ET_NL_NEIGH_FAILED) {
+        et_nl_neigh_resolve(st->nl, st->link->ifindex, hop);
+    }
 }
 
 const et_addr_ops et_addr_kernel = {

@@ -6,8 +6,9 @@
  * Every connection holds a copy of its next hop's MAC (its header template), so the cache is not
  * read per segment: a neighbour that resolves or moves is pushed to the connections through it
  * (follow). A neighbour is asked again when a connection through it times out and nothing from it
- * has confirmed its MAC for ET_NEIGH_REACHABLE_NS (Linux's reachable time): a gateway replaced by
- * one with another MAC is found by the first timeout, not by the connections giving up.
+ * has confirmed its MAC for ET_NEIGH_REACHABLE_NS (Linux's reachable time), or times out twice in
+ * a row: a gateway replaced by one with another MAC is found by the timeouts, not by the
+ * connections giving up.
  */
 #include <string.h>
 
@@ -145,8 +146,9 @@ static void own_arp_input(et_stack *st, const et_arp_msg *a)
 
 /* A SYN-ACK's timeout is none of this: its MAC came with the SYN a moment ago, and a flood of
    spoofed SYNs must not fill the cache. Otherwise the connection takes the MAC the cache has (an
-   entry that was evicted and came back with another MAC was not followed), and a neighbour nothing
-   confirmed for the reachable time is asked again. */
+   entry that was evicted and came back with another MAC was not followed), and the neighbour is
+   asked again when nothing confirmed it for the reachable time, or at a second timeout in a row
+   whatever confirmed it: a neighbour that moved without a word is found then, not 30 s later. */
 static void own_retx_timeout(et_conn *c)
 {
     et_stack *st = c->st;
@@ -154,7 +156,8 @@ static void own_retx_timeout(et_conn *c)
     et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop(st, c->remote_ip), st->now_ns);
     if (!e) return; /* beyond the subnet with no gateway: a peer whose SYN came anyway */
     if (e->resolved && memcmp(e->mac, c->remote_mac, 6) != 0) et_conn_set_peer_mac(c, e->mac);
-    if (!e->resolved || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS) request(st, e);
+    if (!e->resolved || c->retries >= 2 || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS)
+        request(st, e);
 }
 
 const et_addr_ops et_addr_own = {

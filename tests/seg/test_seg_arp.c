@@ -270,6 +270,29 @@ static void test_synack_timeout_no_request(void)
     CHECK(et_neigh_find(&t->st->neigh, SG_PEER_IP_H) == NULL);
 }
 
+/* The neighbour moved without a word, after its lock time but well within the reachable time of
+   its last confirmation: the first timeout does not ask, the second in a row does (its
+   retransmission leaves with the request, still to the old MAC), and the answer moves the
+   connection: the next retransmission reaches the neighbour. */
+static void test_second_timeout_asks(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(sg_established_active(t, NULL));
+    sg_advance(t, 2 * SG_SEC);
+    int old = move_peer(t);
+    REQUIRE(old >= 0);
+    sg_fill(buf, 0, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    sg_pump(t);
+    EXPECT_NOTHING(t);
+    uint64_t at = sg_run_until_output(t, 30 * SG_SEC);
+    REQUIRE(at != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    CHECK_EQ(t->last->len, 100);
+    CHECK_EQ(t->arp_requests, 1);  /* the second timeout's */
+    CHECK_EQ(count_at(t, old), 3); /* the segment and two retransmissions */
+}
+
 /* A timeout toward a neighbour confirmed within the reachable time sends no request. */
 static void test_timeout_confirmed_no_request(void)
 {
@@ -328,6 +351,7 @@ int main(void)
     RUN(test_move_within_lock_refused);
     RUN(test_timeout_asks_again);
     RUN(test_timeout_confirmed_no_request);
+    RUN(test_second_timeout_asks);
     RUN(test_timeout_takes_recreated_mac);
     RUN(test_gratuitous_overrides_lock);
     RUN(test_passive_follows_move);
