@@ -664,7 +664,7 @@ static void fz_log(void *ctx, int level, const char *msg)
    0x20 is the harsher world of each target, outside the config: in fuzz_efvi a port of another
    shape (rig_new) and allocation faults (op_nic); in fuzz_conn and fuzz_pair links that refuse
    frames (op_flow) and calls on freed slots (pick), and in fuzz_pair a lossy path too
-   (path_faults). */
+   (path_faults); in all three gratuitous ARP (op_arp). */
 static void config(rd *r, efvitcp_config *c)
 {
     uint8_t knobs = R.knobs;
@@ -1155,6 +1155,9 @@ static void op_arp(rd *r)
     if (k & 1) sha[5] = u8(r);
     uint32_t spa = (k & 2) ? u32(r) : PEER_IP_H;
     uint32_t tpa = (k & 4) ? STACK_IP_H + (u8(r) & 3u) : STACK_IP_H;
+    /* In the harsher world, a gratuitous announcement (sender and target address the same),
+       which moves an entry within the neighbour cache's lock time. */
+    if ((R.knobs & 0x20) && (k & 0x40)) tpa = spa;
     uint32_t n = et_arp_build(a, (uint16_t)(1 + ((k >> 3) & 1)), sha, spa, R.stack_mac, tpa);
     if (k & 0x10) memset(a, 0xff, 6); /* broadcast */
     if (k & 0x20) a[14 + u8(r) % 28u] = u8(r);
