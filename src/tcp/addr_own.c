@@ -148,7 +148,8 @@ static void own_arp_input(et_stack *st, const et_arp_msg *a)
    spoofed SYNs must not fill the cache. Otherwise the connection takes the MAC the cache has (an
    entry that was evicted and came back with another MAC was not followed), and the neighbour is
    asked again when nothing confirmed it for the reachable time, or at a second timeout in a row
-   whatever confirmed it: a neighbour that moved without a word is found then, not 30 s later. */
+   of a synchronised connection whatever confirmed it: a neighbour that moved without a word is
+   found then, not 30 s later. */
 static void own_retx_timeout(et_conn *c)
 {
     et_stack *st = c->st;
@@ -156,7 +157,10 @@ static void own_retx_timeout(et_conn *c)
     et_neigh_entry *e = et_neigh_get(&st->neigh, next_hop(st, c->remote_ip), st->now_ns);
     if (!e) return; /* beyond the subnet with no gateway: a peer whose SYN came anyway */
     if (e->resolved && memcmp(e->mac, c->remote_mac, 6) != 0) et_conn_set_peer_mac(c, e->mac);
-    if (!e->resolved || c->retries >= 2 || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS)
+    /* A SYN unanswered twice is most often a host that is down, not one that moved: no request
+       for that alone. */
+    bool twice = c->retries >= 2 && c->state != EFVITCP_SYN_SENT;
+    if (!e->resolved || twice || st->now_ns - e->updated_ns >= ET_NEIGH_REACHABLE_NS)
         request(st, e);
 }
 
