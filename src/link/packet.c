@@ -186,8 +186,14 @@ static void pkt_rx_release(et_link *l, uint32_t id)
  */
 static void kick(pkt_link *k)
 {
-    if (!k->tx_queued) return;
-    (void)sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    if (!k->tx_queued) {
+        k->base.tx_down = 0;
+        return;
+    }
+    ssize_t r = sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    /* An interface that is down takes nothing until it is up again: an idle wait sleeps rather
+       than spins on the frames (pkt_prime), and a later poll (a timer's) kicks again. */
+    k->base.tx_down = r < 0 && (errno == ENETDOWN || errno == ENXIO || errno == ENODEV);
     uint32_t newest = (k->tx_head ? k->tx_head : k->tx_frames) - 1;
     if (status_load(tx_hdr(k, newest)) != TP_STATUS_SEND_REQUEST) k->tx_queued = 0;
 }
@@ -286,7 +292,13 @@ static int pkt_prime(et_link *l)
     /* Frames the kernel did not take at the last sendto (its send buffer was full) would wait
        in the ring for as long as we sleep: one more try, and work now if they still wait. */
     kick(k);
-    if (k->tx_queued) return 1;
+    if (k->tx_queued && !k->base.tx_down) return 1;
+    /* The kernel marks the socket with ENETDOWN when the interface goes down, and the socket
+       then polls as readable (POLLERR) until the error is read: read it here, or an idle wait
+       would wake at once for as long as the interface stays down. One syscall per sleep. */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    (void)getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     uint32_t i = k->rx_head;
     return !k->rx_held[i] && (status_load(rx_hdr(k, i)) & TP_STATUS_USER) ? 1 : 0;
 }

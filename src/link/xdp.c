@@ -219,12 +219,16 @@ static void xdp_tx_flush(et_link *l)
 {
     xdp_link *x = (xdp_link *)l;
     uint32_t left = tx_unconsumed(x);
+    if (!left) x->base.tx_down = false;
     if (!left || !xsk_ring_prod__needs_wakeup(&x->tx)) return;
     /* In copy mode each sendto() transmits a small batch and reports EAGAIN while more remain;
        in zero-copy mode it only wakes the driver. Stop as soon as a kick makes no progress (the
        completion ring is full or the device busy): the next poll tries again after tx_done(). */
     for (int i = 0; i < KICKS_PER_FLUSH; i++) {
         ssize_t r = sendto(x->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+        /* An interface that is down takes nothing until it is up again: an idle wait sleeps
+           rather than spins on the ring (xdp_prime), and a later poll (a timer's) kicks again. */
+        x->base.tx_down = r < 0 && (errno == ENETDOWN || errno == ENXIO);
         if (r < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS) break;
         uint32_t now_left = tx_unconsumed(x);
         if (now_left == 0 || now_left == left || x->zero_copy) break;
@@ -390,7 +394,7 @@ static int xdp_prime(et_link *l)
     /* In copy mode the kernel sends only when kicked: descriptors still in the TX ring after
        the kicks would wait for as long as we sleep, so they are work now. */
     xdp_tx_flush(l);
-    if (!x->zero_copy && tx_unconsumed(x)) return 1;
+    if (!x->zero_copy && tx_unconsumed(x) && !x->base.tx_down) return 1;
     fill_flush(x);
     if (xsk_ring_prod__needs_wakeup(&x->fq)) recvfrom(x->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
     uint32_t idx = 0;

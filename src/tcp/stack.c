@@ -352,10 +352,11 @@ uint64_t et_stack_next_timed(const et_stack *st)
 uint64_t et_stack_next_timer(const et_stack *st)
 {
     uint64_t t = et_stack_next_timed(st);
-    if (st->deferred && st->now_ns < t) t = st->now_ns;
+    et_link *l = st->link;
+    /* Deferred output is due at once, unless the link is down: then a timer's poll retries it. */
+    if (st->deferred && !(l && l->tx_down) && st->now_ns < t) t = st->now_ns;
     /* What the link must do at a time of its own (a VI restart retried, a frame landing on the
        simulated wire) happens in a poll too: a user sleeping until this time must not miss it. */
-    et_link *l = st->link;
     if (l && l->ops->next_due) {
         uint64_t d = l->ops->next_due(l);
         if (d < t) t = d;

@@ -7,7 +7,9 @@
  *     armed, for its 1 s cap; every answer must come within 500 ms),
  *   - fire its user timer across the sleeps: "bye" 300 ms after the last ping (under 800 ms:
  *     a timer its sleep missed would wait for the 1 s cap),
- *   - echo a 2 MiB stream while it sleeps between segments.
+ *   - echo a 2 MiB stream while it sleeps between segments,
+ *   - sleep, not spin, while its interface is down with frames waiting to leave, and deliver
+ *     them once it is up again.
  *
  *   idle_veth packet|xdp      (IDLE_SERVER: the idle_server binary)
  *
@@ -180,6 +182,37 @@ static void test_idle_ping_timer(void)
     close(s);
 }
 
+/* The interface goes down with frames waiting to leave (the user timer's "bye" and FIN, refused
+   by the downed interface): the server must sleep (under 5% CPU over 2 s) instead of spinning on
+   frames the kernel will not take; once the interface is up again, a retransmission at its
+   timer's wake-up delivers them. */
+static void test_link_down_sleeps(void)
+{
+    REQUIRE(g_pid > 0);
+    int s = connect_server();
+    REQUIRE(s >= 0);
+    struct timeval tv = {15, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[8];
+    REQUIRE(send(s, "ping\n", 5, 0) == 5);
+    REQUIRE(read_n(s, buf, 5) && memcmp(buf, "pong\n", 5) == 0);
+    REQUIRE(system("ip link set etx0 down") == 0);
+    sleep_ms(500); /* past the 300 ms timer: "bye" and the FIN wait in the link */
+    long c0 = cpu_ticks(g_pid);
+    sleep_ms(2000);
+    long c1 = cpu_ticks(g_pid);
+    double pct = 100.0 * (double)(c1 - c0) / (2.0 * (double)sysconf(_SC_CLK_TCK));
+    printf("CPU over 2 s, interface down, frames waiting: %.1f%%\n", pct);
+    CHECK(c0 >= 0 && c1 >= 0);
+    CHECK(pct < 5.0);
+    REQUIRE(system("ip link set etx0 up") == 0);
+    uint64_t t0 = mono_ns();
+    CHECK(read_n(s, buf, 4) && memcmp(buf, "bye\n", 4) == 0);
+    printf("bye %.1f ms after the interface came up\n", (double)(mono_ns() - t0) / 1e6);
+    CHECK(recv(s, buf, 1, 0) == 0);
+    close(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *ci = getenv("CI");
@@ -200,6 +233,7 @@ int main(int argc, char **argv)
     if (system("ethtool -K etx1 tx off >/dev/null 2>&1 && ethtool -K etx0 tx off >/dev/null 2>&1"))
         printf("note: ethtool could not turn TX checksum offload off\n");
     RUN(test_idle_ping_timer);
+    RUN(test_link_down_sleeps);
     if (g_pid > 0) {
         kill(g_pid, SIGTERM);
         int st;
