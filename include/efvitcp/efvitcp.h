@@ -474,7 +474,9 @@ static inline const char *efvitcp_client_init(efvitcp_client **out, const char *
  */
 EFVITCP_API const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t port,
                                                uint16_t local_port, efvitcp_conn **conn);
-/** Runs the instance once, reading the time from the link's clock. Never blocks. */
+/** Runs the instance once, reading the time from the link's clock. Never blocks. A call from
+    inside one of this instance's callbacks does nothing (logged once at ERROR): the poll in
+    progress goes on when the callback returns. */
 EFVITCP_API void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx);
 /** Like efvitcp_client_poll() with a caller-supplied monotonic time in nanoseconds. */
 EFVITCP_API void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
@@ -497,7 +499,10 @@ static inline void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats
 /** Calls fn for every connection not yet freed (TIME_WAIT excluded). */
 EFVITCP_API void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c),
                                         void *arg);
-/** Resets every connection (RST, no callbacks), releases the link and frees all memory. */
+/** Resets every connection (RST, no callbacks), releases the link and frees all memory. Called
+    from inside a callback of the instance (of a poll or of efvitcp_client_foreach), it takes
+    effect when that poll or foreach returns (a foreach visits no further connection); the
+    instance must not be used after that. */
 EFVITCP_API void efvitcp_client_close(efvitcp_client *cli);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -537,7 +542,8 @@ EFVITCP_API void efvitcp_server_foreach(efvitcp_server *srv, void (*fn)(void *ar
                                         void *arg);
 /** Number of connections (SYN_RECEIVED included, TIME_WAIT excluded). */
 EFVITCP_API uint32_t efvitcp_server_conn_count(const efvitcp_server *srv);
-/** Resets every connection, releases the link and frees all memory. */
+/** Resets every connection, releases the link and frees all memory; from inside a callback, as
+    efvitcp_client_close(). */
 EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
 
 /* ---------------------------------------------------------------------------------------------- */

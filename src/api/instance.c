@@ -34,6 +34,12 @@ const char *et_instance_new(et_stack **out, size_t size, const char *interface,
 void et_instance_free(et_stack *st)
 {
     if (!st) return;
+    /* Inside a poll or a foreach the caller's loop still walks the instance: it is closed when
+       that returns (et_instance_after_poll, et_instance_foreach). */
+    if (st->in_poll || st->foreach_depth) {
+        st->close_pending = true;
+        return;
+    }
     et_stack_close(st);
     free(st);
 }
@@ -47,8 +53,11 @@ void et_instance_stats(const et_stack *st, efvitcp_stats *out, size_t size)
 
 void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg)
 {
-    for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
+    st->foreach_depth++;
+    for (uint32_t i = 0; i < st->cfg.max_conns && !st->close_pending; i++) {
         et_conn *c = &st->conns[i];
         if (c->state != EFVITCP_CLOSED) fn(arg, c);
     }
+    st->foreach_depth--;
+    if (st->close_pending) et_instance_free(st);
 }

@@ -324,6 +324,18 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
     st->in_poll = false;
 }
 
+/* The outer poll holds the batch of frames it took, the handler and the timer wheel in the middle
+   of a walk: a nested one would process frames with no handler (their bytes lost) when it
+   returned, or walk the wheel inside its own walk. */
+void et_stack_poll_nested(et_stack *st)
+{
+    if (st->nested_poll_logged) return;
+    st->nested_poll_logged = true;
+    et_stack_log(st, EFVITCP_LOG_ERROR,
+                 "poll called from inside a callback of the same instance: ignored (the poll in "
+                 "progress goes on when the callback returns)");
+}
+
 __attribute__((noinline)) void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h,
                                                      void *ctx, uint64_t now_ns)
 {

@@ -273,6 +273,9 @@ typedef struct et_stack {
     uint8_t send_shift;       /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
     uint8_t rcv_wscale;       /* window scale we offer */
     bool in_poll;             /* inside et_stack_poll: now_ns is current */
+    bool close_pending;       /* the user closed the instance inside a poll or foreach */
+    bool nested_poll_logged;  /* a poll from inside a callback was refused (and logged once) */
+    uint8_t foreach_depth;    /* inside efvitcp_*_foreach */
     bool quiet_try;           /* the last poll found nothing: ask whether this one can be quiet */
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
@@ -802,8 +805,14 @@ void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h, void *ctx, ui
 
 /* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
    clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
+/* A poll from inside a callback of the same instance: refused, logged once (stack.c). */
+void et_stack_poll_nested(et_stack *st);
 static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
 {
+    if (__builtin_expect(st->in_poll, 0)) {
+        et_stack_poll_nested(st);
+        return;
+    }
     st->link_clock = true;
     uint64_t now = et_link_now(st->link);
     if (st->quiet_try)
@@ -815,6 +824,10 @@ static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *c
 static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx,
                                     uint64_t now_ns)
 {
+    if (__builtin_expect(st->in_poll, 0)) {
+        et_stack_poll_nested(st);
+        return;
+    }
     st->link_clock = false;
     if (st->quiet_try)
         et_stack_run_or_quiet(st, h, ctx, now_ns);

@@ -1023,7 +1023,8 @@ const char *et_conn_send_fin(et_conn *c)
  */
 void et_window_update(et_conn *c)
 {
-    if (!et_conn_synced(c) || c->fin_rcvd) return;
+    /* Not from a terminal callback: the peer reset us, or we gave up and reset it. */
+    if (!et_conn_synced(c) || c->fin_rcvd || c->finishing) return;
     uint32_t open = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     uint32_t wnd = (et_rcv_window(c) >> c->rcv_wscale) << c->rcv_wscale;
     if (seq_gt(c->rcv_nxt + wnd, c->rcv_adv) && wnd / 2 >= open) et_send_ack(c);

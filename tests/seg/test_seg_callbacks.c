@@ -148,6 +148,109 @@ static void test_close_in_terminal_callbacks(void)
     CHECK_EQ(rsts, 1); /* the one of giving up, not a second */
 }
 
+/* efvitcp_consume from on_reset (which efvitcp_unread invites): the window it opens is
+   announced to no one, since the peer reset us. */
+static void consume_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)t;
+    if (ev != 'R') return;
+    const uint8_t *p;
+    uint32_t n = efvitcp_unread(c, &p);
+    CHECK(n >= 8000);
+    efvitcp_consume(c, n);
+}
+
+static void test_consume_in_on_reset_sends_nothing(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->keep = 1u << 20; /* on_data leaves everything unread */
+    static uint8_t data[1000];
+    for (uint32_t i = 0; i < 8; i++) {
+        sg_send(t, TH_ACK | TH_PSH, P(1 + 1000 * i), S(1), data, 1000);
+        EXPECT(t, TH_ACK, S(1), P(1001 + 1000 * i));
+    }
+    t->hook = consume_hook;
+    sg_send(t, TH_RST, P(8001), 0, NULL, 0);
+    CHECK_EQ(t->ev.reset, 1);
+    EXPECT_NOTHING(t);
+}
+
+/* A poll of the instance from inside its own callback is refused: the outer poll goes on with
+   its handler, every byte is delivered once, and the connection works on. */
+static void poll_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)c;
+    if (ev == 'D') efvitcp_server_poll_at(t->srv, &t->h, t, efvitcp_wire_now(t->wire));
+}
+
+static void test_poll_inside_callback_refused(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->hook = poll_hook;
+    static uint8_t data[1200];
+    sg_fill(data, 0, sizeof(data));
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), data, 600);
+    EXPECT(t, TH_ACK, S(1), P(601));
+    sg_send(t, TH_ACK | TH_PSH, P(601), S(1), data + 600, 600);
+    EXPECT(t, TH_ACK, S(1), P(1201));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.data, 2);
+    CHECK(sg_stream_is_pat(t, 1200));
+    CHECK_EQ(sg_state(t), EFVITCP_ESTABLISHED);
+}
+
+/* Closing the instance from its own callback takes effect when the poll returns: no use of the
+   freed instance (ASan/valgrind would see it), RSTs for what was left. */
+static void close_instance_hook(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)c;
+    if (ev != 'D') return;
+    efvitcp_server_close(t->srv);
+    t->srv = NULL; /* the rig polls it no more */
+}
+
+static void test_close_instance_in_callback(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->hook = close_instance_hook;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), "hello", 5);
+    CHECK(t->srv == NULL);
+    CHECK_EQ(t->ev.data, 1);
+    /* What the close sent: the RST of the connection (after the ACK of the data, if any). */
+    sg_rx *r;
+    int rsts = 0;
+    while ((r = sg_take(t)) != NULL) rsts += (r->flags & TH_RST) != 0;
+    CHECK_EQ(rsts, 1);
+}
+
+/* The same from a foreach callback outside a poll: the foreach stops, then the instance closes. */
+static int g_visits;
+static void close_in_foreach(void *arg, efvitcp_conn *c)
+{
+    (void)c;
+    sg *t = arg;
+    g_visits++;
+    efvitcp_server_close(t->srv);
+}
+
+static void test_close_instance_in_foreach(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    g_visits = 0;
+    efvitcp_server_foreach(t->srv, close_in_foreach, t);
+    t->srv = NULL;
+    CHECK_EQ(g_visits, 1);
+    sg_pump(t);
+    sg_rx *r;
+    int rsts = 0;
+    while ((r = sg_take(t)) != NULL) rsts += (r->flags & TH_RST) != 0;
+    CHECK_EQ(rsts, 1);
+}
+
 int main(void)
 {
     RUN(test_close_in_on_established);
@@ -156,6 +259,10 @@ int main(void)
     RUN(test_close_in_on_fin);
     RUN(test_close_in_more_sendable_and_timer);
     RUN(test_close_in_terminal_callbacks);
+    RUN(test_consume_in_on_reset_sends_nothing);
+    RUN(test_poll_inside_callback_refused);
+    RUN(test_close_instance_in_callback);
+    RUN(test_close_instance_in_foreach);
     sg_cleanup();
     return th_summary();
 }
