@@ -230,7 +230,9 @@ typedef struct efvitcp_config {
         /dev/shm/efvitcp-stat-PID-N (N: the lowest number free for this process), for the
         efvitcp-stat tool to read. The file is created and sized at init (an init that cannot
         create it logs a warning and runs without it), written by poll once the clock passes
-        each stat_interval_ms (no system call: a copy into mapped memory), removed at close, and
+        each stat_interval_ms (no system call: a copy into mapped memory; efvitcp_*_next_timer
+        counts the next publish while frames passed since the last, so that an instance in idle
+        waits shows what it did before it sleeps), removed at close, and
         removed by efvitcp-stat or the next init of any process once its process is dead. It is
         readable by every user (mode 0644), as /proc/net/tcp is. Default true. */
     bool stat_shm;

@@ -367,6 +367,11 @@ uint64_t et_stack_next_timer(const et_stack *st)
     et_link *l = st->link;
     /* Deferred output is due at once, unless the link is down: then a timer's poll retries it. */
     if (st->deferred && !(l && l->tx_down) && st->now_ns < t) t = st->now_ns;
+    /* The live view's next publish, when frames passed since the last one: a sleeper publishes
+       what it did before it sleeps long (a connection closed), and an idle one is not woken to
+       copy the same figures again. */
+    if (st->stat_next_ns < t && st->stats.frames_in + st->stats.frames_out != st->stat_seen)
+        t = st->stat_next_ns;
     /* What the link must do at a time of its own (a VI restart retried, a frame landing on the
        simulated wire) happens in a poll too: a user sleeping until this time must not miss it. */
     if (l && l->ops->next_due) {

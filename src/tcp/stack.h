@@ -266,6 +266,7 @@ typedef struct et_stack {
     uint64_t now_ns;
     uint64_t stat_next_ns; /* the live view's next publish (stat_pub.c); UINT64_MAX = none. Next
                               to now_ns: every poll compares the two */
+    uint64_t stat_seen;    /* frames_in + frames_out at the live view's last publish */
     uint32_t local_ip, prefix_len, gateway;
     uint32_t adv_mss;         /* MSS we advertise */
     uint32_t slot_payload;    /* payload room of a send slot without options */

@@ -121,6 +121,7 @@ void et_stat_publish(et_stack *st)
     et_seq_write_begin(&h->seq);
     h->publish_ns = st->now_ns;
     h->publishes++;
+    st->stat_seen = st->stats.frames_in + st->stats.frames_out;
     h->stats = st->stats;
     h->stats.conns_active = st->n_conns; /* as et_instance_stats reports it */
     h->n_conns = st->n_conns;

@@ -655,6 +655,37 @@ static void test_lifecycle_and_knobs(void)
     efvitcp_wire_free(w);
 }
 
+/* An instance that sleeps (idle waits: until efvitcp_*_next_timer) publishes what it did before
+   it sleeps long: the next publish counts as a timer while frames passed since the last one, and
+   not once the view shows them. */
+static void test_sleeper_publishes(void)
+{
+    efvitcp_wire *w;
+    REQUIRE(!efvitcp_wire_new(&w, NULL));
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.local_addr = "198.18.0.9/24";
+    cfg.wire = w;
+    cfg.stat_interval_ms = 10;
+    efvitcp_client *cli;
+    REQUIRE(!efvitcp_client_init(&cli, "mem:x", &cfg));
+    const et_stat_hdr *h = cli->st.stat.hdr;
+    uint64_t t0 = efvitcp_wire_now(w);
+    CHECK_EQ(efvitcp_client_next_timer(cli), UINT64_MAX); /* nothing to do, nothing to show */
+    /* A connect to a host nobody answers for: an ARP request leaves, its retry is armed at 1 s. */
+    efvitcp_conn *c;
+    REQUIRE(!efvitcp_client_connect(cli, "198.18.0.10", 80, 0, &c));
+    CHECK_EQ(efvitcp_client_next_timer(cli), t0 + 10000000);
+    efvitcp_wire_set_now(w, t0 + 10000000);
+    efvitcp_client_poll(cli, NULL, NULL);
+    CHECK_EQ(h->publishes, 2);
+    uint64_t next = efvitcp_client_next_timer(cli);
+    /* The ARP retry's (which the wheel may report early, by its granularity), not the view's. */
+    CHECK(next > t0 + 100000000ull && next != UINT64_MAX);
+    efvitcp_client_close(cli);
+    efvitcp_wire_free(w);
+}
+
 static void test_help(void)
 {
     static char out[8192];
@@ -671,6 +702,7 @@ int main(void)
     RUN(test_shm_two_processes);
     RUN(test_reclaim_after_crash);
     RUN(test_lifecycle_and_knobs);
+    RUN(test_sleeper_publishes);
     RUN(test_help);
     return th_summary();
 }
