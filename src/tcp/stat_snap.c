@@ -24,14 +24,21 @@ int et_stat_snapshot(const et_stat_hdr *h, size_t len, et_stat_hdr *hdr, et_stat
         uint64_t s = et_seq_read_begin(&h->seq);
         if (!(s & 1)) {
             memcpy(hdr, h, sizeof(*hdr));
-            /* A torn n_rows is caught by the check below; bounding it keeps the copy inside. */
+            /* A torn n_rows is caught by the check below; bounding it by the mapping (not by
+               max_rows, which the file's owner may rewrite after et_stat_valid read it) keeps the
+               copy inside. */
             uint32_t n = hdr->n_rows;
-            if (n > h->max_rows) n = h->max_rows;
+            size_t fit = (len - sizeof(*h)) / sizeof(*src);
+            if (n > fit) n = (uint32_t)(fit < UINT32_MAX ? fit : UINT32_MAX);
             if (n > rows_cap) n = rows_cap;
             memcpy(rows, src, (size_t)n * sizeof(*rows));
             if (between) between(arg);
             if (et_seq_read_ok(&h->seq, s)) {
                 hdr->n_rows = n;
+                /* The file may be anyone's: what the copy is read by must stay inside it. */
+                if (hdr->n_ports > ET_STAT_MAX_PORTS) hdr->n_ports = ET_STAT_MAX_PORTS;
+                hdr->link[sizeof(hdr->link) - 1] = 0;
+                hdr->kind[sizeof(hdr->kind) - 1] = 0;
                 return (int)t;
             }
         }

@@ -27,7 +27,9 @@ const char *et_stat_region_create(const char *dir, int pid, size_t size, void **
     }
     if (fd < 0) return "stat: every region number of this process is taken";
     (void)fchmod(fd, 0644);
-    if (ftruncate(fd, (off_t)size) != 0) {
+    /* Reserved, not only sized: tmpfs allocates a page when it is first touched, and a full
+       /dev/shm answers that touch with SIGBUS, not with an error here. */
+    if (ftruncate(fd, (off_t)size) != 0 || posix_fallocate(fd, 0, (off_t)size) != 0) {
         close(fd);
         unlink(path);
         return "stat: cannot size the region (is " ET_STAT_DIR " full?)";
