@@ -8,7 +8,8 @@
  * Connects (or listens and serves one connection; -k: one after another), sends standard input,
  * writes what it receives to standard output, sends FIN at the end of input, and exits 0 when
  * both directions are done. Refusal, reset and timeout print a message and exit 1; bad usage
- * exits 2. --tx-timestamps FILE writes a line per segment sent (transmit timestamp reports,
+ * exits 2; SIGINT or SIGTERM closes the instance (RST to a peer) and exits 128 + the signal's
+ * number. --tx-timestamps FILE writes a line per segment sent (transmit timestamp reports,
  * efvitcp_tx_timestamps): "ts_ns start bytes flags" with flags in hex.
  *
  * One thread polls the instance; standard input and output are non-blocking and served inside the
@@ -393,10 +394,24 @@ static uint64_t frames_in(void)
     return st.frames_in;
 }
 
+/* SIGINT or SIGTERM: the loop ends and the instance is closed as after any run (RST to a peer,
+   the shm link's object and the live view's file removed), not left behind. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
 static void run(void)
 {
     uint64_t idle = 0, last_frames = 0;
     for (;;) {
+        if (g_signal) {
+            if (A.verbose) msg("signal %d: closing", (int)g_signal);
+            A.status = 128 + (int)g_signal;
+            break;
+        }
         poll_once();
         drain_txts(A.conn);
         bool moved = false;
@@ -619,6 +634,11 @@ int main(int argc, char **argv)
         return STATUS_FAIL;
     }
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART: a nap ends at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     A.in_flags = fcntl(0, F_GETFL);
     A.out_flags = fcntl(1, F_GETFL);
     atexit(restore_fds);

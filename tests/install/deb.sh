@@ -102,6 +102,10 @@ done
 [ -n "$seen" ] || { cat "$work/eftcat.log" "$work/stat.json" 2>/dev/null; die "efvitcp-stat does not see the server"; }
 echo "   efvitcp-stat: $(tr -d '\n' <"$work/stat.json" | cut -c1-160)"
 kill "$server"
-wait "$server" 2>/dev/null || true
+rc=0
+wait "$server" 2>/dev/null || rc=$?
 server=
+# SIGTERM closes the instance: the shm link's object and the live view's file go with it.
+[ $rc = 143 ] || die "eftcat exited $rc at SIGTERM, expected 143 (128 + 15)"
+[ ! -e "/dev/shm/efvitcp-$name" ] || die "/dev/shm/efvitcp-$name outlived eftcat's SIGTERM"
 echo PASS
