@@ -480,7 +480,10 @@ EFVITCP_API const char *efvitcp_client_connect(efvitcp_client *cli, const char *
     inside one of this instance's callbacks does nothing (logged once at ERROR): the poll in
     progress goes on when the callback returns. */
 EFVITCP_API void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx);
-/** Like efvitcp_client_poll() with a caller-supplied monotonic time in nanoseconds. */
+/** Like efvitcp_client_poll() with a caller-supplied time in nanoseconds, on the link's clock:
+    CLOCK_MONOTONIC for the real links (a value the program read itself, to save the read), the
+    wire's for mem (efvitcp_wire_now). The instance's time never goes back: a now_ns behind the
+    time it already has (init takes the link's) stops its timers until now_ns catches up. */
 EFVITCP_API void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                                         uint64_t now_ns);
 /**
