@@ -121,7 +121,7 @@ typedef struct efvi_link {
 
     uint8_t *mem;
     size_t mem_len;
-    uint32_t rx_off;
+    size_t rx_off; /* transmit buffers first: up to 2^22 of 2 KiB, past 4 GiB */
 
     /* transmit: per buffer state and length; the software queue (a ring of n_tx ids), and the
        ring of ids handed to the NIC in post order (ring_cap, a power of two >= n_tx): its first
@@ -1596,7 +1596,7 @@ static const char *alloc_memory(efvi_link *e, const et_link_params *p)
     e->mem = m;
     /* Registered memory is pinned: a forked child must not get copy-on-write pages of it. */
     madvise(m, e->mem_len, MADV_DONTFORK);
-    e->rx_off = (uint32_t)tx_bytes;
+    e->rx_off = (size_t)tx_bytes;
     if (!e->efct) e->rx_data = rx_host(e, 0) + e->prefix;
     if (ef_memreg_alloc(&e->mr, e->dh, &e->pd, e->dh, m, len) != 0)
         return "efvi link: cannot register packet buffer memory (ef_memreg_alloc)";
@@ -1713,8 +1713,10 @@ const char *et_efvi_link_open(const char *spec, const et_link_params *p, et_link
     if (!out) return "efvi link: out is NULL";
     *out = NULL;
     if (!spec || !p) return "efvi link: interface and parameters are required";
-    if (p->n_tx == 0 || p->n_tx > 65536 * 64 || p->n_rx < 16)
-        return "efvi link needs n_tx > 0 and n_rx >= 16";
+    if (p->n_tx > 65536 * 64)
+        return "efvi link: more than 4194304 transmit buffers (max_conns * send_slots + "
+               "ctrl_bufs)";
+    if (p->n_tx == 0 || p->n_rx < 16) return "efvi link needs n_tx > 0 and n_rx >= 16";
     if (p->tx_buf_size != 1024 && p->tx_buf_size != 2048)
         return "efvi link: tx_buf_size must be 1024 or 2048";
     efvi_link *e = calloc(1, sizeof(*e));
