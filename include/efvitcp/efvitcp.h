@@ -628,7 +628,8 @@ EFVITCP_API const char *efvitcp_send_fin(efvitcp_conn *c);
 EFVITCP_API void efvitcp_conn_close(efvitcp_conn *c);
 /**
  * Arms user timer timer_id (0..user_timers-1) to fire after ms milliseconds, replacing an armed
- * one. ms = 0 cancels it. No clamping: any duration up to 2^63 ns is honoured.
+ * one. ms = 0 cancels it. No clamping: any duration up to 2^63 ns is honoured. An error on a freed
+ * connection, or from its terminal callback (the slot's timers go with it).
  */
 EFVITCP_API const char *efvitcp_set_user_timer(efvitcp_conn *c, uint32_t timer_id, uint64_t ms);
 /** As efvitcp_set_user_timer() in nanoseconds (sub-millisecond timers). */

@@ -78,6 +78,8 @@ const char *efvitcp_set_user_timer_ns(efvitcp_conn *c, uint32_t timer_id, uint64
 {
     if (timer_id >= c->st->cfg.user_timers) return "timer_id out of range";
     if (c->state == EFVITCP_CLOSED) return "connection is closed";
+    /* In its terminal callback the slot is about to be freed, and its timers with it. */
+    if (c->finishing) return "connection is closing";
     et_conn_set_user_timer(c, timer_id, ns);
     return NULL;
 }

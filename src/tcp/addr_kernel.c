@@ -33,8 +33,11 @@ static const char *kernel_init(et_stack *st)
     st->nl = malloc(sizeof(*st->nl));
     st->port_fd = malloc(sizeof(int) * st->cfg.max_conns);
     if (!st->nl || !st->port_fd) {
+        /* Both go: kernel_close would close whatever the unset port_fd entries say. */
         free(st->nl);
         st->nl = NULL;
+        free(st->port_fd);
+        st->port_fd = NULL;
         return "out of memory";
     }
     for (uint32_t i = 0; i < st->cfg.max_conns; i++) st->port_fd[i] = -1;

@@ -8,9 +8,10 @@ static void close_hook(sg *t, char ev, efvitcp_conn *c)
 {
     if (ev != g_close_on) return;
     if (strchr("CRT", ev)) {
-        /* Nothing may reach the wire from a terminal callback. */
+        /* Nothing may reach the wire from a terminal callback, and no timer would fire. */
         CHECK_EQ(efvitcp_send(c, "x", 1, false), 0);
         CHECK(efvitcp_send_fin(c) != NULL);
+        CHECK(efvitcp_set_user_timer(c, 0, 10) != NULL);
     }
     efvitcp_conn_close(c);
 }
