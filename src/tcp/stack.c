@@ -256,6 +256,15 @@ static void run_deferred(et_stack *st)
     }
 }
 
+static __attribute__((noinline)) void pcap_failed(et_stack *st)
+{
+    st->pcap->reported = true;
+    et_stack_log(st, EFVITCP_LOG_WARN,
+                 "pcap: a write to the capture file failed (disk full, or a file size limit): "
+                 "the capture stopped; the file holds its first %llu bytes, every frame whole",
+                 (unsigned long long)st->pcap->size);
+}
+
 void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns)
 {
     static const efvitcp_handler none;
@@ -317,7 +326,10 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
         run_deferred(st);
     }
     et_link_flush(l);
-    if (st->pcap) et_pcap_flush(st->pcap);
+    if (st->pcap) {
+        et_pcap_flush(st->pcap);
+        if (__builtin_expect(st->pcap->failed && !st->pcap->reported, 0)) pcap_failed(st);
+    }
     /* The live view (stat_pub.c): one comparison per poll, a copy once per stat_interval_ms. */
     if (st->now_ns >= st->stat_next_ns) et_stat_publish(st);
     st->h = &none;

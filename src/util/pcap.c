@@ -71,7 +71,18 @@ const char *et_pcap_open(et_pcap *p, const char *path)
 void et_pcap_flush(et_pcap *p)
 {
     if (!p->len || p->fd < 0) return;
-    if (!p->failed && !write_all(p->fd, p->buf, p->len)) p->failed = true;
+    if (!p->failed) {
+        if (write_all(p->fd, p->buf, p->len)) {
+            p->size += p->len;
+        } else {
+            p->failed = true;
+            /* Part of the buffer may have gone: a record cut in two would end the file in
+               garbage for every reader. */
+            if (ftruncate(p->fd, (off_t)p->size) != 0) {
+                /* nothing better to do: the capture has stopped either way */
+            }
+        }
+    }
     p->len = 0;
 }
 

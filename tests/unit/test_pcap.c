@@ -1,6 +1,9 @@
 /* The pcap writer: file header, records, snap length, buffering across flushes, errors. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,12 +136,50 @@ static void test_errors(void)
     }
 }
 
+/* A file that cannot grow (a size limit here, a full disk in life): the capture stops, and the
+   file is cut back to its last whole record, which a reader takes. In a child, which the limit
+   and its ignored SIGXFSZ stay with. */
+static void test_write_failure_leaves_whole_records(void)
+{
+    snprintf(path, sizeof(path), "/tmp/efvitcp-pcap-full-%d.pcap", (int)getpid());
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {24 + 10 * 116 + 50, 24 + 10 * 116 + 50};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(2);
+        et_pcap p;
+        if (et_pcap_open(&p, path)) _exit(3);
+        uint8_t frame[100];
+        memset(frame, 0xab, sizeof(frame));
+        for (int i = 0; i < 100; i++) {
+            et_pcap_write(&p, (uint64_t)i, frame, sizeof(frame));
+            if (i % 7 == 6) et_pcap_flush(&p);
+        }
+        bool failed = p.failed;
+        uint64_t size = p.size;
+        et_pcap_close(&p);
+        _exit(failed && size == 24 + 7 * 116 ? 0 : 4);
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    size_t len = 0;
+    uint8_t *b = slurp(path, &len);
+    REQUIRE(b != NULL);
+    CHECK_EQ(len, 24 + 7 * 116); /* the first flush's seven records; the second's cut away */
+    for (size_t off = 24; off + 16 <= len; off += 116) CHECK_EQ(rd32(b + off + 8), 100);
+    free(b);
+    unlink(path);
+}
+
 int main(void)
 {
     snprintf(path, sizeof(path), "/tmp/efvitcp-test-pcap-%d.pcap", (int)getpid());
     RUN(test_header_and_records);
     RUN(test_many_frames_and_snaplen);
     RUN(test_errors);
+    RUN(test_write_failure_leaves_whole_records);
     unlink(path);
     return th_summary();
 }
