@@ -137,10 +137,19 @@ static uint32_t out_some(const uint8_t *p, uint32_t len)
     return done;
 }
 
+/* SIGINT or SIGTERM: the loop ends and the instance is closed as after any run (RST to a peer,
+   the shm link's object and the live view's file removed), not left behind. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
 /* Writes all of p, waiting for standard output when it is full (end of a connection only). */
 static void out_all(const uint8_t *p, uint32_t len)
 {
-    while (len && !A.out_broken) {
+    while (len && !A.out_broken && !g_signal) {
         uint32_t n = out_some(p, len);
         p += n;
         len -= n;
@@ -392,15 +401,6 @@ static uint64_t frames_in(void)
     else
         efvitcp_server_stats(A.srv, &st);
     return st.frames_in;
-}
-
-/* SIGINT or SIGTERM: the loop ends and the instance is closed as after any run (RST to a peer,
-   the shm link's object and the live view's file removed), not left behind. */
-static volatile sig_atomic_t g_signal;
-
-static void on_signal(int sig)
-{
-    g_signal = sig;
 }
 
 static void run(void)

@@ -554,6 +554,7 @@ template <class Conf, class Api> class Instance
      */
     template <class H> void poll(H &handler, int64_t ns = 0)
     {
+        if (!inst_) return; /* before init, or closed (a callback may have closed it) */
         PollCtx<Instance, H> ctx{this, &handler};
         if (ns)
             Api::poll_at(inst_, &HandlerTable<Instance, H>::value, &ctx, static_cast<uint64_t>(ns));
@@ -563,12 +564,13 @@ template <class Conf, class Api> class Instance
     /** As poll() at time now_ns of the link's clock. */
     template <class H> void pollAt(H &handler, uint64_t now_ns)
     {
+        if (!inst_) return;
         PollCtx<Instance, H> ctx{this, &handler};
         Api::poll_at(inst_, &HandlerTable<Instance, H>::value, &ctx, now_ns);
     }
     /** Earliest time (ns, link clock) the instance needs a poll: a timer, output waiting for
         buffers, a deadline of the link; UINT64_MAX if none (efvitcp_client_next_timer). */
-    uint64_t nextTimer() const { return Api::next_timer(inst_); }
+    uint64_t nextTimer() const { return inst_ ? Api::next_timer(inst_) : UINT64_MAX; }
     /** Idle waits: the file descriptor to sleep on for POLLIN, -1 if the link has none
         (efvitcp_client_fd; the protocol is in efvitcp.h, "Idle waits"). */
     int fd() const { return Api::fd(inst_); }
@@ -589,7 +591,9 @@ template <class Conf, class Api> class Instance
         Api::each_conn(inst_, &ForeachCtx<Instance, Fn>::call, &f);
     }
     /** Resets every connection (no callbacks), releases the link and frees all memory; init may
-        be called again. */
+        be called again. From inside a callback of this instance, no callback follows, the C
+        instance is freed when the poll returns, and the Conn of the callback must not be used
+        after close(); poll() of a closed instance does nothing. */
     void close()
     {
         if (inst_) Api::close(inst_);

@@ -37,7 +37,11 @@ void et_instance_free(et_stack *st)
     /* Inside a poll or a foreach the caller's loop still walks the instance: it is closed when
        that returns (et_instance_after_poll, et_instance_foreach). */
     if (st->in_poll || st->foreach_depth) {
+        /* Closed means no more callbacks: the rest of this poll (the frames of its burst, the
+           timers) runs with none, as the foreach visits no further connection. */
+        static const efvitcp_handler none;
         st->close_pending = true;
+        if (st->in_poll) st->h = &none;
         return;
     }
     et_stack_close(st);

@@ -85,6 +85,9 @@ typedef struct et_link_ops {
 /** Flags of tx_stamp: the state of the NIC clock (ef_vi's sync flags). */
 enum { ET_LINK_TXTS_CLOCK_SET = 1u << 0, ET_LINK_TXTS_IN_SYNC = 1u << 1 };
 
+/* While et_link.tx_down: the next kick, at the latest (et_stack_next_timer). */
+#define ET_LINK_DOWN_RETRY_NS 100000000ull
+
 typedef struct et_link {
     const et_link_ops *ops;
     uint8_t mac[6];

@@ -228,7 +228,7 @@ static void xdp_tx_flush(et_link *l)
         ssize_t r = sendto(x->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
         /* An interface that is down takes nothing until it is up again: an idle wait sleeps
            rather than spins on the ring (xdp_prime), and a later poll (a timer's) kicks again. */
-        x->base.tx_down = r < 0 && (errno == ENETDOWN || errno == ENXIO);
+        x->base.tx_down = r < 0 && (errno == ENETDOWN || errno == ENXIO || errno == ENODEV);
         if (r < 0 && errno != EAGAIN && errno != EBUSY && errno != ENOBUFS) break;
         uint32_t now_left = tx_unconsumed(x);
         if (now_left == 0 || now_left == left || x->zero_copy) break;

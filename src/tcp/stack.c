@@ -377,8 +377,15 @@ uint64_t et_stack_next_timer(const et_stack *st)
 {
     uint64_t t = et_stack_next_timed(st);
     et_link *l = st->link;
-    /* Deferred output is due at once, unless the link is down: then a timer's poll retries it. */
-    if (st->deferred && !(l && l->tx_down) && st->now_ns < t) t = st->now_ns;
+    /* Deferred output is due at once, unless the link is down: then what waits (deferred output,
+       frames the interface refused) is tried again every ET_LINK_DOWN_RETRY_NS, so that it
+       leaves soon after the interface is up again, which nothing signals to a sleeper. */
+    if (l && l->tx_down) {
+        uint64_t retry = st->now_ns + ET_LINK_DOWN_RETRY_NS;
+        if (retry < t) t = retry;
+    } else if (st->deferred && st->now_ns < t) {
+        t = st->now_ns;
+    }
     /* The live view's next publish, when frames passed since the last one: a sleeper publishes
        what it did before it sleeps long (a connection closed), and an idle one is not woken to
        copy the same figures again. */

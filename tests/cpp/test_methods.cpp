@@ -383,6 +383,37 @@ static void test_reset_and_close(void)
     cc->close(); /* on a closed connection: nothing */
 }
 
+/* A server that closes itself from onData: no callback follows (the FIN in the same burst gets
+   none), the wrapper's connections are not touched after it released them, and polls of the
+   closed server do nothing. */
+struct SelfCloser : Rec {
+    Server *srv = nullptr;
+    uint32_t onData(Conn &c, uint8_t *data, uint32_t size)
+    {
+        rx.append(reinterpret_cast<const char *>(data), size);
+        srv->close();
+        return 0;
+    }
+};
+
+static void test_close_instance_in_callback(void)
+{
+    Pair p;
+    REQUIRE(p.ok);
+    Conn *cc = p.open();
+    REQUIRE(cc);
+    SelfCloser sc;
+    sc.srv = &p.srv;
+    CHECK_EQ(cc->send("hello", 5), 5u);
+    cc->sendFin();
+    REQUIRE(
+        rig_run(p.wire, p.srv, sc, p.cli, p.c, 5000000000ull, [&]() { return p.c.resets == 1; }));
+    CHECK(sc.rx == "hello");
+    CHECK_EQ(sc.fins, 0);
+    CHECK(p.srv.handle() == nullptr);
+    CHECK_EQ(p.srv.nextTimer(), UINT64_MAX);
+}
+
 static void test_refused(void)
 {
     Pair p;
@@ -663,6 +694,7 @@ int main()
     RUN(test_init_errors);
     RUN(test_connect_established_data_close);
     RUN(test_reset_and_close);
+    RUN(test_close_instance_in_callback);
     RUN(test_refused);
     RUN(test_timeout);
     RUN(test_user_timers);

@@ -217,9 +217,12 @@ static void test_close_instance_in_callback(void)
     sg *t = sg_server(NULL);
     REQUIRE(sg_established(t));
     t->hook = close_instance_hook;
-    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), "hello", 5);
+    /* Data and FIN in one segment: on_data closes the instance, and on_fin, which would come
+       next in the same poll, does not (closed means no more callbacks). */
+    sg_send(t, TH_ACK | TH_PSH | TH_FIN, P(1), S(1), "hello", 5);
     CHECK(t->srv == NULL);
     CHECK_EQ(t->ev.data, 1);
+    CHECK_EQ(t->ev.fin, 0);
     /* What the close sent: the RST of the connection (after the ACK of the data, if any). */
     sg_rx *r;
     int rsts = 0;
