@@ -558,6 +558,14 @@ static void reap(int pid)
     CHECK(waitpid(pid, NULL, 0) == pid);
 }
 
+/* The defaults, on the mem link of w. */
+static void mem_config(efvitcp_config *cfg, efvitcp_wire *w)
+{
+    efvitcp_config_default(cfg);
+    cfg->local_addr = "198.18.0.9/24";
+    cfg->wire = w;
+}
+
 /* After the crash, the tool and the next init leave no region of the dead process. (With other
    tests running, another process's init may get there first: the outcome is the same, and
    tests/unit/test_stat_format.c counts what a reclaim removes in a directory of its own.) */
@@ -588,9 +596,7 @@ static void test_reclaim_after_crash(void)
     efvitcp_wire *w;
     REQUIRE(!efvitcp_wire_new(&w, NULL));
     efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.local_addr = "198.18.0.9/24";
-    cfg.wire = w;
+    mem_config(&cfg, w);
     efvitcp_client *cli;
     CHECK_NULL_ERR(efvitcp_client_init(&cli, "mem:x", &cfg));
     CHECK_EQ(regions_of(dead), 0);
@@ -663,9 +669,7 @@ static void test_sleeper_publishes(void)
     efvitcp_wire *w;
     REQUIRE(!efvitcp_wire_new(&w, NULL));
     efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.local_addr = "198.18.0.9/24";
-    cfg.wire = w;
+    mem_config(&cfg, w);
     cfg.stat_interval_ms = 10;
     efvitcp_client *cli;
     REQUIRE(!efvitcp_client_init(&cli, "mem:x", &cfg));
