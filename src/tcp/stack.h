@@ -804,10 +804,10 @@ static inline bool et_stack_quiet(et_stack *st, uint64_t now_ns)
    or a completion) pays one test for the quiet path and nothing else. */
 void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
 
-/* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
-   clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
 /* A poll from inside a callback of the same instance: refused, logged once (stack.c). */
 void et_stack_poll_nested(et_stack *st);
+/* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
+   clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
 static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
 {
     if (__builtin_expect(st->in_poll, 0)) {
