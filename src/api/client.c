@@ -25,14 +25,12 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
 void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)
 {
     et_stack_poll(&cli->st, h, ctx);
-    et_instance_after_poll(&cli->st);
 }
 
 void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
     et_stack_poll_at(&cli->st, h, ctx, now_ns);
-    et_instance_after_poll(&cli->st);
 }
 
 uint64_t efvitcp_client_next_timer(const efvitcp_client *cli)

@@ -34,14 +34,15 @@ const char *et_instance_new(et_stack **out, size_t size, const char *interface,
 void et_instance_free(et_stack *st)
 {
     if (!st) return;
-    /* Inside a poll or a foreach the caller's loop still walks the instance: it is closed when
-       that returns (et_instance_after_poll, et_instance_foreach). */
-    if (st->in_poll || st->foreach_depth) {
-        /* Closed means no more callbacks: the rest of this poll (the frames of its burst, the
-           timers) runs with none, as the foreach visits no further connection. */
-        static const efvitcp_handler none;
+    /* Inside a poll or a foreach the caller's loop still walks the instance: closed means no
+       more callbacks (the rest of the poll runs with none, the foreach visits no further
+       connection), and the instance is freed when the poll or the foreach ends. */
+    if (st->in_poll) {
+        et_stack_close_later(st, et_instance_free);
+        return;
+    }
+    if (st->foreach_depth) {
         st->close_pending = true;
-        if (st->in_poll) st->h = &none;
         return;
     }
     et_stack_close(st);

@@ -15,13 +15,8 @@ struct efvitcp_server {
 const char *et_instance_new(et_stack **out, size_t size, const char *interface,
                             const efvitcp_config *cfg, size_t cfg_size);
 /* Closes and frees the instance; inside a poll or a foreach (a callback closing its own instance)
-   only marks it, and the poll or foreach closes it when it returns. */
+   only marks it, and the poll or foreach closes it as it ends. */
 void et_instance_free(et_stack *st);
-/* After a poll: the close a callback asked for. */
-static inline void et_instance_after_poll(et_stack *st)
-{
-    if (__builtin_expect(st->close_pending, 0)) et_instance_free(st);
-}
 void et_instance_stats(const et_stack *st, efvitcp_stats *out, size_t size);
 void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg);
 

@@ -21,14 +21,12 @@ const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port)
 void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx)
 {
     et_stack_poll(&srv->st, h, ctx);
-    et_instance_after_poll(&srv->st);
 }
 
 void efvitcp_server_poll_at(efvitcp_server *srv, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
     et_stack_poll_at(&srv->st, h, ctx, now_ns);
-    et_instance_after_poll(&srv->st);
 }
 
 uint64_t efvitcp_server_next_timer(const efvitcp_server *srv)

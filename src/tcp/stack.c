@@ -256,6 +256,27 @@ static void run_deferred(et_stack *st)
     }
 }
 
+/* The end of a poll, when the live view's deadline has come, or when a callback closed the
+   instance: then the instance is freed here, the last use of it (the poll's callers touch it no
+   more). */
+static __attribute__((noinline)) void poll_tail(et_stack *st)
+{
+    if (st->close_pending) {
+        st->free_self(st);
+        return;
+    }
+    et_stat_publish(st);
+}
+
+void et_stack_close_later(et_stack *st, void (*free_self)(et_stack *st))
+{
+    static const efvitcp_handler none;
+    st->close_pending = true;
+    st->free_self = free_self;
+    st->h = &none;        /* closed means no more callbacks, in the rest of this poll too */
+    st->stat_next_ns = 0; /* poll_tail */
+}
+
 static __attribute__((noinline)) void pcap_failed(et_stack *st)
 {
     st->pcap->reported = true;
@@ -330,27 +351,28 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
         et_pcap_flush(st->pcap);
         if (__builtin_expect(st->pcap->failed && !st->pcap->reported, 0)) pcap_failed(st);
     }
-    /* The live view (stat_pub.c): one comparison per poll, a copy once per stat_interval_ms. */
-    if (st->now_ns >= st->stat_next_ns) et_stat_publish(st);
     st->h = &none;
     st->in_poll = false;
+    /* The live view (stat_pub.c): one comparison per poll, a copy once per stat_interval_ms; the
+       same comparison catches a close a callback asked for (et_stack_close_later). */
+    if (st->now_ns >= st->stat_next_ns) poll_tail(st);
 }
 
-/* The outer poll holds the batch of frames it took, the handler and the timer wheel in the middle
-   of a walk: a nested one would process frames with no handler (their bytes lost) when it
-   returned, or walk the wheel inside its own walk. */
-void et_stack_poll_nested(et_stack *st)
+/* A nested poll is refused: the outer one holds the batch of frames it took, the handler and the
+   timer wheel in the middle of a walk, and a nested one would process frames with no handler
+   (their bytes lost) when it returned, or walk the wheel inside its own walk. */
+__attribute__((noinline)) void et_stack_poll_flagged(et_stack *st, const efvitcp_handler *h,
+                                                     void *ctx, uint64_t now_ns, bool link_clock)
 {
-    if (st->nested_poll_logged) return;
-    st->nested_poll_logged = true;
-    et_stack_log(st, EFVITCP_LOG_ERROR,
-                 "poll called from inside a callback of the same instance: ignored (the poll in "
-                 "progress goes on when the callback returns)");
-}
-
-__attribute__((noinline)) void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h,
-                                                     void *ctx, uint64_t now_ns)
-{
+    if (st->in_poll) {
+        if (st->nested_poll_logged) return;
+        st->nested_poll_logged = true;
+        et_stack_log(st, EFVITCP_LOG_ERROR,
+                     "poll called from inside a callback of the same instance: ignored (the poll "
+                     "in progress goes on when the callback returns)");
+        return;
+    }
+    st->link_clock = link_clock;
     if (!et_stack_quiet(st, now_ns)) et_stack_run(st, h, ctx, now_ns);
 }
 

@@ -266,18 +266,21 @@ typedef struct et_stack {
     uint64_t now_ns;
     uint64_t stat_next_ns; /* the live view's next publish (stat_pub.c); UINT64_MAX = none. Next
                               to now_ns: every poll compares the two */
-    uint64_t stat_seen;    /* frames_in + frames_out at the live view's last publish */
     uint32_t local_ip, prefix_len, gateway;
-    uint32_t adv_mss;         /* MSS we advertise */
-    uint32_t slot_payload;    /* payload room of a send slot without options */
-    uint32_t send_mask;       /* send_slots - 1 */
-    uint8_t send_shift;       /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
-    uint8_t rcv_wscale;       /* window scale we offer */
-    bool in_poll;             /* inside et_stack_poll: now_ns is current */
-    bool close_pending;       /* the user closed the instance inside a poll or foreach */
-    bool nested_poll_logged;  /* a poll from inside a callback was refused (and logged once) */
-    uint8_t foreach_depth;    /* inside efvitcp_*_foreach */
-    bool quiet_try;           /* the last poll found nothing: ask whether this one can be quiet */
+    uint32_t adv_mss;      /* MSS we advertise */
+    uint32_t slot_payload; /* payload room of a send slot without options */
+    uint32_t send_mask;    /* send_slots - 1 */
+    uint8_t send_shift;    /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
+    uint8_t rcv_wscale;    /* window scale we offer */
+    /* Either one sends a poll off the straight path (et_stack_poll_flagged): one test of
+       poll_flags on every poll covers both. */
+    union {
+        struct {
+            bool in_poll;   /* inside et_stack_poll: now_ns is current */
+            bool quiet_try; /* the last poll found nothing: ask whether this one can be quiet */
+        };
+        uint16_t poll_flags;
+    };
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
     et_tsc tsc;               /* the links' clock where the TSC serves (util/tsc_clock.h) */
@@ -334,7 +337,14 @@ typedef struct et_stack {
     int *port_fd;     /* per connection: the kernel socket reserving its local port, or -1 */
 
     efvitcp_stats stats;
-    et_stat_pub stat; /* the live view's region (cfg.stat_shm) */
+    et_stat_pub stat;   /* the live view's region (cfg.stat_shm) */
+    uint64_t stat_seen; /* frames_in + frames_out at the live view's last publish */
+
+    /* misuse of the API (instance.c): kept off the hot fields above */
+    void (*free_self)(struct et_stack *st); /* frees the instance of a close_pending */
+    bool close_pending;      /* the user closed the instance inside a poll or foreach */
+    bool nested_poll_logged; /* a poll from inside a callback was refused (and logged once) */
+    uint8_t foreach_depth;   /* inside efvitcp_*_foreach */
 } et_stack;
 
 /* A segment of c left in tx buffer id (tx_stamp.h): recorded only when reports are on. */
@@ -799,41 +809,38 @@ static inline bool et_stack_quiet(et_stack *st, uint64_t now_ns)
     return true;
 }
 
-/* A poll after one that found nothing (quiet_try): a quiet one if it can be, else et_stack_run.
-   Out of line, so that a loop whose every poll finds work (a ping-pong: each poll brings a frame
-   or a completion) pays one test for the quiet path and nothing else. */
-void et_stack_run_or_quiet(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns);
+/* The user closed the instance from inside a callback of a poll: no callback follows, and the
+   poll's end calls free_self(st) (which closes and frees it). */
+void et_stack_close_later(et_stack *st, void (*free_self)(et_stack *st));
+/* A poll with poll_flags set: from inside a callback of the same instance (in_poll: refused,
+   logged once), or after one that found nothing (quiet_try: a quiet one if it can be, else
+   et_stack_run). Out of line, so that a loop whose every poll finds work (a ping-pong: each poll
+   brings a frame or a completion) pays one test for both and nothing else. */
+void et_stack_poll_flagged(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns,
+                           bool link_clock);
 
-/* A poll from inside a callback of the same instance: refused, logged once (stack.c). */
-void et_stack_poll_nested(et_stack *st);
 /* One poll at the link's clock (efvitcp_*_poll): between polls, sends and timers read the link's
    clock again (et_stack_refresh_clock). Inline: one call less on every poll. */
 static inline void et_stack_poll(et_stack *st, const efvitcp_handler *h, void *ctx)
 {
-    if (__builtin_expect(st->in_poll, 0)) {
-        et_stack_poll_nested(st);
+    uint64_t now = et_link_now(st->link);
+    if (st->poll_flags) {
+        et_stack_poll_flagged(st, h, ctx, now, true);
         return;
     }
     st->link_clock = true;
-    uint64_t now = et_link_now(st->link);
-    if (st->quiet_try)
-        et_stack_run_or_quiet(st, h, ctx, now);
-    else
-        et_stack_run(st, h, ctx, now);
+    et_stack_run(st, h, ctx, now);
 }
 /* One poll at the caller's clock now_ns (efvitcp_*_poll_at): the caller drives time. */
 static inline void et_stack_poll_at(et_stack *st, const efvitcp_handler *h, void *ctx,
                                     uint64_t now_ns)
 {
-    if (__builtin_expect(st->in_poll, 0)) {
-        et_stack_poll_nested(st);
+    if (st->poll_flags) {
+        et_stack_poll_flagged(st, h, ctx, now_ns, false);
         return;
     }
     st->link_clock = false;
-    if (st->quiet_try)
-        et_stack_run_or_quiet(st, h, ctx, now_ns);
-    else
-        et_stack_run(st, h, ctx, now_ns);
+    et_stack_run(st, h, ctx, now_ns);
 }
 
 /* et_rack_delivered (RFC 8985 §6.2) for originals acknowledged in order with nothing delivered
