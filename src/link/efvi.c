@@ -99,8 +99,15 @@ typedef struct efvi_flow {
     uint16_t local_port, remote_port;
     bool used, filtered;
     uint32_t refs;
+    uint32_t wait_ix; /* while used and not filtered: its place in efvi_link.waiting */
     ef_filter_cookie cookie;
 } efvi_flow;
+
+/* A flow's key, which stays when backward-shift deletion moves its entry in the table. */
+typedef struct efvi_flow_key {
+    uint32_t local_ip, remote_ip;
+    uint16_t local_port, remote_port;
+} efvi_flow_key;
 
 typedef struct efvi_link {
     et_link base; /* first: the engine's et_link * is an efvi_link * */
@@ -165,7 +172,10 @@ typedef struct efvi_link {
     bool mac_filtered[2];
 
     /* flows recorded without a filter (a failed install, or a VI being recreated), retried from
-       poll_events at filter_retry_at with a back-off, at most FILTER_RETRY_BATCH at a time */
+       poll_events at filter_retry_at with a back-off, at most FILTER_RETRY_BATCH at a time.
+       waiting[0..unsteered) holds their keys, so that a retry costs the flows it tries and not
+       a scan of a table sized for max_conns (a poll stalled for milliseconds at 100k). */
+    efvi_flow_key *waiting;
     uint32_t unsteered, filter_retry_next;
     uint64_t filter_retry_at, filter_retry_ns;
     void (*log)(void *log_ctx, int level, const char *msg);
@@ -260,6 +270,25 @@ static int flow_find(const efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lp
     }
 }
 
+/* The flow waits for its filter: at the end of the waiting list. */
+static void wait_add(efvi_link *e, efvi_flow *f)
+{
+    f->wait_ix = e->unsteered;
+    e->waiting[e->unsteered++] =
+        (efvi_flow_key){f->local_ip, f->remote_ip, f->local_port, f->remote_port};
+}
+
+/* The flow has its filter, or is gone: the last waiting one takes its place. */
+static void wait_del(efvi_link *e, const efvi_flow *f)
+{
+    uint32_t ix = f->wait_ix, last = --e->unsteered;
+    if (ix == last) return;
+    const efvi_flow_key *k = &e->waiting[last];
+    int j = flow_find(e, k->local_ip, k->remote_ip, k->local_port, k->remote_port);
+    if (j >= 0) e->flows[j].wait_ix = ix; /* always found: every waiting key is in the table */
+    e->waiting[ix] = *k;
+}
+
 static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t lport,
                               uint16_t rport)
 {
@@ -274,7 +303,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
     f->remote_port = rport;
     f->refs = 1;
     e->n_flows++;
-    e->unsteered++; /* until its filter is in */
+    wait_add(e, f); /* until its filter is in */
     return f;
 }
 
@@ -282,7 +311,7 @@ static efvi_flow *flow_insert(efvi_link *e, uint32_t lip, uint32_t rip, uint16_t
 static void flow_remove(efvi_link *e, uint32_t i)
 {
     uint32_t m = e->flow_mask;
-    if (!e->flows[i].filtered) e->unsteered--;
+    if (!e->flows[i].filtered) wait_del(e, &e->flows[i]);
     e->flows[i].used = false;
     e->n_flows--;
     for (uint32_t j = (i + 1) & m; e->flows[j].used; j = (j + 1) & m) {
@@ -342,7 +371,7 @@ static int flow_filter_install(efvi_link *e, efvi_flow *f)
         return rc;
     }
     f->filtered = true;
-    e->unsteered--;
+    wait_del(e, f);
     e->st.flows_unsteered = e->unsteered;
     e->st.filters_added++;
     e->st.filters++;
@@ -353,7 +382,7 @@ static void flow_filter_remove(efvi_link *e, efvi_flow *f)
 {
     if (!f->filtered) return;
     f->filtered = false;
-    e->unsteered++;
+    wait_add(e, f);
     if (e->have_vi) ef_vi_filter_del(&e->vi, e->dh, &f->cookie);
     e->st.filters_removed++;
     e->st.filters--;
@@ -447,19 +476,24 @@ static void unsteered_found(efvi_link *e, const efvi_flow *f, int rc, const char
     link_log(e, ET_LINK_LOG_WARN, msg);
 }
 
-/* Retries the filters of up to FILTER_RETRY_BATCH unsteered flows, round robin over the table. */
+/* Retries the filters of up to FILTER_RETRY_BATCH unsteered flows, round robin over the waiting
+   list (a flow whose filter goes in leaves the list and the last one takes its place). */
 static void filters_retry(efvi_link *e)
 {
-    uint32_t tried = 0, size = e->flow_mask + 1, start = e->filter_retry_next;
-    for (uint32_t k = 0; k < size && tried < FILTER_RETRY_BATCH && e->unsteered; k++) {
-        uint32_t i = (start + k) & e->flow_mask;
-        efvi_flow *f = &e->flows[i];
-        if (!f->used || f->filtered) continue;
-        tried++;
+    uint32_t n = e->unsteered < FILTER_RETRY_BATCH ? e->unsteered : FILTER_RETRY_BATCH;
+    uint32_t k = e->filter_retry_next;
+    for (uint32_t tried = 0; tried < n && e->unsteered; tried++) {
+        if (k >= e->unsteered) k = 0;
+        const efvi_flow_key *w = &e->waiting[k];
+        int i = flow_find(e, w->local_ip, w->remote_ip, w->local_port, w->remote_port);
+        if (i < 0) break; /* cannot be: every waiting key is in the table */
         e->st.filter_retries++;
-        if (flow_filter_install(e, f) == 0) e->st.filters_restored++;
-        e->filter_retry_next = (i + 1) & e->flow_mask;
+        if (flow_filter_install(e, &e->flows[i]) == 0)
+            e->st.filters_restored++;
+        else
+            k++;
     }
+    e->filter_retry_next = k;
     e->st.flows_unsteered = e->unsteered;
     if (!e->unsteered) {
         e->filter_retry_ns = 0;
@@ -1408,6 +1442,7 @@ static void efvi_destroy(et_link *l)
     free(e->efct_pkt);
     free(e->slot_free);
     free(e->flows);
+    free(e->waiting);
     free(e);
 }
 
@@ -1658,6 +1693,7 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->rx_free = calloc(p->n_rx, sizeof(*e->rx_free));
     e->ready = calloc(e->ready_cap, sizeof(*e->ready));
     e->flows = calloc((size_t)e->flow_mask + 1, sizeof(*e->flows));
+    e->waiting = calloc(e->max_flows, sizeof(*e->waiting));
     /* EFCT: room for a full ready ring and as much again with the engine (it takes at most a
        burst at a time and gives it back within the poll). */
     e->n_slots = e->efct ? 2 * e->ready_cap : e->n_rx;
@@ -1675,7 +1711,7 @@ static const char *setup(efvi_link *e, const et_link_params *p)
         for (uint32_t k = e->n_slots; slots_ok && k > 0; k--) e->slot_free[e->slot_nfree++] = k - 1;
     }
     if (!e->tx_state || !e->tx_len || !e->pend || !e->ring || !done_ok || !e->rx_state ||
-        !e->rx_free || !e->ready || !e->flows || !slots_ok)
+        !e->rx_free || !e->ready || !e->flows || !e->waiting || !slots_ok)
         return "out of memory";
 
     if (ef_vi_get_mac(&e->vi, e->dh, e->base.mac) != 0) return "efvi link: cannot read the MAC";

@@ -446,6 +446,108 @@ static void test_filters_after_restart_efct(void)
     check_filters_after_restart(EF_VI_ARCH_EFCT);
 }
 
+/*
+ * Flows the NIC's filter table has no room for wait on a list and are retried FILTER_RETRY_BATCH
+ * (16) at a time, round robin; a retry costs the flows it tries, not a scan of the flow table.
+ * A seeded mix of adds, removes (whose backward shifts move table entries under the list) and
+ * retries against a table of 8 IP filters: after every step the link's counts agree with the
+ * NIC's, and once the flows fit, every one gets its filter.
+ */
+static void check_filter_retry_list(int arch)
+{
+    memset(&L, 0, sizeof(L));
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    nc.max_filters = 2 + 8; /* the two MAC filters of an owned address, 8 flows */
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 64;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.log = log_hook;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+
+    enum { N = 48 };
+    bool in[N] = {0};
+    uint32_t n_in = 0, rng = 12345;
+    uint64_t t = 1000000000ull, retries = 0, restored = 0, waiting = 0;
+    et_efvi_stats st;
+    efvi_emu_stats es;
+    for (int step = 0; step < 3000; step++) {
+        rng = rng * 1103515245u + 12345u;
+        uint32_t r = rng >> 8, k = r % N;
+        /* ports in one narrow range: neighbours in the table, so removals shift entries */
+        et_flow f = {0, PEER_IP, (uint16_t)(7000 + k), 40000};
+        if (r % 5 == 0) {
+            t += 1000000000ull; /* past any back-off: a retry */
+            poll_at(l, w, t);
+        } else if (!in[k]) {
+            REQUIRE(l->ops->flow_add(l, &f) == 0);
+            in[k] = true, n_in++;
+        } else {
+            REQUIRE(l->ops->flow_del(l, &f) == 0);
+            in[k] = false, n_in--;
+        }
+        REQUIRE(et_efvi_link_stats(l, &st));
+        efvi_emu_get_stats(nic, &es);
+        CHECK_EQ(st.flows, n_in);
+        CHECK_EQ(es.filters, 2 + n_in - st.flows_unsteered);
+        CHECK(es.filters <= nc.max_filters);
+        /* a retry tries 16 of the flows waiting (all, when fewer), and fills every free filter
+           unless all 16 went in */
+        uint64_t tried = st.filter_retries - retries, went_in = st.filters_restored - restored;
+        if (r % 5 == 0) {
+            CHECK_EQ(tried, waiting < 16 ? waiting : 16);
+            if (st.flows_unsteered && went_in < 16) CHECK_EQ(es.filters, nc.max_filters);
+        } else {
+            CHECK_EQ(tried, 0);
+        }
+        retries = st.filter_retries, restored = st.filters_restored;
+        waiting = st.flows_unsteered;
+    }
+    CHECK(st.filters_restored > 100);
+    /* down to 8 flows: the next retries give each its filter */
+    for (uint32_t k = 0; k < N && n_in > 8; k++) {
+        if (!in[k]) continue;
+        et_flow f = {0, PEER_IP, (uint16_t)(7000 + k), 40000};
+        REQUIRE(l->ops->flow_del(l, &f) == 0);
+        in[k] = false, n_in--;
+    }
+    for (int i = 0; i < 4; i++) poll_at(l, w, t += 1000000000ull);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.flows_unsteered, 0);
+    CHECK(strstr(L.last, "no flow lacks its filter") != NULL);
+    for (uint32_t k = 0; k < N; k++) {
+        et_flow f = {0, PEER_IP, (uint16_t)(7000 + k), 40000};
+        if (in[k]) REQUIRE(l->ops->flow_del(l, &f) == 0);
+    }
+    efvitcp_client_close(c);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_filter_retry_list_ef10(void)
+{
+    check_filter_retry_list(EF_VI_ARCH_EF10);
+}
+
+static void test_filter_retry_list_efct(void)
+{
+    check_filter_retry_list(EF_VI_ARCH_EFCT);
+}
+
 int main(void)
 {
     efvi_emu_set_strict(false);
@@ -455,5 +557,7 @@ int main(void)
     RUN(test_stale_release_ef10);
     RUN(test_filters_after_restart_ef10);
     RUN(test_filters_after_restart_efct);
+    RUN(test_filter_retry_list_ef10);
+    RUN(test_filter_retry_list_efct);
     return th_summary();
 }
