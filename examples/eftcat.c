@@ -92,7 +92,8 @@ static void usage(FILE *out)
         "             default: $EFTCAT_LINK, else the only non-loopback interface that is up\n"
         "  --ip A/P   use address A/P, which the kernel must not own (own-address mode)\n"
         "  --gw ADDR  next hop for destinations off the --ip subnet\n"
-        "  -l         listen on PORT and serve one connection; -k: serve them one after another\n"
+        "  -l         listen on PORT and serve one connection (then stop listening); -k: serve\n"
+        "             them one after another\n"
         "  -p LPORT   local port of the connection (client)\n"
         "  --retries N  SYN and data retransmissions before giving up (default 5 and 10)\n"
         "  --min-rto-ms N  floor of the retransmission timeout (default 200, as Linux)\n"
@@ -189,6 +190,9 @@ static void on_established(void *ctx, efvitcp_conn *c)
     A.conn = c;
     A.established = true;
     describe("connected to", c);
+    /* Serving one connection, the port closes once it is taken: later SYNs get RST from the
+       stack, and the connection keeps its steering (efvitcp_server_unlisten). */
+    if (A.listen && !A.keep) efvitcp_server_unlisten(A.srv, efvitcp_local_port(c));
 }
 
 static void rr_got(uint32_t len);

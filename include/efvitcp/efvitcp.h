@@ -525,7 +525,10 @@ static inline const char *efvitcp_server_init(efvitcp_server **out, const char *
 }
 /** Starts listening on port (host order). May be called for several ports. */
 EFVITCP_API const char *efvitcp_server_listen(efvitcp_server *srv, uint16_t port);
-/** Stops listening on port; established connections are not touched. */
+/** Stops listening on port. Its half-open connections (handshake not completed) are reset; its
+    established ones are not touched, and a link that steers by port keeps steering their
+    segments to the stack until the last one is gone. Called from allow_new_connection for the
+    port asked about, the connection is refused. */
 EFVITCP_API const char *efvitcp_server_unlisten(efvitcp_server *srv, uint16_t port);
 /** As efvitcp_client_poll(). */
 EFVITCP_API void efvitcp_server_poll(efvitcp_server *srv, const efvitcp_handler *h, void *ctx);

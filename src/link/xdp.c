@@ -75,6 +75,9 @@ typedef struct xdp_link {
     struct et_xdp_cfg cfg; /* what et_cfg holds */
     uint32_t conn_entries, listen_words;
     uint64_t listen_bits[ET_XDP_LISTEN_WORDS]; /* what et_listen holds */
+    /* References per port: the listener's and one per passive connection, which the port's
+       bit steers (the engine's tcp_listen.c); the bit goes when the last one does. */
+    uint32_t *listen_refs;
 
     void (*log)(void *log_ctx, int level, const char *msg);
     void *log_ctx;
@@ -315,7 +318,15 @@ static int xdp_flow_add(et_link *l, const et_flow *f)
         c.local_ip = htonl(f->local_ip);
         if (set_cfg(x, &c)) return -1;
     }
-    if (f->remote_ip == 0) return listen_set(x, f->local_port, true);
+    if (f->remote_ip == 0) {
+        if (x->listen_refs[f->local_port]) {
+            x->listen_refs[f->local_port]++;
+            return 0;
+        }
+        if (listen_set(x, f->local_port, true)) return -1;
+        x->listen_refs[f->local_port] = 1;
+        return 0;
+    }
     __u8 one = 1;
     struct et_xdp_conn_key k = {htonl(f->remote_ip), htons(f->remote_port), htons(f->local_port)};
     return bpf_map_update_elem(x->fd_conns, &k, &one, BPF_ANY) ? -1 : 0;
@@ -328,6 +339,8 @@ static int xdp_flow_del(et_link *l, const et_flow *f)
     if (x->cfg.flags & ET_XDP_F_ALL_TCP) return 0;
     int r;
     if (f->remote_ip == 0) {
+        if (!x->listen_refs[f->local_port]) return -1;
+        if (--x->listen_refs[f->local_port]) return 0;
         r = listen_set(x, f->local_port, false);
     } else {
         struct et_xdp_conn_key k = {htonl(f->remote_ip), htons(f->remote_port),
@@ -352,6 +365,7 @@ static void teardown(xdp_link *x)
     if (x->area) munmap(x->area, x->map_size);
     free(x->rx_held);
     free(x->fill_pend);
+    free(x->listen_refs);
     free(x);
 }
 
@@ -623,7 +637,8 @@ const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_lin
             x->area = a;
         x->rx_held = calloc(x->n_rx, 1);
         x->fill_pend = malloc((size_t)x->n_rx * sizeof(*x->fill_pend));
-        if (!err && (!x->rx_held || !x->fill_pend)) err = "out of memory";
+        x->listen_refs = calloc(65536, sizeof(*x->listen_refs));
+        if (!err && (!x->rx_held || !x->fill_pend || !x->listen_refs)) err = "out of memory";
     }
     if (!err) {
         x->base.tx_base = x->area;

@@ -119,6 +119,7 @@ struct efvitcp_conn {
     uint32_t gen;  /* incremented when the slot is freed: detects frees inside callbacks */
     uint8_t state; /* efvitcp_state */
     bool active_open;
+    bool listen_ref; /* passive: holds a reference to its port's listen flow (tcp_listen.c) */
     bool user_knows; /* established was reported, or the user called connect */
     bool in_deferred;
     bool finishing; /* in its terminal callback: nothing more may reach the wire */
@@ -391,8 +392,13 @@ void et_conn_get_stats(const et_conn *c, efvitcp_conn_stats *st);
 /* tcp_listen.c: listening ports */
 /* Starts taking SYNs for port (steering it to the link first). NULL or why not. */
 const char *et_stack_listen(et_stack *st, uint16_t port);
-/* Stops taking new SYNs for port; its connections live on. NULL or why not. */
+/* Stops taking new SYNs for port and resets its half-open connections; the established ones
+   live on. NULL or why not. */
 const char *et_stack_unlisten(et_stack *st, uint16_t port);
+/* A passive connection takes (at its SYN) and drops (when freed) a reference to its port's
+   listen flow, through which a steering link delivers its segments. */
+void et_listen_ref_take(et_conn *c);
+void et_listen_ref_drop(et_conn *c);
 static inline bool et_stack_is_listening(const et_stack *st, uint16_t port)
 {
     return st->listen_bits[port >> 6] & (1ull << (port & 63));

@@ -17,11 +17,14 @@ static et_cookie_tuple tuple_of(const et_stack *st, const et_tcp_seg *s)
     return (et_cookie_tuple){st->local_ip, s->saddr, s->dport, s->sport};
 }
 
-bool et_cookie_wanted(const et_stack *st, bool reuses_tw)
+bool et_cookie_wanted(const et_stack *st, const et_tcp_seg *syn, bool reuses_tw)
 {
     /* A reused TIME_WAIT tuple needs an ISS above the old incarnation's (RFC 1122 §4.2.2.13),
        which a cookie cannot promise: a slot or nothing, as in Linux. */
     if (st->cfg.syn_cookies == EFVITCP_SYN_COOKIES_OFF || reuses_tw) return false;
+    /* Nor can it carry an MSS below its table's least: the connection would send segments
+       larger than the peer takes (RFC 9293 §3.7.1), where Linux sends 536. */
+    if (syn->opt.has_mss && syn->opt.mss < et_cookie_mss(0)) return false;
     /* Every slot synchronised: the ACK would find none to take (Linux drops SYNs too while the
        accept queue is full). */
     if (!st->free_conns && !st->n_half_open) return false;

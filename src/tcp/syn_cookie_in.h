@@ -8,7 +8,7 @@
 #include "tcp/stack.h"
 
 /* The SYN gets a cookie rather than a slot (reuses_tw: it reuses a TIME_WAIT tuple). */
-bool et_cookie_wanted(const et_stack *st, bool reuses_tw);
+bool et_cookie_wanted(const et_stack *st, const et_tcp_seg *syn, bool reuses_tw);
 /* Answers syn with a SYN-ACK whose ISN is a cookie; nothing is kept. */
 void et_cookie_send(et_stack *st, const et_tcp_seg *syn);
 /* An ACK (no SYN, no RST) for a listening port with no connection. false: not a valid cookie

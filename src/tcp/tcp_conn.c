@@ -77,6 +77,7 @@ void et_conn_free(et_conn *c)
         et_flow f = {st->local_ip, c->remote_ip, c->local_port, c->remote_port};
         st->link->ops->flow_del(st->link, &f);
     }
+    et_listen_ref_drop(c);
     st->addr->release(c);
     if (c->in_deferred) {
         /* The slot may be reused before the next poll runs the list, and et_conn_alloc clears

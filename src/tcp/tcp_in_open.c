@@ -90,7 +90,10 @@ bool et_in_allowed(et_stack *st, const et_tcp_seg *s)
     struct sockaddr_in peer = {.sin_family = AF_INET};
     peer.sin_addr.s_addr = htonl(s->saddr);
     peer.sin_port = htons(s->sport);
-    if (st->h->allow_new_connection(st->hctx, &peer, s->dport)) return true;
+    /* The callback may have unlistened the port: then no. */
+    if (st->h->allow_new_connection(st->hctx, &peer, s->dport) &&
+        et_stack_is_listening(st, s->dport))
+        return true;
     st->stats.drops[EFVITCP_DROP_REFUSED]++;
     et_send_rst_reply(st, s);
     return false;
@@ -102,6 +105,7 @@ et_conn *et_in_open_passive(et_stack *st, const et_tcp_seg *syn, uint32_t iss)
     c->remote_ip = syn->saddr;
     c->remote_port = syn->sport;
     c->local_port = syn->dport;
+    et_listen_ref_take(c);
     c->next_hop = syn->saddr;
     et_conn_set_peer_mac(c, syn->src_mac);
     et_ct_insert(&st->table, et_ct_key(syn->saddr, syn->sport, syn->dport), c->id);
@@ -134,7 +138,7 @@ uint32_t et_in_listen(et_stack *st, const et_tcp_seg *s, uint32_t reuse_tw)
     }
     /* RFC 1122 §4.2.2.13: a new incarnation starts above the old one's sequence space. */
     uint32_t min_iss = reuse_tw != UINT32_MAX ? et_tw_get(st, reuse_tw)->snd_nxt + 65536 : 0;
-    bool cookie = et_cookie_wanted(st, reuse_tw != UINT32_MAX);
+    bool cookie = et_cookie_wanted(st, s, reuse_tw != UINT32_MAX);
     if (!cookie && !et_ho_room(st)) {
         /* Like a full backlog: drop silently so that the peer retries later. */
         st->stats.drops[st->free_conns ? EFVITCP_DROP_HALF_OPEN : EFVITCP_DROP_LISTEN_FULL]++;

@@ -37,6 +37,7 @@ static bool h_allow(void *ctx, const struct sockaddr_in *peer, uint16_t local_po
     sg *t = ctx;
     t->ev.allow++;
     log_ev(t, 'A', NULL);
+    hook(t, 'A', NULL);
     return t->allow;
 }
 
