@@ -130,6 +130,44 @@ static void test_cookie_mss_table_and_no_timestamps(void)
     CHECK_EQ(cs.mss, 536);
 }
 
+/* A cookie cannot carry an MSS below its table's least (536): such a SYN is answered from a
+   half-open slot, as with cookies off, and dropped when none is left; never a connection that
+   sends segments above the MSS the peer announced (RFC 9293 §3.7.1). */
+static void test_cookie_small_mss_takes_slot(void)
+{
+    efvitcp_config cfg;
+    cookie_config(&cfg, EFVITCP_SYN_COOKIES_ALWAYS);
+    sg *t = sg_server(&cfg);
+    sg_opts o = sg_syn_opts(t);
+    o.mss = 300;
+    REQUIRE(sg_syn_received(t, &o));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.syn_cookies_sent, 0);
+    CHECK_EQ(st.half_open, 1);
+    CHECK_EQ(t->syn.opt.mss, 1460);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.mss, 300 - 12);
+
+    cookie_config(&cfg, EFVITCP_SYN_COOKIES_WHEN_SHORT);
+    cfg.max_half_open = 1;
+    t = sg_server(&cfg);
+    REQUIRE(sg_syn_received(t, NULL));
+    t->pport++;
+    o = sg_syn_opts(t);
+    o.mss = 300;
+    sg_send_o(t, TH_SYN, P(0), 0, t->win, NULL, 0, &o);
+    EXPECT_NOTHING(t);
+    sg_stats(t, &st);
+    CHECK_EQ(st.syn_cookies_sent, 0);
+    CHECK_EQ(st.drops[EFVITCP_DROP_HALF_OPEN], 1);
+    t->pport++;
+    REQUIRE(cookie_synack(t, NULL)); /* a usual MSS still gets its cookie */
+}
+
 /* Data on the cookie's ACK (the peer's first segment after the handshake, its ACK lost) is
    taken as on any connection completed by that segment. */
 static void test_cookie_ack_with_data(void)
@@ -458,6 +496,7 @@ int main(void)
 {
     RUN(test_cookie_round_trip_keeps_options);
     RUN(test_cookie_mss_table_and_no_timestamps);
+    RUN(test_cookie_small_mss_takes_slot);
     RUN(test_cookie_ack_with_data);
     RUN(test_cookie_wrong_ack_rejected);
     RUN(test_cookie_later_segment_dropped_not_reset);
