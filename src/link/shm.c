@@ -176,6 +176,23 @@ static void rx_advance(shm_link *s)
     atomic_store_explicit(&s->rxr->tail, t, memory_order_release);
 }
 
+/* An honest producer publishes at most n_slots beyond the tail we published, and never goes
+   back behind what we already took. */
+static bool rx_head_ok(const shm_link *s, uint32_t head)
+{
+    uint32_t ahead = head - s->rx_tail;
+    return ahead <= SHM_SLOTS && ahead >= s->rx_next - s->rx_tail;
+}
+
+/* Whether rx_burst would find a frame: prime and idle must agree with it, or a head it rejects
+   would keep the idle loop polling forever without ever sleeping. */
+static bool rx_waiting(const shm_link *s)
+{
+    if (s->rx_head_cache != s->rx_next) return true;
+    uint32_t head = atomic_load_explicit(&s->rxr->head, memory_order_acquire);
+    return head != s->rx_next && rx_head_ok(s, head);
+}
+
 static int shm_rx_burst(et_link *l, et_rx_frame *out, int max)
 {
     shm_link *s = (shm_link *)l;
@@ -183,10 +200,7 @@ static int shm_rx_burst(et_link *l, et_rx_frame *out, int max)
     if (s->rx_head_cache == s->rx_next) {
         uint32_t head = atomic_load_explicit(&s->rxr->head, memory_order_acquire);
         if (head == s->rx_next) return 0;
-        /* An honest producer publishes at most n_slots beyond the tail we published, and
-           never goes back behind what we already took. */
-        uint32_t ahead = head - s->rx_tail;
-        if (ahead > SHM_SLOTS || ahead < s->rx_next - s->rx_tail) {
+        if (!rx_head_ok(s, head)) {
             bump(&s->stats->rx_bad_index);
             return 0;
         }
@@ -305,15 +319,13 @@ static void shm_tx_flush(et_link *l)
     if (atomic_load_explicit(&b->armed, memory_order_relaxed)) ring_peer(s, b);
 }
 
-/* et_link_ops.idle: no frame published by the peer beyond what we took, no doorbell owed for
-   frames we published, no transmit buffer to report. */
+/* et_link_ops.idle: no frame published by the peer beyond what we took (a head rx_burst rejects
+   is none), no doorbell owed for frames we published, no transmit buffer to report. */
 static int shm_idle(et_link *l, uint64_t now)
 {
     shm_link *s = (shm_link *)l;
     (void)now;
-    return s->tx_head == s->rung_head && et_done_ring_empty(&s->done) &&
-           s->rx_head_cache == s->rx_next &&
-           atomic_load_explicit(&s->rxr->head, memory_order_acquire) == s->rx_next;
+    return s->tx_head == s->rung_head && et_done_ring_empty(&s->done) && !rx_waiting(s);
 }
 
 static int shm_wake_fd(et_link *l)
@@ -332,7 +344,7 @@ static int shm_prime(et_link *l)
     atomic_store_explicit(&b->armed, 1, memory_order_relaxed);
     /* Our flag store before our head load (the peer does the converse in shm_tx_flush). */
     atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load_explicit(&s->rxr->head, memory_order_acquire) != s->rx_next;
+    return rx_waiting(s);
 }
 
 /* Our doorbell: an abstract socket the kernel names (autobind), published for the peer. */

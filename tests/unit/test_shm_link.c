@@ -195,6 +195,75 @@ static void test_doorbell(void)
     close_both(a, b);
 }
 
+/* A head no honest producer publishes is nothing to do: rx_burst ignores it, so prime and idle
+   must too, or the idle loop would poll at full speed forever without ever sleeping. */
+static void test_bad_head_idle(void)
+{
+    set_name("badhead");
+    et_link *a = open_ok(64), *b = open_ok(1);
+    REQUIRE(a && b);
+    uint8_t *m = raw_map();
+    REQUIRE(m);
+    _Atomic uint32_t *head0 = u32_at(m, L_HEAD(0));
+    int fb = b->ops->wake_fd(b);
+    REQUIRE(fb >= 0);
+    et_rx_frame f[4];
+    uint64_t now = b->ops->now(b);
+    CHECK_EQ(b->ops->prime(b), 0);
+    CHECK(b->ops->idle(b, now));
+
+    atomic_store(head0, 5000); /* beyond a full ring past our tail (0) */
+    CHECK_EQ(b->ops->rx_burst(b, f, 4), 0);
+    CHECK_EQ(stat_of(m, 1, L_RX_BAD_IDX), 1);
+    CHECK_EQ(b->ops->prime(b), 0);
+    CHECK(b->ops->idle(b, now));
+    atomic_store(head0, 0);
+
+    /* Two frames taken and given back (rx_next = 2), then a head one behind them. */
+    REQUIRE(send_seq(a, 0, 70) == 0 && send_seq(a, 1, 70) == 0);
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(b->ops->rx_burst(b, f, 4) == 1); /* n_rx = 1: one at a time */
+        b->ops->rx_release(b, f[0].id);
+    }
+    atomic_store(head0, 1);
+    CHECK_EQ(b->ops->rx_burst(b, f, 4), 0);
+    CHECK_EQ(stat_of(m, 1, L_RX_BAD_IDX), 2);
+    CHECK_EQ(b->ops->prime(b), 0);
+    CHECK(b->ops->idle(b, now));
+    atomic_store(head0, 2);
+
+    /* A valid head still wakes: before the prime it says so, after it the bell rings. */
+    REQUIRE(send_seq(a, 2, 70) == 0);
+    CHECK(!b->ops->idle(b, now));
+    CHECK_EQ(b->ops->prime(b), 1);
+    REQUIRE(b->ops->rx_burst(b, f, 4) == 1);
+    CHECK(frame_is(&f[0], 2, 70));
+    b->ops->rx_release(b, f[0].id);
+    CHECK_EQ(b->ops->prime(b), 0);
+    REQUIRE(send_seq(a, 3, 70) == 0);
+    a->ops->tx_flush(a);
+    CHECK(readable(fb));
+    CHECK(!b->ops->idle(b, now));
+
+    /* A frame already taken from the peer's head but not yet handed out (n_rx = 1 held it back)
+       waits whatever the head says afterwards. */
+    REQUIRE(send_seq(a, 4, 70) == 0);
+    REQUIRE(b->ops->rx_burst(b, f, 4) == 1);
+    CHECK(frame_is(&f[0], 3, 70));
+    b->ops->rx_release(b, f[0].id);
+    atomic_store(head0, 5000);
+    CHECK_EQ(b->ops->prime(b), 1);
+    CHECK(!b->ops->idle(b, now));
+    REQUIRE(b->ops->rx_burst(b, f, 4) == 1);
+    CHECK(frame_is(&f[0], 4, 70));
+    b->ops->rx_release(b, f[0].id);
+    CHECK_EQ(b->ops->prime(b), 0);
+    CHECK(b->ops->idle(b, now));
+    atomic_store(head0, 5);
+    munmap(m, TOTAL);
+    close_both(a, b);
+}
+
 static void test_open_errors(void)
 {
     et_link *l = NULL;
@@ -704,5 +773,6 @@ int main(void)
     RUN(test_index_wrap);
     RUN(test_stale_recovery);
     RUN(test_doorbell);
+    RUN(test_bad_head_idle);
     return th_summary();
 }
