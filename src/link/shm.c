@@ -10,7 +10,8 @@
  * as long as they are attached. The kernel drops those locks when a process dies, so a crash
  * cannot leave a side taken: a stale object is reinitialised by the next opener that finds no
  * live peer, and a side whose owner died is simply free again. The header's attached[] pids,
- * taken with a CAS, only tell a human who is there.
+ * taken with a CAS, only tell a human who is there. Only an object of our own user and private
+ * to it (0600) is used: whoever else can open it is a peer we never chose.
  *
  * Idle waits: each side has a doorbell, an abstract AF_UNIX datagram socket whose name it
  * publishes in the header. A side that wants to sleep sets its armed flag and then looks at its
@@ -489,6 +490,16 @@ static const char *attach(shm_link *s)
         if (s->fd < 0)
             return errno == EACCES ? "shm link: permission denied on /dev/shm/efvitcp-NAME"
                                    : "shm link: shm_open failed";
+        if (fstat(s->fd, &st) != 0) return "shm link: fstat of the shared object failed";
+        /* The trust boundary (docs/links.md): whoever else can open the object can corrupt it,
+           or shrink it under our mapping (SIGBUS). Checked before the lock, so that a stranger
+           holding it cannot even make us wait. */
+        if (st.st_uid != geteuid())
+            return "shm link: /dev/shm/efvitcp-NAME belongs to another user: refused (remove "
+                   "it, or run as its owner)";
+        if (st.st_mode & 077)
+            return "shm link: /dev/shm/efvitcp-NAME is open to group or others (mode not 0600): "
+                   "refused (remove it)";
         if (lock_wait(s->fd, LOCK_OPEN) != 0)
             return "shm link: cannot lock the shared object (F_OFD_SETLKW)";
         if (fstat(s->fd, &st) != 0) return "shm link: fstat of the shared object failed";

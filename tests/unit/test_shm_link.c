@@ -264,6 +264,43 @@ static void test_bad_head_idle(void)
     close_both(a, b);
 }
 
+/* The trust boundary is the object's owner: an object another user owns, or that others may
+   open, is refused (and left where it is, it is not ours). */
+static void test_foreign_object(void)
+{
+    set_name("foreign");
+    char shm_name[96];
+    snprintf(shm_name, sizeof(shm_name), "/efvitcp-%s", g_name);
+    int fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    REQUIRE(fd >= 0);
+    et_link *l = NULL;
+    static const mode_t loose[] = {0666, 0640, 0604, 0610};
+    for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
+        CHECK(fchmod(fd, loose[i]) == 0); /* after the open: the umask would mask it */
+        const char *err = open_link(g_name, 64, &l);
+        CHECK(err && strstr(err, "group or others") && !l);
+        if (l) l->ops->destroy(l);
+        l = NULL;
+    }
+    CHECK(fchmod(fd, 0600) == 0);
+    if (geteuid() == 0) {
+        CHECK(fchown(fd, 65534, 65534) == 0); /* nobody's */
+        const char *err = open_link(g_name, 64, &l);
+        CHECK(err && strstr(err, "another user") && !l);
+        if (l) l->ops->destroy(l);
+        l = NULL;
+        CHECK(fchown(fd, 0, 0) == 0);
+    }
+    CHECK(object_exists());
+    /* Ours again and private: taken as a stale object. */
+    l = open_ok(64);
+    CHECK(l != NULL);
+    if (l) l->ops->destroy(l);
+    CHECK(!object_exists());
+    close(fd);
+    shm_unlink(shm_name);
+}
+
 static void test_open_errors(void)
 {
     et_link *l = NULL;
@@ -774,5 +811,6 @@ int main(void)
     RUN(test_stale_recovery);
     RUN(test_doorbell);
     RUN(test_bad_head_idle);
+    RUN(test_foreign_object);
     return th_summary();
 }
