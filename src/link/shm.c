@@ -10,8 +10,10 @@
  * as long as they are attached. The kernel drops those locks when a process dies, so a crash
  * cannot leave a side taken: a stale object is reinitialised by the next opener that finds no
  * live peer, and a side whose owner died is simply free again. The header's attached[] pids,
- * taken with a CAS, only tell a human who is there. Only an object of our own user and private
- * to it (0600) is used: whoever else can open it is a peer we never chose.
+ * taken with a CAS, only tell a human who is there. Byte 0 is waited for a bounded time only (a
+ * holder may be stopped or hostile): open then fails, close leaves the name behind. Only an
+ * object of our own user and private to it (0600) is used: whoever else can open it is a peer
+ * we never chose.
  *
  * Idle waits: each side has a doorbell, an abstract AF_UNIX datagram socket whose name it
  * publishes in the header. A side that wants to sleep sets its armed flag and then looks at its
@@ -37,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "link/done_ring.h"
@@ -57,6 +60,9 @@
 /* Lock bytes (not data: OFD locks may lie anywhere in or past the object). */
 #define LOCK_OPEN    0
 #define LOCK_SIDE(i) (1 + (i))
+/* How long open and close wait for the open lock (lock_open_bounded). */
+#define SHM_OPEN_WAIT_NS  1000000000ull
+#define SHM_CLOSE_WAIT_NS 100000000ull
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
                "shared-memory atomics must be lock-free to work across processes");
@@ -397,12 +403,26 @@ static int lock_byte(int fd, int cmd, short type, off_t byte)
     return fcntl(fd, cmd, &fl);
 }
 
-static int lock_wait(int fd, off_t byte)
+/* The open lock is held for the time an open or a close takes (microseconds; a few ms to
+   populate the mapping), but whoever holds it may be stopped or hostile: we ask again, backing
+   off, for at most wait_ns rather than block in F_OFD_SETLKW. 0: taken; -1: errno EAGAIN when
+   the time ran out, else the error. */
+static int lock_open_bounded(int fd, uint64_t wait_ns)
 {
-    int r;
-    do r = lock_byte(fd, F_OFD_SETLKW, F_WRLCK, byte);
-    while (r != 0 && errno == EINTR);
-    return r;
+    uint64_t deadline = et_mono_ns() + wait_ns, pause_ns = 10000;
+    for (;;) {
+        if (lock_byte(fd, F_OFD_SETLK, F_WRLCK, LOCK_OPEN) == 0) return 0;
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR) return -1;
+        uint64_t now = et_mono_ns();
+        if (now >= deadline) {
+            errno = EAGAIN;
+            return -1;
+        }
+        uint64_t left = deadline - now;
+        struct timespec ts = {0, (long)(left < pause_ns ? left : pause_ns)};
+        nanosleep(&ts, NULL);
+        if (pause_ns < 1000000) pause_ns *= 2;
+    }
 }
 
 static void unlock(int fd, off_t byte)
@@ -500,8 +520,10 @@ static const char *attach(shm_link *s)
         if (st.st_mode & 077)
             return "shm link: /dev/shm/efvitcp-NAME is open to group or others (mode not 0600): "
                    "refused (remove it)";
-        if (lock_wait(s->fd, LOCK_OPEN) != 0)
-            return "shm link: cannot lock the shared object (F_OFD_SETLKW)";
+        if (lock_open_bounded(s->fd, SHM_OPEN_WAIT_NS) != 0)
+            return errno == EAGAIN ? "shm link: the open lock of /dev/shm/efvitcp-NAME stayed "
+                                     "held for 1 s (a peer stopped while opening or closing?)"
+                                   : "shm link: cannot lock the shared object (F_OFD_SETLK)";
         if (fstat(s->fd, &st) != 0) return "shm link: fstat of the shared object failed";
         /* The last side to leave unlinks under the open lock: if that happened between our
            shm_open and our lock, this object is an orphan and the name must be opened again. */
@@ -548,7 +570,9 @@ static void shm_destroy(et_link *l)
     shm_link *s = (shm_link *)l;
     if (!s) return;
     if (s->fd >= 0) {
-        bool locked = lock_wait(s->fd, LOCK_OPEN) == 0;
+        /* Not having it only costs the unlink: the name stays, and the peer (or the next
+           opener, which reinitialises a stale object) takes care of it. A close never hangs. */
+        bool locked = lock_open_bounded(s->fd, SHM_CLOSE_WAIT_NS) == 0;
         if (s->hdr && s->side >= 0) {
             atomic_store(&s->hdr->attached[s->side], 0);
             atomic_store(&s->hdr->bell[s->side].name_len, 0);

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "efvitcp/efvitcp.h"
@@ -299,6 +300,85 @@ static void test_foreign_object(void)
     CHECK(!object_exists());
     close(fd);
     shm_unlink(shm_name);
+}
+
+static double secs_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+/* Holds the open lock (byte 0) through a file description of its own, as a stuck opener does. */
+static int hold_open_lock(void)
+{
+    int fd = open(g_path, O_RDWR);
+    if (fd < 0) return -1;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void open_lock_held_body(void)
+{
+    /* Alone: the open gives up with an error, the close returns and leaves the name, which the
+       next run takes as a stale object. */
+    et_link *a = open_ok(64), *b = NULL;
+    REQUIRE(a);
+    int lk = hold_open_lock();
+    REQUIRE(lk >= 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const char *err = open_link(g_name, 64, &b);
+    double waited = secs_since(&t0);
+    CHECK(err && strstr(err, "open lock") && !b);
+    CHECK(waited >= 0.5 && waited < 5.0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    a->ops->destroy(a);
+    waited = secs_since(&t0);
+    CHECK(waited >= 0.05 && waited < 2.0);
+    CHECK(object_exists());
+    close(lk);
+    a = open_ok(64);
+    REQUIRE(a);
+    a->ops->destroy(a);
+    CHECK(!object_exists());
+
+    /* With a peer: the one that could not lock leaves the name to the peer, the last out. */
+    a = open_ok(64);
+    b = open_ok(64);
+    REQUIRE(a && b);
+    lk = hold_open_lock();
+    REQUIRE(lk >= 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    a->ops->destroy(a);
+    CHECK(secs_since(&t0) < 2.0);
+    close(lk);
+    CHECK(object_exists());
+    b->ops->destroy(b);
+    CHECK(!object_exists());
+}
+
+/* A peer (or a stuck opener) that holds the open lock delays our open and close by a bounded
+   time, never forever. In a child with an alarm, so that the old, blocking code fails the test
+   instead of hanging it. */
+static void test_open_lock_held(void)
+{
+    set_name("lockheld");
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(30);
+        open_lock_held_body();
+        _exit(th_failures ? 1 : 0);
+    }
+    int status = 0;
+    REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFSIGNALED(status)) fprintf(stderr, "child killed by signal %d\n", WTERMSIG(status));
+    unlink(g_path);
 }
 
 static void test_open_errors(void)
@@ -812,5 +892,6 @@ int main(void)
     RUN(test_doorbell);
     RUN(test_bad_head_idle);
     RUN(test_foreign_object);
+    RUN(test_open_lock_held);
     return th_summary();
 }
