@@ -147,7 +147,7 @@ typedef struct shm_link {
     int populate; /* MAP_POPULATE or 0: the shared object's mapping (cfg.prefault) */
     /* idle waits */
     int bell_fd;        /* our doorbell (bound, abstract name in hdr->bell[side]); -1: none */
-    int ring_fd;        /* unbound, to ring the peer's */
+    int ring_fd;        /* unbound, to ring the peer's; an open without it fails */
     uint32_t rung_head; /* tx_head when tx_flush last looked at the peer's doorbell */
 } shm_link;
 
@@ -299,7 +299,7 @@ static int shm_tx_done(et_link *l, uint32_t *ids, int max)
 /* The peer's doorbell is rung at most once per arming: it cleared armed with the exchange. */
 static __attribute__((noinline)) void ring_peer(shm_link *s, shm_bell *b)
 {
-    if (!atomic_exchange_explicit(&b->armed, 0, memory_order_relaxed) || s->ring_fd < 0) return;
+    if (!atomic_exchange_explicit(&b->armed, 0, memory_order_relaxed)) return;
     struct sockaddr_un a;
     memset(&a, 0, sizeof(a));
     a.sun_family = AF_UNIX;
@@ -358,14 +358,13 @@ static int shm_prime(et_link *l)
 static void bell_open(shm_link *s)
 {
     s->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    s->ring_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_un a;
     memset(&a, 0, sizeof(a));
     a.sun_family = AF_UNIX;
     socklen_t len = sizeof(sa_family_t);
     shm_bell *b = &s->hdr->bell[s->side];
     atomic_store_explicit(&b->armed, 0, memory_order_relaxed);
-    if (s->bell_fd >= 0 && s->ring_fd >= 0 && bind(s->bell_fd, (struct sockaddr *)&a, len) == 0) {
+    if (s->bell_fd >= 0 && bind(s->bell_fd, (struct sockaddr *)&a, len) == 0) {
         len = sizeof(a);
         if (getsockname(s->bell_fd, (struct sockaddr *)&a, &len) == 0 &&
             len > offsetof(struct sockaddr_un, sun_path) + 1 && a.sun_path[0] == 0) {
@@ -648,6 +647,15 @@ const char *et_shm_link_open(const char *name, const et_link_params *p, et_link 
     /* The rings: present from the start (the first frames take no page faults), or as they
        are first used when the instance asked for lazy memory. */
     s->populate = p->prefault ? MAP_POPULATE : 0;
+    /* Made before we attach: a peer that arms and sleeps relies on our ringing it, so a side
+       that could not ring must not open at all. (A doorbell of our own is optional: without one
+       only our prime says -1.) */
+    s->ring_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->ring_fd < 0) {
+        shm_destroy(&s->base);
+        return "shm link: cannot create the socket that wakes the peer (out of file "
+               "descriptors?)";
+    }
     if ((err = attach(s))) {
         /* Not attached: leave the name alone, close() drops whatever locks were taken. */
         if (s->map) munmap(s->map, SHM_TOTAL);

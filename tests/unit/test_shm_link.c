@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -379,6 +380,61 @@ static void test_open_lock_held(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (WIFSIGNALED(status)) fprintf(stderr, "child killed by signal %d\n", WTERMSIG(status));
     unlink(g_path);
+}
+
+static int lowest_free_fd(void)
+{
+    int fd = dup(0);
+    if (fd >= 0) close(fd);
+    return fd;
+}
+
+/* A side that opens must be able to ring its peer: the peer arms and sleeps trusting that it
+   will. Out of file descriptors at every point of the open: either the open fails and leaves
+   nothing open, or the sleeping peer is woken by its first frame. */
+static void test_ring_socket_emfile(void)
+{
+    set_name("emfile");
+    et_link *b = open_ok(64);
+    REQUIRE(b);
+    int fb = b->ops->wake_fd(b);
+    REQUIRE(fb >= 0);
+    struct rlimit old;
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    int base = lowest_free_fd();
+    REQUIRE(base > 2);
+    bool refused = false, opened = false;
+    et_rx_frame f[4];
+    for (int lim = base; lim < base + 8; lim++) {
+        struct rlimit r = old;
+        r.rlim_cur = (rlim_t)lim;
+        CHECK(setrlimit(RLIMIT_NOFILE, &r) == 0);
+        et_link *a = NULL;
+        const char *err = open_link(g_name, 64, &a);
+        CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+        if (err) {
+            refused = true;
+            CHECK(!a);
+            CHECK_EQ(lowest_free_fd(), base);
+            continue;
+        }
+        opened = true;
+        REQUIRE(a);
+        CHECK_EQ(b->ops->prime(b), 0);
+        CHECK_EQ(send_seq(a, (uint32_t)lim, 100), 0);
+        a->ops->tx_flush(a);
+        if (!readable(fb)) {
+            fprintf(stderr, "limit %d (base %d): the sleeping peer was not woken\n", lim, base);
+            CHECK(false);
+        }
+        CHECK_EQ(b->ops->rx_burst(b, f, 4), 1);
+        b->ops->rx_release(b, f[0].id);
+        a->ops->destroy(a);
+        CHECK_EQ(lowest_free_fd(), base);
+    }
+    CHECK(refused && opened);
+    b->ops->destroy(b);
+    CHECK(!object_exists());
 }
 
 static void test_open_errors(void)
@@ -893,5 +949,6 @@ int main(void)
     RUN(test_bad_head_idle);
     RUN(test_foreign_object);
     RUN(test_open_lock_held);
+    RUN(test_ring_socket_emfile);
     return th_summary();
 }
