@@ -107,9 +107,9 @@ typedef struct et_link {
         that leave it 0 are always called. Set for a link without tx_flush when it opens. */
     uint8_t tx_flush_none;
     /** Set by a link whose interface refused the last transmit kick because it is down (packet,
-        xdp): what waits in its ring leaves only once it is up, so output the engine deferred for
-        want of ring space is not due at every poll, and an idle wait sleeps until a timer (whose
-        poll kicks again). */
+        xdp), or whose peer published a ring index that stops every send (shm): what waits in its
+       ring leaves only once it is up, so output the engine deferred for want of ring space is not
+       due at every poll, and an idle wait sleeps until a timer (whose poll kicks again). */
     uint8_t tx_down;
     /** Set by a link whose now() is the TSC clock of its params (et_link_params.clock.tsc): the
         engine then reads the time inline (et_link_now), without the call through ops->now that

@@ -267,8 +267,11 @@ static int shm_tx(et_link *l, uint32_t id, uint32_t len)
         uint32_t tail = atomic_load_explicit(&s->txr->tail, memory_order_acquire);
         uint32_t used = s->tx_head - tail;
         if (used > SHM_SLOTS) {
-            /* A tail ahead of our head, or behind what it was: nothing can be sent safely. */
+            /* A tail ahead of our head, or behind what it was: nothing can be sent safely.
+               Like a link whose interface is down (et_link.tx_down), so that what waits is
+               retried now and then rather than at every poll. */
             bump(&s->stats->tx_bad_index);
+            s->base.tx_down = 1;
             return -1;
         }
         s->tx_tail_cache = tail;
@@ -285,6 +288,7 @@ static int shm_tx(et_link *l, uint32_t id, uint32_t len)
     /* Published per frame: the consumer reads the head line only when it has caught up anyway;
        tx_flush only rings a peer asleep. */
     atomic_store_explicit(&s->txr->head, s->tx_head, memory_order_release);
+    s->base.tx_down = 0;
     complete(s, id);
     return 0;
 }

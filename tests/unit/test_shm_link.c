@@ -614,6 +614,31 @@ static void test_full_ring(void)
     close_both(a, b);
 }
 
+/* A tail no honest consumer publishes stops every send (tx_bad_index); the link says so with
+   tx_down, so that the engine tries what waits every ET_LINK_DOWN_RETRY_NS instead of at every
+   poll (an idle loop would never sleep). A full ring is ordinary back-pressure and is not that. */
+static void test_bad_tail_tx_down(void)
+{
+    set_name("badtail");
+    et_link *a = open_ok(64), *b = open_ok(64);
+    REQUIRE(a && b);
+    uint8_t *m = raw_map();
+    REQUIRE(m);
+    _Atomic uint32_t *tail0 = u32_at(m, L_TAIL(0));
+    for (uint32_t i = 0; i < SLOTS; i++) REQUIRE(send_seq(a, i, 64) == 0);
+    CHECK_EQ(send_seq(a, SLOTS, 64), -1); /* full */
+    CHECK_EQ(a->tx_down, 0);
+    atomic_store(tail0, SLOTS + 5000); /* ahead of our head */
+    CHECK_EQ(send_seq(a, SLOTS, 64), -1);
+    CHECK_EQ(stat_of(m, 0, L_TX_BAD_IDX), 1);
+    CHECK_EQ(a->tx_down, 1);
+    atomic_store(tail0, 1); /* one taken: sends go on */
+    CHECK_EQ(send_seq(a, SLOTS, 64), 0);
+    CHECK_EQ(a->tx_down, 0);
+    munmap(m, TOTAL);
+    close_both(a, b);
+}
+
 static void test_release_out_of_order(void)
 {
     set_name("ooo");
@@ -947,6 +972,7 @@ int main(void)
     RUN(test_stale_recovery);
     RUN(test_doorbell);
     RUN(test_bad_head_idle);
+    RUN(test_bad_tail_tx_down);
     RUN(test_foreign_object);
     RUN(test_open_lock_held);
     RUN(test_ring_socket_emfile);
