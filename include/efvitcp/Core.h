@@ -584,16 +584,18 @@ template <class Conf, class Api> class Instance
         Api::stats(inst_, &st);
         return st;
     }
-    /** Calls fn(Conn&) for every established connection. */
+    /** Calls fn(Conn&) for every established connection. fn is a callback of the instance:
+        poll() from it does nothing and prime() returns -1. */
     template <class Fn> void foreachConn(Fn fn)
     {
         ForeachCtx<Instance, Fn> f{this, &fn};
         Api::each_conn(inst_, &ForeachCtx<Instance, Fn>::call, &f);
     }
     /** Resets every connection (no callbacks), releases the link and frees all memory; init may
-        be called again. From inside a callback of this instance, no callback follows, the C
-        instance is freed when the poll returns, and the Conn of the callback must not be used
-        after close(); poll() of a closed instance does nothing. */
+        be called again. From inside a callback of this instance (of poll or of foreachConn), no
+        callback follows, the C instance is freed when the poll or foreachConn returns, and the
+        Conn of the callback must not be used after close(); poll() of a closed instance does
+        nothing. */
     void close()
     {
         if (inst_) Api::close(inst_);

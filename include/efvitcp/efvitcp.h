@@ -477,8 +477,8 @@ static inline const char *efvitcp_client_init(efvitcp_client **out, const char *
 EFVITCP_API const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t port,
                                                uint16_t local_port, efvitcp_conn **conn);
 /** Runs the instance once, reading the time from the link's clock. Never blocks. A call from
-    inside one of this instance's callbacks does nothing (logged once at ERROR): the poll in
-    progress goes on when the callback returns. */
+    inside one of this instance's callbacks, of a poll or of efvitcp_client_foreach, does nothing
+    (logged once at ERROR): the poll or foreach in progress goes on when the callback returns. */
 EFVITCP_API void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx);
 /** Like efvitcp_client_poll() with a caller-supplied time in nanoseconds, on the link's clock:
     CLOCK_MONOTONIC for the real links (a value the program read itself, to save the read), the
@@ -501,7 +501,8 @@ static inline void efvitcp_client_stats(const efvitcp_client *cli, efvitcp_stats
 {
     efvitcp_client_stats_sized(cli, st, sizeof(efvitcp_stats));
 }
-/** Calls fn for every connection not yet freed (TIME_WAIT excluded). */
+/** Calls fn for every connection not yet freed (TIME_WAIT excluded). fn is a callback of the
+    instance: a poll from it does nothing and a prime returns -1, as from a poll's callbacks. */
 EFVITCP_API void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c),
                                         void *arg);
 /** Resets every connection (RST, no callbacks), releases the link and frees all memory. Called
@@ -578,7 +579,8 @@ EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
  * the prime and the sleep (a send, a timer armed, a connect) may need a poll: prime again after
  * it. Round the timeout up, never down (epoll_wait's is in ms; a timerfd or epoll_pwait2 gives
  * ns). The prime drains the fd's earlier readiness, so the fd is level-triggered per arming: a
- * wake-up for which the poll finds nothing is harmless. Calls from inside a callback return -1.
+ * wake-up for which the poll finds nothing is harmless. Calls from inside a callback (of a poll or
+ * of a foreach) return -1.
  *
  * By link: mem, an eventfd the wire writes when a frame is queued for the armed endpoint (one
  * thread drives a wire: useful for tests and for single-threaded programs); shm, a doorbell the
@@ -593,7 +595,8 @@ EFVITCP_API void efvitcp_server_close(efvitcp_server *srv);
 EFVITCP_API int efvitcp_client_fd(const efvitcp_client *cli);
 /** Arms the fd for the next frame. 0: armed and nothing to do now, sleep until the fd is
     readable or efvitcp_client_next_timer(); 1: work already waits, poll instead of sleeping;
-    -1: the link cannot wake a sleeper (busy-poll), or called from a callback. Never blocks. */
+    -1: the link cannot wake a sleeper (busy-poll), or called from a callback (of a poll or of
+    efvitcp_client_foreach). Never blocks. */
 EFVITCP_API int efvitcp_client_prime(efvitcp_client *cli);
 /** As efvitcp_client_fd(). */
 EFVITCP_API int efvitcp_server_fd(const efvitcp_server *srv);

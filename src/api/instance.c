@@ -37,12 +37,8 @@ void et_instance_free(et_stack *st)
     /* Inside a poll or a foreach the caller's loop still walks the instance: closed means no
        more callbacks (the rest of the poll runs with none, the foreach visits no further
        connection), and the instance is freed when the poll or the foreach ends. */
-    if (st->in_poll) {
+    if (st->in_poll || st->foreach_depth) {
         et_stack_close_later(st, et_instance_free);
-        return;
-    }
-    if (st->foreach_depth) {
-        st->close_pending = true;
         return;
     }
     et_stack_close(st);

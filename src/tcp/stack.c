@@ -360,16 +360,19 @@ void et_stack_run(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t no
 
 /* A nested poll is refused: the outer one holds the batch of frames it took, the handler and the
    timer wheel in the middle of a walk, and a nested one would process frames with no handler
-   (their bytes lost) when it returned, or walk the wheel inside its own walk. */
+   (their bytes lost) when it returned, or walk the wheel inside its own walk. A poll from a
+   foreach callback too: its callbacks could free the connections the foreach walks, or the
+   instance itself, whose close the foreach carries out when it ends. */
 __attribute__((noinline)) void et_stack_poll_flagged(et_stack *st, const efvitcp_handler *h,
                                                      void *ctx, uint64_t now_ns, bool link_clock)
 {
-    if (st->in_poll) {
+    if (st->in_poll || st->foreach_depth) {
         if (st->nested_poll_logged) return;
         st->nested_poll_logged = true;
         et_stack_log(st, EFVITCP_LOG_ERROR,
-                     "poll called from inside a callback of the same instance: ignored (the poll "
-                     "in progress goes on when the callback returns)");
+                     "poll called from inside a callback of the same instance (of a poll or a "
+                     "foreach): ignored (the poll or foreach in progress goes on when the "
+                     "callback returns)");
         return;
     }
     st->link_clock = link_clock;
@@ -431,7 +434,7 @@ int et_stack_wake_fd(const et_stack *st)
 int et_stack_prime(et_stack *st)
 {
     et_link *l = st->link;
-    if (!l || !l->ops->prime || st->in_poll) return -1;
+    if (!l || !l->ops->prime || st->in_poll || st->foreach_depth) return -1;
     /* The link is armed first and looked at after: a frame that lands before the arming is seen
        here, one that lands after it makes the fd readable. */
     int r = l->ops->prime(l);

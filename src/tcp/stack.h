@@ -273,14 +273,17 @@ typedef struct et_stack {
     uint32_t send_mask;    /* send_slots - 1 */
     uint8_t send_shift;    /* log2(send_slots): a slot's buffer id >> send_shift = conn id */
     uint8_t rcv_wscale;    /* window scale we offer */
-    /* Either one sends a poll off the straight path (et_stack_poll_flagged): one test of
-       poll_flags on every poll covers both. */
+    /* Any one sends a poll off the straight path (et_stack_poll_flagged): one test of
+       poll_flags on every poll covers them all. */
     union {
         struct {
-            bool in_poll;   /* inside et_stack_poll: now_ns is current */
-            bool quiet_try; /* the last poll found nothing: ask whether this one can be quiet */
+            bool in_poll;          /* inside et_stack_poll: now_ns is current */
+            bool quiet_try;        /* the last poll found nothing: ask whether this one can be
+                                      quiet */
+            uint8_t foreach_depth; /* inside efvitcp_*_foreach, whose callbacks may not poll */
+            uint8_t poll_flags_0_; /* always 0: no byte of poll_flags is left undefined */
         };
-        uint16_t poll_flags;
+        uint32_t poll_flags;
     };
     bool link_clock;          /* the last poll read the link's clock (poll, not poll_at) */
     uint32_t timers_deferred; /* consecutive polls that left timers for a backlog of frames */
@@ -345,7 +348,6 @@ typedef struct et_stack {
     void (*free_self)(struct et_stack *st); /* frees the instance of a close_pending */
     bool close_pending;      /* the user closed the instance inside a poll or foreach */
     bool nested_poll_logged; /* a poll from inside a callback was refused (and logged once) */
-    uint8_t foreach_depth;   /* inside efvitcp_*_foreach */
 } et_stack;
 
 /* A segment of c left in tx buffer id (tx_stamp.h): recorded only when reports are on. */
@@ -369,7 +371,7 @@ uint64_t et_stack_next_timer(const et_stack *st);
 uint64_t et_stack_next_timed(const et_stack *st);
 /* Idle waits: the link's wake-up fd (-1: none), and arming it: 1 when the next poll has work
    now (frames waiting, a timer due, deferred output), 0 when armed and idle, -1 when the link
-   cannot sleep (none, or called from a callback). */
+   cannot sleep (none, or called from a callback of a poll or of a foreach). */
 int et_stack_wake_fd(const et_stack *st);
 int et_stack_prime(et_stack *st);
 void et_stack_log(et_stack *st, int level, const char *fmt, ...)
@@ -815,13 +817,15 @@ static inline bool et_stack_quiet(et_stack *st, uint64_t now_ns)
     return true;
 }
 
-/* The user closed the instance from inside a callback of a poll: no callback follows, and the
-   poll's end calls free_self(st) (which closes and frees it). */
+/* The user closed the instance from inside a callback of a poll or of a foreach: no callback
+   follows, and the poll's end calls free_self(st) (which closes and frees it), or the foreach's
+   end closes it (a poll from the foreach's callback being refused). */
 void et_stack_close_later(et_stack *st, void (*free_self)(et_stack *st));
-/* A poll with poll_flags set: from inside a callback of the same instance (in_poll: refused,
-   logged once), or after one that found nothing (quiet_try: a quiet one if it can be, else
-   et_stack_run). Out of line, so that a loop whose every poll finds work (a ping-pong: each poll
-   brings a frame or a completion) pays one test for both and nothing else. */
+/* A poll with poll_flags set: from inside a callback of the same instance, a poll's (in_poll) or
+   a foreach's (foreach_depth): refused, logged once; or after one that found nothing (quiet_try:
+   a quiet one if it can be, else et_stack_run). Out of line, so that a loop whose every poll finds
+   work (a ping-pong: each poll brings a frame or a completion) pays one test for both and nothing
+   else. */
 void et_stack_poll_flagged(et_stack *st, const efvitcp_handler *h, void *ctx, uint64_t now_ns,
                            bool link_clock);
 

@@ -414,6 +414,34 @@ static void test_close_instance_in_callback(void)
     CHECK_EQ(p.srv.nextTimer(), UINT64_MAX);
 }
 
+/* foreachConn's function is a callback of the instance: a poll from it does nothing, prime says
+   -1, and a close from it takes effect when foreachConn returns, a poll after the close included
+   (the C poll ran in full there, and crashed at its end when the live view was due). */
+static void test_poll_and_close_in_foreach(void)
+{
+    Pair p;
+    REQUIRE(p.ok);
+    Conn *cc = p.open();
+    REQUIRE(cc && p.s.last);
+    CHECK_EQ(p.s.last->send("hi", 2), 2);
+    /* Past the frame's delivery and the live view's next publish, with no poll of the client. */
+    efvitcp_wire_set_now(p.wire.w, p.wire.now() + 1000000000ull);
+    int visits = 0;
+    p.cli.foreachConn([&](Conn &) {
+        visits++;
+        p.cli.poll(p.c);
+        CHECK(p.c.rx.empty());
+        CHECK_EQ(p.cli.prime(), -1);
+        p.cli.close();
+        p.cli.poll(p.c);
+    });
+    CHECK_EQ(visits, 1);
+    CHECK(p.cli.handle() == nullptr);
+    CHECK(p.c.rx.empty());
+    CHECK_EQ(p.c.closed + p.c.resets + p.c.timeouts, 0);
+    REQUIRE(p.run([&]() { return p.s.resets == 1; })); /* the close's RST */
+}
+
 static void test_refused(void)
 {
     Pair p;
@@ -695,6 +723,7 @@ int main()
     RUN(test_connect_established_data_close);
     RUN(test_reset_and_close);
     RUN(test_close_instance_in_callback);
+    RUN(test_poll_and_close_in_foreach);
     RUN(test_refused);
     RUN(test_timeout);
     RUN(test_user_timers);

@@ -1,6 +1,7 @@
 /* Segment tests: connection operations called from inside callbacks (the reactor model lets every
    callback call them); the stack must emit exactly what the call asks for and nothing stale. */
 #include "segtest.h"
+#include "wire/wire_hooks.h"
 
 static char g_close_on; /* the event letter whose callback closes the connection */
 
@@ -255,6 +256,75 @@ static void test_close_instance_in_foreach(void)
     CHECK_EQ(rsts, 1);
 }
 
+/* A foreach callback is a callback of the instance too: a poll from it is refused as one from a
+   poll's callback is (the frame waiting is delivered by the next poll outside, once), and prime
+   says -1. */
+static int g_foreach_data, g_foreach_prime;
+static void poll_in_foreach(void *arg, efvitcp_conn *c)
+{
+    (void)c;
+    sg *t = arg;
+    int before = t->ev.data;
+    efvitcp_server_poll(t->srv, &t->h, t);
+    efvitcp_server_poll_at(t->srv, &t->h, t, efvitcp_wire_now(t->wire));
+    g_foreach_data += t->ev.data - before;
+    g_foreach_prime = efvitcp_server_prime(t->srv);
+}
+
+static void test_poll_inside_foreach_refused(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    uint8_t f[2048];
+    sg_opts o = sg_def_opts(t);
+    uint32_t n = sg_build(t, f, TH_ACK | TH_PSH, P(1), S(1), t->win, NULL, 100, &o);
+    REQUIRE(et_wire_raw_send(t->wire, t->raw, f, n) == 0); /* waits: no poll yet */
+    g_foreach_data = 0;
+    g_foreach_prime = 0;
+    efvitcp_server_foreach(t->srv, poll_in_foreach, t);
+    CHECK_EQ(g_foreach_data, 0);
+    CHECK_EQ(g_foreach_prime, -1);
+    CHECK_EQ(t->ev.data, 0);
+    /* The next poll, outside, takes the frame. */
+    EXPECT(t, TH_ACK, S(1), P(101));
+    EXPECT_NOTHING(t);
+    CHECK_EQ(t->ev.data, 1);
+    CHECK(sg_stream_is_pat(t, 100));
+    CHECK(efvitcp_server_prime(t->srv) >= 0);
+}
+
+/* Close then poll from a foreach callback when the live view's publish is due: the poll is
+   refused, and the instance is freed when the foreach returns (it crashed in the poll's end,
+   which took the close for one made inside a poll). */
+static void close_poll_in_foreach(void *arg, efvitcp_conn *c)
+{
+    (void)c;
+    sg *t = arg;
+    g_visits++;
+    efvitcp_client_close(t->cli);
+    efvitcp_client_poll(t->cli, &t->h, t);
+    efvitcp_client_poll_at(t->cli, &t->h, t, efvitcp_wire_now(t->wire));
+    g_foreach_prime = efvitcp_client_prime(t->cli);
+}
+
+static void test_close_then_poll_in_foreach(void)
+{
+    sg *t = sg_client(NULL);
+    REQUIRE(t->cfg.stat_shm);
+    REQUIRE(sg_established_active(t, NULL));
+    /* Past the live view's next publish, with no poll since. */
+    efvitcp_wire_set_now(t->wire, sg_now(t) + 10ull * t->cfg.stat_interval_ms * SG_MS);
+    g_visits = 0;
+    g_foreach_prime = 0;
+    efvitcp_client_foreach(t->cli, close_poll_in_foreach, t);
+    t->cli = NULL;
+    CHECK_EQ(g_visits, 1);
+    CHECK_EQ(g_foreach_prime, -1);
+    CHECK_EQ(t->ev.closed + t->ev.reset + t->ev.timeout, 0); /* no callback after the close */
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+}
+
 int main(void)
 {
     RUN(test_close_in_on_established);
@@ -267,6 +337,8 @@ int main(void)
     RUN(test_poll_inside_callback_refused);
     RUN(test_close_instance_in_callback);
     RUN(test_close_instance_in_foreach);
+    RUN(test_poll_inside_foreach_refused);
+    RUN(test_close_then_poll_in_foreach);
     sg_cleanup();
     return th_summary();
 }
