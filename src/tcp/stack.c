@@ -13,6 +13,9 @@
 #define RX_BURST      32
 #define TX_DONE_BURST 64
 #define NEIGH_ENTRIES 64
+/* Kicks of the link and reaps of its completions for one control buffer at close: microseconds
+   on a NIC, a few milliseconds of system calls on xdp at most. */
+#define CLOSE_REFILL_TRIES 1024
 
 void et_stack_log(et_stack *st, int level, const char *fmt, ...)
 {
@@ -172,14 +175,34 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     return NULL;
 }
 
+/* Tries to get a control buffer back for the close's next RST: on xdp (and efvi) the RSTs already
+   queued complete only once the ring was kicked, so it is kicked and the completions taken, a
+   bounded number of times (a link that completes nothing must not hang the close). false when
+   none came back: the close tries no more, and its remaining RSTs are counted as drops. */
+static bool close_ctrl_refill(et_stack *st)
+{
+    et_link *l = st->link;
+    for (int i = 0; i < CLOSE_REFILL_TRIES && !st->n_ctrl_free; i++) {
+        if (l->ops->tx_flush) l->ops->tx_flush(l);
+        et_stack_reap_tx(st);
+    }
+    return st->n_ctrl_free != 0;
+}
+
 void et_stack_close(et_stack *st)
 {
     et_stat_close(st);
     if (st->conns) {
+        bool refill = st->link != NULL;
         for (uint32_t i = 0; i < st->cfg.max_conns; i++) {
             et_conn *c = &st->conns[i];
             if (c->state == EFVITCP_CLOSED) continue;
-            if (st->link && et_conn_synced(c)) et_send_rst_conn(c);
+            /* As et_conn_abort: SYN_RECEIVED too, whose peer may have ACKed our SYN-ACK and
+               think the connection open (RFC 9293 §3.10.4). */
+            if (st->link && (et_conn_synced(c) || c->state == EFVITCP_SYN_RECEIVED)) {
+                if (!st->n_ctrl_free && refill) refill = close_ctrl_refill(st);
+                et_send_rst_conn(c);
+            }
             et_conn_free(c);
         }
         if (st->link && st->link->ops->tx_flush) st->link->ops->tx_flush(st->link);

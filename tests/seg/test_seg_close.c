@@ -505,6 +505,101 @@ static void test_retransmitted_fin_in_closing_and_last_ack(void)
     CHECK_EQ(t->ev.closed, 1);
 }
 
+/* Closing the instance resets a connection in SYN_RECEIVED too, as efvitcp_conn_close does: the
+   peer may have ACKed our SYN-ACK already and think the connection open (RFC 9293 §3.10.4:
+   ABORT sends a RST in SYN_RECEIVED). */
+static void test_instance_close_resets_syn_received(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_syn_received(t, NULL));
+    efvitcp_server_close(t->srv);
+    t->srv = NULL;
+    EXPECT(t, TH_RST | TH_ACK, S(1), P(1));
+    EXPECT_NOTHING(t);
+}
+
+/* A link whose transmit completions come only after its doorbell rang (xdp: the completion ring
+   fills once the kernel was kicked), made of the mem link by gating its tx_done on tx_flush. */
+static et_link_ops g_gated_ops;
+static const et_link_ops *g_mem_ops;
+static uint64_t g_gated_sent, g_gated_flushed, g_gated_taken;
+
+static int gated_tx(et_link *l, uint32_t id, uint32_t len)
+{
+    int r = g_mem_ops->tx(l, id, len);
+    if (r == 0) g_gated_sent++;
+    return r;
+}
+
+static void gated_flush(et_link *l)
+{
+    (void)l;
+    g_gated_flushed = g_gated_sent;
+}
+
+static int gated_tx_done(et_link *l, uint32_t *ids, int max)
+{
+    uint64_t ready = g_gated_flushed - g_gated_taken;
+    if ((uint64_t)max > ready) max = (int)ready;
+    if (max <= 0) return 0;
+    int n = g_mem_ops->tx_done(l, ids, max);
+    g_gated_taken += (uint64_t)n;
+    return n;
+}
+
+static void gate_link(et_stack *st)
+{
+    et_stack_reap_tx(st); /* what the mem link completed already is back */
+    et_link *l = st->link;
+    g_mem_ops = l->ops;
+    g_gated_ops = *l->ops;
+    g_gated_ops.tx = gated_tx;
+    g_gated_ops.tx_flush = gated_flush;
+    g_gated_ops.tx_done = gated_tx_done;
+    g_gated_ops.idle = NULL;
+    l->ops = &g_gated_ops;
+    l->tx_flush_none = 0;
+    g_gated_sent = g_gated_flushed = g_gated_taken = 0;
+}
+
+/* Closing the instance resets every connection, also past ctrl_bufs of them on a link that
+   completes only after a flush: the close rings the doorbell and takes the completions when it
+   runs out of control buffers (only the first ctrl_bufs RSTs left, the rest counted as drops). */
+static void test_instance_close_resets_more_than_ctrl_bufs(void)
+{
+    enum { N = 10 };
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.max_conns = N + 2;
+    cfg.ctrl_bufs = 4;
+    sg *t = sg_server(&cfg);
+    for (int i = 0; i < N; i++) {
+        t->pport = (uint16_t)(SG_PEER_PORT + i);
+        REQUIRE(sg_established(t));
+    }
+    /* One more half way: SYN_RECEIVED is reset too. */
+    t->pport = (uint16_t)(SG_PEER_PORT + N);
+    REQUIRE(sg_syn_received(t, NULL));
+    REQUIRE(efvitcp_server_conn_count(t->srv) == N + 1);
+    gate_link(t->st);
+    efvitcp_server_close(t->srv);
+    t->srv = NULL;
+    bool seen[N + 1] = {false};
+    int rsts = 0, other = 0;
+    sg_rx *r;
+    while ((r = sg_take(t)) != NULL) {
+        if (r->flags != (TH_RST | TH_ACK) || r->dport < SG_PEER_PORT ||
+            r->dport > SG_PEER_PORT + N || seen[r->dport - SG_PEER_PORT]) {
+            other++;
+            continue;
+        }
+        seen[r->dport - SG_PEER_PORT] = true;
+        rsts++;
+    }
+    CHECK_EQ(rsts, N + 1);
+    CHECK_EQ(other, 0);
+}
+
 int main(void)
 {
     RUN(test_passive_close);
@@ -528,6 +623,8 @@ int main(void)
     RUN(test_time_wait_kept_when_reusing_syn_refused);
     RUN(test_time_wait_reuse_by_seq);
     RUN(test_no_time_wait);
+    RUN(test_instance_close_resets_syn_received);
+    RUN(test_instance_close_resets_more_than_ctrl_bufs);
     RUN(test_active_open_then_close);
     RUN(test_fin_in_syn_received);
     RUN(test_retransmitted_fin_in_closing_and_last_ack);
