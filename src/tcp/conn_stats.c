@@ -21,7 +21,7 @@ void et_conn_get_stats(const et_conn *c, efvitcp_conn_stats *st)
     st->mss = c->send_mss;
     st->unacked = c->snd_nxt - c->snd_una;
     st->queued = c->queued_end - c->snd_nxt;
-    st->recv_held = et_rcv_held(c);
+    st->recv_held = et_rcv_held(c) + et_rcv_ooo_held(c); /* as documented: out of order too */
     st->sack = c->sack_ok;
     st->sack_retransmits = c->sack_retransmits;
     st->rack_losses = c->rack_losses;

@@ -716,6 +716,8 @@ static inline bool et_rcv_data_next(et_conn *c, uint32_t seq, const uint8_t *p, 
     return et_rcv_lend(c, p, len);
 }
 uint32_t et_rcv_held(const et_conn *c);
+/* The out-of-order bytes kept beyond a hole (the islands), which et_rcv_held leaves out. */
+uint32_t et_rcv_ooo_held(const et_conn *c);
 /* The bytes held (et_rcv_held) and, in *data, where they start. */
 uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data);
 void et_rcv_consume(et_conn *c, uint32_t n);

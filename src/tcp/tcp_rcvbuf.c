@@ -16,6 +16,14 @@ uint32_t et_rcv_held(const et_conn *c)
     return c->rb_tail - c->rb_head;
 }
 
+uint32_t et_rcv_ooo_held(const et_conn *c)
+{
+    /* Islands never overlap (ooo_insert merges them): their lengths add up to the bytes kept. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n_ooo; i++) n += c->ooo[i].end - c->ooo[i].start;
+    return n;
+}
+
 uint32_t et_rcv_unread(const et_conn *c, const uint8_t **data)
 {
     *data = c->rbuf + c->rb_head;

@@ -1,5 +1,6 @@
 /* Segment tests: the receive path of ESTABLISHED (RFC 9293 §3.10.7.4 seventh step), delivery to
    the user, reassembly and acknowledgment (RFC 5681 §4.2, RFC 9293 §3.8.6.3). */
+#include "check.h"
 #include "segtest.h"
 
 static bool in_rbuf(sg *t, const uint8_t *p)
@@ -46,7 +47,7 @@ static void test_out_of_order_then_fill(void)
     CHECK_EQ(t->ev.data, 0);
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
-    CHECK_EQ(cs.recv_held, 0); /* islands are not "held for the user" */
+    CHECK_EQ(cs.recv_held, 200); /* the islands: out of order, held for the user */
     /* Part of the first hole. */
     sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 150);
     EXPECT(t, TH_ACK, S(1), P(151));
@@ -482,12 +483,49 @@ static void test_window_exact_inside_on_data(void)
     CHECK_EQ(cs.bytes_in, 16384);
 }
 
+/* recv_held is every byte the receive buffer holds for the user: the unconsumed in-order ones
+   (efvitcp_unread) and the out-of-order ones beyond a hole, which unread leaves out (it counted
+   only the in-order ones, so the live view's recv_held and unread were always equal). */
+static void test_recv_held_counts_out_of_order(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->keep = 30;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 50);
+    EXPECT(t, TH_ACK, S(1), P(51));
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 30);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 30);
+    sg_send(t, TH_ACK | TH_PSH, P(201), S(1), NULL, 100); /* past the hole [51, 201) */
+    EXPECT(t, TH_ACK, S(1), P(51));
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 130);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 30);
+    sg_send(t, TH_ACK | TH_PSH, P(401), S(1), NULL, 100);
+    EXPECT(t, TH_ACK, S(1), P(51));
+    sg_send(t, TH_ACK | TH_PSH, P(251), S(1), NULL, 100); /* overlaps the first island */
+    EXPECT(t, TH_ACK, S(1), P(51));
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 30 + 150 + 100); /* the holes between are not held */
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 30);
+    /* The first hole fills: its island joins the in-order bytes, the user keeps them all. */
+    t->keep = 100000;
+    sg_send(t, TH_ACK | TH_PSH, P(51), S(1), NULL, 150);
+    EXPECT(t, TH_ACK, S(1), P(351));
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.recv_held, 330 + 100);
+    CHECK_EQ(efvitcp_unread(t->conn, NULL), 330);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 int main(void)
 {
     RUN(test_in_order_delivery_zero_copy);
     RUN(test_consume_inside_on_data);
     RUN(test_window_exact_inside_on_data);
     RUN(test_out_of_order_then_fill);
+    RUN(test_recv_held_counts_out_of_order);
     RUN(test_out_of_order_islands_merge);
     RUN(test_out_of_order_island_limit);
     RUN(test_overlapping_retransmission);
