@@ -114,15 +114,22 @@ typedef struct efvitcp_wire efvitcp_wire;
  */
 typedef struct efvitcp_config {
     /* --- sizing: everything is allocated once, at init --- */
-    uint32_t max_conns;     /**< connections of any state but TIME_WAIT. Default 64. 1..1<<20 */
+    uint32_t max_conns;     /**< connections of any state but TIME_WAIT. Default 64. 1..1<<20.
+                                 Init also bounds what it allocates for them in total (an error
+                                 beyond): max_conns * send_slots at most 1<<26 slots and 64 GiB
+                                 of send buffers, and 64 GiB each of receive buffers, user data
+                                 and transmit timestamp reports (see those knobs). */
     uint32_t send_slots;    /**< send ring slots per connection, one segment each; a power of
                                  two, 4..65536. Default 256. Bytes in flight plus bytes queued
-                                 are at most (send_slots - 1) * MSS. */
+                                 are at most (send_slots - 1) * MSS. max_conns * send_slots at
+                                 most 1<<26, and their buffers (2 KiB each, 1 KiB with
+                                 send_buf_1k) at most 64 GiB. */
     bool send_buf_1k;       /**< 1 KiB send slots instead of 2 KiB: halves send memory but caps
                                  the MSS at 1024 - 54 - options. Default false. */
     uint32_t recv_buf_size; /**< per-connection receive buffer in bytes (unconsumed and
                                  out-of-order data); also the largest window advertised.
-                                 1024..1<<30. Default 65536. */
+                                 1024..1<<30. Default 65536. max_conns * recv_buf_size at most
+                                 64 GiB. */
     uint32_t max_time_wait; /**< TIME_WAIT records; when full the oldest one is dropped (counted).
                                  0..1<<20. Default 1024. */
     uint32_t rx_bufs;       /**< receive buffers of the link. 16..65536. Default 512. */
@@ -165,7 +172,8 @@ typedef struct efvitcp_config {
     /* --- per-connection user state --- */
     uint32_t user_timers;    /**< user timers per connection. 0..64. Default 4. */
     uint32_t user_data_size; /**< bytes of user data per connection, zeroed on each new
-                                  connection. 0..1<<20. Default 0. */
+                                  connection. 0..1<<20. Default 0. max_conns * user_data_size
+                                  at most 64 GiB. */
 
     /* --- addressing and link --- */
     const char *local_addr; /**< "A.B.C.D/prefix" when the stack owns its address (required for
@@ -222,7 +230,8 @@ typedef struct efvitcp_config {
         0 (the default) = off, which costs nothing; 1..65536. Each segment that carries data, a
         SYN or a FIN gets one when the link reports its transmission complete, retransmissions
         included: the NIC's time with the efvi link's `txts` option, a software stamp (the
-        instance clock as the link took the frame, marked EFVITCP_TX_TS_SOFTWARE) elsewhere. */
+        instance clock as the link took the frame, marked EFVITCP_TX_TS_SOFTWARE) elsewhere.
+        max_conns * tx_timestamps reports (24 bytes each) at most 64 GiB. */
     uint32_t tx_timestamps;
 
     /* --- the live view of efvitcp-stat (docs/operations.md "efvitcp-stat") --- */

@@ -105,9 +105,22 @@ const char *et_config_validate(const efvitcp_config *cfg)
         return "config: ephemeral port range is empty";
     if (cfg->stat_shm) RANGE(stat_interval_ms, 1, 3600000);
     RANGE(stat_max_conns, 0, 1u << 20);
+    /* What init allocates per connection is bounded in total too, each knob alone allowing
+       terabytes: prefault touches it all (send buffers are pinned memory on efvi and xdp), so a
+       configuration the machine cannot hold must be an error here, not a process the kernel
+       kills for memory. */
     if ((uint64_t)cfg->max_conns * cfg->send_slots > (1u << 26))
         return "config: max_conns * send_slots exceeds 2^26 send buffers";
+    if ((uint64_t)cfg->max_conns * cfg->send_slots * (cfg->send_buf_1k ? 1024u : 2048u) >
+        (1ull << 36))
+        return "config: max_conns * send_slots send buffers (2 KiB each, 1 KiB with send_buf_1k) "
+               "exceed 64 GiB";
     if ((uint64_t)cfg->max_conns * cfg->recv_buf_size > (1ull << 36))
         return "config: max_conns * recv_buf_size exceeds 64 GiB";
+    if ((uint64_t)cfg->max_conns * cfg->user_data_size > (1ull << 36))
+        return "config: max_conns * user_data_size exceeds 64 GiB";
+    _Static_assert(sizeof(efvitcp_tx_report) == 24, "the error below says 24 bytes");
+    if ((uint64_t)cfg->max_conns * cfg->tx_timestamps * sizeof(efvitcp_tx_report) > (1ull << 36))
+        return "config: max_conns * tx_timestamps reports (24 bytes each) exceed 64 GiB";
     return NULL;
 }
