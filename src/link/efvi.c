@@ -32,8 +32,9 @@
  * order), which tx_done reads. The hot paths are compiled once for EF10 and once for EFCT (two
  * ops tables) and test one byte (slow) for everything unusual: a restart, a VI that is down,
  * filter retries, queued frames, a non-empty ready ring. OFLOW, RESET and TX_ERROR leave the VI
- * unusable: it is freed and recreated with its filters and buffers; frames in flight then may or
- * may not have left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
+ * unusable: it is freed and recreated with its filters and buffers (without CTPIO when the driver
+ * refuses it then, as at open: counted and logged); frames in flight then may or may not have
+ * left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
  * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
  * until it gave them back (restart_due), and receive ids carry a use count, so that a release of
  * an id not lent now is ignored rather than passed to the driver.
@@ -121,6 +122,7 @@ typedef struct efvi_link {
     char ifname[NAME_MAX_LEN + 1];
     int ifindex; /* for ef_pd_alloc and capability queries */
     bool want_ctpio, want_rxts, want_txts, efct, ctpio, own_addr;
+    bool ctpio_ask; /* asked of every VI: wanted and offered by the NIC (ctpio: this VI has it) */
     unsigned ct_thresh;
     uint32_t prefix;
     uint32_t rx_csum; /* ET_RX_CSUM_* every delivered frame carries: what the NIC discards */
@@ -1068,7 +1070,19 @@ static void restart(efvi_link *e)
         e->have_vi = false;
     }
     e->st.flows_unsteered = e->unsteered;
-    if (vi_alloc(e, e->ctpio) != 0 || filters_install(e) != 0) {
+    /* As at open: without CTPIO when the driver refuses it (taken by another process), for a
+       link that stayed down until CTPIO came back would lose every connection meanwhile. */
+    bool had_ctpio = e->ctpio;
+    int rc = vi_alloc(e, e->ctpio_ask);
+    if (rc < 0 && e->ctpio_ask) rc = vi_alloc(e, false);
+    if (rc == 0 && had_ctpio != e->ctpio) {
+        if (had_ctpio) e->st.ctpio_lost++;
+        link_log(e, had_ctpio ? ET_LINK_LOG_WARN : ET_LINK_LOG_INFO,
+                 had_ctpio ? "efvi link: the recreated VI has no CTPIO (the driver refused it: "
+                             "taken by another process, or not licensed); frames go by DMA"
+                           : "efvi link: the recreated VI has CTPIO again");
+    }
+    if (rc != 0 || filters_install(e) != 0) {
         /* Try again later; frames to send wait in the queue meanwhile. */
         e->st.restart_failures++;
         e->down = true;
@@ -1653,12 +1667,12 @@ static const char *setup(efvi_link *e, const et_link_params *p)
     e->have_pd = true;
 
     unsigned long cap = 0;
-    bool ctpio = e->want_ctpio &&
-                 ef_vi_capabilities_get(e->dh, e->ifindex, EF_VI_CAP_CTPIO, &cap) == 0 && cap;
+    e->ctpio_ask = e->want_ctpio &&
+                   ef_vi_capabilities_get(e->dh, e->ifindex, EF_VI_CAP_CTPIO, &cap) == 0 && cap;
     e->rxq_req = clamp_ring(p->n_rx, 512, 4096);
     e->txq_req = clamp_ring(p->n_tx, 512, 2048);
-    int rc = vi_alloc(e, ctpio);
-    if (rc < 0 && ctpio) rc = vi_alloc(e, false); /* CTPIO may be licensed or busy: do without */
+    int rc = vi_alloc(e, e->ctpio_ask);
+    if (rc < 0 && e->ctpio_ask) rc = vi_alloc(e, false); /* CTPIO licensed or busy: do without */
     if (rc == -EPERM) return "efvi link: the NIC forces RX event merging, which is not supported";
     if (rc < 0 && (e->want_rxts || e->want_txts))
         return "efvi link: cannot allocate a VI with the timestamps asked for (rxts, txts)";

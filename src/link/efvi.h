@@ -37,6 +37,8 @@ typedef struct et_efvi_stats {
     uint64_t restarts;          /**< VIs recreated (OFLOW, RESET, TX_ERROR) */
     uint64_t restart_failures;  /**< recreations that failed (retried every 10 ms) */
     uint64_t restarts_deferred; /**< recreations put off until the engine gave its packets back */
+    uint64_t ctpio_lost;        /**< recreations that got no CTPIO where the VI before had it (the
+                                     driver refused it): sends go by DMA until one gets it back */
     /* steering */
     uint64_t filters_added, filters_removed, filter_failures;
     uint64_t filter_retries;   /**< installs tried again for flows without a filter */
@@ -46,7 +48,7 @@ typedef struct et_efvi_stats {
     uint32_t flows_unsteered;  /**< of which without their filter now (retried; see efvi.c) */
     /* configuration found at open */
     bool efct;          /**< EFCT (X3) receive */
-    bool ctpio;         /**< CTPIO transmit */
+    bool ctpio;         /**< CTPIO transmit (the VI's now: a recreation may lose or regain it) */
     bool rx_timestamps; /**< hardware RX timestamps */
     uint32_t rx_csum; /**< ET_RX_CSUM_* the NIC verifies (its frames with bad ones are discards) */
     bool huge_pages;  /**< the packet buffers sit in huge pages */

@@ -3,7 +3,8 @@
  * never freed while the engine still parses packets it lent (EFCT), releases that do not name a
  * packet lent now (twice, or from a VI since recreated) are ignored, and EF10 buffers, which are
  * the link's own memory, survive a recreation in the engine's hands. Also: flow filters that the
- * recreated VI cannot take are counted, logged and retried.
+ * recreated VI cannot take are counted, logged and retried, and a VI recreated while the driver
+ * refuses CTPIO comes up without it.
  *
  * The hazard: the engine polls tx_done in the middle of an RX burst when it runs out of control
  * buffers (ctrl_bufs 4, a burst of bare ACKs to closed ports, each answered with a RST), and that
@@ -548,6 +549,107 @@ static void test_filter_retry_list_efct(void)
     check_filter_retry_list(EF_VI_ARCH_EFCT);
 }
 
+/*
+ * A VI recreated while the driver refuses CTPIO (another process took it) comes up without it
+ * instead of staying down: counted, said through the log hook, its frames sent by DMA. A later
+ * recreation with CTPIO free gets it back; a recreation that fails (no VI at all) and is
+ * retried falls back the same way.
+ */
+static void test_ctpio_refused_at_restart(void)
+{
+    memset(&L, 0, sizeof(L));
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc); /* EF10 with CTPIO */
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.log = log_hook;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    REQUIRE(st.ctpio);
+
+    /* Reset while CTPIO is refused: the new VI has none, and the link is up at once. */
+    uint64_t t = 1000000000ull;
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true});
+    efvi_emu_reset(nic);
+    poll_at(l, w, t);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    CHECK_EQ(st.restart_failures, 0);
+    CHECK(!st.down);
+    CHECK(!st.ctpio);
+    CHECK_EQ(st.ctpio_lost, 1);
+    CHECK_EQ(L.warns, 1);
+    CHECK(strstr(L.last, "no CTPIO") != NULL);
+    /* It carries frames: bare ACKs to closed ports are answered, by DMA. */
+    efvi_emu_stats es0, es1;
+    efvi_emu_get_stats(nic, &es0);
+    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 1000), 4);
+    efvi_emu_get_stats(nic, &es1);
+    CHECK_EQ(es1.tx_ctpio, es0.tx_ctpio);
+    CHECK(es1.tx_dma >= es0.tx_dma + 4);
+
+    /* CTPIO free again: the next recreation has it. */
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){0});
+    efvi_emu_reset(nic);
+    t = efvitcp_wire_now(w) + 1000000;
+    poll_at(l, w, t);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 2);
+    CHECK(!st.down);
+    CHECK(st.ctpio);
+    CHECK_EQ(st.ctpio_lost, 1);
+    CHECK_EQ(L.infos, 1);
+    CHECK(strstr(L.last, "CTPIO again") != NULL);
+    efvi_emu_get_stats(nic, &es0);
+    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 2000), 4);
+    efvi_emu_get_stats(nic, &es1);
+    CHECK(es1.tx_ctpio > es0.tx_ctpio); /* the first; the rest queue behind its fallback */
+
+    /* No VI at all, then only CTPIO refused: the retry 10 ms later comes up without it. */
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true, .vi_alloc_fail = 1000});
+    efvi_emu_reset(nic);
+    t = efvitcp_wire_now(w) + 1000000;
+    poll_at(l, w, t);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK(st.down);
+    CHECK_EQ(st.restart_failures, 1);
+    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true});
+    poll_at(l, w, t + 10000000);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK(!st.down);
+    CHECK(!st.ctpio);
+    CHECK_EQ(st.restarts, 4);
+    CHECK_EQ(st.restart_failures, 1);
+    CHECK_EQ(st.ctpio_lost, 2);
+    CHECK_EQ(L.warns, 2);
+    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 3000), 4);
+
+    efvitcp_client_close(c);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+    CHECK_EQ(es.filters, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
 int main(void)
 {
     efvi_emu_set_strict(false);
@@ -559,5 +661,6 @@ int main(void)
     RUN(test_filters_after_restart_efct);
     RUN(test_filter_retry_list_ef10);
     RUN(test_filter_retry_list_efct);
+    RUN(test_ctpio_refused_at_restart);
     return th_summary();
 }

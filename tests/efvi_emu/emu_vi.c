@@ -1061,6 +1061,8 @@ int ef_vi_alloc_from_pd(ef_vi *vi, ef_driver_handle vi_dh, struct ef_pd *pd, ef_
         fl |= EF_VI_TX_CTPIO; /* CTPIO-only NICs force it on */
     else if ((fl & EF_VI_TX_CTPIO) && !nic->cfg.ctpio)
         return -EOPNOTSUPP;
+    else if ((fl & EF_VI_TX_CTPIO) && nic->faults.ctpio_refuse)
+        return -EBUSY;
     if ((fl & EF_VI_RX_TIMESTAMPS) && !nic->cfg.rx_timestamps) return -EOPNOTSUPP;
     if ((fl & EF_VI_TX_TIMESTAMPS) && !nic->cfg.tx_timestamps) return -EOPNOTSUPP;
     if (fl & (EF_VI_TX_ALT | EF_VI_RX_EVENT_MERGE)) return -EOPNOTSUPP;

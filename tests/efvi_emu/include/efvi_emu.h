@@ -78,6 +78,11 @@ typedef struct efvi_emu_faults {
                                  full filter table says */
     uint32_t vi_alloc_fail; /**< the next N ef_vi_alloc_from_pd on the port fail (-ENOMEM), as
                                  a driver out of VIs or memory: a VI restart fails and waits */
+    bool ctpio_refuse;      /**< EF10: ef_vi_alloc_from_pd with EF_VI_TX_CTPIO fails (-EBUSY), as
+                                 when another process took the port's CTPIO or it is not
+                                 licensed; a VI without it is allocated as usual, and
+                                 EF_VI_CAP_CTPIO still says the NIC has it. EFCT sends only by
+                                 CTPIO and ignores this */
 } efvi_emu_faults;
 
 /** Counters of a port (all VIs on it together). */
