@@ -34,10 +34,11 @@
  * filter retries, queued frames, a non-empty ready ring. OFLOW, RESET and TX_ERROR leave the VI
  * unusable: it is freed and recreated with its filters and buffers (without CTPIO when the driver
  * refuses it then, as at open: counted and logged); frames in flight then may or may not have
- * left, which TCP repairs by retransmission. Not while the engine holds EFCT packets
- * of the old VI, though (tx_done polls the queue in the middle of a burst): the recreation waits
- * until it gave them back (restart_due), and receive ids carry a use count, so that a release of
- * an id not lent now is ignored rather than passed to the driver.
+ * left, which TCP repairs by retransmission. Not while the engine holds EFCT packets of the old
+ * VI, though (tx_done polls the queue in the middle of a burst), or has yet to get those of the
+ * ready ring: the recreation waits until it had them and gave them back (restart_due), and
+ * receive ids carry a use count, so that a release of an id not lent now is ignored rather than
+ * passed to the driver.
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
  * and port filter for a listening port; flow_del removes it. With an address of its own
@@ -1045,8 +1046,9 @@ static void restart(efvi_link *e)
     e->st.restarts++;
 #ifdef EFVITCP_EFVI_HAVE_EFCT
     if (e->efct) {
-        /* Packets of the old VI cannot outlive it: those in the ready ring go back now. None is
-           with the engine (restart_due); were one, its id would name nothing from now on. */
+        /* Packets of the old VI cannot outlive it. None is with the engine or in the ready ring
+           (restart_due waits for them; a VI that is down polled nothing since): were one, it
+           would go back here, and its id name nothing from now on. */
         for (uint32_t k = 0; k < e->n_slots; k++)
             if (e->rx_state[k] == RX_HELD) efct_slot_release(e, k);
         e->ready_n = 0;
@@ -1103,18 +1105,20 @@ static void restart(efvi_link *e)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Recreates a broken VI unless the engine still holds packets it lent (EFCT: they live in the
- * VI's buffers, which ef_vi_free takes away while the engine parses them, and their ids would be
- * released on the next VI). The engine gives every frame back within its poll, so the restart
- * waits at most until the next rx_burst, tx_done or tx_flush; meanwhile nothing is sent on the
- * broken VI and its event queue is not polled. EF10 frames sit in the link's own registered
- * memory, which outlives the VI: the engine keeps them across a restart and releases them onto
- * the new VI's ring. False while the restart must wait.
+ * Recreates a broken VI unless the engine still holds packets it lent, or has yet to get those in
+ * the ready ring (EFCT: they live in the VI's buffers, which ef_vi_free takes away while the
+ * engine parses them, and their ids would be released on the next VI; a packet of the ready ring
+ * given back unread would be a frame lost). The engine gives every frame back within its poll,
+ * and the next rx_burst hands over the ready ring first, so the restart waits at most until the
+ * next poll's flush; meanwhile nothing is sent on the broken VI and its event queue is not
+ * polled. EF10 frames sit in the link's own registered memory, which outlives the VI: the engine
+ * keeps them across a restart and releases them onto the new VI's ring, and the ready ring keeps
+ * its frames. False while the restart must wait.
  */
 static bool restart_due(efvi_link *e)
 {
     if (!e->restart_needed) return true;
-    if (e->efct && e->rx_lent) return false;
+    if (e->efct && (e->rx_lent || e->ready_n)) return false;
     restart(e);
     return true;
 }
@@ -1285,7 +1289,8 @@ static int ready_take(efvi_link *e, et_rx_frame *out, int n, int max)
 
 static COLD int rx_burst_slow(efvi_link *e, et_rx_frame *out, int max)
 {
-    /* A VI broken in the last poll goes before its packets waiting in the ready ring are lent. */
+    /* A VI broken in the last poll is recreated now if nothing of it is out; else its frames
+       waiting in the ready ring go to the engine first, and the restart follows their release. */
     restart_due(e);
     int n = ready_take(e, out, 0, max);
     /* The ready ring is empty now: new frames go straight into out after the n taken. */

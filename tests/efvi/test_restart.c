@@ -9,7 +9,8 @@
  * The hazard: the engine polls tx_done in the middle of an RX burst when it runs out of control
  * buffers (ctrl_bufs 4, a burst of bare ACKs to closed ports, each answered with a RST), and that
  * poll of the event queue may be the one that finds the VI broken. A wrapper around the link's
- * operations makes the event queue overflow exactly then.
+ * operations makes the event queue overflow exactly then, or the NIC reset behind a frame it
+ * took, which then waits in the ready ring.
  */
 #include <arpa/inet.h>
 
@@ -62,10 +63,11 @@ static uint32_t ack_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t sr
 static struct {
     const et_link_ops *real;
     efvi_emu_nic *nic;
-    int held;     /* frames the engine took and has not released */
-    bool armed;   /* the next tx_done inside a burst overflows the event queue */
-    int fired;    /* how often it did */
-    int max_held; /* frames held when it fired */
+    int held;          /* frames the engine took and has not released */
+    bool armed;        /* the next tx_done inside a burst overflows the event queue */
+    bool reset_behind; /* instead: the NIC takes a frame, then resets (both in the queue) */
+    int fired;         /* how often it did */
+    int max_held;      /* frames held when it fired */
 } W;
 
 static int w_rx_burst(et_link *l, et_rx_frame *out, int max)
@@ -87,8 +89,15 @@ static int w_tx_done(et_link *l, uint32_t *ids, int max)
         W.armed = false;
         W.fired++;
         W.max_held = W.held;
-        efvi_emu_faults f = {.evq_oflow = 1};
-        efvi_emu_set_faults(W.nic, &f);
+        if (W.reset_behind) {
+            /* The link's idle test reads the next event's slot (ef_eventq_has_event), for which
+               the NIC takes the next frame off the wire into the queue; the reset follows it. */
+            CHECK(!W.real->idle(l, 0));
+            efvi_emu_reset_after_events(W.nic);
+        } else {
+            efvi_emu_faults f = {.evq_oflow = 1};
+            efvi_emu_set_faults(W.nic, &f);
+        }
     }
     return W.real->tx_done(l, ids, max);
 }
@@ -650,6 +659,184 @@ static void test_ctpio_refused_at_restart(void)
     efvitcp_wire_free(w);
 }
 
+/*
+ * A frame and a reset in the batch of events that tx_done polls in the middle of a burst (the
+ * engine ran out of control buffers): the frame waits in the ready ring, behind the burst's
+ * frames that the engine holds. Once it released those, the poll's flush found the restart due
+ * and (EFCT) gave the waiting frame's packet back to the driver unseen and uncounted. Every frame
+ * must reach the engine: 40 bare ACKs to closed ports, a burst of 32, the one the NIC took before
+ * its reset, and the 7 the recreated VI receives.
+ */
+static void check_reset_behind_ready_frame(int arch)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 256;
+    cfg.ctrl_bufs = 4;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    cfg.seed = 5;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    efvitcp_stats s0, s1;
+    efvitcp_client_stats(c, &s0);
+    et_efvi_stats st0, st;
+    REQUIRE(et_efvi_link_stats(l, &st0));
+    wrap(l, nic);
+
+    W.armed = true;
+    W.reset_behind = true;
+    int rsts = ack_burst(w, peer, l->mac, peer_mac, c, 40, 1000);
+    CHECK_EQ(W.fired, 1);
+    CHECK_EQ(W.max_held, 32); /* the first burst, in the engine's hands */
+    CHECK_EQ(W.held, 0);
+    CHECK(rsts > 0);
+    efvitcp_client_stats(c, &s1);
+    CHECK_EQ(s1.frames_in - s0.frames_in, 40);
+    REQUIRE(lstats(l, &st));
+    CHECK_EQ(st.rx_frames - st0.rx_frames, 40);
+    CHECK_EQ(st.restarts, 1);
+    CHECK_EQ(st.resets, 1);
+    CHECK_EQ(st.restart_failures, 0);
+    CHECK_EQ(st.restarts_deferred, arch == EF_VI_ARCH_EFCT);
+    CHECK(!st.down);
+    CHECK_EQ(st.rx_stale_release, 0);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.resets, 1);
+    CHECK_EQ(es.rx_frames, 40);
+    CHECK_EQ(es.rx_to_kernel, 0);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+
+    /* the recreated VI works, and every buffer is back with the link */
+    for (int k = 0; k < 4; k++) CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 3, 6000 + k), 3);
+    CHECK_EQ(W.held, 0);
+    unwrap(l);
+    efvitcp_client_close(c);
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.filters, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_reset_behind_ready_frame_efct(void)
+{
+    check_reset_behind_ready_frame(EF_VI_ARCH_EFCT);
+}
+
+static void test_reset_behind_ready_frame_ef10(void)
+{
+    check_reset_behind_ready_frame(EF_VI_ARCH_EF10);
+}
+
+/*
+ * The same through the link's operations alone, in the order that lost the frame: tx_done polls
+ * (the engine sent since its last poll) one frame and the reset, the frame goes to the ready
+ * ring, and the flush at the end of the poll finds nothing lent. The restart waits until rx_burst
+ * handed the frame over and it came back.
+ */
+static void check_ready_frame_at_flush(int arch)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    nc.arch = arch;
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    efvitcp_config_default(&cfg);
+    cfg.max_conns = 4;
+    cfg.send_slots = 16;
+    cfg.rx_bufs = 64;
+    cfg.wire = w;
+    cfg.local_addr = "198.18.0.2/15";
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = ((et_stack *)c)->link;
+    uint64_t t = 1000000000ull;
+    for (int i = 0; i < 3; i++) { /* whatever the open sent has completed and been reaped */
+        efvitcp_wire_set_now(w, t += 1000000);
+        efvitcp_client_poll(c, NULL, NULL);
+    }
+    uint32_t ids[16];
+    CHECK_EQ(l->ops->tx_done(l, ids, 16), 0); /* after it, the next one polls the queue */
+    CHECK(l->ops->idle(l, t));
+
+    uint8_t f[64];
+    uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 4242);
+    REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+    CHECK(!l->ops->idle(l, t)); /* the NIC took it: its event is in the queue */
+    efvi_emu_reset_after_events(nic);
+    CHECK_EQ(l->ops->tx_done(l, ids, 16), 0); /* the frame to the ready ring, the reset found */
+    l->ops->tx_flush(l);                      /* the poll's end */
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.resets, 1);
+    /* EFCT: the packet lives in the old VI's buffers; EF10: in the link's own memory */
+    CHECK_EQ(st.restarts, arch == EF_VI_ARCH_EF10);
+    et_rx_frame fr[8];
+    int n = l->ops->rx_burst(l, fr, 8);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK_EQ(fr[0].len, len);
+        CHECK(memcmp(fr[0].data, f, len) == 0);
+        l->ops->rx_release(l, fr[0].id);
+    }
+    l->ops->tx_flush(l);
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK_EQ(st.restarts, 1);
+    CHECK(!st.down);
+    CHECK_EQ(st.rx_stale_release, 0);
+
+    /* the recreated VI receives */
+    len = ack_frame(f, l->mac, peer_mac, 1, 2, 4243);
+    REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+    n = l->ops->rx_burst(l, fr, 8);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK(memcmp(fr[0].data, f, len) == 0);
+        l->ops->rx_release(l, fr[0].id);
+    }
+    efvitcp_client_close(c);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_ready_frame_at_flush_efct(void)
+{
+    check_ready_frame_at_flush(EF_VI_ARCH_EFCT);
+}
+
+static void test_ready_frame_at_flush_ef10(void)
+{
+    check_ready_frame_at_flush(EF_VI_ARCH_EF10);
+}
+
 int main(void)
 {
     efvi_emu_set_strict(false);
@@ -662,5 +849,9 @@ int main(void)
     RUN(test_filter_retry_list_ef10);
     RUN(test_filter_retry_list_efct);
     RUN(test_ctpio_refused_at_restart);
+    RUN(test_reset_behind_ready_frame_efct);
+    RUN(test_reset_behind_ready_frame_ef10);
+    RUN(test_ready_frame_at_flush_efct);
+    RUN(test_ready_frame_at_flush_ef10);
     return th_summary();
 }

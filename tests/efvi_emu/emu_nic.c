@@ -326,17 +326,26 @@ void efvi_emu_set_faults(efvi_emu_nic *nic, const efvi_emu_faults *f)
         memset(&nic->faults, 0, sizeof(nic->faults));
 }
 
-void efvi_emu_reset(efvi_emu_nic *nic)
+static void nic_reset(efvi_emu_nic *nic, bool keep_events)
 {
     if (!nic) return;
     for (int i = 0; i < EMU_MAX_VIS; i++) {
         emu_vi *v = nic->vis[i];
         if (!v || v->dead) continue;
-        /* Whatever the queues held is gone with the reset. */
         v->dead = true;
         v->reset_pending = true;
-        v->ev_count = 0;
+        if (!keep_events) v->ev_count = 0; /* whatever the queues held is gone with the reset */
     }
+}
+
+void efvi_emu_reset(efvi_emu_nic *nic)
+{
+    nic_reset(nic, false);
+}
+
+void efvi_emu_reset_after_events(efvi_emu_nic *nic)
+{
+    nic_reset(nic, true);
 }
 
 void efvi_emu_tx_error(efvi_emu_nic *nic)

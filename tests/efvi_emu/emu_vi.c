@@ -399,6 +399,21 @@ int ef_vi_receive_unbundle(ef_vi *ep, const ef_event *event, ef_request_id *ids)
     return 0;
 }
 
+/* Up to n queued events, oldest first. */
+static int evq_take(emu_vi *v, ef_event *evs, int n)
+{
+    int k = 0;
+    while (k < n && v->ev_count) {
+        ef_event ev = v->evq[v->ev_head];
+        v->ev_head = (v->ev_head + 1) & (v->evq_size - 1);
+        v->ev_count--;
+        unsigned t = EF_EVENT_TYPE(ev);
+        if (t == EF_EVENT_TYPE_RX || t == EF_EVENT_TYPE_RX_DISCARD) v->state.rxq.removed++;
+        evs[k++] = ev;
+    }
+    return k;
+}
+
 static int evq_poll(ef_vi *vi, ef_event *evs, int n)
 {
     emu_vi *v = vi ? vi->emu : NULL;
@@ -408,12 +423,16 @@ static int evq_poll(ef_vi *vi, ef_event *evs, int n)
     if (n <= 0) return 0;
     struct efvi_emu_nic *nic = v->nic;
     if (v->dead) {
-        if (!v->reset_pending) return 0;
-        v->reset_pending = false;
-        memset(&evs[0], 0, sizeof(evs[0]));
-        evs[0].generic.type = EF_EVENT_TYPE_RESET;
-        nic->st.resets++;
-        return 1;
+        /* Events made before the reset (efvi_emu_reset_after_events), then the reset. */
+        int k = evq_take(v, evs, n);
+        v->state.evq.evq_ptr += (uint32_t)k * 8u; /* the reset takes no slot of the queue */
+        if (k < n && v->reset_pending) {
+            v->reset_pending = false;
+            memset(&evs[k], 0, sizeof(evs[k]));
+            evs[k++].generic.type = EF_EVENT_TYPE_RESET;
+            nic->st.resets++;
+        }
+        return k;
     }
     if (!v->efct) emu_nic_tx_run(v);
     make_tx_events(v);
@@ -434,14 +453,7 @@ static int evq_poll(ef_vi *vi, ef_event *evs, int n)
     int k = 0;
     uint32_t served = 0;
     for (;;) {
-        while (k < n && v->ev_count) {
-            ef_event ev = v->evq[v->ev_head];
-            v->ev_head = (v->ev_head + 1) & (v->evq_size - 1);
-            v->ev_count--;
-            unsigned t = EF_EVENT_TYPE(ev);
-            if (t == EF_EVENT_TYPE_RX || t == EF_EVENT_TYPE_RX_DISCARD) v->state.rxq.removed++;
-            evs[k++] = ev;
-        }
+        k += evq_take(v, evs + k, n - k);
         /* The next frame from the wire only when there is room to report it. */
         if (k >= n || v->dead || v->oflow || (nic->pkt && served++ >= EMU_PKT_POLL_MAX) ||
             !emu_nic_service_one(nic))
@@ -456,7 +468,7 @@ int ef_eventq_has_event(ef_vi *vi)
     emu_vi *v = vi ? vi->emu : NULL;
     if (!v) return 0;
     struct efvi_emu_nic *nic = v->nic;
-    if (v->dead) return v->reset_pending;
+    if (v->dead) return v->ev_count || v->reset_pending;
     /* What evq_poll would do before it hands out events, up to the first one for this VI. */
     if (!v->efct) emu_nic_tx_run(v);
     make_tx_events(v);

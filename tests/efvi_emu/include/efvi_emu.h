@@ -151,6 +151,11 @@ void efvi_emu_set_default_config(const efvi_emu_nic_config *cfg);
 void efvi_emu_set_faults(efvi_emu_nic *nic, const efvi_emu_faults *f);
 /** A NIC reset: every VI on the port gets a RESET event and stops working until freed. */
 void efvi_emu_reset(efvi_emu_nic *nic);
+/**
+ * The same, but the events already in a VI's queue come before its RESET (frames the NIC received
+ * before it reset, reported with it in one poll), where efvi_emu_reset drops them.
+ */
+void efvi_emu_reset_after_events(efvi_emu_nic *nic);
 /** The next DMA transmit on the port fails with TX_ERROR (BUS) and halts its TX queue. */
 void efvi_emu_tx_error(efvi_emu_nic *nic);
 void efvi_emu_get_stats(const efvi_emu_nic *nic, efvi_emu_stats *st);
