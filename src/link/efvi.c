@@ -13,12 +13,12 @@
  *
  * Receive (EF10): buffers are posted in batches (the NIC takes them in eights): a released buffer
  * goes to a free list, which a poll posts with one doorbell once it holds a batch (eight, fewer
- * for a small pool), and which is emptied before sleeping (prime). A frame sits after
- * the RX prefix, and RX_BYTES counts the prefix. Frames spread over several buffers cannot be
- * handed over in one piece and are dropped: the MTU reported to the engine keeps a frame in one
- * buffer, so only a peer ignoring our MSS sends them. Receive (EFCT): packets are lent by the
- * driver from buffers shared with every VI on the queue, so the 4-tuple of each is checked here
- * and foreign ones are given back at once.
+ * for a small pool) and the ring has room for one, and which is emptied as far as the ring takes
+ * it before sleeping (prime). A frame sits after the RX prefix, and RX_BYTES counts the prefix.
+ * Frames spread over several buffers cannot be handed over in one piece and are dropped: the MTU
+ * reported to the engine keeps a frame in one buffer, so only a peer ignoring our MSS sends them.
+ * Receive (EFCT): packets are lent by the driver from buffers shared with every VI on the queue,
+ * so the 4-tuple of each is checked here and foreign ones are given back at once.
  *
  * Transmit: when the DMA queue is empty a frame goes by CTPIO, always followed by its mandatory
  * DMA fallback (sent by the NIC only if the CTPIO send failed); otherwise by a DMA descriptor.
@@ -583,6 +583,15 @@ static void rx_refill(efvi_link *e)
     }
     e->rx_nfree -= (uint32_t)(top - p);
     if (p != top) ef_vi_receive_push(&e->vi);
+}
+
+/* A batch of free buffers and room on the ring for it (EF10; EFCT frees none): with more
+   buffers than the ring holds (at most 4095), the free list always holds a batch, and a refill
+   on that alone would post the few slots freed since the last poll with a doorbell each time,
+   and keep idle from ever saying idle. */
+static inline __attribute__((always_inline)) bool rx_refill_due(efvi_link *e)
+{
+    return e->rx_nfree >= e->rx_batch && ef_vi_receive_space(&e->vi) >= (int)e->rx_batch;
 }
 
 /* The next id of a slot (see rx_tag). */
@@ -1184,7 +1193,7 @@ static COLD bool poll_prepare_slow(efvi_link *e)
 static inline __attribute__((always_inline)) bool poll_prepare(efvi_link *e)
 {
     if (UNLIKELY(e->slow) && !poll_prepare_slow(e)) return false;
-    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
+    if (rx_refill_due(e)) rx_refill(e);
     e->evq_fresh = true;
     return true;
 }
@@ -1324,7 +1333,7 @@ static inline __attribute__((always_inline)) int rx_burst_arch(et_link *l, et_rx
     if (UNLIKELY(!out || max <= 0)) return 0;
     if (UNLIKELY(e->slow)) return rx_burst_slow(e, out, max);
     /* The usual burst: one batch of events, its frames straight into out. */
-    if (e->rx_nfree >= e->rx_batch) rx_refill(e);
+    if (rx_refill_due(e)) rx_refill(e);
     e->evq_fresh = true;
     ef_event evs[EVS_MAX];
     int want = poll_want(e, max, efct), got = 0;
@@ -1509,13 +1518,13 @@ static uint64_t efvi_next_due(et_link *l)
 
 /* et_link_ops.idle: nothing put off (e->slow: a restart, a queue of frames waiting for ring
    space, frames in the ready ring, filter retries), no completion taken and not reported, no
-   receive ring to refill (EF10; EFCT has none), and no event: ef_eventq_has_event reads the next
-   event's slot without polling. */
+   batch of buffers to post (EF10, rx_refill_due; EFCT has none), and no event:
+   ef_eventq_has_event reads the next event's slot without polling. */
 static int efvi_idle(et_link *l, uint64_t now)
 {
     efvi_link *e = (efvi_link *)l;
     (void)now; /* the NIC says when a frame is there */
-    return !e->slow && !e->ring_done && (e->efct || e->rx_nfree < e->rx_batch) &&
+    return !e->slow && !e->ring_done && (e->efct || !rx_refill_due(e)) &&
            !ef_eventq_has_event(&e->vi);
 }
 

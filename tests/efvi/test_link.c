@@ -2,7 +2,7 @@
  * The efvi link through its et_link interface, with a raw wire endpoint as the peer: interface
  * options, RX hardware timestamps in et_rx_frame.hw_ts, the MTU kept within one receive buffer,
  * jumbo frames dropped, EFCT software 4-tuple checks on a queue shared by two instances, the
- * checksums claimed as verified by the NIC, and the open errors.
+ * checksums claimed as verified by the NIC, the idle test, and the open errors.
  */
 #include <arpa/inet.h>
 
@@ -317,6 +317,85 @@ static void test_csum_claims(void)
     check_csum_claims(EF_VI_ARCH_EFCT, false);
 }
 
+/* Polls at t, t + 1 ms, ... n of them, where nothing new comes: the time after the last. */
+static uint64_t settle(efvitcp_client *c, efvitcp_wire *w, uint64_t t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        efvitcp_wire_set_now(w, t);
+        efvitcp_client_poll(c, NULL, NULL);
+        t += 1000000;
+    }
+    return t;
+}
+
+/*
+ * An EF10 link with no traffic is idle (et_link_ops.idle), so that a busy-poll loop's polls are
+ * quiet ones, also with more receive buffers than the ring holds (at most 4095 posted): those
+ * wait in the free list with no room on the ring, which is no refill to do. After frames, it is
+ * idle again once their buffers are back.
+ */
+static void check_idle(uint32_t rx_bufs)
+{
+    efvitcp_wire *w;
+    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
+    efvi_emu_nic_config nc;
+    efvi_emu_nic_config_default(&nc);
+    efvi_emu_nic *nic;
+    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
+    uint8_t peer_mac[6];
+    int peer;
+    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
+    efvitcp_config cfg;
+    base_cfg(&cfg, w, "198.18.0.2/15");
+    cfg.rx_bufs = rx_bufs;
+    efvitcp_client *c;
+    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
+    et_link *l = link_of(c);
+    et_efvi_stats st;
+    REQUIRE(et_efvi_link_stats(l, &st));
+    CHECK(st.rxq_capacity < 4096);
+    uint64_t t = settle(c, w, 1000000000ull, 3);
+    CHECK(l->ops->idle(l, t));
+    efvitcp_stats s0, s1;
+    efvitcp_client_stats(c, &s0);
+    for (int i = 0; i < 10; i++) efvitcp_client_poll(c, NULL, NULL);
+    efvitcp_client_stats(c, &s1);
+    CHECK_EQ(s1.polls_quiet - s0.polls_quiet, 10);
+
+    /* frames (bare ACKs to a closed port, each answered by a RST), then quiet again */
+    uint8_t f[64];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 9; i++) {
+            uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009u, (uint16_t)(20000 + i),
+                                     0xc6120002u, (uint16_t)(9000 + round), 0);
+            REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+        }
+        CHECK(!l->ops->idle(l, t));
+        t = settle(c, w, t, 3);
+        CHECK(l->ops->idle(l, t));
+    }
+    efvitcp_client_stats(c, &s1);
+    CHECK_EQ(s1.frames_in - s0.frames_in, 36);
+    efvitcp_client_close(c);
+    efvi_emu_stats es;
+    efvi_emu_get_stats(nic, &es);
+    CHECK_EQ(es.violations, 0);
+    CHECK_EQ(es.rx_nodesc, 0);
+    et_wire_raw_detach(w, peer);
+    efvi_emu_nic_put(nic);
+    efvitcp_wire_free(w);
+}
+
+static void test_idle_few_buffers(void)
+{
+    check_idle(64);
+}
+
+static void test_idle_more_buffers_than_ring(void)
+{
+    check_idle(8192);
+}
+
 int main(void)
 {
     RUN(test_open_errors);
@@ -325,5 +404,7 @@ int main(void)
     RUN(test_timestamps_mtu_jumbo);
     RUN(test_efct_software_check);
     RUN(test_csum_claims);
+    RUN(test_idle_few_buffers);
+    RUN(test_idle_more_buffers_than_ring);
     return th_summary();
 }
