@@ -572,22 +572,24 @@ template <class Conf, class Api> class Instance
         buffers, a deadline of the link; UINT64_MAX if none (efvitcp_client_next_timer). */
     uint64_t nextTimer() const { return inst_ ? Api::next_timer(inst_) : UINT64_MAX; }
     /** Idle waits: the file descriptor to sleep on for POLLIN, -1 if the link has none
-        (efvitcp_client_fd; the protocol is in efvitcp.h, "Idle waits"). */
-    int fd() const { return Api::fd(inst_); }
+        (efvitcp_client_fd; the protocol is in efvitcp.h, "Idle waits"); -1 before init or
+        after close. */
+    int fd() const { return inst_ ? Api::fd(inst_) : -1; }
     /** Arms fd(): 0 = sleep until it is readable or nextTimer(), 1 = poll instead, -1 = the link
-        cannot wake a sleeper (efvitcp_client_prime). */
-    int prime() { return Api::prime(inst_); }
-    /** The instance's counters. */
+        cannot wake a sleeper (efvitcp_client_prime), or there is no instance. */
+    int prime() { return inst_ ? Api::prime(inst_) : -1; }
+    /** The instance's counters; all zero before init or after close. */
     efvitcp_stats getStats() const
     {
-        efvitcp_stats st;
-        Api::stats(inst_, &st);
+        efvitcp_stats st{};
+        if (inst_) Api::stats(inst_, &st);
         return st;
     }
     /** Calls fn(Conn&) for every established connection. fn is a callback of the instance:
         poll() from it does nothing and prime() returns -1. */
     template <class Fn> void foreachConn(Fn fn)
     {
+        if (!inst_) return;
         ForeachCtx<Instance, Fn> f{this, &fn};
         Api::each_conn(inst_, &ForeachCtx<Instance, Fn>::call, &f);
     }

@@ -40,7 +40,7 @@ template <class Conf> class TcpServer : public detail::Instance<Conf, detail::Se
     }
 
     /** Connections (SYN_RECEIVED included, TIME_WAIT excluded). */
-    uint32_t getConnCnt() const { return efvitcp_server_conn_count(this->inst_); }
+    uint32_t getConnCnt() const { return this->inst_ ? efvitcp_server_conn_count(this->inst_) : 0; }
 };
 
 } // namespace efvitcp

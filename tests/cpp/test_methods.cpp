@@ -715,11 +715,48 @@ static void test_idle_wait_methods(void)
     REQUIRE(p.run([&]() { return p.s.established && p.c.established; }));
 }
 
+/* Every method of an instance never initialised, or closed, is safe: no C call gets a NULL
+   instance (foreachConn, getStats, fd, prime and getConnCnt passed one, and crashed). */
+static void test_methods_without_instance(void)
+{
+    Server srv;
+    Client cli;
+    for (int round = 0; round < 2; round++) {
+        int visits = 0;
+        srv.foreachConn([&](Conn &) { visits++; });
+        cli.foreachConn([&](Conn &) { visits++; });
+        CHECK_EQ(visits, 0);
+        efvitcp_stats st = srv.getStats();
+        CHECK_EQ(st.frames_in + st.frames_out + st.conns_active, 0u);
+        st = cli.getStats();
+        CHECK_EQ(st.frames_in + st.frames_out + st.conns_active, 0u);
+        CHECK_EQ(srv.fd(), -1);
+        CHECK_EQ(cli.fd(), -1);
+        CHECK_EQ(srv.prime(), -1);
+        CHECK_EQ(cli.prime(), -1);
+        CHECK_EQ(srv.getConnCnt(), 0u);
+        CHECK_EQ(srv.nextTimer(), UINT64_MAX);
+        Rec h;
+        srv.poll(h);
+        cli.poll(h);
+        srv.close();
+        cli.close();
+        /* the second round: initialised, then closed */
+        RigWire wire;
+        rig_attach(srv, wire, RIG_SERVER_IP "/15");
+        rig_attach(cli, wire, RIG_CLIENT_IP "/15");
+        REQUIRE(!srv.init("mem:server") && !cli.init("mem:client"));
+        srv.close();
+        cli.close();
+    }
+}
+
 int main()
 {
     RUN(test_conf_mapping);
     RUN(test_handler_detection);
     RUN(test_init_errors);
+    RUN(test_methods_without_instance);
     RUN(test_connect_established_data_close);
     RUN(test_reset_and_close);
     RUN(test_close_instance_in_callback);
