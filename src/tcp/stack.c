@@ -175,15 +175,20 @@ const char *et_stack_init(et_stack *st, const char *interface, const efvitcp_con
     return NULL;
 }
 
-/* Tries to get a control buffer back for the close's next RST: on xdp (and efvi) the RSTs already
-   queued complete only once the ring was kicked, so it is kicked and the completions taken, a
-   bounded number of times (a link that completes nothing must not hang the close). false when
+/* Tries to get a control buffer back for the close's next RST: on xdp the RSTs already queued
+   complete only once the ring was kicked, so it is kicked and the completions taken, a bounded
+   number of times (a link that completes nothing must not hang the close). On efvi completions
+   share the event queue with received frames, which a poll for completions puts aside and then
+   waits for the engine to take: the closing instance takes them and drops them. false when
    none came back: the close tries no more, and its remaining RSTs are counted as drops. */
 static bool close_ctrl_refill(et_stack *st)
 {
     et_link *l = st->link;
+    et_rx_frame f[RX_BURST];
     for (int i = 0; i < CLOSE_REFILL_TRIES && !st->n_ctrl_free; i++) {
         if (l->ops->tx_flush) l->ops->tx_flush(l);
+        int n = l->ops->rx_burst(l, f, RX_BURST);
+        for (int k = 0; k < n; k++) l->ops->rx_release(l, f[k].id);
         et_stack_reap_tx(st);
     }
     return st->n_ctrl_free != 0;
