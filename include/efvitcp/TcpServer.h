@@ -32,7 +32,9 @@ template <class Conf> class TcpServer : public detail::Instance<Conf, detail::Se
         if (!this->inst_) return "not initialised";
         return efvitcp_server_listen(this->inst_, server_port);
     }
-    /** Stops listening on server_port; its established connections go on. */
+    /** Stops listening on server_port: its half-open connections are reset, its established
+        ones go on (efvitcp_server_unlisten); from allowNewConnection, that connection is
+        refused. */
     const char *unlisten(uint16_t server_port)
     {
         if (!this->inst_) return "not initialised";

@@ -41,7 +41,9 @@
  * passed to the driver.
  *
  * Steering: flow_add installs a full 4-tuple filter for a client connection and a local address
- * and port filter for a listening port; flow_del removes it. With an address of its own
+ * and port filter for a listening port; flow_del removes it. Flows are counted: the engine adds
+ * a listening port's flow again for each connection it accepts (they are steered by its filter),
+ * so the filter stays after unlisten while they live. With an address of its own
  * (local_addr) the stack also takes every unicast frame for the interface's MAC and the ARP
  * broadcasts, so it answers ARP and resets segments for closed ports: that takes the interface
  * from the kernel, so use it on an interface of its own. Without one it shares the kernel's

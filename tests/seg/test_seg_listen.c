@@ -163,12 +163,48 @@ static void test_half_open_and_cookie_refs(void)
     CHECK_EQ(F.listen_refs, 1);
 }
 
+static void unlisten_on_established(sg *t, char ev, efvitcp_conn *c)
+{
+    (void)c;
+    if (ev == 'E') efvitcp_server_unlisten(t->srv, SG_LISTEN_PORT);
+}
+
+/* Unlisten from a callback of the poll (eftcat -l does it in on_established): the connection of
+   the callback is established and lives on, the port's other half-open one is reset. */
+static void test_unlisten_in_on_established(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_syn_received(t, NULL));
+    uint32_t sis_a = t->sis;
+    uint16_t port_a = t->pport;
+    t->pport++;
+    REQUIRE(sg_syn_received(t, NULL));
+    uint32_t sis_b = t->sis;
+    t->pport = port_a;
+    t->sis = sis_a;
+    t->hook = unlisten_on_established;
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    CHECK_EQ(t->ev.established, 1);
+    sg_rx *r = sg_take(t);
+    REQUIRE(r);
+    CHECK_EQ(r->flags, TH_RST | TH_ACK);
+    CHECK_EQ(r->seq, sis_b + 1);
+    CHECK_EQ(r->dport, port_a + 1);
+    CHECK_EQ(efvitcp_server_conn_count(t->srv), 1);
+    CHECK(efvitcp_server_unlisten(t->srv, SG_LISTEN_PORT) != NULL); /* not listening now */
+    t->hook = NULL;
+    sg_send(t, TH_ACK | TH_PSH, P(1), S(1), NULL, 10);
+    EXPECT(t, TH_ACK, S(1), P(11));
+    CHECK_EQ(t->ev.data, 1);
+}
+
 int main(void)
 {
     RUN(test_unlisten_resets_half_open);
     RUN(test_unlisten_spares_other_ports);
     RUN(test_unlisten_in_allow_refuses);
     RUN(test_unlisten_in_allow_refuses_cookie);
+    RUN(test_unlisten_in_on_established);
     RUN(test_passive_conn_holds_listen_flow);
     RUN(test_half_open_and_cookie_refs);
     sg_cleanup();
