@@ -9,8 +9,7 @@
 
 #include <etherfabric/ef_vi.h>
 
-#include "efvi_emu.h"
-#include "harness.h"
+#include "efvi_rig.h"
 
 #define CONNS 12
 #define PORT  7000
@@ -54,13 +53,10 @@ static void check_close_resets_all(int arch)
     nc.arch = arch;
     efvi_emu_set_default_config(&nc);
     efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
+    efvi_rig_base_cfg(&cfg, w, "198.18.1.1/15");
     cfg.max_conns = CONNS + 4;
-    cfg.send_slots = 16;
     cfg.rx_bufs = 256;
     cfg.ctrl_bufs = 4;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.1.1/15";
     efvitcp_server *s;
     REQUIRE(efvitcp_server_init(&s, "efvi:s", &cfg) == NULL);
     REQUIRE(efvitcp_server_listen(s, PORT) == NULL);

@@ -8,12 +8,9 @@
 
 #include <etherfabric/ef_vi.h>
 
-#include "api/instance.h"
-#include "efvi_emu.h"
-#include "harness.h"
+#include "efvi_rig.h"
 #include "link/efvi.h"
 #include "net/checksum.h"
-#include "wire/wire_hooks.h"
 
 static uint32_t tcp_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_mac[6],
                           uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport, uint32_t len)
@@ -51,12 +48,7 @@ static et_link *link_of(efvitcp_client *c)
 
 static void base_cfg(efvitcp_config *cfg, efvitcp_wire *w, const char *addr)
 {
-    efvitcp_config_default(cfg);
-    cfg->max_conns = 4;
-    cfg->send_slots = 16;
-    cfg->rx_bufs = 64;
-    cfg->wire = w;
-    cfg->local_addr = addr;
+    efvi_rig_base_cfg(cfg, w, addr);
     cfg->seed = 5;
 }
 
@@ -141,24 +133,13 @@ static void test_plain_name_picks_efvi(void)
 
 static void test_timestamps_mtu_jumbo(void)
 {
-    efvitcp_wire_config wc;
-    efvitcp_wire_config_default(&wc);
-    wc.mtu = 9000;
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, &wc) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.mtu = 9014;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "a", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    base_cfg(&cfg, w, "198.18.0.2/15");
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:a,rxts,noctpio,ct=128", &cfg) == NULL);
-    et_link *l = link_of(c);
+    efvi_rig r;
+    efvi_rig_init(&r, EF_VI_ARCH_EF10);
+    r.wc.mtu = 9000;
+    r.nc.mtu = 9014;
+    r.cfg.seed = 5;
+    REQUIRE(efvi_rig_open(&r, "a", "rxts,noctpio,ct=128", true));
+    et_link *l = r.l;
     et_efvi_stats st;
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK(st.rx_timestamps);
@@ -170,13 +151,13 @@ static void test_timestamps_mtu_jumbo(void)
     CHECK_EQ(st.filters, 2);
 
     static uint8_t f[9100];
-    efvitcp_wire_set_now(w, 777);
-    uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 100);
-    et_wire_raw_send(w, peer, f, len);
-    len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 5000); /* jumbo */
-    et_wire_raw_send(w, peer, f, len);
-    len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 1, 0xc6120002, 2, 10);
-    et_wire_raw_send(w, peer, f, len);
+    efvitcp_wire_set_now(r.w, 777);
+    uint32_t len = tcp_frame(f, l->mac, r.peer_mac, 0xc6120009, 1, 0xc6120002, 2, 100);
+    et_wire_raw_send(r.w, r.peer, f, len);
+    len = tcp_frame(f, l->mac, r.peer_mac, 0xc6120009, 1, 0xc6120002, 2, 5000); /* jumbo */
+    et_wire_raw_send(r.w, r.peer, f, len);
+    len = tcp_frame(f, l->mac, r.peer_mac, 0xc6120009, 1, 0xc6120002, 2, 10);
+    et_wire_raw_send(r.w, r.peer, f, len);
     et_rx_frame fr[8];
     int n = l->ops->rx_burst(l, fr, 8);
     REQUIRE(n == 2);
@@ -190,11 +171,11 @@ static void test_timestamps_mtu_jumbo(void)
 
     /* a send goes out by DMA (noctpio) with the engine's bytes unchanged */
     uint8_t *b = et_link_tx_buf(l, 3);
-    len = tcp_frame(b, peer_mac, l->mac, 0xc6120002, 2, 0xc6120009, 1, 33);
+    len = tcp_frame(b, r.peer_mac, l->mac, 0xc6120002, 2, 0xc6120009, 1, 33);
     CHECK_EQ(l->ops->tx(l, 3, len), 0);
     CHECK_EQ(l->ops->tx(l, 3, len), -1); /* still on the ring */
     uint8_t got[2048];
-    CHECK_EQ(et_wire_raw_recv(w, peer, got, sizeof(got)), (int)len);
+    CHECK_EQ(et_wire_raw_recv(r.w, r.peer, got, sizeof(got)), (int)len);
     CHECK(memcmp(got, b, len) == 0);
     uint32_t ids[8];
     CHECK_EQ(l->ops->tx_done(l, ids, 8), 1);
@@ -202,40 +183,25 @@ static void test_timestamps_mtu_jumbo(void)
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.tx_dma, 1);
     CHECK_EQ(st.tx_ctpio, 0);
-    efvitcp_client_close(c);
-    efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.filters, 0); /* closing removed every filter */
-    CHECK_EQ(es.violations, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 /* Two instances on one EFCT port: each sees the other's packets on the shared queue and keeps
    only its own. */
 static void test_efct_software_check(void)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = EF_VI_ARCH_EFCT;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "x3", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config ca, cb;
-    base_cfg(&ca, w, "198.18.0.2/15");
-    base_cfg(&cb, w, "198.18.0.3/15");
-    efvitcp_client *a, *b;
-    REQUIRE(efvitcp_client_init(&a, "efvi:x3", &ca) == NULL);
+    efvi_rig r; /* the first instance, a; b opens on the same port */
+    efvi_rig_init(&r, EF_VI_ARCH_EFCT);
+    r.cfg.seed = 5;
+    REQUIRE(efvi_rig_open(&r, "x3", NULL, true));
+    efvitcp_config cb = r.cfg;
+    cb.local_addr = "198.18.0.3/15";
+    efvitcp_client *b;
     REQUIRE(efvitcp_client_init(&b, "efvi:x3", &cb) == NULL);
-    et_link *la = link_of(a), *lb = link_of(b);
+    et_link *la = r.l, *lb = link_of(b);
     uint8_t f[256];
-    uint32_t len = tcp_frame(f, la->mac, peer_mac, 0xc6120009, 80, 0xc6120003, 40000, 20);
-    et_wire_raw_send(w, peer, f, len);
+    uint32_t len = tcp_frame(f, la->mac, r.peer_mac, 0xc6120009, 80, 0xc6120003, 40000, 20);
+    et_wire_raw_send(r.w, r.peer, f, len);
     et_rx_frame fr[4];
     CHECK_EQ(la->ops->rx_burst(la, fr, 4), 0);
     int n = lb->ops->rx_burst(lb, fr, 4);
@@ -247,15 +213,10 @@ static void test_efct_software_check(void)
     REQUIRE(et_efvi_link_stats(la, &st));
     CHECK(st.efct);
     CHECK_EQ(st.rx_foreign, 1);
-    efvitcp_client_close(a);
+    efvitcp_client_close(r.c);
     efvitcp_client_close(b);
-    efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    CHECK_EQ(es.filters, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    r.c = NULL; /* both closed, in the order they opened */
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 /*
@@ -265,35 +226,25 @@ static void test_efct_software_check(void)
  */
 static void check_csum_claims(int arch, bool nic_checks)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    nc.rx_csum_check = nic_checks;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    base_cfg(&cfg, w, "198.18.0.2/15");
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = link_of(c);
+    efvi_rig r;
+    efvi_rig_init(&r, arch);
+    r.nc.rx_csum_check = nic_checks;
+    r.cfg.seed = 5;
+    REQUIRE(efvi_rig_open(&r, "n", NULL, true));
+    et_link *l = r.l;
     et_efvi_stats st;
     REQUIRE(et_efvi_link_stats(l, &st));
     uint32_t both = ET_RX_CSUM_IP | ET_RX_CSUM_TCP;
     CHECK_EQ(st.rx_csum, nic_checks ? both : 0);
 
     uint8_t f[256];
-    uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009, 80, 0xc6120002, 40000, 20);
-    et_wire_raw_send(w, peer, f, len);
+    uint32_t len = tcp_frame(f, l->mac, r.peer_mac, 0xc6120009, 80, 0xc6120002, 40000, 20);
+    et_wire_raw_send(r.w, r.peer, f, len);
     f[14 + 20 + 16] ^= 0x5a; /* TCP checksum */
-    et_wire_raw_send(w, peer, f, len);
+    et_wire_raw_send(r.w, r.peer, f, len);
     f[14 + 20 + 16] ^= 0x5a;
     f[14 + 10] ^= 0x5a; /* IPv4 header checksum */
-    et_wire_raw_send(w, peer, f, len);
+    et_wire_raw_send(r.w, r.peer, f, len);
     et_rx_frame fr[4];
     int n = l->ops->rx_burst(l, fr, 4);
     CHECK_EQ(n, nic_checks ? 1 : 3);
@@ -303,10 +254,7 @@ static void check_csum_claims(int arch, bool nic_checks)
     }
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.rx_discard_csum, nic_checks ? 2 : 0);
-    efvitcp_client_close(c);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, 0, NULL);
 }
 
 static void test_csum_claims(void)
@@ -336,54 +284,40 @@ static uint64_t settle(efvitcp_client *c, efvitcp_wire *w, uint64_t t, int n)
  */
 static void check_idle(uint32_t rx_bufs)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    base_cfg(&cfg, w, "198.18.0.2/15");
-    cfg.rx_bufs = rx_bufs;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = link_of(c);
+    efvi_rig r;
+    efvi_rig_init(&r, EF_VI_ARCH_EF10);
+    r.cfg.rx_bufs = rx_bufs;
+    r.cfg.seed = 5;
+    REQUIRE(efvi_rig_open(&r, "n", NULL, true));
+    et_link *l = r.l;
     et_efvi_stats st;
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK(st.rxq_capacity < 4096);
-    uint64_t t = settle(c, w, 1000000000ull, 3);
+    uint64_t t = settle(r.c, r.w, 1000000000ull, 3);
     CHECK(l->ops->idle(l, t));
     efvitcp_stats s0, s1;
-    efvitcp_client_stats(c, &s0);
-    for (int i = 0; i < 10; i++) efvitcp_client_poll(c, NULL, NULL);
-    efvitcp_client_stats(c, &s1);
+    efvitcp_client_stats(r.c, &s0);
+    for (int i = 0; i < 10; i++) efvitcp_client_poll(r.c, NULL, NULL);
+    efvitcp_client_stats(r.c, &s1);
     CHECK_EQ(s1.polls_quiet - s0.polls_quiet, 10);
 
     /* frames (bare ACKs to a closed port, each answered by a RST), then quiet again */
     uint8_t f[64];
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 9; i++) {
-            uint32_t len = tcp_frame(f, l->mac, peer_mac, 0xc6120009u, (uint16_t)(20000 + i),
+            uint32_t len = tcp_frame(f, l->mac, r.peer_mac, 0xc6120009u, (uint16_t)(20000 + i),
                                      0xc6120002u, (uint16_t)(9000 + round), 0);
-            REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+            REQUIRE(et_wire_raw_send(r.w, r.peer, f, len) == 0);
         }
         CHECK(!l->ops->idle(l, t));
-        t = settle(c, w, t, 3);
+        t = settle(r.c, r.w, t, 3);
         CHECK(l->ops->idle(l, t));
     }
-    efvitcp_client_stats(c, &s1);
+    efvitcp_client_stats(r.c, &s1);
     CHECK_EQ(s1.frames_in - s0.frames_in, 36);
-    efvitcp_client_close(c);
     efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
+    efvi_rig_close(&r, EFVI_RIG_NO_VIOLATIONS, &es);
     CHECK_EQ(es.rx_nodesc, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
 }
 
 static void test_idle_few_buffers(void)

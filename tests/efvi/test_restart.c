@@ -16,12 +16,9 @@
 
 #include <etherfabric/ef_vi.h>
 
-#include "api/instance.h"
-#include "efvi_emu.h"
-#include "harness.h"
+#include "efvi_rig.h"
 #include "link/efvi.h"
 #include "net/checksum.h"
-#include "wire/wire_hooks.h"
 
 #define LOCAL_IP 0xc6120002u /* 198.18.0.2 */
 #define PEER_IP  0xc6120009u /* 198.18.0.9 */
@@ -143,22 +140,31 @@ static int count_rsts(efvitcp_wire *w, int peer)
 }
 
 /* n bare ACKs to closed ports, then polls (at one instant per round) until the wire is quiet. */
-static int ack_burst(efvitcp_wire *w, int peer, const uint8_t mac[6], const uint8_t peer_mac[6],
-                     efvitcp_client *c, int n, uint32_t seq0)
+static int ack_burst(efvi_rig *r, int n, uint32_t seq0)
 {
     uint8_t f[64];
     for (int i = 0; i < n; i++) {
-        uint32_t len = ack_frame(f, mac, peer_mac, (uint16_t)(20000 + i), (uint16_t)(9000 + i),
-                                 seq0 + (uint32_t)i);
-        CHECK(et_wire_raw_send(w, peer, f, len) == 0);
+        uint32_t len = ack_frame(f, r->l->mac, r->peer_mac, (uint16_t)(20000 + i),
+                                 (uint16_t)(9000 + i), seq0 + (uint32_t)i);
+        CHECK(et_wire_raw_send(r->w, r->peer, f, len) == 0);
     }
     int rsts = 0;
     for (int round = 0; round < 200; round++) {
-        efvitcp_wire_set_now(w, efvitcp_wire_now(w) + 1000000);
-        efvitcp_client_poll(c, NULL, NULL);
-        rsts += count_rsts(w, peer);
+        efvitcp_wire_set_now(r->w, efvitcp_wire_now(r->w) + 1000000);
+        efvitcp_client_poll(r->c, NULL, NULL);
+        rsts += count_rsts(r->w, r->peer);
     }
     return rsts;
+}
+
+/* The client for a burst: 4 control buffers, which a burst of bare ACKs outruns. */
+static bool open_burst_rig(efvi_rig *r, int arch)
+{
+    efvi_rig_init(r, arch);
+    r->cfg.rx_bufs = 256;
+    r->cfg.ctrl_bufs = 4;
+    r->cfg.seed = 5;
+    return efvi_rig_open(r, "n", NULL, true);
 }
 
 /*
@@ -169,38 +175,19 @@ static int ack_burst(efvitcp_wire *w, int peer, const uint8_t mac[6], const uint
  */
 static void check_restart_in_burst(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 256;
-    cfg.ctrl_bufs = 4;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    cfg.seed = 5;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
-    wrap(l, nic);
+    efvi_rig r;
+    REQUIRE(open_burst_rig(&r, arch));
+    et_link *l = r.l;
+    wrap(l, r.nic);
 
     W.armed = true;
-    int rsts = ack_burst(w, peer, l->mac, peer_mac, c, 32, 1000);
+    int rsts = ack_burst(&r, 32, 1000);
     CHECK_EQ(W.fired, 1);
     CHECK(W.max_held > 0); /* the overflow was found with frames in the engine's hands */
     CHECK_EQ(W.held, 0);
     CHECK(rsts > 0);
     efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.evq_oflows, 1);
     CHECK_EQ(es.violations, 0);
     if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
@@ -215,23 +202,17 @@ static void check_restart_in_burst(int arch)
 
     /* the recreated VI works: a burst that fits the control buffers is answered in full, and the
        wire quiet again, every buffer is back with the link */
-    rsts = ack_burst(w, peer, l->mac, peer_mac, c, 4, 5000);
+    rsts = ack_burst(&r, 4, 5000);
     CHECK_EQ(rsts, 4);
-    for (int k = 0; k < 8; k++) CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 3, 6000 + k), 3);
+    for (int k = 0; k < 8; k++) CHECK_EQ(ack_burst(&r, 3, 6000 + k), 3);
     CHECK_EQ(W.held, 0);
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.violations, 0);
     if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
     REQUIRE(lstats(l, &st));
     CHECK_EQ(st.restarts, 1);
     unwrap(l);
-    efvitcp_client_close(c);
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    CHECK_EQ(es.filters, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 static void test_restart_in_burst_efct(void)
@@ -251,30 +232,14 @@ static void test_restart_in_burst_ef10(void)
  */
 static void check_stale_release(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 64;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig r;
+    efvi_rig_init(&r, arch);
+    REQUIRE(efvi_rig_open(&r, "n", NULL, true));
+    et_link *l = r.l;
     uint8_t f[64];
     for (int i = 0; i < 3; i++) {
-        uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 100 + (uint32_t)i);
-        et_wire_raw_send(w, peer, f, len);
+        uint32_t len = ack_frame(f, l->mac, r.peer_mac, 1, 2, 100 + (uint32_t)i);
+        et_wire_raw_send(r.w, r.peer, f, len);
     }
     et_rx_frame fr[4];
     REQUIRE(l->ops->rx_burst(l, fr, 4) == 3);
@@ -289,15 +254,15 @@ static void check_stale_release(int arch)
 
     /* the VI is recreated (the queue overflows) with nothing lent */
     efvi_emu_faults flt = {.evq_oflow = 1};
-    efvi_emu_set_faults(nic, &flt);
+    efvi_emu_set_faults(r.nic, &flt);
     CHECK_EQ(l->ops->rx_burst(l, fr, 4), 0);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.restarts, 1);
     uint32_t old = fr[1].id;
-    uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 200);
-    et_wire_raw_send(w, peer, f, len);
-    len = ack_frame(f, l->mac, peer_mac, 1, 2, 201);
-    et_wire_raw_send(w, peer, f, len);
+    uint32_t len = ack_frame(f, l->mac, r.peer_mac, 1, 2, 200);
+    et_wire_raw_send(r.w, r.peer, f, len);
+    len = ack_frame(f, l->mac, r.peer_mac, 1, 2, 201);
+    et_wire_raw_send(r.w, r.peer, f, len);
     REQUIRE(l->ops->rx_burst(l, fr, 4) == 2);
     l->ops->rx_release(l, old); /* a frame of the old VI, while new ones are lent */
     l->ops->rx_release(l, fr[0].id);
@@ -305,14 +270,7 @@ static void check_stale_release(int arch)
     REQUIRE(et_efvi_link_stats(l, &st));
     /* EF10 ids are the link's own buffers, the same memory across VIs: only the state says */
     CHECK_EQ(st.rx_stale_release, 3);
-    efvitcp_client_close(c);
-    efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_NO_VIOLATIONS, NULL);
 }
 
 static void test_stale_release_efct(void)
@@ -338,12 +296,12 @@ static void log_hook(void *ctx, int level, const char *msg)
     snprintf(L.last, sizeof(L.last), "%s", msg);
 }
 
-static void poll_at(et_link *l, efvitcp_wire *w, uint64_t t)
+static void poll_at(efvi_rig *r, uint64_t t)
 {
-    efvitcp_wire_set_now(w, t);
+    efvitcp_wire_set_now(r->w, t);
     et_rx_frame fr[8];
-    int n = l->ops->rx_burst(l, fr, 8);
-    for (int i = 0; i < n; i++) l->ops->rx_release(l, fr[i].id);
+    int n = r->l->ops->rx_burst(r->l, fr, 8);
+    for (int i = 0; i < n; i++) r->l->ops->rx_release(r->l, fr[i].id);
 }
 
 /*
@@ -354,36 +312,23 @@ static void poll_at(et_link *l, efvitcp_wire *w, uint64_t t)
 static void check_filters_after_restart(int arch)
 {
     memset(&L, 0, sizeof(L));
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 64;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    cfg.log = log_hook;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig r;
+    efvi_rig_init(&r, arch);
+    r.cfg.log = log_hook;
+    REQUIRE(efvi_rig_open(&r, "n", NULL, false));
+    et_link *l = r.l;
     et_flow conn = {0, PEER_IP, 7000, 40000}, lis = {0, 0, 80, 0};
     REQUIRE(l->ops->flow_add(l, &conn) == 0);
     REQUIRE(l->ops->flow_add(l, &lis) == 0);
     efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.filters, 4); /* unicast MAC, ARP broadcast, the two flows */
 
     uint64_t t = 1000000000ull;
     efvi_emu_faults f = {.ip_filter_fail = true};
-    efvi_emu_set_faults(nic, &f);
-    efvi_emu_reset(nic);
-    poll_at(l, w, t);
+    efvi_emu_set_faults(r.nic, &f);
+    efvi_emu_reset(r.nic);
+    poll_at(&r, t);
     et_efvi_stats st;
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.restarts, 1);
@@ -391,38 +336,38 @@ static void check_filters_after_restart(int arch)
     CHECK_EQ(st.flows, 2);
     CHECK_EQ(st.flows_unsteered, 2);
     CHECK_EQ(st.filter_failures, 2);
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.filters, 2);
     CHECK_EQ(L.warns, 1);
     CHECK(strstr(L.last, "re-installed after a VI restart") != NULL);
     CHECK(strstr(L.last, "2 flow(s)") != NULL);
 
-    poll_at(l, w, t + 5000000); /* before the first retry */
+    poll_at(&r, t + 5000000); /* before the first retry */
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.filter_retries, 0);
-    poll_at(l, w, t + 10000000); /* the first retry: refused again, next in 20 ms */
+    poll_at(&r, t + 10000000); /* the first retry: refused again, next in 20 ms */
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.filter_retries, 2);
     CHECK_EQ(st.flows_unsteered, 2);
     CHECK_EQ(L.warns, 1); /* said once */
     memset(&f, 0, sizeof(f));
-    efvi_emu_set_faults(nic, &f);
-    poll_at(l, w, t + 25000000);
+    efvi_emu_set_faults(r.nic, &f);
+    poll_at(&r, t + 25000000);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.filter_retries, 2);
-    poll_at(l, w, t + 30000000);
+    poll_at(&r, t + 30000000);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.filter_retries, 4);
     CHECK_EQ(st.filters_restored, 2);
     CHECK_EQ(st.flows_unsteered, 0);
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.filters, 4);
     CHECK_EQ(L.infos, 1);
     CHECK(strstr(L.last, "no flow lacks its filter") != NULL);
 
     /* a flow that cannot get a filter when added (own address: kept, the MAC filter brings its
        frames) is retried the same way, and removing it ends the retries */
-    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ip_filter_fail = true});
+    efvi_emu_set_faults(r.nic, &(efvi_emu_faults){.ip_filter_fail = true});
     et_flow other = {0, PEER_IP, 7001, 40001};
     CHECK_EQ(l->ops->flow_add(l, &other), 0);
     REQUIRE(et_efvi_link_stats(l, &st));
@@ -430,7 +375,7 @@ static void check_filters_after_restart(int arch)
     CHECK_EQ(L.warns, 2);
     CHECK(strstr(L.last, "cannot be added") != NULL);
     CHECK_EQ(l->ops->flow_del(l, &other), 0);
-    poll_at(l, w, t + 50000000);
+    poll_at(&r, t + 50000000);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.flows_unsteered, 0);
     CHECK_EQ(st.filter_retries, 4);
@@ -438,12 +383,7 @@ static void check_filters_after_restart(int arch)
 
     CHECK_EQ(l->ops->flow_del(l, &conn), 0);
     CHECK_EQ(l->ops->flow_del(l, &lis), 0);
-    efvitcp_client_close(c);
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    CHECK_EQ(es.filters, 0);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 static void test_filters_after_restart_ef10(void)
@@ -466,25 +406,13 @@ static void test_filters_after_restart_efct(void)
 static void check_filter_retry_list(int arch)
 {
     memset(&L, 0, sizeof(L));
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    nc.max_filters = 2 + 8; /* the two MAC filters of an owned address, 8 flows */
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 64;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 64;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    cfg.log = log_hook;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig rig; /* not r: that is each step's random number */
+    efvi_rig_init(&rig, arch);
+    rig.nc.max_filters = 2 + 8; /* the two MAC filters of an owned address, 8 flows */
+    rig.cfg.max_conns = 64;
+    rig.cfg.log = log_hook;
+    REQUIRE(efvi_rig_open(&rig, "n", NULL, false));
+    et_link *l = rig.l;
 
     enum { N = 48 };
     bool in[N] = {0};
@@ -499,7 +427,7 @@ static void check_filter_retry_list(int arch)
         et_flow f = {0, PEER_IP, (uint16_t)(7000 + k), 40000};
         if (r % 5 == 0) {
             t += 1000000000ull; /* past any back-off: a retry */
-            poll_at(l, w, t);
+            poll_at(&rig, t);
         } else if (!in[k]) {
             REQUIRE(l->ops->flow_add(l, &f) == 0);
             in[k] = true, n_in++;
@@ -508,16 +436,16 @@ static void check_filter_retry_list(int arch)
             in[k] = false, n_in--;
         }
         REQUIRE(et_efvi_link_stats(l, &st));
-        efvi_emu_get_stats(nic, &es);
+        efvi_emu_get_stats(rig.nic, &es);
         CHECK_EQ(st.flows, n_in);
         CHECK_EQ(es.filters, 2 + n_in - st.flows_unsteered);
-        CHECK(es.filters <= nc.max_filters);
+        CHECK(es.filters <= rig.nc.max_filters);
         /* a retry tries 16 of the flows waiting (all, when fewer), and fills every free filter
            unless all 16 went in */
         uint64_t tried = st.filter_retries - retries, went_in = st.filters_restored - restored;
         if (r % 5 == 0) {
             CHECK_EQ(tried, waiting < 16 ? waiting : 16);
-            if (st.flows_unsteered && went_in < 16) CHECK_EQ(es.filters, nc.max_filters);
+            if (st.flows_unsteered && went_in < 16) CHECK_EQ(es.filters, rig.nc.max_filters);
         } else {
             CHECK_EQ(tried, 0);
         }
@@ -532,7 +460,7 @@ static void check_filter_retry_list(int arch)
         REQUIRE(l->ops->flow_del(l, &f) == 0);
         in[k] = false, n_in--;
     }
-    for (int i = 0; i < 4; i++) poll_at(l, w, t += 1000000000ull);
+    for (int i = 0; i < 4; i++) poll_at(&rig, t += 1000000000ull);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.flows_unsteered, 0);
     CHECK(strstr(L.last, "no flow lacks its filter") != NULL);
@@ -540,12 +468,7 @@ static void check_filter_retry_list(int arch)
         et_flow f = {0, PEER_IP, (uint16_t)(7000 + k), 40000};
         if (in[k]) REQUIRE(l->ops->flow_del(l, &f) == 0);
     }
-    efvitcp_client_close(c);
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    CHECK_EQ(es.filters, 0);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&rig, EFVI_RIG_CHECKS, NULL);
 }
 
 static void test_filter_retry_list_ef10(void)
@@ -567,35 +490,20 @@ static void test_filter_retry_list_efct(void)
 static void test_ctpio_refused_at_restart(void)
 {
     memset(&L, 0, sizeof(L));
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc); /* EF10 with CTPIO */
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 64;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    cfg.log = log_hook;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig r;
+    efvi_rig_init(&r, EF_VI_ARCH_EF10); /* with CTPIO */
+    r.cfg.log = log_hook;
+    REQUIRE(efvi_rig_open(&r, "n", NULL, true));
+    et_link *l = r.l;
     et_efvi_stats st;
     REQUIRE(et_efvi_link_stats(l, &st));
     REQUIRE(st.ctpio);
 
     /* Reset while CTPIO is refused: the new VI has none, and the link is up at once. */
     uint64_t t = 1000000000ull;
-    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true});
-    efvi_emu_reset(nic);
-    poll_at(l, w, t);
+    efvi_emu_set_faults(r.nic, &(efvi_emu_faults){.ctpio_refuse = true});
+    efvi_emu_reset(r.nic);
+    poll_at(&r, t);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.restarts, 1);
     CHECK_EQ(st.restart_failures, 0);
@@ -606,17 +514,17 @@ static void test_ctpio_refused_at_restart(void)
     CHECK(strstr(L.last, "no CTPIO") != NULL);
     /* It carries frames: bare ACKs to closed ports are answered, by DMA. */
     efvi_emu_stats es0, es1;
-    efvi_emu_get_stats(nic, &es0);
-    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 1000), 4);
-    efvi_emu_get_stats(nic, &es1);
+    efvi_emu_get_stats(r.nic, &es0);
+    CHECK_EQ(ack_burst(&r, 4, 1000), 4);
+    efvi_emu_get_stats(r.nic, &es1);
     CHECK_EQ(es1.tx_ctpio, es0.tx_ctpio);
     CHECK(es1.tx_dma >= es0.tx_dma + 4);
 
     /* CTPIO free again: the next recreation has it. */
-    efvi_emu_set_faults(nic, &(efvi_emu_faults){0});
-    efvi_emu_reset(nic);
-    t = efvitcp_wire_now(w) + 1000000;
-    poll_at(l, w, t);
+    efvi_emu_set_faults(r.nic, &(efvi_emu_faults){0});
+    efvi_emu_reset(r.nic);
+    t = efvitcp_wire_now(r.w) + 1000000;
+    poll_at(&r, t);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK_EQ(st.restarts, 2);
     CHECK(!st.down);
@@ -624,21 +532,21 @@ static void test_ctpio_refused_at_restart(void)
     CHECK_EQ(st.ctpio_lost, 1);
     CHECK_EQ(L.infos, 1);
     CHECK(strstr(L.last, "CTPIO again") != NULL);
-    efvi_emu_get_stats(nic, &es0);
-    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 2000), 4);
-    efvi_emu_get_stats(nic, &es1);
+    efvi_emu_get_stats(r.nic, &es0);
+    CHECK_EQ(ack_burst(&r, 4, 2000), 4);
+    efvi_emu_get_stats(r.nic, &es1);
     CHECK(es1.tx_ctpio > es0.tx_ctpio); /* the first; the rest queue behind its fallback */
 
     /* No VI at all, then only CTPIO refused: the retry 10 ms later comes up without it. */
-    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true, .vi_alloc_fail = 1000});
-    efvi_emu_reset(nic);
-    t = efvitcp_wire_now(w) + 1000000;
-    poll_at(l, w, t);
+    efvi_emu_set_faults(r.nic, &(efvi_emu_faults){.ctpio_refuse = true, .vi_alloc_fail = 1000});
+    efvi_emu_reset(r.nic);
+    t = efvitcp_wire_now(r.w) + 1000000;
+    poll_at(&r, t);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK(st.down);
     CHECK_EQ(st.restart_failures, 1);
-    efvi_emu_set_faults(nic, &(efvi_emu_faults){.ctpio_refuse = true});
-    poll_at(l, w, t + 10000000);
+    efvi_emu_set_faults(r.nic, &(efvi_emu_faults){.ctpio_refuse = true});
+    poll_at(&r, t + 10000000);
     REQUIRE(et_efvi_link_stats(l, &st));
     CHECK(!st.down);
     CHECK(!st.ctpio);
@@ -646,17 +554,8 @@ static void test_ctpio_refused_at_restart(void)
     CHECK_EQ(st.restart_failures, 1);
     CHECK_EQ(st.ctpio_lost, 2);
     CHECK_EQ(L.warns, 2);
-    CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 4, 3000), 4);
-
-    efvitcp_client_close(c);
-    efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
-    CHECK_EQ(es.filters, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    CHECK_EQ(ack_burst(&r, 4, 3000), 4);
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 /*
@@ -669,42 +568,23 @@ static void test_ctpio_refused_at_restart(void)
  */
 static void check_reset_behind_ready_frame(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 256;
-    cfg.ctrl_bufs = 4;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    cfg.seed = 5;
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig r;
+    REQUIRE(open_burst_rig(&r, arch));
+    et_link *l = r.l;
     efvitcp_stats s0, s1;
-    efvitcp_client_stats(c, &s0);
+    efvitcp_client_stats(r.c, &s0);
     et_efvi_stats st0, st;
     REQUIRE(et_efvi_link_stats(l, &st0));
-    wrap(l, nic);
+    wrap(l, r.nic);
 
     W.armed = true;
     W.reset_behind = true;
-    int rsts = ack_burst(w, peer, l->mac, peer_mac, c, 40, 1000);
+    int rsts = ack_burst(&r, 40, 1000);
     CHECK_EQ(W.fired, 1);
     CHECK_EQ(W.max_held, 32); /* the first burst, in the engine's hands */
     CHECK_EQ(W.held, 0);
     CHECK(rsts > 0);
-    efvitcp_client_stats(c, &s1);
+    efvitcp_client_stats(r.c, &s1);
     CHECK_EQ(s1.frames_in - s0.frames_in, 40);
     REQUIRE(lstats(l, &st));
     CHECK_EQ(st.rx_frames - st0.rx_frames, 40);
@@ -715,7 +595,7 @@ static void check_reset_behind_ready_frame(int arch)
     CHECK(!st.down);
     CHECK_EQ(st.rx_stale_release, 0);
     efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
+    efvi_emu_get_stats(r.nic, &es);
     CHECK_EQ(es.resets, 1);
     CHECK_EQ(es.rx_frames, 40);
     CHECK_EQ(es.rx_to_kernel, 0);
@@ -723,16 +603,10 @@ static void check_reset_behind_ready_frame(int arch)
     if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
 
     /* the recreated VI works, and every buffer is back with the link */
-    for (int k = 0; k < 4; k++) CHECK_EQ(ack_burst(w, peer, l->mac, peer_mac, c, 3, 6000 + k), 3);
+    for (int k = 0; k < 4; k++) CHECK_EQ(ack_burst(&r, 3, 6000 + k), 3);
     CHECK_EQ(W.held, 0);
     unwrap(l);
-    efvitcp_client_close(c);
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    CHECK_EQ(es.filters, 0);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_CHECKS, NULL);
 }
 
 static void test_reset_behind_ready_frame_efct(void)
@@ -753,40 +627,24 @@ static void test_reset_behind_ready_frame_ef10(void)
  */
 static void check_ready_frame_at_flush(int arch)
 {
-    efvitcp_wire *w;
-    REQUIRE(efvitcp_wire_new(&w, NULL) == NULL);
-    efvi_emu_nic_config nc;
-    efvi_emu_nic_config_default(&nc);
-    nc.arch = arch;
-    efvi_emu_nic *nic;
-    REQUIRE(efvi_emu_nic_create(w, "n", &nc, &nic) == NULL);
-    uint8_t peer_mac[6];
-    int peer;
-    REQUIRE(et_wire_raw_attach(w, "peer", peer_mac, &peer) == NULL);
-    efvitcp_config cfg;
-    efvitcp_config_default(&cfg);
-    cfg.max_conns = 4;
-    cfg.send_slots = 16;
-    cfg.rx_bufs = 64;
-    cfg.wire = w;
-    cfg.local_addr = "198.18.0.2/15";
-    efvitcp_client *c;
-    REQUIRE(efvitcp_client_init(&c, "efvi:n", &cfg) == NULL);
-    et_link *l = ((et_stack *)c)->link;
+    efvi_rig r;
+    efvi_rig_init(&r, arch);
+    REQUIRE(efvi_rig_open(&r, "n", NULL, true));
+    et_link *l = r.l;
     uint64_t t = 1000000000ull;
     for (int i = 0; i < 3; i++) { /* whatever the open sent has completed and been reaped */
-        efvitcp_wire_set_now(w, t += 1000000);
-        efvitcp_client_poll(c, NULL, NULL);
+        efvitcp_wire_set_now(r.w, t += 1000000);
+        efvitcp_client_poll(r.c, NULL, NULL);
     }
     uint32_t ids[16];
     CHECK_EQ(l->ops->tx_done(l, ids, 16), 0); /* after it, the next one polls the queue */
     CHECK(l->ops->idle(l, t));
 
     uint8_t f[64];
-    uint32_t len = ack_frame(f, l->mac, peer_mac, 1, 2, 4242);
-    REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+    uint32_t len = ack_frame(f, l->mac, r.peer_mac, 1, 2, 4242);
+    REQUIRE(et_wire_raw_send(r.w, r.peer, f, len) == 0);
     CHECK(!l->ops->idle(l, t)); /* the NIC took it: its event is in the queue */
-    efvi_emu_reset_after_events(nic);
+    efvi_emu_reset_after_events(r.nic);
     CHECK_EQ(l->ops->tx_done(l, ids, 16), 0); /* the frame to the ready ring, the reset found */
     l->ops->tx_flush(l);                      /* the poll's end */
     et_efvi_stats st;
@@ -809,22 +667,15 @@ static void check_ready_frame_at_flush(int arch)
     CHECK_EQ(st.rx_stale_release, 0);
 
     /* the recreated VI receives */
-    len = ack_frame(f, l->mac, peer_mac, 1, 2, 4243);
-    REQUIRE(et_wire_raw_send(w, peer, f, len) == 0);
+    len = ack_frame(f, l->mac, r.peer_mac, 1, 2, 4243);
+    REQUIRE(et_wire_raw_send(r.w, r.peer, f, len) == 0);
     n = l->ops->rx_burst(l, fr, 8);
     CHECK_EQ(n, 1);
     if (n == 1) {
         CHECK(memcmp(fr[0].data, f, len) == 0);
         l->ops->rx_release(l, fr[0].id);
     }
-    efvitcp_client_close(c);
-    efvi_emu_stats es;
-    efvi_emu_get_stats(nic, &es);
-    CHECK_EQ(es.violations, 0);
-    if (es.violations) fprintf(stderr, "violation: %s\n", es.last_violation);
-    et_wire_raw_detach(w, peer);
-    efvi_emu_nic_put(nic);
-    efvitcp_wire_free(w);
+    efvi_rig_close(&r, EFVI_RIG_NO_VIOLATIONS, NULL);
 }
 
 static void test_ready_frame_at_flush_efct(void)
