@@ -149,6 +149,11 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg, bool quiet)
     } else {
         ack_moved_una_rare(c, seg, acked, flight_before);
     }
+    /* RFC 6582 §3.2 compares SND.UNA with recover, which only an episode moves: after 2 GiB
+       acknowledged without one they would be 2^31 apart, and sequence comparison would say an
+       episode is open (every first loss of the next 2 GiB waiting for a timeout). Once passed,
+       recover follows SND.UNA; the checks above saw its old value. */
+    if (seq_gt(ack, c->recover)) c->recover = ack;
     if (c->snd_una == c->snd_nxt) {
         /* Nothing sent is outstanding: output decides between sending, idle and persist. The
            timer stays armed and fires as a no-op in mode NONE unless the next segment sent

@@ -373,6 +373,32 @@ static void test_fast_retransmit_on_third_dupack(void)
     EXPECT_NOTHING(t);
 }
 
+/* RFC 6582 compares SND.UNA with recover, which no episode had moved since the handshake: after
+   2 GiB acknowledged without a loss the two were more than 2^31 apart, sequence comparison said
+   an episode was still open, and every first loss of the next 2 GiB waited for a timeout. Here
+   recover starts 2^31 - 256 behind (nearly 2 GiB acknowledged), and two ACKs of 100 and 200
+   bytes take SND.UNA past the line. */
+static void test_fast_retransmit_after_2gib_without_loss(void)
+{
+    sg *t = sg_server(NULL);
+    REQUIRE(sg_established(t));
+    t->conn->recover = t->conn->snd_una - 0x7fffff00u;
+    REQUIRE(send_segs(t, 5));
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    EXPECT_NOTHING(t);
+    for (int i = 0; i < 2; i++) {
+        sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+        EXPECT_NOTHING(t);
+    }
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(301), P(1), 16384, 100);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.fast_retransmits, 1);
+    CHECK_EQ(st.rto_events, 0);
+}
+
 /* RFC 5681 §2: ACKs carrying data or a window change are no duplicates. */
 static void test_not_duplicate_acks(void)
 {
@@ -556,6 +582,7 @@ int main(void)
     RUN(test_retransmission_carries_current_ack);
     RUN(test_data_retries_exhausted);
     RUN(test_fast_retransmit_on_third_dupack);
+    RUN(test_fast_retransmit_after_2gib_without_loss);
     RUN(test_not_duplicate_acks);
     RUN(test_newreno_partial_ack);
     RUN(test_cc_none_sends_during_dupacks);
