@@ -212,6 +212,7 @@ struct efvitcp_conn {
     uint32_t rack_fack;       /* RACK.fack: the highest sequence delivered */
     uint32_t rack_fack_ack;   /* RACK.fack before the ACK being processed (ack_input) */
     uint32_t tlp_end;         /* TLP.end_seq */
+    uint32_t tlp_flight;      /* bytes outstanding when the probe went: the response's FlightSize */
     uint32_t dsack_round;     /* RACK.dsack_round */
     uint64_t rack_xmit_ns;    /* RACK.xmit_ts: its (last) transmission time; 0 = none yet */
     uint64_t rack_rtt_ns;     /* RACK.rtt */

@@ -247,6 +247,7 @@ static void tlp_fire(et_conn *c)
     }
     c->tlp_on = true;
     c->tlp_end = c->snd_nxt;
+    c->tlp_flight = c->snd_max - c->snd_una;
     c->tlp_probes++;
     st->stats.tlp_probes++;
     after_probe(c);
@@ -292,7 +293,10 @@ void et_rack_tlp_ack(et_conn *c, const et_tcp_seg *seg, uint32_t sack_flags, boo
         c->undo_retrans = 1;
         c->undo_marker = c->tlp_end - 1; /* the probe's D-SACK ends at TLP.end_seq */
         c->recover = c->tlp_end;         /* the episode lasts until SND.UNA passes it */
-        et_cc_on_sack_loss(&c->cc, c->snd_max - c->snd_una, c->st->now_ns);
+        /* FlightSize when the probe went (RFC 5681 eq. 4 at the loss's detection): what is
+           outstanding after this ACK (often nothing, the probe was the tail) says nothing of
+           the flight the loss was in, and cwnd may have grown unused (cc.c). */
+        et_cc_on_sack_loss(&c->cc, c->tlp_flight, c->st->now_ns);
         c->st->stats.tlp_recoveries++;
     } else if (!una_moved && !(sack_flags & ET_SACK_NEW) && !seg->len) {
         /* A pure duplicate at TLP.end_seq: the original and the probe both arrived. */

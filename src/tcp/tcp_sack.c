@@ -246,6 +246,9 @@ void et_sack_enter_recovery(et_conn *c)
     et_undo_begin(c);
     c->in_recovery = true;
     c->loss_on = false;
+    /* This recovery responds for a probe's loss too (one response per event, RFC 8985 §7.4):
+       the probe's episode ends here, as Linux's tcp_init_cwnd_reduction ends it. */
+    c->tlp_on = false;
     c->recover = c->snd_max;
     c->rescue_done = false;
     et_cc_on_sack_loss(&c->cc, c->snd_nxt - c->snd_una, st->now_ns);

@@ -328,6 +328,35 @@ static void test_probe_repairs_a_lost_tail(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* The probe's congestion response takes the flight when the probe went (three full segments,
+   all the initial window lets out here; the last lost and repaired by the probe), not what is
+   outstanding after the ACK that shows the repair (nothing: that gave the floor of two). */
+static void test_probe_response_from_the_flight_it_repaired(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_CUBIC;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    uint32_t mss = cs.mss;
+    REQUIRE(mss * 3 <= sizeof(buf));
+    REQUIRE(efvitcp_send(t->conn, buf, 3 * mss, false) == 3 * mss);
+    sg_pump(t);
+    for (uint32_t i = 0; i < 3; i++) {
+        sg_rx *r = sg_take(t);
+        REQUIRE(r && r->seq == S(101 + i * mss) && r->len == mss);
+    }
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(101 + 2 * mss), P(1)); /* the probe */
+    sg_send(t, TH_ACK, P(1), S(101 + 3 * mss), NULL, 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_recoveries, 1);
+    sg_conn_stats(t, &cs);
+    CHECK(cs.ssthresh > 2 * mss); /* CUBIC: 0.7 x 3 segments */
+}
+
 /* The original was only late: its ACK reaches the probe first (cwnd reduced), then the probe
    comes back as a D-SACK and the reduction is undone. */
 static void test_needless_probe_is_undone(void)
@@ -690,6 +719,41 @@ static void test_probe_in_the_recovery_a_probe_started(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* One congestion response per loss event (RFC 8985 §7.4, RFC 6675): a probe is out when its
+   SACK makes RACK start a recovery, which responds; the ACK that ends the recovery reaches the
+   probe's end too, and the probe's response must not come on top (ssthresh and cwnd cut again
+   with nothing in flight, to the floor: Linux ends the probe's episode when a recovery starts). */
+static void test_recovery_takes_the_probes_response(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    et_conn *c = t->conn;
+    REQUIRE(send_segs(t, 101, 4));
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) and S(401) lost */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1)); /* the probe */
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(301), 1, (uint32_t[]){S(401), S(501)});
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    REQUIRE(c->in_recovery);
+    efvitcp_conn_stats in;
+    sg_conn_stats(t, &in);
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    CHECK(!c->in_recovery && !c->tlp_on);
+    efvitcp_conn_stats out;
+    sg_conn_stats(t, &out);
+    CHECK_EQ(out.ssthresh, in.ssthresh);
+    CHECK(out.cwnd >= in.ssthresh);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.tlp_recoveries, 0);
+    CHECK_EQ(st.sack_recoveries, 1);
+}
+
 /* A timeout in a recovery keeps the ssthresh the recovery set: one reduction per congestion
    event (Linux's tcp_enter_loss). Ten full segments; the peer acknowledges three and sacks
    three more, so the fourth is lost: recovery, ssthresh = 3.5 segments (NewReno). Its
@@ -932,6 +996,7 @@ int main(void)
     RUN(test_delayed_ack_in_the_pto_below_two_segments);
     RUN(test_no_delayed_ack_in_the_pto_when_the_window_is_full);
     RUN(test_probe_repairs_a_lost_tail);
+    RUN(test_probe_response_from_the_flight_it_repaired);
     RUN(test_second_probe_repairs_a_lost_tail);
     RUN(test_fresh_episode_after_straight_line_send);
     RUN(test_probes_back_off_until_the_rto);
@@ -949,6 +1014,7 @@ int main(void)
     RUN(test_probe_in_recovery);
     RUN(test_probe_in_recovery_after_the_last_news);
     RUN(test_probe_in_the_recovery_a_probe_started);
+    RUN(test_recovery_takes_the_probes_response);
     RUN(test_timeout_in_recovery_keeps_ssthresh);
     RUN(test_one_ack_is_no_reordering);
     RUN(test_recovery_exit_leaves_cwnd_at_ssthresh);
