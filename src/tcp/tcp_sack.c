@@ -126,14 +126,14 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg 
 /* Recomputes sack_high and, without RACK, marks losses by IsLost (RFC 6675 §4): walking down
    from the highest segment sent, the first unsacked one with DupThresh sacked segments, or
    more than (DupThresh - 1) * SMSS sacked bytes, above it is lost, and so is every unsacked
-   one below (those resent in this recovery excepted: rxt). */
+   one below (those resent in this recovery excepted: rxt). The walk starts below the first
+   segment never sent: queued ones (up to send_slots of them) are not walked on every ACK. */
 static void rescan(et_conn *c)
 {
     uint32_t cnt = 0, bytes = 0;
     bool lost = false;
-    for (uint32_t i = c->sr_end; i != c->sr_una;) {
+    for (uint32_t i = seg_from(c, c->snd_max); i != c->sr_una;) {
         et_seg *s = et_seg_at(c, --i);
-        if (!seq_lt(s->seq, c->snd_max)) continue;
         if (s->sacked) {
             if (!cnt) c->sack_high = et_seg_end(s);
             cnt++;
