@@ -677,6 +677,22 @@ static void test_probe_in_recovery_after_the_last_news(void)
     EXPECT_NOTHING(t);
 }
 
+/* Four segments from S(101); S(301) and S(401) are lost. The PTO's probe of the last segment
+   (S(401)) goes and is out (TLP.end_seq set); 1 ms later the peer's SACK of it uncovers S(301)'s
+   loss. */
+static bool probe_uncovers_a_loss(sg *t)
+{
+    if (!send_segs(t, 101, 4)) return false;
+    sg_advance(t, SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    if (sg_run_until_output(t, SG_SEC) == UINT64_MAX) return false;
+    if (!sg_expect(t, TH_ACK | TH_PSH, S(401), P(1)) || !sg_expect_nothing(t)) return false;
+    if (!t->conn->tlp_on) return false;
+    sg_advance(t, SG_MS);
+    sack_ack(t, S(301), 1, (uint32_t[]){S(401), S(501)});
+    return true;
+}
+
 /* A probe's outcome still pending does not stop the probes of the recovery it starts. The probe
    of S(401) uncovers S(301)'s loss (its SACK block); the recovery resends S(301), and that is
    lost too. Before, a pending probe (TLP.end_seq set, RFC 8985 §7.2's condition for a new PTO)
@@ -688,15 +704,7 @@ static void test_probe_in_the_recovery_a_probe_started(void)
     sg *t = rack_rig(&cfg);
     REQUIRE(t);
     et_conn *c = t->conn;
-    REQUIRE(send_segs(t, 101, 4));
-    sg_advance(t, SG_MS);
-    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) and S(401) lost */
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
-    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1)); /* the probe, of the last segment */
-    EXPECT_NOTHING(t);
-    CHECK(c->tlp_on);
-    sg_advance(t, SG_MS);
-    sack_ack(t, S(301), 1, (uint32_t[]){S(401), S(501)});
+    REQUIRE(probe_uncovers_a_loss(t));
     /* RACK marks S(301) lost (at once or after the reordering window) and recovery resends it. */
     CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
     uint64_t t_rxt = sg_now(t);
@@ -729,13 +737,7 @@ static void test_recovery_takes_the_probes_response(void)
     sg *t = rack_rig(&cfg);
     REQUIRE(t);
     et_conn *c = t->conn;
-    REQUIRE(send_segs(t, 101, 4));
-    sg_advance(t, SG_MS);
-    sg_send(t, TH_ACK, P(1), S(301), NULL, 0); /* S(301) and S(401) lost */
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
-    EXPECT(t, TH_ACK | TH_PSH, S(401), P(1)); /* the probe */
-    sg_advance(t, SG_MS);
-    sack_ack(t, S(301), 1, (uint32_t[]){S(401), S(501)});
+    REQUIRE(probe_uncovers_a_loss(t));
     CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
     EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
     REQUIRE(c->in_recovery);
