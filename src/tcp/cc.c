@@ -173,7 +173,19 @@ static void cubic_epoch_start(et_cc *cc, uint64_t now_ns)
 
 static void cubic_avoid(et_cc *cc, uint32_t acked, uint64_t srtt_ns, uint64_t now_ns)
 {
-    if (cc->epoch_ns == 0) cubic_epoch_start(cc, now_ns);
+    if (cc->epoch_ns == 0) {
+        cubic_epoch_start(cc, now_ns);
+    } else if (srtt_ns && cc->grow_ns >= cc->epoch_ns && now_ns > cc->grow_ns &&
+               now_ns - cc->grow_ns > srtt_ns) {
+        /* RFC 9438 §5.8: time in which the window was not used (idle, or limited by the
+           application or the peer's window: the engine does not call this hook then, RFC 7661)
+           is not time on the curve. A window-limited flow is ACKed at least once per round
+           trip, so a longer gap is such time, less the round trip the first new data took.
+           Linux shifts the epoch by the idle time when sending restarts; this also covers
+           the time a flow spent application-limited. */
+        cc->epoch_ns += now_ns - cc->grow_ns - srtt_ns;
+    }
+    cc->grow_ns = now_ns;
 
     double smss = cc->smss;
     double cwnd = (double)cc->cwnd / smss;

@@ -18,6 +18,7 @@ typedef struct et_cc {
     uint32_t bytes_acked; /**< NewReno congestion-avoidance byte counter */
     /* CUBIC (RFC 9438 §4) */
     uint64_t epoch_ns; /**< start of the current congestion-avoidance epoch, 0 = none */
+    uint64_t grow_ns;  /**< the epoch's last growth (et_cc_on_ack in avoidance) */
     double w_max;      /**< segments */
     double k;          /**< seconds */
     double w_est;      /**< segments, RFC 9438 §4.3 */

@@ -68,6 +68,19 @@ STEP bool calm(const et_conn *c)
     return !c->rare && !c->n_sacked && !c->reo_deadline_ns && c->retx_mode != ET_RETX_PERSIST;
 }
 
+/*
+ * RFC 7661 §4.3: cwnd grows only while it is validated, when at least half of it was in use
+ * (here: outstanding when the ACK came, flight_before). A sender limited by its application or by
+ * the peer's window would otherwise grow cwnd without ever testing the path (a ping-pong of small
+ * messages: by each message's size per ACK, up to the peer's window), and a later burst would go
+ * out at that untested window. Under a peer's window below cwnd / 2, cwnd stays (it reaches at
+ * most 2 * SND.WND + 2 SMSS).
+ */
+static inline bool cwnd_validated(const et_conn *c, uint32_t flight_before)
+{
+    return flight_before >= c->cc.cwnd / 2;
+}
+
 /* The part of ack_new_data for a connection that is not calm(): after SND.UNA moved by acked
    bytes, with flight_before bytes outstanding before it did. */
 static void ack_moved_una_rare(et_conn *c, const et_tcp_seg *seg, uint32_t acked,
@@ -95,8 +108,7 @@ static void ack_moved_una_rare(et_conn *c, const et_tcp_seg *seg, uint32_t acked
             et_retransmit_head(c);
             et_cc_on_partial_ack(&c->cc, acked);
         }
-    } else if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2) {
-        /* RFC 7661 spirit: grow only when the window was actually used. */
+    } else if (cwnd_validated(c, flight_before)) {
         et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
     }
 }
@@ -143,9 +155,7 @@ STEP bool ack_new_data(et_conn *c, const et_tcp_seg *seg, bool quiet)
     c->probes_out = 0; /* answers to older probes acknowledge less: not duplicates */
     if (quiet) {
         c->sack_high = c->snd_una; /* et_sack_una_moved with nothing sacked */
-        /* RFC 7661 spirit: grow only when the window was actually used. */
-        if (c->cc.cwnd < c->snd_wnd || flight_before >= c->cc.cwnd / 2)
-            et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
+        if (cwnd_validated(c, flight_before)) et_cc_on_ack(&c->cc, acked, c->srtt_ns, st->now_ns);
     } else {
         ack_moved_una_rare(c, seg, acked, flight_before);
     }

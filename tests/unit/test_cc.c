@@ -518,6 +518,40 @@ static void test_cubic_growth_step(void)
     CHECK(fabs(cc.cwnd_inc - inc) < 1e-12);
 }
 
+/* RFC 9438 §5.8: time in which the window was not in use (idle, or too little in flight for the
+   engine to call et_cc_on_ack) is not time on the curve. Before, 30 s without a growth ACK put
+   t 30 s along the curve, and each round trip after grew cwnd by half (the 1.5 cwnd cap). */
+static void test_cubic_unused_time_not_on_curve(void)
+{
+    et_cc a;
+    et_cc_init(&a, EFVITCP_CC_CUBIC, S);
+    a.cwnd = 100 * S;
+    et_cc_on_fast_loss(&a, 100 * S, 0);
+    et_cc_on_recovery_exit(&a, 100 * S);
+    uint64_t now = SEC, rtt = 10 * MS;
+    for (int r = 0; r < 5; r++) ack_round(&a, &now, rtt);
+    et_cc b = a; /* b goes on at once; a after 30 s in which its window was not used */
+    uint64_t now_b = now, now_a = now + 30 * SEC;
+    for (int r = 0; r < 5; r++) {
+        ack_round(&a, &now_a, rtt);
+        ack_round(&b, &now_b, rtt);
+        CHECK(fabs(segs(&a) - segs(&b)) <= 1.0);
+    }
+    /* Ten round trips of the Reno-friendly region (§4.3): 70 + 10 * alpha. */
+    CHECK(segs(&a) < 70 + 10 * ALPHA + 1);
+    /* Gaps of up to a round trip are the ACK clock: the epoch stays. */
+    uint64_t epoch = b.epoch_ns;
+    et_cc_on_ack(&b, S, rtt, now_b + rtt);
+    CHECK_EQ(b.epoch_ns, epoch);
+    /* A clock that went backwards shifts nothing. */
+    et_cc_on_ack(&b, S, rtt, now_b - SEC);
+    CHECK_EQ(b.epoch_ns, epoch);
+    /* Without an RTT sample no gap can be told from the ACK clock. */
+    et_cc c = b;
+    et_cc_on_ack(&c, S, 0, now_b + 10 * SEC);
+    CHECK_EQ(c.epoch_ns, epoch);
+}
+
 static void test_cubic_reno_friendly(void)
 {
     /* W_max = 10 segments and 1 ms RTT: Reno is far quicker than the curve. */
@@ -704,6 +738,7 @@ int main(void)
     RUN(test_cubic_loss_values);
     RUN(test_cubic_curve);
     RUN(test_cubic_no_rtt);
+    RUN(test_cubic_unused_time_not_on_curve);
     RUN(test_cubic_growth_step);
     RUN(test_cubic_reno_friendly);
     RUN(test_cubic_fast_convergence);
