@@ -40,3 +40,13 @@ et_conn *et_ho_oldest(et_stack *st)
 {
     return st->ho_head == NONE ? NULL : &st->conns[st->ho_head];
 }
+
+void et_ho_abort_port(et_stack *st, uint16_t port)
+{
+    /* The abort unlinks c; its successor is taken first. */
+    for (uint32_t id = st->ho_head, next; id != NONE; id = next) {
+        et_conn *c = &st->conns[id];
+        next = c->ho_next;
+        if (c->local_port == port) et_conn_abort(c);
+    }
+}

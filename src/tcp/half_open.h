@@ -15,6 +15,9 @@ void et_ho_add(et_stack *st, et_conn *c);
 void et_ho_remove(et_stack *st, et_conn *c);
 /* The oldest half-open connection, or NULL. */
 et_conn *et_ho_oldest(et_stack *st);
+/* Resets every half-open connection of a local port: a RST each, and the slot is freed without
+   a callback (the user never saw them). */
+void et_ho_abort_port(et_stack *st, uint16_t port);
 /* A new SYN may take a slot in SYN_RECEIVED. */
 static inline bool et_ho_room(const et_stack *st)
 {

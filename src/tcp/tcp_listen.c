@@ -36,11 +36,7 @@ const char *et_stack_unlisten(et_stack *st, uint16_t port)
     st->n_listen--;
     /* Its half-open connections would otherwise complete into connections of a port the user
        closed: reset, as Linux drops a closed listener's requests (but telling the peer). */
-    for (uint32_t id = st->ho_head, next; id != UINT32_MAX; id = next) {
-        et_conn *c = &st->conns[id];
-        next = c->ho_next;
-        if (c->local_port == port) et_conn_abort(c);
-    }
+    et_ho_abort_port(st, port);
     if (st->link->ops->flow_del) {
         et_flow f = listen_flow(st, port);
         st->link->ops->flow_del(st->link, &f);
