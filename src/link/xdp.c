@@ -637,8 +637,11 @@ const char *et_xdp_link_open(const char *ifname, const et_link_params *p, et_lin
             x->area = a;
         x->rx_held = calloc(x->n_rx, 1);
         x->fill_pend = malloc((size_t)x->n_rx * sizeof(*x->fill_pend));
-        x->listen_refs = calloc(65536, sizeof(*x->listen_refs));
-        if (!err && (!x->rx_held || !x->fill_pend || !x->listen_refs)) err = "out of memory";
+        /* Listening ports' references (xdp_flow_add): with its own address the program takes
+           all TCP, and there is nothing to count. */
+        if (!p->local_addr) x->listen_refs = calloc(65536, sizeof(*x->listen_refs));
+        if (!err && (!x->rx_held || !x->fill_pend || (!p->local_addr && !x->listen_refs)))
+            err = "out of memory";
     }
     if (!err) {
         x->base.tx_base = x->area;
