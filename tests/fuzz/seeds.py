@@ -130,6 +130,14 @@ for arch in (0x06, 0x05):
                                     0xF2, 0x01, *seg(ACK, length=96), 0xF0, *time_ms(2),
                                     0xF1, *send(3000), *time_ms(20), 0xF3, 0x1C, *time_s(1),
                                     0xF2, 0x00, *time_s(5), *HOURS]
+    # knob 0x20 (shape byte 0: the port as above): a reset after the queued events (0xF4) in
+    # the middle of a transfer, then CTPIO refused to the next VIs (0xF6) and a reset: the
+    # restart falls back to DMA
+    efvi_seeds[f"faults_more_{arch}"] = [0x20, *CFG, arch, 0x00, *seg(SYN), *seg(ACK),
+                                         *send(3000), *seg(ACK, length=96), 0xF4, *time_ms(2),
+                                         *send(3000), 0xF6, 0x00, 0xF0, *time_ms(20),
+                                         *send(3000), *time_ms(20), 0xF2, 0x00, *time_s(5),
+                                         *HOURS]
 
 
 # fuzz_pair: a server and a client instance; the byte after the config varies the client's
