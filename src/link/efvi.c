@@ -1032,6 +1032,15 @@ static int vi_alloc(efvi_link *e, bool ctpio)
     return 0;
 }
 
+/* A VI with CTPIO when the NIC offers it (ctpio_ask), else, or when the driver refuses it (not
+   licensed, or taken by another process), one without: frames then go by DMA. */
+static int vi_alloc_any(efvi_link *e)
+{
+    int rc = vi_alloc(e, e->ctpio_ask);
+    if (rc < 0 && e->ctpio_ask) rc = vi_alloc(e, false);
+    return rc;
+}
+
 /* Filters after a (re)allocation: the MAC ones when we own the address, then every flow. */
 static int filters_install(efvi_link *e)
 {
@@ -1086,8 +1095,7 @@ static void restart(efvi_link *e)
     /* As at open: without CTPIO when the driver refuses it (taken by another process), for a
        link that stayed down until CTPIO came back would lose every connection meanwhile. */
     bool had_ctpio = e->ctpio;
-    int rc = vi_alloc(e, e->ctpio_ask);
-    if (rc < 0 && e->ctpio_ask) rc = vi_alloc(e, false);
+    int rc = vi_alloc_any(e);
     if (rc == 0 && had_ctpio != e->ctpio) {
         if (had_ctpio) e->st.ctpio_lost++;
         link_log(e, had_ctpio ? ET_LINK_LOG_WARN : ET_LINK_LOG_INFO,
@@ -1687,8 +1695,7 @@ static const char *setup(efvi_link *e, const et_link_params *p)
                    ef_vi_capabilities_get(e->dh, e->ifindex, EF_VI_CAP_CTPIO, &cap) == 0 && cap;
     e->rxq_req = clamp_ring(p->n_rx, 512, 4096);
     e->txq_req = clamp_ring(p->n_tx, 512, 2048);
-    int rc = vi_alloc(e, e->ctpio_ask);
-    if (rc < 0 && e->ctpio_ask) rc = vi_alloc(e, false); /* CTPIO licensed or busy: do without */
+    int rc = vi_alloc_any(e);
     if (rc == -EPERM) return "efvi link: the NIC forces RX event merging, which is not supported";
     if (rc < 0 && (e->want_rxts || e->want_txts))
         return "efvi link: cannot allocate a VI with the timestamps asked for (rxts, txts)";
