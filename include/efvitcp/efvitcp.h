@@ -12,6 +12,14 @@
  *
  * Errors are returned as `const char *`: NULL means success, anything else is a static string that
  * says what went wrong. Instances are not thread-safe; two instances never share state.
+ *
+ * NULL pointers: a failed init leaves *out NULL, and a failed connect leaves *conn NULL. Passed
+ * NULL instead of an instance or a connection, every function returns an error that says so, or
+ * answers "nothing there": a NULL connection is a freed one (sends accept 0 bytes, getters give 0,
+ * efvitcp_is_closed() is true, efvitcp_conn_id() is UINT32_MAX), a NULL instance has no timer
+ * (UINT64_MAX), no connections, no fd (-1) and zero counters, and close, poll and foreach do
+ * nothing. A NULL output pointer (stats, peer address, unread data, reports) is not written.
+ * Other invalid pointers cannot be told from valid ones and are undefined behaviour.
  */
 #ifndef EFVITCP_H
 #define EFVITCP_H

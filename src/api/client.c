@@ -14,6 +14,7 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
                                    uint16_t local_port, efvitcp_conn **conn)
 {
     if (conn) *conn = NULL;
+    if (!cli) return "client is NULL";
     struct in_addr a;
     if (!ip || inet_pton(AF_INET, ip, &a) != 1) return "invalid IPv4 address";
     et_stack_refresh_clock(&cli->st);
@@ -24,28 +25,28 @@ const char *efvitcp_client_connect(efvitcp_client *cli, const char *ip, uint16_t
 
 void efvitcp_client_poll(efvitcp_client *cli, const efvitcp_handler *h, void *ctx)
 {
-    et_stack_poll(&cli->st, h, ctx);
+    if (cli) et_stack_poll(&cli->st, h, ctx);
 }
 
 void efvitcp_client_poll_at(efvitcp_client *cli, const efvitcp_handler *h, void *ctx,
                             uint64_t now_ns)
 {
-    et_stack_poll_at(&cli->st, h, ctx, now_ns);
+    if (cli) et_stack_poll_at(&cli->st, h, ctx, now_ns);
 }
 
 uint64_t efvitcp_client_next_timer(const efvitcp_client *cli)
 {
-    return et_stack_next_timer(&cli->st);
+    return cli ? et_stack_next_timer(&cli->st) : UINT64_MAX;
 }
 
 void efvitcp_client_stats_sized(const efvitcp_client *cli, efvitcp_stats *st, size_t size)
 {
-    et_instance_stats(&cli->st, st, size);
+    et_instance_stats(cli ? &cli->st : NULL, st, size);
 }
 
 void efvitcp_client_foreach(efvitcp_client *cli, void (*fn)(void *arg, efvitcp_conn *c), void *arg)
 {
-    et_instance_foreach(&cli->st, fn, arg);
+    if (cli) et_instance_foreach(&cli->st, fn, arg);
 }
 
 void efvitcp_client_close(efvitcp_client *cli)

@@ -49,6 +49,7 @@ static void config_default(efvitcp_config *cfg)
 
 void efvitcp_config_default_sized(efvitcp_config *cfg, size_t size)
 {
+    if (!cfg) return;
     efvitcp_config d;
     config_default(&d);
     et_abi_write(cfg, size, &d, sizeof(d));

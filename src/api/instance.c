@@ -47,13 +47,20 @@ void et_instance_free(et_stack *st)
 
 void et_instance_stats(const et_stack *st, efvitcp_stats *out, size_t size)
 {
-    efvitcp_stats s = st->stats;
-    s.conns_active = st->n_conns;
+    if (!out) return;
+    efvitcp_stats s;
+    if (st) {
+        s = st->stats;
+        s.conns_active = st->n_conns;
+    } else {
+        memset(&s, 0, sizeof(s)); /* NULL instance (efvitcp.h): zero counters */
+    }
     et_abi_write(out, size, &s, sizeof(s));
 }
 
 void et_instance_foreach(et_stack *st, void (*fn)(void *arg, efvitcp_conn *c), void *arg)
 {
+    if (!fn) return;
     st->foreach_depth++;
     for (uint32_t i = 0; i < st->cfg.max_conns && !st->close_pending; i++) {
         et_conn *c = &st->conns[i];
