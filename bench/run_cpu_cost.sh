@@ -1,5 +1,6 @@
 #!/bin/sh
-# CPU cost in instructions, counted by callgrind (so it does not depend on the machine's load):
+# CPU cost in instructions, counted by callgrind (load moves it by up to 2%, through the timers on
+# the real clock such as the live view's refresh: compare builds side by side in one run):
 #   - per 64-byte echo round trip over mem, both stacks, and its raw-frame floor
 #     (bench/run_callgrind.sh, whose output is passed on unchanged);
 #   - per full segment received and per full segment sent, from a one-way bulk transfer over mem
