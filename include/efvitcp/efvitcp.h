@@ -448,7 +448,9 @@ typedef enum efvitcp_state {
 typedef struct efvitcp_conn_stats {
     efvitcp_state state;
     uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
-    uint32_t srtt_us, rttvar_us, rto_us; /**< 0 until the first sample (rto: the initial RTO) */
+    uint32_t srtt_us, rttvar_us, rto_us; /**< 0 until the first sample (rto: the initial RTO); rto
+                                              includes the back-off of timeouts since the last
+                                              sample */
     uint32_t cwnd, ssthresh;             /**< bytes */
     uint32_t snd_wnd, rcv_wnd;           /**< bytes, scaled */
     uint32_t mss;                        /**< send MSS in use */

@@ -40,8 +40,11 @@ void et_arm_retx_timer_slow(et_conn *c)
     uint64_t t = c->rto_ns;
     if (c->retx_mode == ET_RETX_ARP) t = (uint64_t)st->cfg.initial_rto_us * 1000;
     /* RFC 9293 §3.8.6.1: probes back off even while the peer answers them (retries only
-       counts the unanswered ones, toward giving up). */
-    uint32_t n = c->retx_mode == ET_RETX_PERSIST ? c->probe_backoff : c->retries;
+       counts the unanswered ones, toward giving up). The RTO's back-off is in rto_ns itself
+       (rto_fire); ARP attempts back off from the initial RTO. */
+    uint32_t n = c->retx_mode == ET_RETX_PERSIST ? c->probe_backoff
+                 : c->retx_mode == ET_RETX_ARP   ? c->retries
+                                                 : 0;
     for (uint32_t i = 0; i < n && t < max_rto(c); i++) t *= 2;
     if (t > max_rto(c) && c->retx_mode != ET_RETX_ARP) t = max_rto(c);
     /* Re-armed for every segment sent and usually later than before: postponing costs a
@@ -152,6 +155,11 @@ static void rto_fire(et_conn *c)
         c->retries = (uint8_t)limit;
     }
     st->stats.rto_events++;
+    /* RFC 6298 §5.5: back off the timer. The doubled RTO stays until a new RTT sample recomputes
+       it (§5's last paragraph, Karn's algorithm; Linux does the same): an ACK of retransmitted
+       data gives no sample, and collapsing the RTO on it made a path whose round trip had grown
+       past the RTO (a queue filling) time out spuriously again with every segment. */
+    c->rto_ns = c->rto_ns < max_rto(c) / 2 ? 2 * c->rto_ns : max_rto(c);
     st->addr->retx_timeout(c);
     if (syn) {
         et_retransmit(c, 0);

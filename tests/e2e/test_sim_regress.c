@@ -80,10 +80,11 @@ static void test_segment_sent_at_time_zero(void)
     CHECK_EQ(st.retransmits, 1);
     efvitcp_conn_stats cs;
     efvitcp_conn_get_stats(c, &cs);
-    /* The SYN was sent twice: no sample, the RTO is still the initial one (a sample of the
-       zero-latency wire would have brought it down to min_rto_us). */
+    /* The SYN was sent twice: no sample, the RTO is still the initial one backed off by its
+       timeout (RFC 6298 §5.5, kept until a sample); a sample of the zero-latency wire would have
+       brought it down to min_rto_us. */
     CHECK_EQ(cs.srtt_us, 0);
-    CHECK_EQ(cs.rto_us, 1000000);
+    CHECK_EQ(cs.rto_us, 2000000);
     sim_free(&s);
 }
 

@@ -107,6 +107,61 @@ static void test_data_rto_and_karn(void)
     EXPECT_NOTHING(t);
 }
 
+/* RFC 6298 §5.5 and §5 (Karn's algorithm): the backed-off RTO stays until a new RTT sample
+   recomputes it; an ACK of retransmitted data gives none. Before, the next ACK of new data
+   collapsed it, so a path whose round trip had grown past the RTO (a queue filling) timed out
+   spuriously again with every segment: sim seed 207 (slow, --bulk, no timestamps) made 1,621
+   RTOs without one frame lost. */
+static void test_backed_off_rto_kept_until_sample(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = false;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    REQUIRE(cs.rto_us == 60000);
+
+    uint64_t t1 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    uint64_t at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t1 + 60 * SG_MS);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.rto_us, 120000);
+    sg_advance(t, 5 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(101), NULL, 0); /* ambiguous: no sample */
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.rto_us, 120000);
+
+    /* The next segment's timer is the backed-off one. */
+    uint64_t t2 = sg_now(t);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    at = sg_run_until_output(t, SG_SEC);
+    CHECK_TIME(at, t2 + 120 * SG_MS);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 100);
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.rto_us, 240000);
+    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+
+    /* A segment sent once and acknowledged gives a sample, and the RTO follows SRTT again:
+       SRTT = 7/8 * 20 + 1/8 * 30 ms, RTTVAR = 3/4 * 10 + 1/4 * 10 ms. */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    sg_advance(t, 30 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.srtt_us, 21250);
+    CHECK_EQ(cs.rttvar_us, 10000);
+    CHECK_EQ(cs.rto_us, 61250);
+}
+
 /*
  * RFC 6298 §3 (Karn): an ACK that covers a retransmitted byte gives no sequence-based sample,
  * even for a segment in the same ACK sent only once: after a timeout that segment's send time
@@ -575,6 +630,7 @@ int main(void)
     RUN(test_syn_rto_backoff_and_timeout);
     RUN(test_synack_rto_and_silent_drop);
     RUN(test_data_rto_and_karn);
+    RUN(test_backed_off_rto_kept_until_sample);
     RUN(test_no_rtt_sample_from_ack_covering_retransmission);
     RUN(test_rtt_sample_from_timestamp_echo_after_retransmission);
     RUN(test_rto_exact_after_lazy_rearm);
