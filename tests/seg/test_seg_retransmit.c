@@ -58,19 +58,36 @@ static void test_synack_rto_and_silent_drop(void)
     CHECK(strcmp(t->ev.log, "A") == 0);
 }
 
+/* A server connection established by an ACK 20 ms after its SYN-ACK (the first RTT sample:
+   SRTT 20 ms, RTTVAR 10 ms, RTO 60 ms), with or without timestamps; NULL if not. */
+static sg *established_rtt_20ms(bool ts)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = ts;
+    sg *t = sg_server(&cfg);
+    if (!sg_syn_received(t, NULL)) return NULL;
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    return t->ev.established == 1 ? t : NULL;
+}
+
+/* 100 bytes sent once at S(off), acknowledged rtt later: an RTT sample of rtt. */
+static void send_acked_after(sg *t, uint32_t off, uint64_t rtt)
+{
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT(t, TH_ACK | TH_PSH, S(off), P(1));
+    sg_advance(t, rtt);
+    sg_send(t, TH_ACK, P(1), S(off + 100), NULL, 0);
+}
+
 /* RFC 6298 §2-§3 and §5: the first RTT sample sets SRTT and RTTVAR, the RTO then follows them;
    a retransmitted segment gives no sample (Karn), and the timer backs off. Without timestamps,
    which would make the retransmission's ACK unambiguous (the test after the next). */
 static void test_data_rto_and_karn(void)
 {
-    efvitcp_config cfg;
-    sg_config(&cfg);
-    cfg.timestamps = false;
-    sg *t = sg_server(&cfg);
-    REQUIRE(sg_syn_received(t, NULL));
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    REQUIRE(t->ev.established == 1);
+    sg *t = established_rtt_20ms(false);
+    REQUIRE(t);
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.srtt_us, 20000);
@@ -94,10 +111,7 @@ static void test_data_rto_and_karn(void)
     EXPECT_NOTHING(t);
 
     /* A segment sent once gives a sample: SRTT = 7/8 * 20 + 1/8 * 40 ms. */
-    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
-    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
-    sg_advance(t, 40 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(201), NULL, 0);
+    send_acked_after(t, 101, 40 * SG_MS);
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.srtt_us, 22500);
     CHECK_EQ(cs.rttvar_us, 12500);
@@ -114,14 +128,8 @@ static void test_data_rto_and_karn(void)
    RTOs without one frame lost. */
 static void test_backed_off_rto_kept_until_sample(void)
 {
-    efvitcp_config cfg;
-    sg_config(&cfg);
-    cfg.timestamps = false;
-    sg *t = sg_server(&cfg);
-    REQUIRE(sg_syn_received(t, NULL));
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    REQUIRE(t->ev.established == 1);
+    sg *t = established_rtt_20ms(false);
+    REQUIRE(t);
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
     REQUIRE(cs.rto_us == 60000);
@@ -152,10 +160,7 @@ static void test_backed_off_rto_kept_until_sample(void)
 
     /* A segment sent once and acknowledged gives a sample, and the RTO follows SRTT again:
        SRTT = 7/8 * 20 + 1/8 * 30 ms, RTTVAR = 3/4 * 10 + 1/4 * 10 ms. */
-    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
-    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
-    sg_advance(t, 30 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(301), NULL, 0);
+    send_acked_after(t, 201, 30 * SG_MS);
     sg_conn_stats(t, &cs);
     CHECK_EQ(cs.srtt_us, 21250);
     CHECK_EQ(cs.rttvar_us, 10000);
@@ -172,14 +177,8 @@ static void test_backed_off_rto_kept_until_sample(void)
 static void rto_then_ack_covering_both(bool ts, efvitcp_conn_stats *cs, uint64_t *resent_at,
                                        uint64_t *acked_at)
 {
-    efvitcp_config cfg;
-    sg_config(&cfg);
-    cfg.timestamps = ts;
-    sg *t = sg_server(&cfg);
-    REQUIRE(sg_syn_received(t, NULL));
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    REQUIRE(t->ev.established == 1);
+    sg *t = established_rtt_20ms(ts);
+    REQUIRE(t);
     sg_conn_stats(t, cs);
     REQUIRE(cs->srtt_us == 20000);
     CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100); /* A */

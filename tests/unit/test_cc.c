@@ -38,6 +38,15 @@ static void ack_round(et_cc *cc, uint64_t *now, uint64_t rtt)
     }
 }
 
+/* CUBIC after a loss at a window of 100 segments and the recovery that ended it: cwnd 70. */
+static void cubic_after_loss_at_100(et_cc *cc)
+{
+    et_cc_init(cc, EFVITCP_CC_CUBIC, S);
+    cc->cwnd = 100 * S;
+    et_cc_on_fast_loss(cc, 100 * S, 0);
+    et_cc_on_recovery_exit(cc, 100 * S);
+}
+
 static void test_initial_window(void)
 {
     static const struct {
@@ -451,10 +460,7 @@ static void test_cubic_no_rtt(void)
 {
     /* srtt 0: no lookahead, target is W_cubic(t) itself. */
     et_cc cc;
-    et_cc_init(&cc, EFVITCP_CC_CUBIC, S);
-    cc.cwnd = 100 * S;
-    et_cc_on_fast_loss(&cc, 100 * S, 0);
-    et_cc_on_recovery_exit(&cc, 100 * S);
+    cubic_after_loss_at_100(&cc);
     uint64_t now = 0; /* a stage that starts at time 0 still gets an epoch */
     et_cc_on_ack(&cc, S, 0, now);
     CHECK_EQ(cc.epoch_ns, 1);
@@ -524,10 +530,7 @@ static void test_cubic_growth_step(void)
 static void test_cubic_unused_time_not_on_curve(void)
 {
     et_cc a;
-    et_cc_init(&a, EFVITCP_CC_CUBIC, S);
-    a.cwnd = 100 * S;
-    et_cc_on_fast_loss(&a, 100 * S, 0);
-    et_cc_on_recovery_exit(&a, 100 * S);
+    cubic_after_loss_at_100(&a);
     uint64_t now = SEC, rtt = 10 * MS;
     for (int r = 0; r < 5; r++) ack_round(&a, &now, rtt);
     et_cc b = a; /* b goes on at once; a after 30 s in which its window was not used */
