@@ -105,8 +105,10 @@ static uint32_t seg_from(const et_conn *c, uint32_t seq)
 }
 
 /* Marks the segments that [start, end) covers whole; each one newly marked was delivered
-   (RACK). Returns how many. */
-static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg *seg)
+   (RACK). Returns how many; *first_sent: the earliest send time of those sent only once (0 if
+   none). */
+static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg *seg,
+                     uint64_t *first_sent)
 {
     uint32_t n = 0;
     for (uint32_t i = seg_from(c, start); i != c->sr_end; i++) {
@@ -117,6 +119,8 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg 
             s->lost = s->rxt = 0;
             c->n_sacked++;
             n++;
+            if (!s->retx && s->sent_ns && (!*first_sent || s->sent_ns < *first_sent))
+                *first_sent = s->sent_ns;
             if (c->rack_ok) et_rack_delivered(c, s, seg, c->rack_fack_ack);
         }
     }
@@ -188,9 +192,20 @@ uint32_t et_sack_input(et_conn *c, const et_tcp_seg *s)
     if (!c->sack_ok) return 0;
     if (s->opt.sack_bad) c->st->stats.sack_blocks_ignored++;
     uint32_t newly = 0, flags = 0;
+    uint64_t first_sent = 0;
     for (uint32_t b = 0; b < s->opt.n_sack; b++)
-        if (blk_ok(c, s, b, &flags)) newly += mark(c, s->opt.sack[b].start, s->opt.sack[b].end, s);
+        if (blk_ok(c, s, b, &flags))
+            newly += mark(c, s->opt.sack[b].start, s->opt.sack[b].end, s, &first_sent);
     if (!newly) return flags;
+    /* An RTT sample from a segment sent once and newly sacked, the oldest of them (an
+       overestimate rather than an underestimate, as Linux's SACK RTT), when the ACK gives no
+       other: it leaves SND.UNA where it was, and without timestamps nothing else is measured
+       while segments are lost or reordered. Such periods are when the RTO backs off, and the
+       back-off stays until a sample (rto_fire); Karn's algorithm (RFC 6298 §3) holds, since
+       only segments never retransmitted count. */
+    uint64_t now = c->st->now_ns;
+    if (first_sent && !c->ts_ok && !seq_gt(s->ack, c->snd_una))
+        et_rtt_sample(c, now > first_sent ? now - first_sent : 0);
     rescan(c);
     return flags | ET_SACK_NEW;
 }

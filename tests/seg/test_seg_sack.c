@@ -220,6 +220,47 @@ static void test_sender_islost_starts_recovery(void)
     CHECK_EQ(st.rto_events, 0);
 }
 
+/* Without timestamps, a segment sent once and newly sacked gives an RTT sample (as Linux's
+   SACK RTT): an ACK that does not move SND.UNA gives none otherwise, nor does one that covers
+   a retransmission (Karn). Before, a connection that kept losing or reordering segments went
+   without samples, and its backed-off RTO stayed (sim seed 771, reorder: 0.22 s became 1.85 s
+   once the back-off was kept until a sample). The sample is the oldest newly sacked segment's;
+   one resent gives none. */
+static void test_sack_rtt_sample_without_timestamps(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = false;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1);
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    REQUIRE(cs.srtt_us == 20000);
+    REQUIRE(send_segs(t, 6));
+    sg_advance(t, 30 * SG_MS);
+    sack_ack(t, S(1), 1, (uint32_t[]){S(101), S(401)}); /* the first one lost */
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.srtt_us, 21250); /* 7/8 * 20 + 1/8 * 30 ms */
+    CHECK_EQ(cs.rttvar_us, 10000);
+    /* The recovery resent S(1) and, as its rescue, S(501). Nothing newly sacked: no sample. */
+    sg_flush(t);
+    sg_advance(t, 10 * SG_MS);
+    sack_ack(t, S(1), 1, (uint32_t[]){S(101), S(401)});
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.srtt_us, 21250);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.sack_retransmits, 2); /* S(1) and S(501) */
+    /* Only a resent segment newly sacked: none either (Karn). */
+    sg_advance(t, 10 * SG_MS);
+    sack_ack(t, S(1), 2, (uint32_t[]){S(501), S(601), S(101), S(401)});
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.srtt_us, 21250);
+}
+
 /* Two holes in one window are both repaired within one round trip (NewReno needs two). */
 static void test_sender_two_holes_one_round_trip(void)
 {
@@ -413,6 +454,7 @@ int main(void)
     RUN(test_dsack);
     RUN(test_receiver_off);
     RUN(test_sender_islost_starts_recovery);
+    RUN(test_sack_rtt_sample_without_timestamps);
     RUN(test_sender_two_holes_one_round_trip);
     RUN(test_sender_recovery_with_data_both_ways);
     RUN(test_sender_rescue);
