@@ -183,6 +183,8 @@ struct efvitcp_conn {
 
     /* RTT (RFC 6298), ns */
     uint64_t srtt_ns, rttvar_ns, rto_ns;
+    uint64_t rto_at_ns; /* the last retransmission timeout: SACK samples only from segments sent
+                           since (the timeout clears the scoreboard, tcp_sack.c) */
     uint64_t last_rx_ns, last_tx_ns;
     uint64_t chal_ns; /* challenge ACK rate limit window start (RFC 5961 §7) */
     uint32_t chal_count;

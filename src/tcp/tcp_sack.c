@@ -105,8 +105,9 @@ static uint32_t seg_from(const et_conn *c, uint32_t seq)
 }
 
 /* Marks the segments that [start, end) covers whole; each one newly marked was delivered
-   (RACK). Returns how many; *first_sent: the earliest send time of those sent only once (0 if
-   none). */
+   (RACK). Returns how many; *first_sent: the earliest send time of those sent only once, and
+   since the last timeout (0 if none): a timeout clears the marks, and what the peer reports
+   again was sent before it. */
 static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg *seg,
                      uint64_t *first_sent)
 {
@@ -119,7 +120,7 @@ static uint32_t mark(et_conn *c, uint32_t start, uint32_t end, const et_tcp_seg 
             s->lost = s->rxt = 0;
             c->n_sacked++;
             n++;
-            if (!s->retx && s->sent_ns && (!*first_sent || s->sent_ns < *first_sent))
+            if (!s->retx && s->sent_ns > c->rto_at_ns && (!*first_sent || s->sent_ns < *first_sent))
                 *first_sent = s->sent_ns;
             if (c->rack_ok) et_rack_delivered(c, s, seg, c->rack_fack_ack);
         }

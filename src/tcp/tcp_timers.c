@@ -160,6 +160,7 @@ static void rto_fire(et_conn *c)
        data gives no sample, and collapsing the RTO on it made a path whose round trip had grown
        past the RTO (a queue filling) time out spuriously again with every segment. */
     c->rto_ns = c->rto_ns < max_rto(c) / 2 ? 2 * c->rto_ns : max_rto(c);
+    c->rto_at_ns = st->now_ns;
     st->addr->retx_timeout(c);
     if (syn) {
         et_retransmit(c, 0);

@@ -262,6 +262,39 @@ static void test_sack_rtt_sample_without_timestamps(void)
     CHECK_EQ(cs.srtt_us, 21250);
 }
 
+/* A timeout clears the scoreboard (RFC 2018 §8), and the peer then reports again what it held:
+   those segments are newly sacked once more, but their send time is from before the timeout, and
+   a sample from it would count the whole wait for the timeout as a round trip. Only segments
+   sent since the last timeout give SACK samples. */
+static void test_no_sack_rtt_sample_from_before_a_timeout(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.timestamps = false;
+    cfg.rack = false;
+    sg *t = sg_server(&cfg);
+    REQUIRE(sg_syn_received(t, NULL));
+    sg_advance(t, 20 * SG_MS);
+    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
+    REQUIRE(t->ev.established == 1);
+    REQUIRE(send_segs(t, 3));
+    sg_advance(t, 20 * SG_MS);
+    sack_ack(t, S(1), 1, (uint32_t[]){S(201), S(301)}); /* a sample of 20 ms */
+    efvitcp_conn_stats cs;
+    sg_conn_stats(t, &cs);
+    REQUIRE(cs.srtt_us == 20000);
+    /* The timeout: S(1) again, the scoreboard cleared. */
+    CHECK(sg_run_until_output(t, 10 * SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(1), P(1));
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rto_events, 1);
+    sg_advance(t, 5 * SG_MS);
+    sack_ack(t, S(1), 1, (uint32_t[]){S(201), S(301)}); /* S(201) newly sacked again */
+    sg_conn_stats(t, &cs);
+    CHECK_EQ(cs.srtt_us, 20000);
+}
+
 /* Two holes in one window are both repaired within one round trip (NewReno needs two). */
 static void test_sender_two_holes_one_round_trip(void)
 {
@@ -456,6 +489,7 @@ int main(void)
     RUN(test_receiver_off);
     RUN(test_sender_islost_starts_recovery);
     RUN(test_sack_rtt_sample_without_timestamps);
+    RUN(test_no_sack_rtt_sample_from_before_a_timeout);
     RUN(test_sender_two_holes_one_round_trip);
     RUN(test_sender_recovery_with_data_both_ways);
     RUN(test_sender_rescue);
