@@ -183,8 +183,6 @@ struct efvitcp_conn {
 
     /* RTT (RFC 6298), ns */
     uint64_t srtt_ns, rttvar_ns, rto_ns;
-    uint64_t rto_at_ns; /* the last retransmission timeout: SACK samples only from segments sent
-                           since (the timeout clears the scoreboard, tcp_sack.c) */
     uint64_t last_rx_ns, last_tx_ns;
     uint64_t chal_ns; /* challenge ACK rate limit window start (RFC 5961 §7) */
     uint32_t chal_count;
@@ -248,6 +246,10 @@ struct efvitcp_conn {
 
     /* counters */
     uint64_t segs_in, segs_out, bytes_in, bytes_out, retransmits;
+
+    /* Cold, at the end so as not to move the hot fields: the last retransmission timeout. SACK
+       RTT samples come only from segments sent since (the timeout clears the scoreboard). */
+    uint64_t rto_at_ns;
 };
 typedef struct efvitcp_conn et_conn;
 
