@@ -66,10 +66,7 @@ static sg *established_rtt_20ms(bool ts)
     sg_config(&cfg);
     cfg.timestamps = ts;
     sg *t = sg_server(&cfg);
-    if (!sg_syn_received(t, NULL)) return NULL;
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    return t->ev.established == 1 ? t : NULL;
+    return sg_established_after(t, 20 * SG_MS) ? t : NULL;
 }
 
 /* 100 bytes sent once at S(off), acknowledged rtt later: an RTT sample of rtt. */

@@ -233,10 +233,7 @@ static void test_sack_rtt_sample_without_timestamps(void)
     sg_config(&cfg);
     cfg.timestamps = false;
     sg *t = sg_server(&cfg);
-    REQUIRE(sg_syn_received(t, NULL));
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    REQUIRE(t->ev.established == 1);
+    REQUIRE(sg_established_after(t, 20 * SG_MS));
     efvitcp_conn_stats cs;
     sg_conn_stats(t, &cs);
     REQUIRE(cs.srtt_us == 20000);
@@ -273,10 +270,7 @@ static void test_no_sack_rtt_sample_from_before_a_timeout(void)
     cfg.timestamps = false;
     cfg.rack = false;
     sg *t = sg_server(&cfg);
-    REQUIRE(sg_syn_received(t, NULL));
-    sg_advance(t, 20 * SG_MS);
-    sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
-    REQUIRE(t->ev.established == 1);
+    REQUIRE(sg_established_after(t, 20 * SG_MS));
     REQUIRE(send_segs(t, 3));
     sg_advance(t, 20 * SG_MS);
     sack_ack(t, S(1), 1, (uint32_t[]){S(201), S(301)}); /* a sample of 20 ms */

@@ -770,7 +770,13 @@ bool sg_syn_received(sg *t, const sg_opts *o)
 
 bool sg_established(sg *t)
 {
+    return sg_established_after(t, 0);
+}
+
+bool sg_established_after(sg *t, uint64_t rtt_ns)
+{
     if (!sg_syn_received(t, NULL)) return false;
+    if (rtt_ns) sg_advance(t, rtt_ns);
     int before = t->ev.established;
     sg_send(t, TH_ACK, P(1), S(1), NULL, 0);
     if (t->ev.established != before + 1 || sg_state(t) != EFVITCP_ESTABLISHED) {

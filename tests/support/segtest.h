@@ -255,6 +255,8 @@ uint64_t sg_run_until_output(sg *t, uint64_t ns);
 bool sg_syn_received(sg *t, const sg_opts *o);
 /** Server: SYN, SYN-ACK, ACK. ESTABLISHED (passive). */
 bool sg_established(sg *t);
+/** The same with the ACK rtt_ns after the SYN-ACK: the connection's first RTT sample. */
+bool sg_established_after(sg *t, uint64_t rtt_ns);
 /** Client: connect; the SYN leaves. SYN_SENT. */
 bool sg_syn_sent(sg *t);
 /** Client: connect, SYN, SYN-ACK (o NULL = sg_syn_opts), ACK. ESTABLISHED (active). */
