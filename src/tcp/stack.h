@@ -434,6 +434,9 @@ void et_conn_finish(et_conn *c, void (*cb)(void *, efvitcp_conn *));
 void et_conn_enter_time_wait(et_conn *c);
 uint32_t et_conn_isn(et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 void et_conn_init_seq(et_conn *c, uint32_t iss);
+/* seg_cap, the payload of a new segment: from the MSS, the slot size and the largest window
+   the peer offered (max_snd_wnd). */
+void et_conn_seg_cap(et_conn *c);
 /* The TSval offset of a connection (RFC 7323 §5.4), a keyed hash of its tuple. */
 uint32_t et_conn_ts_offset(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport);
 /* An ephemeral port (RFC 6056 algorithm 1) free for rip:rport in our table; 0 if none. */

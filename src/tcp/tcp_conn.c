@@ -151,6 +151,22 @@ void et_conn_init_seq(et_conn *c, uint32_t iss)
     c->ts_offset = et_conn_ts_offset(c->st, c->remote_ip, c->remote_port, c->local_port);
 }
 
+/* A new segment holds at most the MSS, what a slot holds beside the options, and half the
+   largest window the peer ever offered (all of it if that is below 536, RFC 9293's default MSS),
+   as Linux's tcp_bound_to_half_wnd; the cap grows with that window (window_update), and shrinks
+   with it after a persist override (tcp_out.c, window_shrunk). A window below two segments
+   otherwise takes one segment and a piece of the next: a SACK block covers only pieces, which mark
+   nothing (tcp_sack.c), and every loss waited for the RTO (sim seed 88, lossy, --bulk: a receive
+   buffer of 1,143 bytes against an MSS of 1,191). Half a window keeps two segments in flight, whose
+   SACK and RACK find a loss of either. */
+void et_conn_seg_cap(et_conn *c)
+{
+    uint32_t cap = c->st->slot_payload - et_conn_optlen(c);
+    if (c->send_mss < cap) cap = c->send_mss;
+    uint32_t w = c->max_snd_wnd > 536 ? c->max_snd_wnd / 2 : c->max_snd_wnd;
+    c->seg_cap = w && w < cap ? w : cap;
+}
+
 /* RFC 7323 §5.4: a per-connection random offset keeps TSval from revealing the clock. A function
    of the tuple, so that a SYN cookie's TSval and the connection it becomes agree. */
 uint32_t et_conn_ts_offset(const et_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)

@@ -455,7 +455,7 @@ STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
     et_in_set_snd_wnd(c, new_wnd);
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->ack;
-    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) et_in_seg_cap(c);
+    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) et_conn_seg_cap(c);
 }
 
 /* SND.UNA moves to SEG.ACK (above it): ack_new_data, then the send window's left edge. */

@@ -24,8 +24,6 @@ void et_in_syn_sent(et_conn *c, const et_tcp_seg *s);
 void et_in_syn_acked(et_conn *c, uint32_t ack);
 /* ESTABLISHED, reported to the user: check c->gen afterwards, the callback may free c. */
 void et_in_report_established(et_conn *c);
-/* seg_cap from the MSS, the slot size and the largest window the peer offered (tcp_in_open.c). */
-void et_in_seg_cap(et_conn *c);
 
 /* The peer's window grew: segments capped at the largest window it ever offered
    (RFC 9293 §3.8.6.2.1 uses Max(SND.WND) for the same purpose). Inline: every ACK updates it. */

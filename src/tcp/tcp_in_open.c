@@ -38,28 +38,13 @@ static void apply_syn_options(et_conn *c, const et_tcp_seg *s)
     et_cc_init_iw(&c->cc, st->cfg.cc, c->send_mss, st->cfg.initial_window);
 }
 
-/* A new segment holds at most the MSS, what a slot holds beside the options, and half the
-   largest window the peer ever offered (all of it if that is below 536, RFC 9293's default MSS),
-   as Linux's tcp_bound_to_half_wnd; the cap grows with that window (window_update). A window
-   below two segments otherwise takes one segment and a piece of the next: a SACK block covers
-   only pieces, which mark nothing (tcp_sack.c), and every loss waited for the RTO (sim seed 88,
-   lossy, --bulk: a receive buffer of 1,143 bytes against an MSS of 1,191). Half a window keeps
-   two segments in flight, whose SACK and RACK find a loss of either. */
-void et_in_seg_cap(et_conn *c)
-{
-    uint32_t cap = c->st->slot_payload - et_conn_optlen(c);
-    if (c->send_mss < cap) cap = c->send_mss;
-    uint32_t w = c->max_snd_wnd > 536 ? c->max_snd_wnd / 2 : c->max_snd_wnd;
-    c->seg_cap = w && w < cap ? w : cap;
-}
-
 void et_in_report_established(et_conn *c)
 {
     et_stack *st = c->st;
     et_ho_remove(st, c);
     c->state = EFVITCP_ESTABLISHED;
     c->user_knows = true;
-    if (c->max_snd_wnd) et_in_seg_cap(c);
+    if (c->max_snd_wnd) et_conn_seg_cap(c);
     if (c->active_open)
         ; /* counted at connect */
     else

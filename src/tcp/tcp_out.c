@@ -313,6 +313,22 @@ static void output(et_conn *c, bool force)
     send_new(c, force, c->snd_una + cwnd_allowance(c));
 }
 
+/*
+ * The persist timer overrode sender SWS avoidance: the peer offered less than half its largest
+ * window for a whole interval. Its buffer has shrunk, or that largest window was never real (a
+ * corrupted window field that passed the checksum), so the largest window becomes the one offered
+ * now: otherwise every later segment would wait for the timer again. RFC 5961's ACK range (SND.UNA
+ * - MAX.SND.WND) narrows with it, which costs an old duplicate ACK a challenge at most. New
+ * segments take half the new window (et_conn_seg_cap); a corked tail already past that takes no
+ * more, since send() fills an open tail up to seg_cap.
+ */
+static void window_shrunk(et_conn *c)
+{
+    c->max_snd_wnd = c->snd_wnd;
+    et_conn_seg_cap(c);
+    if (c->tail_open && et_seg_at(c, c->sr_end - 1)->len >= c->seg_cap) c->tail_open = false;
+}
+
 /* The body of output: sends from SND.NXT on, up to cwnd_end and the peer's window. */
 static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
 {
@@ -377,6 +393,7 @@ static void send_new(et_conn *c, bool force, uint32_t cwnd_end)
                 et_stack_deferred_add(c->st, c);
                 break;
             }
+            if (room < half) window_shrunk(c);
             advanced(c, start + room);
             break;
         }

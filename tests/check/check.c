@@ -133,6 +133,10 @@ static const char *check_send(const et_stack *st, const et_conn *c, ck *k)
     if (c->tail_open) {
         const et_seg *t = et_seg_at(c, c->sr_end - 1);
         if (t->ctl & ET_TCP_FIN) FAIL("open tail segment carries the FIN", CONN_FMT, CONN_ARGS(c));
+        /* send() fills an open tail up to seg_cap: at or above it, room would wrap. */
+        if (t->len >= c->seg_cap)
+            FAIL("open tail segment holds the segment capacity or more",
+                 CONN_FMT "len %u seg_cap %u", CONN_ARGS(c), t->len, c->seg_cap);
         if (t->sent_ns)
             FAIL("open tail segment was already sent (its buffer may be on the link)",
                  CONN_FMT "idx %u", CONN_ARGS(c), c->sr_end - 1);

@@ -261,6 +261,59 @@ static void test_segments_of_half_a_small_window(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A peer that keeps its window below half the largest one it offered, for a whole persist
+   interval, has shrunk its buffer, or that largest window was never real (a corrupted window
+   field that passed the checksum: sim seed 93, corrupt, --bulk). After one persist override,
+   sender SWS avoidance and the segments' size measure against the window offered now; before,
+   every segment waited for the persist timer (1.8 MB through 1,133-byte windows took 28 s, not
+   7). */
+static void test_window_shrunk_for_a_persist_interval(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 20000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 1133, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 3000, false), 3000); /* 1,448 + 1,448 + 104 */
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 1133);
+    EXPECT_NOTHING(t);
+    /* The rest of the first segment, and what the window takes of the second, at once. */
+    sg_send_w(t, TH_ACK, P(1), S(1134), 1133, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1134), P(1), 16384, 315);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1449), P(1), 16384, 818);
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK, P(1), S(2267), 1133, NULL, 0);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(2267), P(1), 16384, 630);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(2897), P(1), 16384, 104);
+    EXPECT_NOTHING(t);
+    /* New segments hold half the window offered now: two in flight. */
+    sg_send_w(t, TH_ACK, P(1), S(3001), 1133, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1200, false), 1200);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(3001), P(1), 16384, 566);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(3567), P(1), 16384, 566);
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* The override shrinks the segments' size while a corked tail (send with more=true) may hold
+   more than the new size: that tail takes no more bytes, and the next ones start a segment. */
+static void test_window_shrunk_under_a_corked_tail(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 20000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 1133, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 2400, true), 2400); /* 1,448 + an open 952 */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 1133);
+    CHECK(et_stack_check(t->st) == NULL);
+    CHECK(efvitcp_sendable(t->conn) < UINT32_MAX / 2); /* no room wrapped below zero */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    CHECK_EQ(t->conn->sr_end - t->conn->sr_una, 3);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* Below 536 bytes (RFC 9293's default MSS), segments of the whole window. */
 static void test_segments_of_a_tiny_window(void)
 {
@@ -460,6 +513,8 @@ int main(void)
     RUN(test_sender_sws_half_window_splits);
     RUN(test_segments_of_half_a_small_window);
     RUN(test_segments_of_a_tiny_window);
+    RUN(test_window_shrunk_for_a_persist_interval);
+    RUN(test_window_shrunk_under_a_corked_tail);
     RUN(test_cork_with_more);
     RUN(test_cork_bounded_with_nothing_in_flight);
     RUN(test_more_sendable_callback);
