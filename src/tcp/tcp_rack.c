@@ -50,10 +50,17 @@ void et_rack_delivered(et_conn *c, const et_seg *s, const et_tcp_seg *seg, uint3
     uint64_t rtt = st->now_ns > s->sent_ns ? st->now_ns - s->sent_ns : 1;
     uint32_t end = et_seg_end(s);
     if (s->retx) {
-        /* Step 2: which transmission was delivered is ambiguous. An echo older than the last
-           transmission's TSval, or an RTT below the path's floor, says an earlier one. */
+        /* Step 2: which transmission was delivered is ambiguous. An RTT below the path's floor
+           says an earlier one, and so does, for a segment this ACK covers cumulatively, an echo
+           older than the last transmission's TSval. Not for a sacked one: the peer echoes the
+           TSval of the last segment in order (RFC 7323 §4.3), older than any retransmission's
+           sent since, so RACK never learnt from a sacked retransmission, and one lost again
+           below it waited for the probes, one segment per PTO (sim seed 32, dup, --bulk).
+           Linux's tcp_rack_advance judges by the RTT alone. */
         uint32_t tsval = (uint32_t)(s->sent_ns / ET_TS_TICK_NS) + c->ts_offset;
-        if (c->ts_ok && seg->opt.has_ts && (int32_t)(seg->opt.tsecr - tsval) < 0) return;
+        if (c->ts_ok && seg->opt.has_ts && seq_le(end, seg->ack) &&
+            (int32_t)(seg->opt.tsecr - tsval) < 0)
+            return;
         if (rtt < c->min_rtt_ns) return;
         c->rack_retx_seen = true;
     } else if (!c->min_rtt_ns || rtt < c->min_rtt_ns) {

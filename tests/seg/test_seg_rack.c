@@ -541,6 +541,48 @@ static void test_lost_retransmission(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A retransmission delivered out of order is RACK's news as an original is: a SACK echoes the
+   TSval of the last segment in order (RFC 7323 §4.3: TS.Recent moves only at the left edge), older
+   than any retransmission's, so the echo cannot tell which transmission a SACK block reports; only
+   a cumulative ACK's can. Before, RACK took every such echo for "an earlier transmission", never
+   learnt from a sacked retransmission, and a retransmission lost again waited for the probes: one
+   segment per PTO, resent from the highest down (sim seed 32, dup, --bulk: 0.49 s against 0.05 s
+   on the clean wire). */
+static void test_sacked_retransmission_with_an_old_echo(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE; /* cwnd out of the way: only loss detection decides */
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(t->conn->ts_ok);
+    uint32_t in_order = t->last->opt.tsval; /* S(1)'s: the peer's TS.Recent from here on */
+    REQUIRE(send_segs(t, 101, 6));
+    sg_advance(t, SG_MS);
+    sg_opts o = sg_def_opts(t);
+    o.tsecr = in_order;
+    o.n_sack = 1;
+    o.sack[0].start = S(401);
+    o.sack[0].end = S(701);
+    sg_send_o(t, TH_ACK, P(1), S(101), t->win, NULL, 0, &o);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(301), P(1));
+    EXPECT_NOTHING(t);
+    sg_advance(t, SG_MS);
+    /* The resent S(201) and S(301) arrive, S(101) is lost again: it goes at once. */
+    o.sack[0].start = S(201);
+    sg_send_o(t, TH_ACK, P(1), S(101), t->win, NULL, 0, &o);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(701), NULL, 0);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 4);
+    CHECK_EQ(st.tlp_probes, 0);
+    CHECK_EQ(st.rto_events, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* After a timeout, a resend of the go-back-N that is lost again goes again as soon as RACK
    finds it lost (a segment resent after it sacked), as in Linux's CA_Loss. Before, it was marked
    lost and left: RFC 6582's one recovery per window kept a recovery from starting until SND.UNA
@@ -1011,6 +1053,7 @@ int main(void)
     RUN(test_reordering_is_not_loss);
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
+    RUN(test_sacked_retransmission_with_an_old_echo);
     RUN(test_lost_resend_after_a_timeout);
     RUN(test_retransmission_delivered_within_a_tick);
     RUN(test_probe_in_recovery);
