@@ -165,6 +165,11 @@ void et_conn_seg_cap(et_conn *c)
     if (c->send_mss < cap) cap = c->send_mss;
     uint32_t w = c->max_snd_wnd > 536 ? c->max_snd_wnd / 2 : c->max_snd_wnd;
     c->seg_cap = w && w < cap ? w : cap;
+    /* The cap is not monotonic in the window (all of 536 bytes, half of 600), and it shrinks
+       after a persist override: an open tail (send with more=true) already holding the new cap
+       takes no more, since send() fills it up to seg_cap - len, which would wrap and copy the
+       request past the tail's slot. */
+    if (c->tail_open && et_seg_at(c, c->sr_end - 1)->len >= c->seg_cap) c->tail_open = false;
 }
 
 /* RFC 7323 §5.4: a per-connection random offset keeps TSval from revealing the clock. A function

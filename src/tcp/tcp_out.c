@@ -317,16 +317,17 @@ static void output(et_conn *c, bool force)
  * The persist timer overrode sender SWS avoidance: the peer offered less than half its largest
  * window for a whole interval. Its buffer has shrunk, or that largest window was never real (a
  * corrupted window field that passed the checksum), so the largest window becomes the one offered
- * now: otherwise every later segment would wait for the timer again. RFC 5961's ACK range (SND.UNA
- * - MAX.SND.WND) narrows with it, which costs an old duplicate ACK a challenge at most. New
- * segments take half the new window (et_conn_seg_cap); a corked tail already past that takes no
- * more, since send() fills an open tail up to seg_cap.
+ * now: otherwise every later segment would wait for the timer again. Not below 536 bytes (RFC
+ * 9293's default MSS): a peer offering a few bytes would make every new segment a few bytes. New
+ * segments take half the new window (et_conn_seg_cap). RFC 5961's ACK range (SND.UNA -
+ * MAX.SND.WND) and the SACK blocks' sanity bound (tcp_sack.c) narrow with it: a segment whose ACK
+ * is older than that is dropped with a challenge ACK, and the peer sends it again.
  */
 static void window_shrunk(et_conn *c)
 {
-    c->max_snd_wnd = c->snd_wnd;
+    uint32_t floor = c->max_snd_wnd < 536 ? c->max_snd_wnd : 536;
+    c->max_snd_wnd = c->snd_wnd > floor ? c->snd_wnd : floor;
     et_conn_seg_cap(c);
-    if (c->tail_open && et_seg_at(c, c->sr_end - 1)->len >= c->seg_cap) c->tail_open = false;
 }
 
 /* The body of output: sends from SND.NXT on, up to cwnd_end and the peer's window. */

@@ -328,6 +328,49 @@ static void test_segments_of_a_tiny_window(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A peer that offers a few bytes for a persist interval takes them, but the largest window falls
+   no lower than 536 bytes (RFC 9293's default MSS): new segments of a few bytes would be silly
+   windows of our own making. */
+static void test_window_shrunk_to_a_few_bytes(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 20000;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 10, NULL, 0);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 3000, false), 3000);
+    EXPECT_NOTHING(t);
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 10);
+    CHECK_EQ(t->conn->max_snd_wnd, 536);
+    CHECK_EQ(t->conn->seg_cap, 536);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
+/* The segments' size is not monotonic in the largest window: all of one up to 536 bytes, half
+   of one above. A corked tail filled under the larger size takes no more once a larger window
+   halves it: before, send() took seg_cap - len as the tail's room, which wrapped, and copied the
+   whole request past the tail's end (a peer chose it by offering 500 bytes, then 600). */
+static void test_larger_window_halves_the_size_under_a_corked_tail(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 500;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(t->conn->seg_cap, 500);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 100, false), 100);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 100);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 400, true), 400); /* corked until S(1)'s ACK */
+    EXPECT_NOTHING(t);
+    sg_send_w(t, TH_ACK, P(1), S(1), 600, NULL, 0); /* a pure window update */
+    CHECK_EQ(t->conn->seg_cap, 300);
+    CHECK(et_stack_check(t->st) == NULL);
+    CHECK(efvitcp_sendable(t->conn) < UINT32_MAX / 2); /* no room wrapped below zero */
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1000, false), 1000);
+    CHECK_EQ(t->conn->sr_end - t->conn->sr_una, 6); /* 100, 400, 300, 300, 300, 100 */
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(101), P(1), 16384, 400);
+    EXPECT_NOTHING(t); /* 100 bytes of window left: below half of 600 */
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* send(more=true) keeps a partial segment open (like MSG_MORE) until more=false. */
 static void test_cork_with_more(void)
 {
@@ -515,6 +558,8 @@ int main(void)
     RUN(test_segments_of_a_tiny_window);
     RUN(test_window_shrunk_for_a_persist_interval);
     RUN(test_window_shrunk_under_a_corked_tail);
+    RUN(test_window_shrunk_to_a_few_bytes);
+    RUN(test_larger_window_halves_the_size_under_a_corked_tail);
     RUN(test_cork_with_more);
     RUN(test_cork_bounded_with_nothing_in_flight);
     RUN(test_more_sendable_callback);
