@@ -583,6 +583,41 @@ static void test_sacked_retransmission_with_an_old_echo(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* The other side of the test above: a cumulative ACK's echo does tell. Here it echoes the
+   originals' TSval, older than the retransmissions': the originals were only late, and the
+   retransmissions' send time is not RACK's. S(401), sent between the originals and the
+   retransmissions and not yet acknowledged, is not lost. */
+static void test_cumulative_ack_echo_of_the_originals(void)
+{
+    efvitcp_config cfg = rack_cfg();
+    cfg.cc = EFVITCP_CC_NONE;
+    sg *t = rack_rig(&cfg);
+    REQUIRE(t);
+    REQUIRE(send_segs(t, 101, 3));
+    uint32_t orig = t->last->opt.tsval;
+    sg_advance(t, SG_MS / 2);
+    REQUIRE(send_segs(t, 401, 1));
+    sg_advance(t, SG_MS / 2);
+    sack_ack(t, S(101), 1, (uint32_t[]){S(301), S(401)});
+    EXPECT_NOTHING(t); /* within the reordering window */
+    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    EXPECT(t, TH_ACK | TH_PSH, S(101), P(1));
+    EXPECT(t, TH_ACK | TH_PSH, S(201), P(1));
+    EXPECT_NOTHING(t);
+    CHECK(t->last->opt.tsval != orig);
+    sg_advance(t, SG_MS);
+    sg_opts o = sg_def_opts(t);
+    o.tsecr = orig;
+    sg_send_o(t, TH_ACK, P(1), S(401), t->win, NULL, 0, &o);
+    EXPECT_NOTHING(t);
+    sg_send(t, TH_ACK, P(1), S(501), NULL, 0);
+    EXPECT_NOTHING(t);
+    efvitcp_stats st;
+    sg_stats(t, &st);
+    CHECK_EQ(st.rack_losses, 2);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* After a timeout, a resend of the go-back-N that is lost again goes again as soon as RACK
    finds it lost (a segment resent after it sacked), as in Linux's CA_Loss. Before, it was marked
    lost and left: RFC 6582's one recovery per window kept a recovery from starting until SND.UNA
@@ -1054,6 +1089,7 @@ int main(void)
     RUN(test_three_sacked_mark_the_hole_at_once);
     RUN(test_lost_retransmission);
     RUN(test_sacked_retransmission_with_an_old_echo);
+    RUN(test_cumulative_ack_echo_of_the_originals);
     RUN(test_lost_resend_after_a_timeout);
     RUN(test_retransmission_delivered_within_a_tick);
     RUN(test_probe_in_recovery);
