@@ -84,7 +84,9 @@ uint32_t et_rcv_window(et_conn *c)
     return wnd > max ? max : wnd;
 }
 
-/* The window field and the right edge it announces; rcv_adv remembers the largest edge. */
+/* The window field and the right edge it announces; rcv_adv remembers the largest edge. It
+   starts at RCV.NXT when the SYN is taken (or at 0 before a SYN_SENT knows RCV.NXT), so no value
+   of it means "nothing announced": 0 is a sequence number like any other. */
 static uint16_t window_field(et_conn *c, bool syn)
 {
     uint32_t wnd = et_rcv_window(c);
@@ -94,7 +96,7 @@ static uint16_t window_field(et_conn *c, bool syn)
     else
         field = wnd >> c->rcv_wscale;
     uint32_t edge = c->rcv_nxt + (syn ? field : field << c->rcv_wscale);
-    if (seq_gt(edge, c->rcv_adv) || c->rcv_adv == 0) c->rcv_adv = edge;
+    if (seq_gt(edge, c->rcv_adv)) c->rcv_adv = edge;
     return (uint16_t)field;
 }
 

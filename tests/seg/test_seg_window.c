@@ -544,6 +544,25 @@ static void test_no_window_update_beyond_the_field(void)
     }
 }
 
+/* Sequence number 0 is an edge like any other. The SYN-ACK's edge lands on it when the peer's ISN
+   is 2^32 - 65,536 (a 64 KiB buffer, window scale 1); an island up to that edge then made the kept
+   window (65,535 bytes, 65,534 once scaled) move the remembered edge 1 byte left: the right edge
+   was taken for "nothing announced yet" when it was 0 (RFC 9293 §3.8.6: it never moves left). */
+static void test_right_edge_at_sequence_zero(void)
+{
+    efvitcp_config cfg;
+    sg_config(&cfg);
+    cfg.recv_buf_size = 65536;
+    sg *t = sg_server(&cfg);
+    t->pis = 0xFFFF0000u;
+    REQUIRE(sg_established(t));
+    CHECK_EQ(t->conn->rcv_adv, 0);
+    sg_send(t, TH_ACK | TH_PSH, P(64536), S(1), NULL, 1000); /* an island up to the edge */
+    EXPECT(t, TH_ACK, S(1), P(1));
+    CHECK_EQ(t->conn->rcv_adv, 0);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 int main(void)
 {
     RUN(test_sender_respects_peer_window);
@@ -568,6 +587,7 @@ int main(void)
     RUN(test_window_update_at_one_mss_after_zero_window);
     RUN(test_late_probe_answers_are_not_duplicate_acks);
     RUN(test_no_window_update_beyond_the_field);
+    RUN(test_right_edge_at_sequence_zero);
     sg_cleanup();
     return th_summary();
 }
