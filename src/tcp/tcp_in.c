@@ -452,10 +452,17 @@ STEP void window_update(et_conn *c, const et_tcp_seg *s, uint32_t new_wnd)
 {
     if (!(seq_lt(c->snd_wl1, s->seq) || (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, s->ack))))
         return;
-    et_in_set_snd_wnd(c, new_wnd);
+    /* A new largest window sizes new segments (et_conn_seg_cap), the first one after a zero
+       window included: the cap tested against it (at most half of it, or the MSS) missed a
+       first window below the MSS. */
+    if (new_wnd > c->max_snd_wnd) {
+        et_in_set_snd_wnd(c, new_wnd);
+        et_conn_seg_cap(c);
+    } else {
+        c->snd_wnd = new_wnd;
+    }
     c->snd_wl1 = s->seq;
     c->snd_wl2 = s->ack;
-    if (c->max_snd_wnd > c->seg_cap && c->seg_cap < c->send_mss) et_conn_seg_cap(c);
 }
 
 /* SND.UNA moves to SEG.ACK (above it): ack_new_data, then the send window's left edge. */

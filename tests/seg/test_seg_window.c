@@ -314,6 +314,23 @@ static void test_window_shrunk_under_a_corked_tail(void)
     CHECK(et_stack_check(t->st) == NULL);
 }
 
+/* A peer whose first window is 0 (a SYN and handshake ACK with none) gets segments of half its
+   first real window too: the size was recomputed only when the largest window passed it, and a
+   first window of 1,000 bytes left it at the MSS. */
+static void test_segments_of_half_a_window_first_offered_after_zero(void)
+{
+    sg *t = sg_server(NULL);
+    t->win = 0;
+    REQUIRE(sg_established(t));
+    sg_send_w(t, TH_ACK, P(1), S(1), 1000, NULL, 0);
+    CHECK_EQ(t->conn->seg_cap, 500);
+    CHECK_EQ(efvitcp_send(t->conn, buf, 1200, false), 1200);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 500);
+    EXPECT_WL(t, TH_ACK | TH_PSH, S(501), P(1), 16384, 500);
+    EXPECT_NOTHING(t);
+    CHECK(et_stack_check(t->st) == NULL);
+}
+
 /* Below 536 bytes (RFC 9293's default MSS), segments of the whole window. */
 static void test_segments_of_a_tiny_window(void)
 {
@@ -575,6 +592,7 @@ int main(void)
     RUN(test_sender_sws_half_window_splits);
     RUN(test_segments_of_half_a_small_window);
     RUN(test_segments_of_a_tiny_window);
+    RUN(test_segments_of_half_a_window_first_offered_after_zero);
     RUN(test_window_shrunk_for_a_persist_interval);
     RUN(test_window_shrunk_under_a_corked_tail);
     RUN(test_window_shrunk_to_a_few_bytes);
