@@ -195,17 +195,25 @@ static void test_zero_window_probe_accepted(void)
     EXPECT_NOTHING(t);
 }
 
+/* An established server whose peer offered `largest` bytes, then `now`, with n bytes queued
+   (corked if more) that the small window held until the persist timer overrode it: the timer's
+   segment is the next to expect. */
+static sg *held_then_overridden(uint32_t largest, uint32_t now, uint32_t n, bool more)
+{
+    sg *t = sg_server(NULL);
+    t->win = largest;
+    if (!sg_established(t)) return NULL;
+    sg_send_w(t, TH_ACK, P(1), S(1), now, NULL, 0);
+    if (efvitcp_send(t->conn, buf, n, more) != n || !sg_expect_nothing(t)) return NULL;
+    return sg_run_until_output(t, SG_SEC) != UINT64_MAX ? t : NULL;
+}
+
 /* RFC 9293 §3.8.6.2.1 sender SWS avoidance: a window smaller than half the largest one offered
    takes nothing until the persist timer overrides (then exactly what fits, never beyond it). */
 static void test_sender_sws_small_window_waits(void)
 {
-    sg *t = sg_server(NULL);
-    t->win = 1000;
-    REQUIRE(sg_established(t));
-    sg_send_w(t, TH_ACK, P(1), S(1), 50, NULL, 0);
-    CHECK_EQ(efvitcp_send(t->conn, buf, 200, false), 200);
-    EXPECT_NOTHING(t);
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    sg *t = held_then_overridden(1000, 50, 200, false);
+    REQUIRE(t);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 50);
     sg_send_w(t, TH_ACK, P(1), S(51), 1000, NULL, 0); /* the rest of the segment follows */
     EXPECT_WL(t, TH_ACK | TH_PSH, S(51), P(1), 16384, 150);
@@ -269,13 +277,8 @@ static void test_segments_of_half_a_small_window(void)
    7). */
 static void test_window_shrunk_for_a_persist_interval(void)
 {
-    sg *t = sg_server(NULL);
-    t->win = 20000;
-    REQUIRE(sg_established(t));
-    sg_send_w(t, TH_ACK, P(1), S(1), 1133, NULL, 0);
-    CHECK_EQ(efvitcp_send(t->conn, buf, 3000, false), 3000); /* 1,448 + 1,448 + 104 */
-    EXPECT_NOTHING(t);
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    sg *t = held_then_overridden(20000, 1133, 3000, false); /* 1,448 + 1,448 + 104 */
+    REQUIRE(t);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 1133);
     EXPECT_NOTHING(t);
     /* The rest of the first segment, and what the window takes of the second, at once. */
@@ -300,12 +303,8 @@ static void test_window_shrunk_for_a_persist_interval(void)
    more than the new size: that tail takes no more bytes, and the next ones start a segment. */
 static void test_window_shrunk_under_a_corked_tail(void)
 {
-    sg *t = sg_server(NULL);
-    t->win = 20000;
-    REQUIRE(sg_established(t));
-    sg_send_w(t, TH_ACK, P(1), S(1), 1133, NULL, 0);
-    CHECK_EQ(efvitcp_send(t->conn, buf, 2400, true), 2400); /* 1,448 + an open 952 */
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    sg *t = held_then_overridden(20000, 1133, 2400, true); /* 1,448 + an open 952 */
+    REQUIRE(t);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 1133);
     CHECK(et_stack_check(t->st) == NULL);
     CHECK(efvitcp_sendable(t->conn) < UINT32_MAX / 2); /* no room wrapped below zero */
@@ -350,13 +349,8 @@ static void test_segments_of_a_tiny_window(void)
    windows of our own making. */
 static void test_window_shrunk_to_a_few_bytes(void)
 {
-    sg *t = sg_server(NULL);
-    t->win = 20000;
-    REQUIRE(sg_established(t));
-    sg_send_w(t, TH_ACK, P(1), S(1), 10, NULL, 0);
-    CHECK_EQ(efvitcp_send(t->conn, buf, 3000, false), 3000);
-    EXPECT_NOTHING(t);
-    CHECK(sg_run_until_output(t, SG_SEC) != UINT64_MAX);
+    sg *t = held_then_overridden(20000, 10, 3000, false);
+    REQUIRE(t);
     EXPECT_WL(t, TH_ACK | TH_PSH, S(1), P(1), 16384, 10);
     CHECK_EQ(t->conn->max_snd_wnd, 536);
     CHECK_EQ(t->conn->seg_cap, 536);
